@@ -1,0 +1,118 @@
+/**
+ * The normalised shapes the rest of the code sees. Every Fastly response passes through a schema in
+ * `schemas.ts` that turns the API's drifting representations (`scope` vs `scopes`, `""` vs `null` vs
+ * `0001-01-01T00:00:00Z`, `services: null`) into these.
+ */
+
+/** Roles an automation token can carry. */
+export type AutomationTokenRole = "billing" | "engineer" | "user";
+
+/** Roles a user can have. */
+export type UserRole = "user" | "billing" | "engineer" | "superuser";
+
+/** An automation token as listed or fetched (never carries its value). */
+export interface AutomationToken {
+  readonly id: string;
+  readonly name: string;
+  readonly role: string;
+  /** Scopes, split on spaces; `scope` and `scopes` in the API both end up here. */
+  readonly scopes: string[];
+  /** Service ids the token is limited to; empty means every service. */
+  readonly services: string[];
+  readonly expiresAt?: Date;
+  readonly lastUsedAt?: Date;
+  readonly createdAt?: Date;
+  readonly ip?: string;
+  readonly userAgent?: string;
+  readonly customerId?: string;
+  readonly creatorId?: string;
+  readonly tlsAccess?: boolean;
+}
+
+/** The create response: the only place a token's value ever appears. */
+export interface CreatedAutomationToken extends AutomationToken {
+  /** The one-time token value. Keep it in memory and in the secret store only. */
+  readonly accessToken: string;
+}
+
+/** `GET /tokens/self`: the token that authenticated the request. */
+export interface TokenSelf {
+  readonly id: string;
+  readonly name: string;
+  readonly userId?: string;
+  readonly customerId?: string;
+  readonly scopes: string[];
+  readonly services: string[];
+  readonly expiresAt?: Date;
+  readonly lastUsedAt?: Date;
+  readonly createdAt?: Date;
+  readonly ip?: string;
+  readonly userAgent?: string;
+}
+
+/** `GET /current_user`. */
+export interface CurrentUser {
+  readonly id: string;
+  readonly login: string;
+  readonly name: string;
+  readonly role: string;
+  readonly customerId: string;
+  readonly twoFactorAuthEnabled?: boolean;
+  readonly locked?: boolean;
+}
+
+/** A service, as listed, fetched or searched. */
+export interface Service {
+  readonly id: string;
+  readonly name: string;
+  readonly type?: string;
+  readonly customerId?: string;
+  readonly version?: number;
+}
+
+/** `POST /sudo` result. */
+export interface SudoSession {
+  readonly expiresAt: Date;
+}
+
+/** Input of `createAutomationToken`. */
+export interface CreateAutomationTokenInput {
+  readonly name: string;
+  readonly role: AutomationTokenRole;
+  /** Space-delimited scopes, e.g. `global:read`. */
+  readonly scope: string;
+  /** Service ids; empty means every service. */
+  readonly services: readonly string[];
+  /** Omit for a token that never expires. */
+  readonly expiresAt?: Date;
+  readonly tlsAccess?: boolean;
+}
+
+/** The rate-limit headers Fastly sends on non-GET responses. */
+export interface RateLimitInfo {
+  readonly remaining?: number;
+  readonly reset?: Date;
+}
+
+/** The Fastly API client: one method per endpoint the tool uses. */
+export interface FastlyClient {
+  /** The API base URL in use. */
+  readonly endpoint: string;
+  /** The last rate-limit headers seen, if any. */
+  readonly rateLimit: RateLimitInfo;
+  /** How many HTTP requests this client has sent, retries included. */
+  readonly requestCount: number;
+  getCurrentUser(): Promise<CurrentUser>;
+  getTokenSelf(): Promise<TokenSelf>;
+  sudo(input: { password: string; username?: string; expiryTime?: Date }): Promise<SudoSession>;
+  listAutomationTokens(options?: { perPage?: number }): Promise<AutomationToken[]>;
+  getAutomationToken(id: string): Promise<AutomationToken>;
+  createAutomationToken(input: CreateAutomationTokenInput): Promise<CreatedAutomationToken>;
+  /** `DELETE /tokens/{id}`, falling back to `DELETE /automation-tokens/{id}`. */
+  revokeToken(id: string): Promise<void>;
+  /** `DELETE /tokens/self` with this client's token. */
+  revokeSelf(): Promise<void>;
+  listServices(options?: { perPage?: number }): Promise<Service[]>;
+  getService(id: string): Promise<Service>;
+  searchService(name: string): Promise<Service>;
+}
