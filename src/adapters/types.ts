@@ -1,0 +1,73 @@
+import type { FastlyClient } from "../fastly/types.ts";
+import type { Logger } from "../util/log.ts";
+
+/**
+ * Where a consumer's token value lives. A rotation writes the new value as a pending version
+ * (`stage`), makes it current (`promote`, keeping the previous value), and can put the previous value
+ * back (`restorePrevious`). Every method is idempotent for a given run id, so `resume` can repeat the
+ * step it was in when the process died.
+ */
+export interface SecretStore {
+  /** Human description for plans and reports, e.g. `file secrets/integration.json#fastly-api-token`. */
+  readonly description: string;
+  /** False when the store cannot hold a pending version durably (a crash before promote loses it). */
+  readonly durableStaging: boolean;
+  /** The current value, or undefined when the store holds none (or cannot be read). */
+  read(): Promise<string | undefined>;
+  /** Write `value` as the pending version of run `runId`; the current value is untouched. */
+  stage(value: string, runId: string): Promise<void>;
+  /** The pending value staged by `runId`, if it is still there. */
+  readStaged(runId: string): Promise<string | undefined>;
+  /** Make run `runId`'s pending version current; the old current becomes the previous version. */
+  promote(runId: string): Promise<void>;
+  /** The previous version (the value before the last promote), if kept. */
+  readPrevious(): Promise<string | undefined>;
+  /** Put the previous version back as current (the rollback of `promote`). */
+  restorePrevious(runId: string): Promise<void>;
+  /** Drop run `runId`'s pending version, if any. */
+  discardStaged(runId: string): Promise<void>;
+}
+
+/** What a reloader or verifier is told about the run. */
+export interface AdapterContext {
+  readonly environment: string;
+  readonly runId: string;
+  readonly log: Logger;
+  /** Aborted when the run is interrupted. */
+  readonly signal?: AbortSignal;
+}
+
+/** Makes the consumer pick up the current secret (sync an ExternalSecret, restart a process...). */
+export interface Reloader {
+  readonly description: string;
+  /** Resolves once the effect has happened (command exited 0, rollout complete); throws otherwise. */
+  run(ctx: AdapterContext): Promise<void>;
+}
+
+/** What a verifier checks: that `tokenId` is the token in use, since `since`. */
+export interface VerifyContext extends AdapterContext {
+  /** The token that should now be in use (the new one, or the old one during a rollback). */
+  readonly tokenId: string;
+  /** Tokens that should no longer be in use. */
+  readonly otherTokenIds: readonly string[];
+  /** When the consumer was switched over; uses before this do not count. */
+  readonly since: Date;
+  /** A client with the superuser's credential, able to read automation tokens. */
+  readonly client: FastlyClient;
+  /** The User-Agent this tool sends, so its own requests are not mistaken for the consumer's. */
+  readonly ownUserAgent: string;
+}
+
+/** The outcome of one verifier. */
+export interface VerifyResult {
+  readonly ok: boolean;
+  /** One line: what was seen, or why it failed. */
+  readonly detail: string;
+}
+
+/** Proves the consumer uses the expected token and is healthy. */
+export interface Verifier {
+  readonly description: string;
+  /** Polls until it passes or its timeout ends; never throws for a failed check, returns `ok: false`. */
+  verify(ctx: VerifyContext): Promise<VerifyResult>;
+}
