@@ -1,0 +1,73 @@
+import type { Verifier, VerifyContext } from "../types.ts";
+import { errorMessage, formatDuration, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { describeEnd, lastLines, runCommand } from "../support/process.ts";
+
+/** Options of the `exec` verifier (already validated; durations in ms). */
+export interface ExecVerifierOptions {
+  /** Program and arguments, run directly (no shell); exit 0 means the check passed. */
+  readonly command: readonly string[];
+  /** Overall limit; a running command is killed (with its process group) when it is reached. */
+  readonly timeoutMs: number;
+  /** When set, a failing command is run again after this pause until the timeout; otherwise once. */
+  readonly intervalMs?: number;
+  readonly cwd?: string;
+  /** Extra environment; `FTR_TOKEN_ID`, `FTR_ENVIRONMENT` and `FTR_RUN_ID` are always set. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Runs a check command, which learns the expected token id from `FTR_TOKEN_ID` (an id, not a
+ * secret), and passes when it exits 0 within the timeout.
+ */
+export function createExecVerifier(options: ExecVerifierOptions, deps: AdapterDeps = {}): Verifier {
+  const { now, sleep } = resolveDeps(deps);
+  const display = options.command.join(" ");
+  return {
+    description: `exec ${display}`,
+    async verify(ctx: VerifyContext) {
+      const deadline = now().getTime() + options.timeoutMs;
+      let attempts = 0;
+      let last = "";
+      for (;;) {
+        const remaining = deadline - now().getTime();
+        if (remaining <= 0) break;
+        attempts += 1;
+        try {
+          const result = await runCommand({
+            argv: options.command,
+            timeoutMs: remaining,
+            env: {
+              ...options.env,
+              FTR_TOKEN_ID: ctx.tokenId,
+              FTR_ENVIRONMENT: ctx.environment,
+              FTR_RUN_ID: ctx.runId,
+            },
+            onLine: (stream, line) => ctx.log.debug(line, { command: options.command[0], stream }),
+            ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+            ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
+          });
+          if (result.code === 0 && !result.timedOut && !result.aborted) {
+            const out = lastLines(result.stdout);
+            return { ok: true, detail: `${display} exited 0${out ? `: ${out}` : ""}` };
+          }
+          const tail = lastLines(result.stderr) || lastLines(result.stdout);
+          last = `${describeEnd(result, formatDuration(options.timeoutMs))}${tail ? `: ${tail}` : ""}`;
+          if (result.aborted) break;
+        } catch (error) {
+          // Cannot start: running it again will not help.
+          return { ok: false, detail: `${display}: ${errorMessage(error)}` };
+        }
+        if (options.intervalMs === undefined || ctx.signal?.aborted) break;
+        const pause = Math.min(options.intervalMs, deadline - now().getTime());
+        if (pause <= 0) break;
+        try {
+          await sleep(pause, ctx.signal);
+        } catch {
+          break;
+        }
+      }
+      const tries = attempts > 1 ? ` (${attempts} attempts)` : "";
+      return { ok: false, detail: `${display} ${last || "did not run before the timeout"}${tries}` };
+    },
+  };
+}

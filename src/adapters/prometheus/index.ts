@@ -1,0 +1,211 @@
+import type { Verifier, VerifyContext, VerifyResult } from "../types.ts";
+import { errorMessage, formatDuration, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+
+/** Options of the `prometheus` verifier (already validated; durations in ms). */
+export interface PrometheusVerifierOptions {
+  /** Base URL of the Prometheus server, e.g. `http://127.0.0.1:9090`. */
+  readonly url: string;
+  /** Metric carrying the token id; default `fastly_rt_token_expiration` (fastly-exporter). */
+  readonly metric?: string;
+  /** Label holding the token id; default `token_id`. */
+  readonly tokenIdLabel?: string;
+  /** An extra PromQL query that must return a non-empty result (e.g. a freshness check). */
+  readonly query?: string;
+  /** Also require the other (old) token ids to be absent; otherwise they are only reported. */
+  readonly requireOthersAbsent?: boolean;
+  /** Give up after this long. */
+  readonly timeoutMs: number;
+  /** Pause between queries; default 5 s. */
+  readonly intervalMs?: number;
+  /** Extra request headers, e.g. `Authorization` for a protected Prometheus. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** A failed query: Prometheus said `status: error`, answered non-2xx, or could not be reached. */
+export class PrometheusQueryError extends Error {
+  override readonly name = "PrometheusQueryError";
+  /** HTTP status, when there was a response. */
+  readonly status: number | undefined;
+  constructor(message: string, status?: number, options?: ErrorOptions) {
+    super(message, options);
+    this.status = status;
+  }
+}
+
+/** One series of an instant-vector result. */
+export interface PrometheusSample {
+  readonly metric: Readonly<Record<string, string>>;
+  readonly value: readonly [number, string];
+}
+
+const DEFAULT_METRIC = "fastly_rt_token_expiration";
+const DEFAULT_LABEL = "token_id";
+const DEFAULT_INTERVAL_MS = 5000;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/** Quotes a PromQL label value. */
+export function promqlString(value: string): string {
+  return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
+}
+
+/** Escapes a string for use inside a PromQL (RE2) regular expression. */
+function regexLiteral(value: string): string {
+  return value.replace(/[\\^$.|?*+()[\]{}]/g, "\\$&");
+}
+
+/**
+ * Runs an instant query (`GET /api/v1/query`) and returns the result vector (or the raw result for
+ * scalar and string results, wrapped as one sample).
+ */
+export async function queryPrometheus(
+  fetchImpl: typeof fetch,
+  baseUrl: string,
+  query: string,
+  options: { headers?: Readonly<Record<string, string>>; signal?: AbortSignal } = {},
+): Promise<PrometheusSample[]> {
+  const url = `${baseUrl.replace(/\/+$/, "")}/api/v1/query?query=${encodeURIComponent(query)}`;
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  let response: Response;
+  try {
+    response = await fetchImpl(url, {
+      headers: { Accept: "application/json", ...options.headers },
+      signal,
+    });
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+    throw new PrometheusQueryError(`cannot reach ${baseUrl}: ${errorMessage(cause)}`, undefined, {
+      cause: error,
+    });
+  }
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new PrometheusQueryError(
+      `${baseUrl} answered HTTP ${response.status} with a body that is not JSON`,
+      response.status,
+    );
+  }
+  const envelope = body as {
+    status?: unknown;
+    error?: unknown;
+    errorType?: unknown;
+    data?: { resultType?: unknown; result?: unknown };
+  };
+  if (!response.ok || envelope.status !== "success") {
+    const why =
+      typeof envelope.error === "string"
+        ? `${typeof envelope.errorType === "string" ? `${envelope.errorType}: ` : ""}${envelope.error}`
+        : `status ${JSON.stringify(envelope.status)}`;
+    throw new PrometheusQueryError(
+      `${baseUrl} query failed (HTTP ${response.status}): ${why}`,
+      response.status,
+    );
+  }
+  const { resultType, result } = envelope.data ?? {};
+  if (resultType === "vector" || resultType === "matrix") {
+    if (!Array.isArray(result)) throw new PrometheusQueryError(`${baseUrl}: malformed result`);
+    return result.map((item: { metric?: Record<string, string>; value?: [number, string] }) => ({
+      metric: item.metric ?? {},
+      value: item.value ?? [0, ""],
+    }));
+  }
+  if (resultType === "scalar" || resultType === "string") {
+    return Array.isArray(result) ? [{ metric: {}, value: result as [number, string] }] : [];
+  }
+  throw new PrometheusQueryError(`${baseUrl}: unexpected result type ${JSON.stringify(resultType)}`);
+}
+
+/**
+ * Asks Prometheus whether the consumer exports the expected token id: fastly-exporter publishes
+ * `fastly_rt_token_expiration{token_id="..."}` from `GET /tokens/self` at start, so the series
+ * appearing proves a restarted exporter runs with the new token.
+ */
+export function createPrometheusVerifier(
+  options: PrometheusVerifierOptions,
+  deps: AdapterDeps = {},
+): Verifier {
+  const { fetch: fetchImpl, now, sleep } = resolveDeps(deps);
+  const metric = options.metric ?? DEFAULT_METRIC;
+  const label = options.tokenIdLabel ?? DEFAULT_LABEL;
+  const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
+  const requestOptions = (signal: AbortSignal | undefined) => ({
+    ...(options.headers === undefined ? {} : { headers: options.headers }),
+    ...(signal === undefined ? {} : { signal }),
+  });
+
+  return {
+    description: `prometheus ${options.url} ${metric}{${label}}`,
+    async verify(ctx: VerifyContext): Promise<VerifyResult> {
+      const expected = `${metric}{${label}=${promqlString(ctx.tokenId)}}`;
+      const others =
+        ctx.otherTokenIds.length === 0
+          ? undefined
+          : `${metric}{${label}=~${promqlString(ctx.otherTokenIds.map(regexLiteral).join("|"))}}`;
+      const deadline = now().getTime() + options.timeoutMs;
+      let lastProblem = "";
+      for (;;) {
+        const query = (q: string) => queryPrometheus(fetchImpl, options.url, q, requestOptions(ctx.signal));
+        try {
+          const found = await query(expected);
+          if (found.length === 0) {
+            lastProblem = `no series ${expected}${await seenIds(query, metric, label)}`;
+          } else {
+            const extra = options.query === undefined ? undefined : await query(options.query);
+            const stillThere =
+              others === undefined ? [] : (await query(others)).map((s) => s.metric[label] ?? "?");
+            if (extra !== undefined && extra.length === 0) {
+              lastProblem = `${expected} present, but query ${options.query ?? ""} returned no result`;
+            } else if (options.requireOthersAbsent && stillThere.length > 0) {
+              lastProblem = `${expected} present, but old token ids still exported: ${unique(stillThere).join(", ")}`;
+            } else {
+              const note =
+                stillThere.length > 0
+                  ? `; old token ids still exported: ${unique(stillThere).join(", ")}`
+                  : others === undefined
+                    ? ""
+                    : "; old token ids absent";
+              return { ok: true, detail: `${expected} present (${found.length} series)${note}` };
+            }
+          }
+        } catch (error) {
+          // Prometheus may be restarting or the network blipping: keep polling until the timeout.
+          lastProblem = errorMessage(error);
+        }
+        const pause = Math.min(interval, deadline - now().getTime());
+        if (pause <= 0 || ctx.signal?.aborted) break;
+        try {
+          await sleep(pause, ctx.signal);
+        } catch {
+          break;
+        }
+      }
+      const interrupted = ctx.signal?.aborted
+        ? "interrupted"
+        : `timed out after ${formatDuration(options.timeoutMs)}`;
+      return { ok: false, detail: `${interrupted}: ${lastProblem}` };
+    },
+  };
+}
+
+/** For a failure message: which token ids Prometheus does show for the metric. */
+async function seenIds(
+  query: (q: string) => Promise<PrometheusSample[]>,
+  metric: string,
+  label: string,
+): Promise<string> {
+  try {
+    const ids = unique((await query(`count by (${label}) (${metric})`)).map((s) => s.metric[label] ?? ""));
+    const shown = ids.filter((id) => id !== "");
+    if (shown.length === 0) return ` (no ${metric} series at all)`;
+    return ` (${label} seen: ${shown.slice(0, 10).join(", ")}${shown.length > 10 ? ", ..." : ""})`;
+  } catch {
+    return "";
+  }
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)].sort();
+}

@@ -1,0 +1,84 @@
+import type { AutomationToken } from "../../fastly/types.ts";
+import type { Verifier, VerifyContext, VerifyResult } from "../types.ts";
+import { errorMessage, formatDuration, formatTime, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+
+/** Options of the `token-in-use` verifier (already validated; durations in ms). */
+export interface TokenInUseOptions {
+  /** Give up after this long. */
+  readonly timeoutMs: number;
+  /** Pause between reads of the token; default 5 s. */
+  readonly intervalMs?: number;
+}
+
+const DEFAULT_INTERVAL_MS = 5000;
+
+/**
+ * Whether a recorded use of the token counts as the consumer's, given when it was switched over.
+ * Fastly's `last_used_at` has one-second resolution, and this tool itself calls `GET /tokens/self`
+ * with the new token just before promoting it: a use in the same second as `since` only counts when
+ * it came from another User-Agent.
+ */
+export function isConsumerUse(
+  token: Pick<AutomationToken, "lastUsedAt" | "userAgent">,
+  since: Date,
+  ownUserAgent: string,
+): boolean {
+  if (token.lastUsedAt === undefined) return false;
+  const sinceSecond = Math.floor(since.getTime() / 1000) * 1000;
+  const used = token.lastUsedAt.getTime();
+  return used > sinceSecond || (used >= sinceSecond && token.userAgent !== ownUserAgent);
+}
+
+/**
+ * Polls the expected token's `last_used_at` through the API until the consumer has used it since
+ * the switch-over: the most direct evidence that the consumer runs with the new secret.
+ */
+export function createTokenInUseVerifier(options: TokenInUseOptions, deps: AdapterDeps = {}): Verifier {
+  const { now, sleep } = resolveDeps(deps);
+  const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
+  return {
+    description: `token-in-use (timeout ${formatDuration(options.timeoutMs)})`,
+    async verify(ctx: VerifyContext): Promise<VerifyResult> {
+      const deadline = now().getTime() + options.timeoutMs;
+      let last: AutomationToken | undefined;
+      let lastError: string | undefined;
+      for (;;) {
+        try {
+          last = await ctx.client.getAutomationToken(ctx.tokenId);
+          lastError = undefined;
+          if (isConsumerUse(last, ctx.since, ctx.ownUserAgent)) {
+            return { ok: true, detail: `token ${ctx.tokenId} used ${describeUse(last)}` };
+          }
+        } catch (error) {
+          lastError = errorMessage(error);
+        }
+        const pause = Math.min(interval, deadline - now().getTime());
+        if (pause <= 0 || ctx.signal?.aborted) break;
+        try {
+          await sleep(pause, ctx.signal);
+        } catch {
+          break;
+        }
+      }
+      const interrupted = ctx.signal?.aborted ? " (interrupted)" : "";
+      if (lastError !== undefined) {
+        return {
+          ok: false,
+          detail: `could not read token ${ctx.tokenId}: ${lastError}${interrupted}`,
+        };
+      }
+      const seen = last?.lastUsedAt === undefined ? "never used" : `last used ${describeUse(last)}`;
+      return {
+        ok: false,
+        detail:
+          `token ${ctx.tokenId} not used since ${formatTime(ctx.since)} (${seen})${interrupted}; ` +
+          "is the consumer restarted and reading the new secret?",
+      };
+    },
+  };
+}
+
+function describeUse(token: AutomationToken): string {
+  const at = token.lastUsedAt === undefined ? "at an unknown time" : `at ${formatTime(token.lastUsedAt)}`;
+  return `${at} by ${token.userAgent ?? "unknown user agent"} from ${token.ip ?? "unknown ip"}`;
+}
