@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { FastlyClient } from "../../fastly/types.ts";
+import { memoryLogger } from "../../util/log.ts";
+import type { VerifyContext } from "../types.ts";
+import { createExecVerifier } from "./index.ts";
+
+const ctx = (extra: Partial<VerifyContext> = {}): VerifyContext => ({
+  environment: "production",
+  runId: "run-1",
+  log: memoryLogger(),
+  tokenId: "5rDFOeTSnbVYpexjsdEkL5",
+  otherTokenIds: [],
+  since: new Date(),
+  // The exec verifier never calls the API.
+  client: {} as FastlyClient,
+  ownUserAgent: "ftr/test",
+  ...extra,
+});
+
+describe("exec verifier", () => {
+  it("passes on exit 0 and sees FTR_TOKEN_ID and FTR_ENVIRONMENT", async () => {
+    const verifier = createExecVerifier({
+      command: ["sh", "-c", 'test "$FTR_TOKEN_ID" = 5rDFOeTSnbVYpexjsdEkL5 && echo "ok $FTR_ENVIRONMENT"'],
+      timeoutMs: 5000,
+    });
+    assert.deepEqual(await verifier.verify(ctx()), {
+      ok: true,
+      detail: `${verifier.description.slice(5)} exited 0: ok production`,
+    });
+  });
+
+  it("fails with the exit code and last output line", async () => {
+    const verifier = createExecVerifier({ command: ["sh", "-c", "echo nope >&2; exit 2"], timeoutMs: 5000 });
+    const result = await verifier.verify(ctx());
+    assert.equal(result.ok, false);
+    assert.match(result.detail, /exited with code 2: nope$/);
+  });
+
+  it("fails when the command outlives the timeout", async () => {
+    const verifier = createExecVerifier({ command: ["sleep", "30"], timeoutMs: 200 });
+    const started = Date.now();
+    const result = await verifier.verify(ctx());
+    assert.equal(result.ok, false);
+    assert.match(result.detail, /timed out/);
+    assert.ok(Date.now() - started < 3000);
+  });
+
+  it("retries until it passes when an interval is set", async () => {
+    const marker = `/tmp/ftr-exec-verify-${process.pid}-${Date.now()}`;
+    const verifier = createExecVerifier({
+      command: [
+        "sh",
+        "-c",
+        `if [ -e ${marker} ]; then rm ${marker}; exit 0; else touch ${marker}; exit 1; fi`,
+      ],
+      timeoutMs: 5000,
+      intervalMs: 50,
+    });
+    const result = await verifier.verify(ctx());
+    assert.equal(result.ok, true, result.detail);
+  });
+
+  it("reports a command that cannot start", async () => {
+    const verifier = createExecVerifier({ command: ["/nonexistent/check"], timeoutMs: 1000, intervalMs: 10 });
+    const result = await verifier.verify(ctx());
+    assert.equal(result.ok, false);
+    assert.match(result.detail, /ENOENT/);
+  });
+});
