@@ -1,0 +1,81 @@
+/**
+ * Durations as people write them in the config: `90s`, `5m`, `2h`, `365d`, `1w`, and combinations from
+ * the largest unit down such as `1h30m` or `1d12h`. A bare number is rejected: `timeout: 60` could mean
+ * seconds or milliseconds, and guessing wrong turns a one-minute wait into a 60 ms one.
+ */
+
+const UNIT_MS = { w: 604_800_000, d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000 } as const;
+
+/** Source of the duration grammar; also the JSON Schema `pattern` of every duration field. */
+export const DURATION_PATTERN = "^(?=\\d)(?:(\\d+)w)?(?:(\\d+)d)?(?:(\\d+)h)?(?:(\\d+)m)?(?:(\\d+)s)?$";
+
+const DURATION_RE = new RegExp(DURATION_PATTERN);
+
+/** One line describing the grammar, for error messages. */
+export const DURATION_HINT =
+  "write a number followed by a unit: s (seconds), m (minutes), h (hours), d (days) or w (weeks), e.g. 90s, 5m, 2h, 365d, 1w, or combine them from the largest unit down, e.g. 1h30m";
+
+/** Thrown by `parseDuration` for text outside the grammar. */
+export class DurationError extends Error {
+  override readonly name = "DurationError";
+  /** The rejected text. */
+  readonly text: string;
+  constructor(text: string, reason: string) {
+    super(`invalid duration ${JSON.stringify(text)}: ${reason}`);
+    this.text = text;
+  }
+}
+
+/** Why `text` is not a duration, or undefined when it is one. Used for precise validation messages. */
+export function durationProblem(text: string): string | undefined {
+  const trimmed = text.trim();
+  if (DURATION_RE.test(trimmed)) return undefined;
+  if (trimmed === "") return `it is empty; ${DURATION_HINT}`;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) {
+    return `a bare number has no unit (milliseconds are not assumed); ${DURATION_HINT}`;
+  }
+  if (/\d\.\d/.test(trimmed))
+    return `fractions are not supported, e.g. write 1h30m for 1.5h; ${DURATION_HINT}`;
+  if (/\d\s+\D|\D\s+\d/.test(trimmed)) return `remove the spaces, e.g. 1h30m; ${DURATION_HINT}`;
+  if (/^-/.test(trimmed)) return `it must not be negative; ${DURATION_HINT}`;
+  if (/ms$/.test(trimmed)) return `milliseconds are not a config unit; ${DURATION_HINT}`;
+  return DURATION_HINT;
+}
+
+/**
+ * Parses a config duration into milliseconds.
+ * @throws DurationError when `text` is not in the grammar (see `DURATION_HINT`).
+ */
+export function parseDuration(text: string): number {
+  const match = DURATION_RE.exec(text.trim());
+  if (!match) throw new DurationError(text, durationProblem(text) ?? DURATION_HINT);
+  const [, w, d, h, m, s] = match;
+  return (
+    Number(w ?? 0) * UNIT_MS.w +
+    Number(d ?? 0) * UNIT_MS.d +
+    Number(h ?? 0) * UNIT_MS.h +
+    Number(m ?? 0) * UNIT_MS.m +
+    Number(s ?? 0) * UNIT_MS.s
+  );
+}
+
+/**
+ * Formats milliseconds in the config grammar, largest units first: `365d`, `1h30m`, `2m`. Days are not
+ * folded into weeks, so a year reads `365d`. Sub-second remainders are dropped, except that a duration
+ * under one second is written `<n>ms` (readable, though not valid config). Negative input gets a `-`.
+ */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return String(ms);
+  if (ms < 0) return `-${formatDuration(-ms)}`;
+  if (ms < 1_000) return `${Math.round(ms)}ms`;
+  let rest = Math.floor(ms / 1_000) * 1_000;
+  let out = "";
+  for (const unit of ["d", "h", "m", "s"] as const) {
+    const n = Math.floor(rest / UNIT_MS[unit]);
+    if (n > 0) {
+      out += `${n}${unit}`;
+      rest -= n * UNIT_MS[unit];
+    }
+  }
+  return out;
+}

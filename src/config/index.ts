@@ -1,0 +1,21 @@
+/** The config: YAML → schema → normalise → cross-field rules → `Config` or every error at once. */
+export {
+  loadConfig,
+  parseConfig,
+  formatIssue,
+  formatIssues,
+  ConfigError,
+  type ParseOptions,
+} from "./parse.ts";
+export {
+  validateConfig,
+  BUILTIN_TOKEN_DEFAULTS,
+  DEFAULT_DURATIONS,
+  DEFAULT_STATE_DIR,
+  PROMETHEUS_DEFAULTS,
+  type ValidateOptions,
+} from "./validate.ts";
+export { parseDuration, formatDuration, DurationError, DURATION_PATTERN, DURATION_HINT } from "./duration.ts";
+export { configJsonSchema, CONFIG_SCHEMA_ID } from "./json-schema.ts";
+export { configSchema, ENV_NAME_PATTERN, TOKEN_ROLES, TOKEN_SCOPES, type ConfigInput } from "./schema.ts";
+export type * from "./types.ts";

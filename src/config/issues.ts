@@ -1,0 +1,277 @@
+/**
+ * Turns zod's issues into `ConfigIssue`s that name the field as written in the config and say how to
+ * fix it. Field descriptions and examples come from the schema's metadata, so the message, the JSON
+ * Schema and the docs say the same thing.
+ */
+import { z } from "zod";
+import { DURATION_HINT } from "./duration.ts";
+import { durationSchemas } from "./schema.ts";
+import type { ConfigIssue } from "./types.ts";
+
+/** A path into the config document, as zod reports it. */
+export type IssuePath = readonly PropertyKey[];
+
+/**
+ * Passed as the per-parse error map: zod then produces this text exactly for issues the schema did not
+ * word itself, and those are the ones this module words.
+ */
+export const UNWORDED = "\u0000unworded";
+
+/** `environments[1].secret.path` from `["environments", 1, "secret", "path"]`. */
+export function formatPath(path: IssuePath): string {
+  let out = "";
+  for (const segment of path) {
+    if (typeof segment === "number") out += `[${segment}]`;
+    else if (typeof segment === "string" && /^[A-Za-z_$][\w$-]*$/.test(segment)) {
+      out += out === "" ? segment : `.${segment}`;
+    } else out += `[${JSON.stringify(String(segment))}]`;
+  }
+  return out;
+}
+
+/** The value at `path` in plain data, or undefined. */
+export function valueAt(data: unknown, path: IssuePath): unknown {
+  let current: unknown = data;
+  for (const segment of path) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<PropertyKey, unknown>)[segment];
+  }
+  return current;
+}
+
+function levenshtein(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j] ?? 0;
+      const left = row[j - 1] ?? 0;
+      row[j] = Math.min(above + 1, left + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length] ?? 0;
+}
+
+const squash = (s: string): string => s.toLowerCase().replace(/[-_\s]/g, "");
+
+/**
+ * The candidate `word` was most likely meant to be, when one is obviously close: the same ignoring case,
+ * `-` and `_` (`expires_in` → `expiresIn`), or within a small edit distance. Undefined otherwise.
+ */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const exact = candidates.find((c) => squash(c) === squash(word));
+  if (exact !== undefined) return exact;
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = levenshtein(squash(word), squash(candidate));
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  // Short words get fewer edits, so `url` does not "correct" to `cwd`.
+  const allowed = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
+  return bestDistance <= allowed ? best : undefined;
+}
+
+/** A zod schema's internal definition, enough to walk it. */
+interface Def {
+  readonly type: string;
+  readonly shape?: Record<string, z.ZodType>;
+  readonly element?: z.ZodType;
+  readonly innerType?: z.ZodType;
+  readonly in?: z.ZodType;
+  readonly options?: readonly z.ZodType[];
+  readonly discriminator?: string;
+  readonly valueType?: z.ZodType;
+}
+
+const defOf = (schema: z.ZodType): Def => schema._zod.def as unknown as Def;
+
+/** Strips optional/default/pipe wrappers; keeps the first schema that carries metadata. */
+function unwrap(schema: z.ZodType): z.ZodType {
+  let current = schema;
+  for (;;) {
+    const def = defOf(current);
+    const inner =
+      def.type === "optional" || def.type === "default" || def.type === "nullable" || def.type === "prefault"
+        ? def.innerType
+        : def.type === "pipe"
+          ? def.in
+          : undefined;
+    if (inner === undefined || z.globalRegistry.get(current) !== undefined) return current;
+    current = inner;
+  }
+}
+
+/** For a discriminated union, the option selected by the input's discriminator, if any. */
+function unionOption(schema: z.ZodType, input: unknown): z.ZodType | undefined {
+  const def = defOf(schema);
+  if (def.type !== "union" || def.discriminator === undefined || def.options === undefined) return undefined;
+  const tag = valueAt(input, [def.discriminator]);
+  return def.options.find((option) => {
+    const typeSchema = defOf(unwrap(option)).shape?.[def.discriminator ?? ""];
+    return typeSchema !== undefined && z.safeParse(typeSchema, tag).success;
+  });
+}
+
+/** The schema describing the value at `path`, following the input through arrays and unions. */
+export function schemaAt(root: z.ZodType, path: IssuePath, input: unknown): z.ZodType | undefined {
+  let schema: z.ZodType | undefined = unwrap(root);
+  let value = input;
+  for (const segment of path) {
+    if (schema === undefined) return undefined;
+    schema = unwrap(unionOption(schema, value) ?? schema);
+    const def = defOf(schema);
+    if (def.type === "object" && typeof segment === "string") schema = def.shape?.[segment];
+    else if (def.type === "array" && typeof segment === "number") schema = def.element;
+    else if (def.type === "record") schema = def.valueType;
+    else return undefined;
+    if (schema !== undefined) schema = unwrap(schema);
+    value = valueAt(value, [segment]);
+  }
+  return schema === undefined ? undefined : unwrap(unionOption(schema, value) ?? schema);
+}
+
+/** The keys an object schema (or the union option the input selects) accepts. */
+function keysAt(root: z.ZodType, path: IssuePath, input: unknown): string[] {
+  const schema = schemaAt(root, path, input);
+  const shape = schema === undefined ? undefined : defOf(schema).shape;
+  return shape === undefined ? [] : Object.keys(shape);
+}
+
+interface FieldMeta {
+  readonly description?: string;
+  readonly examples?: readonly unknown[];
+}
+
+function metaAt(root: z.ZodType, path: IssuePath, input: unknown): FieldMeta {
+  const schema = schemaAt(root, path, input);
+  return (schema === undefined ? undefined : (z.globalRegistry.get(schema) as FieldMeta | undefined)) ?? {};
+}
+
+/** A value as it would be written in flow-style YAML, for examples in messages. */
+function inlineYaml(value: unknown): string {
+  if (typeof value === "string")
+    return /^[\w./:-]+$/.test(value) && !/^\d+$/.test(value) ? value : JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(inlineYaml).join(", ")}]`;
+  if (value !== null && typeof value === "object") {
+    return `{ ${Object.entries(value)
+      .map(([k, v]) => `${k}: ${inlineYaml(v)}`)
+      .join(", ")} }`;
+  }
+  return String(value);
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  if (typeof value === "string")
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  return `${typeof value === "number" ? "the number" : typeof value} ${String(value)}`;
+}
+
+const EXPECTED: Record<string, string> = {
+  string: "a string",
+  number: "a number",
+  boolean: "true or false",
+  object: "a mapping (key: value pairs)",
+  array: "a list",
+  record: "a mapping (key: value pairs)",
+};
+
+function withHelp(message: string, key: PropertyKey | undefined, meta: FieldMeta): string {
+  let out = message;
+  if (meta.description !== undefined) out += `. ${meta.description.replace(/\.$/, "")}`;
+  const example = meta.examples?.[0];
+  if (example !== undefined && typeof key === "string")
+    out += `. For example: ${key}: ${inlineYaml(example)}`;
+  return out;
+}
+
+type ZodIssue = z.core.$ZodIssue;
+
+/** Words one zod issue (possibly as several config issues: one per unknown key). */
+function wordIssue(issue: ZodIssue, root: z.ZodType, input: unknown): ConfigIssue[] {
+  const path = issue.path;
+  const key = path.at(-1);
+  const value = valueAt(input, path);
+  if (issue.code === "unrecognized_keys") {
+    const valid = keysAt(root, path, input);
+    return issue.keys.map((unknownKey) => {
+      const suggestion = closest(unknownKey, valid);
+      const hint =
+        suggestion !== undefined
+          ? `did you mean "${suggestion}"?`
+          : valid.length > 0
+            ? `valid keys here: ${valid.join(", ")}`
+            : "remove it";
+      return { path: formatPath([...path, unknownKey]), message: `unknown key "${unknownKey}": ${hint}` };
+    });
+  }
+  if (issue.message !== UNWORDED) return [{ path: formatPath(path), message: issue.message }];
+  const meta = metaAt(root, path, input);
+  const where = formatPath(path);
+  switch (issue.code) {
+    case "invalid_type": {
+      if (value === undefined) {
+        return [{ path: where, message: withHelp(`${String(key ?? "value")} is required`, key, meta) }];
+      }
+      const schema = schemaAt(root, path, input);
+      if (schema !== undefined && durationSchemas.has(schema) && typeof value === "number") {
+        return [
+          { path: where, message: `${value} has no unit (milliseconds are not assumed): ${DURATION_HINT}` },
+        ];
+      }
+      const expected = EXPECTED[issue.expected] ?? issue.expected;
+      return [
+        { path: where, message: withHelp(`expected ${expected}, got ${describeValue(value)}`, key, meta) },
+      ];
+    }
+    case "invalid_value": {
+      const values = issue.values.map(String);
+      const suggestion = typeof value === "string" ? closest(value, values) : undefined;
+      const message =
+        values.length === 1
+          ? `must be ${JSON.stringify(issue.values[0])}, got ${describeValue(value)}`
+          : `${describeValue(value)} is not allowed: use one of ${values.join(", ")}` +
+            (suggestion !== undefined ? ` (did you mean "${suggestion}"?)` : "");
+      return [{ path: where, message }];
+    }
+    case "invalid_union": {
+      const discriminator = "discriminator" in issue ? issue.discriminator : undefined;
+      const options = "options" in issue && Array.isArray(issue.options) ? issue.options.map(String) : [];
+      if (typeof discriminator === "string" && options.length > 0) {
+        if (value === undefined) {
+          return [{ path: where, message: `${discriminator} is required: one of ${options.join(", ")}` }];
+        }
+        const suggestion = typeof value === "string" ? closest(value, options) : undefined;
+        return [
+          {
+            path: where,
+            message:
+              `unknown ${discriminator} ${JSON.stringify(value)}: use one of ${options.join(", ")}` +
+              (suggestion !== undefined ? ` (did you mean "${suggestion}"?)` : ""),
+          },
+        ];
+      }
+      return [
+        {
+          path: where,
+          message: withHelp(`${describeValue(value)} does not fit any allowed form`, key, meta),
+        },
+      ];
+    }
+    default:
+      return [{ path: where, message: withHelp(`${describeValue(value)} is not valid`, key, meta) }];
+  }
+}
+
+/** Config issues for every problem zod found. */
+export function wordZodIssues(issues: readonly ZodIssue[], root: z.ZodType, input: unknown): ConfigIssue[] {
+  return issues.flatMap((issue) => wordIssue(issue, root, input));
+}

@@ -1,0 +1,444 @@
+/**
+ * Schema-checked data → normalised `Config`, plus the rules no schema can express (uniqueness across
+ * environments, relations between fields, merged defaults). Every environment is checked on its own,
+ * so one broken environment does not hide the problems of the others: all errors are reported at once.
+ */
+import { resolve } from "node:path";
+import { parseDuration, formatDuration } from "./duration.ts";
+import { UNWORDED, formatPath, wordZodIssues, type IssuePath } from "./issues.ts";
+import {
+  configSchema,
+  environmentEntrySchema,
+  tokenDefaultsSchema,
+  type ParsedEnvironment,
+  type ParsedTokenDefaults,
+} from "./schema.ts";
+import type {
+  Config,
+  ConfigIssue,
+  ConfigResult,
+  EnvironmentConfig,
+  ReloadConfig,
+  SecretConfig,
+  ServiceSelector,
+  TokenScope,
+  TokenSpec,
+  VerifyConfig,
+} from "./types.ts";
+
+/** Where relative paths resolve, and which file the config came from. */
+export interface ValidateOptions {
+  /** Directory relative paths are resolved against: the config file's directory. */
+  readonly baseDir: string;
+  /** Absolute path of the config file, when there is one (a `file` secret must not overwrite it). */
+  readonly configPath?: string;
+}
+
+/** Token settings that apply when neither the environment nor `defaults.token` sets them. */
+export const BUILTIN_TOKEN_DEFAULTS = {
+  role: "engineer",
+  scope: "global:read",
+  expiresIn: "365d",
+  rotateBefore: "30d",
+  tlsAccess: false,
+} as const;
+
+/** Default durations, as written in the config. */
+export const DEFAULT_DURATIONS = {
+  secretExecTimeout: "30s",
+  reloadExecTimeout: "60s",
+  tokenInUseTimeout: "2m",
+  prometheusTimeout: "2m",
+  execVerifyTimeout: "30s",
+  verifyInterval: "2s",
+} as const;
+
+/** Prometheus verifier defaults. */
+export const PROMETHEUS_DEFAULTS = {
+  metric: "fastly_rt_token_expiration",
+  tokenIdLabel: "token_id",
+} as const;
+
+/** The default journal directory, beside the config file. */
+export const DEFAULT_STATE_DIR = ".ftr-state";
+
+const ONE_YEAR_MS = 365 * 86_400_000;
+
+class Collector {
+  readonly errors: ConfigIssue[] = [];
+  readonly warnings: ConfigIssue[] = [];
+  private readonly seen = new Set<string>();
+  error(path: IssuePath, message: string): void {
+    this.add(this.errors, "e", path, message);
+  }
+  warn(path: IssuePath, message: string): void {
+    this.add(this.warnings, "w", path, message);
+  }
+  // A problem in `defaults` would otherwise be reported once per environment inheriting it.
+  private add(list: ConfigIssue[], kind: string, path: IssuePath, message: string): void {
+    const issue = { path: formatPath(path), message };
+    const id = `${kind}\u0000${issue.path}\u0000${message}`;
+    if (this.seen.has(id)) return;
+    this.seen.add(id);
+    list.push(issue);
+  }
+}
+
+/** One effective token setting and where it was written, so a message can point at that line. */
+interface Sourced<T> {
+  readonly value: T;
+  readonly path: IssuePath | undefined;
+}
+
+function pick<K extends keyof ParsedTokenDefaults>(
+  key: K,
+  env: ParsedEnvironment,
+  index: number,
+  defaults: ParsedTokenDefaults,
+): Sourced<NonNullable<ParsedTokenDefaults[K]> | (typeof BUILTIN_TOKEN_DEFAULTS)[K]> {
+  const own = env.token[key];
+  if (own !== undefined) return { value: own, path: ["environments", index, "token", key] };
+  const inherited = defaults[key];
+  if (inherited !== undefined) return { value: inherited, path: ["defaults", "token", key] };
+  return { value: BUILTIN_TOKEN_DEFAULTS[key], path: undefined };
+}
+
+const resolveFrom = (baseDir: string, path: string): string => resolve(baseDir, path);
+
+function positive(c: Collector, text: string, path: IssuePath): number {
+  const ms = parseDuration(text);
+  if (ms <= 0) c.error(path, `must be longer than zero; e.g. ${formatDuration(60_000)}`);
+  return ms;
+}
+
+function checkPathText(c: Collector, path: IssuePath, text: string): void {
+  if (text.startsWith("~")) {
+    c.warn(
+      path,
+      `"~" is not expanded: ${JSON.stringify(text)} is taken relative to the config file's directory; write the path out`,
+    );
+  }
+}
+
+function normaliseToken(
+  c: Collector,
+  env: ParsedEnvironment,
+  index: number,
+  defaults: ParsedTokenDefaults,
+): TokenSpec {
+  const at = (...rest: PropertyKey[]): IssuePath => ["environments", index, "token", ...rest];
+  const role = pick("role", env, index, defaults);
+  const scope = pick("scope", env, index, defaults);
+  const expiresIn = pick("expiresIn", env, index, defaults);
+  const rotateBefore = pick("rotateBefore", env, index, defaults);
+  const tlsAccess = pick("tlsAccess", env, index, defaults);
+
+  const expiresInMs = positive(c, expiresIn.value, expiresIn.path ?? at("expiresIn"));
+  const rotateBeforeMs = positive(c, rotateBefore.value, rotateBefore.path ?? at("rotateBefore"));
+  if (expiresInMs > 0 && rotateBeforeMs >= expiresInMs) {
+    c.error(
+      rotateBefore.path ?? expiresIn.path ?? at("rotateBefore"),
+      `rotateBefore (${rotateBefore.value}) must be shorter than expiresIn (${expiresIn.value}), or every new token is due for rotation at once; e.g. expiresIn: 365d with rotateBefore: 30d`,
+    );
+  }
+  if (expiresInMs > ONE_YEAR_MS) {
+    c.warn(
+      expiresIn.path ?? at("expiresIn"),
+      `expiresIn ${expiresIn.value} is longer than a year; a leaked token stays valid that long. Consider 365d or less`,
+    );
+  }
+
+  const scopes = scope.value.trim().split(/\s+/) as TokenScope[];
+  if (scopes.includes("global")) {
+    c.warn(
+      scope.path ?? at("scope"),
+      `scope "global" can change service configuration; a read-only consumer such as the exporter needs only "global:read"`,
+    );
+  }
+
+  let services: ServiceSelector;
+  const selector = env.token.services;
+  if (selector.nameMatches !== undefined) {
+    services = { kind: "nameMatches", pattern: selector.nameMatches };
+    try {
+      new RegExp(selector.nameMatches);
+    } catch (err) {
+      c.error(
+        at("services", "nameMatches"),
+        `not a valid regular expression (${(err as Error).message.replace(/^Invalid regular expression: /, "")}); fix it or escape special characters with \\, e.g. "[Ii]ntegration"`,
+      );
+    }
+  } else if (selector.ids !== undefined) {
+    services = { kind: "ids", ids: selector.ids };
+    const seen = new Set<string>();
+    selector.ids.forEach((id, i) => {
+      if (seen.has(id))
+        c.warn(at("services", "ids", i), `service id ${JSON.stringify(id)} is listed twice; remove one`);
+      seen.add(id);
+    });
+  } else {
+    services = { kind: "all" };
+    c.warn(
+      at("services", "all"),
+      "the token will reach every service in the account; limit it with nameMatches or ids if the consumer needs fewer",
+    );
+  }
+
+  return {
+    name: env.token.name,
+    role: role.value,
+    scope: scopes.join(" "),
+    scopes,
+    expiresInMs,
+    rotateBeforeMs,
+    tlsAccess: tlsAccess.value,
+    services,
+  };
+}
+
+function normaliseSecret(
+  c: Collector,
+  env: ParsedEnvironment,
+  index: number,
+  options: ValidateOptions,
+): SecretConfig {
+  const at = (...rest: PropertyKey[]): IssuePath => ["environments", index, "secret", ...rest];
+  const secret = env.secret;
+  if (secret.type === "file") {
+    checkPathText(c, at("path"), secret.path);
+    const path = resolveFrom(options.baseDir, secret.path);
+    if (options.configPath !== undefined && resolve(options.baseDir, options.configPath) === path) {
+      c.error(
+        at("path"),
+        `${JSON.stringify(secret.path)} is the config file itself; store the token in a separate file, e.g. ./secrets/${env.name}.json`,
+      );
+    }
+    return secret.jsonKey === undefined
+      ? { type: "file", path }
+      : { type: "file", path, jsonKey: secret.jsonKey };
+  }
+  if (secret.read === undefined) {
+    c.warn(
+      at("read"),
+      "without a read command the deployed token cannot be identified, so plans cannot say which token is in use; add read: [...] printing the current value",
+    );
+  }
+  const cwd = resolveFrom(options.baseDir, secret.cwd ?? ".");
+  const timeoutMs = positive(c, secret.timeout ?? DEFAULT_DURATIONS.secretExecTimeout, at("timeout"));
+  const base = { type: "exec" as const, write: secret.write, timeoutMs, cwd, env: secret.env ?? {} };
+  return secret.read === undefined ? base : { ...base, read: secret.read };
+}
+
+function normaliseReload(
+  c: Collector,
+  env: ParsedEnvironment,
+  index: number,
+  options: ValidateOptions,
+): ReloadConfig[] {
+  return (env.reload ?? []).map((step, i) => {
+    const at = (...rest: PropertyKey[]): IssuePath => ["environments", index, "reload", i, ...rest];
+    return {
+      type: "exec",
+      command: step.command,
+      timeoutMs: positive(c, step.timeout ?? DEFAULT_DURATIONS.reloadExecTimeout, at("timeout")),
+      cwd: resolveFrom(options.baseDir, step.cwd ?? "."),
+      env: step.env ?? {},
+    };
+  });
+}
+
+function normaliseVerify(
+  c: Collector,
+  env: ParsedEnvironment,
+  index: number,
+  options: ValidateOptions,
+): VerifyConfig[] {
+  return (env.verify ?? []).map((step, i): VerifyConfig => {
+    const at = (...rest: PropertyKey[]): IssuePath => ["environments", index, "verify", i, ...rest];
+    const defaultTimeout =
+      step.type === "token-in-use"
+        ? DEFAULT_DURATIONS.tokenInUseTimeout
+        : step.type === "prometheus"
+          ? DEFAULT_DURATIONS.prometheusTimeout
+          : DEFAULT_DURATIONS.execVerifyTimeout;
+    const timeoutMs = positive(c, step.timeout ?? defaultTimeout, at("timeout"));
+    const intervalMs = positive(c, step.interval ?? DEFAULT_DURATIONS.verifyInterval, at("interval"));
+    if (intervalMs > 0 && timeoutMs > 0 && intervalMs >= timeoutMs) {
+      c.error(
+        step.interval !== undefined ? at("interval") : at("timeout"),
+        `interval (${formatDuration(intervalMs)}) must be shorter than timeout (${formatDuration(timeoutMs)}) so the check can be retried`,
+      );
+    }
+    switch (step.type) {
+      case "token-in-use":
+        return { type: "token-in-use", timeoutMs, intervalMs };
+      case "prometheus": {
+        const base = {
+          type: "prometheus" as const,
+          url: step.url.replace(/\/+$/, ""),
+          metric: step.metric ?? PROMETHEUS_DEFAULTS.metric,
+          tokenIdLabel: step.tokenIdLabel ?? PROMETHEUS_DEFAULTS.tokenIdLabel,
+          timeoutMs,
+          intervalMs,
+        };
+        return step.query === undefined ? base : { ...base, query: step.query };
+      }
+      case "exec":
+        return {
+          type: "exec",
+          command: step.command,
+          timeoutMs,
+          intervalMs,
+          cwd: resolveFrom(options.baseDir, step.cwd ?? "."),
+          env: step.env ?? {},
+        };
+    }
+  });
+}
+
+function normaliseEnvironment(
+  c: Collector,
+  env: ParsedEnvironment,
+  index: number,
+  defaults: ParsedTokenDefaults,
+  options: ValidateOptions,
+): EnvironmentConfig {
+  const at = (...rest: PropertyKey[]): IssuePath => ["environments", index, ...rest];
+  const token = normaliseToken(c, env, index, defaults);
+  const secret = normaliseSecret(c, env, index, options);
+  const reload = normaliseReload(c, env, index, options);
+  const verify = normaliseVerify(c, env, index, options);
+  const approval = env.approval ?? "none";
+
+  if (verify.length === 0) {
+    c.warn(
+      at("verify"),
+      "no verifiers: old tokens would be revoked without proof that the consumer uses the new one; add - { type: token-in-use }",
+    );
+  } else if (verify.every((v) => v.type === "exec")) {
+    c.warn(
+      at("verify"),
+      "only exec verifiers: none of them proves which token the consumer uses; add - { type: token-in-use } or a prometheus verifier",
+    );
+  }
+  if (reload.length === 0) {
+    c.warn(
+      at("reload"),
+      "no reloaders: nothing makes the consumer pick up the new token (the exporter reads it only at start); add a reload step unless the consumer reloads by itself",
+    );
+  }
+  if (approval === "none" && /prod/i.test(env.name)) {
+    c.warn(
+      at("approval"),
+      `"${env.name}" looks like production but is rotated without asking; add approval: required`,
+    );
+  }
+  return { name: env.name, index, token, secret, reload, verify, approval };
+}
+
+function checkAcrossEnvironments(c: Collector, environments: readonly EnvironmentConfig[]): void {
+  const names = new Map<string, number>();
+  const tokenNames = new Map<string, number>();
+  const destinations = new Map<string, number>();
+  for (const env of environments) {
+    const first = names.get(env.name);
+    if (first !== undefined) {
+      c.error(
+        ["environments", env.index, "name"],
+        `environment name "${env.name}" is already used by environments[${first}]; give each environment a unique name`,
+      );
+    } else names.set(env.name, env.index);
+
+    const firstToken = tokenNames.get(env.token.name);
+    if (firstToken !== undefined) {
+      c.error(
+        ["environments", env.index, "token", "name"],
+        `token name "${env.token.name}" is already used by environments[${firstToken}]; tokens are found by name, so each environment needs its own, e.g. "... for ${env.name}"`,
+      );
+    } else tokenNames.set(env.token.name, env.index);
+
+    if (env.secret.type === "file") {
+      const destination = `${env.secret.path}#${env.secret.jsonKey ?? ""}`;
+      const firstDestination = destinations.get(destination);
+      if (firstDestination !== undefined) {
+        c.error(
+          ["environments", env.index, "secret", "path"],
+          `environments[${firstDestination}] stores its token in the same place; give each environment its own file or jsonKey`,
+        );
+      } else destinations.set(destination, env.index);
+    }
+  }
+}
+
+function parseWithSchema<T>(
+  schema: {
+    safeParse(
+      data: unknown,
+      params?: { error?: () => string },
+    ): { success: true; data: T } | { success: false };
+  },
+  data: unknown,
+): T | undefined {
+  const result = schema.safeParse(data, { error: () => UNWORDED });
+  return result.success ? result.data : undefined;
+}
+
+/**
+ * Validates already-parsed config data (e.g. YAML turned into plain objects) and normalises it.
+ * Pure: no I/O. `config` is present exactly when there are no errors.
+ */
+export function validateConfig(data: unknown, options: ValidateOptions): ConfigResult {
+  const c = new Collector();
+  const baseDir = resolve(options.baseDir);
+  const opts: ValidateOptions =
+    options.configPath === undefined ? { baseDir } : { baseDir, configPath: options.configPath };
+
+  const whole = configSchema.safeParse(data, { error: () => UNWORDED });
+  const schemaIssues = whole.success ? [] : wordZodIssues(whole.error.issues, configSchema, data);
+
+  // Rules run on whatever parts passed the schema, so their findings join the schema's in one report.
+  const defaults =
+    parseWithSchema(
+      tokenDefaultsSchema,
+      (data as { defaults?: { token?: unknown } } | undefined)?.defaults?.token ?? {},
+    ) ?? {};
+  const rawEnvironments = (data as { environments?: unknown } | undefined)?.environments;
+  const environments: EnvironmentConfig[] = [];
+  if (Array.isArray(rawEnvironments)) {
+    rawEnvironments.forEach((raw, index) => {
+      const env = parseWithSchema(environmentEntrySchema, raw);
+      if (env !== undefined) environments.push(normaliseEnvironment(c, env, index, defaults, opts));
+    });
+  }
+  checkAcrossEnvironments(c, environments);
+
+  let stateDir = resolve(baseDir, DEFAULT_STATE_DIR);
+  if (whole.success && whole.data.state?.dir !== undefined) {
+    checkPathText(c, ["state", "dir"], whole.data.state.dir);
+    stateDir = resolve(baseDir, whole.data.state.dir);
+  }
+  if (
+    whole.success &&
+    whole.data.fastly?.endpoint !== undefined &&
+    !whole.data.fastly.endpoint.startsWith("https://")
+  ) {
+    c.warn(
+      ["fastly", "endpoint"],
+      "the endpoint is not https: the user token and sudo password would travel unencrypted; use https:// unless this is a local emulator",
+    );
+  }
+
+  const errors = [...schemaIssues, ...c.errors];
+  if (!whole.success || errors.length > 0) return { errors, warnings: c.warnings };
+
+  const endpoint = whole.data.fastly?.endpoint?.replace(/\/+$/, "");
+  const config: Config = {
+    version: 1,
+    fastly: endpoint === undefined ? {} : { endpoint },
+    stateDir,
+    baseDir,
+    ...(options.configPath === undefined ? {} : { configPath: resolve(baseDir, options.configPath) }),
+    environments,
+  };
+  return { config, errors: [], warnings: c.warnings };
+}
