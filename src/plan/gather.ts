@@ -1,0 +1,68 @@
+/** Reads the live state a plan is computed from. Read-only: no request here writes anything. */
+import type { SecretStore } from "../adapters/types.ts";
+import type { Config } from "../config/types.ts";
+import { createFastlyClient } from "../fastly/client.ts";
+import { FastlyApiError, FastlyAuthError, FastlyForbiddenError } from "../fastly/errors.ts";
+import type { FastlyClient } from "../fastly/types.ts";
+import { registerSecret } from "../util/redact.ts";
+import type { DeployedState, LiveState } from "./plan.ts";
+
+/** What `gatherState` needs. */
+export interface GatherOptions {
+  /** The superuser's (or any account-wide) client. */
+  readonly client: FastlyClient;
+  readonly config: Config;
+  /** Secret stores by environment name (only the environments to look at). */
+  readonly stores: ReadonlyMap<string, SecretStore>;
+  /** Injected fetch for the per-value clients (tests). */
+  readonly fetch?: typeof fetch;
+}
+
+/** List tokens and services and identify each environment's deployed token. */
+export async function gatherState(options: GatherOptions): Promise<LiveState> {
+  const { client, stores } = options;
+  const [automationTokens, services, deployedPairs] = await Promise.all([
+    client.listAutomationTokens(),
+    client.listServices(),
+    Promise.all(
+      [...stores].map(
+        async ([name, store]) => [name, await deployedState(store, client.endpoint, options.fetch)] as const,
+      ),
+    ),
+  ]);
+  return { automationTokens, services, deployed: Object.fromEntries(deployedPairs) };
+}
+
+/** Which token a store's value is: `GET /tokens/self` with that value. */
+export async function deployedState(
+  store: SecretStore,
+  endpoint: string,
+  fetchImpl?: typeof fetch,
+): Promise<DeployedState> {
+  let value: string | undefined;
+  try {
+    value = await store.read();
+  } catch (error) {
+    return { status: "unreadable", reason: error instanceof Error ? error.message : String(error) };
+  }
+  if (value === undefined || value === "") return { status: "absent" };
+  registerSecret(value);
+  const asDeployed = createFastlyClient({
+    token: value,
+    endpoint,
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+    retry: { retries: 2, baseDelayMs: 200 },
+  });
+  try {
+    return { status: "valid", token: await asDeployed.getTokenSelf() };
+  } catch (error) {
+    if (error instanceof FastlyAuthError || error instanceof FastlyForbiddenError) {
+      const expired = error instanceof FastlyAuthError && error.expired;
+      return { status: "dead", reason: expired ? "expired" : `refused with ${error.status}` };
+    }
+    return {
+      status: "unknown",
+      reason: error instanceof FastlyApiError ? error.message : String(error),
+    };
+  }
+}

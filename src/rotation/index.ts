@@ -1,0 +1,3 @@
+export * from "./journal.ts";
+export * from "./rotate.ts";
+export * from "./resume.ts";

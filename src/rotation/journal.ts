@@ -1,0 +1,256 @@
+/**
+ * The journal: append-only JSON lines in the state directory, each flushed to disk (fsync) before
+ * the side effect it announces, so after a crash or `kill -9` the last durable step of every
+ * environment is known. It holds run ids, environments, steps, token ids and times; never a value.
+ */
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeSync,
+  existsSync,
+  unlinkSync,
+} from "node:fs";
+import { constants } from "node:fs";
+import { join } from "node:path";
+import { redact } from "../util/redact.ts";
+
+/** The steps of the protocol, in order, then the rollback steps. */
+export type Step =
+  | "start"
+  | "mint"
+  | "test"
+  | "stage"
+  | "promote"
+  | "reload"
+  | "verify"
+  | "revoke"
+  | "prove"
+  | "rollback"
+  | "restore"
+  | "rollback-reload"
+  | "rollback-verify"
+  | "revoke-new"
+  | "finish";
+
+/** begin: about to act; done: acted; failed: the act failed (detail says why). */
+export type StepStatus = "begin" | "done" | "failed";
+
+/** How an environment's run ended. */
+export type Outcome = "rotated" | "rolled-back" | "failed" | "kept-old";
+
+/** One journal line. */
+export interface JournalRecord {
+  readonly v: 1;
+  readonly runId: string;
+  readonly environment: string;
+  readonly step: Step;
+  readonly status: StepStatus;
+  readonly at: string;
+  /** The token being introduced by this run. */
+  readonly newTokenId?: string;
+  /** The token deployed before this run. */
+  readonly deployedTokenId?: string;
+  /** Tokens this run revokes once the new one is verified. */
+  readonly oldTokenIds?: readonly string[];
+  /** With `finish`. */
+  readonly outcome?: Outcome;
+  /** The token name being minted (with `mint begin`, to find a token whose creation answer was lost). */
+  readonly tokenName?: string;
+  /** One line, for people; redacted. */
+  readonly detail?: string;
+}
+
+/** The journal file of a state directory. */
+export function journalPath(stateDir: string): string {
+  return join(stateDir, "journal.jsonl");
+}
+
+/** An open journal that appends durable records. */
+export interface Journal {
+  readonly path: string;
+  append(record: Omit<JournalRecord, "v" | "at"> & { at?: string }): JournalRecord;
+  close(): void;
+}
+
+/** Open (creating) the journal of `stateDir` for appending. */
+export function openJournal(stateDir: string, now: () => Date = () => new Date()): Journal {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const path = journalPath(stateDir);
+  const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+  return {
+    path,
+    append(record) {
+      const full: JournalRecord = {
+        v: 1,
+        ...record,
+        at: record.at ?? now().toISOString(),
+        ...(record.detail === undefined ? {} : { detail: redact(record.detail) }),
+      };
+      writeSync(fd, JSON.stringify(full) + "\n");
+      fsyncSync(fd);
+      return full;
+    },
+    close() {
+      closeSync(fd);
+    },
+  };
+}
+
+/** Every record of the journal of `stateDir`; a torn last line (crash mid-write) is ignored. */
+export function readJournal(stateDir: string): JournalRecord[] {
+  const path = journalPath(stateDir);
+  if (!existsSync(path)) return [];
+  const records: JournalRecord[] = [];
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      const parsed = JSON.parse(line) as JournalRecord;
+      if (parsed.v === 1 && typeof parsed.runId === "string") records.push(parsed);
+    } catch {
+      // A line cut short by a crash: the step it announced never began.
+    }
+  }
+  return records;
+}
+
+/** The records of one environment's run, grouped. */
+export interface RunState {
+  readonly runId: string;
+  readonly environment: string;
+  readonly records: readonly JournalRecord[];
+  /** The last record. */
+  readonly last: JournalRecord;
+  readonly finished: boolean;
+  readonly outcome?: Outcome;
+  readonly newTokenId?: string;
+  readonly deployedTokenId?: string;
+  readonly oldTokenIds: readonly string[];
+  readonly tokenName?: string;
+  /** Steps with a `done` record. */
+  readonly done: ReadonlySet<Step>;
+  /** When `mint` began. */
+  readonly mintBeganAt?: string;
+  /** When `promote` was done. */
+  readonly promotedAt?: string;
+}
+
+/** Group records into per-environment runs, in journal order. */
+export function runStates(records: readonly JournalRecord[]): RunState[] {
+  const byKey = new Map<string, JournalRecord[]>();
+  for (const r of records) {
+    const key = `${r.runId}\u0000${r.environment}`;
+    const list = byKey.get(key) ?? [];
+    list.push(r);
+    byKey.set(key, list);
+  }
+  return [...byKey.values()].map((list) => {
+    const first = list[0] as JournalRecord;
+    const last = list[list.length - 1] as JournalRecord;
+    const pick = <K extends keyof JournalRecord>(key: K): JournalRecord[K] | undefined => {
+      for (let i = list.length - 1; i >= 0; i--) {
+        const value = list[i]?.[key];
+        if (value !== undefined) return value;
+      }
+      return undefined;
+    };
+    const finish = list.find((r) => r.step === "finish");
+    const newTokenId = pick("newTokenId");
+    const deployedTokenId = pick("deployedTokenId");
+    const tokenName = pick("tokenName");
+    const outcome = finish?.outcome;
+    const mintBeganAt = list.find((r) => r.step === "mint" && r.status === "begin")?.at;
+    const promotedAt = list.find((r) => r.step === "promote" && r.status === "done")?.at;
+    return {
+      runId: first.runId,
+      environment: first.environment,
+      records: list,
+      last,
+      finished: finish !== undefined,
+      oldTokenIds: pick("oldTokenIds") ?? [],
+      done: new Set(list.filter((r) => r.status === "done").map((r) => r.step)),
+      ...(outcome ? { outcome } : {}),
+      ...(newTokenId ? { newTokenId } : {}),
+      ...(deployedTokenId ? { deployedTokenId } : {}),
+      ...(tokenName ? { tokenName } : {}),
+      ...(mintBeganAt ? { mintBeganAt } : {}),
+      ...(promotedAt ? { promotedAt } : {}),
+    };
+  });
+}
+
+/** The last finished run per environment (for `serve`'s last-rotation metric and `rollback`). */
+export function lastRotations(
+  stateDir: string,
+): { environment: string; runId: string; outcome: Outcome; at: string; newTokenId?: string }[] {
+  const latest = new Map<
+    string,
+    { environment: string; runId: string; outcome: Outcome; at: string; newTokenId?: string }
+  >();
+  for (const run of runStates(readJournal(stateDir))) {
+    if (!run.finished || !run.outcome) continue;
+    latest.set(run.environment, {
+      environment: run.environment,
+      runId: run.runId,
+      outcome: run.outcome,
+      at: run.last.at,
+      ...(run.newTokenId ? { newTokenId: run.newTokenId } : {}),
+    });
+  }
+  return [...latest.values()];
+}
+
+/**
+ * An exclusive lock on the state directory, so two runs never interleave. A lock left by a process
+ * that no longer exists is taken over.
+ */
+export function acquireLock(stateDir: string): () => void {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const path = join(stateDir, "lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => {
+        try {
+          unlinkSync(path);
+        } catch {
+          // Already gone.
+        }
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const pid = Number(readFileSync(path, "utf8"));
+      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+        throw new LockedError(path, pid);
+      }
+      unlinkSync(path);
+    }
+  }
+  throw new LockedError(path, 0);
+}
+
+/** Another run holds the state directory. */
+export class LockedError extends Error {
+  override readonly name = "LockedError";
+  constructor(
+    readonly path: string,
+    readonly pid: number,
+  ) {
+    super(
+      `another run (pid ${pid}) holds ${path}; wait for it to finish, or remove the file if that process is gone`,
+    );
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * `resume` finishes or rolls back every environment whose run stopped part-way (a crash, `kill -9`,
+ * a lost network); `rollbackLast` undoes the last completed rotation of one environment while its
+ * old token still lives.
+ */
+import type { EnvironmentConfig } from "../config/types.ts";
+import { FastlyNotFoundError } from "../fastly/errors.ts";
+import { acquireLock, openJournal, readJournal, runStates, type Journal, type RunState } from "./journal.ts";
+import {
+  EnvironmentRun,
+  findMintedSince,
+  finishResult,
+  newRunId,
+  revokeQuietly,
+  type EnvironmentResult,
+  type RotationResult,
+  type RunContext,
+  type SudoKeeper,
+} from "./rotate.ts";
+
+/** Runs that never reached `finish`, oldest first. */
+export function unfinishedRuns(stateDir: string): RunState[] {
+  return runStates(readJournal(stateDir)).filter((run) => !run.finished);
+}
+
+/** Continue or roll back every unfinished environment run in the journal. */
+export async function resume(ctx: RunContext): Promise<RotationResult> {
+  const now = ctx.now ?? (() => new Date());
+  const startedAt = now().toISOString();
+  const release = acquireLock(ctx.config.stateDir);
+  const journal = openJournal(ctx.config.stateDir, now);
+  const results: EnvironmentResult[] = [];
+  try {
+    const runs = unfinishedRuns(ctx.config.stateDir);
+    const sudo: SudoKeeper = { ensure: () => Promise.resolve(), invalidate: () => {} };
+    for (const run of runs) {
+      const env = ctx.config.environments.find((e) => e.name === run.environment);
+      if (!env) {
+        results.push({
+          environment: run.environment,
+          outcome: "failed",
+          runId: run.runId,
+          revoked: [],
+          steps: [],
+          error: `run ${run.runId} of environment "${run.environment}" is unfinished, but the config no longer has that environment`,
+          advice: "Restore the environment in the config and run `ftr resume` again",
+        });
+        continue;
+      }
+      results.push(await continueRun(ctx, env, run, journal, sudo));
+    }
+  } finally {
+    journal.close();
+    release();
+  }
+  return finishResult(results[0]?.runId ?? "none", startedAt, now, results);
+}
+
+/** Pick up one run from its last durable step. */
+async function continueRun(
+  ctx: RunContext,
+  env: EnvironmentConfig,
+  run: RunState,
+  journal: Journal,
+  sudo: SudoKeeper,
+): Promise<EnvironmentResult> {
+  const r = new EnvironmentRun(ctx, env, run.runId, journal, sudo);
+  r.newTokenId = run.newTokenId;
+  r.deployedTokenId = run.deployedTokenId;
+  r.oldTokenIds = [...run.oldTokenIds];
+  if (run.tokenName) r.tokenName = run.tokenName;
+  const done = run.done;
+  const began = (step: string) => run.records.some((x) => x.step === step);
+  const promoted = done.has("promote") || began("promote");
+
+  if (began("rollback")) {
+    return r.rollback(new Error("an interrupted rollback was resumed"), promoted);
+  }
+
+  if (!done.has("mint")) {
+    if (began("mint") && run.mintBeganAt) {
+      // The create may have happened without its answer being journaled: find and revoke it.
+      const orphans = await findMintedSince(
+        ctx.client,
+        r.tokenName,
+        new Date(run.mintBeganAt),
+        run.oldTokenIds,
+      );
+      for (const id of orphans) await revokeQuietly(ctx.client, id);
+      r.record("finish", "done", `interrupted while minting; revoked ${orphans.join(", ") || "nothing"}`, {
+        outcome: "rolled-back",
+      });
+      return r.result(
+        "rolled-back",
+        "the run was interrupted while minting",
+        "Nothing was deployed; run the rotation again",
+      );
+    }
+    r.record("finish", "done", "interrupted before minting", { outcome: "rolled-back" });
+    return r.result(
+      "rolled-back",
+      "the run was interrupted before minting",
+      "Nothing was deployed; run the rotation again",
+    );
+  }
+
+  if (!done.has("stage")) {
+    const staged = began("stage") ? await r.store.readStaged(run.runId) : undefined;
+    if (staged === undefined) {
+      // The value lived only in memory: the token is unusable, so it is revoked.
+      return r.rollback(new Error("the run was interrupted before the new token was stored"), false);
+    }
+  }
+
+  try {
+    if (!done.has("promote")) await r.promote();
+  } catch (error) {
+    return r.rollback(error, true);
+  }
+
+  if (!done.has("verify")) {
+    try {
+      // Reload again: whether the consumer restarted before the crash is unknown.
+      const since = (ctx.now ?? (() => new Date()))();
+      await r.reload("reload");
+      await r.verify("verify", r.newTokenId as string, r.oldTokenIds, since);
+    } catch (error) {
+      return r.rollback(error, true);
+    }
+  }
+  return r.revokeAndProve();
+}
+
+/** Options of `rollbackLast`. */
+export interface RollbackOptions extends RunContext {
+  readonly environment: string;
+}
+
+/**
+ * Undo the last completed rotation of one environment: restore the previous secret, reload, check
+ * the old token is in use again, revoke the new one. Only while the old token still lives.
+ */
+export async function rollbackLast(options: RollbackOptions): Promise<RotationResult> {
+  const now = options.now ?? (() => new Date());
+  const startedAt = now().toISOString();
+  const env = options.config.environments.find((e) => e.name === options.environment);
+  if (!env) throw new RollbackError(`no environment named "${options.environment}" in the config`);
+  const runs = runStates(readJournal(options.config.stateDir)).filter((r) => r.environment === env.name);
+  const unfinished = runs.filter((r) => !r.finished);
+  if (unfinished.length > 0) {
+    throw new RollbackError(
+      `run ${unfinished[0]?.runId ?? ""} of ${env.name} is unfinished; run \`ftr resume\` first`,
+    );
+  }
+  const last = [...runs].reverse().find((r) => r.outcome === "rotated" || r.outcome === "kept-old");
+  if (!last?.newTokenId)
+    throw new RollbackError(`the journal has no completed rotation of ${env.name} to undo`);
+  if (!last.deployedTokenId) {
+    throw new RollbackError(`the last rotation of ${env.name} had no previous token to go back to`);
+  }
+  try {
+    await options.client.getAutomationToken(last.deployedTokenId);
+  } catch (error) {
+    if (error instanceof FastlyNotFoundError) {
+      throw new RollbackError(
+        `the previous token ${last.deployedTokenId} of ${env.name} was revoked, so there is nothing to go back to; rotate again instead (ftr rotate --force --env ${env.name})`,
+      );
+    }
+    throw error;
+  }
+  const release = acquireLock(options.config.stateDir);
+  const journal = openJournal(options.config.stateDir, now);
+  try {
+    const r = new EnvironmentRun(options, env, newRunId(now()), journal, {
+      ensure: () => Promise.resolve(),
+      invalidate: () => {},
+    });
+    r.newTokenId = last.newTokenId;
+    r.deployedTokenId = last.deployedTokenId;
+    r.oldTokenIds = [last.newTokenId];
+    r.record("start", "done", `rollback of run ${last.runId}`, { deployedTokenId: last.deployedTokenId });
+    const result = await r.rollback(new Error(`requested rollback of run ${last.runId}`), true);
+    // Here a rollback is the success.
+    return { ...finishResult(r.runId, startedAt, now, [result]), ok: result.outcome === "rolled-back" };
+  } finally {
+    journal.close();
+    release();
+  }
+}
+
+/** `rollback` cannot be done; the message says why and what to do instead. */
+export class RollbackError extends Error {
+  override readonly name = "RollbackError";
+}

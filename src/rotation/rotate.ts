@@ -1,0 +1,727 @@
+/**
+ * Executes a plan, environment by environment in config order: mint, test, stage, promote, reload,
+ * verify, revoke, prove. Every transition is journaled before its side effect. A failure in test,
+ * stage, promote, reload or verify rolls the environment back and stops the run. The same step
+ * functions drive `resume`, which continues or rolls back from the last durable step.
+ */
+import { randomUUID } from "node:crypto";
+import type { Reloader, SecretStore, Verifier } from "../adapters/types.ts";
+import { createReloader, createSecretStore, createVerifier } from "../adapters/registry.ts";
+import type { Config, EnvironmentConfig } from "../config/types.ts";
+import { createFastlyClient } from "../fastly/client.ts";
+import {
+  FastlyApiError,
+  FastlyAuthError,
+  FastlyForbiddenError,
+  FastlyNotFoundError,
+  FastlyUnknownOutcomeError,
+} from "../fastly/errors.ts";
+import type { CreatedAutomationToken, FastlyClient } from "../fastly/types.ts";
+import type { EnvironmentPlan, Plan } from "../plan/plan.ts";
+import { silentLogger, type Logger } from "../util/log.ts";
+import { redact, registerSecret } from "../util/redact.ts";
+import { USER_AGENT } from "../version.ts";
+import { acquireLock, openJournal, type Journal, type Outcome, type Step } from "./journal.ts";
+
+/** A progress event, for live output. */
+export interface RotationEvent {
+  readonly environment: string;
+  readonly step: Step;
+  readonly status: "begin" | "done" | "failed" | "skipped";
+  readonly detail?: string;
+  readonly at: string;
+}
+
+/** One step as reported in the result. */
+export interface StepReport {
+  readonly step: Step;
+  readonly ok: boolean;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly detail?: string;
+}
+
+/** How one environment ended. */
+export interface EnvironmentResult {
+  readonly environment: string;
+  /** `skipped`: not due, declined, or after a failure elsewhere. */
+  readonly outcome: Outcome | "skipped" | "nothing-to-do";
+  readonly runId: string;
+  readonly newTokenId?: string;
+  readonly deployedTokenId?: string;
+  readonly revoked: readonly string[];
+  readonly steps: readonly StepReport[];
+  /** One line: what went wrong. */
+  readonly error?: string;
+  /** One line: what to do now. */
+  readonly advice?: string;
+}
+
+/** The result of `rotate` / `resume` / `rollback`. */
+export interface RotationResult {
+  readonly runId: string;
+  /** `ok` when no environment failed or was rolled back. */
+  readonly ok: boolean;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly environments: readonly EnvironmentResult[];
+}
+
+/** The adapters of one environment. */
+export interface EnvironmentAdapters {
+  readonly store: SecretStore;
+  readonly reloaders: readonly Reloader[];
+  readonly verifiers: readonly Verifier[];
+}
+
+/** What every run needs. */
+export interface RunContext {
+  readonly config: Config;
+  /** The superuser's client. */
+  readonly client: FastlyClient;
+  /** The sudo password, asked for only when a token is about to be minted. */
+  readonly getPassword: () => Promise<string>;
+  readonly log?: Logger;
+  readonly onEvent?: (event: RotationEvent) => void;
+  readonly now?: () => Date;
+  /** Adapters per environment; default built from the config through the registry. */
+  readonly adapters?: (env: EnvironmentConfig) => EnvironmentAdapters;
+  /** Injected fetch for clients made with token values (tests). */
+  readonly fetch?: typeof fetch;
+  readonly signal?: AbortSignal;
+  /** How long to wait for Fastly to refuse a revoked token (default 30 s). */
+  readonly proveTimeoutMs?: number;
+}
+
+/** Options of `rotate`. */
+export interface RotateOptions extends RunContext {
+  readonly plan: Plan;
+  /** Asked before an environment whose config says `approval: required`; false skips it. */
+  readonly approve?: (environment: string) => Promise<boolean>;
+  /** Skip the revoke and prove steps: the old token stays valid, `rollback` can undo the run. */
+  readonly keepOld?: boolean;
+  readonly runId?: string;
+}
+
+/** Builds the adapters of an environment from its config, through the registry. */
+export function adaptersFromConfig(env: EnvironmentConfig): EnvironmentAdapters {
+  return {
+    store: createSecretStore(env.secret),
+    reloaders: env.reload.map((r) => createReloader(r)),
+    verifiers: env.verify.map((v) => createVerifier(v)),
+  };
+}
+
+/** Rotate every environment the plan marks, in config order. */
+export async function rotate(options: RotateOptions): Promise<RotationResult> {
+  const runId = options.runId ?? newRunId();
+  const now = options.now ?? (() => new Date());
+  const startedAt = now().toISOString();
+  const release = acquireLock(options.config.stateDir);
+  const journal = openJournal(options.config.stateDir, now);
+  const results: EnvironmentResult[] = [];
+  try {
+    const sudo = sudoKeeper(options);
+    let stopped = false;
+    for (const envPlan of options.plan.environments) {
+      const env = options.config.environments.find((e) => e.name === envPlan.environment);
+      if (!env) continue;
+      if (stopped) {
+        results.push(skipped(envPlan, runId, "not started: an earlier environment failed"));
+        continue;
+      }
+      if (!envPlan.rotate) {
+        results.push({
+          ...skipped(envPlan, runId, envPlan.errors.join("; ") || envPlan.reasons.join("; ")),
+          outcome: envPlan.decision === "error" ? "failed" : "nothing-to-do",
+          ...(envPlan.errors.length
+            ? { error: envPlan.errors.join("; "), advice: "Fix the config or the account, then run again" }
+            : {}),
+        });
+        if (envPlan.decision === "error") stopped = true;
+        continue;
+      }
+      if (env.approval === "required" && options.approve && !(await options.approve(env.name))) {
+        results.push(skipped(envPlan, runId, "declined at the approval prompt"));
+        continue;
+      }
+      const runner = new EnvironmentRun(options, env, runId, journal, sudo);
+      const result = await runner.rotate(envPlan, options.keepOld ?? false);
+      results.push(result);
+      if (result.outcome !== "rotated" && result.outcome !== "kept-old") stopped = true;
+    }
+  } finally {
+    journal.close();
+    release();
+  }
+  return finishResult(runId, startedAt, now, results);
+}
+
+export function finishResult(
+  runId: string,
+  startedAt: string,
+  now: () => Date,
+  environments: EnvironmentResult[],
+): RotationResult {
+  return {
+    runId,
+    ok: environments.every(
+      (e) =>
+        e.outcome === "rotated" ||
+        e.outcome === "kept-old" ||
+        e.outcome === "nothing-to-do" ||
+        e.outcome === "skipped",
+    ),
+    startedAt,
+    endedAt: now().toISOString(),
+    environments,
+  };
+}
+
+function skipped(envPlan: EnvironmentPlan, runId: string, detail: string): EnvironmentResult {
+  return {
+    environment: envPlan.environment,
+    outcome: "skipped",
+    runId,
+    revoked: [],
+    steps: [],
+    ...(envPlan.deployed.status === "valid" ? { deployedTokenId: envPlan.deployed.tokenId } : {}),
+    error: detail,
+  };
+}
+
+/** A run id: sortable by time, unique. */
+export function newRunId(now = new Date()): string {
+  return `${now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}Z$/, "Z")}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Obtains sudo when needed and again when it is about to lapse (it lasts five minutes). */
+export interface SudoKeeper {
+  ensure(): Promise<void>;
+  /** Forget the session (after Fastly said sudo is required). */
+  invalidate(): void;
+}
+
+function sudoKeeper(ctx: RunContext): SudoKeeper {
+  const now = ctx.now ?? (() => new Date());
+  let expiresAt: Date | undefined;
+  return {
+    async ensure() {
+      // A margin covers the create request itself and clock skew between here and Fastly.
+      if (expiresAt && expiresAt.getTime() - now().getTime() > 30_000) return;
+      const password = await ctx.getPassword();
+      expiresAt = (await ctx.client.sudo({ password })).expiresAt;
+    },
+    invalidate() {
+      expiresAt = undefined;
+    },
+  };
+}
+
+/** Thrown inside an environment run to stop it with a message and advice. */
+class StepFailure extends Error {
+  override readonly name = "StepFailure";
+  constructor(
+    message: string,
+    readonly advice: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * One environment's run: the forward steps, the rollback, and the resume entry points. State that
+ * a crash would lose (the new token's value) lives only in memory and in the secret store.
+ */
+export class EnvironmentRun {
+  private readonly steps: StepReport[] = [];
+  private readonly revoked: string[] = [];
+  private readonly adapters: EnvironmentAdapters;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  newTokenId: string | undefined;
+  deployedTokenId: string | undefined;
+  oldTokenIds: string[] = [];
+  tokenName: string;
+
+  constructor(
+    private readonly ctx: RunContext,
+    readonly env: EnvironmentConfig,
+    readonly runId: string,
+    private readonly journal: Journal,
+    private readonly sudo: SudoKeeper,
+  ) {
+    this.adapters = (ctx.adapters ?? adaptersFromConfig)(env);
+    this.log = ctx.log ?? silentLogger;
+    this.now = ctx.now ?? (() => new Date());
+    this.tokenName = env.token.name;
+  }
+
+  /** This environment's secret store. */
+  get store(): SecretStore {
+    return this.adapters.store;
+  }
+
+  /** The whole protocol from the start. */
+  async rotate(plan: EnvironmentPlan, keepOld: boolean): Promise<EnvironmentResult> {
+    this.deployedTokenId = plan.deployed.status === "valid" ? plan.deployed.tokenId : undefined;
+    this.oldTokenIds = [...plan.revoke];
+    this.record("start", "done", `decision ${plan.decision}: ${plan.reasons.join("; ")}`);
+    let created: CreatedAutomationToken;
+    try {
+      created = await this.mint(plan);
+    } catch (error) {
+      return this.failed(error, "mint");
+    }
+    let promoted = false;
+    try {
+      await this.test(created, plan);
+      await this.stage(created.accessToken);
+      await this.promote();
+      promoted = true;
+      const since = this.now();
+      await this.reload("reload");
+      await this.verify("verify", created.id, this.oldTokenIds, since);
+    } catch (error) {
+      return this.rollback(error, promoted);
+    }
+    if (keepOld) return this.finish("kept-old");
+    return this.revokeAndProve();
+  }
+
+  // ---- forward steps ------------------------------------------------------------------------
+
+  private async mint(plan: EnvironmentPlan): Promise<CreatedAutomationToken> {
+    const input = {
+      name: this.env.token.name,
+      role: this.env.token.role,
+      scope: this.env.token.scope,
+      services: plan.create.services,
+      expiresAt: new Date(this.now().getTime() + this.env.token.expiresInMs),
+      tlsAccess: this.env.token.tlsAccess,
+    };
+    return this.step(
+      "mint",
+      async () => {
+        await this.sudo.ensure();
+        const began = this.now();
+        for (let attempt = 0; ; attempt++) {
+          try {
+            const created = await this.ctx.client.createAutomationToken(input);
+            registerSecret(created.accessToken);
+            this.newTokenId = created.id;
+            return { value: created, detail: `created ${created.id}`, record: { newTokenId: created.id } };
+          } catch (error) {
+            if (error instanceof FastlyForbiddenError && error.reason === "sudo-required" && attempt === 0) {
+              // Sudo lapsed early (or was cut short server-side): obtain it again and retry once.
+              this.sudo.invalidate();
+              await this.sudo.ensure();
+              continue;
+            }
+            if (error instanceof FastlyUnknownOutcomeError) {
+              // The token may exist without us holding its value: find it and revoke it.
+              const orphans = await findMintedSince(this.ctx.client, input.name, began, this.oldTokenIds);
+              for (const id of orphans) await revokeQuietly(this.ctx.client, id);
+              throw new StepFailure(
+                `${error.message}; ${orphans.length} token(s) it may have created were revoked (${orphans.join(", ") || "none found"})`,
+                "Nothing was deployed; run the rotation again",
+              );
+            }
+            throw error;
+          }
+        }
+      },
+      {
+        tokenName: input.name,
+        oldTokenIds: this.oldTokenIds,
+        ...(this.deployedTokenId ? { deployedTokenId: this.deployedTokenId } : {}),
+      },
+    );
+  }
+
+  private async test(created: CreatedAutomationToken, plan: EnvironmentPlan): Promise<void> {
+    await this.step("test", async () => {
+      const asNew = createFastlyClient({
+        token: created.accessToken,
+        endpoint: this.ctx.client.endpoint,
+        ...(this.ctx.fetch ? { fetch: this.ctx.fetch } : {}),
+        retry: { retries: 3, baseDelayMs: 300 },
+      });
+      const self = await asNew.getTokenSelf();
+      const problems: string[] = [];
+      if (self.id !== created.id) problems.push(`it authenticates as ${self.id}, not ${created.id}`);
+      const want = [...this.env.token.scopes].sort().join(" ");
+      const have = [...self.scopes].sort().join(" ");
+      if (want !== have) problems.push(`scope is "${have}", asked "${want}"`);
+      const wantServices = [...plan.create.services].sort().join(",");
+      const haveServices = [...self.services].sort().join(",");
+      if (wantServices !== haveServices)
+        problems.push(`services are [${haveServices}], asked [${wantServices}]`);
+      const wantExpiry = Date.parse(plan.create.expiresAt);
+      if (!self.expiresAt || Math.abs(self.expiresAt.getTime() - wantExpiry) > 15 * 60_000) {
+        problems.push(
+          `expires ${self.expiresAt?.toISOString() ?? "never"}, asked about ${plan.create.expiresAt}`,
+        );
+      }
+      if (problems.length > 0) {
+        throw new StepFailure(
+          `the new token is not as asked: ${problems.join("; ")}`,
+          "Check the account's token policies",
+        );
+      }
+      return {
+        value: undefined,
+        detail: `${self.id}: ${have}, ${self.services.length || "all"} services, expires ${self.expiresAt?.toISOString() ?? "never"}`,
+      };
+    });
+  }
+
+  private async stage(value: string): Promise<void> {
+    await this.step("stage", async () => {
+      await this.adapters.store.stage(value, this.runId);
+      return { value: undefined, detail: this.adapters.store.description };
+    });
+  }
+
+  async promote(): Promise<void> {
+    await this.step("promote", async () => {
+      await this.adapters.store.promote(this.runId);
+      return { value: undefined, detail: this.adapters.store.description };
+    });
+  }
+
+  async reload(step: "reload" | "rollback-reload"): Promise<void> {
+    await this.step(step, async () => {
+      for (const reloader of this.adapters.reloaders) {
+        await reloader.run(this.adapterContext());
+      }
+      return {
+        value: undefined,
+        detail: this.adapters.reloaders.map((r) => r.description).join("; ") || "no reloaders",
+      };
+    });
+  }
+
+  async verify(
+    step: "verify" | "rollback-verify",
+    tokenId: string,
+    others: readonly string[],
+    since: Date,
+  ): Promise<void> {
+    await this.step(step, async () => {
+      const details: string[] = [];
+      for (const verifier of this.adapters.verifiers) {
+        const result = await verifier.verify({
+          ...this.adapterContext(),
+          tokenId,
+          otherTokenIds: others,
+          since,
+          client: this.ctx.client,
+          ownUserAgent: USER_AGENT,
+        });
+        if (!result.ok) {
+          throw new StepFailure(
+            `${verifier.description}: ${result.detail}`,
+            "Check the consumer's logs and the reload commands",
+          );
+        }
+        details.push(`${verifier.description}: ${result.detail}`);
+      }
+      return { value: undefined, detail: details.join("; ") || "no verifiers" };
+    });
+  }
+
+  /** Revoke the old tokens, then prove their values are refused. */
+  async revokeAndProve(): Promise<EnvironmentResult> {
+    try {
+      await this.step("revoke", async () => {
+        for (const id of this.oldTokenIds) {
+          if (id === this.newTokenId) continue;
+          await revokeQuietly(this.ctx.client, id);
+          this.revoked.push(id);
+        }
+        return {
+          value: undefined,
+          detail: this.revoked.length ? `revoked ${this.revoked.join(", ")}` : "no old tokens",
+        };
+      });
+      await this.step("prove", async () => this.prove());
+    } catch (error) {
+      // The new token is in use and verified; a failed revoke is not a reason to roll back.
+      return this.failed(
+        error,
+        "revoke",
+        "The new token is deployed and verified; revoke the old token(s) by hand or run `ftr resume`",
+      );
+    }
+    return this.finish("rotated");
+  }
+
+  private async prove(): Promise<{ value: undefined; detail: string }> {
+    const deadline = this.now().getTime() + (this.ctx.proveTimeoutMs ?? 30_000);
+    const previous = await this.adapters.store.readPrevious().catch(() => undefined);
+    const checks: string[] = [];
+    for (const id of this.oldTokenIds) {
+      if (id === this.newTokenId) continue;
+      for (;;) {
+        const dead = await this.isDead(id, id === this.deployedTokenId ? previous : undefined);
+        if (dead) break;
+        if (this.now().getTime() > deadline) {
+          throw new StepFailure(
+            `token ${id} still works after it was revoked`,
+            "Revoke it in the Fastly web interface and report this",
+          );
+        }
+        await sleep(1000);
+      }
+      checks.push(
+        id === this.deployedTokenId && previous ? `${id}: its value is refused (401)` : `${id}: gone`,
+      );
+    }
+    return { value: undefined, detail: checks.join("; ") || "nothing to prove" };
+  }
+
+  private async isDead(id: string, value: string | undefined): Promise<boolean> {
+    if (value !== undefined) {
+      const asOld = createFastlyClient({
+        token: value,
+        endpoint: this.ctx.client.endpoint,
+        ...(this.ctx.fetch ? { fetch: this.ctx.fetch } : {}),
+        retry: { retries: 2, baseDelayMs: 200 },
+      });
+      try {
+        const self = await asOld.getTokenSelf();
+        return self.id !== id;
+      } catch (error) {
+        if (error instanceof FastlyAuthError || error instanceof FastlyForbiddenError) return true;
+        throw error;
+      }
+    }
+    try {
+      await this.ctx.client.getAutomationToken(id);
+      return false;
+    } catch (error) {
+      if (error instanceof FastlyNotFoundError) return true;
+      throw error;
+    }
+  }
+
+  // ---- rollback -------------------------------------------------------------------------------
+
+  /**
+   * Undo this run: put the previous secret back (when promoted), reload, check the old token is in
+   * use again, and revoke the new token. Reports rather than throws; where it cannot tell that the
+   * consumer is safe it stops and leaves the new token valid.
+   */
+  async rollback(cause: unknown, promoted: boolean): Promise<EnvironmentResult> {
+    const reason = describe(cause);
+    const failedStep = this.steps[this.steps.length - 1]?.step ?? "start";
+    this.record("rollback", "begin", reason);
+    try {
+      if (promoted) {
+        await this.step("restore", async () => {
+          await this.adapters.store.restorePrevious(this.runId);
+          return { value: undefined, detail: this.adapters.store.description };
+        });
+        const since = this.now();
+        await this.reload("rollback-reload");
+        if (this.deployedTokenId) {
+          await this.verify(
+            "rollback-verify",
+            this.deployedTokenId,
+            this.newTokenId ? [this.newTokenId] : [],
+            since,
+          );
+        }
+      } else {
+        await this.adapters.store.discardStaged(this.runId).catch(() => undefined);
+      }
+    } catch (error) {
+      const what = describe(error);
+      this.record("finish", "failed", `rollback stopped: ${what}`, { outcome: "failed" });
+      return this.result(
+        "failed",
+        `${failedStep} failed (${reason}); the rollback then failed too (${what})`,
+        `The consumer's state is unknown: the new token ${this.newTokenId ?? "?"} was left valid. Check the consumer, then run \`ftr resume --config ${this.ctx.config.configPath ?? "F"}\``,
+      );
+    }
+    if (this.newTokenId) {
+      try {
+        await this.step("revoke-new", async () => {
+          await revokeQuietly(this.ctx.client, this.newTokenId as string);
+          return { value: undefined, detail: `revoked ${this.newTokenId ?? ""}` };
+        });
+      } catch (error) {
+        this.record("finish", "failed", `could not revoke the new token: ${describe(error)}`, {
+          outcome: "failed",
+        });
+        return this.result(
+          "failed",
+          `${failedStep} failed (${reason}); rolled back, but the new token could not be revoked`,
+          `Revoke token ${this.newTokenId} by hand`,
+        );
+      }
+    }
+    this.record("finish", "done", `rolled back after ${failedStep} failed`, { outcome: "rolled-back" });
+    return this.result(
+      "rolled-back",
+      `${failedStep} failed: ${reason}`,
+      adviceFor(cause, "The previous token is back in place; fix the cause and run again"),
+    );
+  }
+
+  // ---- plumbing -------------------------------------------------------------------------------
+
+  private finish(outcome: Outcome): EnvironmentResult {
+    this.record("finish", "done", outcome, { outcome });
+    return this.result(outcome);
+  }
+
+  private failed(error: unknown, step: Step, advice?: string): EnvironmentResult {
+    this.record("finish", "failed", describe(error), { outcome: "failed" });
+    return this.result(
+      "failed",
+      `${step} failed: ${describe(error)}`,
+      advice ?? adviceFor(error, "Nothing was deployed; fix the cause and run again"),
+    );
+  }
+
+  result(outcome: Outcome, error?: string, advice?: string): EnvironmentResult {
+    return {
+      environment: this.env.name,
+      outcome,
+      runId: this.runId,
+      ...(this.newTokenId ? { newTokenId: this.newTokenId } : {}),
+      ...(this.deployedTokenId ? { deployedTokenId: this.deployedTokenId } : {}),
+      revoked: [...this.revoked],
+      steps: [...this.steps],
+      ...(error ? { error: redact(error) } : {}),
+      ...(advice ? { advice } : {}),
+    };
+  }
+
+  private adapterContext() {
+    return {
+      environment: this.env.name,
+      runId: this.runId,
+      log: this.log,
+      ...(this.ctx.signal ? { signal: this.ctx.signal } : {}),
+    };
+  }
+
+  record(
+    step: Step,
+    status: "begin" | "done" | "failed",
+    detail?: string,
+    extra: {
+      outcome?: Outcome;
+      newTokenId?: string;
+      tokenName?: string;
+      oldTokenIds?: readonly string[];
+      deployedTokenId?: string;
+    } = {},
+  ): void {
+    const rec = this.journal.append({
+      runId: this.runId,
+      environment: this.env.name,
+      step,
+      status,
+      ...(this.newTokenId && !extra.newTokenId ? { newTokenId: this.newTokenId } : {}),
+      ...extra,
+      ...(detail === undefined ? {} : { detail }),
+    });
+    this.ctx.onEvent?.({
+      environment: this.env.name,
+      step,
+      status,
+      at: rec.at,
+      ...(rec.detail ? { detail: rec.detail } : {}),
+    });
+    this.log[status === "failed" ? "warn" : "info"](`${this.env.name}: ${step} ${status}`, {
+      environment: this.env.name,
+      step,
+      ...(rec.detail ? { detail: rec.detail } : {}),
+    });
+  }
+
+  /** Journal `begin`, run, journal `done` (or `failed`), and keep a report of it. */
+  async step<T>(
+    step: Step,
+    fn: () => Promise<{ value: T; detail: string; record?: { newTokenId?: string } }>,
+    beginExtra: { tokenName?: string; oldTokenIds?: readonly string[]; deployedTokenId?: string } = {},
+  ): Promise<T> {
+    const startedAt = this.now().toISOString();
+    this.record(step, "begin", undefined, beginExtra);
+    try {
+      const { value, detail, record } = await fn();
+      this.record(step, "done", detail, record ?? {});
+      this.steps.push({
+        step,
+        ok: true,
+        startedAt,
+        endedAt: this.now().toISOString(),
+        detail: redact(detail),
+      });
+      return value;
+    } catch (error) {
+      const detail = describe(error);
+      this.record(step, "failed", detail);
+      this.steps.push({ step, ok: false, startedAt, endedAt: this.now().toISOString(), detail });
+      throw error;
+    }
+  }
+}
+
+/** Tokens named `name` created at or after `since` (less a minute of clock skew), not in `exclude`. */
+export async function findMintedSince(
+  client: FastlyClient,
+  name: string,
+  since: Date,
+  exclude: readonly string[],
+): Promise<string[]> {
+  const tokens = await client.listAutomationTokens();
+  return tokens
+    .filter((t) => t.name === name && !exclude.includes(t.id))
+    .filter((t) => !t.createdAt || t.createdAt.getTime() >= since.getTime() - 60_000)
+    .map((t) => t.id);
+}
+
+/** Revoke; a token that is already gone counts as revoked. */
+export async function revokeQuietly(client: FastlyClient, id: string): Promise<void> {
+  try {
+    await client.revokeToken(id);
+  } catch (error) {
+    if (error instanceof FastlyNotFoundError) return;
+    throw error;
+  }
+}
+
+/** One line for any error, secrets removed. */
+export function describe(error: unknown): string {
+  return redact(error instanceof Error ? error.message : String(error));
+}
+
+function adviceFor(error: unknown, fallback: string): string {
+  if (error instanceof StepFailure) return error.advice;
+  if (error instanceof FastlyForbiddenError) {
+    return {
+      "sudo-required": "Sudo could not be kept; run again and enter the password",
+      "superuser-required": "Run with the user token of a superuser (FASTLY_API_TOKEN)",
+      "mfa-or-sso": "Fastly does not allow automation token creation for accounts with forced SSO or MFA",
+      "read-only": "FASTLY_API_TOKEN must have the global scope",
+      "wrong-password": "Enter the password of the user that owns FASTLY_API_TOKEN",
+      other: "Check the role and scope of FASTLY_API_TOKEN",
+    }[error.reason];
+  }
+  if (error instanceof FastlyApiError && (error.status === 0 || error.status >= 500)) {
+    return "Fastly or the network failed; run again later";
+  }
+  return fallback;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
