@@ -17,10 +17,13 @@ export function configJsonSchema(): Record<string, unknown> {
     io: "input",
     unrepresentable: "throw",
   });
-  const { $schema, ...rest } = generated;
+  const { $schema, title, description, ...rest } = generated;
+  // Identity first, so the file reads well from the top.
   return {
     $schema: $schema ?? "https://json-schema.org/draft/2020-12/schema",
     $id: CONFIG_SCHEMA_ID,
+    title,
+    description,
     ...rest,
   };
 }

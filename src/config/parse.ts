@@ -95,6 +95,16 @@ const YAML_HINTS: Record<string, string> = {
   UNEXPECTED_TOKEN: "quote values containing `: `, `#`, `{`, `[` or starting with `*`, `&`, `!`, `@`",
 };
 
+/** Issues in file order, so a report reads top to bottom; issues without a position keep their order, last. */
+function byPosition(issues: ConfigIssue[]): ConfigIssue[] {
+  const key = (i: ConfigIssue): number =>
+    i.line === undefined ? Number.MAX_SAFE_INTEGER : i.line * 100_000 + (i.column ?? 0);
+  return issues
+    .map((issue, n) => ({ issue, n }))
+    .sort((a, b) => key(a.issue) - key(b.issue) || a.n - b.n)
+    .map((e) => e.issue);
+}
+
 /**
  * Parses and validates config text. Pure (no I/O) and the same code path as `loadConfig`.
  * YAML syntax errors come back as issues with line and column; `config` is present exactly when
@@ -149,8 +159,8 @@ export function parseConfig(text: string, options: ParseOptions): ConfigResult {
     message: `YAML: ${w.message.split("\n")[0] ?? w.message}`,
     ...position(w.pos[0]),
   }));
-  const errors = result.errors.map(locate);
-  const warnings = [...yamlWarnings, ...result.warnings.map(locate)];
+  const errors = byPosition(result.errors.map(locate));
+  const warnings = byPosition([...yamlWarnings, ...result.warnings.map(locate)]);
   return result.config === undefined ? { errors, warnings } : { config: result.config, errors, warnings };
 }
 

@@ -60,6 +60,25 @@ const envField = z.record(z.string(), z.string()).meta({
   examples: [{ AWS_REGION: "eu-west-1" }],
 });
 
+function compiles(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function regexProblem(input: unknown): string {
+  let reason = "";
+  try {
+    new RegExp(String(input));
+  } catch (err) {
+    reason = ` (${(err as Error).message.replace(/^Invalid regular expression: /, "")})`;
+  }
+  return `not a valid regular expression${reason}; fix it, or escape special characters with \\, e.g. "[Ii]ntegration"`;
+}
+
 function scopeProblem(input: unknown): string {
   if (typeof input !== "string") return `scope must be a string such as "global:read"`;
   const words = input.trim().split(/\s+/);
@@ -106,6 +125,7 @@ const servicesSchema = z
     nameMatches: z
       .string()
       .min(1, { error: 'the pattern is empty; give a regular expression such as "[Ii]ntegration"' })
+      .refine(compiles, { error: (issue) => regexProblem(issue.input) })
       .meta({
         description:
           "Every service whose name matches this JavaScript regular expression (searched anywhere in the name, like the exporter's service allowlist).",
@@ -199,6 +219,7 @@ const execSecretSchema = z
 
 const secretSchema = z.discriminatedUnion("type", [fileSecretSchema, execSecretSchema]).meta({
   description: "Where this environment's token value is stored: `type: file` or `type: exec`.",
+  examples: [{ type: "file", path: "./secrets/integration.json", jsonKey: "fastly-api-token" }],
 });
 
 const execReloadSchema = z
@@ -263,6 +284,21 @@ const prometheusVerifySchema = z
       .meta({
         description: "PromQL that must return a non-empty result for the consumer to count as healthy.",
         examples: ['up{job="fastly-exporter"} == 1'],
+      })
+      .optional(),
+    requireOthersAbsent: z
+      .boolean()
+      .meta({
+        description:
+          "Also require the old tokens' ids to be gone from the metric (otherwise they are only reported). Default false.",
+        examples: [true],
+      })
+      .optional(),
+    headers: z
+      .record(z.string(), z.string())
+      .meta({
+        description: "Extra HTTP headers for Prometheus queries, e.g. Authorization for a protected server.",
+        examples: [{ "X-Scope-OrgID": "monitoring" }],
       })
       .optional(),
     timeout: timeoutField("2m"),
@@ -393,6 +429,13 @@ export type ParsedEnvironment = z.output<typeof environmentSchema>;
 /** `defaults.token` after schema validation. */
 export type ParsedTokenDefaults = NonNullable<NonNullable<ParsedConfig["defaults"]>["token"]>;
 
-/** Sub-schemas, so validation can check each environment on its own and report every problem at once. */
+/** One environment's schema: validation checks each on its own so one broken entry hides nothing. */
 export const environmentEntrySchema = environmentSchema;
-export const tokenDefaultsSchema = z.strictObject(tokenDefaultsShape);
+/** Each `defaults.token` field's schema, so the valid ones still apply when another is broken. */
+export const tokenDefaultFields = {
+  role: roleField,
+  scope: scopeField,
+  expiresIn: expiresInField,
+  rotateBefore: rotateBeforeField,
+  tlsAccess: tlsAccessField,
+};

@@ -100,6 +100,10 @@ export interface PrometheusVerifyConfig {
   readonly tokenIdLabel: string;
   /** Optional health query that must return a non-empty result, e.g. `up{job="fastly-exporter"} == 1`. */
   readonly query?: string;
+  /** Also require the old tokens' ids to be absent from `metric`. Default false. */
+  readonly requireOthersAbsent: boolean;
+  /** Extra HTTP headers for queries (e.g. `Authorization`). Default none. */
+  readonly headers: Readonly<Record<string, string>>;
   /** Give up after this long. Default 2 min. */
   readonly timeoutMs: number;
   /** Poll this often. Default 2 s. */

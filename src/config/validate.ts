@@ -4,12 +4,13 @@
  * so one broken environment does not hide the problems of the others: all errors are reported at once.
  */
 import { resolve } from "node:path";
+import type { z } from "zod";
 import { parseDuration, formatDuration } from "./duration.ts";
-import { UNWORDED, formatPath, wordZodIssues, type IssuePath } from "./issues.ts";
+import { UNWORDED, formatPath, valueAt, wordZodIssues, type IssuePath } from "./issues.ts";
 import {
   configSchema,
   environmentEntrySchema,
-  tokenDefaultsSchema,
+  tokenDefaultFields,
   type ParsedEnvironment,
   type ParsedTokenDefaults,
 } from "./schema.ts";
@@ -159,15 +160,8 @@ function normaliseToken(
   let services: ServiceSelector;
   const selector = env.token.services;
   if (selector.nameMatches !== undefined) {
+    // The schema has already checked that the pattern compiles.
     services = { kind: "nameMatches", pattern: selector.nameMatches };
-    try {
-      new RegExp(selector.nameMatches);
-    } catch (err) {
-      c.error(
-        at("services", "nameMatches"),
-        `not a valid regular expression (${(err as Error).message.replace(/^Invalid regular expression: /, "")}); fix it or escape special characters with \\, e.g. "[Ii]ntegration"`,
-      );
-    }
   } else if (selector.ids !== undefined) {
     services = { kind: "ids", ids: selector.ids };
     const seen = new Set<string>();
@@ -278,6 +272,8 @@ function normaliseVerify(
           url: step.url.replace(/\/+$/, ""),
           metric: step.metric ?? PROMETHEUS_DEFAULTS.metric,
           tokenIdLabel: step.tokenIdLabel ?? PROMETHEUS_DEFAULTS.tokenIdLabel,
+          requireOthersAbsent: step.requireOthersAbsent ?? false,
+          headers: step.headers ?? {},
           timeoutMs,
           intervalMs,
         };
@@ -336,51 +332,73 @@ function normaliseEnvironment(
   return { name: env.name, index, token, secret, reload, verify, approval };
 }
 
-function checkAcrossEnvironments(c: Collector, environments: readonly EnvironmentConfig[]): void {
-  const names = new Map<string, number>();
-  const tokenNames = new Map<string, number>();
+/** Rules across environments. They read the raw data, so environments that failed the schema still count. */
+function checkAcrossEnvironments(
+  c: Collector,
+  raw: readonly unknown[],
+  environments: readonly EnvironmentConfig[],
+): void {
+  const unique = (
+    path: (i: number) => IssuePath,
+    value: (entry: unknown) => unknown,
+    describe: (v: string, first: number, i: number) => string,
+  ): void => {
+    const firstIndex = new Map<string, number>();
+    raw.forEach((entry, i) => {
+      const v = value(entry);
+      if (typeof v !== "string") return;
+      const first = firstIndex.get(v);
+      if (first === undefined) firstIndex.set(v, i);
+      else c.error(path(i), describe(v, first, i));
+    });
+  };
+  unique(
+    (i) => ["environments", i, "name"],
+    (entry) => valueAt(entry, ["name"]),
+    (v, first) =>
+      `environment name "${v}" is already used by environments[${first}]; give each environment a unique name`,
+  );
+  unique(
+    (i) => ["environments", i, "token", "name"],
+    (entry) => {
+      const name = valueAt(entry, ["token", "name"]);
+      return typeof name === "string" ? name.trim() : undefined;
+    },
+    (v, first, i) => {
+      const envName = valueAt(raw[i], ["name"]);
+      return `token name "${v}" is already used by environments[${first}]; tokens are found by name, so each environment needs its own, e.g. "... for ${typeof envName === "string" ? envName : "<environment>"}"`;
+    },
+  );
+
   const destinations = new Map<string, number>();
   for (const env of environments) {
-    const first = names.get(env.name);
+    if (env.secret.type !== "file") continue;
+    const destination = `${env.secret.path}#${env.secret.jsonKey ?? ""}`;
+    const first = destinations.get(destination);
     if (first !== undefined) {
       c.error(
-        ["environments", env.index, "name"],
-        `environment name "${env.name}" is already used by environments[${first}]; give each environment a unique name`,
+        ["environments", env.index, "secret", "path"],
+        `environments[${first}] stores its token in the same place; give each environment its own file or jsonKey`,
       );
-    } else names.set(env.name, env.index);
-
-    const firstToken = tokenNames.get(env.token.name);
-    if (firstToken !== undefined) {
-      c.error(
-        ["environments", env.index, "token", "name"],
-        `token name "${env.token.name}" is already used by environments[${firstToken}]; tokens are found by name, so each environment needs its own, e.g. "... for ${env.name}"`,
-      );
-    } else tokenNames.set(env.token.name, env.index);
-
-    if (env.secret.type === "file") {
-      const destination = `${env.secret.path}#${env.secret.jsonKey ?? ""}`;
-      const firstDestination = destinations.get(destination);
-      if (firstDestination !== undefined) {
-        c.error(
-          ["environments", env.index, "secret", "path"],
-          `environments[${firstDestination}] stores its token in the same place; give each environment its own file or jsonKey`,
-        );
-      } else destinations.set(destination, env.index);
-    }
+    } else destinations.set(destination, env.index);
   }
 }
 
-function parseWithSchema<T>(
-  schema: {
-    safeParse(
-      data: unknown,
-      params?: { error?: () => string },
-    ): { success: true; data: T } | { success: false };
-  },
-  data: unknown,
-): T | undefined {
+function parseWithSchema<T extends z.ZodType>(schema: T, data: unknown): z.output<T> | undefined {
   const result = schema.safeParse(data, { error: () => UNWORDED });
   return result.success ? result.data : undefined;
+}
+
+/** The `defaults.token` fields that are valid on their own; broken ones are reported by the schema. */
+function parseDefaults(raw: unknown): ParsedTokenDefaults {
+  const out: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(tokenDefaultFields)) {
+    const value = valueAt(raw, [key]);
+    if (value === undefined) continue;
+    const parsed = parseWithSchema(schema, value);
+    if (parsed !== undefined) out[key] = parsed;
+  }
+  return out as ParsedTokenDefaults;
 }
 
 /**
@@ -397,11 +415,7 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
   const schemaIssues = whole.success ? [] : wordZodIssues(whole.error.issues, configSchema, data);
 
   // Rules run on whatever parts passed the schema, so their findings join the schema's in one report.
-  const defaults =
-    parseWithSchema(
-      tokenDefaultsSchema,
-      (data as { defaults?: { token?: unknown } } | undefined)?.defaults?.token ?? {},
-    ) ?? {};
+  const defaults = parseDefaults(valueAt(data, ["defaults", "token"]));
   const rawEnvironments = (data as { environments?: unknown } | undefined)?.environments;
   const environments: EnvironmentConfig[] = [];
   if (Array.isArray(rawEnvironments)) {
@@ -410,7 +424,7 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
       if (env !== undefined) environments.push(normaliseEnvironment(c, env, index, defaults, opts));
     });
   }
-  checkAcrossEnvironments(c, environments);
+  checkAcrossEnvironments(c, Array.isArray(rawEnvironments) ? rawEnvironments : [], environments);
 
   let stateDir = resolve(baseDir, DEFAULT_STATE_DIR);
   if (whole.success && whole.data.state?.dir !== undefined) {
