@@ -40,7 +40,7 @@ function fakeFetch(answer: (query: string, call: number) => Response | Error) {
     const result = answer(query, queries.length);
     return result instanceof Error ? Promise.reject(result) : Promise.resolve(result);
   };
-  return { queries, fetch: fetchImpl as typeof fetch };
+  return { queries, fetch: fetchImpl };
 }
 
 const noSleep = { sleep: () => Promise.resolve() };
