@@ -245,7 +245,7 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
     while (url !== undefined) {
       const response = await request(url);
       if (!response.ok) throw new Error(await apiError(response));
-      const page = (await response.json());
+      const page = await response.json();
       if (!Array.isArray(page)) throw new Error(`${API_COMPONENT}: service list is not an array`);
       for (const item of page as { id?: unknown; name?: unknown; version?: unknown }[]) {
         if (typeof item.id !== "string") continue;

@@ -1,0 +1,29 @@
+import { createHash, randomBytes, randomInt } from "node:crypto";
+
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/** A 22-character base62 id, the shape of every Fastly id (customer, user, token, service). */
+export function newId(): string {
+  let id = "";
+  for (let i = 0; i < 22; i += 1) id += BASE62[randomInt(62)];
+  return id;
+}
+
+/** A 32-character token value from `[A-Za-z0-9_-]`, like the API's `access_token`. */
+export function newTokenValue(): string {
+  // 24 random bytes are exactly 32 base64url characters.
+  return randomBytes(24).toString("base64url");
+}
+
+/** True when `id` has the shape of a Fastly id. */
+export function isFastlyId(id: string): boolean {
+  return /^[0-9A-Za-z]{22}$/.test(id);
+}
+
+/**
+ * The digest the emulator keeps instead of a token value, so that neither its state nor a heap
+ * snapshot holds a usable credential once the seed has been read.
+ */
+export function digest(value: string): string {
+  return createHash("sha256").update(value).digest("hex");
+}

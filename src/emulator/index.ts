@@ -1,0 +1,47 @@
+/**
+ * A Fastly API emulator: the endpoints automation-token rotation touches, with the representations,
+ * errors, sudo, expiry and rate-limit semantics of the real service, plus an admin API for tests.
+ */
+import { demoSeed } from "./demo.ts";
+import { loadSeedFile } from "./seed.ts";
+import { createEmulator, type RunningEmulator } from "./server.ts";
+
+export { createEmulatorAdmin } from "./admin-client.ts";
+export type { EmulatorAdmin, EmulatorAdminOptions } from "./admin-client.ts";
+export { demoCredentials, demoSeed, demoServiceIds, generateSeed } from "./demo.ts";
+export type { GenerateSeedOptions } from "./demo.ts";
+export { EmulatorSeedError, loadSeedFile, parseSeed, seedSchema } from "./seed.ts";
+export type { ParsedSeed, Seed, SeedAutomationToken, SeedService, SeedUser, SeedUserToken } from "./seed.ts";
+export { createEmulator } from "./server.ts";
+export type { EmulatorOptions, RunningEmulator } from "./server.ts";
+export { systemClock } from "./time.ts";
+export type { Clock } from "./time.ts";
+export type {
+  ClockChange,
+  EmulatorStateSnapshot,
+  EmulatorTokenSnapshot,
+  FaultSpec,
+  RequestLogEntry,
+} from "./types.ts";
+
+/** Options of {@link startEmulatorFromCli}, as `ftr emulator` parses them. */
+export interface EmulatorCliOptions {
+  readonly port?: number;
+  readonly host?: string;
+  /** `demo` (default) or the path of a JSON seed file. */
+  readonly seed?: string;
+}
+
+/**
+ * What `ftr emulator` runs: load the seed (`demo` or a file; a bad file throws `EmulatorSeedError`
+ * whose message lists every problem) and start listening. The caller prints the URL.
+ */
+export async function startEmulatorFromCli(options: EmulatorCliOptions = {}): Promise<RunningEmulator> {
+  const seedName = options.seed ?? "demo";
+  const seed = seedName === "demo" ? demoSeed : await loadSeedFile(seedName);
+  return createEmulator({
+    seed,
+    ...(options.host === undefined ? {} : { host: options.host }),
+    ...(options.port === undefined ? {} : { port: options.port }),
+  });
+}

@@ -1,0 +1,254 @@
+/**
+ * The JSON bodies the API returns, one function per recorded representation. The same object is
+ * rendered differently by create, get and list (`scope` vs `scopes`, `""` vs `null`, fields present
+ * or not); key order follows the recordings.
+ */
+import type { AccountState, ServiceRecord, TokenRecord, UserRecord } from "./state.ts";
+import { formatTimestamp } from "./time.ts";
+
+const ts = (date: Date | null): string | null => (date === null ? null : formatTimestamp(date));
+/** The 2025 create response writes unset times and strings as "". */
+const tsOrEmpty = (date: Date | null): string => (date === null ? "" : formatTimestamp(date));
+
+/** `POST /automation-tokens` (2025 recording). */
+export function automationTokenCreated(token: TokenRecord, value: string, customerId: string) {
+  return {
+    id: token.id,
+    services: [...token.services],
+    name: token.name,
+    role: token.role,
+    access_token: value,
+    scope: token.scope,
+    ip: token.ip ?? "",
+    created_at: formatTimestamp(token.createdAt),
+    last_used_at: tsOrEmpty(token.lastUsedAt),
+    expires_at: tsOrEmpty(token.expiresAt),
+    user_agent: token.userAgent ?? "",
+    tls_access: token.tlsAccess,
+    customer_id: customerId,
+  };
+}
+
+/** `GET /automation-tokens/{id}`: nulls, `access_token:""`, `services:null` when unrestricted. */
+export function automationTokenGet(token: TokenRecord) {
+  return {
+    id: token.id,
+    services: token.services.length === 0 ? null : [...token.services],
+    name: token.name,
+    role: token.role,
+    access_token: "",
+    scope: token.scope,
+    ip: token.ip,
+    created_at: formatTimestamp(token.createdAt),
+    last_used_at: ts(token.lastUsedAt),
+    expires_at: ts(token.expiresAt),
+    user_agent: token.userAgent,
+  };
+}
+
+/** An item of `GET /automation-tokens`: `scopes` is a string here, plus `creator_id` and friends. */
+export function automationTokenListItem(token: TokenRecord, customerId: string) {
+  return {
+    id: token.id,
+    creator_id: token.userId,
+    customer_id: customerId,
+    name: token.name,
+    access_token: "",
+    role: token.role,
+    ip: token.ip,
+    user_agent: token.userAgent,
+    scopes: token.scope,
+    services: token.services.length === 0 ? null : [...token.services],
+    service_id: null,
+    sudo_expires_at: null,
+    last_used_at: ts(token.lastUsedAt),
+    created_at: formatTimestamp(token.createdAt),
+    expires_at: ts(token.expiresAt),
+    tls_access: token.tlsAccess,
+  };
+}
+
+/**
+ * `GET /tokens`, `/tokens/self`, `/tokens/{id}`, `/customer/{id}/tokens`: `scopes` is an array,
+ * `service_id` one of the services. Automation tokens use it too, with their creator as `user_id`.
+ */
+export function userToken(token: TokenRecord, customerId: string) {
+  return {
+    id: token.id,
+    user_id: token.userId,
+    customer_id: customerId,
+    name: token.name,
+    last_used_at: ts(token.lastUsedAt),
+    created_at: formatTimestamp(token.createdAt),
+    expires_at: ts(token.expiresAt),
+    ip: token.ip,
+    user_agent: token.userAgent,
+    sudo_expires_at: ts(token.sudoExpiresAt),
+    scopes: token.scope.split(" "),
+    scope: token.scope,
+    services: [...token.services],
+    service_id: token.services.at(-1) ?? null,
+  };
+}
+
+/** `POST /tokens`. */
+export function userTokenCreated(token: TokenRecord, value: string, customerId: string) {
+  return {
+    id: token.id,
+    name: token.name,
+    user_id: token.userId,
+    customer_id: customerId,
+    service_id: token.services.at(-1) ?? null,
+    expires_at: ts(token.expiresAt),
+    created_at: formatTimestamp(token.createdAt),
+    updated_at: formatTimestamp(token.createdAt),
+    scope: token.scope,
+    services: [...token.services],
+    access_token: value,
+  };
+}
+
+/** `GET /current_user`. */
+export function currentUser(user: UserRecord, customerId: string) {
+  return {
+    id: user.id,
+    created_at: formatTimestamp(user.createdAt),
+    updated_at: formatTimestamp(user.updatedAt),
+    name: user.name,
+    customer_id: customerId,
+    require_new_password: false,
+    role: user.role,
+    login: user.login,
+    deleted_at: null,
+    locked: false,
+    // The recording has null for an account that never configured 2FA.
+    two_factor_auth_enabled: user.mfa ? true : null,
+    limit_services: false,
+    last_active_at: ts(user.lastActiveAt),
+  };
+}
+
+/** `GET /verify`, used by `fastly whoami`. */
+export function verify(
+  state: AccountState,
+  user: UserRecord,
+  token: TokenRecord,
+  services: readonly ServiceRecord[],
+) {
+  return {
+    customer: { id: state.customer.id, name: state.customer.name },
+    user: { id: user.id, name: user.name, login: user.login },
+    services: Object.fromEntries(services.map((s) => [s.id, s.name])),
+    token: {
+      id: token.id,
+      name: token.name,
+      created_at: formatTimestamp(token.createdAt),
+      expires_at: ts(token.expiresAt),
+      scope: token.scope,
+    },
+  };
+}
+
+function versionTime(service: ServiceRecord, number: number): Date {
+  // Versions one hour apart from the service's creation, so they sort and look plausible.
+  return new Date(service.createdAt.getTime() + (number - 1) * 3_600_000);
+}
+
+/** A version as it appears inside a service list item. */
+function listVersion(service: ServiceRecord, number: number) {
+  const at = formatTimestamp(versionTime(service, number));
+  return {
+    active: number === service.version,
+    created_at: at,
+    number,
+    staging: false,
+    service_id: service.id,
+    deleted_at: null,
+    updated_at: at,
+    locked: true,
+    deployed: number === service.version,
+    testing: false,
+    comment: "",
+  };
+}
+
+function versions(service: ServiceRecord) {
+  return Array.from({ length: service.version }, (_, i) => listVersion(service, i + 1));
+}
+
+/** An item of `GET /service`; `filter[include_versions]=false` leaves `versions` out. */
+export function serviceListItem(service: ServiceRecord, customerId: string, includeVersions: boolean) {
+  const common = {
+    id: service.id,
+    type: service.type,
+    customer_id: customerId,
+    version: service.version,
+    created_at: formatTimestamp(service.createdAt),
+    comment: service.comment,
+    paused: false,
+    updated_at: formatTimestamp(service.updatedAt),
+    deleted_at: null,
+  };
+  return includeVersions
+    ? { ...common, versions: versions(service), name: service.name }
+    : { ...common, name: service.name };
+}
+
+/** `GET /service/{id}`: no top-level `version`, has `publish_key`. */
+export function serviceGet(service: ServiceRecord, customerId: string) {
+  return {
+    comment: service.comment,
+    type: service.type,
+    updated_at: formatTimestamp(service.updatedAt),
+    customer_id: customerId,
+    paused: false,
+    deleted_at: null,
+    created_at: formatTimestamp(service.createdAt),
+    id: service.id,
+    name: service.name,
+    versions: versions(service),
+    publish_key: "",
+  };
+}
+
+/** `GET /service/search?name=`. */
+export function serviceSearch(service: ServiceRecord, customerId: string) {
+  return {
+    comment: service.comment,
+    deleted_at: null,
+    customer_id: customerId,
+    updated_at: formatTimestamp(service.updatedAt),
+    type: service.type,
+    name: service.name,
+    id: service.id,
+    versions: versions(service),
+    created_at: formatTimestamp(service.createdAt),
+  };
+}
+
+/** `GET /service/{id}/details`: the service plus its active version in full. */
+export function serviceDetails(service: ServiceRecord, customerId: string) {
+  const active = {
+    ...listVersion(service, service.version),
+    backends: [],
+    cache_settings: [],
+    conditions: [],
+    directors: [],
+    domains: [],
+    gzips: [],
+    headers: [],
+    healthchecks: [],
+    request_settings: [],
+    response_objects: [],
+    settings: {},
+    snippets: [],
+    vcls: [],
+    wasm: null,
+  };
+  return {
+    ...serviceGet(service, customerId),
+    environments: [],
+    active_version: active,
+    version: active,
+  };
+}

@@ -1,0 +1,505 @@
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { z } from "zod";
+import {
+  type ApiContext,
+  authenticate,
+  type Auth,
+  matchRoute,
+  RATE_LIMITED,
+  rateLimitKey,
+  touch,
+} from "./api.ts";
+import { demoSeed } from "./demo.ts";
+import { ApiError, type Fields, parseFields, readBody, type Reply } from "./http.ts";
+import { digest } from "./ids.ts";
+import { type ParsedSeed, parseSeed, type Seed } from "./seed.ts";
+import { AccountState, type TokenRecord } from "./state.ts";
+import { type Clock, formatTimestamp, nextUtcHour, parseDuration, systemClock } from "./time.ts";
+import type { EmulatorStateSnapshot, EmulatorTokenSnapshot, FaultSpec, RequestLogEntry } from "./types.ts";
+
+/** Options of {@link createEmulator}. */
+export interface EmulatorOptions {
+  /** The account to serve (validated); default {@link demoSeed}. */
+  readonly seed?: Seed;
+  /** Where "now" comes from; the admin API moves an offset on top of it. Default: system time. */
+  readonly clock?: Clock;
+  /** Interface to listen on; default 127.0.0.1. */
+  readonly host?: string;
+  /** Port; default 0 (any free port). */
+  readonly port?: number;
+  /** Non-GET requests per user (or automation token) per UTC hour; default 1000 as in the API. */
+  readonly rateLimitPerHour?: number;
+}
+
+/** A listening emulator. */
+export interface RunningEmulator {
+  /** Base URL, e.g. `http://127.0.0.1:41234` (no trailing slash): the API, rt and admin endpoints. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** Stop listening and drop open connections. */
+  close(): Promise<void>;
+}
+
+interface ActiveFault {
+  readonly spec: FaultSpec;
+  readonly matches: (method: string, path: string) => boolean;
+  remaining: number;
+}
+
+const MAX_LOG = 50_000;
+const SECRET_QUERY_KEY = /token|key|password|passwd|secret|otp|auth|credential|signature|code/i;
+
+const faultSchema = z
+  .strictObject({
+    method: z.string().min(1).optional(),
+    path: z.string().min(1).optional(),
+    count: z.number().int().min(1).default(1),
+    status: z.number().int().min(100).max(599).optional(),
+    body: z.unknown().optional(),
+    delayMs: z.number().int().min(0).max(120_000).optional(),
+    drop: z.boolean().optional(),
+  })
+  .refine((f) => f.status !== undefined || f.delayMs !== undefined || f.drop === true, {
+    message: "a fault needs at least one of status, delayMs or drop",
+  });
+
+const clockSchema = z.union([
+  z.strictObject({ advance: z.union([z.string(), z.number()]) }),
+  z.strictObject({ set: z.string() }),
+]);
+
+function pathMatcher(pattern: string | undefined): (path: string) => boolean {
+  if (pattern === undefined) return () => true;
+  if (pattern.startsWith("re:")) {
+    const re = new RegExp(pattern.slice(3));
+    return (path) => re.test(path);
+  }
+  if (pattern.endsWith("*")) {
+    const prefix = pattern.slice(0, -1);
+    return (path) => path.startsWith(prefix);
+  }
+  return (path) => path === pattern;
+}
+
+function apiHeaders(status: number, now: Date): Record<string, string> {
+  return {
+    "Accept-Ranges": "bytes",
+    "Cache-Control": "no-store",
+    Date: now.toUTCString(),
+    Pragma: "no-cache",
+    Server: "fastly control-gateway",
+    Status: `${status} ${STATUS_CODES[status] ?? ""}`.trim(),
+    "Strict-Transport-Security": "max-age=31536000",
+    Vary: "Accept-Encoding",
+    Via: "1.1 varnish, 1.1 varnish",
+    "X-Cache": "MISS, MISS",
+    "X-Cache-Hits": "0, 0",
+  };
+}
+
+function realtimeHeaders(now: Date): Record<string, string> {
+  return {
+    "Access-Control-Allow-Headers": "Fastly-Key, Content-Type",
+    "Access-Control-Allow-Origin": "*",
+    "Cache-Control": "max-age=1",
+    Date: now.toUTCString(),
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    Vary: "Accept-Encoding, Fastly-Key, Cookie",
+  };
+}
+
+function clientIp(req: IncomingMessage): string {
+  return (req.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
+}
+
+/** The emulator: state, clock, log, faults and the HTTP handler over them. */
+class Emulator {
+  state: AccountState;
+  private offsetMs = 0;
+  private log: RequestLogEntry[] = [];
+  private faults: ActiveFault[] = [];
+  private rateWindows = new Map<string, { resetsAt: Date; used: number }>();
+  private readonly sleepers = new Set<() => void>();
+  baseUrl = "";
+  wildcardHost = false;
+
+  constructor(
+    private readonly seed: ParsedSeed,
+    private readonly clock: Clock,
+    private readonly rateLimit: number,
+  ) {
+    this.state = new AccountState(seed, this.now());
+  }
+
+  now(): Date {
+    return new Date(this.clock.now().getTime() + this.offsetMs);
+  }
+
+  reset(): void {
+    this.offsetMs = 0;
+    this.log = [];
+    this.faults = [];
+    this.rateWindows.clear();
+    this.state = new AccountState(this.seed, this.now());
+  }
+
+  wakeSleepers(): void {
+    for (const wake of this.sleepers) wake();
+  }
+
+  private sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.sleepers.add(done);
+    });
+
+  /** Count a non-GET request; returns the headers to send, or throws the 429. */
+  private consume(key: string, now: Date, headers: Record<string, string>): void {
+    let window = this.rateWindows.get(key);
+    if (!window || now.getTime() >= window.resetsAt.getTime()) {
+      window = { resetsAt: nextUtcHour(now), used: 0 };
+      this.rateWindows.set(key, window);
+    }
+    const reset = String(Math.floor(window.resetsAt.getTime() / 1000));
+    if (window.used >= this.rateLimit) {
+      throw new ApiError(
+        429,
+        { msg: RATE_LIMITED },
+        { "Fastly-RateLimit-Remaining": "0", "Fastly-RateLimit-Reset": reset },
+      );
+    }
+    window.used += 1;
+    headers["Fastly-RateLimit-Remaining"] = String(this.rateLimit - window.used);
+    headers["Fastly-RateLimit-Reset"] = reset;
+  }
+
+  private record(entry: RequestLogEntry): void {
+    this.log.push(entry);
+    if (this.log.length > MAX_LOG) this.log.splice(0, this.log.length - MAX_LOG);
+  }
+
+  /** Path and query with anything that could be a secret replaced. */
+  private loggablePath(path: string, query: URLSearchParams): string {
+    const segments = path.split("/").map((segment) => {
+      if (segment.length < 8) return segment;
+      let decoded = segment;
+      try {
+        decoded = decodeURIComponent(segment);
+      } catch {
+        // keep the raw segment
+      }
+      return this.state.hasTokenDigest(digest(decoded)) ? "REDACTED" : segment;
+    });
+    const params = new URLSearchParams();
+    for (const [key, value] of query) params.append(key, SECRET_QUERY_KEY.test(key) ? "REDACTED" : value);
+    const search = params.toString();
+    return segments.join("/") + (search ? `?${search}` : "");
+  }
+
+  private takeFault(method: string, path: string): FaultSpec | undefined {
+    const index = this.faults.findIndex((f) => f.matches(method, path));
+    if (index < 0) return undefined;
+    const fault = this.faults[index]!;
+    fault.remaining -= 1;
+    if (fault.remaining <= 0) this.faults.splice(index, 1);
+    return fault.spec;
+  }
+
+  private baseFor(req: IncomingMessage): string {
+    // Listening on every interface, the client's Host says which address reached us.
+    return this.wildcardHost && req.headers.host ? `http://${req.headers.host}` : this.baseUrl;
+  }
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.dispatch(req, res).catch(() => {
+      if (!res.headersSent) {
+        res.writeHead(500, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({ msg: "Internal emulator error" }));
+      } else {
+        res.destroy();
+      }
+    });
+  };
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://emulator.invalid");
+    const method = (req.method ?? "GET").toUpperCase();
+    if (url.pathname.startsWith("/__emulator/")) {
+      const reply = await this.admin(method, url.pathname.slice("/__emulator/".length), req).catch(
+        (error: unknown) => {
+          if (error instanceof ApiError) return { status: error.status, body: error.body };
+          throw error;
+        },
+      );
+      send(res, reply, { "Cache-Control": "no-store" }, method);
+      return;
+    }
+
+    const now = this.now();
+    const userAgent = req.headers["user-agent"];
+    const keyHeader = req.headers["fastly-key"];
+    const key = typeof keyHeader === "string" && keyHeader !== "" ? keyHeader : undefined;
+    const knownToken: TokenRecord | undefined = key ? this.state.tokenByValue(key) : undefined;
+    const logEntry = (status: number): void =>
+      this.record({
+        method,
+        path: this.loggablePath(url.pathname, url.searchParams),
+        status,
+        tokenId: knownToken?.id ?? null,
+        userAgent: userAgent ?? null,
+        at: formatTimestamp(now),
+      });
+
+    const fault = this.takeFault(method, url.pathname);
+    if (fault) {
+      if (fault.delayMs) await this.sleep(fault.delayMs);
+      if (fault.drop) {
+        logEntry(0);
+        req.socket.destroy();
+        return;
+      }
+      if (fault.status !== undefined) {
+        const body = fault.body === undefined ? { msg: STATUS_CODES[fault.status] ?? "Error" } : fault.body;
+        send(res, { status: fault.status, body }, apiHeaders(fault.status, now), method);
+        logEntry(fault.status);
+        return;
+      }
+    }
+
+    const match = matchRoute(method, url.pathname);
+    if (!match.route) {
+      const status = match.pathKnown ? 405 : 404;
+      const body = match.pathKnown ? { msg: "Method not allowed" } : { msg: "Not found" };
+      send(res, { status, body }, apiHeaders(status, now), method);
+      logEntry(status);
+      return;
+    }
+    const { route, params } = match;
+    const extraHeaders: Record<string, string> = {};
+    const write = method !== "GET" && method !== "HEAD";
+    let reply: Reply;
+    try {
+      const auth: Auth | undefined = authenticate(this.state, route, key, method, now);
+      if (auth) {
+        touch(auth, now, clientIp(req), userAgent);
+        if (write) this.consume(rateLimitKey(auth), now, extraHeaders);
+      }
+      let fields: Promise<Fields> | undefined;
+      const ctx: ApiContext = {
+        state: this.state,
+        method,
+        path: url.pathname,
+        query: url.searchParams,
+        headers: req.headers,
+        now,
+        clockNow: () => this.now(),
+        baseUrl: this.baseFor(req),
+        auth,
+        body: () => (fields ??= readBody(req).then((text) => parseFields(text, req.headers["content-type"]))),
+        consumeRateLimit: (rateKey) => {
+          if (write) this.consume(rateKey, now, extraHeaders);
+        },
+        sleep: this.sleep,
+      };
+      reply = await route.handler(ctx, params);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      reply = { status: error.status, body: error.body, headers: error.headers };
+    }
+    const base = route.realtime ? realtimeHeaders(now) : apiHeaders(reply.status, now);
+    send(res, reply, { ...base, ...extraHeaders, ...reply.headers }, method);
+    logEntry(reply.status);
+  }
+
+  private async admin(method: string, path: string, req: IncomingMessage): Promise<Reply> {
+    const body = async (): Promise<unknown> => {
+      const text = await readBody(req);
+      if (text.trim() === "") return {};
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        throw new ApiError(400, { error: "the body is not valid JSON" });
+      }
+    };
+    const invalid = (error: z.ZodError): ApiError =>
+      new ApiError(400, {
+        error: error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "),
+      });
+    const route = `${method} ${path}`;
+    switch (route) {
+      case "GET requests":
+        return { status: 200, body: this.log };
+      case "DELETE requests":
+        this.log = [];
+        return { status: 204 };
+      case "GET state":
+        return { status: 200, body: this.snapshot() };
+      case "POST faults": {
+        const input = await body();
+        const parsed = z.union([faultSchema, z.array(faultSchema)]).safeParse(input);
+        if (!parsed.success) throw invalid(parsed.error);
+        const specs = Array.isArray(parsed.data) ? parsed.data : [parsed.data];
+        for (const spec of specs) {
+          let matchPath: (path: string) => boolean;
+          try {
+            matchPath = pathMatcher(spec.path);
+          } catch {
+            throw new ApiError(400, { error: `path: invalid regular expression ${spec.path ?? ""}` });
+          }
+          const wantMethod = spec.method?.toUpperCase();
+          this.faults.push({
+            spec: withoutUndefined(spec),
+            remaining: spec.count,
+            matches: (m, p) => (wantMethod === undefined || wantMethod === m) && matchPath(p),
+          });
+        }
+        return { status: 200, body: { faults: this.faults.map((f) => ({ ...f.spec, count: f.remaining })) } };
+      }
+      case "DELETE faults":
+        this.faults = [];
+        return { status: 204 };
+      case "GET clock":
+        return { status: 200, body: { now: formatTimestamp(this.now()) } };
+      case "POST clock": {
+        const parsed = clockSchema.safeParse(await body());
+        if (!parsed.success) throw invalid(parsed.error);
+        if ("advance" in parsed.data) {
+          const ms = parseDuration(parsed.data.advance);
+          if (ms === undefined) {
+            throw new ApiError(400, { error: "advance: expected a duration such as 90s, 30d, or seconds" });
+          }
+          this.offsetMs += ms;
+        } else {
+          const target = new Date(parsed.data.set);
+          if (Number.isNaN(target.getTime()))
+            throw new ApiError(400, { error: "set: expected an ISO timestamp" });
+          this.offsetMs = target.getTime() - this.clock.now().getTime();
+        }
+        this.wakeSleepers();
+        return { status: 200, body: { now: formatTimestamp(this.now()) } };
+      }
+      case "POST reset":
+        this.reset();
+        this.wakeSleepers();
+        return { status: 200, body: { now: formatTimestamp(this.now()) } };
+      default:
+        return { status: 404, body: { error: `no admin endpoint ${route}` } };
+    }
+  }
+
+  private snapshot(): EmulatorStateSnapshot {
+    const now = this.now();
+    const time = (d: Date | null): string | null => (d === null ? null : formatTimestamp(d));
+    const token = (t: TokenRecord): EmulatorTokenSnapshot => ({
+      id: t.id,
+      name: t.name,
+      userId: t.userId,
+      role: t.role,
+      scope: t.scope,
+      services: [...t.services],
+      createdAt: formatTimestamp(t.createdAt),
+      expiresAt: time(t.expiresAt),
+      lastUsedAt: time(t.lastUsedAt),
+      ip: t.ip,
+      userAgent: t.userAgent,
+      revokedAt: time(t.revokedAt),
+      expired: t.expiresAt !== null && t.expiresAt.getTime() <= now.getTime(),
+    });
+    const tokens = [...this.state.tokens.values()];
+    const users = [...this.state.users.values()];
+    return {
+      now: formatTimestamp(now),
+      customer: { id: this.state.customer.id, name: this.state.customer.name },
+      users: users.map((u) => ({
+        id: u.id,
+        login: u.login,
+        name: u.name,
+        role: u.role,
+        mfa: u.mfa,
+        sso: u.sso,
+        lastActiveAt: time(u.lastActiveAt),
+      })),
+      tokens: tokens.filter((t) => t.kind === "user").map(token),
+      automationTokens: tokens.filter((t) => t.kind === "automation").map(token),
+      services: [...this.state.services.values()].map((s) => ({
+        id: s.id,
+        name: s.name,
+        type: s.type,
+        version: s.version,
+      })),
+      sudoSessions: users.flatMap((u) =>
+        u.sudoExpiresAt === null
+          ? []
+          : [
+              {
+                userId: u.id,
+                tokenId: u.sudoTokenId,
+                expiresAt: formatTimestamp(u.sudoExpiresAt),
+                active: u.sudoExpiresAt.getTime() > now.getTime(),
+              },
+            ],
+      ),
+      faults: this.faults.map((f) => ({ ...f.spec, count: f.remaining })),
+    };
+  }
+}
+
+/** The spec without its undefined fields, so it reads back as it was given. */
+function withoutUndefined(value: z.output<typeof faultSchema>): FaultSpec {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as FaultSpec;
+}
+
+function send(res: ServerResponse, reply: Reply, headers: Record<string, string>, method: string): void {
+  const hasBody = reply.body !== undefined && reply.status !== 204 && reply.status !== 304;
+  const payload = hasBody ? (typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body)) : "";
+  const out: Record<string, string | number> = { ...headers, ...reply.headers };
+  if (hasBody) {
+    out["Content-Type"] ??= "application/json";
+    out["Content-Length"] = Buffer.byteLength(payload);
+  }
+  res.writeHead(reply.status, out);
+  res.end(method === "HEAD" ? undefined : payload);
+}
+
+/**
+ * Start a Fastly API emulator serving `seed` (default: the demo account). Resolves once it listens;
+ * `url` is the base for the API, the realtime channel, the OpenID discovery document and the
+ * admin API under `/__emulator/`. The server prints nothing.
+ */
+export async function createEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const seed = parseSeed(options.seed ?? demoSeed);
+  const emulator = new Emulator(seed, options.clock ?? systemClock, options.rateLimitPerHour ?? 1000);
+  const server = createServer(emulator.handle);
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  emulator.wildcardHost = host === "0.0.0.0" || host === "::";
+  const urlHost =
+    host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host;
+  emulator.baseUrl = `http://${urlHost}:${port}`;
+  return {
+    url: emulator.baseUrl,
+    host,
+    port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        emulator.wakeSleepers();
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}

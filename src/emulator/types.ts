@@ -1,0 +1,91 @@
+/**
+ * The admin API's wire types, shared by the server and {@link createEmulatorAdmin} so that a client
+ * never needs the server's internals.
+ */
+
+/** One request the emulator answered (admin requests are not logged). */
+export interface RequestLogEntry {
+  readonly method: string;
+  /** Path and query; query values that could be secrets are replaced by `REDACTED`. */
+  readonly path: string;
+  /** The status sent, or 0 when a fault dropped the connection. */
+  readonly status: number;
+  /** The id of the token in `Fastly-Key` (revoked and expired ones too); null when unknown or absent. */
+  readonly tokenId: string | null;
+  readonly userAgent: string | null;
+  /** Emulator time, RFC 3339. */
+  readonly at: string;
+}
+
+/**
+ * A fault: the next `count` requests matching `method` and `path` are answered with `status` and
+ * `body`, after `delayMs`, or have their connection destroyed (`drop`). With only `delayMs`, the
+ * request is delayed and then answered normally.
+ *
+ * `path` matches the request path without its query: exact (`/tokens/self`), prefix when it ends
+ * with `*` (`/automation-tokens*`), or a regular expression when it starts with `re:`
+ * (`re:^/v1/channel/[^/]+/ts/`). Absent `method` or `path` match everything.
+ */
+export interface FaultSpec {
+  readonly method?: string;
+  readonly path?: string;
+  /** How many requests the fault applies to (default 1). */
+  readonly count?: number;
+  readonly status?: number;
+  /** JSON value (sent as JSON) or text; defaults to `{"msg":"<status text>"}`. */
+  readonly body?: unknown;
+  readonly delayMs?: number;
+  readonly drop?: boolean;
+}
+
+/** A clock move: `advance` by a duration (`"90s"`, `"30d"`, or seconds) or `set` to an instant. */
+export type ClockChange = { readonly advance: string | number } | { readonly set: string };
+
+/** `GET /__emulator/state`: the account without any secret. */
+export interface EmulatorStateSnapshot {
+  readonly now: string;
+  readonly customer: { readonly id: string; readonly name: string };
+  readonly users: readonly {
+    readonly id: string;
+    readonly login: string;
+    readonly name: string;
+    readonly role: string;
+    readonly mfa: boolean;
+    readonly sso: boolean;
+    readonly lastActiveAt: string | null;
+  }[];
+  readonly tokens: readonly EmulatorTokenSnapshot[];
+  readonly automationTokens: readonly EmulatorTokenSnapshot[];
+  readonly services: readonly {
+    readonly id: string;
+    readonly name: string;
+    readonly type: string;
+    readonly version: number;
+  }[];
+  readonly sudoSessions: readonly {
+    readonly userId: string;
+    readonly tokenId: string | null;
+    readonly expiresAt: string;
+    readonly active: boolean;
+  }[];
+  /** Pending faults. */
+  readonly faults: readonly FaultSpec[];
+}
+
+/** A token in the state snapshot; never its value. */
+export interface EmulatorTokenSnapshot {
+  readonly id: string;
+  readonly name: string;
+  /** Owner of a user token; creator of an automation token. */
+  readonly userId: string;
+  readonly role: string | null;
+  readonly scope: string;
+  readonly services: readonly string[];
+  readonly createdAt: string;
+  readonly expiresAt: string | null;
+  readonly lastUsedAt: string | null;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+  readonly revokedAt: string | null;
+  readonly expired: boolean;
+}
