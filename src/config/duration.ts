@@ -39,6 +39,9 @@ export function durationProblem(text: string): string | undefined {
   if (/\d\s+\D|\D\s+\d/.test(trimmed)) return `remove the spaces, e.g. 1h30m; ${DURATION_HINT}`;
   if (/^-/.test(trimmed)) return `it must not be negative; ${DURATION_HINT}`;
   if (/ms$/.test(trimmed)) return `milliseconds are not a config unit; ${DURATION_HINT}`;
+  if (/^(\d+[wdhms])+$/.test(trimmed)) {
+    return "each unit may appear once, from the largest down (w, d, h, m, s), e.g. 1h30m rather than 30m1h";
+  }
   return DURATION_HINT;
 }
 

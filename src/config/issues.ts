@@ -39,19 +39,23 @@ export function valueAt(data: unknown, path: IssuePath): unknown {
   return current;
 }
 
-function levenshtein(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+/** Edit distance counting a swap of neighbours as one edit (`nmae` → `name`), the commonest typo. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  const at = (i: number, j: number): number => d[i]?.[j] ?? Infinity;
   for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0] ?? 0;
-    row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const above = row[j] ?? 0;
-      const left = row[j - 1] ?? 0;
-      row[j] = Math.min(above + 1, left + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, at(i - 2, j - 2) + 1);
+      const row = d[i];
+      if (row) row[j] = best;
     }
   }
-  return row[b.length] ?? 0;
+  return at(a.length, b.length);
 }
 
 const squash = (s: string): string => s.toLowerCase().replace(/[-_\s]/g, "");
@@ -66,7 +70,7 @@ export function closest(word: string, candidates: readonly string[]): string | u
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
-    const distance = levenshtein(squash(word), squash(candidate));
+    const distance = editDistance(squash(word), squash(candidate));
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
@@ -89,7 +93,7 @@ interface Def {
   readonly valueType?: z.ZodType;
 }
 
-const defOf = (schema: z.ZodType): Def => schema._zod.def as unknown as Def;
+const defOf = (schema: z.ZodType): Def => schema._zod.def;
 
 /** Strips optional/default/pipe wrappers; keeps the first schema that carries metadata. */
 function unwrap(schema: z.ZodType): z.ZodType {
@@ -172,7 +176,9 @@ function describeValue(value: unknown): string {
   if (typeof value === "object") return "a mapping";
   if (typeof value === "string")
     return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
-  return `${typeof value === "number" ? "the number" : typeof value} ${String(value)}`;
+  if (typeof value === "number") return `the number ${value}`;
+  if (typeof value === "boolean") return `the boolean ${value}`;
+  return typeof value;
 }
 
 const EXPECTED: Record<string, string> = {

@@ -398,7 +398,7 @@ function parseDefaults(raw: unknown): ParsedTokenDefaults {
     const parsed = parseWithSchema(schema, value);
     if (parsed !== undefined) out[key] = parsed;
   }
-  return out as ParsedTokenDefaults;
+  return out;
 }
 
 /**
