@@ -122,6 +122,8 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
   const results: EnvironmentResult[] = [];
   try {
     const sudo = sudoKeeper(options);
+    // Sudo up front: a wrong password stops the run before anything is written.
+    if (options.plan.environments.some((e) => e.rotate)) await sudo.ensure();
     let stopped = false;
     for (const envPlan of options.plan.environments) {
       const env = options.config.environments.find((e) => e.name === envPlan.environment);
@@ -640,7 +642,8 @@ export class EnvironmentRun {
       at: rec.at,
       ...(rec.detail ? { detail: rec.detail } : {}),
     });
-    this.log[status === "failed" ? "warn" : "info"](`${this.env.name}: ${step} ${status}`, {
+    // Progress reaches people through `onEvent`; the log keeps the same facts for debugging.
+    this.log[status === "failed" ? "warn" : "debug"](`${this.env.name}: ${step} ${status}`, {
       environment: this.env.name,
       step,
       ...(rec.detail ? { detail: rec.detail } : {}),

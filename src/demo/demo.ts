@@ -1,0 +1,257 @@
+/**
+ * `ftr demo`: the whole job on the embedded emulator, nothing else needed. It starts the emulator
+ * with the demo account, one fastly-exporter stand-in process per environment (restarted by a
+ * supervisor when killed, as Kubernetes restarts a pod), Prometheus when a binary is on PATH, writes
+ * a config into a temporary directory, and runs the real `plan`, `rotate` and `status` commands.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { createEmulator, createEmulatorAdmin, demoCredentials, demoSeed } from "../emulator/index.ts";
+import { EXPORTER_USER_AGENT } from "../emulator/exporter.ts";
+import { registerSecret } from "../util/redact.ts";
+import {
+  findPrometheus,
+  freePort,
+  startPrometheus,
+  type RunningPrometheus,
+} from "../util/prometheus-server.ts";
+
+/** The environments of the demo account, in rotation order. */
+export const DEMO_ENVIRONMENTS = ["integration", "staging", "production"] as const;
+
+/** What `runDemo` needs from the CLI. */
+export interface DemoOptions {
+  /** Runs one `ftr` command in-process with extra environment; resolves to its exit code. */
+  readonly ftr: (argv: string[], env: Record<string, string>) => Promise<number>;
+  /** Progress lines for people. */
+  readonly say: (line: string) => void;
+  /** Keep the temporary directory (config, secrets, journal) for inspection. */
+  readonly keep?: boolean;
+  /** Use Prometheus when found on PATH (default true). */
+  readonly prometheus?: boolean;
+}
+
+/** What the demo measured. */
+export interface DemoResult {
+  readonly ok: boolean;
+  readonly rotateExitCode: number;
+  /** Requests the consumers (exporter stand-ins) had refused (401/403) during the run. */
+  readonly refused: number;
+  readonly prometheus: boolean;
+  readonly seconds: number;
+  readonly dir: string;
+}
+
+/** Run the demo end to end. */
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const started = Date.now();
+  const say = options.say;
+  const dir = await mkdtemp(join(tmpdir(), "ftr-demo-"));
+  registerSecret(demoCredentials.superuser.token);
+  registerSecret(demoCredentials.superuser.password);
+  for (const t of Object.values(demoCredentials.exporterTokens)) registerSecret(t.token);
+
+  const emulator = await createEmulator({ seed: demoSeed });
+  const admin = createEmulatorAdmin(emulator.url);
+  const supervisors: ExporterSupervisor[] = [];
+  let prometheus: RunningPrometheus | undefined;
+  try {
+    say(`Fastly API emulator (demo account) on ${emulator.url}`);
+    await mkdir(join(dir, "secrets"), { mode: 0o700 });
+    await mkdir(join(dir, "run"), { mode: 0o700 });
+    const restartScript = join(dir, "restart-exporter.mjs");
+    await writeFile(restartScript, RESTART_SCRIPT);
+
+    for (const env of DEMO_ENVIRONMENTS) {
+      const secret = join(dir, "secrets", env);
+      await writeFile(secret, demoCredentials.exporterTokens[env].token + "\n", { mode: 0o600 });
+      const port = await freePort();
+      const supervisor = new ExporterSupervisor(env, emulator.url, secret, port, join(dir, "run"));
+      supervisors.push(supervisor);
+      await supervisor.start();
+    }
+    say(
+      `3 fastly-exporter stand-ins running, one per environment (ports ${supervisors.map((s) => s.port).join(", ")})`,
+    );
+
+    const binary = options.prometheus === false ? undefined : findPrometheus();
+    if (binary) {
+      prometheus = await startPrometheus({
+        binary,
+        scrapeTargets: supervisors.map((s) => `127.0.0.1:${s.port}`),
+        scrapeIntervalMs: 1000,
+      });
+      say(`Prometheus ${binary} scraping them on ${prometheus.url}`);
+    } else {
+      say("No prometheus binary on PATH: verifying through Fastly's last-used data only");
+    }
+
+    const configPath = join(dir, "ftr.yaml");
+    await writeFile(configPath, demoConfig(emulator.url, restartScript, prometheus?.url));
+    say(`Config written to ${configPath}\n`);
+
+    const env = {
+      FASTLY_API_TOKEN: demoCredentials.superuser.token,
+      FASTLY_SUDO_PASSWORD: demoCredentials.superuser.password,
+      FASTLY_API_ENDPOINT: emulator.url,
+    };
+    say("$ ftr plan --config ftr.yaml");
+    await options.ftr(["plan", "--config", configPath], env);
+    say("$ ftr rotate --config ftr.yaml --yes");
+    const rotateExitCode = await options.ftr(["rotate", "--config", configPath, "--yes"], env);
+    say("\n$ ftr status --config ftr.yaml");
+    await options.ftr(["status", "--config", configPath], env);
+
+    const refused = (await admin.requests()).filter(
+      (r) => (r.status === 401 || r.status === 403) && r.userAgent === EXPORTER_USER_AGENT,
+    ).length;
+    const seconds = (Date.now() - started) / 1000;
+    say(`\nRequests the consumers had refused during the rotation: ${refused}`);
+    say(`Demo finished in ${seconds.toFixed(1)}s${options.keep ? `; files kept in ${dir}` : ""}`);
+    return {
+      ok: rotateExitCode === 0 && refused === 0,
+      rotateExitCode,
+      refused,
+      prometheus: prometheus !== undefined,
+      seconds,
+      dir,
+    };
+  } finally {
+    for (const s of supervisors) await s.stop();
+    await prometheus?.close();
+    await emulator.close();
+    if (!options.keep) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The config the demo rotates with: file secrets, a restart reloader, token-in-use and Prometheus checks. */
+export function demoConfig(endpoint: string, restartScript: string, prometheusUrl?: string): string {
+  const title = (s: string) => s[0]?.toUpperCase() + s.slice(1);
+  return stringify({
+    version: 1,
+    fastly: { endpoint },
+    defaults: { token: { role: "engineer", scope: "global:read", expiresIn: "365d", rotateBefore: "30d" } },
+    environments: DEMO_ENVIRONMENTS.map((env) => ({
+      name: env,
+      token: {
+        name: `GOV.UK prometheus-fastly-exporter token for ${title(env)}`,
+        services: { nameMatches: `[${env[0]?.toUpperCase()}${env[0]}]${env.slice(1)}` },
+      },
+      secret: { type: "file", path: `./secrets/${env}` },
+      reload: [{ type: "exec", command: [process.execPath, restartScript, env], timeout: "30s" }],
+      verify: [
+        { type: "token-in-use", timeout: "30s", interval: "1s" },
+        ...(prometheusUrl
+          ? [
+              {
+                type: "prometheus",
+                url: prometheusUrl,
+                tokenIdLabel: "token_id",
+                query: 'up{job="fastly-exporter"} == 1',
+                timeout: "60s",
+                interval: "1s",
+              },
+            ]
+          : []),
+      ],
+      approval: env === "production" ? "required" : "none",
+    })),
+  });
+}
+
+/**
+ * Keeps one exporter stand-in process running, like a Deployment keeps a pod: when it exits it is
+ * started again, reading the secret file afresh. Its pid and URL are written to `run/<env>.pid`.
+ */
+class ExporterSupervisor {
+  private child: ChildProcess | undefined;
+  private stopping = false;
+
+  constructor(
+    readonly env: string,
+    readonly endpoint: string,
+    readonly tokenFile: string,
+    readonly port: number,
+    readonly runDir: string,
+  ) {}
+
+  async start(): Promise<void> {
+    const entry = process.argv[1];
+    if (entry === undefined) throw new Error("cannot tell how this process was started");
+    const child = spawn(
+      process.execPath,
+      [
+        ...process.execArgv,
+        entry,
+        "emulator",
+        "exporter",
+        "--endpoint",
+        this.endpoint,
+        "--listen",
+        `127.0.0.1:${this.port}`,
+        "--token-file",
+        this.tokenFile,
+        "--service-allowlist",
+        `[${this.env[0]?.toUpperCase() ?? ""}${this.env[0] ?? ""}]${this.env.slice(1)}`,
+        "--poll-interval",
+        "250ms",
+        "--auth-backoff",
+        "2s",
+      ],
+      { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, FASTLY_API_TOKEN: "" } },
+    );
+    this.child = child;
+    await new Promise<void>((resolve, reject) => {
+      let out = "";
+      const onData = (chunk: Buffer) => {
+        out += chunk.toString("utf8");
+        if (out.includes("listening on")) {
+          child.stdout?.off("data", onData);
+          resolve();
+        }
+      };
+      child.stdout?.on("data", onData);
+      child.once("exit", (code) =>
+        reject(new Error(`exporter stand-in for ${this.env} exited with ${code}`)),
+      );
+    });
+    child.removeAllListeners("exit");
+    await writeFile(join(this.runDir, `${this.env}.pid`), String(child.pid));
+    child.once("exit", () => {
+      if (!this.stopping) void this.start().catch(() => undefined);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const child = this.child;
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    }
+  }
+}
+
+/**
+ * The reload command of the demo config: stop the environment's exporter and wait until the
+ * supervisor has started a new one (a new pid whose /healthz answers), like `kubectl delete pod`
+ * followed by waiting for the replacement to be ready.
+ */
+const RESTART_SCRIPT = `import { readFileSync } from "node:fs";
+const env = process.argv[2];
+const pidFile = new URL("./run/" + env + ".pid", import.meta.url);
+const old = Number(readFileSync(pidFile, "utf8"));
+process.kill(old, "SIGTERM");
+const deadline = Date.now() + 20000;
+while (Date.now() < deadline) {
+  await new Promise((r) => setTimeout(r, 100));
+  const now = Number(readFileSync(pidFile, "utf8"));
+  if (now !== old) { console.log("exporter " + env + " restarted: pid " + old + " -> " + now); process.exit(0); }
+}
+console.error("exporter " + env + " did not come back within 20s");
+process.exit(1);
+`;
