@@ -225,3 +225,15 @@ describe("file secret store, crash recovery", () => {
     });
   });
 });
+
+describe("file secret store, empty file", () => {
+  it("reads an empty JSON file as no value and fills it on promote", async () => {
+    const path = join(dir, "secret.json");
+    await writeFile(path, "");
+    const store = createFileSecretStore({ path, jsonKey: "token" });
+    assert.equal(await store.read(), undefined);
+    await store.stage(NEW, "r1");
+    await store.promote("r1");
+    assert.deepEqual(JSON.parse(await readFile(path, "utf8")), { token: NEW });
+  });
+});

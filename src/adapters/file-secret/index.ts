@@ -48,6 +48,8 @@ export function createFileSecretStore(options: FileSecretStoreOptions): SecretSt
       const value = document.replace(/\r?\n$/, "");
       return value === "" ? undefined : value;
     }
+    // An empty file is treated like a missing one: stage fills it with a new object.
+    if (document.trim() === "") return undefined;
     const object = parseObject(document, from);
     if (!Object.hasOwn(object, jsonKey)) return undefined;
     const value = object[jsonKey];
