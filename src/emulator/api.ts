@@ -537,7 +537,7 @@ async function getRealtime(ctx: ApiContext, [serviceId, ts, limitText]: readonly
   const service = ctx.state.services.get(serviceId ?? "");
   if (!service) throw rtError(404, "Service not found");
   if (!canSeeService(auth.token, service.id)) throw rtError(403, "unauthorized");
-  const limit = limitText === undefined ? 120 : Math.max(1, Math.min(120, Number(limitText)));
+  const limit = limitText ? Math.max(1, Math.min(120, Number(limitText))) : 120;
   const nowSeconds = (): number => unixSeconds(ctx.clockNow());
   const after = (): number => (ts === "h" ? nowSeconds() - 121 : Number(ts));
   let body = realtimeResponse(service.id, nowSeconds(), after(), limit);

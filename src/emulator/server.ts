@@ -454,7 +454,8 @@ class Emulator {
 
 /** The spec without its undefined fields, so it reads back as it was given. */
 function withoutUndefined(value: z.output<typeof faultSchema>): FaultSpec {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as FaultSpec;
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+  return Object.fromEntries(entries);
 }
 
 function send(res: ServerResponse, reply: Reply, headers: Record<string, string>, method: string): void {
