@@ -124,7 +124,7 @@ export function createExecSecretStore(options: ExecSecretStoreOptions): SecretSt
       if (staged.has(runId)) return; // never promoted: the current value is still the old one
       if (!previousKnown || previous === undefined) {
         throw new Error(
-          "exec secret store: no previous value remembered in this process; nothing to restore",
+          "exec secret store: no previous value to restore (promote did not run in this process, or the store was empty before it)",
         );
       }
       await write(previous);
