@@ -265,6 +265,18 @@ describe("parseConfig: errors name the field and the fix", () => {
     );
   });
 
+  it("says to quote numbers where strings are expected", () => {
+    const result = parse(variant('nameMatches: "[Ii]ntegration"', "ids: [12345]"));
+    assert.match(
+      issueAt(result.errors, "environments[0].token.services.ids[0]").message,
+      /got the number 12345: quote it, e\.g\. "12345"/,
+    );
+  });
+
+  it("rejects a document that is not a mapping", () => {
+    assert.match(issueAt(parse("- a\n- b\n").errors, "").message, /mapping that starts with `version: 1`/);
+  });
+
   it("rejects durations without units, and bad durations, saying how to write them", () => {
     const result = parse(
       variant("{ type: token-in-use }", "{ type: token-in-use, timeout: 120000, interval: 1.5s }"),

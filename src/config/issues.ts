@@ -234,9 +234,17 @@ function wordIssue(issue: ZodIssue, root: z.ZodType, input: unknown): ConfigIssu
         ];
       }
       const expected = EXPECTED[issue.expected] ?? issue.expected;
-      return [
-        { path: where, message: withHelp(`expected ${expected}, got ${describeValue(value)}`, key, meta) },
-      ];
+      let message = `expected ${expected}, got ${describeValue(value)}`;
+      // YAML reads unquoted 123 and true as numbers and booleans, and (1.2) yes/no as strings.
+      if (issue.expected === "string" && (typeof value === "number" || typeof value === "boolean")) {
+        message += `: quote it, e.g. "${String(value)}"`;
+      } else if (issue.expected === "boolean" && typeof value === "string") {
+        message += ": write true or false without quotes";
+      } else if (path.length === 0) {
+        message += ": a config is a mapping that starts with `version: 1`";
+        return [{ path: where, message }];
+      }
+      return [{ path: where, message: withHelp(message, key, meta) }];
     }
     case "invalid_value": {
       const values = issue.values.map(String);

@@ -134,7 +134,21 @@ export function parseConfig(text: string, options: ParseOptions): ConfigResult {
     };
   }
 
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // Alias bombs and similar: the document is well-formed but cannot be expanded.
+    return {
+      errors: [
+        {
+          path: "",
+          message: `YAML cannot be read: ${(err as Error).message}; remove or simplify the aliases (*name)`,
+        },
+      ],
+      warnings: [],
+    };
+  }
   if (data === null || data === undefined) {
     return {
       errors: [
