@@ -1,1 +1,24 @@
-export type * from "./fastly/types.ts";
+/**
+ * fastly-token-rotator as a library: the Fastly client, the config, the plan, the rotation engine,
+ * the adapters, monitoring, and the emulator. The command line is a thin layer over these.
+ */
+export * from "./fastly/index.ts";
+export * from "./config/index.ts";
+export * from "./plan/index.ts";
+export * from "./rotation/index.ts";
+export { createReloader, createSecretStore, createVerifier } from "./adapters/registry.ts";
+export type { ReloaderSpec, SecretStoreSpec, VerifierSpec } from "./adapters/registry.ts";
+export type * from "./adapters/types.ts";
+export {
+  createEmulator,
+  createEmulatorAdmin,
+  demoCredentials,
+  demoSeed,
+  generateSeed,
+  loadSeedFile,
+} from "./emulator/index.ts";
+export { startExporter } from "./emulator/exporter.ts";
+export { main } from "./cli/main.ts";
+export { redact, registerSecret } from "./util/redact.ts";
+export type { Logger } from "./util/log.ts";
+export { VERSION } from "./version.ts";

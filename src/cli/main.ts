@@ -37,7 +37,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
   let exitCode = 0;
   const program = new Command("ftr")
     .description(
-      "Rotate Fastly automation tokens end to end, safely, for every environment at once,\nand warn well before any token expires.",
+      "Rotate Fastly automation tokens end to end, safely, for every environment at once, and warn well before any token expires.",
     )
     .version(VERSION, "-V, --version")
     .showHelpAfterError("(run with --help for usage and examples)")
