@@ -45,10 +45,26 @@ export interface DemoResult {
   readonly dir: string;
 }
 
-/** Run the demo end to end. */
-export async function runDemo(options: DemoOptions): Promise<DemoResult> {
-  const started = Date.now();
-  const say = options.say;
+/** A running demo world: emulator, exporter stand-ins, optional Prometheus, a config on disk. */
+export interface DemoWorld {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly emulatorUrl: string;
+  readonly admin: ReturnType<typeof createEmulatorAdmin>;
+  readonly prometheusUrl?: string;
+  readonly exporterPorts: readonly number[];
+  /** The environment `ftr` commands need (credentials, endpoint). */
+  readonly env: Record<string, string>;
+  /** Requests the exporter stand-ins had refused (401/403) so far. */
+  refused(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Start everything the demo (and the benchmarks) rotate against. */
+export async function startDemoWorld(
+  options: { prometheus?: boolean; keep?: boolean; say?: (line: string) => void } = {},
+): Promise<DemoWorld> {
+  const say = options.say ?? (() => {});
   const dir = await mkdtemp(join(tmpdir(), "ftr-demo-"));
   registerSecret(demoCredentials.superuser.token);
   registerSecret(demoCredentials.superuser.password);
@@ -58,6 +74,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const admin = createEmulatorAdmin(emulator.url);
   const supervisors: ExporterSupervisor[] = [];
   let prometheus: RunningPrometheus | undefined;
+  const close = async () => {
+    for (const s of supervisors) await s.stop();
+    await prometheus?.close();
+    await emulator.close();
+    if (!options.keep) await rm(dir, { recursive: true, force: true });
+  };
   try {
     say(`Fastly API emulator (demo account) on ${emulator.url}`);
     await mkdir(join(dir, "secrets"), { mode: 0o700 });
@@ -91,39 +113,61 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
     const configPath = join(dir, "ftr.yaml");
     await writeFile(configPath, demoConfig(emulator.url, restartScript, prometheus?.url));
-    say(`Config written to ${configPath}\n`);
-
-    const env = {
-      FASTLY_API_TOKEN: demoCredentials.superuser.token,
-      FASTLY_SUDO_PASSWORD: demoCredentials.superuser.password,
-      FASTLY_API_ENDPOINT: emulator.url,
+    return {
+      dir,
+      configPath,
+      emulatorUrl: emulator.url,
+      admin,
+      ...(prometheus ? { prometheusUrl: prometheus.url } : {}),
+      exporterPorts: supervisors.map((s) => s.port),
+      env: {
+        FASTLY_API_TOKEN: demoCredentials.superuser.token,
+        FASTLY_SUDO_PASSWORD: demoCredentials.superuser.password,
+        FASTLY_API_ENDPOINT: emulator.url,
+      },
+      refused: async () =>
+        (await admin.requests()).filter(
+          (r) => (r.status === 401 || r.status === 403) && r.userAgent === EXPORTER_USER_AGENT,
+        ).length,
+      close,
     };
-    say("$ ftr plan --config ftr.yaml");
-    await options.ftr(["plan", "--config", configPath], env);
-    say("$ ftr rotate --config ftr.yaml --yes");
-    const rotateExitCode = await options.ftr(["rotate", "--config", configPath, "--yes"], env);
-    say("\n$ ftr status --config ftr.yaml");
-    await options.ftr(["status", "--config", configPath], env);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
 
-    const refused = (await admin.requests()).filter(
-      (r) => (r.status === 401 || r.status === 403) && r.userAgent === EXPORTER_USER_AGENT,
-    ).length;
+/** Run the demo end to end. */
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const started = Date.now();
+  const say = options.say;
+  const world = await startDemoWorld({
+    say,
+    ...(options.keep === undefined ? {} : { keep: options.keep }),
+    ...(options.prometheus === undefined ? {} : { prometheus: options.prometheus }),
+  });
+  try {
+    say(`Config written to ${world.configPath}\n`);
+    say("$ ftr plan --config ftr.yaml");
+    await options.ftr(["plan", "--config", world.configPath], world.env);
+    say("$ ftr rotate --config ftr.yaml --yes");
+    const rotateExitCode = await options.ftr(["rotate", "--config", world.configPath, "--yes"], world.env);
+    say("\n$ ftr status --config ftr.yaml");
+    await options.ftr(["status", "--config", world.configPath], world.env);
+    const refused = await world.refused();
     const seconds = (Date.now() - started) / 1000;
     say(`\nRequests the consumers had refused during the rotation: ${refused}`);
-    say(`Demo finished in ${seconds.toFixed(1)}s${options.keep ? `; files kept in ${dir}` : ""}`);
+    say(`Demo finished in ${seconds.toFixed(1)}s${options.keep ? `; files kept in ${world.dir}` : ""}`);
     return {
       ok: rotateExitCode === 0 && refused === 0,
       rotateExitCode,
       refused,
-      prometheus: prometheus !== undefined,
+      prometheus: world.prometheusUrl !== undefined,
       seconds,
-      dir,
+      dir: world.dir,
     };
   } finally {
-    for (const s of supervisors) await s.stop();
-    await prometheus?.close();
-    await emulator.close();
-    if (!options.keep) await rm(dir, { recursive: true, force: true });
+    await world.close();
   }
 }
 
