@@ -481,6 +481,13 @@ describe("emulator semantics", () => {
     });
     assert.equal(r.status, 403);
     assert.match(r.body.detail, /global:read/);
+    // A refused write still counts as a use of the token and against its rate limit.
+    assert.equal(r.headers.get("fastly-ratelimit-remaining"), "999");
+    const state = await admin.state();
+    assert.equal(
+      state.automationTokens.find((t) => t.id === integration.id)?.lastUsedAt,
+      "2026-03-10T12:00:00Z",
+    );
     assert.equal(
       (await call(emu.url, "/tokens/self", { method: "DELETE", key: integration.token })).status,
       204,

@@ -647,8 +647,9 @@ export function matchRoute(
 }
 
 /**
- * Authentication, scope and rate-limit rules common to every route. Returns the caller (or
- * undefined for public routes and optional auth without a key); throws the error reply otherwise.
+ * Authentication and scope rules common to every route. Returns the caller (or undefined for public
+ * routes and optional auth without a key); throws the error reply otherwise. `onValid` runs once the
+ * key is known to be valid, before the scope check, because a refused request still uses the token.
  */
 export function authenticate(
   state: AccountState,
@@ -656,6 +657,7 @@ export function authenticate(
   key: string | undefined,
   method: string,
   now: Date,
+  onValid: (auth: Auth) => void,
 ): Auth | undefined {
   if (route.auth === "none" || (route.auth === "optional" && !key)) return undefined;
   const invalid = (): ApiError =>
@@ -668,12 +670,14 @@ export function authenticate(
   }
   const user = state.users.get(token.userId);
   if (!user) throw invalid();
+  const auth = { token, user };
+  onValid(auth);
   const write = method !== "GET" && method !== "HEAD";
   if (!(route.anyScope ?? false) && !scopeAllows(token.scope, write)) {
     const message = `A token with scope '${token.scope}' cannot ${write ? "make write requests" : "read this"}`;
     throw route.realtime ? rtError(403, message) : apiError(403, "Forbidden", message);
   }
-  return { token, user };
+  return auth;
 }
 
 /** Record a use of the token, as the API does on every authenticated request. */

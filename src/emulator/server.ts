@@ -287,11 +287,10 @@ class Emulator {
     const write = method !== "GET" && method !== "HEAD";
     let reply: Reply;
     try {
-      const auth: Auth | undefined = authenticate(this.state, route, key, method, now);
-      if (auth) {
-        touch(auth, now, clientIp(req), userAgent);
-        if (write) this.consume(rateLimitKey(auth), now, extraHeaders);
-      }
+      const auth: Auth | undefined = authenticate(this.state, route, key, method, now, (valid) => {
+        touch(valid, now, clientIp(req), userAgent);
+        if (write) this.consume(rateLimitKey(valid), now, extraHeaders);
+      });
       let fields: Promise<Fields> | undefined;
       const ctx: ApiContext = {
         state: this.state,
