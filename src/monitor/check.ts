@@ -1,0 +1,148 @@
+/**
+ * `ftr check`: the cron/CI question "does anything need a rotation now?" answered from a status
+ * report. Per environment it looks at the token the consumer actually holds (the deployed one);
+ * leftovers under a managed name are reported by `status`, not here, so a rotation run with
+ * `--keep-old` does not keep the check failing until the old token expires.
+ */
+import type { StatusReport, TokenStatus } from "./status.ts";
+
+/** Options of {@link checkReport}. */
+export interface CheckOptions {
+  /** One window for every token; default each environment's `rotateBefore` (30 days for unmanaged). */
+  readonly withinMs?: number;
+  /** Also check tokens no environment manages (every automation token in the account). */
+  readonly all?: boolean;
+  /** The config path as the user wrote it, for the fix command. */
+  readonly configPath: string;
+}
+
+/** Why a check failed. */
+export type CheckReason = "expiring" | "expired" | "dead" | "absent" | "unknown";
+
+/** One problem `check` reports. */
+export interface CheckFinding {
+  /** The managing environment; absent for an unmanaged token (`--all`). */
+  readonly environment?: string;
+  readonly tokenId?: string;
+  readonly tokenName?: string;
+  readonly reason: CheckReason;
+  /** ISO 8601 expiry, when known. */
+  readonly expiresAt?: string;
+  /** One line for people, including the fix. */
+  readonly message: string;
+  /** The command that fixes it, when there is one. */
+  readonly fix?: string;
+}
+
+/** The check's outcome; `ok` is false when there is at least one finding. */
+export interface CheckResult {
+  readonly ok: boolean;
+  readonly checkedAt: string;
+  readonly findings: readonly CheckFinding[];
+  /** How many tokens were looked at. */
+  readonly checkedTokens: number;
+  /** The soonest expiry among the checked tokens that are fine. */
+  readonly next?: { readonly tokenId: string; readonly environment?: string; readonly expiresAt: string };
+  readonly scope: StatusReport["scope"];
+}
+
+/** Quote an argument for a POSIX shell when it needs it. */
+export function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+function days(ms: number): string {
+  const d = Math.floor(Math.abs(ms) / 86_400_000);
+  if (d === 0) return "less than a day";
+  return `${d} day${d === 1 ? "" : "s"}`;
+}
+
+/** Judge a status report against the window. Pure. */
+export function checkReport(report: StatusReport, options: CheckOptions): CheckResult {
+  const findings: CheckFinding[] = [];
+  const checked = new Map<string, TokenStatus>();
+  const byId = new Map(report.tokens.map((t) => [t.id, t]));
+  const fixFor = (env: string) =>
+    `ftr rotate --config ${shellQuote(options.configPath)} --env ${shellQuote(env)}`;
+
+  const judge = (t: TokenStatus, environment: string | undefined): void => {
+    if (checked.has(t.id)) return;
+    checked.set(t.id, t);
+    if (t.msLeft === undefined) return;
+    const window = options.withinMs ?? t.rotateBeforeMs;
+    if (t.msLeft > window) return;
+    const expired = t.msLeft <= 0;
+    const fix = environment ? fixFor(environment) : undefined;
+    const when = `${t.expiresAt?.slice(0, 10) ?? "?"} (${expired ? `${days(t.msLeft)} ago` : `in ${days(t.msLeft)}`})`;
+    findings.push({
+      ...(environment ? { environment } : {}),
+      tokenId: t.id,
+      tokenName: t.name,
+      reason: expired ? "expired" : "expiring",
+      ...(t.expiresAt ? { expiresAt: t.expiresAt } : {}),
+      message:
+        `${environment ?? "unmanaged"}: token ${t.id} ${expired ? "expired" : "expires"} ${when}` +
+        (expired ? "" : `, within ${days(window)}`) +
+        (fix
+          ? `; fix: ${fix}`
+          : `; "${t.name}" is not in the config: rotate it by hand or add an environment for it`),
+      ...(fix ? { fix } : {}),
+    });
+  };
+
+  for (const env of report.environments) {
+    const d = env.deployed;
+    const fix = fixFor(env.name);
+    if (d.status === "valid") {
+      const listed = byId.get(d.tokenId);
+      if (listed) judge(listed, env.name);
+      continue;
+    }
+    if (d.status === "dead" || d.status === "absent") {
+      findings.push({
+        environment: env.name,
+        ...(d.tokenId ? { tokenId: d.tokenId } : {}),
+        reason: d.status,
+        message:
+          d.status === "dead"
+            ? `${env.name}: the deployed token${d.tokenId ? ` ${d.tokenId}` : ""} is refused by Fastly (${d.reason ?? "dead"}); fix: ${fix}`
+            : `${env.name}: the secret store holds no token; fix: ${fix}`,
+        fix,
+      });
+      continue;
+    }
+    // The store could not be read or Fastly could not be asked: judge what the name tells.
+    findings.push({
+      environment: env.name,
+      reason: "unknown",
+      message: `${env.name}: cannot tell which token is deployed (${d.reason ?? d.status}); run \`ftr status --config ${shellQuote(options.configPath)}\``,
+    });
+    for (const id of env.managedTokenIds) {
+      const t = byId.get(id);
+      if (t) judge(t, env.name);
+    }
+  }
+  if (options.all) for (const t of report.tokens) judge(t, t.environment);
+
+  const fine = [...checked.values()]
+    .filter(
+      (t) => t.msLeft !== undefined && t.expiresAt !== undefined && !findings.some((f) => f.tokenId === t.id),
+    )
+    .sort((a, b) => (a.msLeft ?? 0) - (b.msLeft ?? 0))[0];
+  return {
+    ok: findings.length === 0,
+    checkedAt: report.generatedAt,
+    findings,
+    checkedTokens: checked.size,
+    ...(fine?.expiresAt
+      ? {
+          next: {
+            tokenId: fine.id,
+            ...(fine.environment ? { environment: fine.environment } : {}),
+            expiresAt: fine.expiresAt,
+          },
+        }
+      : {}),
+    scope: report.scope,
+  };
+}

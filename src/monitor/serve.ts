@@ -1,0 +1,361 @@
+/**
+ * `ftr serve`: a Prometheus exporter for token expiry, deployed-token health and rotation results.
+ *
+ * API use is bounded and independent of scrapes: a refresh (one token listing, one service listing,
+ * at most one `GET /tokens/self` per environment) runs on start and then once per interval; scrapes
+ * read the last values. A deployed value already identified is not asked about again while the
+ * listing still shows its token alive, because every `GET /tokens/self` counts as a use of the
+ * token in Fastly's records, which would hide the consumer's own last use.
+ */
+import { createHash } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { performance } from "node:perf_hooks";
+import { createSecretStore } from "../adapters/registry.ts";
+import type { SecretStore } from "../adapters/types.ts";
+import type { Config, EnvironmentConfig } from "../config/types.ts";
+import { DEFAULT_ENDPOINT } from "../fastly/client.ts";
+import {
+  FastlyApiError,
+  FastlyAuthError,
+  FastlyForbiddenError,
+  FastlyNetworkError,
+  FastlyRateLimitError,
+  FastlyResponseError,
+  FastlyServerError,
+} from "../fastly/errors.ts";
+import type { AutomationToken, FastlyClient } from "../fastly/types.ts";
+import { deployedState } from "../plan/gather.ts";
+import type { DeployedState } from "../plan/plan.ts";
+import { lastRotations, readJournal, runStates } from "../rotation/journal.ts";
+import { silentLogger, type Logger } from "../util/log.ts";
+import { redact } from "../util/redact.ts";
+import { createMonitorMetrics, type MonitorMetrics } from "./metrics.ts";
+import { collectStatus, type StatusReport } from "./status.ts";
+
+/** `/healthz` answers 200 while the last successful refresh is younger than this many intervals. */
+export const HEALTHY_INTERVALS = 3;
+
+/** Thrown for a `--listen` value that is not `HOST:PORT` or `:PORT`. */
+export class ListenAddressError extends Error {
+  override readonly name = "ListenAddressError";
+}
+
+/**
+ * `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (every IPv4 interface, as Go programs read it).
+ * @throws ListenAddressError with what to write instead.
+ */
+export function parseListen(text: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]*)):(\d{1,5})$/.exec(text.trim());
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || !Number.isInteger(port) || port > 65535) {
+    throw new ListenAddressError(
+      `--listen ${JSON.stringify(text)} is not an address: write HOST:PORT (127.0.0.1:9300), [::1]:9300 or :PORT for every interface`,
+    );
+  }
+  const host = match[1] ?? (match[2] || "0.0.0.0");
+  return { host, port };
+}
+
+/** Options of {@link startServe}. */
+export interface ServeOptions {
+  readonly config: Config;
+  /** An account-wide client; without one, only the deployed tokens are exported. */
+  readonly client?: FastlyClient | undefined;
+  /** `HOST:PORT` or `:PORT`; port 0 picks a free one. */
+  readonly listen: string;
+  /** Time between refreshes (and the least time between two scheduled refreshes). */
+  readonly intervalMs: number;
+  /** The clock findings and timestamps use; default the system clock. */
+  readonly now?: () => Date;
+  /** Injected fetch for the deployed tokens' requests (tests). */
+  readonly fetch?: typeof fetch;
+  /** API base URL for the deployed tokens' requests; default the client's, the config's, Fastly's. */
+  readonly endpoint?: string | undefined;
+  /** Refresh failures and recoveries are logged here; default silent. */
+  readonly log?: Logger;
+}
+
+/** What one refresh did. */
+export interface RefreshResult {
+  /** Everything was read; false keeps the last good values for what failed. */
+  readonly ok: boolean;
+  /** Redacted, one line each. */
+  readonly errors: readonly string[];
+  readonly durationMs: number;
+  /** The report the metrics now reflect (absent when the listing failed). */
+  readonly report?: StatusReport;
+}
+
+/** A running exporter. */
+export interface ServeHandle {
+  /** `http://HOST:PORT`, with the port actually bound. */
+  readonly url: string;
+  /** The metrics registry (for tests and embedding). */
+  readonly metrics: MonitorMetrics;
+  /** Refresh now; joins the refresh in flight instead of starting another. */
+  refresh(): Promise<RefreshResult>;
+  /** Stop refreshing, wait for a refresh in flight, close the server. Idempotent. */
+  close(): Promise<void>;
+}
+
+type Identified = DeployedState & { readonly tokenId?: string };
+
+interface CacheEntry {
+  readonly digest: string;
+  readonly state: Identified;
+}
+
+/** Which error kind a failure counts as in `fastly_token_rotator_api_errors_total`. */
+export function errorKind(error: unknown): string {
+  if (error instanceof FastlyAuthError) return "auth";
+  if (error instanceof FastlyForbiddenError) return "forbidden";
+  if (error instanceof FastlyRateLimitError) return "rate-limit";
+  if (error instanceof FastlyServerError) return "server";
+  if (error instanceof FastlyNetworkError) return "network";
+  if (error instanceof FastlyResponseError) return "response";
+  if (error instanceof FastlyApiError) return "request";
+  return "other";
+}
+
+function message(error: unknown): string {
+  return redact(error instanceof Error ? error.message : String(error));
+}
+
+/** Start the exporter: listen, refresh now and every `intervalMs`. Resolves once listening. */
+export async function startServe(options: ServeOptions): Promise<ServeHandle> {
+  const { config, client } = options;
+  if (!(options.intervalMs > 0)) throw new RangeError("intervalMs must be positive");
+  const now = options.now ?? (() => new Date());
+  const log = options.log ?? silentLogger;
+  const endpoint = options.endpoint ?? client?.endpoint ?? config.fastly.endpoint ?? DEFAULT_ENDPOINT;
+  const metrics = createMonitorMetrics();
+  const stores = new Map<string, SecretStore>(
+    config.environments.map((env) => [env.name, createSecretStore(env.secret)]),
+  );
+  const cache = new Map<string, CacheEntry>();
+  const deployedSeries = new Map<string, { tokenId: string; value: number }>();
+
+  let inFlight: Promise<RefreshResult> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  let lastOk: boolean | undefined;
+  let lastSuccessAt: number | undefined; // performance.now() of the last success
+  let lastError: string | undefined;
+
+  const rotationInFlight = (env: string): boolean => {
+    try {
+      return runStates(readJournal(config.stateDir)).some((r) => r.environment === env && !r.finished);
+    } catch {
+      return false;
+    }
+  };
+
+  const identify = async (
+    env: EnvironmentConfig,
+    listed: readonly AutomationToken[] | undefined,
+  ): Promise<DeployedState> => {
+    const store = stores.get(env.name) as SecretStore;
+    let value: string | undefined;
+    try {
+      value = await store.read();
+    } catch (error) {
+      return { status: "unreadable", reason: message(error) };
+    }
+    if (value === undefined || value === "") return { status: "absent" };
+    const digest = createHash("sha256").update(value).digest("hex");
+    const cached = cache.get(env.name);
+    if (cached && cached.digest === digest) {
+      if (cached.state.status === "dead") return cached.state;
+      const state = cached.state;
+      if (state.status === "valid" && listed) {
+        const t = listed.find((x) => x.id === state.token.id);
+        if (t && (!t.expiresAt || t.expiresAt.getTime() > now().getTime())) return state;
+      }
+    } else if (cached && rotationInFlight(env.name)) {
+      // A rotation is switching this environment over and may be verifying that the consumer uses
+      // the new token; a request of ours with it would count as such a use. Ask after the run.
+      return cached.state;
+    }
+    const probed = await deployedState(
+      { ...store, read: () => Promise.resolve(value) },
+      endpoint,
+      options.fetch,
+    );
+    if (probed.status === "valid") {
+      cache.set(env.name, { digest, state: probed });
+      return probed;
+    }
+    if (probed.status === "dead") {
+      // A refused value stays refused; remember which token it was, when we knew.
+      const knownId =
+        cached?.digest === digest && cached.state.status === "valid" ? cached.state.token.id : undefined;
+      const state: Identified = knownId ? { ...probed, tokenId: knownId } : probed;
+      cache.set(env.name, { digest, state });
+      return state;
+    }
+    return probed;
+  };
+
+  const apply = (report: StatusReport): string[] => {
+    const problems: string[] = [];
+    metrics.expiry.reset();
+    metrics.lastUsed.reset();
+    metrics.info.reset();
+    for (const t of report.tokens) {
+      const labels = { token_id: t.id, name: t.name, environment: t.environment ?? "" };
+      if (t.expiresAt) metrics.expiry.set(labels, Date.parse(t.expiresAt) / 1000);
+      if (t.lastUsed) metrics.lastUsed.set(labels, Date.parse(t.lastUsed.at) / 1000);
+      metrics.info.set({ ...labels, role: t.role, scopes: t.scopes.join(" ") }, 1);
+    }
+    for (const env of report.environments) {
+      const d = env.deployed;
+      if (d.status === "valid") deployedSeries.set(env.name, { tokenId: d.tokenId, value: 1 });
+      else if (d.status === "dead") deployedSeries.set(env.name, { tokenId: d.tokenId ?? "", value: 0 });
+      else if (d.status === "absent") deployedSeries.set(env.name, { tokenId: "", value: 0 });
+      else {
+        // Unknown is not dead: keep the last answer and say the refresh was incomplete.
+        metrics.apiErrors.inc({ kind: d.status === "unreadable" ? "secret-store" : "deployed" });
+        problems.push(`${env.name}: ${d.reason ?? d.status}`);
+      }
+    }
+    metrics.deployed.reset();
+    for (const [environment, s] of deployedSeries) {
+      metrics.deployed.set({ environment, token_id: s.tokenId }, s.value);
+    }
+    return problems;
+  };
+
+  const applyJournal = (): string[] => {
+    try {
+      const rotations = lastRotations(config.stateDir);
+      metrics.lastRotation.reset();
+      for (const r of rotations) {
+        metrics.lastRotation.set({ environment: r.environment, result: r.outcome }, Date.parse(r.at) / 1000);
+      }
+      return [];
+    } catch (error) {
+      metrics.apiErrors.inc({ kind: "journal" });
+      return [`journal: ${message(error)}`];
+    }
+  };
+
+  const runRefresh = async (): Promise<RefreshResult> => {
+    const started = performance.now();
+    const errors: string[] = [];
+    let report: StatusReport | undefined;
+    try {
+      report = await collectStatus({
+        client,
+        config,
+        now: now(),
+        endpoint,
+        identify,
+        fallback: false,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+      });
+      errors.push(...apply(report));
+    } catch (error) {
+      metrics.apiErrors.inc({ kind: errorKind(error) });
+      errors.push(message(error));
+    }
+    errors.push(...applyJournal());
+    const durationMs = performance.now() - started;
+    metrics.refreshDuration.set(durationMs / 1000);
+    const ok = errors.length === 0;
+    metrics.refreshSuccess.set(ok ? 1 : 0);
+    if (ok) {
+      metrics.lastSuccessfulRefresh.set(now().getTime() / 1000);
+      lastSuccessAt = performance.now();
+      if (lastOk === false) log.info("refresh recovered");
+    } else {
+      log.warn("refresh failed; keeping the last good values", { errors: errors.join("; ") });
+    }
+    lastOk = ok;
+    lastError = ok ? undefined : errors.join("; ");
+    return { ok, errors, durationMs, ...(report ? { report } : {}) };
+  };
+
+  const refresh = (): Promise<RefreshResult> => {
+    inFlight ??= runRefresh().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
+
+  // Scheduled refreshes start at most once per interval, counted from the previous start.
+  const schedule = (delay: number): void => {
+    if (closed) return;
+    timer = setTimeout(() => {
+      const started = performance.now();
+      void refresh().finally(() => schedule(Math.max(0, options.intervalMs - (performance.now() - started))));
+    }, delay);
+  };
+
+  const healthy = (): boolean =>
+    lastOk === true ||
+    (lastSuccessAt !== undefined &&
+      performance.now() - lastSuccessAt < HEALTHY_INTERVALS * options.intervalMs);
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { Allow: "GET, HEAD" }).end();
+      return;
+    }
+    if (path === "/metrics") {
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { "Content-Type": metrics.registry.contentType }).end(text),
+        (error: unknown) => res.writeHead(500, { "Content-Type": "text/plain" }).end(message(error)),
+      );
+      return;
+    }
+    if (path === "/healthz") {
+      const ok = healthy();
+      const body = {
+        status: ok ? "ok" : lastOk === undefined ? "starting" : "failing",
+        lastRefreshOk: lastOk ?? null,
+        secondsSinceLastSuccess:
+          lastSuccessAt === undefined ? null : Math.round((performance.now() - lastSuccessAt) / 1000),
+        ...(lastError ? { lastError } : {}),
+      };
+      res.writeHead(ok ? 200 : 503, { "Content-Type": "application/json" }).end(JSON.stringify(body) + "\n");
+      return;
+    }
+    if (path === "/") {
+      res
+        .writeHead(200, { "Content-Type": "text/plain; charset=utf-8" })
+        .end("fastly-token-rotator exporter: /metrics, /healthz\n");
+      return;
+    }
+    res.writeHead(404, { "Content-Type": "text/plain" }).end("not found\n");
+  };
+
+  const { host, port } = parseListen(options.listen);
+  const server = createServer(handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const bound = (server.address() as AddressInfo).port;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${bound}`;
+  schedule(0);
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      await inFlight?.catch(() => undefined);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    })();
+    return closing;
+  };
+  return { url, metrics, refresh, close };
+}

@@ -1,0 +1,460 @@
+/**
+ * `ftr status`: every automation token in the account with its expiry, last use, scope, services,
+ * the environment that manages it, and what is wrong with it. `collectStatus` does the reading;
+ * `buildStatus` is the pure part (facts in, report out), so `check` and `serve` reuse both.
+ */
+import { createSecretStore } from "../adapters/registry.ts";
+import type { Config, EnvironmentConfig } from "../config/types.ts";
+import { DEFAULT_ENDPOINT } from "../fastly/client.ts";
+import { FastlyAuthError, FastlyForbiddenError } from "../fastly/errors.ts";
+import type { AutomationToken, FastlyClient, Service } from "../fastly/types.ts";
+import { deployedState } from "../plan/gather.ts";
+import type { DeployedState } from "../plan/plan.ts";
+
+const DAY_MS = 86_400_000;
+
+/** The expiry window for tokens no environment manages. */
+export const UNMANAGED_ROTATE_BEFORE_MS = 30 * DAY_MS;
+/** A token unused for longer than this is reported. */
+export const UNUSED_AFTER_MS = 90 * DAY_MS;
+/** The time-left bar spans this much when the token's environment does not say (a year). */
+export const DEFAULT_LIFETIME_MS = 365 * DAY_MS;
+
+/** What a finding is about; stable identifiers for `--json` consumers. */
+export type FindingCode =
+  | "expired"
+  | "expiring"
+  | "never-expires"
+  | "never-used"
+  | "unused"
+  | "global-scope"
+  | "all-services"
+  | "leftover"
+  | "deployed-dead"
+  | "deployed-absent"
+  | "deployed-unmanaged"
+  | "deployed-unknown";
+
+/** How much a finding matters: critical breaks a consumer now, warning needs action, info is hygiene. */
+export type Severity = "critical" | "warning" | "info";
+
+/** One thing worth knowing about a token or an environment. */
+export interface Finding {
+  readonly code: FindingCode;
+  readonly severity: Severity;
+  /** One line, for people. */
+  readonly message: string;
+}
+
+/** One automation token as `status` reports it (never its value). */
+export interface TokenStatus {
+  readonly id: string;
+  readonly name: string;
+  /** Empty when unknown (deployed-only reports: `/tokens/self` does not say). */
+  readonly role: string;
+  readonly scopes: readonly string[];
+  /** The services it is limited to, by name where the account lists them; empty with `allServices`. */
+  readonly services: readonly { readonly id: string; readonly name?: string }[];
+  /** True when the token may use every service in the account. */
+  readonly allServices: boolean;
+  /** ISO 8601. */
+  readonly createdAt?: string;
+  /** ISO 8601; absent for a token that never expires. */
+  readonly expiresAt?: string;
+  /** Milliseconds until expiry (negative once expired). */
+  readonly msLeft?: number;
+  /** Whole days until expiry, rounded down (negative once expired). */
+  readonly daysLeft?: number;
+  /** Last use as Fastly recorded it before this report's own requests. */
+  readonly lastUsed?: { readonly at: string; readonly userAgent?: string; readonly ip?: string };
+  /** The configured environment whose `token.name` this token carries. */
+  readonly environment?: string;
+  /** Environments whose secret store holds this token now. */
+  readonly deployedIn: readonly string[];
+  /** Expiring within this long is reported: the environment's `rotateBefore`, else 30 days. */
+  readonly rotateBeforeMs: number;
+  /** The span of the time-left bar: the environment's token lifetime, else 365 days. */
+  readonly lifetimeMs: number;
+  readonly findings: readonly Finding[];
+}
+
+/** What an environment's secret store holds, identified. */
+export type DeployedStatus =
+  | {
+      readonly status: "valid";
+      readonly tokenId: string;
+      readonly tokenName: string;
+      /** The token carries the environment's `token.name`. */
+      readonly managed: boolean;
+      readonly expiresAt?: string;
+    }
+  | {
+      readonly status: "absent" | "dead" | "unreadable" | "unknown";
+      readonly reason?: string;
+      /** The token the value was last known to be, when known (serve remembers it). */
+      readonly tokenId?: string;
+    };
+
+/** One configured environment. */
+export interface EnvironmentStatus {
+  readonly name: string;
+  readonly tokenName: string;
+  readonly rotateBeforeMs: number;
+  /** Ids of the account's tokens named `tokenName`, oldest first. */
+  readonly managedTokenIds: readonly string[];
+  readonly deployed: DeployedStatus;
+  readonly findings: readonly Finding[];
+}
+
+/** The whole report: plain data, printed as a table or as JSON. */
+export interface StatusReport {
+  /** ISO 8601: the instant findings were judged at. */
+  readonly generatedAt: string;
+  /**
+   * `account`: every automation token, from the listing. `deployed-only`: only the tokens the
+   * environments' secret stores hold, identified with themselves (no account credential, or the
+   * listing was refused).
+   */
+  readonly scope: "account" | "deployed-only";
+  /** Why the report is deployed-only. */
+  readonly limitation?: string;
+  /** Most urgent first: expired or dead, then by time left, never-expiring last. */
+  readonly tokens: readonly TokenStatus[];
+  readonly environments: readonly EnvironmentStatus[];
+  /** Finding counts by severity, over tokens and environments. */
+  readonly summary: { readonly critical: number; readonly warning: number; readonly info: number };
+}
+
+/** The facts a report is computed from. */
+export interface StatusFacts {
+  /** The account's automation tokens, or undefined when they could not be listed. */
+  readonly automationTokens?: readonly AutomationToken[];
+  readonly services?: readonly Service[];
+  /** Why the listing is missing. */
+  readonly limitation?: string;
+  /** By environment name. */
+  readonly deployed: Readonly<Record<string, DeployedState>>;
+}
+
+/** Options of {@link collectStatus}. */
+export interface CollectStatusOptions {
+  /** An account-wide client (a superuser's user token; sudo not needed). Without it: deployed-only. */
+  readonly client?: FastlyClient | undefined;
+  readonly config: Config;
+  readonly now: Date;
+  /** API base URL for the deployed tokens' own requests; default the client's, the config's, Fastly's. */
+  readonly endpoint?: string | undefined;
+  /** Injected fetch for the deployed tokens' requests (tests). */
+  readonly fetch?: typeof fetch;
+  /**
+   * Identify an environment's deployed token; default: read its secret store and ask
+   * `GET /tokens/self` with the value. `listed` is the account listing, when there is one.
+   */
+  readonly identify?: (
+    env: EnvironmentConfig,
+    listed: readonly AutomationToken[] | undefined,
+  ) => Promise<DeployedState>;
+  /** Fall back to a deployed-only report when the listing is refused (default true); else throw. */
+  readonly fallback?: boolean;
+}
+
+/**
+ * Read the account and the deployed tokens, then judge them. The listing comes first, so the
+ * last-use data reported predates the `GET /tokens/self` requests made with the deployed values
+ * (each of which Fastly records as a use). A listing refused with 401/403 falls back to a
+ * deployed-only report; other API failures are thrown.
+ */
+export async function collectStatus(options: CollectStatusOptions): Promise<StatusReport> {
+  const { client, config } = options;
+  let automationTokens: AutomationToken[] | undefined;
+  let services: Service[] | undefined;
+  let limitation: string | undefined;
+  if (!client) {
+    limitation = "FASTLY_API_TOKEN is not set: showing only the deployed tokens, identified with themselves";
+  } else {
+    try {
+      [automationTokens, services] = await Promise.all([
+        client.listAutomationTokens(),
+        client.listServices(),
+      ]);
+    } catch (error) {
+      const refused = error instanceof FastlyAuthError || error instanceof FastlyForbiddenError;
+      if (!refused || options.fallback === false) throw error;
+      limitation = `the account listing was refused (${error.status}): showing only the deployed tokens, identified with themselves`;
+      automationTokens = undefined;
+      services = undefined;
+    }
+  }
+  const endpoint = options.endpoint ?? client?.endpoint ?? config.fastly.endpoint ?? DEFAULT_ENDPOINT;
+  const identify =
+    options.identify ??
+    ((env: EnvironmentConfig) => deployedState(createSecretStore(env.secret), endpoint, options.fetch));
+  const pairs = await Promise.all(
+    config.environments.map(async (env) => [env.name, await identify(env, automationTokens)] as const),
+  );
+  return buildStatus(
+    {
+      ...(automationTokens ? { automationTokens } : {}),
+      ...(services ? { services } : {}),
+      ...(limitation ? { limitation } : {}),
+      deployed: Object.fromEntries(pairs),
+    },
+    config,
+    options.now,
+  );
+}
+
+/** Judge the facts. Pure: same inputs, same report. */
+export function buildStatus(facts: StatusFacts, config: Config, now: Date): StatusReport {
+  const account = facts.automationTokens !== undefined;
+  const serviceNames = new Map((facts.services ?? []).map((s) => [s.id, s.name]));
+  const envByTokenName = new Map(config.environments.map((env) => [env.token.name, env]));
+
+  // Without a listing, the deployed tokens (as `/tokens/self` describes them) are all there is.
+  const tokens: AutomationToken[] = account
+    ? [...(facts.automationTokens ?? [])]
+    : deployedTokensAsListed(facts.deployed);
+
+  const deployedIn = new Map<string, string[]>();
+  for (const env of config.environments) {
+    const d = facts.deployed[env.name];
+    if (d?.status === "valid") deployedIn.set(d.token.id, [...(deployedIn.get(d.token.id) ?? []), env.name]);
+  }
+
+  const leftovers = leftoverIds(tokens, config, facts.deployed);
+
+  const tokenStatuses = tokens.map((t): TokenStatus => {
+    const env = envByTokenName.get(t.name);
+    const rotateBeforeMs = env?.token.rotateBeforeMs ?? UNMANAGED_ROTATE_BEFORE_MS;
+    const msLeft = t.expiresAt ? t.expiresAt.getTime() - now.getTime() : undefined;
+    const findings: Finding[] = [];
+    const when = t.expiresAt ? t.expiresAt.toISOString() : "";
+    if (msLeft !== undefined && msLeft <= 0) {
+      findings.push({ code: "expired", severity: "critical", message: `expired ${ago(-msLeft)} (${when})` });
+    } else if (msLeft !== undefined && msLeft <= rotateBeforeMs) {
+      findings.push({
+        code: "expiring",
+        severity: "warning",
+        message: `expires in ${span(msLeft)} (${when}), within ${span(rotateBeforeMs)}`,
+      });
+    } else if (msLeft === undefined) {
+      findings.push({ code: "never-expires", severity: "warning", message: "never expires" });
+    }
+    // Last-use data only means something when it comes from the listing: the deployed-only report
+    // learns of a token through a request made with it.
+    if (account) {
+      if (!t.lastUsedAt) {
+        findings.push({ code: "never-used", severity: "info", message: "never used" });
+      } else if (now.getTime() - t.lastUsedAt.getTime() > UNUSED_AFTER_MS) {
+        findings.push({
+          code: "unused",
+          severity: "warning",
+          message: `unused for ${span(now.getTime() - t.lastUsedAt.getTime())}`,
+        });
+      }
+    }
+    if (t.scopes.includes("global")) {
+      findings.push({
+        code: "global-scope",
+        severity: "warning",
+        message: "has the `global` scope (can change configuration); prefer global:read",
+      });
+    }
+    if (t.services.length === 0 && !(env && env.token.services.kind === "all")) {
+      findings.push({ code: "all-services", severity: "warning", message: "may access all services" });
+    }
+    if (leftovers.has(t.id)) {
+      findings.push({
+        code: "leftover",
+        severity: "warning",
+        message: `leftover: another token is named "${t.name}" too${env ? `; \`ftr rotate --env ${env.name}\` revokes it` : ""}`,
+      });
+    }
+    return {
+      id: t.id,
+      name: t.name,
+      role: t.role,
+      scopes: t.scopes,
+      services: t.services.map((id) => {
+        const name = serviceNames.get(id);
+        return name === undefined ? { id } : { id, name };
+      }),
+      allServices: t.services.length === 0,
+      ...(t.createdAt ? { createdAt: t.createdAt.toISOString() } : {}),
+      ...(t.expiresAt ? { expiresAt: t.expiresAt.toISOString() } : {}),
+      ...(msLeft !== undefined ? { msLeft, daysLeft: Math.floor(msLeft / DAY_MS) } : {}),
+      ...(account && t.lastUsedAt
+        ? {
+            lastUsed: {
+              at: t.lastUsedAt.toISOString(),
+              ...(t.userAgent ? { userAgent: t.userAgent } : {}),
+              ...(t.ip ? { ip: t.ip } : {}),
+            },
+          }
+        : {}),
+      ...(env ? { environment: env.name } : {}),
+      deployedIn: deployedIn.get(t.id) ?? [],
+      rotateBeforeMs,
+      lifetimeMs: env?.token.expiresInMs ?? DEFAULT_LIFETIME_MS,
+      findings,
+    };
+  });
+
+  const environments = config.environments.map((env) =>
+    environmentStatus(env, tokens, facts.deployed[env.name], account),
+  );
+
+  tokenStatuses.sort(byUrgency);
+  const all = [...tokenStatuses.flatMap((t) => t.findings), ...environments.flatMap((e) => e.findings)];
+  return {
+    generatedAt: now.toISOString(),
+    scope: account ? "account" : "deployed-only",
+    ...(facts.limitation ? { limitation: facts.limitation } : {}),
+    tokens: tokenStatuses,
+    environments,
+    summary: {
+      critical: all.filter((f) => f.severity === "critical").length,
+      warning: all.filter((f) => f.severity === "warning").length,
+      info: all.filter((f) => f.severity === "info").length,
+    },
+  };
+}
+
+function environmentStatus(
+  env: EnvironmentConfig,
+  tokens: readonly AutomationToken[],
+  deployed: DeployedState | undefined,
+  account: boolean,
+): EnvironmentStatus {
+  const managed = tokens
+    .filter((t) => t.name === env.token.name)
+    .sort((a, b) => (a.createdAt?.getTime() ?? 0) - (b.createdAt?.getTime() ?? 0));
+  const findings: Finding[] = [];
+  let status: DeployedStatus;
+  const d = deployed ?? { status: "unknown", reason: "not checked" };
+  if (d.status === "valid") {
+    const isManaged = d.token.name === env.token.name;
+    status = {
+      status: "valid",
+      tokenId: d.token.id,
+      tokenName: d.token.name,
+      managed: isManaged,
+      ...(d.token.expiresAt ? { expiresAt: d.token.expiresAt.toISOString() } : {}),
+    };
+    if (!isManaged) {
+      findings.push({
+        code: "deployed-unmanaged",
+        severity: "warning",
+        message: `the deployed token ${d.token.id} ("${d.token.name}") is not named "${env.token.name}"`,
+      });
+    }
+  } else {
+    status = {
+      status: d.status,
+      ...("reason" in d ? { reason: d.reason } : {}),
+      ...("tokenId" in d && typeof d.tokenId === "string" ? { tokenId: d.tokenId } : {}),
+    };
+    if (d.status === "dead") {
+      findings.push({
+        code: "deployed-dead",
+        severity: "critical",
+        message: `the deployed token is refused by Fastly (${d.reason}): the consumer cannot authenticate`,
+      });
+    } else if (d.status === "absent") {
+      findings.push({
+        code: "deployed-absent",
+        severity: "critical",
+        message: "the secret store holds no token",
+      });
+    } else {
+      findings.push({
+        code: "deployed-unknown",
+        severity: "warning",
+        message: `cannot tell which token is deployed: ${d.reason}`,
+      });
+    }
+  }
+  if (account && managed.length > 1) {
+    findings.push({
+      code: "leftover",
+      severity: "warning",
+      message: `${managed.length} tokens are named "${env.token.name}"; the extra ones are leftovers`,
+    });
+  }
+  return {
+    name: env.name,
+    tokenName: env.token.name,
+    rotateBeforeMs: env.token.rotateBeforeMs,
+    managedTokenIds: managed.map((t) => t.id),
+    deployed: status,
+    findings,
+  };
+}
+
+/**
+ * Tokens under a managed name that are not the one in use: every one but the deployed token, or
+ * (when the deployed token is not among them) every one but the newest.
+ */
+function leftoverIds(
+  tokens: readonly AutomationToken[],
+  config: Config,
+  deployed: Readonly<Record<string, DeployedState>>,
+): Set<string> {
+  const out = new Set<string>();
+  for (const env of config.environments) {
+    const managed = tokens.filter((t) => t.name === env.token.name);
+    if (managed.length < 2) continue;
+    const d = deployed[env.name];
+    const keep =
+      d?.status === "valid" && managed.some((t) => t.id === d.token.id)
+        ? d.token.id
+        : [...managed].sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0))[0]?.id;
+    for (const t of managed) if (t.id !== keep) out.add(t.id);
+  }
+  return out;
+}
+
+function deployedTokensAsListed(deployed: Readonly<Record<string, DeployedState>>): AutomationToken[] {
+  const seen = new Map<string, AutomationToken>();
+  for (const d of Object.values(deployed)) {
+    if (d.status !== "valid" || seen.has(d.token.id)) continue;
+    const t = d.token;
+    seen.set(t.id, {
+      id: t.id,
+      name: t.name,
+      role: "",
+      scopes: t.scopes,
+      services: t.services,
+      ...(t.expiresAt ? { expiresAt: t.expiresAt } : {}),
+      ...(t.createdAt ? { createdAt: t.createdAt } : {}),
+    });
+  }
+  return [...seen.values()];
+}
+
+const SEVERITY_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
+
+/** Expired (or deployed and dead) first, then by time left; never-expiring last; then by name. */
+function byUrgency(a: TokenStatus, b: TokenStatus): number {
+  const rank = (t: TokenStatus) => Math.min(3, ...t.findings.map((f) => SEVERITY_RANK[f.severity]));
+  const critical = (t: TokenStatus) => (rank(t) === 0 ? 0 : 1);
+  return (
+    critical(a) - critical(b) ||
+    (a.msLeft ?? Number.POSITIVE_INFINITY) - (b.msLeft ?? Number.POSITIVE_INFINITY) ||
+    a.name.localeCompare(b.name) ||
+    a.id.localeCompare(b.id)
+  );
+}
+
+/** "6 days", "3 hours", "12 minutes": the largest whole unit. */
+export function span(ms: number): string {
+  const abs = Math.abs(ms);
+  const unit = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  if (abs >= DAY_MS) return unit(Math.floor(abs / DAY_MS), "day");
+  if (abs >= 3_600_000) return unit(Math.floor(abs / 3_600_000), "hour");
+  return unit(Math.max(0, Math.floor(abs / 60_000)), "minute");
+}
+
+function ago(ms: number): string {
+  return `${span(ms)} ago`;
+}
