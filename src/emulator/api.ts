@@ -464,20 +464,22 @@ function deleteAutomationToken(ctx: ApiContext, [id]: readonly string[]): Reply 
   return noContent;
 }
 
-const SORTS = new Set(["created", "name", "updated", "id"]);
+const SORTS = ["created", "name", "updated", "id"] as const;
+type ServiceSort = (typeof SORTS)[number];
+const isServiceSort = (text: string): text is ServiceSort => (SORTS as readonly string[]).includes(text);
 
 function getServices(ctx: ApiContext): Reply {
   const auth = requireAuth(ctx);
   const page = intParam(ctx.query, "page", 1, 1, 1_000_000);
   const perPage = intParam(ctx.query, "per_page", 20, 1, 1000);
   const sort = ctx.query.get("sort") || "created";
-  if (!SORTS.has(sort)) throw badRequest(`'sort' must be one of ${[...SORTS].join(", ")}`);
+  if (!isServiceSort(sort)) throw badRequest(`'sort' must be one of ${SORTS.join(", ")}`);
   const direction = ctx.query.get("direction") || "ascend";
   if (direction !== "ascend" && direction !== "descend") {
     throw badRequest("'direction' must be ascend or descend");
   }
   const includeVersions = ctx.query.get("filter[include_versions]") !== "false";
-  const sorted = ctx.state.servicesSorted(sort as "created", direction);
+  const sorted = ctx.state.servicesSorted(sort, direction);
   const visible =
     auth.token.services.length === 0 ? sorted : sorted.filter((s) => canSeeService(auth.token, s.id));
   const items = visible

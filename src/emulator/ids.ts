@@ -15,11 +15,6 @@ export function newTokenValue(): string {
   return randomBytes(24).toString("base64url");
 }
 
-/** True when `id` has the shape of a Fastly id. */
-export function isFastlyId(id: string): boolean {
-  return /^[0-9A-Za-z]{22}$/.test(id);
-}
-
 /**
  * The digest the emulator keeps instead of a token value, so that neither its state nor a heap
  * snapshot holds a usable credential once the seed has been read.

@@ -203,7 +203,10 @@ export class AccountState {
   }
 
   /** Every service ordered by `sort` and `direction`, cached because services never change. */
-  servicesSorted(sort: "created" | "name" | "updated" | "id", direction: "ascend" | "descend") {
+  servicesSorted(
+    sort: "created" | "name" | "updated" | "id",
+    direction: "ascend" | "descend",
+  ): readonly ServiceRecord[] {
     const key = `${sort}:${direction}`;
     let list = this.sortedServices.get(key);
     if (!list) {
