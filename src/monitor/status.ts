@@ -228,14 +228,13 @@ export function buildStatus(facts: StatusFacts, config: Config, now: Date): Stat
     const rotateBeforeMs = env?.token.rotateBeforeMs ?? UNMANAGED_ROTATE_BEFORE_MS;
     const msLeft = t.expiresAt ? t.expiresAt.getTime() - now.getTime() : undefined;
     const findings: Finding[] = [];
-    const when = t.expiresAt ? t.expiresAt.toISOString() : "";
     if (msLeft !== undefined && msLeft <= 0) {
-      findings.push({ code: "expired", severity: "critical", message: `expired ${ago(-msLeft)} (${when})` });
+      findings.push({ code: "expired", severity: "critical", message: `expired ${ago(-msLeft)}` });
     } else if (msLeft !== undefined && msLeft <= rotateBeforeMs) {
       findings.push({
         code: "expiring",
         severity: "warning",
-        message: `expires in ${span(msLeft)} (${when}), within ${span(rotateBeforeMs)}`,
+        message: `due: expires in ${span(msLeft)} (rotate before ${span(rotateBeforeMs)})`,
       });
     } else if (msLeft === undefined) {
       findings.push({ code: "never-expires", severity: "warning", message: "never expires" });

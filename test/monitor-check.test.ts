@@ -1,0 +1,199 @@
+/**
+ * `ftr check` exit codes against the emulator: the demo account (exporter tokens expiring in 6, 18
+ * and 27 days) plus an unmanaged CI token expiring in 3 days, with `rotateBefore: 5d` so nothing
+ * managed is due at first.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import type { CliIO } from "../src/cli/io.ts";
+import { main } from "../src/cli/main.ts";
+import {
+  createEmulator,
+  createEmulatorAdmin,
+  demoCredentials,
+  demoSeed,
+  type EmulatorAdmin,
+  type RunningEmulator,
+} from "../src/emulator/index.ts";
+import type { CheckResult } from "../src/monitor/index.ts";
+
+const { superuser, exporterTokens } = demoCredentials;
+const CI_VALUE = "check-test-ci-token-value-0000001";
+const SECRETS = [
+  superuser.token,
+  exporterTokens.integration.token,
+  exporterTokens.staging.token,
+  exporterTokens.production.token,
+  CI_VALUE,
+];
+
+function fakeIO(env: Record<string, string>, cwd: string): CliIO & { out(): string; err(): string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
+  stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
+  return {
+    stdout,
+    stderr,
+    stdin: new PassThrough(),
+    env,
+    cwd,
+    interrupted: new Promise<void>(() => {}),
+    out: () => out,
+    err: () => err,
+  };
+}
+
+describe("ftr check", () => {
+  let emulator: RunningEmulator;
+  let admin: EmulatorAdmin;
+  let dir: string;
+  const outputs: string[] = [];
+
+  /** Run `ftr check` in-process; relative config path, as a cron job would write it. */
+  const check = async (
+    args: string[],
+    env: Record<string, string> = { FASTLY_API_TOKEN: superuser.token },
+  ) => {
+    const io = fakeIO(env, dir);
+    const code = await main(["check", ...args], io);
+    outputs.push(io.out(), io.err());
+    return { code, out: io.out(), err: io.err() };
+  };
+
+  beforeEach(async () => {
+    emulator = await createEmulator({
+      seed: {
+        ...demoSeed,
+        automationTokens: [
+          ...(demoSeed.automationTokens ?? []),
+          {
+            name: "ci deploy",
+            value: CI_VALUE,
+            role: "engineer",
+            scope: "global:read",
+            services: [],
+            expiresAt: "+3d",
+            createdBy: superuser.id,
+          },
+        ],
+      },
+    });
+    admin = createEmulatorAdmin(emulator.url);
+    dir = await mkdtemp(join(tmpdir(), "ftr-check-"));
+    let envs = "";
+    for (const name of ["integration", "staging", "production"] as const) {
+      await writeFile(join(dir, `${name}.txt`), exporterTokens[name].token + "\n", { mode: 0o600 });
+      envs += `
+  - name: ${name}
+    token: { name: "${exporterTokens[name].name}", services: { nameMatches: "${name.slice(1)}" } }
+    secret: { type: file, path: ./${name}.txt }
+    verify: [{ type: token-in-use }]`;
+    }
+    await writeFile(
+      join(dir, "ftr.yaml"),
+      `version: 1
+fastly: { endpoint: "${emulator.url}" }
+defaults: { token: { expiresIn: 365d, rotateBefore: 5d } }
+environments:${envs}
+`,
+    );
+  });
+
+  afterEach(async () => {
+    await emulator.close();
+    await rm(dir, { recursive: true, force: true });
+    for (const text of outputs) {
+      for (const secret of SECRETS) assert.ok(!text.includes(secret), "a token value appears in the output");
+    }
+    outputs.length = 0;
+  });
+
+  it("exits 0 with a one-line summary when nothing is due", async () => {
+    const { code, out } = await check(["--config", "ftr.yaml"]);
+    assert.equal(code, 0);
+    assert.match(
+      out,
+      /^OK 3 environment\(s\), 3 token\(s\) checked: nothing due; next: integration expires \d{4}-\d\d-\d\d\n$/,
+    );
+  });
+
+  it("exits 1 when --within widens the window, naming the environment, token, date and fix", async () => {
+    const { code, out } = await check(["--config", "ftr.yaml", "--within", "7d"]);
+    assert.equal(code, 1);
+    const lines = out.trim().split("\n");
+    assert.equal(lines.length, 1);
+    assert.match(
+      lines[0]!,
+      new RegExp(
+        `^DUE integration: token ${exporterTokens.integration.id} expires \\d{4}-\\d\\d-\\d\\d \\(in 5 days\\), within 7 days; fix: ftr rotate --config ftr.yaml --env integration$`,
+      ),
+    );
+  });
+
+  it("exits 1 once the emulator's clock passes the deployed token's expiry", async () => {
+    assert.equal((await check(["--config", "ftr.yaml"])).code, 0);
+    await admin.advanceClock("7d");
+    const { code, out } = await check(["--config", "ftr.yaml"]);
+    assert.equal(code, 1);
+    assert.match(
+      out,
+      /FAIL integration: the deployed token is refused by Fastly \(expired\); fix: ftr rotate --config ftr\.yaml --env integration/,
+    );
+    assert.doesNotMatch(out, /staging|production/);
+  });
+
+  it("--all also checks tokens no environment manages", async () => {
+    assert.equal((await check(["--config", "ftr.yaml"])).code, 0);
+    const { code, out } = await check(["--config", "ftr.yaml", "--all"]);
+    assert.equal(code, 1);
+    assert.match(
+      out,
+      /DUE unmanaged: token \w{22} expires .* \(in 2 days\), within 30 days; "ci deploy" is not in the config/,
+    );
+  });
+
+  it("--json prints the findings and keeps the exit code", async () => {
+    const { code, out } = await check(["--config", "ftr.yaml", "--within", "20d", "--json"]);
+    assert.equal(code, 1);
+    const result = JSON.parse(out) as CheckResult & { withinMs: number };
+    assert.equal(result.ok, false);
+    assert.equal(result.withinMs, 20 * 86_400_000);
+    assert.deepEqual(
+      result.findings.map((f) => [f.environment, f.tokenId, f.reason]),
+      [
+        ["integration", exporterTokens.integration.id, "expiring"],
+        ["staging", exporterTokens.staging.id, "expiring"],
+      ],
+    );
+    assert.equal(result.findings[0]!.fix, "ftr rotate --config ftr.yaml --env integration");
+    assert.match(result.findings[0]!.expiresAt!, /^\d{4}-\d\d-\d\dT/);
+
+    const fine = await check(["--config", "ftr.yaml", "--json"]);
+    assert.equal(fine.code, 0);
+    assert.equal((JSON.parse(fine.out) as CheckResult).ok, true);
+  });
+
+  it("works without FASTLY_API_TOKEN, from the deployed tokens alone", async () => {
+    const ok = await check(["--config", "ftr.yaml"], {});
+    assert.equal(ok.code, 0);
+    assert.match(ok.err, /only the deployed tokens/);
+    await admin.advanceClock("7d");
+    assert.equal((await check(["--config", "ftr.yaml"], {})).code, 1);
+  });
+
+  it("exits 2 on bad usage", async () => {
+    const bad = await check(["--config", "ftr.yaml", "--within", "30x"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--within: invalid duration "30x"/);
+    assert.equal((await check(["--config", "ftr.yaml", "--within", "0d"])).code, 2);
+    assert.equal((await check(["--config", "missing.yaml"])).code, 2);
+    assert.equal((await check([])).code, 2);
+  });
+});
