@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { createEmulator, createEmulatorAdmin, demoCredentials, demoSeed } from "../emulator/index.ts";
 import { EXPORTER_USER_AGENT } from "../emulator/exporter.ts";
@@ -206,6 +207,13 @@ export function demoConfig(endpoint: string, restartScript: string, prometheusUr
   });
 }
 
+/** How to start this package's CLI as a new process, from source (via tsx) or from dist. */
+export function cliEntry(): string[] {
+  const fromSource = import.meta.url.endsWith(".ts");
+  const bin = fileURLToPath(new URL(fromSource ? "../cli/bin.ts" : "../cli/bin.js", import.meta.url));
+  return fromSource ? ["--import", "tsx", bin] : [bin];
+}
+
 /**
  * Keeps one exporter stand-in process running, like a Deployment keeps a pod: when it exits it is
  * started again, reading the secret file afresh. Its pid and URL are written to `run/<env>.pid`.
@@ -223,13 +231,10 @@ class ExporterSupervisor {
   ) {}
 
   async start(): Promise<void> {
-    const entry = process.argv[1];
-    if (entry === undefined) throw new Error("cannot tell how this process was started");
     const child = spawn(
       process.execPath,
       [
-        ...process.execArgv,
-        entry,
+        ...cliEntry(),
         "emulator",
         "exporter",
         "--endpoint",
