@@ -30,8 +30,8 @@ function contractSuite(name: string, setup: () => Promise<Backend | undefined>):
     after(async () => {
       await backend?.close();
     });
-    const it = (title: string, fn: (b: Backend) => Promise<void>, needsPassword = false) =>
-      test(title, async (t) => {
+    const it = (title: string, fn: (b: Backend) => Promise<void>, needsPassword = false): void =>
+      void test(title, async (t) => {
         if (!backend) return t.skip(`${name}: not configured`);
         if (needsPassword && !backend.password) return t.skip("needs FASTLY_CONTRACT_PASSWORD");
         await fn(backend);
@@ -65,10 +65,7 @@ function contractSuite(name: string, setup: () => Promise<Backend | undefined>):
     it("services list follows Link pagination and agrees with get and search", async ({ client }) => {
       const small = await client.listServices({ perPage: 2 });
       const big = await client.listServices();
-      assert.deepEqual(
-        small.map((s) => s.id).sort(),
-        big.map((s) => s.id).sort(),
-      );
+      assert.deepEqual(small.map((s) => s.id).sort(), big.map((s) => s.id).sort());
       const first = big[0];
       if (first) {
         assert.equal((await client.getService(first.id)).name, first.name);

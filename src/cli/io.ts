@@ -128,8 +128,7 @@ export function passwordSource(io: CliIO, fromStdin: boolean): () => Promise<str
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   let text = "";
-  for await (const chunk of stream)
-    text += typeof chunk === "string" ? chunk : (chunk as Buffer).toString("utf8");
+  for await (const chunk of stream) text += typeof chunk === "string" ? chunk : chunk.toString("utf8");
   return text;
 }
 
