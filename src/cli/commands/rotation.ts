@@ -3,7 +3,7 @@ import Table from "cli-table3";
 import { createSecretStore } from "../../adapters/registry.ts";
 import type { SecretStore } from "../../adapters/types.ts";
 import type { LoadedConfig } from "../../config/index.ts";
-import { FastlyApiError, FastlyForbiddenError, type FastlyClient } from "../../fastly/index.ts";
+import { FastlyForbiddenError, type FastlyClient } from "../../fastly/index.ts";
 import { gatherState, makePlan, type Plan } from "../../plan/index.ts";
 import {
   resume,
@@ -58,9 +58,9 @@ Examples:
         const loaded = await loadConfigOption(io, opts.config);
         printWarnings(io, loaded);
         const client = clientFromEnv(io, loaded) as FastlyClient;
-        const plan = await computePlan(io, loaded, client, opts);
+        const plan = await computePlan(loaded, client, opts);
         if (opts.json) printJson(io, plan);
-        else renderPlan(io, plan);
+        else renderPlan(io, plan, io.stdout);
         return plan.environments.some((e) => e.decision === "error") ? 1 : 0;
       }),
     );
@@ -100,8 +100,8 @@ Examples:
           );
         }
         await requireSuperuser(client);
-        const plan = await computePlan(io, loaded, client, opts);
-        if (!opts.json) renderPlan(io, plan);
+        const plan = await computePlan(loaded, client, opts);
+        if (!opts.json) renderPlan(io, plan, io.stderr);
         const due = plan.environments.filter((e) => e.rotate);
         if (due.length === 0) {
           if (opts.json) printJson(io, { plan, result: null });
@@ -206,7 +206,6 @@ Examples:
 
 /** The plan for the selected environments, from live state. */
 export async function computePlan(
-  io: CliIO,
   loaded: LoadedConfig,
   client: FastlyClient,
   opts: { env?: string[]; force?: boolean },
@@ -222,7 +221,6 @@ export async function computePlan(
   for (const env of loaded.config.environments) {
     if (only.length === 0 || only.includes(env.name)) stores.set(env.name, createSecretStore(env.secret));
   }
-  void io;
   const state = await gatherState({ client, config: loaded.config, stores });
   return makePlan(state, loaded.config, { now: new Date(), force: opts.force === true, only });
 }
@@ -246,10 +244,10 @@ async function requireSuperuser(client: FastlyClient): Promise<void> {
   }
 }
 
-/** Human rendering of a plan, on stderr so stdout stays clean for --json consumers. */
-export function renderPlan(io: CliIO, plan: Plan): void {
-  const c = colours(io.stderr, io.env);
-  const out = (s = "") => println(io.stderr, s);
+/** Human rendering of a plan (`rotate` shows it on stderr, where its progress goes). */
+export function renderPlan(io: CliIO, plan: Plan, stream: CliIO["stdout"]): void {
+  const c = colours(stream, io.env);
+  const out = (s = "") => println(stream, s);
   for (const env of plan.environments) {
     const label =
       env.decision === "error"
@@ -339,9 +337,4 @@ function report(io: CliIO, result: RotationResult, json: boolean, plan?: Plan): 
     }
   }
   println(io.stdout, result.ok ? c.green(`run ${result.runId}: done`) : c.red(`run ${result.runId}: failed`));
-}
-
-/** Message for a Fastly error raised outside a step (e.g. while listing). */
-export function fastlyMessage(error: unknown): string | undefined {
-  return error instanceof FastlyApiError ? error.message : undefined;
 }
