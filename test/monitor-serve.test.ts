@@ -1,0 +1,349 @@
+/**
+ * `ftr serve` end to end: the exporter against the emulator, scraped by a real Prometheus. The
+ * emulator holds the demo account plus an "edge" token that crosses the 7-day line a few seconds
+ * into the test; the exporter's clock follows the emulator's, so moving that clock expires tokens
+ * for both.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { loadConfig, type Config } from "../src/config/index.ts";
+import {
+  createEmulator,
+  createEmulatorAdmin,
+  demoCredentials,
+  demoSeed,
+  type EmulatorAdmin,
+  type RunningEmulator,
+} from "../src/emulator/index.ts";
+import { createFastlyClient } from "../src/fastly/index.ts";
+import { startServe, type ServeHandle } from "../src/monitor/index.ts";
+import { openJournal } from "../src/rotation/journal.ts";
+import { skipWithoutPrometheus, startPrometheus, type RunningPrometheus } from "./helpers/prometheus.ts";
+
+const { superuser, exporterTokens } = demoCredentials;
+const EDGE_VALUE = "serve-test-edge-token-value-00001";
+const EDGE_ID = "EdgeExporterToken00001";
+const SECRETS = [
+  superuser.token,
+  exporterTokens.integration.token,
+  exporterTokens.staging.token,
+  exporterTokens.production.token,
+  EDGE_VALUE,
+];
+const DAY = 86_400;
+
+function assertNoSecrets(text: string): void {
+  for (const secret of SECRETS) assert.ok(!text.includes(secret), "a token value appears in the output");
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** One sample of a metric family in the exposition text, by exact label set. */
+function sample(text: string, name: string, labels: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}} `));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
+async function query(
+  prometheus: RunningPrometheus,
+  expr: string,
+): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+  const response = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+  const body = (await response.json()) as {
+    status: string;
+    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
+  assert.equal(body.status, "success");
+  return body.data.result;
+}
+
+/** The recording rule of deploy/prometheus/rules.yaml. */
+const DEPLOYED_EXPIRES_IN =
+  "(min by (token_id) (fastly_automation_token_expiry_timestamp_seconds) - time()) * on (token_id) group_right () (fastly_automation_token_deployed == 1)";
+
+describe("ftr serve", () => {
+  let emulator: RunningEmulator;
+  let admin: EmulatorAdmin;
+  let dir: string;
+  let config: Config;
+  /** The emulator's clock offset from ours, applied to the exporter's `now`. */
+  let offsetMs = 0;
+  const now = () => new Date(Date.now() + offsetMs);
+  const advance = async (by: string) => {
+    const emulatorNow = await admin.advanceClock(by);
+    offsetMs = emulatorNow.getTime() - Date.now();
+  };
+  const client = () =>
+    createFastlyClient({
+      token: superuser.token,
+      endpoint: emulator.url,
+      retry: { retries: 1, baseDelayMs: 20 },
+    });
+
+  before(async () => {
+    emulator = await createEmulator({
+      seed: {
+        ...demoSeed,
+        automationTokens: [
+          ...(demoSeed.automationTokens ?? []),
+          {
+            id: EDGE_ID,
+            name: "edge exporter",
+            value: EDGE_VALUE,
+            role: "engineer",
+            scope: "global:read",
+            services: ["datagovuk"],
+            // Crosses the 7-day line a few seconds after the emulator starts.
+            expiresAt: `+${7 * DAY + 6}s`,
+            createdBy: superuser.id,
+          },
+        ],
+      },
+    });
+    admin = createEmulatorAdmin(emulator.url);
+    dir = await mkdtemp(join(tmpdir(), "ftr-serve-"));
+    const envs: [string, string, string][] = [
+      ["integration", exporterTokens.integration.name, exporterTokens.integration.token],
+      ["staging", exporterTokens.staging.name, exporterTokens.staging.token],
+      ["production", exporterTokens.production.name, exporterTokens.production.token],
+      ["edge", "edge exporter", EDGE_VALUE],
+    ];
+    let yaml = `version: 1\nfastly: { endpoint: "${emulator.url}" }\nstate: { dir: ./state }\nenvironments:`;
+    for (const [name, tokenName, value] of envs) {
+      await writeFile(join(dir, `${name}.txt`), value, { mode: 0o600 });
+      yaml += `\n  - name: ${name}\n    token: { name: "${tokenName}", services: { all: true } }\n    secret: { type: file, path: ./${name}.txt }\n    verify: [{ type: token-in-use }]`;
+    }
+    await writeFile(join(dir, "ftr.yaml"), yaml + "\n");
+    config = (await loadConfig(join(dir, "ftr.yaml"))).config;
+    // A finished run per environment, as `rotate` would have journaled it.
+    const journal = openJournal(config.stateDir);
+    journal.append({
+      runId: "r1",
+      environment: "integration",
+      step: "finish",
+      status: "done",
+      outcome: "rotated",
+      at: "2025-01-02T03:04:05.000Z",
+    });
+    journal.append({
+      runId: "r2",
+      environment: "staging",
+      step: "finish",
+      status: "done",
+      outcome: "failed",
+      at: "2025-02-03T04:05:06.000Z",
+    });
+    journal.close();
+  });
+
+  after(async () => {
+    await emulator.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("refreshes within its API budget, keeps the last values on failure, recovers, and closes", async () => {
+    await admin.reset();
+    offsetMs = 0;
+    const c = client();
+    const handle = await startServe({ config, client: c, listen: "127.0.0.1:0", intervalMs: 60_000, now });
+    try {
+      assert.match(handle.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      // The log was emptied by reset(); the first refresh started with the server.
+      const first = await handle.refresh();
+      assert.ok(first.ok, first.errors.join("; "));
+      // One listing of each kind and one /tokens/self per environment.
+      const paths = (await admin.requests()).map((r) => `${r.method} ${r.path.split("?")[0]}`).sort();
+      assert.deepEqual(paths, [
+        "GET /automation-tokens",
+        "GET /service",
+        "GET /tokens/self",
+        "GET /tokens/self",
+        "GET /tokens/self",
+        "GET /tokens/self",
+      ]);
+      // Unchanged values are not asked about again: a /tokens/self request counts as a use.
+      await admin.clearRequests();
+      assert.ok((await handle.refresh()).ok);
+      assert.deepEqual((await admin.requests()).map((r) => r.path.split("?")[0]).sort(), [
+        "/automation-tokens",
+        "/service",
+      ]);
+
+      const metrics = await (await fetch(`${handle.url}/metrics`)).text();
+      assertNoSecrets(metrics);
+      const integration = `token_id="${exporterTokens.integration.id}",name="${exporterTokens.integration.name}",environment="integration"`;
+      const expiry = sample(metrics, "fastly_automation_token_expiry_timestamp_seconds", integration)!;
+      const state = await admin.state();
+      const seeded = state.automationTokens.find((t) => t.id === exporterTokens.integration.id)!;
+      assert.equal(expiry, Date.parse(seeded.expiresAt!) / 1000);
+      assert.equal(
+        sample(metrics, "fastly_automation_token_last_used_timestamp_seconds", integration),
+        Date.parse(seeded.lastUsedAt!) / 1000,
+      );
+      assert.equal(
+        sample(
+          metrics,
+          "fastly_automation_token_info",
+          `${integration},role="engineer",scopes="global:read"`,
+        ),
+        1,
+      );
+      assert.equal(
+        sample(
+          metrics,
+          "fastly_automation_token_deployed",
+          `environment="integration",token_id="${exporterTokens.integration.id}"`,
+        ),
+        1,
+      );
+      assert.equal(
+        sample(
+          metrics,
+          "fastly_token_rotator_last_rotation_timestamp_seconds",
+          `environment="staging",result="failed"`,
+        ),
+        Date.parse("2025-02-03T04:05:06.000Z") / 1000,
+      );
+      assert.match(metrics, /^fastly_token_rotator_refresh_success 1$/m);
+      assert.match(metrics, /^fastly_token_rotator_refresh_duration_seconds \d/m);
+      assert.match(metrics, /^fastly_token_rotator_last_successful_refresh_timestamp_seconds \d/m);
+      const health = await fetch(`${handle.url}/healthz`);
+      assert.equal(health.status, 200);
+
+      // The API fails: the last good values stay, the success gauge says so.
+      await admin.fault({ path: "/automation-tokens*", status: 500, count: 1000 });
+      const failed = await handle.refresh();
+      assert.equal(failed.ok, false);
+      assert.match(failed.errors.join(), /500/);
+      const during = await (await fetch(`${handle.url}/metrics`)).text();
+      assert.match(during, /^fastly_token_rotator_refresh_success 0$/m);
+      assert.equal(sample(during, "fastly_automation_token_expiry_timestamp_seconds", integration), expiry);
+      assert.match(during, /^fastly_token_rotator_api_errors_total\{kind="server"\} [1-9]/m);
+      // Healthy while the last success is younger than three intervals (here: a minute each).
+      assert.equal((await fetch(`${handle.url}/healthz`)).status, 200);
+      assertNoSecrets(during + failed.errors.join());
+
+      await admin.clearFaults();
+      assert.ok((await handle.refresh()).ok);
+      assert.match(
+        await (await fetch(`${handle.url}/metrics`)).text(),
+        /^fastly_token_rotator_refresh_success 1$/m,
+      );
+      assert.equal((await fetch(`${handle.url}/`)).status, 200);
+      assert.equal((await fetch(`${handle.url}/nope`)).status, 404);
+    } finally {
+      await handle.close();
+    }
+    await handle.close(); // idempotent
+    await assert.rejects(fetch(`${handle.url}/metrics`));
+  });
+
+  it("/healthz turns 503 when refreshes keep failing past three intervals", async () => {
+    await admin.reset();
+    offsetMs = 0;
+    const handle = await startServe({
+      config,
+      client: client(),
+      listen: "127.0.0.1:0",
+      intervalMs: 300,
+      now,
+    });
+    try {
+      await until("a healthy exporter", async () =>
+        (await fetch(`${handle.url}/healthz`)).status === 200 ? true : undefined,
+      );
+      await admin.fault({ path: "/automation-tokens*", status: 503, count: 100_000 });
+      const body = await until("an unhealthy exporter", async () => {
+        const response = await fetch(`${handle.url}/healthz`);
+        return response.status === 503
+          ? ((await response.json()) as { status: string; lastError: string })
+          : undefined;
+      });
+      assert.equal(body.status, "failing");
+      assert.match(body.lastError, /503/);
+      await admin.clearFaults();
+      await until("recovery", async () =>
+        (await fetch(`${handle.url}/healthz`)).status === 200 ? true : undefined,
+      );
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it(
+    "Prometheus sees thresholds crossed, a dead deployed token, and failed refreshes",
+    { skip: skipWithoutPrometheus() },
+    async () => {
+      await admin.reset();
+      offsetMs = 0;
+      const handle: ServeHandle = await startServe({
+        config,
+        client: client(),
+        listen: "127.0.0.1:0",
+        intervalMs: 500,
+        now,
+      });
+      const prometheus = await startPrometheus({ scrapeTargets: [handle.url], scrapeIntervalMs: 1000 });
+      try {
+        const byEnv = async (expr: string) =>
+          (await query(prometheus, expr)).map((r) => r.metric.environment).sort();
+
+        // Integration (6 days) is inside the 7-day line; edge crosses it seconds later.
+        const critical = `${DEPLOYED_EXPIRES_IN} < 7 * 86400`;
+        const warning = `${DEPLOYED_EXPIRES_IN} < 30 * 86400 >= 7 * 86400`;
+        await until("the first scrape", async () =>
+          (await byEnv(DEPLOYED_EXPIRES_IN)).length === 4 ? true : undefined,
+        );
+        await until("edge crossing 7 days", async () =>
+          (await byEnv(critical)).join() === "edge,integration" ? true : undefined,
+        );
+        assert.deepEqual(await byEnv(warning), ["production", "staging"]);
+
+        // Moving the emulator's clock past both expiries: their deployed tokens are refused.
+        await advance("7d1h");
+        await until("integration dead", async () =>
+          (await byEnv("fastly_automation_token_deployed == 0")).join() === "edge,integration"
+            ? true
+            : undefined,
+        );
+
+        // The listing fails: success drops to 0, the series stay.
+        await admin.fault({ path: "/automation-tokens*", status: 500, count: 100_000 });
+        await until("refresh failure seen", async () =>
+          (await query(prometheus, "fastly_token_rotator_refresh_success == 0")).length === 1
+            ? true
+            : undefined,
+        );
+        assert.equal((await query(prometheus, "fastly_automation_token_expiry_timestamp_seconds")).length, 4);
+        assert.ok(
+          Number(
+            (await query(prometheus, 'fastly_token_rotator_api_errors_total{kind="server"}'))[0]!.value[1],
+          ) > 0,
+        );
+        await admin.clearFaults();
+        await until("refresh recovered", async () =>
+          (await query(prometheus, "fastly_token_rotator_refresh_success == 1")).length === 1
+            ? true
+            : undefined,
+        );
+
+        const labels = JSON.stringify(await query(prometheus, '{__name__=~"fastly_.+"}'));
+        assertNoSecrets(labels);
+      } finally {
+        await prometheus.close();
+        await handle.close();
+      }
+    },
+  );
+});
