@@ -8,7 +8,10 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import type { CliIO } from "../src/cli/io.ts";
+import { main } from "../src/cli/main.ts";
 import { loadConfig, type Config } from "../src/config/index.ts";
 import {
   createEmulator,
@@ -19,7 +22,7 @@ import {
   type RunningEmulator,
 } from "../src/emulator/index.ts";
 import { createFastlyClient } from "../src/fastly/index.ts";
-import { startServe, type ServeHandle } from "../src/monitor/index.ts";
+import { parseListen, startServe, type ServeHandle } from "../src/monitor/index.ts";
 import { openJournal } from "../src/rotation/journal.ts";
 import { skipWithoutPrometheus, startPrometheus, type RunningPrometheus } from "./helpers/prometheus.ts";
 
@@ -346,4 +349,58 @@ describe("ftr serve", () => {
       }
     },
   );
+
+  it("runs as `ftr serve`: first line names the URL, stops on interrupt, refuses bad usage", async () => {
+    await admin.reset();
+    let interrupt: () => void = () => {};
+    const interrupted = new Promise<void>((resolve) => (interrupt = resolve));
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let out = "";
+    let err = "";
+    stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
+    stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
+    const io: CliIO = {
+      stdout,
+      stderr,
+      stdin: new PassThrough(),
+      env: { FASTLY_API_TOKEN: superuser.token },
+      cwd: dir,
+      interrupted,
+    };
+    const exit = main(["serve", "--config", "ftr.yaml", "--listen", "127.0.0.1:0", "--interval", "1s"], io);
+    const url = await until(
+      "the first line",
+      async () => /^ftr serve listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(out)?.[1],
+    );
+    const metrics = await until("a refresh", async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return /^fastly_token_rotator_refresh_success 1$/m.test(text) ? text : undefined;
+    });
+    assert.match(
+      metrics,
+      /fastly_automation_token_deployed\{environment="edge",token_id="EdgeExporterToken00001"\} 1/,
+    );
+    interrupt();
+    assert.equal(await exit, 0);
+    await assert.rejects(fetch(`${url}/metrics`));
+    assertNoSecrets(out + err + metrics);
+
+    const quiet = (): CliIO => ({ ...io, stdout: new PassThrough(), stderr: new PassThrough() });
+    assert.equal(await main(["serve", "--config", "ftr.yaml", "--listen", "nowhere"], quiet()), 2);
+    assert.equal(
+      await main(["serve", "--config", "ftr.yaml", "--listen", ":9300", "--interval", "soon"], quiet()),
+      2,
+    );
+    assert.equal(await main(["serve", "--config", "ftr.yaml"], quiet()), 2);
+  });
+
+  it("parses --listen addresses", () => {
+    assert.deepEqual(parseListen(":9300"), { host: "0.0.0.0", port: 9300 });
+    assert.deepEqual(parseListen("127.0.0.1:0"), { host: "127.0.0.1", port: 0 });
+    assert.deepEqual(parseListen("[::1]:9300"), { host: "::1", port: 9300 });
+    assert.deepEqual(parseListen("localhost:80"), { host: "localhost", port: 80 });
+    for (const bad of ["9300", "host:", "host:99999", "a:b:9300", ""])
+      assert.throws(() => parseListen(bad), /HOST:PORT/);
+  });
 });
