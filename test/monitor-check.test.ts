@@ -19,7 +19,8 @@ import {
   type EmulatorAdmin,
   type RunningEmulator,
 } from "../src/emulator/index.ts";
-import type { CheckResult } from "../src/monitor/index.ts";
+import { loadConfig } from "../src/config/index.ts";
+import { buildStatus, checkReport, type CheckResult } from "../src/monitor/index.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
 const CI_VALUE = "check-test-ci-token-value-0000001";
@@ -195,5 +196,43 @@ environments:${envs}
     assert.equal((await check(["--config", "ftr.yaml", "--within", "0d"])).code, 2);
     assert.equal((await check(["--config", "missing.yaml"])).code, 2);
     assert.equal((await check([])).code, 2);
+  });
+
+  it("judges a deployed token the listing does not show (a user token) by what it says of itself", async () => {
+    const { config } = await loadConfig(join(dir, "ftr.yaml"));
+    const now = new Date("2025-06-01T00:00:00Z");
+    const report = buildStatus(
+      {
+        automationTokens: [],
+        services: [],
+        deployed: {
+          integration: {
+            status: "valid",
+            token: {
+              id: "UserTokenDeployed00001",
+              name: "someone's cli",
+              scopes: ["global"],
+              services: [],
+              expiresAt: new Date("2025-06-11T00:00:00Z"),
+            },
+          },
+          staging: { status: "absent" },
+          production: { status: "dead", reason: "refused with 401" },
+        },
+      },
+      config,
+      now,
+    );
+    assert.equal(report.environments[0]!.findings[0]!.code, "deployed-unmanaged");
+    const result = checkReport(report, { configPath: "ftr.yaml", withinMs: 30 * 86_400_000 });
+    assert.deepEqual(
+      result.findings.map((f) => [f.environment, f.tokenId, f.reason]),
+      [
+        ["integration", "UserTokenDeployed00001", "expiring"],
+        ["staging", undefined, "absent"],
+        ["production", undefined, "dead"],
+      ],
+    );
+    assert.match(result.findings[0]!.message, /expires 2025-06-11 \(in 10 days\)/);
   });
 });

@@ -4,7 +4,7 @@
  * leftovers under a managed name are reported by `status`, not here, so a rotation run with
  * `--keep-old` does not keep the check failing until the old token expires.
  */
-import type { StatusReport, TokenStatus } from "./status.ts";
+import type { DeployedStatus, EnvironmentStatus, StatusReport, TokenStatus } from "./status.ts";
 
 /** Options of {@link checkReport}. */
 export interface CheckOptions {
@@ -57,6 +57,27 @@ function days(ms: number): string {
   return `${d} day${d === 1 ? "" : "s"}`;
 }
 
+function selfDescribed(
+  d: Extract<DeployedStatus, { status: "valid" }>,
+  env: EnvironmentStatus,
+  at: string,
+): TokenStatus {
+  return {
+    id: d.tokenId,
+    name: d.tokenName,
+    role: "",
+    scopes: [],
+    services: [],
+    allServices: false,
+    ...(d.expiresAt ? { expiresAt: d.expiresAt, msLeft: Date.parse(d.expiresAt) - Date.parse(at) } : {}),
+    environment: env.name,
+    deployedIn: [env.name],
+    rotateBeforeMs: env.rotateBeforeMs,
+    lifetimeMs: 0,
+    findings: [],
+  };
+}
+
 /** Judge a status report against the window. Pure. */
 export function checkReport(report: StatusReport, options: CheckOptions): CheckResult {
   const findings: CheckFinding[] = [];
@@ -65,11 +86,15 @@ export function checkReport(report: StatusReport, options: CheckOptions): CheckR
   const fixFor = (env: string) =>
     `ftr rotate --config ${shellQuote(options.configPath)} --env ${shellQuote(env)}`;
 
-  const judge = (t: TokenStatus, environment: string | undefined): void => {
+  const judge = (
+    t: TokenStatus,
+    environment: string | undefined,
+    rotateBeforeMs = t.rotateBeforeMs,
+  ): void => {
     if (checked.has(t.id)) return;
     checked.set(t.id, t);
     if (t.msLeft === undefined) return;
-    const window = options.withinMs ?? t.rotateBeforeMs;
+    const window = options.withinMs ?? rotateBeforeMs;
     if (t.msLeft > window) return;
     const expired = t.msLeft <= 0;
     const fix = environment ? fixFor(environment) : undefined;
@@ -94,8 +119,10 @@ export function checkReport(report: StatusReport, options: CheckOptions): CheckR
     const d = env.deployed;
     const fix = fixFor(env.name);
     if (d.status === "valid") {
-      const listed = byId.get(d.tokenId);
-      if (listed) judge(listed, env.name);
+      // A deployed token missing from the listing (a user token, say) is judged from what it said
+      // about itself.
+      const listed = byId.get(d.tokenId) ?? selfDescribed(d, env, report.generatedAt);
+      judge(listed, env.name, env.rotateBeforeMs);
       continue;
     }
     if (d.status === "dead" || d.status === "absent") {
