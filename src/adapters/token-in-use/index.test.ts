@@ -13,8 +13,10 @@ describe("isConsumerUse", () => {
     lastUsedAt: new Date(iso),
     ...(userAgent === undefined ? {} : { userAgent }),
   });
-  it("counts a use in a later second from anyone", () => {
-    assert.equal(isConsumerUse(at("2025-03-01T12:00:04Z", OWN), since, OWN), true);
+  it("counts a use in a later second from the consumer, never this tool's own", () => {
+    assert.equal(isConsumerUse(at("2025-03-01T12:00:04Z", "Fastly-Exporter (v10)"), since, OWN), true);
+    assert.equal(isConsumerUse(at("2025-03-01T12:09:04Z", OWN), since, OWN), false);
+    assert.equal(isConsumerUse(at("2025-03-01T12:09:04Z", `${OWN} status`), since, OWN), false);
   });
   it("counts a use in the same second only from another user agent", () => {
     assert.equal(isConsumerUse(at("2025-03-01T12:00:03Z", "Fastly-Exporter (v10)"), since, OWN), true);

@@ -14,9 +14,10 @@ const DEFAULT_INTERVAL_MS = 5000;
 
 /**
  * Whether a recorded use of the token counts as the consumer's, given when it was switched over.
- * Fastly's `last_used_at` has one-second resolution, and this tool itself calls `GET /tokens/self`
- * with the new token just before promoting it: a use in the same second as `since` only counts when
- * it came from another User-Agent.
+ * Fastly keeps only the last use, with one-second resolution, and this tool (its rotation test step,
+ * or a `status`/`serve` running elsewhere) may be that last user: a use counts only when it is at
+ * or after the switch-over second and came from another User-Agent. When the tool's own request
+ * hides the consumer's, the next poll sees the consumer again, since it keeps using its token.
  */
 export function isConsumerUse(
   token: Pick<AutomationToken, "lastUsedAt" | "userAgent">,
@@ -25,8 +26,9 @@ export function isConsumerUse(
 ): boolean {
   if (token.lastUsedAt === undefined) return false;
   const sinceSecond = Math.floor(since.getTime() / 1000) * 1000;
-  const used = token.lastUsedAt.getTime();
-  return used > sinceSecond || (used >= sinceSecond && token.userAgent !== ownUserAgent);
+  const ownProduct = ownUserAgent.split(" ")[0] ?? ownUserAgent;
+  const ours = token.userAgent !== undefined && token.userAgent.startsWith(ownProduct);
+  return token.lastUsedAt.getTime() >= sinceSecond && !ours;
 }
 
 /**
