@@ -108,12 +108,12 @@ function killWhen(
   const pending = [...(crash.arm ?? [])];
   return new Promise((resolve, reject) => {
     let finished = false;
-    const stop = (value: number | undefined, error?: unknown) => {
+    const stop = (value: number | undefined, error?: Error) => {
       if (finished) return;
       finished = true;
       watcher.close();
       clearInterval(timer);
-      if (error) reject(error instanceof Error ? error : new Error(String(error)));
+      if (error) reject(error);
       else resolve(value);
     };
     const check = () => {
@@ -127,7 +127,7 @@ function killWhen(
       for (const arm of [...pending]) {
         if (records.some((r) => key(r) === arm.at)) {
           pending.splice(pending.indexOf(arm), 1);
-          h.admin.fault(arm.fault).catch((error: unknown) => stop(undefined, error));
+          h.admin.fault(arm.fault).catch((error: Error) => stop(undefined, error));
         }
       }
     };
