@@ -56,17 +56,12 @@ async function ftrRotate(): Promise<void> {
     );
     console.log("environment   requests  non-GET   own time  waits (reload+verify)");
     for (const env of result.environments) {
-      const first = env.steps[0]?.startedAt;
-      const last = env.steps[env.steps.length - 1]?.endedAt;
-      const inEnv = ours.filter(
-        (r) => first && last && r.at >= first.slice(0, 19) && r.at <= last.slice(0, 19) + "Z",
-      );
       const waits = env.steps
         .filter((s) => WAIT_STEPS.has(s.step))
         .reduce((t, s) => t + Date.parse(s.endedAt) - Date.parse(s.startedAt), 0);
       const total = env.steps.reduce((t, s) => t + Date.parse(s.endedAt) - Date.parse(s.startedAt), 0);
       console.log(
-        `${env.environment.padEnd(13)} ${String(inEnv.length).padStart(8)}  ${String(inEnv.filter((r) => r.method !== "GET").length).padStart(7)}  ${((total - waits) / 1000).toFixed(2).padStart(7)} s  ${(waits / 1000).toFixed(2)} s`,
+        `${env.environment.padEnd(13)} ${String(env.requests?.total ?? "?").padStart(8)}  ${String(env.requests?.nonGet ?? "?").padStart(7)}  ${((total - waits) / 1000).toFixed(2).padStart(7)} s  ${(waits / 1000).toFixed(2)} s`,
       );
     }
     console.log(

@@ -98,6 +98,7 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
 
   let rateLimit: RateLimitInfo = {};
   let requestCount = 0;
+  let writeRequestCount = 0;
 
   function backoff(attempt: number): number {
     return Math.min(maxDelayMs, Math.round(random() * baseDelayMs * 2 ** attempt));
@@ -125,6 +126,7 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
     for (let attempt = 0; ; attempt++) {
       let response: Response;
       requestCount++;
+      if (spec.method !== "GET") writeRequestCount++;
       try {
         response = await doFetch(url, {
           method: spec.method,
@@ -235,6 +237,9 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
     },
     get requestCount() {
       return requestCount;
+    },
+    get writeRequestCount() {
+      return writeRequestCount;
     },
 
     getCurrentUser: () =>

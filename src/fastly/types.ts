@@ -102,6 +102,8 @@ export interface FastlyClient {
   readonly rateLimit: RateLimitInfo;
   /** How many HTTP requests this client has sent, retries included. */
   readonly requestCount: number;
+  /** How many of those were not GETs (Fastly rate-limits these: 1,000 per user per hour). */
+  readonly writeRequestCount: number;
   getCurrentUser(): Promise<CurrentUser>;
   getTokenSelf(): Promise<TokenSelf>;
   sudo(input: { password: string; username?: string; expiryTime?: Date }): Promise<SudoSession>;

@@ -55,6 +55,8 @@ export interface EnvironmentResult {
   readonly error?: string;
   /** One line: what to do now. */
   readonly advice?: string;
+  /** Fastly requests this environment's run made (retries included); non-GETs count against the rate limit. */
+  readonly requests?: { readonly total: number; readonly nonGet: number };
 }
 
 /** The result of `rotate` / `resume` / `rollback`. */
@@ -244,6 +246,9 @@ export class EnvironmentRun {
   private readonly adapters: EnvironmentAdapters;
   private readonly log: Logger;
   private readonly now: () => Date;
+  private readonly baseRequests: { total: number; nonGet: number };
+  /** Requests of the clients made with token values (test, prove). */
+  private valueClientRequests = 0;
   newTokenId: string | undefined;
   deployedTokenId: string | undefined;
   oldTokenIds: string[] = [];
@@ -260,6 +265,7 @@ export class EnvironmentRun {
     this.log = ctx.log ?? silentLogger;
     this.now = ctx.now ?? (() => new Date());
     this.tokenName = env.token.name;
+    this.baseRequests = { total: ctx.client.requestCount, nonGet: ctx.client.writeRequestCount };
   }
 
   /** This environment's secret store. */
@@ -352,7 +358,7 @@ export class EnvironmentRun {
         ...(this.ctx.fetch ? { fetch: this.ctx.fetch } : {}),
         retry: { retries: 3, baseDelayMs: 300 },
       });
-      const self = await asNew.getTokenSelf();
+      const self = await asNew.getTokenSelf().finally(() => (this.valueClientRequests += asNew.requestCount));
       const problems: string[] = [];
       if (self.id !== created.id) problems.push(`it authenticates as ${self.id}, not ${created.id}`);
       const want = [...this.env.token.scopes].sort().join(" ");
@@ -495,7 +501,9 @@ export class EnvironmentRun {
         retry: { retries: 2, baseDelayMs: 200 },
       });
       try {
-        const self = await asOld.getTokenSelf();
+        const self = await asOld
+          .getTokenSelf()
+          .finally(() => (this.valueClientRequests += asOld.requestCount));
         return self.id !== id;
       } catch (error) {
         if (error instanceof FastlyAuthError || error instanceof FastlyForbiddenError) return true;
@@ -600,6 +608,10 @@ export class EnvironmentRun {
       ...(this.deployedTokenId ? { deployedTokenId: this.deployedTokenId } : {}),
       revoked: [...this.revoked],
       steps: [...this.steps],
+      requests: {
+        total: this.ctx.client.requestCount - this.baseRequests.total + this.valueClientRequests,
+        nonGet: this.ctx.client.writeRequestCount - this.baseRequests.nonGet,
+      },
       ...(error ? { error: redact(error) } : {}),
       ...(advice ? { advice } : {}),
     };
