@@ -144,7 +144,12 @@ describe("ftr rotate killed with SIGKILL at each step boundary, then ftr resume"
   let h: RotationEnv;
 
   before(async () => {
-    h = await startRotationEnv({ environments: ["integration"], verifyTimeout: "15s", verifyInterval: "1s" });
+    h = await startRotationEnv({
+      environments: ["integration"],
+      verifyTimeout: "15s",
+      verifyInterval: "1s",
+      stateDir: "state",
+    });
     await mkdir(h.stateDir, { recursive: true, mode: 0o700 });
   });
   after(async () => {
