@@ -184,49 +184,37 @@ describe("bad input stops ftr rotate before any write", () => {
     });
   }
 
-  it(
-    "refuses a selector that matches no service, before any write",
-    {
-      todo: "production bug: rotate runs the environments before the broken one (sudo, create, ...) and only stops at it",
-    },
-    async () => {
-      const doc = h.config();
-      // The last environment, so the ones before it would be rotated if the run started.
-      doc.environments[2]!.token.services = { nameMatches: "^nothing-is-called-this$" };
-      await h.writeConfig(doc);
-      try {
-        const { code, stdout, stderr, writes } = await run(rotateArgs);
-        assert.equal(code, 2, stdout + stderr);
-        assert.match(stdout + stderr, /production/);
-        assert.match(stdout + stderr, /no service name matches \/\^nothing-is-called-this\$\//);
-        assert.deepEqual(writes, [], describeRequests(writes));
-        // Nothing changed.
-        for (const env of h.environments) assert.equal(h.readSecret(env), exporterTokens[env].token);
-      } finally {
-        await h.writeConfig(original);
-      }
-    },
-  );
+  it("refuses a selector that matches no service, before any write", {}, async () => {
+    const doc = h.config();
+    // The last environment, so the ones before it would be rotated if the run started.
+    doc.environments[2]!.token.services = { nameMatches: "^nothing-is-called-this$" };
+    await h.writeConfig(doc);
+    try {
+      const { code, stdout, stderr, writes } = await run(rotateArgs);
+      assert.equal(code, 2, stdout + stderr);
+      assert.match(stdout + stderr, /production/);
+      assert.match(stdout + stderr, /no service name matches \/\^nothing-is-called-this\$\//);
+      assert.deepEqual(writes, [], describeRequests(writes));
+      // Nothing changed.
+      for (const env of h.environments) assert.equal(h.readSecret(env), exporterTokens[env].token);
+    } finally {
+      await h.writeConfig(original);
+    }
+  });
 
-  it(
-    "refuses a secret file whose directory does not exist, before any write",
-    {
-      todo: "production gap: the plan reads a missing directory as 'no token stored', so rotate mints, fails at stage and revokes",
-    },
-    async () => {
-      const doc = h.config();
-      doc.environments[0]!.secret = { type: "file", path: "./no-such-dir/integration" };
-      await h.writeConfig(doc);
-      try {
-        const { code, stdout, stderr, writes } = await run([...rotateArgs, "--env", "integration"]);
-        assert.notEqual(code, 0, stdout + stderr);
-        assert.match(stdout + stderr, /no-such-dir/);
-        assert.deepEqual(writes, [], describeRequests(writes));
-      } finally {
-        await h.writeConfig(original);
-      }
-    },
-  );
+  it("refuses a secret file whose directory does not exist, before any write", {}, async () => {
+    const doc = h.config();
+    doc.environments[0]!.secret = { type: "file", path: "./no-such-dir/integration" };
+    await h.writeConfig(doc);
+    try {
+      const { code, stdout, stderr, writes } = await run([...rotateArgs, "--env", "integration"]);
+      assert.notEqual(code, 0, stdout + stderr);
+      assert.match(stdout + stderr, /no-such-dir/);
+      assert.deepEqual(writes, [], describeRequests(writes));
+    } finally {
+      await h.writeConfig(original);
+    }
+  });
 
   it("refuses an unknown --env: exit 2, no write", async () => {
     const { code, stderr, writes } = await run([...rotateArgs, "--env", "nosuch"]);

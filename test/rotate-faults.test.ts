@@ -291,25 +291,19 @@ describe("rotation under API faults and failing consumers", () => {
       assert.notEqual(await assertInvariants(s), s.previous);
     });
 
-    it("a create answered too late leaves a token that the next rotation revokes", async () => {
+    it("a create answered too late: the token it made is found by the repeated search and revoked", async () => {
       const s = await snapshot();
       await h.admin.fault({ method: "POST", path: "/automation-tokens", delayMs: TIMEOUT_MS + 700 });
       const result = await rotateImpatiently();
       assert.equal(result.environments[0]?.outcome, "failed");
       assert.match(result.environments[0]?.error ?? "", /outcome is unknown/);
-      // Fastly (here the emulator) finishes the create after the client gave up.
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // Fastly (here the emulator) finished the create after the client gave up; the search, which
+      // looks again for a few seconds, found that token and revoked it.
+      assert.match(result.environments[0]?.error ?? "", /1 token\(s\) it may have created were revoked/);
       const late = (await h.managedLive("integration")).filter((t) => t.id !== s.previous);
-      // The search for a token the create may have made ran before it existed: one is left valid,
-      // held by nobody, until the next rotation.
-      assert.equal(late.length, 1, "the late create made a token");
-      assert.match(result.environments[0]?.error ?? "", /none found/);
+      assert.deepEqual(late, [], "no token is left valid and held by nobody");
       assert.equal(h.readSecret("integration"), s.previousValue);
       assert.equal(await h.exporterTokenId("integration"), s.previous);
-      // `plan` shows it; the next rotation revokes it with the old token.
-      const plan = await h.runCli(["plan", "--config", h.configPath, "--env", "integration", "--json"]);
-      const planned = JSON.parse(plan.stdout) as { environments: { revoke: string[] }[] };
-      for (const t of late) assert.ok(planned.environments[0]!.revoke.includes(t.id));
       const again = await rotateIntegration();
       assert.equal(again.code, 0, again.stdout + again.stderr);
       await assertInvariants(s);
@@ -411,9 +405,7 @@ describe("rotation under API faults and failing consumers", () => {
 
   it(
     "when the rollback cannot verify the old token either, `ftr resume` (as advised) leaves no orphan",
-    {
-      todo: "production bug: the failed rollback journals `finish`, so the advised `ftr resume` finds nothing and the new token stays valid",
-    },
+    {},
     async () => {
       const s = await snapshot();
       const doc = h.config();

@@ -76,7 +76,8 @@ const FORBIDDEN_ADVICE: Record<ForbiddenReason, string> = {
   "mfa-or-sso":
     "Fastly refuses automation token creation for accounts with forced SSO or MFA; ask an account admin",
   "read-only": "This token's scope does not allow writes; use a token with the global scope",
-  "wrong-password": "The sudo password is not correct for the user that owns FASTLY_API_TOKEN",
+  "wrong-password":
+    "The sudo password is not correct for the user that owns FASTLY_API_TOKEN; supply that user's password (prompt, --password-stdin or FASTLY_SUDO_PASSWORD) and run again",
   other: "The token lacks the permission; check its role, scope and services",
 };
 

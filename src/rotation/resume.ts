@@ -53,7 +53,14 @@ export async function resume(ctx: RunContext): Promise<RotationResult> {
     journal.close();
     release();
   }
-  return finishResult(results[0]?.runId ?? "none", startedAt, now, results);
+  const result = finishResult(results[0]?.runId ?? "none", startedAt, now, results);
+  // Resume succeeds when every run reached a consistent end: rotated, or rolled back.
+  return {
+    ...result,
+    ok: results.every(
+      (e) => e.outcome === "rotated" || e.outcome === "rolled-back" || e.outcome === "kept-old",
+    ),
+  };
 }
 
 /** Pick up one run from its last durable step. */
@@ -74,7 +81,7 @@ async function continueRun(
   const promoted = done.has("promote") || began("promote");
 
   if (began("rollback")) {
-    return r.rollback(new Error("an interrupted rollback was resumed"), promoted);
+    return r.rollback(new Error("an interrupted rollback was resumed"), promoted, run.last.step);
   }
 
   if (!done.has("mint")) {
@@ -108,14 +115,18 @@ async function continueRun(
     const staged = began("stage") ? await r.store.readStaged(run.runId) : undefined;
     if (staged === undefined) {
       // The value lived only in memory: the token is unusable, so it is revoked.
-      return r.rollback(new Error("the run was interrupted before the new token was stored"), false);
+      return r.rollback(
+        new Error("the run was interrupted before the new token was stored"),
+        false,
+        run.last.step,
+      );
     }
   }
 
   try {
     if (!done.has("promote")) await r.promote();
   } catch (error) {
-    return r.rollback(error, true);
+    return r.rollback(error, true, "promote");
   }
 
   if (!done.has("verify")) {
@@ -125,7 +136,7 @@ async function continueRun(
       await r.reload("reload");
       await r.verify("verify", r.newTokenId as string, r.oldTokenIds, since);
     } catch (error) {
-      return r.rollback(error, true);
+      return r.rollback(error, true, "verify");
     }
   }
   return r.revokeAndProve();

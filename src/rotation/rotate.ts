@@ -331,8 +331,21 @@ export class EnvironmentRun {
             }
             if (error instanceof FastlyUnknownOutcomeError) {
               // The token may exist without us holding its value: find it and revoke it.
-              const orphans = await findMintedSince(this.ctx.client, input.name, began, this.oldTokenIds);
-              for (const id of orphans) await revokeQuietly(this.ctx.client, id);
+              // Fastly may still be finishing the create, so look a few times before giving up.
+              const orphans: string[] = [];
+              for (let look = 0; look < 3; look++) {
+                if (look > 0) await sleep(2000);
+                for (const id of await findMintedSince(
+                  this.ctx.client,
+                  input.name,
+                  began,
+                  this.oldTokenIds,
+                )) {
+                  if (orphans.includes(id)) continue;
+                  await revokeQuietly(this.ctx.client, id);
+                  orphans.push(id);
+                }
+              }
               throw new StepFailure(
                 `${error.message}; ${orphans.length} token(s) it may have created were revoked (${orphans.join(", ") || "none found"})`,
                 "Nothing was deployed; run the rotation again",
@@ -458,11 +471,12 @@ export class EnvironmentRun {
       });
       await this.step("prove", async () => this.prove());
     } catch (error) {
-      // The new token is in use and verified; a failed revoke is not a reason to roll back.
-      return this.failed(
-        error,
-        "revoke",
-        "The new token is deployed and verified; revoke the old token(s) by hand or run `ftr resume`",
+      // The new token is in use and verified; a failed revoke is not a reason to roll back. No
+      // `finish`: the run stays unfinished so that `ftr resume` revokes and proves again.
+      return this.result(
+        "failed",
+        `revoke failed: ${describe(error)}`,
+        `The new token is deployed and verified; run \`ftr resume --config ${this.ctx.config.configPath ?? "F"}\` to revoke the old token(s)`,
       );
     }
     return this.finish("rotated");
@@ -526,9 +540,9 @@ export class EnvironmentRun {
    * use again, and revoke the new token. Reports rather than throws; where it cannot tell that the
    * consumer is safe it stops and leaves the new token valid.
    */
-  async rollback(cause: unknown, promoted: boolean): Promise<EnvironmentResult> {
+  async rollback(cause: unknown, promoted: boolean, interruptedAt?: Step): Promise<EnvironmentResult> {
     const reason = describe(cause);
-    const failedStep = this.steps[this.steps.length - 1]?.step ?? "start";
+    const failedStep = this.steps[this.steps.length - 1]?.step ?? interruptedAt ?? "start";
     this.record("rollback", "begin", reason);
     try {
       if (promoted) {
@@ -551,7 +565,8 @@ export class EnvironmentRun {
       }
     } catch (error) {
       const what = describe(error);
-      this.record("finish", "failed", `rollback stopped: ${what}`, { outcome: "failed" });
+      // No `finish`: the run stays unfinished, so `ftr resume` runs the rollback again.
+      this.record("rollback", "failed", `rollback stopped: ${what}`);
       return this.result(
         "failed",
         `${failedStep} failed (${reason}); the rollback then failed too (${what})`,
@@ -562,16 +577,15 @@ export class EnvironmentRun {
       try {
         await this.step("revoke-new", async () => {
           await revokeQuietly(this.ctx.client, this.newTokenId as string);
+          this.revoked.push(this.newTokenId as string);
           return { value: undefined, detail: `revoked ${this.newTokenId ?? ""}` };
         });
       } catch (error) {
-        this.record("finish", "failed", `could not revoke the new token: ${describe(error)}`, {
-          outcome: "failed",
-        });
+        this.record("rollback", "failed", `could not revoke the new token: ${describe(error)}`);
         return this.result(
           "failed",
-          `${failedStep} failed (${reason}); rolled back, but the new token could not be revoked`,
-          `Revoke token ${this.newTokenId} by hand`,
+          `${failedStep} failed (${reason}); rolled back, but the new token could not be revoked (${describe(error)})`,
+          `Run \`ftr resume --config ${this.ctx.config.configPath ?? "F"}\` to revoke token ${this.newTokenId} once Fastly answers`,
         );
       }
     }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { open, readFile, rename, unlink } from "node:fs/promises";
+import { open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { SecretStore } from "../types.ts";
 
@@ -100,7 +100,19 @@ export function createFileSecretStore(options: FileSecretStoreOptions): SecretSt
 
     async read() {
       const current = await readIfExists(path);
-      return current === undefined ? undefined : extract(current, path);
+      if (current === undefined) {
+        // A missing file means "no token stored yet"; a missing directory means a wrong path, and
+        // a rotation would only fail later, at stage, after minting.
+        const dir = dirname(path);
+        if (!(await exists(dir))) {
+          throw new FileSecretError(
+            path,
+            `its directory ${dir} does not exist; create it or fix secret.path`,
+          );
+        }
+        return undefined;
+      }
+      return extract(current, path);
     },
 
     async stage(value, runId) {
@@ -200,6 +212,16 @@ function detectIndent(document: string): number | string {
   const match = /^[{[]\s*\r?\n([ \t]+)\S/.exec(document);
   if (!match?.[1]) return 0;
   return match[1].startsWith("\t") ? "\t" : match[1].length;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
 }
 
 async function readIfExists(path: string): Promise<string | undefined> {

@@ -102,6 +102,14 @@ Examples:
         await requireSuperuser(client);
         const plan = await computePlan(loaded, client, opts);
         if (!opts.json) renderPlan(io, plan, io.stderr);
+        const broken = plan.environments.filter((e) => e.decision === "error");
+        if (broken.length > 0) {
+          // Refuse the whole run before any write: rotating the environments before a broken one
+          // would leave the run half done.
+          throw new UsageError(
+            `cannot rotate: ${broken.map((e) => `${e.environment}: ${e.errors.join("; ")}`).join(" | ")}. Fix the config (or leave the environment out with --env) and run again`,
+          );
+        }
         const due = plan.environments.filter((e) => e.rotate);
         if (due.length === 0) {
           if (opts.json) printJson(io, { plan, result: null });
@@ -263,7 +271,7 @@ export function renderPlan(io: CliIO, plan: Plan, stream: CliIO["stdout"]): void
       `  deployed: ${d.status === "valid" ? `${d.tokenId}${d.managed ? "" : " (not a managed token)"}${d.expiresAt ? `, expires ${d.expiresAt}` : ", never expires"}` : `${d.status}${d.reason ? ` (${d.reason})` : ""}`}`,
     );
     out(
-      `  services: ${env.services.length === 0 ? "all services" : env.services.map((s) => `${s.name} (${s.id})`).join(", ")}`,
+      `  services: ${env.services.length > 0 ? env.services.map((s) => `${s.name} (${s.id})`).join(", ") : env.errors.length > 0 ? "none matched" : "all services"}`,
     );
     if (env.rotate) {
       out(
