@@ -4,6 +4,10 @@
  */
 import type { Reloader, SecretStore, Verifier } from "./types.ts";
 import type { AdapterDeps } from "./support/deps.ts";
+import {
+  createAwsSecretsManagerStore,
+  type AwsSecretsManagerStoreOptions,
+} from "./aws-secrets-manager/index.ts";
 import { createExecSecretStore, type ExecSecretStoreOptions } from "./exec-secret/index.ts";
 import { createExecReloader, type ExecReloaderOptions } from "./exec-reload/index.ts";
 import { createExecVerifier, type ExecVerifierOptions } from "./exec-verify/index.ts";
@@ -15,7 +19,9 @@ export type { AdapterDeps } from "./support/deps.ts";
 
 /** A secret store as configured (validated and normalised). */
 export type SecretStoreSpec =
-  ({ readonly type: "file" } & FileSecretStoreOptions) | ({ readonly type: "exec" } & ExecSecretStoreOptions);
+  | ({ readonly type: "file" } & FileSecretStoreOptions)
+  | ({ readonly type: "exec" } & ExecSecretStoreOptions)
+  | ({ readonly type: "aws-secrets-manager" } & AwsSecretsManagerStoreOptions);
 
 /** A reloader as configured (validated and normalised). */
 export type ReloaderSpec = { readonly type: "exec" } & ExecReloaderOptions;
@@ -34,6 +40,7 @@ type Factories<Spec extends { readonly type: string }, Adapter> = {
 export const secretStores: Factories<SecretStoreSpec, SecretStore> = {
   file: (spec) => createFileSecretStore(spec),
   exec: (spec) => createExecSecretStore(spec),
+  "aws-secrets-manager": (spec) => createAwsSecretsManagerStore(spec),
 };
 
 /** Reloader factories by `type`. */

@@ -400,8 +400,40 @@ describe("parseConfig: errors name the field and the fix", () => {
     const unknown = parse(variant("type: file", "type: vault"));
     assert.match(
       issueAt(unknown.errors, "environments[0].secret.type").message,
-      /unknown type "vault": use one of file, exec/,
+      /unknown type "vault": use one of file, exec, aws-secrets-manager/,
     );
+  });
+
+  it("accepts an aws-secrets-manager secret and checks its fields", () => {
+    const aws = (fields: string): string =>
+      variant(
+        "secret: { type: file, path: ./secrets/integration.json, jsonKey: fastly-api-token }",
+        `secret: { type: aws-secrets-manager, ${fields} }`,
+      );
+    const ok = parse(
+      aws("secretId: govuk/integration/exporter, jsonKey: fastly-api-token, region: eu-west-2"),
+    );
+    assert.deepEqual(ok.errors, []);
+    assert.deepEqual(ok.config?.environments[0]?.secret, {
+      type: "aws-secrets-manager",
+      secretId: "govuk/integration/exporter",
+      jsonKey: "fastly-api-token",
+      region: "eu-west-2",
+    });
+    const bad = parse(aws("secretId: '', region: europe, endpoint: 'ftp://x', secretArn: x"));
+    assert.match(issueAt(bad.errors, "environments[0].secret.secretId").message, /secretId is empty/);
+    assert.match(issueAt(bad.errors, "environments[0].secret.region").message, /like eu-west-2/);
+    assert.match(issueAt(bad.errors, "environments[0].secret.endpoint").message, /http:\/\/ or https:\/\//);
+    assert.match(issueAt(bad.errors, "environments[0].secret.secretArn").message, /unknown key/);
+    const missing = parse(aws("region: eu-west-2"));
+    assert.match(issueAt(missing.errors, "environments[0].secret.secretId").message, /required/);
+  });
+
+  it("rejects two environments writing the same AWS secret key", () => {
+    const env = (name: string) =>
+      `  - name: ${name}\n    token: { name: T ${name}, services: { all: true } }\n    secret: { type: aws-secrets-manager, secretId: shared, jsonKey: token }\n`;
+    const result = parse(`version: 1\nenvironments:\n${env("a")}${env("b")}`);
+    assert.match(issueAt(result.errors, "environments[1].secret.secretId").message, /same place.*own secret/);
   });
 
   it("rejects a file secret that is the config file itself", () => {

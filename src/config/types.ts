@@ -61,8 +61,20 @@ export interface ExecSecretConfig {
   readonly env: Readonly<Record<string, string>>;
 }
 
+/** A secret in AWS Secrets Manager: the whole secret string, or one key of a JSON object in it. */
+export interface AwsSecretConfig {
+  readonly type: "aws-secrets-manager";
+  /** Name or ARN. */
+  readonly secretId: string;
+  /** When set, the secret string is a JSON object and only this key is read and written. */
+  readonly jsonKey?: string;
+  readonly region?: string;
+  readonly endpoint?: string;
+  readonly profile?: string;
+}
+
 /** Where one environment's token value lives. */
-export type SecretConfig = FileSecretConfig | ExecSecretConfig;
+export type SecretConfig = FileSecretConfig | ExecSecretConfig | AwsSecretConfig;
 
 /** Runs a command and waits for it to exit 0. */
 export interface ExecReloadConfig {

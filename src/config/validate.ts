@@ -211,6 +211,11 @@ function normaliseSecret(
       ? { type: "file", path }
       : { type: "file", path, jsonKey: secret.jsonKey };
   }
+  if (secret.type === "aws-secrets-manager") {
+    const { type, secretId, ...rest } = secret;
+    const optional = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+    return { type, secretId, ...optional };
+  }
   if (secret.read === undefined) {
     c.warn(
       at("read"),
@@ -372,13 +377,17 @@ function checkAcrossEnvironments(
 
   const destinations = new Map<string, number>();
   for (const env of environments) {
-    if (env.secret.type !== "file") continue;
-    const destination = `${env.secret.path}#${env.secret.jsonKey ?? ""}`;
+    if (env.secret.type === "exec") continue;
+    const destination =
+      env.secret.type === "file"
+        ? `file:${env.secret.path}#${env.secret.jsonKey ?? ""}`
+        : // The same name in another account (profile) or region is another secret.
+          `aws:${env.secret.profile ?? ""}:${env.secret.endpoint ?? ""}:${env.secret.region ?? ""}:${env.secret.secretId}#${env.secret.jsonKey ?? ""}`;
     const first = destinations.get(destination);
     if (first !== undefined) {
       c.error(
-        ["environments", env.index, "secret", "path"],
-        `environments[${first}] stores its token in the same place; give each environment its own file or jsonKey`,
+        ["environments", env.index, "secret", env.secret.type === "file" ? "path" : "secretId"],
+        `environments[${first}] stores its token in the same place; give each environment its own ${env.secret.type === "file" ? "file" : "secret"} or jsonKey`,
       );
     } else destinations.set(destination, env.index);
   }

@@ -1,0 +1,331 @@
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+  type SecretsManagerClientConfig,
+} from "@aws-sdk/client-secrets-manager";
+import { createHash } from "node:crypto";
+import type { SecretStore } from "../types.ts";
+
+/** Options of the `aws-secrets-manager` secret store (already validated). */
+export interface AwsSecretsManagerStoreOptions {
+  /** The secret's name or ARN. The secret must exist; the tool writes versions, never creates secrets. */
+  readonly secretId: string;
+  /** When set, the secret string is a JSON object and only this key holds the token; others are kept. */
+  readonly jsonKey?: string;
+  /** AWS region; default from the ARN, then the SDK's own lookup (`AWS_REGION`, profile). */
+  readonly region?: string;
+  /** Endpoint URL (a VPC endpoint, or a local server in tests); default the region's public endpoint. */
+  readonly endpoint?: string;
+  /** Named profile from the shared AWS config files; default the SDK's credential chain. */
+  readonly profile?: string;
+  /** Client settings for tests (credentials, retries); merged last. */
+  readonly clientConfig?: SecretsManagerClientConfig;
+}
+
+const CURRENT = "AWSCURRENT";
+const PENDING = "AWSPENDING";
+const PREVIOUS = "AWSPREVIOUS";
+
+/** The permissions a rotation needs on the secret, for the hint on AccessDenied. */
+const PERMISSIONS =
+  "secretsmanager:GetSecretValue, secretsmanager:PutSecretValue, secretsmanager:UpdateSecretVersionStage and secretsmanager:DescribeSecret";
+
+/** An AWS Secrets Manager call failed; the message names the call, the secret and what to do. */
+export class AwsSecretsManagerError extends Error {
+  override readonly name = "AwsSecretsManagerError";
+  /** The AWS error code (`ResourceNotFoundException`...), when AWS sent one. */
+  readonly code: string | undefined;
+  constructor(message: string, code?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/**
+ * The version id (`ClientRequestToken`) of what run `runId` writes: readable in the console, within
+ * the 32–64 characters AWS accepts, and the same on every retry, so a repeated write is idempotent.
+ */
+export function versionIdFor(runId: string, purpose: "stage" | "restore" = "stage"): string {
+  const prefix = purpose === "stage" ? "fastly-token-rotator-" : "fastly-token-rotator-restore-";
+  const id = `${prefix}${runId}`;
+  if (id.length >= 32 && id.length <= 64 && /^[A-Za-z0-9._-]+$/.test(id)) return id;
+  return `${prefix}${createHash("sha256").update(runId).digest("hex")}`.slice(0, 64);
+}
+
+/** The region written in an ARN (`arn:aws:secretsmanager:eu-west-2:...`), if `secretId` is one. */
+function regionOfArn(secretId: string): string | undefined {
+  const parts = secretId.split(":");
+  return parts[0] === "arn" && parts.length >= 7 && parts[3] ? parts[3] : undefined;
+}
+
+type Versions = Readonly<Record<string, readonly string[]>>;
+
+/**
+ * A secret in AWS Secrets Manager, rotated the way Secrets Manager's own rotation does it: the new
+ * value is written as a version labelled `AWSPENDING` (invisible to readers of `AWSCURRENT`, such as
+ * External Secrets), promoted by moving `AWSCURRENT` to it (AWS moves `AWSPREVIOUS` to the old
+ * version), and restored by writing the previous value back as a new current version. Every write
+ * carries a version id derived from the run id, so a retry after a crash repeats nothing.
+ */
+export function createAwsSecretsManagerStore(options: AwsSecretsManagerStoreOptions): SecretStore {
+  const region = options.region ?? regionOfArn(options.secretId);
+  const client = new SecretsManagerClient({
+    ...(region ? { region } : {}),
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.profile ? { profile: options.profile } : {}),
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
+    ...options.clientConfig,
+  });
+  const secretId = options.secretId;
+  const where = `AWS Secrets Manager secret ${secretId}${options.jsonKey ? `#${options.jsonKey}` : ""}`;
+
+  /** Sends one command, turning any failure into a one-line error with a fix. */
+  const call = async <T>(operation: string, send: () => Promise<T>): Promise<T> => {
+    try {
+      return await send();
+    } catch (error) {
+      throw explain(operation, error);
+    }
+  };
+
+  const explain = (operation: string, error: unknown): AwsSecretsManagerError => {
+    const code = errorCode(error);
+    const message = error instanceof Error ? error.message : String(error);
+    const fix = fixFor(code, message);
+    return new AwsSecretsManagerError(
+      `${operation} on ${where} failed: ${code ? `${code}: ` : ""}${oneLine(message)}${fix ? `; ${fix}` : ""}`,
+      code,
+      { cause: error },
+    );
+  };
+
+  const fixFor = (code: string | undefined, message: string): string | undefined => {
+    switch (code) {
+      case "ResourceNotFoundException":
+        return `check secretId and region; the secret must exist (aws secretsmanager create-secret --name ${secretId})`;
+      case "AccessDeniedException":
+        return `grant ${PERMISSIONS} on the secret (and kms:Decrypt/kms:GenerateDataKey for a customer-managed key)`;
+      case "UnrecognizedClientException":
+      case "InvalidSignatureException":
+      case "ExpiredTokenException":
+      case "CredentialsProviderError":
+        return "check the AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or the pod's IAM role)";
+      case "DecryptionFailure":
+      case "KMSAccessDeniedException":
+        return "allow the caller to use the secret's KMS key";
+      case "ThrottlingException":
+        return "AWS is throttling the account; try again in a minute";
+      default:
+        return /region is missing/i.test(message)
+          ? "set secret.region in the config, use the secret's ARN, or set AWS_REGION"
+          : undefined;
+    }
+  };
+
+  const describeVersions = async (): Promise<Versions> => {
+    const out = await call("DescribeSecret", () =>
+      client.send(new DescribeSecretCommand({ SecretId: secretId })),
+    );
+    return out.VersionIdsToStages ?? {};
+  };
+
+  const versionWith = (versions: Versions, stage: string): string | undefined =>
+    Object.entries(versions).find(([, stages]) => stages.includes(stage))?.[0];
+
+  /** The secret string of one version, or undefined when there is no such version. */
+  const getString = async (
+    selector: { VersionStage: string } | { VersionId: string },
+  ): Promise<{ text: string; stages: readonly string[] } | undefined> => {
+    try {
+      const out = await client.send(new GetSecretValueCommand({ SecretId: secretId, ...selector }));
+      if (out.SecretString === undefined) {
+        throw new AwsSecretsManagerError(
+          `GetSecretValue on ${where}: the version holds binary data, not a string; store the token as SecretString`,
+        );
+      }
+      return { text: out.SecretString, stages: out.VersionStages ?? [] };
+    } catch (error) {
+      if (error instanceof AwsSecretsManagerError) throw error;
+      if (errorCode(error) === "ResourceNotFoundException") {
+        // Either the secret does not exist (an error) or it has no such version (no value).
+        await describeVersions();
+        return undefined;
+      }
+      throw explain("GetSecretValue", error);
+    }
+  };
+
+  /** The token inside a secret string. */
+  const extract = (text: string): string | undefined => {
+    if (options.jsonKey === undefined) return text === "" ? undefined : text;
+    const object = parseObject(text, "read");
+    const value = object[options.jsonKey];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== "string") {
+      throw new AwsSecretsManagerError(
+        `${where} holds a ${typeof value}, not a string, at key ${options.jsonKey}; fix the secret by hand`,
+      );
+    }
+    return value === "" ? undefined : value;
+  };
+
+  const parseObject = (text: string, purpose: "read" | "write"): Record<string, unknown> => {
+    if (text.trim() === "") return {};
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new AwsSecretsManagerError(
+        `${where}: the secret string is not valid JSON${purpose === "write" ? ", refusing to overwrite it" : ""}; fix the secret, or remove jsonKey to store the bare token`,
+      );
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw new AwsSecretsManagerError(
+        `${where}: the secret string is not a JSON object${purpose === "write" ? ", refusing to overwrite it" : ""}; fix the secret, or remove jsonKey to store the bare token`,
+      );
+    }
+    return parsed as Record<string, unknown>;
+  };
+
+  const moveLabel = async (
+    stage: string,
+    to: string | undefined,
+    from: string | undefined,
+  ): Promise<void> => {
+    await call(`UpdateSecretVersionStage (${stage})`, () =>
+      client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: secretId,
+          VersionStage: stage,
+          ...(to ? { MoveToVersionId: to } : {}),
+          ...(from ? { RemoveFromVersionId: from } : {}),
+        }),
+      ),
+    );
+  };
+
+  const put = async (versionId: string, text: string, stages: string[]): Promise<void> => {
+    await call("PutSecretValue", () =>
+      client.send(
+        new PutSecretValueCommand({
+          SecretId: secretId,
+          ClientRequestToken: versionId,
+          SecretString: text,
+          VersionStages: stages,
+        }),
+      ),
+    );
+  };
+
+  return {
+    description: `aws-secrets-manager ${secretId}${options.jsonKey ? `#${options.jsonKey}` : ""}`,
+    durableStaging: true,
+
+    async read() {
+      const current = await getString({ VersionStage: CURRENT });
+      return current === undefined ? undefined : extract(current.text);
+    },
+
+    async stage(value, runId) {
+      if (/[\r\n]/.test(value))
+        throw new AwsSecretsManagerError("refusing to store a value with a line break");
+      const versionId = versionIdFor(runId);
+      let text = value;
+      if (options.jsonKey !== undefined) {
+        const current = await getString({ VersionStage: CURRENT });
+        const object = parseObject(current?.text ?? "", "write");
+        text = JSON.stringify({ ...object, [options.jsonKey]: value });
+      }
+      try {
+        await put(versionId, text, [PENDING]);
+      } catch (error) {
+        // The same version id with other content: a retry after other keys changed. Fine if it
+        // holds this value already.
+        if (error instanceof AwsSecretsManagerError && error.code === "ResourceExistsException") {
+          const existing = await getString({ VersionId: versionId });
+          if (existing !== undefined && extract(existing.text) === value) return;
+        }
+        throw error;
+      }
+    },
+
+    async readStaged(runId) {
+      const staged = await getString({ VersionId: versionIdFor(runId) });
+      if (staged === undefined || !staged.stages.includes(PENDING)) return undefined;
+      return extract(staged.text);
+    },
+
+    async promote(runId) {
+      const ours = versionIdFor(runId);
+      const versions = await describeVersions();
+      // DescribeSecret lists labelled versions only; an unlabelled one was staged and then dropped.
+      const stages = versions[ours] ?? [];
+      if (!stages.includes(CURRENT)) {
+        if (!stages.includes(PENDING)) {
+          if ((await getString({ VersionId: ours })) === undefined) {
+            throw new AwsSecretsManagerError(`nothing staged for run ${runId} in ${where}`);
+          }
+          const pending = versionWith(versions, PENDING);
+          throw new AwsSecretsManagerError(
+            `run ${runId}'s version of ${where} is no longer pending${pending ? ` (AWSPENDING is on ${pending})` : ""}; another rotation has run, so this one stops`,
+          );
+        }
+        await moveLabel(CURRENT, ours, versionWith(versions, CURRENT));
+      }
+      if (stages.includes(PENDING)) await moveLabel(PENDING, undefined, ours);
+    },
+
+    async readPrevious() {
+      const previous = await getString({ VersionStage: PREVIOUS });
+      return previous === undefined ? undefined : extract(previous.text);
+    },
+
+    async restorePrevious(runId) {
+      const restoreId = versionIdFor(runId, "restore");
+      const versions = await describeVersions();
+      if (versions[restoreId]?.includes(CURRENT)) return; // done already
+      const oursId = versionIdFor(runId);
+      const ours = versions[oursId];
+      if (ours !== undefined && !ours.includes(CURRENT)) {
+        // Never promoted: the current value is still the old one.
+        if (ours.includes(PENDING)) await moveLabel(PENDING, undefined, oursId);
+        return;
+      }
+      // An unlabelled version of this run: staged, never promoted, its AWSPENDING dropped already.
+      if (ours === undefined && (await getString({ VersionId: oursId })) !== undefined) return;
+      const previousId = versionWith(versions, PREVIOUS);
+      if (previousId === undefined) {
+        throw new AwsSecretsManagerError(`${where} has no previous version (AWSPREVIOUS) to restore`);
+      }
+      const previous = await getString({ VersionId: previousId });
+      if (previous === undefined) {
+        throw new AwsSecretsManagerError(`${where}: the previous version ${previousId} is gone`);
+      }
+      // A new version with the old content, rather than moving labels back: a retry finds it by id.
+      await put(restoreId, previous.text, [CURRENT]);
+    },
+
+    async discardStaged(runId) {
+      const ours = versionIdFor(runId);
+      const versions = await describeVersions();
+      const stages = versions[ours];
+      if (stages?.includes(PENDING) && !stages.includes(CURRENT)) await moveLabel(PENDING, undefined, ours);
+    },
+  };
+}
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const named = error as { name?: unknown; Code?: unknown; code?: unknown };
+  for (const candidate of [named.name, named.Code, named.code]) {
+    if (typeof candidate === "string" && candidate !== "Error" && candidate !== "") return candidate;
+  }
+  return undefined;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}

@@ -1,0 +1,310 @@
+/**
+ * The `aws-secrets-manager` secret store, driven through the real AWS SDK against a local server
+ * speaking Secrets Manager's wire protocol (test/helpers/aws-secrets-manager-server.ts).
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import {
+  AwsSecretsManagerError,
+  createAwsSecretsManagerStore,
+  versionIdFor,
+  type AwsSecretsManagerStoreOptions,
+} from "../src/adapters/aws-secrets-manager/index.ts";
+import {
+  AWS_TEST_CREDENTIALS,
+  AWS_TEST_REGION,
+  startAwsSecretsManager,
+  type RunningAwsSecretsManager,
+} from "./helpers/aws-secrets-manager-server.ts";
+
+const OLD = "X-srxc_zLpchro9ngNBVgyofN_jqQFJ2";
+const NEW = "QoU3neoxQQ6IPL8g7eRkkCjyWcwdNI7J";
+const RUN = "20261128T041153Z-1a2b3c4d";
+
+let aws: RunningAwsSecretsManager;
+let counter = 0;
+before(async () => {
+  aws = await startAwsSecretsManager();
+});
+after(async () => {
+  await aws.close();
+});
+
+/** A fresh secret and a store over it. */
+function setup(
+  initial: string | undefined,
+  options: Partial<AwsSecretsManagerStoreOptions> = {},
+): { name: string; store: ReturnType<typeof createAwsSecretsManagerStore> } {
+  counter += 1;
+  const name = `govuk/fastly-exporter-${counter}`;
+  aws.createSecret(name, initial);
+  const store = createAwsSecretsManagerStore({
+    secretId: name,
+    region: AWS_TEST_REGION,
+    endpoint: aws.url,
+    clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 1 },
+    ...options,
+  });
+  return { name, store };
+}
+
+const noSecretIn = (error: unknown, ...values: string[]): true => {
+  assert.ok(error instanceof Error);
+  for (const value of values) assert.ok(!error.message.includes(value), "no secret value in the message");
+  return true;
+};
+
+describe("aws-secrets-manager store, whole string", () => {
+  it("stages as AWSPENDING, promotes to AWSCURRENT keeping AWSPREVIOUS, restores, all idempotent", async () => {
+    const { name, store } = setup(OLD);
+    assert.equal(store.durableStaging, true);
+    assert.equal(store.description, `aws-secrets-manager ${name}`);
+    assert.equal(await store.read(), OLD);
+
+    await store.stage(NEW, RUN);
+    await store.stage(NEW, RUN); // a retry after a crash creates nothing new
+    const ours = versionIdFor(RUN);
+    assert.deepEqual(aws.labels(name)[ours], ["AWSPENDING"]);
+    assert.equal(aws.allValues(name).length, 2);
+    assert.equal(await store.read(), OLD, "readers of AWSCURRENT (External Secrets) still see the old value");
+    assert.equal(await store.readStaged(RUN), NEW);
+    assert.equal(await store.readStaged("20261128T000000Z-00000000"), undefined);
+
+    await store.promote(RUN);
+    assert.equal(await store.read(), NEW);
+    assert.equal(await store.readPrevious(), OLD);
+    assert.deepEqual(aws.labels(name)[ours], ["AWSCURRENT"], "AWSPENDING removed after promotion");
+    assert.equal(await store.readStaged(RUN), undefined);
+    await store.promote(RUN);
+    assert.equal(await store.read(), NEW);
+    assert.equal(await store.readPrevious(), OLD);
+
+    await store.restorePrevious(RUN);
+    assert.equal(await store.read(), OLD);
+    await store.restorePrevious(RUN); // idempotent: no swap back
+    assert.equal(await store.read(), OLD);
+    assert.equal(aws.valueAt(name, "AWSPREVIOUS"), NEW);
+    assert.equal(aws.allValues(name).length, 3);
+  });
+
+  it("restorePrevious before promotion keeps the current value and drops the pending one", async () => {
+    const { name, store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    await store.restorePrevious(RUN);
+    assert.equal(await store.read(), OLD);
+    assert.equal(aws.valueAt(name, "AWSPENDING"), undefined);
+    await store.restorePrevious(RUN); // again, as a resumed rollback does: still nothing to undo
+    assert.equal(await store.read(), OLD);
+    assert.equal(aws.allValues(name).length, 2, "no restore version written");
+  });
+
+  it("restorePrevious for another run id (ftr rollback) restores AWSPREVIOUS once", async () => {
+    const { store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    await store.promote(RUN);
+    const rollbackRun = "20261129T100000Z-feedbeef";
+    await store.restorePrevious(rollbackRun);
+    await store.restorePrevious(rollbackRun);
+    assert.equal(await store.read(), OLD);
+  });
+
+  it("discardStaged removes the AWSPENDING label, and promote then refuses", async () => {
+    const { name, store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    await store.discardStaged(RUN);
+    await store.discardStaged(RUN);
+    assert.equal(aws.valueAt(name, "AWSPENDING"), undefined);
+    assert.equal(await store.readStaged(RUN), undefined);
+    await assert.rejects(store.promote(RUN), /no longer pending/);
+    assert.equal(await store.read(), OLD);
+  });
+
+  it("promote refuses when nothing was staged, and when another run took AWSPENDING", async () => {
+    const { store } = setup(OLD);
+    await assert.rejects(store.promote(RUN), /nothing staged for run/);
+    await store.stage(NEW, RUN);
+    await store.stage("another-value-of-32-characters-x", "20261128T050000Z-99999999");
+    await assert.rejects(store.promote(RUN), (error: Error) => {
+      assert.match(
+        error.message,
+        /no longer pending \(AWSPENDING is on fastly-token-rotator-20261128T050000Z-99999999\)/,
+      );
+      return noSecretIn(error, OLD, NEW);
+    });
+    assert.equal(await store.read(), OLD);
+  });
+
+  it("a secret without a value reads as none and is filled by promote", async () => {
+    const { store } = setup(undefined);
+    assert.equal(await store.read(), undefined);
+    assert.equal(await store.readPrevious(), undefined);
+    await store.stage(NEW, RUN);
+    await store.promote(RUN);
+    assert.equal(await store.read(), NEW);
+    await assert.rejects(store.restorePrevious(RUN), /no previous version/);
+  });
+});
+
+describe("aws-secrets-manager store, jsonKey", () => {
+  it("changes only its key and keeps the rest", async () => {
+    const original = JSON.stringify({ "fastly-api-token": OLD, other: "keep", n: 1 });
+    const { name, store } = setup(original, { jsonKey: "fastly-api-token" });
+    assert.equal(store.description, `aws-secrets-manager ${name}#fastly-api-token`);
+    assert.equal(await store.read(), OLD);
+    await store.stage(NEW, RUN);
+    assert.equal(await store.readStaged(RUN), NEW);
+    await store.promote(RUN);
+    assert.deepEqual(JSON.parse(aws.valueAt(name) ?? ""), { "fastly-api-token": NEW, other: "keep", n: 1 });
+    assert.equal(await store.readPrevious(), OLD);
+    await store.restorePrevious(RUN);
+    assert.equal(aws.valueAt(name), original);
+  });
+
+  it("adds the key to an object without it and to a secret without a value", async () => {
+    const { name, store } = setup(`{"a":1}`, { jsonKey: "token" });
+    assert.equal(await store.read(), undefined);
+    await store.stage(NEW, RUN);
+    await store.promote(RUN);
+    assert.deepEqual(JSON.parse(aws.valueAt(name) ?? ""), { a: 1, token: NEW });
+
+    const empty = setup(undefined, { jsonKey: "token" });
+    await empty.store.stage(NEW, RUN);
+    await empty.store.promote(RUN);
+    assert.deepEqual(JSON.parse(aws.valueAt(empty.name) ?? ""), { token: NEW });
+  });
+
+  it("a retried stage after other keys changed is accepted when it holds the same value", async () => {
+    const { store } = setup(JSON.stringify({ token: OLD, a: 1 }), { jsonKey: "token" });
+    await store.stage(NEW, RUN);
+    const other = setup(JSON.stringify({ token: OLD, a: 2 }), { jsonKey: "token" });
+    await other.store.stage(NEW, RUN);
+    assert.equal(await other.store.readStaged(RUN), NEW);
+  });
+
+  it("refuses a secret that is not a JSON object, without quoting it, and writes nothing", async () => {
+    for (const text of [OLD, `["${OLD}"]`, "null"]) {
+      const { name, store } = setup(text, { jsonKey: "token" });
+      await assert.rejects(store.stage(NEW, RUN), (error: Error) => {
+        assert.match(error.message, /refusing to overwrite/);
+        return noSecretIn(error, OLD, NEW);
+      });
+      await assert.rejects(store.read(), /not (valid JSON|a JSON object)/);
+      assert.equal(aws.allValues(name).length, 1, "no version written");
+    }
+  });
+
+  it("refuses a key holding a non-string", async () => {
+    const { store } = setup(`{"token": 5}`, { jsonKey: "token" });
+    await assert.rejects(store.read(), /holds a number, not a string, at key token/);
+  });
+});
+
+describe("aws-secrets-manager store, errors", () => {
+  it("a missing secret is an error naming it, with the fix", async () => {
+    const store = createAwsSecretsManagerStore({
+      secretId: "govuk/does-not-exist",
+      region: AWS_TEST_REGION,
+      endpoint: aws.url,
+      clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 1 },
+    });
+    await assert.rejects(store.read(), (error: Error) => {
+      assert.ok(error instanceof AwsSecretsManagerError);
+      assert.equal(error.code, "ResourceNotFoundException");
+      assert.match(
+        error.message,
+        /DescribeSecret on AWS Secrets Manager secret govuk\/does-not-exist failed/,
+      );
+      assert.match(error.message, /aws secretsmanager create-secret --name govuk\/does-not-exist/);
+      return true;
+    });
+  });
+
+  it("unknown credentials say to check them; the secret key never appears", async () => {
+    const { store } = setup(OLD, {
+      clientConfig: {
+        credentials: {
+          accessKeyId: "AKIAUNKNOWN000000000",
+          secretAccessKey: "wrong-secret-key-wrong-secret-key",
+        },
+        maxAttempts: 1,
+      },
+    });
+    await assert.rejects(store.read(), (error: Error) => {
+      assert.match(error.message, /UnrecognizedClientException/);
+      assert.match(error.message, /check the AWS credentials/);
+      return noSecretIn(error, OLD, "wrong-secret-key-wrong-secret-key");
+    });
+  });
+
+  it("a missing permission names the permissions needed and leaves the secret alone", async () => {
+    const { name, store } = setup(OLD);
+    aws.deny("PutSecretValue");
+    try {
+      await assert.rejects(store.stage(NEW, RUN), (error: Error) => {
+        assert.match(error.message, /PutSecretValue on .* AccessDeniedException/);
+        assert.match(error.message, /grant secretsmanager:GetSecretValue, secretsmanager:PutSecretValue/);
+        return noSecretIn(error, OLD, NEW);
+      });
+    } finally {
+      aws.deny("PutSecretValue", false);
+    }
+    assert.deepEqual(aws.allValues(name), [OLD]);
+  });
+
+  it("throttling and server errors are retried by the SDK with the same version id", async () => {
+    const { name, store } = setup(OLD, {
+      clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 3 },
+    });
+    aws.fail({ operation: "PutSecretValue", code: "ThrottlingException", status: 400 });
+    aws.fail({ operation: "PutSecretValue", code: "InternalServiceError", status: 500 });
+    await store.stage(NEW, RUN);
+    assert.equal(await store.readStaged(RUN), NEW);
+    assert.equal(aws.allValues(name).length, 2);
+  });
+
+  it("without a region the message says where to set one", async () => {
+    const saved = { AWS_REGION: process.env.AWS_REGION, AWS_DEFAULT_REGION: process.env.AWS_DEFAULT_REGION };
+    delete process.env.AWS_REGION;
+    delete process.env.AWS_DEFAULT_REGION;
+    try {
+      const store = createAwsSecretsManagerStore({
+        secretId: "plain-name",
+        clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 1 },
+        endpoint: aws.url,
+      });
+      await assert.rejects(
+        store.read(),
+        /set secret.region in the config, use the secret's ARN, or set AWS_REGION/,
+      );
+    } finally {
+      for (const [key, value] of Object.entries(saved)) if (value !== undefined) process.env[key] = value;
+    }
+  });
+
+  it("the region is taken from an ARN", async () => {
+    const { name } = setup(OLD);
+    const arn = `arn:aws:secretsmanager:${AWS_TEST_REGION}:123456789012:secret:${name}`;
+    const store = createAwsSecretsManagerStore({
+      secretId: arn,
+      endpoint: aws.url,
+      clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 1 },
+    });
+    const saved = process.env.AWS_REGION;
+    delete process.env.AWS_REGION;
+    try {
+      assert.equal(await store.read(), OLD);
+    } finally {
+      if (saved !== undefined) process.env.AWS_REGION = saved;
+    }
+  });
+});
+
+describe("versionIdFor", () => {
+  it("is readable, stable and within AWS's 32–64 characters", () => {
+    assert.equal(versionIdFor(RUN), `fastly-token-rotator-${RUN}`);
+    assert.equal(versionIdFor(RUN, "restore"), `fastly-token-rotator-restore-${RUN}`);
+    const odd = versionIdFor("x".repeat(80));
+    assert.ok(odd.length >= 32 && odd.length <= 64);
+    assert.equal(versionIdFor("x".repeat(80)), odd);
+  });
+});

@@ -1,0 +1,387 @@
+/**
+ * A local server speaking AWS Secrets Manager's wire protocol (AWS JSON 1.1: `POST /` with
+ * `X-Amz-Target: secretsmanager.<Operation>`), built from the API reference, so the real
+ * `@aws-sdk/client-secrets-manager` can be driven against it. It keeps versions and staging labels
+ * as the service does: one version per label, `AWSPREVIOUS` following `AWSCURRENT`, a
+ * `ClientRequestToken` that makes `PutSecretValue` idempotent, unlabelled versions deprecated (not
+ * listed by `DescribeSecret`, still readable by id). Requests must be SigV4-signed by a known access
+ * key. The request log holds operations and ids, never a secret string.
+ */
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export const AWS_TEST_CREDENTIALS = {
+  accessKeyId: "AKIAFTRTESTEXAMPLE01",
+  secretAccessKey: "ftr-test-secret-access-key-0123456789abcd",
+} as const;
+
+export const AWS_TEST_REGION = "eu-west-2";
+const ACCOUNT = "123456789012";
+
+interface Version {
+  readonly id: string;
+  readonly text: string;
+  readonly created: number;
+  readonly stages: Set<string>;
+}
+
+interface Secret {
+  readonly name: string;
+  readonly arn: string;
+  readonly created: number;
+  lastChanged: number;
+  readonly versions: Map<string, Version>;
+}
+
+/** One request, as logged: no secret strings. */
+export interface AwsRequestLogEntry {
+  readonly operation: string;
+  readonly secretId: string | undefined;
+  readonly accessKeyId: string | undefined;
+  readonly status: number;
+}
+
+/** A planned failure: the next `times` calls of `operation` answer `code` with `status`. */
+export interface AwsFault {
+  readonly operation: string;
+  readonly code: string;
+  readonly status?: number;
+  readonly times?: number;
+  readonly message?: string;
+}
+
+export interface RunningAwsSecretsManager {
+  readonly url: string;
+  readonly requests: AwsRequestLogEntry[];
+  /** Create a secret, optionally with a current value. */
+  createSecret(name: string, text?: string): void;
+  /** Version id → labels, for labelled versions (what DescribeSecret shows). */
+  labels(name: string): Record<string, string[]>;
+  /** The string of the version carrying `stage` (default AWSCURRENT). */
+  valueAt(name: string, stage?: string): string | undefined;
+  /** Every version's string, labelled or not. */
+  allValues(name: string): string[];
+  fail(fault: AwsFault): void;
+  /** Refuse every call of `operation` with AccessDeniedException, or allow it again. */
+  deny(operation: string, denied?: boolean): void;
+  close(): Promise<void>;
+}
+
+class AwsError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+const seconds = (ms: number): number => ms / 1000;
+
+/** Starts the server on 127.0.0.1, port 0. */
+export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager> {
+  const secrets = new Map<string, Secret>();
+  const requests: AwsRequestLogEntry[] = [];
+  const faults: { -readonly [K in keyof AwsFault]-?: AwsFault[K] & {} }[] = [];
+  const denied = new Set<string>();
+
+  const find = (secretId: unknown): Secret => {
+    if (typeof secretId !== "string" || secretId === "") {
+      throw new AwsError("InvalidParameterException", "You must provide a value for SecretId.");
+    }
+    for (const secret of secrets.values()) {
+      // A partial ARN (without the six-character suffix) names the secret too.
+      if (secret.name === secretId || secret.arn === secretId || secret.arn.startsWith(`${secretId}-`)) {
+        return secret;
+      }
+    }
+    throw new AwsError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
+  };
+
+  const holder = (secret: Secret, stage: string): Version | undefined =>
+    [...secret.versions.values()].find((v) => v.stages.has(stage));
+
+  /** Attach `stage` to `version` alone; moving AWSCURRENT drags AWSPREVIOUS to the old current. */
+  const attach = (secret: Secret, stage: string, version: Version): void => {
+    const old = holder(secret, stage);
+    if (old === version) return;
+    old?.stages.delete(stage);
+    version.stages.add(stage);
+    if (stage === "AWSCURRENT" && old) {
+      holder(secret, "AWSPREVIOUS")?.stages.delete("AWSPREVIOUS");
+      old.stages.add("AWSPREVIOUS");
+    }
+  };
+
+  const checkToken = (token: unknown): string => {
+    if (token === undefined) return randomBytes(16).toString("hex");
+    if (typeof token !== "string" || token.length < 32 || token.length > 64) {
+      throw new AwsError(
+        "ValidationException",
+        "1 validation error detected: Value at 'clientRequestToken' failed to satisfy constraint: Member must have length between 32 and 64",
+      );
+    }
+    return token;
+  };
+
+  const addVersion = (secret: Secret, id: string, text: string, stages: readonly string[]): Version => {
+    const version: Version = { id, text, created: Date.now(), stages: new Set() };
+    secret.versions.set(id, version);
+    for (const stage of stages) attach(secret, stage, version);
+    secret.lastChanged = Date.now();
+    return version;
+  };
+
+  const describe = (secret: Secret): Record<string, unknown> => ({
+    ARN: secret.arn,
+    Name: secret.name,
+    CreatedDate: seconds(secret.created),
+    LastChangedDate: seconds(secret.lastChanged),
+    VersionIdsToStages: Object.fromEntries(
+      [...secret.versions.values()].filter((v) => v.stages.size > 0).map((v) => [v.id, [...v.stages]]),
+    ),
+  });
+
+  const createSecret = (name: string, text?: string, token?: string): Secret => {
+    if ([...secrets.values()].some((s) => s.name === name)) {
+      throw new AwsError(
+        "ResourceExistsException",
+        `The operation failed because the secret ${name} already exists.`,
+      );
+    }
+    const arn = `arn:aws:secretsmanager:${AWS_TEST_REGION}:${ACCOUNT}:secret:${name}-${randomBytes(3).toString("hex")}`;
+    const secret: Secret = { name, arn, created: Date.now(), lastChanged: Date.now(), versions: new Map() };
+    secrets.set(name, secret);
+    if (text !== undefined) addVersion(secret, checkToken(token), text, ["AWSCURRENT"]);
+    return secret;
+  };
+
+  const operations: Record<string, (input: Record<string, unknown>) => Record<string, unknown>> = {
+    CreateSecret(input) {
+      const name = input.Name;
+      if (typeof name !== "string") throw new AwsError("InvalidParameterException", "Name is required.");
+      const secret = createSecret(
+        name,
+        typeof input.SecretString === "string" ? input.SecretString : undefined,
+        input.ClientRequestToken as string | undefined,
+      );
+      const current = holder(secret, "AWSCURRENT");
+      return { ARN: secret.arn, Name: secret.name, ...(current ? { VersionId: current.id } : {}) };
+    },
+
+    DescribeSecret(input) {
+      return describe(find(input.SecretId));
+    },
+
+    GetSecretValue(input) {
+      const secret = find(input.SecretId);
+      const { VersionId: id, VersionStage: stage } = input;
+      let version: Version | undefined;
+      if (typeof id === "string") {
+        version = secret.versions.get(id);
+        if (version && typeof stage === "string" && !version.stages.has(stage)) version = undefined;
+      } else {
+        version = holder(secret, typeof stage === "string" ? stage : "AWSCURRENT");
+      }
+      if (!version) {
+        throw new AwsError(
+          "ResourceNotFoundException",
+          typeof id === "string"
+            ? `Secrets Manager can't find the specified secret value for VersionId: ${id}`
+            : `Secrets Manager can't find the specified secret value for staging label: ${typeof stage === "string" ? stage : "AWSCURRENT"}`,
+        );
+      }
+      return {
+        ARN: secret.arn,
+        Name: secret.name,
+        VersionId: version.id,
+        SecretString: version.text,
+        VersionStages: [...version.stages],
+        CreatedDate: seconds(version.created),
+      };
+    },
+
+    PutSecretValue(input) {
+      const secret = find(input.SecretId);
+      const token = checkToken(input.ClientRequestToken);
+      if (typeof input.SecretString !== "string") {
+        throw new AwsError(
+          "InvalidParameterException",
+          "You must provide either SecretString or SecretBinary.",
+        );
+      }
+      const stages = Array.isArray(input.VersionStages) ? (input.VersionStages as string[]) : ["AWSCURRENT"];
+      const existing = secret.versions.get(token);
+      if (existing) {
+        if (existing.text !== input.SecretString) {
+          throw new AwsError(
+            "ResourceExistsException",
+            "You can't modify an existing version, you can only create a new version.",
+          );
+        }
+        return {
+          ARN: secret.arn,
+          Name: secret.name,
+          VersionId: existing.id,
+          VersionStages: [...existing.stages],
+        };
+      }
+      const version = addVersion(secret, token, input.SecretString, stages);
+      return {
+        ARN: secret.arn,
+        Name: secret.name,
+        VersionId: version.id,
+        VersionStages: [...version.stages],
+      };
+    },
+
+    UpdateSecretVersionStage(input) {
+      const secret = find(input.SecretId);
+      const stage = input.VersionStage;
+      if (typeof stage !== "string")
+        throw new AwsError("InvalidParameterException", "VersionStage is required.");
+      const to = input.MoveToVersionId;
+      const from = input.RemoveFromVersionId;
+      const current = holder(secret, stage);
+      if (typeof from === "string" && current?.id !== from) {
+        throw new AwsError(
+          "InvalidParameterException",
+          `The staging label ${stage} is not attached to version ${from}.`,
+        );
+      }
+      if (typeof to === "string") {
+        const target = secret.versions.get(to);
+        if (!target) {
+          throw new AwsError(
+            "ResourceNotFoundException",
+            `Secrets Manager can't find the specified secret version: ${to}`,
+          );
+        }
+        if (current && current !== target && typeof from !== "string") {
+          throw new AwsError(
+            "InvalidParameterException",
+            `The parameter RemoveFromVersionId can't be empty. Staging label ${stage} is currently attached to version ${current.id}, so you must explicitly reference that version in RemoveFromVersionId.`,
+          );
+        }
+        attach(secret, stage, target);
+      } else if (current) {
+        if (stage === "AWSCURRENT") {
+          throw new AwsError(
+            "InvalidParameterException",
+            "You can't remove the staging label AWSCURRENT from the only version it is on.",
+          );
+        }
+        current.stages.delete(stage);
+      }
+      secret.lastChanged = Date.now();
+      return { ARN: secret.arn, Name: secret.name };
+    },
+  };
+
+  const respond = (
+    res: ServerResponse,
+    status: number,
+    body: Record<string, unknown>,
+    code?: string,
+  ): void => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      "content-type": "application/x-amz-json-1.1",
+      "content-length": Buffer.byteLength(text),
+      "x-amzn-requestid": randomBytes(16).toString("hex"),
+      ...(code ? { "x-amzn-errortype": `${code}:` } : {}),
+    });
+    res.end(text);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const target = String(req.headers["x-amz-target"] ?? "");
+    const operation = target.startsWith("secretsmanager.") ? target.slice("secretsmanager.".length) : "";
+    const credential = /Credential=([^/,\s]+)\//.exec(String(req.headers.authorization ?? ""))?.[1];
+    let input: Record<string, unknown> = {};
+    let status = 200;
+    try {
+      if (req.method !== "POST" || !operations[operation]) {
+        throw new AwsError("UnknownOperationException", `Unknown operation ${target}`);
+      }
+      try {
+        input = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<string, unknown>;
+      } catch {
+        throw new AwsError("SerializationException", "Malformed request body");
+      }
+      if (!String(req.headers.authorization ?? "").startsWith("AWS4-HMAC-SHA256 ") || !credential) {
+        throw new AwsError(
+          "MissingAuthenticationTokenException",
+          "Request is missing Authentication Token",
+          400,
+        );
+      }
+      if (credential !== AWS_TEST_CREDENTIALS.accessKeyId) {
+        throw new AwsError(
+          "UnrecognizedClientException",
+          "The security token included in the request is invalid.",
+        );
+      }
+      if (denied.has(operation)) {
+        throw new AwsError(
+          "AccessDeniedException",
+          `User: arn:aws:iam::${ACCOUNT}:user/ftr is not authorized to perform: secretsmanager:${operation} because no identity-based policy allows the secretsmanager:${operation} action`,
+        );
+      }
+      const fault = faults.find((f) => f.operation === operation && f.times > 0);
+      if (fault) {
+        fault.times -= 1;
+        throw new AwsError(fault.code, fault.message, fault.status);
+      }
+      respond(res, 200, operations[operation](input));
+    } catch (error) {
+      const e = error instanceof AwsError ? error : new AwsError("InternalServiceError", String(error), 500);
+      status = e.status;
+      respond(res, e.status, { __type: e.code, message: e.message }, e.code);
+    } finally {
+      requests.push({
+        operation,
+        secretId:
+          typeof input.SecretId === "string"
+            ? input.SecretId
+            : typeof input.Name === "string"
+              ? input.Name
+              : undefined,
+        accessKeyId: credential,
+        status,
+      });
+    }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => res.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+
+  const byName = (name: string): Secret => {
+    const secret = secrets.get(name);
+    if (!secret) throw new Error(`no secret ${name}`);
+    return secret;
+  };
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    createSecret: (name, text) => void createSecret(name, text),
+    labels: (name) => describe(byName(name)).VersionIdsToStages as Record<string, string[]>,
+    valueAt: (name, stage = "AWSCURRENT") => holder(byName(name), stage)?.text,
+    allValues: (name) => [...byName(name).versions.values()].map((v) => v.text),
+    fail: (fault) => faults.push({ status: 400, times: 1, message: `injected ${fault.code}`, ...fault }),
+    deny: (operation, isDenied = true) => void (isDenied ? denied.add(operation) : denied.delete(operation)),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
