@@ -42,10 +42,14 @@ export interface AwsRequestLogEntry {
   readonly status: number;
 }
 
-/** A planned failure: the next `times` calls of `operation` answer `code` with `status`. */
+/**
+ * A planned failure: the next `times` calls of `operation` wait `delayMs`, then answer `code` with
+ * `status` (or normally, without `code`).
+ */
 export interface AwsFault {
   readonly operation: string;
-  readonly code: string;
+  readonly code?: string;
+  readonly delayMs?: number;
   readonly status?: number;
   readonly times?: number;
   readonly message?: string;
@@ -335,7 +339,8 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
       const fault = faults.find((f) => f.operation === operation && f.times > 0);
       if (fault) {
         fault.times -= 1;
-        throw new AwsError(fault.code, fault.message, fault.status);
+        if (fault.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+        if (fault.code !== "") throw new AwsError(fault.code, fault.message, fault.status);
       }
       respond(res, 200, operations[operation](input));
     } catch (error) {
@@ -376,7 +381,15 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
     labels: (name) => describe(byName(name)).VersionIdsToStages as Record<string, string[]>,
     valueAt: (name, stage = "AWSCURRENT") => holder(byName(name), stage)?.text,
     allValues: (name) => [...byName(name).versions.values()].map((v) => v.text),
-    fail: (fault) => faults.push({ status: 400, times: 1, message: `injected ${fault.code}`, ...fault }),
+    fail: (fault) =>
+      faults.push({
+        status: 400,
+        times: 1,
+        code: "",
+        delayMs: 0,
+        message: `injected ${fault.code ?? ""}`,
+        ...fault,
+      }),
     deny: (operation, isDenied = true) => void (isDenied ? denied.add(operation) : denied.delete(operation)),
     close: () =>
       new Promise<void>((resolve) => {

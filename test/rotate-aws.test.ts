@@ -1,0 +1,192 @@
+/**
+ * Rotation with the token kept in AWS Secrets Manager, as GOV.UK keeps it: the rotator drives the
+ * real AWS SDK against a local server speaking Secrets Manager's wire protocol; a reload step plays
+ * External Secrets (copies `AWSCURRENT` into the file the exporter stand-in reads), the next one
+ * restarts the stand-in. Checked: the version labels at the end (AWSCURRENT on the run's version,
+ * AWSPREVIOUS on the old one, no AWSPENDING), the other JSON keys kept, a failed verification
+ * restoring the old value, a `kill -9` after staging finished by `ftr resume` from the AWSPENDING
+ * version, and no secret anywhere in the output or the AWS request log.
+ */
+import assert from "node:assert/strict";
+import { watch } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import { demoCredentials } from "../src/emulator/index.ts";
+import { readJournal } from "../src/rotation/journal.ts";
+import type { RotationResult } from "../src/rotation/rotate.ts";
+import {
+  AWS_TEST_CREDENTIALS,
+  AWS_TEST_REGION,
+  startAwsSecretsManager,
+  type RunningAwsSecretsManager,
+} from "./helpers/aws-secrets-manager-server.ts";
+import { TSX_LOADER } from "./helpers/cli.ts";
+import {
+  assertNoSecrets,
+  assertSettled,
+  startRotationEnv,
+  type RotationEnv,
+} from "./helpers/rotation-env.ts";
+
+const SECRET = "govuk/fastly/api";
+const KEY = "fastly-api-token";
+const SYNC_SCRIPT = fileURLToPath(new URL("./helpers/aws-external-secret-sync.ts", import.meta.url));
+
+// The rotator (in-process and as a child) finds its AWS credentials where the SDK looks first.
+process.env.AWS_ACCESS_KEY_ID = AWS_TEST_CREDENTIALS.accessKeyId;
+process.env.AWS_SECRET_ACCESS_KEY = AWS_TEST_CREDENTIALS.secretAccessKey;
+delete process.env.AWS_PROFILE;
+
+describe("ftr rotate with an aws-secrets-manager store", () => {
+  let aws: RunningAwsSecretsManager;
+  let h: RotationEnv;
+
+  before(async () => {
+    aws = await startAwsSecretsManager();
+    aws.createSecret(
+      SECRET,
+      JSON.stringify({ [KEY]: demoCredentials.exporterTokens.integration.token, "other-key": "kept" }),
+    );
+    h = await startRotationEnv({
+      environments: ["integration"],
+      verifyTimeout: "10s",
+      verifyInterval: "1s",
+      stateDir: "state",
+      configure: (doc) => {
+        const env = doc.environments[0]!;
+        // The file the stand-in reads (relative paths resolve against the config's directory, which
+        // is also the reload command's working directory).
+        const exporterFile = String(env.secret.path);
+        env.secret = {
+          type: "aws-secrets-manager",
+          secretId: SECRET,
+          jsonKey: KEY,
+          region: AWS_TEST_REGION,
+          endpoint: aws.url,
+        };
+        env.reload = [
+          {
+            type: "exec",
+            command: [
+              process.execPath,
+              "--import",
+              TSX_LOADER,
+              SYNC_SCRIPT,
+              aws.url,
+              AWS_TEST_REGION,
+              SECRET,
+              KEY,
+              exporterFile,
+            ],
+            timeout: "20s",
+          },
+          ...(env.reload ?? []),
+        ];
+      },
+    });
+    await mkdir(h.stateDir, { recursive: true, mode: 0o700 });
+  });
+  after(async () => {
+    await h?.close();
+    await aws?.close();
+  });
+
+  /** The secret's current JSON document. */
+  const current = (): Record<string, string> =>
+    JSON.parse(aws.valueAt(SECRET) ?? "{}") as Record<string, string>;
+
+  it("plans from the value in AWS, rotates, and leaves the labels as AWS's own rotation does", async () => {
+    const plan = await h.runCli(["plan", "--config", h.configPath, "--json"]);
+    assert.equal(plan.code, 0, plan.stderr);
+    const planned = JSON.parse(plan.stdout) as {
+      environments: { deployed: { status: string; tokenId?: string; managed?: boolean } }[];
+    };
+    assert.equal(planned.environments[0]?.deployed.status, "valid");
+    assert.equal(planned.environments[0]?.deployed.tokenId, demoCredentials.exporterTokens.integration.id);
+
+    const rotated = await h.runCli(["rotate", "--config", h.configPath, "--yes", "--json"]);
+    assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
+    const { result } = JSON.parse(rotated.stdout) as { result: RotationResult };
+    const deployed = await assertSettled(h, "integration");
+    assert.equal(deployed, result.environments[0]?.newTokenId);
+
+    const labels = aws.labels(SECRET);
+    const ours = Object.entries(labels).find(([, stages]) => stages.includes("AWSCURRENT"))?.[0];
+    assert.match(ours ?? "", /^fastly-token-rotator-\d{8}T\d{6}Z-[0-9a-f]{8}$/);
+    assert.ok(Object.values(labels).some((stages) => stages.includes("AWSPREVIOUS")));
+    assert.ok(!Object.values(labels).some((stages) => stages.includes("AWSPENDING")), "no AWSPENDING left");
+    assert.equal(current()[KEY], h.readSecret("integration"));
+    assert.equal(current()["other-key"], "kept");
+    assert.equal((await h.tokenSelf(demoCredentials.exporterTokens.integration.token)).status, 401);
+    assert.deepEqual(await h.consumerRefusals(), []);
+  });
+
+  it("a failed verification puts the previous value back in AWSCURRENT", async () => {
+    const before = current()[KEY]!;
+    await h.setReload("integration", { skip: true }); // the consumer never restarts
+    const failed = await h.runCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
+    await h.setReload("integration", {});
+    assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+    assert.match(failed.stdout + failed.stderr, /rolled back/);
+    assert.equal(current()[KEY], before, "AWSCURRENT holds the previous value again");
+    assert.equal(current()["other-key"], "kept");
+    assert.ok(!Object.values(aws.labels(SECRET)).some((stages) => stages.includes("AWSPENDING")));
+    await assertSettled(h, "integration");
+    assert.deepEqual(await h.consumerRefusals(), []);
+  });
+
+  it("a rotate killed after staging is finished by ftr resume from the AWSPENDING version", async () => {
+    const from = h.journal().length;
+    // Promotion starts with DescribeSecret: hold it so the kill lands with the value only staged.
+    aws.fail({ operation: "DescribeSecret", delayMs: 3000 });
+    const child = h.spawnCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        const records = readJournal(h.stateDir).slice(from);
+        if (records.some((r) => r.step === "stage" && r.status === "done")) {
+          child.child.kill("SIGKILL");
+          watcher.close();
+          clearInterval(timer);
+          resolve();
+        }
+      };
+      const watcher = watch(h.stateDir, check);
+      const timer = setInterval(check, 5);
+    });
+    const ended = await child.done;
+    assert.equal(ended.signal, "SIGKILL");
+    assert.ok(
+      Object.values(aws.labels(SECRET)).some((stages) => stages.includes("AWSPENDING")),
+      "the new value is staged",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 3200)); // the held request drains
+
+    const resumed = await h.runCli(["resume", "--config", h.configPath]);
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    const finish = h
+      .journal()
+      .slice(from)
+      .find((r) => r.step === "finish");
+    assert.equal(finish?.outcome, "rotated", resumed.stdout + resumed.stderr);
+    const deployed = await assertSettled(h, "integration");
+    assert.equal(deployed, finish?.newTokenId);
+    assert.ok(!Object.values(aws.labels(SECRET)).some((stages) => stages.includes("AWSPENDING")));
+    assert.deepEqual(await h.consumerRefusals(), []);
+  });
+
+  it("printed no token value, password or AWS secret key anywhere", () => {
+    const values = aws.allValues(SECRET).map((text, i) => ({
+      label: `token in AWS version #${i}`,
+      value: (JSON.parse(text) as Record<string, string>)[KEY] ?? "",
+    }));
+    assertNoSecrets(
+      [...h.collectOutput(), { source: "AWS request log", text: JSON.stringify(aws.requests) }],
+      [
+        ...h.knownSecrets(),
+        ...values,
+        { label: "AWS secret access key", value: AWS_TEST_CREDENTIALS.secretAccessKey },
+      ],
+    );
+  });
+});
