@@ -97,8 +97,10 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
     JSON.parse(aws.valueAt(SECRET) ?? "{}") as Record<string, string>;
 
   it("plans from the value in AWS, rotates, and leaves the labels as AWS's own rotation does", async () => {
-    const plan = await h.runCli(["plan", "--config", h.configPath, "--json"]);
+    // As a process of its own, so that whatever the AWS SDK prints would show.
+    const plan = await h.runCliProcess(["plan", "--config", h.configPath, "--json"]);
     assert.equal(plan.code, 0, plan.stderr);
+    assert.doesNotMatch(plan.stderr, /Warning/, "no notice from the AWS SDK in the output");
     const planned = JSON.parse(plan.stdout) as {
       environments: { deployed: { status: string; tokenId?: string; managed?: boolean } }[];
     };

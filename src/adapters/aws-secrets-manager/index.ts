@@ -72,6 +72,10 @@ type Versions = Readonly<Record<string, readonly string[]>>;
  */
 export function createAwsSecretsManagerStore(options: AwsSecretsManagerStoreOptions): SecretStore {
   const region = options.region ?? regionOfArn(options.secretId);
+  // On Node.js 20 the SDK prints a multi-line notice that its future releases need Node.js 22; the
+  // version this package locks works on 20, and the notice would land in every command's output.
+  // Whoever sets the variable themselves keeps their choice.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const client = new SecretsManagerClient({
     ...(region ? { region } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
