@@ -13,7 +13,7 @@ import {
   startAwsSecretsManager,
 } from "../test/helpers/aws-secrets-manager-server.ts";
 import { TSX_LOADER } from "../test/helpers/cli.ts";
-import { startRotationEnv, type DemoEnv } from "../test/helpers/rotation-env.ts";
+import { startRotationEnv } from "../test/helpers/rotation-env.ts";
 
 const KEY = "fastly-api-token";
 const SYNC = fileURLToPath(new URL("../test/helpers/aws-external-secret-sync.ts", import.meta.url));
