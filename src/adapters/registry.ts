@@ -10,6 +10,11 @@ import {
 } from "./aws-secrets-manager/index.ts";
 import { createExecSecretStore, type ExecSecretStoreOptions } from "./exec-secret/index.ts";
 import { createExecReloader, type ExecReloaderOptions } from "./exec-reload/index.ts";
+import { createExternalSecretReloader, type ExternalSecretOptions } from "./external-secret/index.ts";
+import {
+  createKubernetesRolloutReloader,
+  type KubernetesRolloutOptions,
+} from "./kubernetes-rollout/index.ts";
 import { createExecVerifier, type ExecVerifierOptions } from "./exec-verify/index.ts";
 import { createFileSecretStore, type FileSecretStoreOptions } from "./file-secret/index.ts";
 import { createPrometheusVerifier, type PrometheusVerifierOptions } from "./prometheus/index.ts";
@@ -24,7 +29,10 @@ export type SecretStoreSpec =
   | ({ readonly type: "aws-secrets-manager" } & AwsSecretsManagerStoreOptions);
 
 /** A reloader as configured (validated and normalised). */
-export type ReloaderSpec = { readonly type: "exec" } & ExecReloaderOptions;
+export type ReloaderSpec =
+  | ({ readonly type: "exec" } & ExecReloaderOptions)
+  | ({ readonly type: "external-secret" } & ExternalSecretOptions)
+  | ({ readonly type: "kubernetes-rollout" } & KubernetesRolloutOptions);
 
 /** A verifier as configured (validated and normalised). */
 export type VerifierSpec =
@@ -46,6 +54,8 @@ export const secretStores: Factories<SecretStoreSpec, SecretStore> = {
 /** Reloader factories by `type`. */
 export const reloaders: Factories<ReloaderSpec, Reloader> = {
   exec: (spec) => createExecReloader(spec),
+  "external-secret": (spec, deps) => createExternalSecretReloader(spec, deps),
+  "kubernetes-rollout": (spec, deps) => createKubernetesRolloutReloader(spec, deps),
 };
 
 /** Verifier factories by `type`. */
@@ -64,7 +74,8 @@ export function createSecretStore(spec: SecretStoreSpec, deps: AdapterDeps = {})
 
 /** The reloader `spec` describes. */
 export function createReloader(spec: ReloaderSpec, deps: AdapterDeps = {}): Reloader {
-  return reloaders[spec.type](spec, deps);
+  const factory = reloaders[spec.type] as (spec: ReloaderSpec, deps: AdapterDeps) => Reloader;
+  return factory(spec, deps);
 }
 
 /** The verifier `spec` describes. */

@@ -171,7 +171,8 @@ environments:
       env?.secret.type === "file" ? env.secret.path : undefined,
       "/elsewhere/conf/secrets/integration.json",
     );
-    assert.equal(env?.reload[0]?.cwd, "/elsewhere/conf");
+    const reload = env?.reload[0];
+    assert.equal(reload?.type === "exec" ? reload.cwd : undefined, "/elsewhere/conf");
     assert.equal(config?.stateDir, "/elsewhere/conf/.ftr-state");
     assert.equal(config?.configPath, undefined);
   });
@@ -427,6 +428,49 @@ describe("parseConfig: errors name the field and the fix", () => {
     assert.match(issueAt(bad.errors, "environments[0].secret.secretArn").message, /unknown key/);
     const missing = parse(aws("region: eu-west-2"));
     assert.match(issueAt(missing.errors, "environments[0].secret.secretId").message, /required/);
+  });
+
+  it("accepts the Kubernetes reloaders with their defaults and checks their fields", () => {
+    const reload = (steps: string): string =>
+      variant('      - { type: exec, command: ["./restart-exporter.sh", "integration"] }', steps);
+    const ok = parse(
+      reload(
+        "      - { type: external-secret, namespace: monitoring, name: govuk-fastly-api, context: integration }\n" +
+          "      - { type: kubernetes-rollout, namespace: monitoring, deployment: fastly-exporter, kubeconfig: ./kube.yaml, timeout: 6m }",
+      ),
+    );
+    assert.deepEqual(ok.errors, []);
+    assert.deepEqual(ok.config?.environments[0]?.reload, [
+      {
+        type: "external-secret",
+        namespace: "monitoring",
+        name: "govuk-fastly-api",
+        apiVersion: "external-secrets.io/v1",
+        timeoutMs: 120_000,
+        intervalMs: 2000,
+        context: "integration",
+      },
+      {
+        type: "kubernetes-rollout",
+        namespace: "monitoring",
+        deployment: "fastly-exporter",
+        timeoutMs: 360_000,
+        intervalMs: 2000,
+        kubeconfig: `${BASE}/kube.yaml`,
+      },
+    ]);
+    const bad = parse(
+      reload(
+        "      - { type: external-secret, namespace: Monitoring, name: x, apiVersion: v1 }\n" +
+          "      - { type: kubernetes-rollout, namespace: monitoring, timeout: 1s, interval: 2s }",
+      ),
+    );
+    assert.match(
+      issueAt(bad.errors, "environments[0].reload[0].namespace").message,
+      /not a Kubernetes namespace/,
+    );
+    assert.match(issueAt(bad.errors, "environments[0].reload[0].apiVersion").message, /group\/version/);
+    assert.match(issueAt(bad.errors, "environments[0].reload[1].deployment").message, /required/);
   });
 
   it("rejects two environments writing the same AWS secret key", () => {

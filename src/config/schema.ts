@@ -294,9 +294,75 @@ const execReloadSchema = z
   })
   .meta({ description: "Run a command and wait for it to exit 0." });
 
-const reloadSchema = z.discriminatedUnion("type", [execReloadSchema]).meta({
-  description: "A step that makes the consumer pick up the new secret (`type: exec`).",
-});
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const k8sName = (what: string, example: string) =>
+  z
+    .string()
+    .max(253, { error: `a Kubernetes ${what} has at most 253 characters` })
+    .regex(K8S_NAME, {
+      error: `not a Kubernetes ${what}: use lower-case letters, digits, "-" and ".", starting and ending with a letter or digit`,
+    })
+    .meta({ description: `The ${what}.`, examples: [example] });
+
+const kubernetesAccessShape = {
+  kubeconfig: z
+    .string()
+    .min(1, { error: "kubeconfig is empty; give a path or remove kubeconfig" })
+    .meta({
+      description:
+        "Kubeconfig file, relative to the config file's directory. Default: KUBECONFIG, then ~/.kube/config, then the pod's service account.",
+      examples: ["./kubeconfig.yaml"],
+    })
+    .optional(),
+  context: z
+    .string()
+    .min(1, { error: "context is empty; give a kubeconfig context or remove context" })
+    .meta({ description: "Kubeconfig context. Default: the current context.", examples: ["integration"] })
+    .optional(),
+};
+
+const externalSecretReloadSchema = z
+  .strictObject({
+    type: z.literal("external-secret"),
+    namespace: k8sName("namespace", "monitoring"),
+    name: k8sName("ExternalSecret name", "govuk-fastly-api"),
+    apiVersion: z
+      .string()
+      .regex(/^[a-z0-9.-]+\/v[0-9a-z]+$/, { error: "give group/version, e.g. external-secrets.io/v1" })
+      .meta({
+        description: "The ExternalSecret's group/version. Default `external-secrets.io/v1`.",
+        examples: ["external-secrets.io/v1beta1"],
+      })
+      .optional(),
+    ...kubernetesAccessShape,
+    timeout: duration("How long the sync may take. Default `2m`.", "2m").optional(),
+    interval: duration("How often its status is read. Default `2s`.", "2s").optional(),
+  })
+  .meta({
+    description:
+      "Force an External Secrets sync (the `force-sync` annotation) and wait until the operator has synced and reports Ready.",
+  });
+
+const kubernetesRolloutReloadSchema = z
+  .strictObject({
+    type: z.literal("kubernetes-rollout"),
+    namespace: k8sName("namespace", "monitoring"),
+    deployment: k8sName("Deployment name", "fastly-exporter-prometheus-fastly-exporter"),
+    ...kubernetesAccessShape,
+    timeout: duration("How long the rollout may take. Default `5m`.", "5m").optional(),
+    interval: duration("How often its status is read. Default `2s`.", "2s").optional(),
+  })
+  .meta({
+    description:
+      "Restart a Deployment as `kubectl rollout restart` does and wait as `kubectl rollout status` does.",
+  });
+
+const reloadSchema = z
+  .discriminatedUnion("type", [execReloadSchema, externalSecretReloadSchema, kubernetesRolloutReloadSchema])
+  .meta({
+    description:
+      "A step that makes the consumer pick up the new secret: `exec`, `external-secret` or `kubernetes-rollout`.",
+  });
 
 const timeoutField = (dflt: string) =>
   duration(`Give up after this long. Default \`${dflt}\`.`, dflt).optional();

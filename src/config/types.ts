@@ -89,8 +89,35 @@ export interface ExecReloadConfig {
   readonly env: Readonly<Record<string, string>>;
 }
 
+/** Which cluster, for the Kubernetes reloaders. */
+export interface KubernetesAccessConfig {
+  /** Absolute path of a kubeconfig file; default KUBECONFIG, ~/.kube/config, in-cluster. */
+  readonly kubeconfig?: string;
+  readonly context?: string;
+}
+
+/** Forces an External Secrets sync and waits for it. */
+export interface ExternalSecretReloadConfig extends KubernetesAccessConfig {
+  readonly type: "external-secret";
+  readonly namespace: string;
+  readonly name: string;
+  /** group/version. Default `external-secrets.io/v1`. */
+  readonly apiVersion: string;
+  readonly timeoutMs: number;
+  readonly intervalMs: number;
+}
+
+/** Restarts a Deployment and waits for the rollout. */
+export interface KubernetesRolloutReloadConfig extends KubernetesAccessConfig {
+  readonly type: "kubernetes-rollout";
+  readonly namespace: string;
+  readonly deployment: string;
+  readonly timeoutMs: number;
+  readonly intervalMs: number;
+}
+
 /** A step that makes the consumer pick up the current secret; run in order. */
-export type ReloadConfig = ExecReloadConfig;
+export type ReloadConfig = ExecReloadConfig | ExternalSecretReloadConfig | KubernetesRolloutReloadConfig;
 
 /** Passes once Fastly reports the expected token used after the switch-over (`last_used_at`). */
 export interface TokenInUseVerifyConfig {

@@ -48,6 +48,8 @@ export const BUILTIN_TOKEN_DEFAULTS = {
 export const DEFAULT_DURATIONS = {
   secretExecTimeout: "30s",
   reloadExecTimeout: "60s",
+  externalSecretTimeout: "2m",
+  rolloutTimeout: "5m",
   tokenInUseTimeout: "2m",
   prometheusTimeout: "2m",
   execVerifyTimeout: "30s",
@@ -234,15 +236,56 @@ function normaliseReload(
   index: number,
   options: ValidateOptions,
 ): ReloadConfig[] {
-  return (env.reload ?? []).map((step, i) => {
+  return (env.reload ?? []).map((step, i): ReloadConfig => {
     const at = (...rest: PropertyKey[]): IssuePath => ["environments", index, "reload", i, ...rest];
-    return {
-      type: "exec",
-      command: step.command,
-      timeoutMs: positive(c, step.timeout ?? DEFAULT_DURATIONS.reloadExecTimeout, at("timeout")),
-      cwd: resolveFrom(options.baseDir, step.cwd ?? "."),
-      env: step.env ?? {},
-    };
+    if (step.type === "exec") {
+      return {
+        type: "exec",
+        command: step.command,
+        timeoutMs: positive(c, step.timeout ?? DEFAULT_DURATIONS.reloadExecTimeout, at("timeout")),
+        cwd: resolveFrom(options.baseDir, step.cwd ?? "."),
+        env: step.env ?? {},
+      };
+    }
+    const timeoutMs = positive(
+      c,
+      step.timeout ??
+        (step.type === "external-secret"
+          ? DEFAULT_DURATIONS.externalSecretTimeout
+          : DEFAULT_DURATIONS.rolloutTimeout),
+      at("timeout"),
+    );
+    const intervalMs = positive(c, step.interval ?? DEFAULT_DURATIONS.verifyInterval, at("interval"));
+    if (intervalMs > 0 && timeoutMs > 0 && intervalMs >= timeoutMs) {
+      c.error(
+        step.interval !== undefined ? at("interval") : at("timeout"),
+        `interval (${formatDuration(intervalMs)}) must be shorter than timeout (${formatDuration(timeoutMs)})`,
+      );
+    }
+    let access = {};
+    if (step.kubeconfig !== undefined) {
+      checkPathText(c, at("kubeconfig"), step.kubeconfig);
+      access = { kubeconfig: resolveFrom(options.baseDir, step.kubeconfig) };
+    }
+    if (step.context !== undefined) access = { ...access, context: step.context };
+    return step.type === "external-secret"
+      ? {
+          type: "external-secret",
+          namespace: step.namespace,
+          name: step.name,
+          apiVersion: step.apiVersion ?? "external-secrets.io/v1",
+          timeoutMs,
+          intervalMs,
+          ...access,
+        }
+      : {
+          type: "kubernetes-rollout",
+          namespace: step.namespace,
+          deployment: step.deployment,
+          timeoutMs,
+          intervalMs,
+          ...access,
+        };
   });
 }
 

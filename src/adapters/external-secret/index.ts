@@ -1,0 +1,138 @@
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import type { AdapterContext, Reloader } from "../types.ts";
+import { formatDuration, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import {
+  explainKubernetesError,
+  KubernetesError,
+  loadKubeConfig,
+  type KubernetesAccess,
+} from "../support/kubernetes.ts";
+
+/** Options of the `external-secret` reloader (already validated; durations in ms). */
+export interface ExternalSecretOptions extends KubernetesAccess {
+  readonly namespace: string;
+  /** The ExternalSecret that copies the secret store's value into the consumer's Secret. */
+  readonly name: string;
+  /** `group/version` of the ExternalSecret resource. Default `external-secrets.io/v1`. */
+  readonly apiVersion?: string;
+  readonly timeoutMs: number;
+  /** How often its status is read. Default 2 s. */
+  readonly intervalMs?: number;
+}
+
+/** The annotation External Secrets' docs (and Argo CD's refresh action) use to force a sync. */
+export const FORCE_SYNC = "force-sync";
+
+/** The parts of an ExternalSecret read here. */
+interface ExternalSecret {
+  metadata?: { generation?: number };
+  spec?: { refreshInterval?: string; refreshPolicy?: string };
+  status?: {
+    refreshTime?: string;
+    syncedResourceVersion?: string;
+    conditions?: {
+      type?: string;
+      status?: string;
+      reason?: string;
+      message?: string;
+      lastTransitionTime?: string;
+    }[];
+  };
+}
+
+/** Why a force-sync would do nothing for this ExternalSecret, if it would not. */
+export function syncBlocker(es: ExternalSecret): string | undefined {
+  const policy = es.spec?.refreshPolicy ?? "Periodic";
+  if (policy === "CreatedOnce") return "its refreshPolicy is CreatedOnce, so it never syncs again";
+  const interval = es.spec?.refreshInterval;
+  if (policy === "Periodic" && interval !== undefined && /^0+(s|m|h)?$/.test(interval.trim())) {
+    return "its refreshInterval is 0 with the Periodic policy, so it never syncs again";
+  }
+  return undefined;
+}
+
+/**
+ * Makes External Secrets copy the new value now rather than at its next refresh: sets the
+ * `force-sync` annotation (a merge patch, as `kubectl annotate` and Argo CD's refresh action do),
+ * then waits until the operator has synced again: `status.syncedResourceVersion` (generation plus
+ * a hash of the annotations) moved past the patch, `status.refreshTime` is not older than it, and
+ * `Ready` is `True`. Fails at once when the sync reports an error, or when the ExternalSecret's
+ * policy means it would never sync.
+ */
+export function createExternalSecretReloader(
+  options: ExternalSecretOptions,
+  deps: AdapterDeps = {},
+): Reloader {
+  const { now, sleep } = resolveDeps(deps);
+  const [group = "external-secrets.io", version = "v1"] = (
+    options.apiVersion ?? "external-secrets.io/v1"
+  ).split("/");
+  const target = `externalsecret ${options.namespace}/${options.name}`;
+  const intervalMs = options.intervalMs ?? 2000;
+  return {
+    description: `external-secret ${options.namespace}/${options.name}`,
+    async run(ctx: AdapterContext) {
+      const api = loadKubeConfig(options).makeApiClient(CustomObjectsApi);
+      const ref = {
+        group,
+        version,
+        namespace: options.namespace,
+        plural: "externalsecrets",
+        name: options.name,
+      };
+      const read = async (): Promise<ExternalSecret> => {
+        try {
+          return (await api.getNamespacedCustomObject(ref)) as ExternalSecret;
+        } catch (error) {
+          throw explainKubernetesError(`reading ${target}`, error);
+        }
+      };
+      const before = await read();
+      const blocker = syncBlocker(before);
+      if (blocker) throw new KubernetesError(`${target} cannot be force-synced: ${blocker}; change its spec`);
+      const started = now();
+      // Second resolution, as the operator's refreshTime has.
+      const startedSecond = Math.floor(started.getTime() / 1000) * 1000;
+      try {
+        await api.patchNamespacedCustomObject(
+          { ...ref, body: { metadata: { annotations: { [FORCE_SYNC]: String(started.getTime()) } } } },
+          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        );
+      } catch (error) {
+        throw explainKubernetesError(`annotating ${target}`, error);
+      }
+      ctx.log.info(`asked ${target} to sync`, { environment: ctx.environment });
+      const deadline = started.getTime() + options.timeoutMs;
+      let last = "no sync yet";
+      for (;;) {
+        await sleep(Math.min(intervalMs, Math.max(0, deadline - now().getTime())), ctx.signal);
+        const es = await read();
+        const status = es.status ?? {};
+        const ready = status.conditions?.find((c) => c.type === "Ready");
+        const refreshed = status.refreshTime !== undefined && Date.parse(status.refreshTime) >= startedSecond;
+        const resynced = status.syncedResourceVersion !== before.status?.syncedResourceVersion;
+        if (
+          ready?.status === "False" &&
+          ready.lastTransitionTime !== undefined &&
+          Date.parse(ready.lastTransitionTime) >= startedSecond
+        ) {
+          throw new KubernetesError(
+            `${target} failed to sync: ${ready.reason ?? "?"}${ready.message ? `: ${ready.message}` : ""}; see kubectl -n ${options.namespace} describe externalsecret ${options.name}`,
+          );
+        }
+        if (refreshed && resynced && ready?.status === "True") {
+          ctx.log.info(`${target} synced`, { environment: ctx.environment, refreshTime: status.refreshTime });
+          return;
+        }
+        last = ready
+          ? `Ready=${ready.status ?? "?"} (${ready.reason ?? "?"}), last sync ${status.refreshTime ?? "never"}`
+          : "no Ready condition";
+        if (now().getTime() >= deadline) {
+          throw new KubernetesError(
+            `${target} did not sync within ${formatDuration(options.timeoutMs)} (${last}); is the External Secrets operator running?`,
+          );
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * What the Kubernetes reloaders share: loading a kubeconfig (a file, `KUBECONFIG`, `~/.kube/config`
+ * or the pod's service account, as kubectl does) and turning API failures into one line with a fix.
+ */
+import { ApiException, KubeConfig } from "@kubernetes/client-node";
+
+/** Where the cluster credentials come from. */
+export interface KubernetesAccess {
+  /** Path of a kubeconfig file; default `KUBECONFIG`, then `~/.kube/config`, then in-cluster. */
+  readonly kubeconfig?: string;
+  /** Context of the kubeconfig to use; default its current context. */
+  readonly context?: string;
+}
+
+/** A Kubernetes API call failed, or the cluster cannot be reached; the message says what to do. */
+export class KubernetesError extends Error {
+  override readonly name = "KubernetesError";
+  /** HTTP status, when the API answered. */
+  readonly status: number | undefined;
+  constructor(message: string, status?: number, options?: ErrorOptions) {
+    super(message, options);
+    this.status = status;
+  }
+}
+
+/** Loads the kubeconfig `access` names; throws a KubernetesError naming the file or context. */
+export function loadKubeConfig(access: KubernetesAccess): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (access.kubeconfig) kc.loadFromFile(access.kubeconfig);
+    else kc.loadFromDefault();
+  } catch (error) {
+    throw new KubernetesError(
+      `cannot load the kubeconfig ${access.kubeconfig ?? "(KUBECONFIG or ~/.kube/config)"}: ${error instanceof Error ? error.message : String(error)}; check kubeconfig in the config`,
+      undefined,
+      { cause: error },
+    );
+  }
+  if (access.context) {
+    if (!kc.getContexts().some((c) => c.name === access.context)) {
+      throw new KubernetesError(
+        `the kubeconfig has no context "${access.context}" (it has ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(", ") || "none"
+        }); fix context in the config`,
+      );
+    }
+    kc.setCurrentContext(access.context);
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new KubernetesError(
+      "no Kubernetes cluster is configured (no kubeconfig and not running in a pod); set kubeconfig or context in the config",
+    );
+  }
+  return kc;
+}
+
+/** The `message` of a Kubernetes `Status` body, if the body is one. */
+function statusMessage(body: unknown): string | undefined {
+  let parsed = body;
+  if (typeof body === "string") {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return body.trim().slice(0, 200) || undefined;
+    }
+  }
+  if (typeof parsed === "object" && parsed !== null && "message" in parsed) {
+    const message = (parsed).message;
+    return typeof message === "string" ? message : undefined;
+  }
+  return undefined;
+}
+
+/** Turns what a client call threw into a KubernetesError saying what failed and what to do. */
+export function explainKubernetesError(what: string, error: unknown): KubernetesError {
+  if (error instanceof KubernetesError) return error;
+  if (error instanceof ApiException) {
+    const status = error.code;
+    const detail = statusMessage(error.body) ?? `HTTP ${status}`;
+    const fix =
+      status === 401
+        ? "the cluster refused the credentials; refresh them (kubectl auth whoami)"
+        : status === 403
+          ? "grant the permission in a Role bound to this identity"
+          : status === 404
+            ? "check the namespace and name in the config"
+            : status === 409
+              ? "it was changed at the same moment; run again"
+              : undefined;
+    return new KubernetesError(`${what} failed: ${detail}${fix ? `; ${fix}` : ""}`, status, { cause: error });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new KubernetesError(
+    `${what} failed: ${message}; check that the cluster is reachable (kubectl cluster-info)`,
+    undefined,
+    { cause: error },
+  );
+}
