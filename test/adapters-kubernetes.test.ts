@@ -1,0 +1,279 @@
+/**
+ * The `external-secret` and `kubernetes-rollout` reloaders, driven through the real
+ * `@kubernetes/client-node` against a local server speaking the Kubernetes API
+ * (test/helpers/kubernetes-api-server.ts), whose controllers play the Deployment controller and
+ * the External Secrets operator.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { createExternalSecretReloader } from "../src/adapters/external-secret/index.ts";
+import { createKubernetesRolloutReloader, RESTARTED_AT } from "../src/adapters/kubernetes-rollout/index.ts";
+import type { AdapterContext } from "../src/adapters/types.ts";
+import { memoryLogger } from "../src/util/log.ts";
+import {
+  KUBE_TEST_TOKEN,
+  startKubernetesApi,
+  type RunningKubernetesApi,
+} from "./helpers/kubernetes-api-server.ts";
+
+let kube: RunningKubernetesApi;
+let dir: string;
+let kubeconfig: string;
+const rollouts: string[] = [];
+const syncs: string[] = [];
+let failRollout = false;
+let failSync = false;
+
+before(async () => {
+  kube = await startKubernetesApi({
+    controllerDelayMs: 30,
+    onRollout: (ns, name) => {
+      rollouts.push(`${ns}/${name}`);
+      return failRollout ? Promise.reject(new Error("crash loop")) : Promise.resolve();
+    },
+    onSync: (ns, name) => {
+      syncs.push(`${ns}/${name}`);
+      return failSync ? Promise.reject(new Error("AccessDeniedException")) : Promise.resolve();
+    },
+  });
+  dir = await mkdtemp(join(tmpdir(), "ftr-kube-"));
+  kubeconfig = await kube.writeKubeconfig(join(dir, "kubeconfig"), "integration");
+});
+after(async () => {
+  await kube.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const ctx = (): AdapterContext & { log: ReturnType<typeof memoryLogger> } => ({
+  environment: "integration",
+  runId: "20261128T041153Z-1a2b3c4d",
+  log: memoryLogger(),
+});
+
+describe("kubernetes-rollout reloader", () => {
+  it("restarts like kubectl rollout restart and waits until the rollout is complete", async () => {
+    kube.addDeployment("monitoring", "exporter", 2);
+    const reloader = createKubernetesRolloutReloader({
+      namespace: "monitoring",
+      deployment: "exporter",
+      kubeconfig,
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
+    assert.equal(reloader.description, "kubernetes-rollout deployment monitoring/exporter");
+    const before = rollouts.length;
+    const c = ctx();
+    await reloader.run(c);
+    assert.deepEqual(rollouts.slice(before), ["monitoring/exporter"]);
+    const dep = kube.deployment("monitoring", "exporter") as {
+      metadata: { generation: number };
+      spec: { template: { metadata: { annotations: Record<string, string> } } };
+      status: { observedGeneration: number; updatedReplicas: number; availableReplicas: number };
+    };
+    assert.match(
+      dep.spec.template.metadata.annotations[RESTARTED_AT] ?? "",
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
+    );
+    assert.equal(dep.metadata.generation, 2);
+    assert.deepEqual(
+      [dep.status.observedGeneration, dep.status.updatedReplicas, dep.status.availableReplicas],
+      [2, 2, 2],
+    );
+    const patch = kube.requests.find((r) => r.method === "PATCH" && r.path.includes("/deployments/exporter"));
+    assert.match(patch?.contentType ?? "", /^application\/strategic-merge-patch\+json/);
+    assert.ok(c.log.lines.some((l) => l.message.includes("rolled out")));
+  });
+
+  it("refuses a paused deployment without touching it", async () => {
+    kube.addDeployment("monitoring", "paused", 1, { paused: true });
+    const reloader = createKubernetesRolloutReloader({
+      namespace: "monitoring",
+      deployment: "paused",
+      kubeconfig,
+      timeoutMs: 5_000,
+    });
+    await assert.rejects(reloader.run(ctx()), /paused; resume it \(kubectl rollout resume\)/);
+    assert.equal(
+      (kube.deployment("monitoring", "paused") as { metadata: { generation: number } }).metadata.generation,
+      1,
+    );
+  });
+
+  it("says so when the rollout exceeds its progress deadline", async () => {
+    kube.addDeployment("monitoring", "crashing");
+    failRollout = true;
+    try {
+      const reloader = createKubernetesRolloutReloader({
+        namespace: "monitoring",
+        deployment: "crashing",
+        kubeconfig,
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      });
+      await assert.rejects(
+        reloader.run(ctx()),
+        /exceeded its progress deadline; see kubectl -n monitoring describe/,
+      );
+    } finally {
+      failRollout = false;
+    }
+  });
+
+  it("times out with what it was waiting for", async () => {
+    kube.addDeployment("monitoring", "stuck");
+    kube.pause("deployments");
+    try {
+      const reloader = createKubernetesRolloutReloader({
+        namespace: "monitoring",
+        deployment: "stuck",
+        kubeconfig,
+        timeoutMs: 400,
+        intervalMs: 50,
+      });
+      await assert.rejects(
+        reloader.run(ctx()),
+        /did not finish rolling out within 400ms \(waiting for the deployment spec update to be observed\)/,
+      );
+    } finally {
+      kube.pause("deployments", false);
+    }
+  });
+
+  it("a missing deployment, bad credentials and an unknown context are one line each with the fix", async () => {
+    const missing = createKubernetesRolloutReloader({
+      namespace: "monitoring",
+      deployment: "nope",
+      kubeconfig,
+      timeoutMs: 1_000,
+    });
+    await assert.rejects(
+      missing.run(ctx()),
+      /deployments.apps "nope" not found; check the namespace and name/,
+    );
+
+    const badConfig = join(dir, "bad-kubeconfig");
+    await writeFile(
+      badConfig,
+      (await import("node:fs")).readFileSync(kubeconfig, "utf8").replace(KUBE_TEST_TOKEN, "wrong-token"),
+    );
+    const unauthorised = createKubernetesRolloutReloader({
+      namespace: "monitoring",
+      deployment: "exporter",
+      kubeconfig: badConfig,
+      timeoutMs: 1_000,
+    });
+    await assert.rejects(unauthorised.run(ctx()), (error: Error) => {
+      assert.match(error.message, /refused the credentials/);
+      assert.ok(!error.message.includes("wrong-token") && !error.message.includes(KUBE_TEST_TOKEN));
+      return true;
+    });
+
+    const wrongContext = createKubernetesRolloutReloader({
+      namespace: "monitoring",
+      deployment: "exporter",
+      kubeconfig,
+      context: "production",
+      timeoutMs: 1_000,
+    });
+    await assert.rejects(wrongContext.run(ctx()), /no context "production" \(it has integration\)/);
+
+    const unreadable = createKubernetesRolloutReloader({
+      namespace: "monitoring",
+      deployment: "exporter",
+      kubeconfig: join(dir, "missing"),
+      timeoutMs: 1_000,
+    });
+    await assert.rejects(unreadable.run(ctx()), /cannot load the kubeconfig .*missing/);
+  });
+});
+
+describe("external-secret reloader", () => {
+  it("annotates force-sync with a merge patch and waits until the operator has synced", async () => {
+    kube.addExternalSecret("monitoring", "govuk-fastly-api");
+    const reloader = createExternalSecretReloader({
+      namespace: "monitoring",
+      name: "govuk-fastly-api",
+      kubeconfig,
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
+    assert.equal(reloader.description, "external-secret monitoring/govuk-fastly-api");
+    const before = syncs.length;
+    await reloader.run(ctx());
+    assert.deepEqual(syncs.slice(before), ["monitoring/govuk-fastly-api"]);
+    const es = kube.externalSecret("monitoring", "govuk-fastly-api") as {
+      metadata: { annotations: Record<string, string> };
+      status: { conditions: { type: string; status: string }[] };
+    };
+    assert.match(es.metadata.annotations["force-sync"] ?? "", /^\d{13}$/);
+    assert.equal(es.status.conditions[0]?.status, "True");
+    const patch = kube.requests.find((r) => r.method === "PATCH" && r.path.includes("/externalsecrets/"));
+    assert.match(patch?.contentType ?? "", /^application\/merge-patch\+json/);
+
+    // Again: a second force-sync is a new annotation value, so the operator syncs again.
+    await reloader.run(ctx());
+    assert.equal(syncs.length, before + 2);
+  });
+
+  it("fails with the operator's reason when the sync fails", async () => {
+    kube.addExternalSecret("monitoring", "broken");
+    failSync = true;
+    try {
+      const reloader = createExternalSecretReloader({
+        namespace: "monitoring",
+        name: "broken",
+        kubeconfig,
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      });
+      await assert.rejects(
+        reloader.run(ctx()),
+        /failed to sync: SecretSyncedError: could not get secret data from provider: AccessDeniedException/,
+      );
+    } finally {
+      failSync = false;
+    }
+  });
+
+  it("refuses an ExternalSecret that would never sync again, before annotating it", async () => {
+    kube.addExternalSecret("monitoring", "once", { refreshPolicy: "CreatedOnce" });
+    kube.addExternalSecret("monitoring", "never", { refreshInterval: "0s" });
+    for (const name of ["once", "never"]) {
+      const reloader = createExternalSecretReloader({
+        namespace: "monitoring",
+        name,
+        kubeconfig,
+        timeoutMs: 1_000,
+      });
+      await assert.rejects(
+        reloader.run(ctx()),
+        /cannot be force-synced: its (refreshPolicy is CreatedOnce|refreshInterval is 0)/,
+      );
+      const es = kube.externalSecret("monitoring", name) as { metadata: { annotations?: unknown } };
+      assert.equal(es.metadata.annotations, undefined);
+    }
+  });
+
+  it("times out asking whether the operator runs", async () => {
+    kube.addExternalSecret("monitoring", "idle");
+    kube.pause("externalsecrets");
+    try {
+      const reloader = createExternalSecretReloader({
+        namespace: "monitoring",
+        name: "idle",
+        kubeconfig,
+        timeoutMs: 400,
+        intervalMs: 50,
+      });
+      await assert.rejects(
+        reloader.run(ctx()),
+        /did not sync within 400ms .*is the External Secrets operator running\?/,
+      );
+    } finally {
+      kube.pause("externalsecrets", false);
+    }
+  });
+});

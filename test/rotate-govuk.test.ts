@@ -1,0 +1,184 @@
+/**
+ * The whole GOV.UK runbook, with no exec step: the token lives in AWS Secrets Manager
+ * (`aws-secrets-manager` store, real AWS SDK, local Secrets Manager server), an `external-secret`
+ * reloader force-syncs the ExternalSecret and a `kubernetes-rollout` reloader restarts the exporter
+ * Deployment (real `@kubernetes/client-node`, local Kubernetes API server whose operators copy
+ * `AWSCURRENT` into the file the exporter stand-in reads and restart the stand-in), then
+ * `token-in-use` and a real Prometheus scraping the stand-in prove the new token in use.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { demoCredentials } from "../src/emulator/index.ts";
+import type { RotationResult } from "../src/rotation/rotate.ts";
+import {
+  AWS_TEST_CREDENTIALS,
+  AWS_TEST_REGION,
+  startAwsSecretsManager,
+  type RunningAwsSecretsManager,
+} from "./helpers/aws-secrets-manager-server.ts";
+import {
+  KUBE_TEST_TOKEN,
+  startKubernetesApi,
+  type RunningKubernetesApi,
+} from "./helpers/kubernetes-api-server.ts";
+import {
+  assertNoSecrets,
+  assertSettled,
+  startRotationEnv,
+  type RotationEnv,
+} from "./helpers/rotation-env.ts";
+
+const SECRET = "govuk/fastly/api";
+const KEY = "fastly-api-token";
+const NAMESPACE = "monitoring";
+const EXTERNAL_SECRET = "govuk-fastly-api";
+const DEPLOYMENT = "fastly-exporter-prometheus-fastly-exporter";
+
+process.env.AWS_ACCESS_KEY_ID = AWS_TEST_CREDENTIALS.accessKeyId;
+process.env.AWS_SECRET_ACCESS_KEY = AWS_TEST_CREDENTIALS.secretAccessKey;
+delete process.env.AWS_PROFILE;
+
+describe("the GOV.UK pipeline: Secrets Manager, External Secrets, a Deployment rollout", () => {
+  let aws: RunningAwsSecretsManager;
+  let kube: RunningKubernetesApi;
+  let h: RotationEnv;
+  let kubeDir: string;
+  let exporterFile = "";
+  let failSyncs = 0;
+
+  before(async () => {
+    aws = await startAwsSecretsManager();
+    aws.createSecret(
+      SECRET,
+      JSON.stringify({ [KEY]: demoCredentials.exporterTokens.integration.token, "other-key": "kept" }),
+    );
+    kube = await startKubernetesApi({
+      controllerDelayMs: 50,
+      // The operator copies AWSCURRENT into the Secret, here the file the stand-in reads.
+      onSync: async () => {
+        if (failSyncs > 0) {
+          failSyncs -= 1;
+          throw new Error("AccessDeniedException: not authorized to perform secretsmanager:GetSecretValue");
+        }
+        const value = (JSON.parse(aws.valueAt(SECRET) ?? "{}") as Record<string, string>)[KEY] ?? "";
+        await writeFile(`${exporterFile}.sync`, `${value}\n`, { mode: 0o600 });
+        await rename(`${exporterFile}.sync`, exporterFile);
+      },
+      // The Deployment controller replaces the pod: the stand-in restarts and reads the file.
+      onRollout: () =>
+        new Promise<void>((resolve, reject) => {
+          const child = spawn(process.execPath, [join(h.dir, "restart-exporter.mjs"), "integration"], {
+            stdio: "ignore",
+          });
+          child.once("exit", (code) =>
+            code === 0 ? resolve() : reject(new Error(`restart exited ${code}`)),
+          );
+        }),
+    });
+    kube.addExternalSecret(NAMESPACE, EXTERNAL_SECRET);
+    kube.addDeployment(NAMESPACE, DEPLOYMENT);
+    kubeDir = await mkdtemp(join(tmpdir(), "ftr-kube-"));
+    const kubeconfig = await kube.writeKubeconfig(join(kubeDir, "kubeconfig"), "integration");
+
+    h = await startRotationEnv({
+      environments: ["integration"],
+      prometheus: true,
+      verifyTimeout: "20s",
+      verifyInterval: "1s",
+      stateDir: "state",
+      configure: (doc) => {
+        const env = doc.environments[0]!;
+        exporterFile = String(env.secret.path);
+        env.secret = {
+          type: "aws-secrets-manager",
+          secretId: SECRET,
+          jsonKey: KEY,
+          region: AWS_TEST_REGION,
+          endpoint: aws.url,
+        };
+        const access = { kubeconfig, context: "integration", timeout: "20s", interval: "1s" };
+        env.reload = [
+          { type: "external-secret", namespace: NAMESPACE, name: EXTERNAL_SECRET, ...access },
+          { type: "kubernetes-rollout", namespace: NAMESPACE, deployment: DEPLOYMENT, ...access },
+        ];
+      },
+    });
+    // The secret path in the demo config is relative to the config's directory.
+    if (!exporterFile.startsWith("/")) exporterFile = join(h.dir, exporterFile);
+  });
+  after(async () => {
+    await h?.close();
+    await kube?.close();
+    await aws?.close();
+    if (kubeDir) await rm(kubeDir, { recursive: true, force: true });
+  });
+
+  const current = (): Record<string, string> =>
+    JSON.parse(aws.valueAt(SECRET) ?? "{}") as Record<string, string>;
+
+  it("rotates with no exec step and proves the new token in use through Fastly and Prometheus", async () => {
+    assert.ok(h.prometheusUrl, "Prometheus runs");
+    const rotated = await h.runCli(["rotate", "--config", h.configPath, "--yes", "--json"]);
+    assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
+    const { result } = JSON.parse(rotated.stdout) as { result: RotationResult };
+    const env = result.environments[0]!;
+    assert.deepEqual(
+      env.steps.map((s) => s.step),
+      ["mint", "test", "stage", "promote", "reload", "verify", "revoke", "prove"],
+    );
+    const reload = env.steps.find((s) => s.step === "reload");
+    assert.match(reload?.detail ?? "", /external-secret monitoring\/govuk-fastly-api/);
+    assert.match(reload?.detail ?? "", /kubernetes-rollout deployment monitoring\/fastly-exporter/);
+    const verify = env.steps.find((s) => s.step === "verify");
+    assert.match(verify?.detail ?? "", /prometheus/);
+
+    const deployed = await assertSettled(h, "integration");
+    assert.equal(deployed, env.newTokenId);
+    assert.equal(current()[KEY], h.readSecret("integration"));
+    assert.equal(current()["other-key"], "kept");
+    const es = kube.externalSecret(NAMESPACE, EXTERNAL_SECRET) as {
+      metadata: { annotations: Record<string, string> };
+    };
+    assert.ok(es.metadata.annotations["force-sync"]);
+    const dep = kube.deployment(NAMESPACE, DEPLOYMENT) as { metadata: { generation: number } };
+    assert.equal(dep.metadata.generation, 2, "one rollout restart");
+    assert.deepEqual(await h.consumerRefusals(), []);
+  });
+
+  it("a failed ExternalSecret sync rolls back: AWSCURRENT restored, synced and rolled out again", async () => {
+    const before = current()[KEY]!;
+    const beforeId = (await h.tokenSelf(before)).id;
+    failSyncs = 1;
+    const failed = await h.runCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
+    assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+    assert.match(failed.stdout, /integration\s+│\s+rolled-back/);
+    assert.match(failed.stdout, /failed to sync: SecretSyncedError/);
+    assert.equal(current()[KEY], before);
+    assert.equal(await assertSettled(h, "integration"), beforeId);
+    assert.deepEqual(await h.consumerRefusals(), []);
+  });
+
+  it("printed no token value, password, AWS key or Kubernetes token anywhere", () => {
+    const values = aws.allValues(SECRET).map((text, i) => ({
+      label: `token in AWS version #${i}`,
+      value: (JSON.parse(text) as Record<string, string>)[KEY] ?? "",
+    }));
+    assertNoSecrets(
+      [
+        ...h.collectOutput(),
+        { source: "AWS request log", text: JSON.stringify(aws.requests) },
+        { source: "Kubernetes request log", text: JSON.stringify(kube.requests) },
+      ],
+      [
+        ...h.knownSecrets(),
+        ...values,
+        { label: "AWS secret access key", value: AWS_TEST_CREDENTIALS.secretAccessKey },
+        { label: "Kubernetes token", value: KUBE_TEST_TOKEN },
+      ],
+    );
+  });
+});
