@@ -68,7 +68,7 @@ function statusMessage(body: unknown): string | undefined {
     }
   }
   if (typeof parsed === "object" && parsed !== null && "message" in parsed) {
-    const message = (parsed).message;
+    const message = parsed.message;
     return typeof message === "string" ? message : undefined;
   }
   return undefined;
