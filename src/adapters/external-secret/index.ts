@@ -1,8 +1,8 @@
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { AdapterContext, Reloader } from "../types.ts";
 import { formatDuration, resolveDeps, type AdapterDeps } from "../support/deps.ts";
 import {
   explainKubernetesError,
+  kubernetesClient,
   KubernetesError,
   loadKubeConfig,
   type KubernetesAccess,
@@ -72,7 +72,8 @@ export function createExternalSecretReloader(
   return {
     description: `external-secret ${options.namespace}/${options.name}`,
     async run(ctx: AdapterContext) {
-      const api = loadKubeConfig(options).makeApiClient(CustomObjectsApi);
+      const { CustomObjectsApi, PatchStrategy, setHeaderOptions } = await kubernetesClient();
+      const api = (await loadKubeConfig(options)).makeApiClient(CustomObjectsApi);
       const ref = {
         group,
         version,

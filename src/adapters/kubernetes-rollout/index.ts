@@ -1,8 +1,9 @@
-import { AppsV1Api, PatchStrategy, setHeaderOptions, type V1Deployment } from "@kubernetes/client-node";
+import type { V1Deployment } from "@kubernetes/client-node";
 import type { AdapterContext, Reloader } from "../types.ts";
 import { formatDuration, resolveDeps, type AdapterDeps } from "../support/deps.ts";
 import {
   explainKubernetesError,
+  kubernetesClient,
   KubernetesError,
   loadKubeConfig,
   type KubernetesAccess,
@@ -67,7 +68,8 @@ export function createKubernetesRolloutReloader(
   return {
     description: `kubernetes-rollout ${target}`,
     async run(ctx: AdapterContext) {
-      const api = loadKubeConfig(options).makeApiClient(AppsV1Api);
+      const { AppsV1Api, PatchStrategy, setHeaderOptions } = await kubernetesClient();
+      const api = (await loadKubeConfig(options)).makeApiClient(AppsV1Api);
       const ref = { name: options.deployment, namespace: options.namespace };
       let current: V1Deployment;
       try {

@@ -2,7 +2,8 @@
  * What the Kubernetes reloaders share: loading a kubeconfig (a file, `KUBECONFIG`, `~/.kube/config`
  * or the pod's service account, as kubectl does) and turning API failures into one line with a fix.
  */
-import { ApiException, KubeConfig } from "@kubernetes/client-node";
+import type * as KubernetesClient from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 
 /** Where the cluster credentials come from. */
 export interface KubernetesAccess {
@@ -23,8 +24,17 @@ export class KubernetesError extends Error {
   }
 }
 
+/**
+ * The Kubernetes client library, loaded on first use: it takes about half a second to load, which
+ * every other command would otherwise pay.
+ */
+export function kubernetesClient(): Promise<typeof KubernetesClient> {
+  return import("@kubernetes/client-node");
+}
+
 /** Loads the kubeconfig `access` names; throws a KubernetesError naming the file or context. */
-export function loadKubeConfig(access: KubernetesAccess): KubeConfig {
+export async function loadKubeConfig(access: KubernetesAccess): Promise<KubeConfig> {
+  const { KubeConfig } = await kubernetesClient();
   const kc = new KubeConfig();
   try {
     if (access.kubeconfig) kc.loadFromFile(access.kubeconfig);
@@ -74,10 +84,15 @@ function statusMessage(body: unknown): string | undefined {
   return undefined;
 }
 
+/** The client's `ApiException` (an HTTP status and the body), recognised without loading the client. */
+function isApiException(error: unknown): error is { code: number; body: unknown } {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === "number" && "body" in error;
+}
+
 /** Turns what a client call threw into a KubernetesError saying what failed and what to do. */
 export function explainKubernetesError(what: string, error: unknown): KubernetesError {
   if (error instanceof KubernetesError) return error;
-  if (error instanceof ApiException) {
+  if (isApiException(error)) {
     const status = error.code;
     const detail = statusMessage(error.body) ?? `HTTP ${status}`;
     const fix =
