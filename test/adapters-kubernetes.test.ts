@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createExternalSecretReloader } from "../src/adapters/external-secret/index.ts";
 import { createKubernetesRolloutReloader, RESTARTED_AT } from "../src/adapters/kubernetes-rollout/index.ts";
+import { createKubernetesSecretStore } from "../src/adapters/kubernetes-secret/index.ts";
 import type { AdapterContext } from "../src/adapters/types.ts";
 import { memoryLogger } from "../src/util/log.ts";
 import {
@@ -275,5 +276,93 @@ describe("external-secret reloader", () => {
     } finally {
       kube.pause("externalsecrets", false);
     }
+  });
+});
+
+describe("kubernetes-secret store", () => {
+  const OLD = "X-srxc_zLpchro9ngNBVgyofN_jqQFJ2";
+  const NEW = "QoU3neoxQQ6IPL8g7eRkkCjyWcwdNI7J";
+  const RUN = "20261128T041153Z-1a2b3c4d";
+  let n = 0;
+  const setup = (values?: Record<string, string>) => {
+    n += 1;
+    const name = `exporter-token-${n}`;
+    if (values) kube.addSecret("monitoring", name, values);
+    const store = createKubernetesSecretStore({ namespace: "monitoring", name, key: "token", kubeconfig });
+    return { name, store };
+  };
+
+  it("stages in a companion Secret, promotes only its key, keeps the previous value, restores; idempotent", async () => {
+    const { name, store } = setup({ token: OLD, other: "keep" });
+    assert.equal(store.description, `kubernetes-secret monitoring/${name}#token`);
+    assert.equal(store.durableStaging, true);
+    assert.equal(await store.read(), OLD);
+
+    await store.stage(NEW, RUN);
+    assert.deepEqual(
+      kube.secretValues("monitoring", name),
+      { token: OLD, other: "keep" },
+      "untouched by stage",
+    );
+    assert.deepEqual(kube.secretValues("monitoring", `${name}-ftr`), { pending: NEW, "pending-run": RUN });
+    assert.equal(await store.readStaged(RUN), NEW);
+    assert.equal(await store.readStaged("20261128T000000Z-00000000"), undefined);
+
+    await store.promote(RUN);
+    await store.promote(RUN); // a resume repeating a promote that had finished
+    assert.deepEqual(kube.secretValues("monitoring", name), { token: NEW, other: "keep" });
+    assert.equal(await store.readPrevious(), OLD);
+    assert.equal(await store.readStaged(RUN), undefined);
+
+    await store.restorePrevious(RUN);
+    await store.restorePrevious(RUN);
+    assert.deepEqual(kube.secretValues("monitoring", name), { token: OLD, other: "keep" });
+    const patches = kube.requests.filter((r) => r.method === "PATCH" && r.path.endsWith(`/secrets/${name}`));
+    assert.ok(patches.every((r) => r.contentType?.startsWith("application/merge-patch+json")));
+  });
+
+  it("restorePrevious before promotion keeps the current value and drops the pending one", async () => {
+    const { name, store } = setup({ token: OLD });
+    await store.stage(NEW, RUN);
+    await store.restorePrevious(RUN);
+    assert.equal(await store.read(), OLD);
+    assert.equal(await store.readStaged(RUN), undefined);
+    await store.discardStaged(RUN);
+    assert.deepEqual(kube.secretValues("monitoring", `${name}-ftr`), {});
+  });
+
+  it("promote refuses another run's pending value", async () => {
+    const { store } = setup({ token: OLD });
+    await store.stage(NEW, RUN);
+    await assert.rejects(
+      store.promote("20261128T050000Z-99999999"),
+      /belongs to run 20261128T041153Z-1a2b3c4d/,
+    );
+    assert.equal(await store.read(), OLD);
+  });
+
+  it("a missing Secret is an error with the command that creates it, and nothing is written", async () => {
+    const { name, store } = setup();
+    await assert.rejects(store.read(), new RegExp(`kubectl -n monitoring create secret generic ${name}`));
+    await assert.rejects(store.stage(NEW, RUN), /does not exist/);
+    assert.equal(kube.secretValues("monitoring", `${name}-ftr`), undefined);
+  });
+
+  it("a forbidden update names the fix, leaves the value alone and never shows a token", async () => {
+    const { name, store } = setup({ token: OLD });
+    await store.stage(NEW, RUN);
+    kube.forbid("PATCH", "secrets");
+    try {
+      await assert.rejects(store.promote(RUN), (error: Error) => {
+        assert.match(error.message, /forbidden.*grant the permission in a Role/);
+        assert.ok(!error.message.includes(OLD) && !error.message.includes(NEW));
+        return true;
+      });
+    } finally {
+      kube.forbid("PATCH", "secrets", false);
+    }
+    assert.equal(kube.secretValues("monitoring", name)?.token, OLD);
+    await store.promote(RUN); // once allowed, the same run completes
+    assert.equal(await store.read(), NEW);
   });
 });

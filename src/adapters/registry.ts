@@ -16,6 +16,7 @@ import {
   type KubernetesRolloutOptions,
 } from "./kubernetes-rollout/index.ts";
 import { createExecVerifier, type ExecVerifierOptions } from "./exec-verify/index.ts";
+import { createKubernetesSecretStore, type KubernetesSecretStoreOptions } from "./kubernetes-secret/index.ts";
 import { createFileSecretStore, type FileSecretStoreOptions } from "./file-secret/index.ts";
 import { createPrometheusVerifier, type PrometheusVerifierOptions } from "./prometheus/index.ts";
 import { createTokenInUseVerifier, type TokenInUseOptions } from "./token-in-use/index.ts";
@@ -26,7 +27,8 @@ export type { AdapterDeps } from "./support/deps.ts";
 export type SecretStoreSpec =
   | ({ readonly type: "file" } & FileSecretStoreOptions)
   | ({ readonly type: "exec" } & ExecSecretStoreOptions)
-  | ({ readonly type: "aws-secrets-manager" } & AwsSecretsManagerStoreOptions);
+  | ({ readonly type: "aws-secrets-manager" } & AwsSecretsManagerStoreOptions)
+  | ({ readonly type: "kubernetes-secret" } & KubernetesSecretStoreOptions);
 
 /** A reloader as configured (validated and normalised). */
 export type ReloaderSpec =
@@ -49,6 +51,7 @@ export const secretStores: Factories<SecretStoreSpec, SecretStore> = {
   file: (spec) => createFileSecretStore(spec),
   exec: (spec) => createExecSecretStore(spec),
   "aws-secrets-manager": (spec) => createAwsSecretsManagerStore(spec),
+  "kubernetes-secret": (spec) => createKubernetesSecretStore(spec),
 };
 
 /** Reloader factories by `type`. */

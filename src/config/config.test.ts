@@ -401,7 +401,7 @@ describe("parseConfig: errors name the field and the fix", () => {
     const unknown = parse(variant("type: file", "type: vault"));
     assert.match(
       issueAt(unknown.errors, "environments[0].secret.type").message,
-      /unknown type "vault": use one of file, exec, aws-secrets-manager/,
+      /unknown type "vault": use one of file, exec, aws-secrets-manager, kubernetes-secret/,
     );
   });
 

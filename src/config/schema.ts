@@ -217,6 +217,33 @@ const execSecretSchema = z
   })
   .meta({ description: "Store the token value with commands (the value travels on stdin/stdout only)." });
 
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const k8sName = (what: string, example: string) =>
+  z
+    .string()
+    .max(253, { error: `a Kubernetes ${what} has at most 253 characters` })
+    .regex(K8S_NAME, {
+      error: `not a Kubernetes ${what}: use lower-case letters, digits, "-" and ".", starting and ending with a letter or digit`,
+    })
+    .meta({ description: `The ${what}.`, examples: [example] });
+
+const kubernetesAccessShape = {
+  kubeconfig: z
+    .string()
+    .min(1, { error: "kubeconfig is empty; give a path or remove kubeconfig" })
+    .meta({
+      description:
+        "Kubeconfig file, relative to the config file's directory. Default: KUBECONFIG, then ~/.kube/config, then the pod's service account.",
+      examples: ["./kubeconfig.yaml"],
+    })
+    .optional(),
+  context: z
+    .string()
+    .min(1, { error: "context is empty; give a kubeconfig context or remove context" })
+    .meta({ description: "Kubeconfig context. Default: the current context.", examples: ["integration"] })
+    .optional(),
+};
+
 const awsSecretSchema = z
   .strictObject({
     type: z.literal("aws-secrets-manager"),
@@ -273,11 +300,30 @@ const awsSecretSchema = z
     description: "Store the token value in AWS Secrets Manager, staged and promoted by version labels.",
   });
 
-const secretSchema = z
-  .discriminatedUnion("type", [fileSecretSchema, execSecretSchema, awsSecretSchema])
+const kubernetesSecretSchema = z
+  .strictObject({
+    type: z.literal("kubernetes-secret"),
+    namespace: k8sName("namespace", "monitoring"),
+    name: k8sName("Secret name", "govuk-fastly-api"),
+    key: z
+      .string()
+      .regex(/^[-._a-zA-Z0-9]+$/, { error: 'not a Secret data key: use letters, digits, "-", "_" and "."' })
+      .meta({
+        description: "The key of the Secret's data holding the token.",
+        examples: ["fastly-api-token"],
+      }),
+    ...kubernetesAccessShape,
+  })
   .meta({
     description:
-      "Where this environment's token value is stored: `type: file`, `type: aws-secrets-manager` or `type: exec`.",
+      "Store the token value in one key of a Kubernetes Secret; pending and previous values go to a companion Secret `<name>-ftr`.",
+  });
+
+const secretSchema = z
+  .discriminatedUnion("type", [fileSecretSchema, execSecretSchema, awsSecretSchema, kubernetesSecretSchema])
+  .meta({
+    description:
+      "Where this environment's token value is stored: `type: file`, `type: aws-secrets-manager`, `type: kubernetes-secret` or `type: exec`.",
     examples: [{ type: "file", path: "./secrets/integration.json", jsonKey: "fastly-api-token" }],
   });
 
@@ -293,33 +339,6 @@ const execReloadSchema = z
     env: envField.optional(),
   })
   .meta({ description: "Run a command and wait for it to exit 0." });
-
-const K8S_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-const k8sName = (what: string, example: string) =>
-  z
-    .string()
-    .max(253, { error: `a Kubernetes ${what} has at most 253 characters` })
-    .regex(K8S_NAME, {
-      error: `not a Kubernetes ${what}: use lower-case letters, digits, "-" and ".", starting and ending with a letter or digit`,
-    })
-    .meta({ description: `The ${what}.`, examples: [example] });
-
-const kubernetesAccessShape = {
-  kubeconfig: z
-    .string()
-    .min(1, { error: "kubeconfig is empty; give a path or remove kubeconfig" })
-    .meta({
-      description:
-        "Kubeconfig file, relative to the config file's directory. Default: KUBECONFIG, then ~/.kube/config, then the pod's service account.",
-      examples: ["./kubeconfig.yaml"],
-    })
-    .optional(),
-  context: z
-    .string()
-    .min(1, { error: "context is empty; give a kubeconfig context or remove context" })
-    .meta({ description: "Kubeconfig context. Default: the current context.", examples: ["integration"] })
-    .optional(),
-};
 
 const externalSecretReloadSchema = z
   .strictObject({

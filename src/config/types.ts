@@ -73,8 +73,16 @@ export interface AwsSecretConfig {
   readonly profile?: string;
 }
 
+/** One key of a Kubernetes Secret. */
+export interface KubernetesSecretConfig extends KubernetesAccessConfig {
+  readonly type: "kubernetes-secret";
+  readonly namespace: string;
+  readonly name: string;
+  readonly key: string;
+}
+
 /** Where one environment's token value lives. */
-export type SecretConfig = FileSecretConfig | ExecSecretConfig | AwsSecretConfig;
+export type SecretConfig = FileSecretConfig | ExecSecretConfig | AwsSecretConfig | KubernetesSecretConfig;
 
 /** Runs a command and waits for it to exit 0. */
 export interface ExecReloadConfig {

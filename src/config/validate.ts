@@ -213,6 +213,15 @@ function normaliseSecret(
       ? { type: "file", path }
       : { type: "file", path, jsonKey: secret.jsonKey };
   }
+  if (secret.type === "kubernetes-secret") {
+    return {
+      type: "kubernetes-secret",
+      namespace: secret.namespace,
+      name: secret.name,
+      key: secret.key,
+      ...kubernetesAccess(c, at, secret, options),
+    };
+  }
   if (secret.type === "aws-secrets-manager") {
     const { type, secretId, ...rest } = secret;
     const optional = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
@@ -228,6 +237,22 @@ function normaliseSecret(
   const timeoutMs = positive(c, secret.timeout ?? DEFAULT_DURATIONS.secretExecTimeout, at("timeout"));
   const base = { type: "exec" as const, write: secret.write, timeoutMs, cwd, env: secret.env ?? {} };
   return secret.read === undefined ? base : { ...base, read: secret.read };
+}
+
+/** `kubeconfig` (resolved against the config's directory) and `context`, when given. */
+function kubernetesAccess(
+  c: Collector,
+  at: (...rest: PropertyKey[]) => IssuePath,
+  step: { readonly kubeconfig?: string | undefined; readonly context?: string | undefined },
+  options: ValidateOptions,
+): { kubeconfig?: string; context?: string } {
+  const access: { kubeconfig?: string; context?: string } = {};
+  if (step.kubeconfig !== undefined) {
+    checkPathText(c, at("kubeconfig"), step.kubeconfig);
+    access.kubeconfig = resolveFrom(options.baseDir, step.kubeconfig);
+  }
+  if (step.context !== undefined) access.context = step.context;
+  return access;
 }
 
 function normaliseReload(
@@ -262,12 +287,7 @@ function normaliseReload(
         `interval (${formatDuration(intervalMs)}) must be shorter than timeout (${formatDuration(timeoutMs)})`,
       );
     }
-    let access = {};
-    if (step.kubeconfig !== undefined) {
-      checkPathText(c, at("kubeconfig"), step.kubeconfig);
-      access = { kubeconfig: resolveFrom(options.baseDir, step.kubeconfig) };
-    }
-    if (step.context !== undefined) access = { ...access, context: step.context };
+    const access = kubernetesAccess(c, at, step, options);
     return step.type === "external-secret"
       ? {
           type: "external-secret",
@@ -421,16 +441,22 @@ function checkAcrossEnvironments(
   const destinations = new Map<string, number>();
   for (const env of environments) {
     if (env.secret.type === "exec") continue;
+    const secret = env.secret;
     const destination =
-      env.secret.type === "file"
-        ? `file:${env.secret.path}#${env.secret.jsonKey ?? ""}`
-        : // The same name in another account (profile) or region is another secret.
-          `aws:${env.secret.profile ?? ""}:${env.secret.endpoint ?? ""}:${env.secret.region ?? ""}:${env.secret.secretId}#${env.secret.jsonKey ?? ""}`;
+      secret.type === "file"
+        ? `file:${secret.path}#${secret.jsonKey ?? ""}`
+        : secret.type === "kubernetes-secret"
+          ? // The same name in another cluster (context) is another Secret.
+            `k8s:${secret.kubeconfig ?? ""}:${secret.context ?? ""}:${secret.namespace}/${secret.name}#${secret.key}`
+          : // The same name in another account (profile) or region is another secret.
+            `aws:${secret.profile ?? ""}:${secret.endpoint ?? ""}:${secret.region ?? ""}:${secret.secretId}#${secret.jsonKey ?? ""}`;
     const first = destinations.get(destination);
     if (first !== undefined) {
+      const field =
+        secret.type === "file" ? "path" : secret.type === "kubernetes-secret" ? "name" : "secretId";
       c.error(
-        ["environments", env.index, "secret", env.secret.type === "file" ? "path" : "secretId"],
-        `environments[${first}] stores its token in the same place; give each environment its own ${env.secret.type === "file" ? "file" : "secret"} or jsonKey`,
+        ["environments", env.index, "secret", field],
+        `environments[${first}] stores its token in the same place; give each environment its own ${secret.type === "file" ? "file" : "secret"} or ${secret.type === "kubernetes-secret" ? "key" : "jsonKey"}`,
       );
     } else destinations.set(destination, env.index);
   }

@@ -1,7 +1,8 @@
 /**
  * A local server speaking the Kubernetes API's REST protocol for what the reloaders touch, so the
- * real `@kubernetes/client-node` can be driven against it: Deployments (`apps/v1`) and
- * ExternalSecrets (`external-secrets.io/v1`), GET and PATCH (merge and strategic-merge), with
+ * real `@kubernetes/client-node` can be driven against it: Deployments (`apps/v1`), ExternalSecrets
+ * (`external-secrets.io/v1`) and Secrets (`v1`, also created by POST), GET and PATCH (merge and
+ * strategic-merge), with
  * `metadata.generation` bumped on spec changes, `Status` bodies for errors, and bearer-token
  * authentication. Two small controllers play the cluster: a Deployment controller that, when the
  * pod template changes, runs `onRollout` (restart the consumer) and then reports the rollout
@@ -39,6 +40,12 @@ export interface RunningKubernetesApi {
   readonly requests: RequestLogEntry[];
   addDeployment(namespace: string, name: string, replicas?: number, extra?: { paused?: boolean }): void;
   addExternalSecret(namespace: string, name: string, spec?: Json): void;
+  /** A Secret with these (plain) values; stored base64-encoded as the API does. */
+  addSecret(namespace: string, name: string, values: Record<string, string>): void;
+  /** A Secret's decoded values, or undefined when it does not exist. */
+  secretValues(namespace: string, name: string): Record<string, string> | undefined;
+  /** Refuse every request of `method` on `resource` (e.g. PATCH secrets) with 403, or allow it again. */
+  forbid(method: string, resource: string, forbidden?: boolean): void;
   deployment(namespace: string, name: string): Json | undefined;
   externalSecret(namespace: string, name: string): Json | undefined;
   /** Stop the operators acting (a cluster without External Secrets running, a stuck rollout). */
@@ -67,6 +74,8 @@ const seconds = (date = new Date()): string => date.toISOString().replace(/\.\d{
 export async function startKubernetesApi(options: Options = {}): Promise<RunningKubernetesApi> {
   const deployments = new Map<string, Json>();
   const externalSecrets = new Map<string, Json>();
+  const secrets = new Map<string, Json>();
+  const forbidden = new Set<string>();
   const requests: RequestLogEntry[] = [];
   const paused = new Set<string>();
   const delay = options.controllerDelayMs ?? 100;
@@ -169,7 +178,12 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     }, delay);
   };
 
-  const routes: { pattern: RegExp; store: Map<string, Json>; kind: "deployments" | "externalsecrets" }[] = [
+  const routes: {
+    pattern: RegExp;
+    store: Map<string, Json>;
+    kind: "deployments" | "externalsecrets" | "secrets";
+  }[] = [
+    { pattern: /^\/api\/v1\/namespaces\/([^/]+)\/secrets\/([^/]+)$/, store: secrets, kind: "secrets" },
     {
       pattern: /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)$/,
       store: deployments,
@@ -187,6 +201,30 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
       return status(401, "Unauthorized", "Unauthorized");
     }
     const path = (req.url ?? "/").split("?")[0]!;
+    const resource = /\/(deployments|externalsecrets|secrets)(\/|$)/.exec(path)?.[1] ?? "";
+    if (forbidden.has(`${req.method ?? ""} ${resource}`)) {
+      return status(
+        403,
+        "Forbidden",
+        `${resource} is forbidden: User "system:serviceaccount:monitoring:ftr" cannot ${String(req.method).toLowerCase()} resource "${resource}"`,
+      );
+    }
+    const create = /^\/api\/v1\/namespaces\/([^/]+)\/secrets$/.exec(path);
+    if (create && req.method === "POST") {
+      const object = JSON.parse(body) as Json;
+      const meta = (object.metadata ?? {}) as Json;
+      const name = String(meta.name);
+      if (secrets.has(key(create[1]!, name)))
+        return status(409, "AlreadyExists", `secrets "${name}" already exists`);
+      const stored = {
+        apiVersion: "v1",
+        kind: "Secret",
+        ...object,
+        metadata: { ...meta, namespace: create[1], resourceVersion: "1" },
+      };
+      secrets.set(key(create[1]!, name), stored);
+      return [201, clone(stored)];
+    }
     for (const route of routes) {
       const match = route.pattern.exec(path);
       if (!match) continue;
@@ -322,6 +360,31 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
           ],
         },
       });
+    },
+    addSecret(namespace, name, values) {
+      secrets.set(key(namespace, name), {
+        apiVersion: "v1",
+        kind: "Secret",
+        type: "Opaque",
+        metadata: { namespace, name, resourceVersion: "1" },
+        data: Object.fromEntries(
+          Object.entries(values).map(([k, v]) => [k, Buffer.from(v).toString("base64")]),
+        ),
+      });
+    },
+    secretValues(namespace, name) {
+      const secret = secrets.get(key(namespace, name));
+      if (!secret) return undefined;
+      return Object.fromEntries(
+        Object.entries((secret.data ?? {}) as Record<string, string>).map(([k, v]) => [
+          k,
+          Buffer.from(v, "base64").toString("utf8"),
+        ]),
+      );
+    },
+    forbid(method, resource, isForbidden = true) {
+      if (isForbidden) forbidden.add(`${method} ${resource}`);
+      else forbidden.delete(`${method} ${resource}`);
     },
     deployment: (namespace, name) => clone(deployments.get(key(namespace, name))),
     externalSecret: (namespace, name) => clone(externalSecrets.get(key(namespace, name))),

@@ -1,0 +1,139 @@
+/**
+ * Rotation with the token in a Kubernetes Secret read directly by the consumer: a
+ * `kubernetes-secret` store and a `kubernetes-rollout` reloader (real `@kubernetes/client-node`,
+ * local Kubernetes API server whose Deployment controller copies the Secret's key into the file
+ * the exporter stand-in reads, as a kubelet projects a Secret, and restarts the stand-in).
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { demoCredentials } from "../src/emulator/index.ts";
+import {
+  KUBE_TEST_TOKEN,
+  startKubernetesApi,
+  type RunningKubernetesApi,
+} from "./helpers/kubernetes-api-server.ts";
+import {
+  assertNoSecrets,
+  assertSettled,
+  startRotationEnv,
+  type RotationEnv,
+} from "./helpers/rotation-env.ts";
+
+const NAMESPACE = "monitoring";
+const SECRET = "fastly-exporter-token";
+const DEPLOYMENT = "fastly-exporter";
+
+describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout reloader", () => {
+  let kube: RunningKubernetesApi;
+  let h: RotationEnv;
+  let kubeDir: string;
+  let exporterFile = "";
+  let failRollouts = 0;
+
+  before(async () => {
+    kube = await startKubernetesApi({
+      controllerDelayMs: 50,
+      onRollout: async () => {
+        if (failRollouts > 0) {
+          failRollouts -= 1;
+          throw new Error("CrashLoopBackOff");
+        }
+        // The new pod starts with the Secret as it is now.
+        const value = kube.secretValues(NAMESPACE, SECRET)?.["fastly-api-token"] ?? "";
+        await writeFile(`${exporterFile}.new`, `${value}\n`, { mode: 0o600 });
+        await rename(`${exporterFile}.new`, exporterFile);
+        await new Promise<void>((resolve, reject) => {
+          const child = spawn(process.execPath, [join(h.dir, "restart-exporter.mjs"), "integration"], {
+            stdio: "ignore",
+          });
+          child.once("exit", (code) =>
+            code === 0 ? resolve() : reject(new Error(`restart exited ${code}`)),
+          );
+        });
+      },
+    });
+    kube.addSecret(NAMESPACE, SECRET, {
+      "fastly-api-token": demoCredentials.exporterTokens.integration.token,
+      "other-key": "kept",
+    });
+    kube.addDeployment(NAMESPACE, DEPLOYMENT);
+    kubeDir = await mkdtemp(join(tmpdir(), "ftr-kube-"));
+    const kubeconfig = await kube.writeKubeconfig(join(kubeDir, "kubeconfig"), "integration");
+    h = await startRotationEnv({
+      environments: ["integration"],
+      verifyTimeout: "10s",
+      verifyInterval: "1s",
+      configure: (doc) => {
+        const env = doc.environments[0]!;
+        exporterFile = String(env.secret.path);
+        env.secret = {
+          type: "kubernetes-secret",
+          namespace: NAMESPACE,
+          name: SECRET,
+          key: "fastly-api-token",
+          kubeconfig,
+        };
+        env.reload = [
+          {
+            type: "kubernetes-rollout",
+            namespace: NAMESPACE,
+            deployment: DEPLOYMENT,
+            kubeconfig,
+            timeout: "20s",
+            interval: "1s",
+          },
+        ];
+      },
+    });
+    if (!exporterFile.startsWith("/")) exporterFile = join(h.dir, exporterFile);
+  });
+  after(async () => {
+    await h?.close();
+    await kube?.close();
+    if (kubeDir) await rm(kubeDir, { recursive: true, force: true });
+  });
+
+  it("rotates: the Secret's key holds the new token, the other keys are kept, the previous value is kept aside", async () => {
+    const rotated = await h.runCli(["rotate", "--config", h.configPath, "--yes"]);
+    assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
+    await assertSettled(h, "integration");
+    const values = kube.secretValues(NAMESPACE, SECRET)!;
+    assert.equal(values["fastly-api-token"], h.readSecret("integration"));
+    assert.equal(values["other-key"], "kept");
+    assert.equal(
+      kube.secretValues(NAMESPACE, `${SECRET}-ftr`)?.previous,
+      demoCredentials.exporterTokens.integration.token,
+    );
+    assert.deepEqual(await h.consumerRefusals(), []);
+  });
+
+  it("a rollout past its progress deadline restores the Secret and rolls out the old token again", async () => {
+    const before = kube.secretValues(NAMESPACE, SECRET)!["fastly-api-token"];
+    failRollouts = 1;
+    const failed = await h.runCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
+    assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+    assert.match(failed.stdout, /integration\s+│\s+rolled-back/);
+    assert.match(failed.stdout, /exceeded its progress deadline/);
+    assert.equal(kube.secretValues(NAMESPACE, SECRET)!["fastly-api-token"], before);
+    await assertSettled(h, "integration");
+    assert.deepEqual(await h.consumerRefusals(), []);
+  });
+
+  it("printed no token value, password or Kubernetes token anywhere", () => {
+    assertNoSecrets(
+      [...h.collectOutput(), { source: "Kubernetes request log", text: JSON.stringify(kube.requests) }],
+      [
+        ...h.knownSecrets(),
+        {
+          label: "previous value in the companion Secret",
+          value: kube.secretValues(NAMESPACE, `${SECRET}-ftr`)?.previous ?? "",
+        },
+        { label: "Kubernetes token", value: KUBE_TEST_TOKEN },
+      ],
+    );
+  });
+});
