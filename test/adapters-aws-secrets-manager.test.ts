@@ -251,6 +251,16 @@ describe("aws-secrets-manager store, errors", () => {
     assert.deepEqual(aws.allValues(name), [OLD]);
   });
 
+  it("keeps the document and every value in it out of an error that echoes them", async () => {
+    const other = "another-credential-in-the-same-secret";
+    const { store } = setup(JSON.stringify({ token: OLD, other }), { jsonKey: "token" });
+    aws.fail({ operation: "PutSecretValue", code: "ValidationException", echo: true });
+    await assert.rejects(store.stage(NEW, RUN), (error: Error) => {
+      assert.match(error.message, /ValidationException: Value '\[REDACTED\]' at 'secretString'/);
+      return noSecretIn(error, OLD, NEW, other);
+    });
+  });
+
   it("throttling and server errors are retried by the SDK with the same version id", async () => {
     const { name, store } = setup(OLD, {
       clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 3 },

@@ -50,6 +50,8 @@ export interface AwsFault {
   readonly operation: string;
   readonly code?: string;
   readonly delayMs?: number;
+  /** Echo the request's SecretString in the error message (a careless service). */
+  readonly echo?: boolean;
   readonly status?: number;
   readonly times?: number;
   readonly message?: string;
@@ -339,6 +341,12 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
       const fault = faults.find((f) => f.operation === operation && f.times > 0);
       if (fault) {
         fault.times -= 1;
+        if (fault.echo && typeof input.SecretString === "string") {
+          throw new AwsError(
+            fault.code || "ValidationException",
+            `Value '${input.SecretString}' at 'secretString' failed to satisfy constraint`,
+          );
+        }
         if (fault.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
         if (fault.code !== "") throw new AwsError(fault.code, fault.message, fault.status);
       }
@@ -383,12 +391,13 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
     allValues: (name) => [...byName(name).versions.values()].map((v) => v.text),
     fail: (fault) =>
       faults.push({
-        status: 400,
-        times: 1,
-        code: "",
-        delayMs: 0,
-        message: `injected ${fault.code ?? ""}`,
-        ...fault,
+        operation: fault.operation,
+        code: fault.code ?? "",
+        status: fault.status ?? 400,
+        times: fault.times ?? 1,
+        delayMs: fault.delayMs ?? 0,
+        echo: fault.echo ?? false,
+        message: fault.message ?? `injected ${fault.code ?? ""}`,
       }),
     deny: (operation, isDenied = true) => void (isDenied ? denied.add(operation) : denied.delete(operation)),
     close: () =>

@@ -7,6 +7,7 @@ import {
   type SecretsManagerClientConfig,
 } from "@aws-sdk/client-secrets-manager";
 import { createHash } from "node:crypto";
+import { redact } from "../../util/redact.ts";
 import type { SecretStore } from "../types.ts";
 
 /** Options of the `aws-secrets-manager` secret store (already validated). */
@@ -87,17 +88,26 @@ export function createAwsSecretsManagerStore(options: AwsSecretsManagerStoreOpti
   const where = `AWS Secrets Manager secret ${secretId}${options.jsonKey ? `#${options.jsonKey}` : ""}`;
 
   /** Sends one command, turning any failure into a one-line error with a fix. */
-  const call = async <T>(operation: string, send: () => Promise<T>): Promise<T> => {
+  const call = async <T>(
+    operation: string,
+    send: () => Promise<T>,
+    secrets: readonly string[] = [],
+  ): Promise<T> => {
     try {
       return await send();
     } catch (error) {
-      throw explain(operation, error);
+      throw explain(operation, error, secrets);
     }
   };
 
-  const explain = (operation: string, error: unknown): AwsSecretsManagerError => {
+  /** `secrets`: what the request carried, kept out of the message whatever the service echoes. */
+  const explain = (
+    operation: string,
+    error: unknown,
+    secrets: readonly string[] = [],
+  ): AwsSecretsManagerError => {
     const code = errorCode(error);
-    const message = error instanceof Error ? error.message : String(error);
+    const message = redact(error instanceof Error ? error.message : String(error), secrets);
     const fix = fixFor(code, message);
     return new AwsSecretsManagerError(
       `${operation} on ${where} failed: ${code ? `${code}: ` : ""}${oneLine(message)}${fix ? `; ${fix}` : ""}`,
@@ -212,15 +222,28 @@ export function createAwsSecretsManagerStore(options: AwsSecretsManagerStoreOpti
   };
 
   const put = async (versionId: string, text: string, stages: string[]): Promise<void> => {
-    await call("PutSecretValue", () =>
-      client.send(
-        new PutSecretValueCommand({
-          SecretId: secretId,
-          ClientRequestToken: versionId,
-          SecretString: text,
-          VersionStages: stages,
-        }),
-      ),
+    // The document and every string in it (other keys may be other credentials).
+    let secrets = [text];
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed === "object" && parsed !== null) {
+        secrets = [text, ...Object.values(parsed).filter((v): v is string => typeof v === "string")];
+      }
+    } catch {
+      // A bare token: the text itself.
+    }
+    await call(
+      "PutSecretValue",
+      () =>
+        client.send(
+          new PutSecretValueCommand({
+            SecretId: secretId,
+            ClientRequestToken: versionId,
+            SecretString: text,
+            VersionStages: stages,
+          }),
+        ),
+      secrets,
     );
   };
 
