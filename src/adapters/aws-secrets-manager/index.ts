@@ -126,7 +126,9 @@ export function createAwsSecretsManagerStore(options: AwsSecretsManagerStoreOpti
       case "InvalidSignatureException":
       case "ExpiredTokenException":
       case "CredentialsProviderError":
-        return "check the AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or the pod's IAM role)";
+        return options.profile
+          ? `check the AWS credentials of profile ${options.profile} (aws sts get-caller-identity --profile ${options.profile})`
+          : "check the AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or the pod's IAM role)";
       case "DecryptionFailure":
       case "KMSAccessDeniedException":
         return "allow the caller to use the secret's KMS key";
