@@ -4,6 +4,7 @@
  */
 import type { Config, EnvironmentConfig, ServiceSelector } from "../config/types.ts";
 import type { AutomationToken, Service, TokenSelf } from "../fastly/types.ts";
+import { formatTime } from "../util/time.ts";
 
 /** What the secret store holds for one environment, and what Fastly says of it. */
 export type DeployedState =
@@ -151,7 +152,7 @@ function planEnvironment(state: LiveState, env: EnvironmentConfig, options: Plan
     ) {
       decision = "due";
       reasons.push(
-        `the deployed token ${deployedToken.id} expires ${deployedToken.expiresAt.toISOString()} (${daysLeft(deployedToken.expiresAt, now)}), within the rotateBefore window of ${Math.round(spec.rotateBeforeMs / DAY)} days`,
+        `the deployed token ${deployedToken.id} expires ${formatTime(deployedToken.expiresAt)} (${daysLeft(deployedToken.expiresAt, now)}), within the rotateBefore window of ${Math.round(spec.rotateBeforeMs / DAY)} days`,
       );
     } else if (options.force) {
       decision = "forced";
@@ -160,7 +161,7 @@ function planEnvironment(state: LiveState, env: EnvironmentConfig, options: Plan
       decision = "ok";
       reasons.push(
         deployedToken.expiresAt
-          ? `the deployed token ${deployedToken.id} is valid until ${deployedToken.expiresAt.toISOString()} (${daysLeft(deployedToken.expiresAt, now)})`
+          ? `the deployed token ${deployedToken.id} is valid until ${formatTime(deployedToken.expiresAt)} (${daysLeft(deployedToken.expiresAt, now)})`
           : `the deployed token ${deployedToken.id} never expires`,
       );
     }

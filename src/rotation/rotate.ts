@@ -22,6 +22,7 @@ import { silentLogger, type Logger } from "../util/log.ts";
 import { redact, registerSecret } from "../util/redact.ts";
 import { USER_AGENT } from "../version.ts";
 import { acquireLock, openJournal, type Journal, type Outcome, type Step } from "./journal.ts";
+import { formatTime } from "../util/time.ts";
 
 /** A progress event, for live output. */
 export interface RotationEvent {
@@ -384,7 +385,7 @@ export class EnvironmentRun {
       const wantExpiry = Date.parse(plan.create.expiresAt);
       if (!self.expiresAt || Math.abs(self.expiresAt.getTime() - wantExpiry) > 15 * 60_000) {
         problems.push(
-          `expires ${self.expiresAt?.toISOString() ?? "never"}, asked about ${plan.create.expiresAt}`,
+          `expires ${self.expiresAt ? formatTime(self.expiresAt) : "never"}, asked about ${plan.create.expiresAt}`,
         );
       }
       if (problems.length > 0) {
@@ -395,7 +396,7 @@ export class EnvironmentRun {
       }
       return {
         value: undefined,
-        detail: `${self.id}: ${have}, ${self.services.length || "all"} services, expires ${self.expiresAt?.toISOString() ?? "never"}`,
+        detail: `${self.id}: ${have}, ${self.services.length || "all"} services, expires ${self.expiresAt ? formatTime(self.expiresAt) : "never"}`,
       };
     });
   }

@@ -268,7 +268,7 @@ export function renderPlan(io: CliIO, plan: Plan, stream: CliIO["stdout"]): void
     for (const error of env.errors) out(`  ${c.red("error:")}    ${error}`);
     const d = env.deployed;
     out(
-      `  deployed: ${d.status === "valid" ? `${d.tokenId}${d.managed ? "" : " (not a managed token)"}${d.expiresAt ? `, expires ${d.expiresAt}` : ", never expires"}` : `${d.status}${d.reason ? ` (${d.reason})` : ""}`}`,
+      `  deployed: ${d.status === "valid" ? `${d.tokenId}${d.managed ? "" : " (not a managed token)"}${d.expiresAt ? `, expires ${d.expiresAt.replace(/\.\d{3}Z$/, "Z")}` : ", never expires"}` : `${d.status}${d.reason ? ` (${d.reason})` : ""}`}`,
     );
     out(
       `  services: ${env.services.length > 0 ? env.services.map((s) => `${s.name} (${s.id})`).join(", ") : env.errors.length > 0 ? "none matched" : "all services"}`,
