@@ -59,7 +59,7 @@ describe("kubernetes-rollout reloader", () => {
     kube.addDeployment("monitoring", "exporter", 2);
     const reloader = createKubernetesRolloutReloader({
       namespace: "monitoring",
-      deployment: "exporter",
+      name: "exporter",
       kubeconfig,
       timeoutMs: 10_000,
       intervalMs: 50,
@@ -92,7 +92,7 @@ describe("kubernetes-rollout reloader", () => {
     kube.addDeployment("monitoring", "paused", 1, { paused: true });
     const reloader = createKubernetesRolloutReloader({
       namespace: "monitoring",
-      deployment: "paused",
+      name: "paused",
       kubeconfig,
       timeoutMs: 5_000,
     });
@@ -109,7 +109,7 @@ describe("kubernetes-rollout reloader", () => {
     try {
       const reloader = createKubernetesRolloutReloader({
         namespace: "monitoring",
-        deployment: "crashing",
+        name: "crashing",
         kubeconfig,
         timeoutMs: 10_000,
         intervalMs: 50,
@@ -129,14 +129,14 @@ describe("kubernetes-rollout reloader", () => {
     try {
       const reloader = createKubernetesRolloutReloader({
         namespace: "monitoring",
-        deployment: "stuck",
+        name: "stuck",
         kubeconfig,
         timeoutMs: 400,
         intervalMs: 50,
       });
       await assert.rejects(
         reloader.run(ctx()),
-        /did not finish rolling out within 400ms \(waiting for the deployment spec update to be observed\)/,
+        /did not finish rolling out within 400ms \(waiting for the spec update to be observed\)/,
       );
     } finally {
       kube.pause("deployments", false);
@@ -146,7 +146,7 @@ describe("kubernetes-rollout reloader", () => {
   it("a missing deployment, bad credentials and an unknown context are one line each with the fix", async () => {
     const missing = createKubernetesRolloutReloader({
       namespace: "monitoring",
-      deployment: "nope",
+      name: "nope",
       kubeconfig,
       timeoutMs: 1_000,
     });
@@ -162,7 +162,7 @@ describe("kubernetes-rollout reloader", () => {
     );
     const unauthorised = createKubernetesRolloutReloader({
       namespace: "monitoring",
-      deployment: "exporter",
+      name: "exporter",
       kubeconfig: badConfig,
       timeoutMs: 1_000,
     });
@@ -174,7 +174,7 @@ describe("kubernetes-rollout reloader", () => {
 
     const wrongContext = createKubernetesRolloutReloader({
       namespace: "monitoring",
-      deployment: "exporter",
+      name: "exporter",
       kubeconfig,
       context: "production",
       timeoutMs: 1_000,
@@ -183,11 +183,65 @@ describe("kubernetes-rollout reloader", () => {
 
     const unreadable = createKubernetesRolloutReloader({
       namespace: "monitoring",
-      deployment: "exporter",
+      name: "exporter",
       kubeconfig: join(dir, "missing"),
       timeoutMs: 1_000,
     });
     await assert.rejects(unreadable.run(ctx()), /cannot load the kubeconfig .*missing/);
+  });
+});
+
+describe("kubernetes-rollout reloader, StatefulSets and DaemonSets", () => {
+  it("restarts a StatefulSet and waits until every pod is at the new revision", async () => {
+    kube.addStatefulSet("monitoring", "exporter-sts", 2);
+    const reloader = createKubernetesRolloutReloader({
+      namespace: "monitoring",
+      kind: "StatefulSet",
+      name: "exporter-sts",
+      kubeconfig,
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
+    assert.equal(reloader.description, "kubernetes-rollout statefulset monitoring/exporter-sts");
+    await reloader.run(ctx());
+    const set = kube.statefulSet("monitoring", "exporter-sts") as {
+      spec: { template: { metadata: { annotations: Record<string, string> } } };
+      status: { currentRevision: string; updateRevision: string };
+    };
+    assert.ok(set.spec.template.metadata.annotations[RESTARTED_AT]);
+    assert.equal(set.status.currentRevision, "exporter-sts-2");
+  });
+
+  it("refuses a StatefulSet with the OnDelete strategy before touching it", async () => {
+    kube.addStatefulSet("monitoring", "ondelete", 1, { onDelete: true });
+    const reloader = createKubernetesRolloutReloader({
+      namespace: "monitoring",
+      kind: "StatefulSet",
+      name: "ondelete",
+      kubeconfig,
+      timeoutMs: 1_000,
+    });
+    await assert.rejects(reloader.run(ctx()), /OnDelete update strategy: a restart never rolls out/);
+    assert.equal(
+      (kube.statefulSet("monitoring", "ondelete") as { metadata: { generation: number } }).metadata
+        .generation,
+      1,
+    );
+  });
+
+  it("restarts a DaemonSet and waits until every node runs an updated, available pod", async () => {
+    kube.addDaemonSet("monitoring", "exporter-ds", 3);
+    const reloader = createKubernetesRolloutReloader({
+      namespace: "monitoring",
+      kind: "DaemonSet",
+      name: "exporter-ds",
+      kubeconfig,
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
+    await reloader.run(ctx());
+    const set = kube.daemonSet("monitoring", "exporter-ds") as { status: { updatedNumberScheduled: number } };
+    assert.equal(set.status.updatedNumberScheduled, 3);
   });
 });
 

@@ -453,7 +453,8 @@ describe("parseConfig: errors name the field and the fix", () => {
       {
         type: "kubernetes-rollout",
         namespace: "monitoring",
-        deployment: "fastly-exporter",
+        kind: "Deployment",
+        name: "fastly-exporter",
         timeoutMs: 360_000,
         intervalMs: 2000,
         kubeconfig: `${BASE}/kube.yaml`,
@@ -470,7 +471,23 @@ describe("parseConfig: errors name the field and the fix", () => {
       /not a Kubernetes namespace/,
     );
     assert.match(issueAt(bad.errors, "environments[0].reload[0].apiVersion").message, /group\/version/);
-    assert.match(issueAt(bad.errors, "environments[0].reload[1].deployment").message, /required/);
+    const none = parse(reload("      - { type: kubernetes-rollout, namespace: monitoring }"));
+    assert.match(
+      issueAt(none.errors, "environments[0].reload[0].deployment").message,
+      /deployment is required/,
+    );
+    const two = parse(
+      reload("      - { type: kubernetes-rollout, namespace: monitoring, deployment: a, daemonSet: b }"),
+    );
+    assert.match(
+      issueAt(two.errors, "environments[0].reload[0].daemonSet").message,
+      /give one of deployment, statefulSet and daemonSet, not deployment and daemonSet/,
+    );
+    const stateful = parse(
+      reload("      - { type: kubernetes-rollout, namespace: monitoring, statefulSet: s }"),
+    );
+    assert.deepEqual(stateful.errors, []);
+    assert.equal((stateful.config?.environments[0]?.reload[0] as { kind: string }).kind, "StatefulSet");
   });
 
   it("rejects two environments writing the same AWS secret key", () => {

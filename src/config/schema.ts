@@ -366,14 +366,16 @@ const kubernetesRolloutReloadSchema = z
   .strictObject({
     type: z.literal("kubernetes-rollout"),
     namespace: k8sName("namespace", "monitoring"),
-    deployment: k8sName("Deployment name", "fastly-exporter-prometheus-fastly-exporter"),
+    deployment: k8sName("Deployment name", "fastly-exporter-prometheus-fastly-exporter").optional(),
+    statefulSet: k8sName("StatefulSet name (instead of deployment)", "fastly-exporter").optional(),
+    daemonSet: k8sName("DaemonSet name (instead of deployment)", "fastly-exporter").optional(),
     ...kubernetesAccessShape,
     timeout: duration("How long the rollout may take. Default `5m`.", "5m").optional(),
     interval: duration("How often its status is read. Default `2s`.", "2s").optional(),
   })
   .meta({
     description:
-      "Restart a Deployment as `kubectl rollout restart` does and wait as `kubectl rollout status` does.",
+      "Restart a Deployment (or `statefulSet`, `daemonSet`) as `kubectl rollout restart` does and wait as `kubectl rollout status` does.",
   });
 
 const reloadSchema = z

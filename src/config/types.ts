@@ -115,11 +115,12 @@ export interface ExternalSecretReloadConfig extends KubernetesAccessConfig {
   readonly intervalMs: number;
 }
 
-/** Restarts a Deployment and waits for the rollout. */
+/** Restarts a Deployment, StatefulSet or DaemonSet and waits for the rollout. */
 export interface KubernetesRolloutReloadConfig extends KubernetesAccessConfig {
   readonly type: "kubernetes-rollout";
   readonly namespace: string;
-  readonly deployment: string;
+  readonly kind: "Deployment" | "StatefulSet" | "DaemonSet";
+  readonly name: string;
   readonly timeoutMs: number;
   readonly intervalMs: number;
 }

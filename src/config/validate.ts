@@ -255,6 +255,35 @@ function kubernetesAccess(
   return access;
 }
 
+/** The one workload a `kubernetes-rollout` step names. */
+function workload(
+  c: Collector,
+  at: (...rest: PropertyKey[]) => IssuePath,
+  step: {
+    readonly deployment?: string | undefined;
+    readonly statefulSet?: string | undefined;
+    readonly daemonSet?: string | undefined;
+  },
+): { kind: "Deployment" | "StatefulSet" | "DaemonSet"; name: string } {
+  const given = (
+    [
+      ["deployment", "Deployment", step.deployment],
+      ["statefulSet", "StatefulSet", step.statefulSet],
+      ["daemonSet", "DaemonSet", step.daemonSet],
+    ] as const
+  ).filter(([, , name]) => name !== undefined);
+  if (given.length !== 1) {
+    c.error(
+      given.length === 0 ? at("deployment") : at(given[1]![0]),
+      given.length === 0
+        ? "deployment is required: name the Deployment to restart (or give statefulSet or daemonSet instead)"
+        : `give one of deployment, statefulSet and daemonSet, not ${given.map(([key]) => key).join(" and ")}; use one step per workload`,
+    );
+  }
+  const [, kind, name] = given[0] ?? ["deployment", "Deployment", ""];
+  return { kind, name: name ?? "" };
+}
+
 function normaliseReload(
   c: Collector,
   env: ParsedEnvironment,
@@ -301,7 +330,7 @@ function normaliseReload(
       : {
           type: "kubernetes-rollout",
           namespace: step.namespace,
-          deployment: step.deployment,
+          ...workload(c, at, step),
           timeoutMs,
           intervalMs,
           ...access,

@@ -39,6 +39,10 @@ export interface RunningKubernetesApi {
   readonly url: string;
   readonly requests: RequestLogEntry[];
   addDeployment(namespace: string, name: string, replicas?: number, extra?: { paused?: boolean }): void;
+  addStatefulSet(namespace: string, name: string, replicas?: number, extra?: { onDelete?: boolean }): void;
+  addDaemonSet(namespace: string, name: string, nodes?: number): void;
+  statefulSet(namespace: string, name: string): Json | undefined;
+  daemonSet(namespace: string, name: string): Json | undefined;
   addExternalSecret(namespace: string, name: string, spec?: Json): void;
   /** A Secret with these (plain) values; stored base64-encoded as the API does. */
   addSecret(namespace: string, name: string, values: Record<string, string>): void;
@@ -75,6 +79,8 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
   const deployments = new Map<string, Json>();
   const externalSecrets = new Map<string, Json>();
   const secrets = new Map<string, Json>();
+  const statefulSets = new Map<string, Json>();
+  const daemonSets = new Map<string, Json>();
   const forbidden = new Set<string>();
   const requests: RequestLogEntry[] = [];
   const paused = new Set<string>();
@@ -178,11 +184,71 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     }, delay);
   };
 
+  /** The StatefulSet and DaemonSet controllers: replace the pods (after `onRollout`), then report. */
+  const rollPods = (object: Json, kind: "statefulsets" | "daemonsets"): void => {
+    const meta = object.metadata as Json;
+    const spec = object.spec as Json;
+    const generation = meta.generation as number;
+    setTimeout(() => {
+      if (paused.has("deployments")) return;
+      const revision = `${String(meta.name)}-${generation}`;
+      if (kind === "statefulsets") {
+        object.status = {
+          ...(object.status as Json),
+          observedGeneration: generation,
+          updateRevision: revision,
+          updatedReplicas: 0,
+        };
+      } else {
+        object.status = {
+          ...(object.status as Json),
+          observedGeneration: generation,
+          updatedNumberScheduled: 0,
+        };
+      }
+      const hook = options.onRollout?.(meta.namespace as string, meta.name as string) ?? Promise.resolve();
+      void hook.then(() => {
+        if ((object.metadata as Json).generation !== generation) return;
+        if (kind === "statefulsets") {
+          const replicas = (spec.replicas as number | undefined) ?? 1;
+          object.status = {
+            observedGeneration: generation,
+            replicas,
+            readyReplicas: replicas,
+            updatedReplicas: replicas,
+            currentRevision: revision,
+            updateRevision: revision,
+          };
+        } else {
+          const nodes = (object.status as Json).desiredNumberScheduled as number;
+          object.status = {
+            observedGeneration: generation,
+            desiredNumberScheduled: nodes,
+            currentNumberScheduled: nodes,
+            updatedNumberScheduled: nodes,
+            numberAvailable: nodes,
+            numberReady: nodes,
+          };
+        }
+      });
+    }, delay);
+  };
+
   const routes: {
     pattern: RegExp;
     store: Map<string, Json>;
-    kind: "deployments" | "externalsecrets" | "secrets";
+    kind: "deployments" | "statefulsets" | "daemonsets" | "externalsecrets" | "secrets";
   }[] = [
+    {
+      pattern: /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/statefulsets\/([^/]+)$/,
+      store: statefulSets,
+      kind: "statefulsets",
+    },
+    {
+      pattern: /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/daemonsets\/([^/]+)$/,
+      store: daemonSets,
+      kind: "daemonsets",
+    },
     { pattern: /^\/api\/v1\/namespaces\/([^/]+)\/secrets\/([^/]+)$/, store: secrets, kind: "secrets" },
     {
       pattern: /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)$/,
@@ -201,7 +267,8 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
       return status(401, "Unauthorized", "Unauthorized");
     }
     const path = (req.url ?? "/").split("?")[0]!;
-    const resource = /\/(deployments|externalsecrets|secrets)(\/|$)/.exec(path)?.[1] ?? "";
+    const resource =
+      /\/(deployments|statefulsets|daemonsets|externalsecrets|secrets)(\/|$)/.exec(path)?.[1] ?? "";
     if (forbidden.has(`${req.method ?? ""} ${resource}`)) {
       return status(
         403,
@@ -230,10 +297,14 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
       if (!match) continue;
       const [, ns = "", name = ""] = match;
       const object = route.store.get(key(ns, name));
-      const what =
-        route.kind === "deployments"
-          ? `deployments.apps "${name}"`
-          : `externalsecrets.external-secrets.io "${name}"`;
+      const group = {
+        deployments: ".apps",
+        statefulsets: ".apps",
+        daemonsets: ".apps",
+        externalsecrets: ".external-secrets.io",
+        secrets: "",
+      }[route.kind];
+      const what = `${route.kind}${group} "${name}"`;
       if (!object) return status(404, "NotFound", `${what} not found`);
       if (req.method === "GET") return [200, clone(object)];
       if (req.method === "PATCH") {
@@ -269,6 +340,12 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
         if (JSON.stringify(object.spec) !== before) meta.generation = ((meta.generation as number) ?? 1) + 1;
         meta.resourceVersion = String(Number(meta.resourceVersion ?? "1") + 1);
         if (route.kind === "deployments" && JSON.stringify(object.spec) !== before) rollout(object);
+        if (
+          (route.kind === "statefulsets" || route.kind === "daemonsets") &&
+          JSON.stringify(object.spec) !== before
+        ) {
+          rollPods(object, route.kind);
+        }
         if (
           route.kind === "externalsecrets" &&
           JSON.stringify([meta.labels, meta.annotations]) !== beforeMeta
@@ -386,6 +463,57 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
       if (isForbidden) forbidden.add(`${method} ${resource}`);
       else forbidden.delete(`${method} ${resource}`);
     },
+    addStatefulSet(namespace, name, replicas = 1, extra = {}) {
+      const revision = `${name}-1`;
+      statefulSets.set(key(namespace, name), {
+        apiVersion: "apps/v1",
+        kind: "StatefulSet",
+        metadata: { namespace, name, generation: 1, resourceVersion: "1" },
+        spec: {
+          replicas,
+          serviceName: name,
+          selector: { matchLabels: { app: name } },
+          updateStrategy: extra.onDelete ? { type: "OnDelete" } : { type: "RollingUpdate" },
+          template: {
+            metadata: { labels: { app: name } },
+            spec: { containers: [{ name, image: "fastly-exporter" }] },
+          },
+        },
+        status: {
+          observedGeneration: 1,
+          replicas,
+          readyReplicas: replicas,
+          updatedReplicas: replicas,
+          currentRevision: revision,
+          updateRevision: revision,
+        },
+      });
+    },
+    addDaemonSet(namespace, name, nodes = 2) {
+      daemonSets.set(key(namespace, name), {
+        apiVersion: "apps/v1",
+        kind: "DaemonSet",
+        metadata: { namespace, name, generation: 1, resourceVersion: "1" },
+        spec: {
+          selector: { matchLabels: { app: name } },
+          updateStrategy: { type: "RollingUpdate" },
+          template: {
+            metadata: { labels: { app: name } },
+            spec: { containers: [{ name, image: "fastly-exporter" }] },
+          },
+        },
+        status: {
+          observedGeneration: 1,
+          desiredNumberScheduled: nodes,
+          currentNumberScheduled: nodes,
+          updatedNumberScheduled: nodes,
+          numberAvailable: nodes,
+          numberReady: nodes,
+        },
+      });
+    },
+    statefulSet: (namespace, name) => clone(statefulSets.get(key(namespace, name))),
+    daemonSet: (namespace, name) => clone(daemonSets.get(key(namespace, name))),
     deployment: (namespace, name) => clone(deployments.get(key(namespace, name))),
     externalSecret: (namespace, name) => clone(externalSecrets.get(key(namespace, name))),
     pause(controller, isPaused = true) {

@@ -1,6 +1,6 @@
-import type { V1Deployment } from "@kubernetes/client-node";
+import type { AppsV1Api, V1DaemonSet, V1Deployment, V1StatefulSet } from "@kubernetes/client-node";
 import type { AdapterContext, Reloader } from "../types.ts";
-import { formatDuration, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { formatDuration, formatTime, resolveDeps, type AdapterDeps } from "../support/deps.ts";
 import {
   explainKubernetesError,
   kubernetesClient,
@@ -9,11 +9,15 @@ import {
   type KubernetesAccess,
 } from "../support/kubernetes.ts";
 
+/** The workloads `kubectl rollout restart` can restart. */
+export type WorkloadKind = "Deployment" | "StatefulSet" | "DaemonSet";
+
 /** Options of the `kubernetes-rollout` reloader (already validated; durations in ms). */
 export interface KubernetesRolloutOptions extends KubernetesAccess {
   readonly namespace: string;
-  /** The Deployment whose pods read the secret. */
-  readonly deployment: string;
+  /** The workload whose pods read the secret. Default kind: Deployment. */
+  readonly kind?: WorkloadKind;
+  readonly name: string;
   /** How long the rollout may take. */
   readonly timeoutMs: number;
   /** How often its status is read. Default 2 s. */
@@ -23,19 +27,23 @@ export interface KubernetesRolloutOptions extends KubernetesAccess {
 /** The annotation `kubectl rollout restart` sets on the pod template. */
 export const RESTARTED_AT = "kubectl.kubernetes.io/restartedAt";
 
+/** Where a rollout stands: done, still going (with what it waits for), or failed. */
+export interface RolloutState {
+  readonly done: boolean;
+  readonly failed?: string;
+  readonly waiting?: string;
+}
+
+const OBSERVING: RolloutState = { done: false, waiting: "waiting for the spec update to be observed" };
+
 /**
- * Where a rollout stands, by kubectl's own rules (`rollout status`): done, still going (with what
- * it waits for), or failed. `generation` is the one the restart produced.
+ * A Deployment's rollout by kubectl's rules (`rollout status`). `generation` is the one the
+ * restart produced.
  */
-export function rolloutStatus(
-  deployment: V1Deployment,
-  generation: number,
-): { done: boolean; failed?: string; waiting?: string } {
+export function rolloutStatus(deployment: V1Deployment, generation: number): RolloutState {
   const name = deployment.metadata?.name ?? "?";
   const status = deployment.status ?? {};
-  if ((status.observedGeneration ?? 0) < generation) {
-    return { done: false, waiting: "waiting for the deployment spec update to be observed" };
-  }
+  if ((status.observedGeneration ?? 0) < generation) return OBSERVING;
   const progressing = status.conditions?.find((c) => c.type === "Progressing");
   if (progressing?.reason === "ProgressDeadlineExceeded") {
     return { done: false, failed: `deployment ${name} exceeded its progress deadline` };
@@ -47,45 +55,140 @@ export function rolloutStatus(
     return { done: false, waiting: `${(status.replicas ?? 0) - updated} old replicas pending termination` };
   }
   const available = status.availableReplicas ?? 0;
-  if (available < updated)
+  if (available < updated) {
     return { done: false, waiting: `${available} of ${updated} updated replicas available` };
+  }
   return { done: true };
 }
 
+/** A StatefulSet's rollout by kubectl's rules (RollingUpdate only; a partition counts). */
+export function statefulSetStatus(set: V1StatefulSet, generation: number): RolloutState {
+  const name = set.metadata?.name ?? "?";
+  if (set.spec?.updateStrategy?.type === "OnDelete") {
+    return {
+      done: false,
+      failed: `statefulset ${name} uses the OnDelete update strategy: a restart never rolls out`,
+    };
+  }
+  const status = set.status ?? { replicas: 0 };
+  if (!status.observedGeneration || status.observedGeneration < generation) return OBSERVING;
+  const want = set.spec?.replicas ?? 1;
+  const ready = status.readyReplicas ?? 0;
+  if (ready < want) return { done: false, waiting: `${ready} of ${want} pods ready` };
+  const partition = set.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
+  if (partition > 0) {
+    const updated = status.updatedReplicas ?? 0;
+    if (updated < want - partition) {
+      return {
+        done: false,
+        waiting: `${updated} of ${want - partition} pods updated (partition ${partition})`,
+      };
+    }
+    return { done: true };
+  }
+  if (status.updateRevision !== status.currentRevision) {
+    return {
+      done: false,
+      waiting: `${status.updatedReplicas ?? 0} of ${want} pods at revision ${status.updateRevision ?? "?"}`,
+    };
+  }
+  return { done: true };
+}
+
+/** A DaemonSet's rollout by kubectl's rules (RollingUpdate only). */
+export function daemonSetStatus(set: V1DaemonSet, generation: number): RolloutState {
+  const name = set.metadata?.name ?? "?";
+  if (set.spec?.updateStrategy?.type === "OnDelete") {
+    return {
+      done: false,
+      failed: `daemonset ${name} uses the OnDelete update strategy: a restart never rolls out`,
+    };
+  }
+  const status = set.status;
+  if (!status || (status.observedGeneration ?? 0) < generation) return OBSERVING;
+  const want = status.desiredNumberScheduled;
+  const updated = status.updatedNumberScheduled ?? 0;
+  if (updated < want) return { done: false, waiting: `${updated} of ${want} new pods updated` };
+  const available = status.numberAvailable ?? 0;
+  if (available < want) return { done: false, waiting: `${available} of ${want} updated pods available` };
+  return { done: true };
+}
+
+type Workload = V1Deployment | V1StatefulSet | V1DaemonSet;
+
+/** The calls and rules of one kind. */
+interface KindOps {
+  readonly resource: string;
+  read(api: AppsV1Api, ref: { name: string; namespace: string }): Promise<Workload>;
+  patch(
+    api: AppsV1Api,
+    ref: { name: string; namespace: string; body: object },
+    options: object,
+  ): Promise<Workload>;
+  status(object: Workload, generation: number): RolloutState;
+}
+
+const KINDS: Readonly<Record<WorkloadKind, KindOps>> = {
+  Deployment: {
+    resource: "deployment",
+    read: (api, ref) => api.readNamespacedDeployment(ref),
+    patch: (api, ref, options) => api.patchNamespacedDeployment(ref, options),
+    status: (object, generation) => rolloutStatus(object as V1Deployment, generation),
+  },
+  StatefulSet: {
+    resource: "statefulset",
+    read: (api, ref) => api.readNamespacedStatefulSet(ref),
+    patch: (api, ref, options) => api.patchNamespacedStatefulSet(ref, options),
+    status: (object, generation) => statefulSetStatus(object as V1StatefulSet, generation),
+  },
+  DaemonSet: {
+    resource: "daemonset",
+    read: (api, ref) => api.readNamespacedDaemonSet(ref),
+    patch: (api, ref, options) => api.patchNamespacedDaemonSet(ref, options),
+    status: (object, generation) => daemonSetStatus(object as V1DaemonSet, generation),
+  },
+};
+
 /**
- * Restarts a Deployment the way `kubectl rollout restart` does (a new `restartedAt` annotation on
- * the pod template, so a new ReplicaSet rolls out under the Deployment's own surge rules, gap-free
- * with the defaults) and waits as `kubectl rollout status` does until every replica is new and
- * available. Fails at once on a paused Deployment or an exceeded progress deadline.
+ * Restarts a Deployment, StatefulSet or DaemonSet the way `kubectl rollout restart` does (a new
+ * `restartedAt` annotation on the pod template, so the workload's own update strategy replaces the
+ * pods; a Deployment with the default surge starts the new pod before stopping the old one) and
+ * waits as `kubectl rollout status` does. Fails at once on a paused Deployment, an exceeded progress
+ * deadline or an `OnDelete` update strategy.
  */
 export function createKubernetesRolloutReloader(
   options: KubernetesRolloutOptions,
   deps: AdapterDeps = {},
 ): Reloader {
   const { now, sleep } = resolveDeps(deps);
-  const target = `deployment ${options.namespace}/${options.deployment}`;
+  const ops = KINDS[options.kind ?? "Deployment"];
+  const target = `${ops.resource} ${options.namespace}/${options.name}`;
   const intervalMs = options.intervalMs ?? 2000;
+  const describe = `kubectl -n ${options.namespace} describe ${ops.resource} ${options.name}`;
   return {
     description: `kubernetes-rollout ${target}`,
     async run(ctx: AdapterContext) {
-      const { AppsV1Api, PatchStrategy, setHeaderOptions } = await kubernetesClient();
-      const api = (await loadKubeConfig(options)).makeApiClient(AppsV1Api);
-      const ref = { name: options.deployment, namespace: options.namespace };
-      let current: V1Deployment;
-      try {
-        current = await api.readNamespacedDeployment(ref);
-      } catch (error) {
-        throw explainKubernetesError(`reading ${target}`, error);
-      }
-      if (current.spec?.paused) {
+      const { AppsV1Api: Api, PatchStrategy, setHeaderOptions } = await kubernetesClient();
+      const api = (await loadKubeConfig(options)).makeApiClient(Api);
+      const ref = { name: options.name, namespace: options.namespace };
+      const read = async (): Promise<Workload> => {
+        try {
+          return await ops.read(api, ref);
+        } catch (error) {
+          throw explainKubernetesError(`reading ${target}`, error);
+        }
+      };
+      const current = await read();
+      if ((current as V1Deployment).spec?.paused) {
         throw new KubernetesError(`${target} is paused; resume it (kubectl rollout resume) and run again`);
       }
-      const restartedAt = now()
-        .toISOString()
-        .replace(/\.\d{3}Z$/, "Z");
-      let patched: V1Deployment;
+      const blocked = ops.status(current, 0).failed;
+      if (blocked?.includes("OnDelete")) throw new KubernetesError(`${blocked}; see ${describe}`);
+      const restartedAt = formatTime(now());
+      let patched: Workload;
       try {
-        patched = await api.patchNamespacedDeployment(
+        patched = await ops.patch(
+          api,
           {
             ...ref,
             body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: restartedAt } } } } },
@@ -98,20 +201,11 @@ export function createKubernetesRolloutReloader(
       const generation = patched.metadata?.generation ?? 0;
       ctx.log.info(`restarted ${target}`, { environment: ctx.environment, restartedAt, generation });
       const deadline = now().getTime() + options.timeoutMs;
-      let last = "waiting for the deployment spec update to be observed";
+      let last = OBSERVING.waiting ?? "";
       for (;;) {
         await sleep(Math.min(intervalMs, Math.max(0, deadline - now().getTime())), ctx.signal);
-        let deployment: V1Deployment;
-        try {
-          deployment = await api.readNamespacedDeployment(ref);
-        } catch (error) {
-          throw explainKubernetesError(`reading ${target}`, error);
-        }
-        const state = rolloutStatus(deployment, generation);
-        if (state.failed)
-          throw new KubernetesError(
-            `${state.failed}; see kubectl -n ${options.namespace} describe deployment ${options.deployment}`,
-          );
+        const state = ops.status(await read(), generation);
+        if (state.failed) throw new KubernetesError(`${state.failed}; see ${describe}`);
         if (state.done) {
           ctx.log.info(`${target} rolled out`, { environment: ctx.environment });
           return;
@@ -122,7 +216,7 @@ export function createKubernetesRolloutReloader(
         }
         if (now().getTime() >= deadline) {
           throw new KubernetesError(
-            `${target} did not finish rolling out within ${formatDuration(options.timeoutMs)} (${last}); see kubectl -n ${options.namespace} rollout status deployment/${options.deployment}`,
+            `${target} did not finish rolling out within ${formatDuration(options.timeoutMs)} (${last}); see kubectl -n ${options.namespace} rollout status ${ops.resource}/${options.name}`,
           );
         }
       }
