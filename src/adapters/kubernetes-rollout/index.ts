@@ -133,7 +133,7 @@ const KINDS: Readonly<Record<WorkloadKind, KindOps>> = {
     resource: "deployment",
     read: (api, ref) => api.readNamespacedDeployment(ref),
     patch: (api, ref, options) => api.patchNamespacedDeployment(ref, options),
-    status: (object, generation) => rolloutStatus(object as V1Deployment, generation),
+    status: (object, generation) => rolloutStatus(object, generation),
   },
   StatefulSet: {
     resource: "statefulset",
@@ -179,7 +179,8 @@ export function createKubernetesRolloutReloader(
         }
       };
       const current = await read();
-      if ((current as V1Deployment).spec?.paused) {
+      const spec = current.spec;
+      if (spec && "paused" in spec && spec.paused) {
         throw new KubernetesError(`${target} is paused; resume it (kubectl rollout resume) and run again`);
       }
       const blocked = ops.status(current, 0).failed;
