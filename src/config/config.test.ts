@@ -356,7 +356,10 @@ describe("parseConfig: errors name the field and the fix", () => {
       issueAt(result.errors, "environments[1].token.name").message,
       /already used by environments\[0\]/,
     );
-    assert.match(issueAt(result.errors, "environments[1].secret.path").message, /same place/);
+    assert.match(
+      issueAt(result.errors, "environments[1].secret.path").message,
+      /same file; give each environment its own file/,
+    );
   });
 
   it("rejects rotateBefore not shorter than expiresIn, pointing at the setting that was written", () => {
@@ -490,11 +493,28 @@ describe("parseConfig: errors name the field and the fix", () => {
     assert.equal((stateful.config?.environments[0]?.reload[0] as { kind: string }).kind, "StatefulSet");
   });
 
-  it("rejects two environments writing the same AWS secret key", () => {
-    const env = (name: string) =>
-      `  - name: ${name}\n    token: { name: T ${name}, services: { all: true } }\n    secret: { type: aws-secrets-manager, secretId: shared, jsonKey: token }\n`;
-    const result = parse(`version: 1\nenvironments:\n${env("a")}${env("b")}`);
-    assert.match(issueAt(result.errors, "environments[1].secret.secretId").message, /same place.*own secret/);
+  it("rejects two environments sharing a file or secret, even under different keys", () => {
+    const env = (name: string, secret: string) =>
+      `  - name: ${name}\n    token: { name: T ${name}, services: { all: true } }\n    secret: ${secret}\n`;
+    const aws = parse(
+      `version: 1\nenvironments:\n${env("a", "{ type: aws-secrets-manager, secretId: shared, jsonKey: a }")}${env("b", "{ type: aws-secrets-manager, secretId: shared, jsonKey: b }")}`,
+    );
+    assert.match(
+      issueAt(aws.errors, "environments[1].secret.secretId").message,
+      /same secret; give each environment its own secret \(a rollback restores the whole secret/,
+    );
+    const file = parse(
+      `version: 1\nenvironments:\n${env("a", "{ type: file, path: ./s.json, jsonKey: a }")}${env("b", "{ type: file, path: ./s.json, jsonKey: b }")}`,
+    );
+    assert.match(issueAt(file.errors, "environments[1].secret.path").message, /same file/);
+    const k8s = parse(
+      `version: 1\nenvironments:\n${env("a", "{ type: kubernetes-secret, namespace: m, name: s, key: a }")}${env("b", "{ type: kubernetes-secret, namespace: m, name: s, key: b }")}`,
+    );
+    assert.match(issueAt(k8s.errors, "environments[1].secret.name").message, /same secret/);
+    const otherAccount = parse(
+      `version: 1\nenvironments:\n${env("a", "{ type: aws-secrets-manager, secretId: shared, profile: a }")}${env("b", "{ type: aws-secrets-manager, secretId: shared, profile: b }")}`,
+    );
+    assert.deepEqual(otherAccount.errors, []);
   });
 
   it("rejects a file secret that is the config file itself", () => {

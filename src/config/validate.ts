@@ -471,21 +471,25 @@ function checkAcrossEnvironments(
   for (const env of environments) {
     if (env.secret.type === "exec") continue;
     const secret = env.secret;
+    // The whole container counts, not just the key: a rollback puts back the whole file or AWS
+    // version as it was before this environment's promotion, which would undo another
+    // environment's rotation of another key in it.
     const destination =
       secret.type === "file"
-        ? `file:${secret.path}#${secret.jsonKey ?? ""}`
+        ? `file:${secret.path}`
         : secret.type === "kubernetes-secret"
           ? // The same name in another cluster (context) is another Secret.
-            `k8s:${secret.kubeconfig ?? ""}:${secret.context ?? ""}:${secret.namespace}/${secret.name}#${secret.key}`
+            `k8s:${secret.kubeconfig ?? ""}:${secret.context ?? ""}:${secret.namespace}/${secret.name}`
           : // The same name in another account (profile) or region is another secret.
-            `aws:${secret.profile ?? ""}:${secret.endpoint ?? ""}:${secret.region ?? ""}:${secret.secretId}#${secret.jsonKey ?? ""}`;
+            `aws:${secret.profile ?? ""}:${secret.endpoint ?? ""}:${secret.region ?? ""}:${secret.secretId}`;
     const first = destinations.get(destination);
     if (first !== undefined) {
       const field =
         secret.type === "file" ? "path" : secret.type === "kubernetes-secret" ? "name" : "secretId";
+      const what = secret.type === "file" ? "file" : "secret";
       c.error(
         ["environments", env.index, "secret", field],
-        `environments[${first}] stores its token in the same place; give each environment its own ${secret.type === "file" ? "file" : "secret"} or ${secret.type === "kubernetes-secret" ? "key" : "jsonKey"}`,
+        `environments[${first}] stores its token in the same ${what}; give each environment its own ${what} (a rollback restores the whole ${what}, which would undo the other environment's rotation)`,
       );
     } else destinations.set(destination, env.index);
   }
