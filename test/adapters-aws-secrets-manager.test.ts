@@ -2,6 +2,7 @@
  * The `aws-secrets-manager` secret store, driven through the real AWS SDK against a local server
  * speaking Secrets Manager's wire protocol (test/helpers/aws-secrets-manager-server.ts).
  */
+import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
@@ -196,6 +197,67 @@ describe("aws-secrets-manager store, jsonKey", () => {
   it("refuses a key holding a non-string", async () => {
     const { store } = setup(`{"token": 5}`, { jsonKey: "token" });
     await assert.rejects(store.read(), /holds a number, not a string, at key token/);
+  });
+});
+
+describe("aws-secrets-manager store, interrupted and repeated calls", () => {
+  it("a label move whose answer was lost is retried by the SDK and accepted as done", async () => {
+    const { name, store } = setup(OLD, {
+      clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 3 },
+    });
+    await store.stage(NEW, RUN);
+    aws.fail({ operation: "UpdateSecretVersionStage", afterApply: true });
+    await store.promote(RUN);
+    assert.equal(await store.read(), NEW);
+    assert.equal(await store.readPrevious(), OLD);
+    assert.deepEqual(aws.labels(name)[versionIdFor(RUN)], ["AWSCURRENT"]);
+  });
+
+  it("a promote that failed between its two moves is restored, leaving no AWSPENDING", async () => {
+    const { name, store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    aws.fail({ operation: "UpdateSecretVersionStage", skip: 1, code: "InternalServiceError", status: 500 });
+    await assert.rejects(store.promote(RUN), /InternalServiceError/);
+    assert.deepEqual(aws.labels(name)[versionIdFor(RUN)]?.sort(), ["AWSCURRENT", "AWSPENDING"]);
+    await store.restorePrevious(RUN);
+    assert.equal(await store.read(), OLD);
+    assert.ok(!Object.values(aws.labels(name)).some((stages) => stages.includes("AWSPENDING")));
+    assert.equal(await store.readStaged(RUN), undefined);
+  });
+
+  it("refuses to promote a document staged before another key changed", async () => {
+    const { name, store } = setup(JSON.stringify({ token: OLD, other: "v1" }), { jsonKey: "token" });
+    await store.stage(NEW, RUN);
+    // Someone else updates another key meanwhile, as `aws secretsmanager put-secret-value` does.
+    const sdk = new SecretsManagerClient({
+      region: AWS_TEST_REGION,
+      endpoint: aws.url,
+      credentials: AWS_TEST_CREDENTIALS,
+    });
+    await sdk.send(
+      new PutSecretValueCommand({
+        SecretId: name,
+        SecretString: JSON.stringify({ token: OLD, other: "v2" }),
+      }),
+    );
+    await assert.rejects(
+      store.promote(RUN),
+      /other keys of .* changed after run .* staged its value; nothing was switched/,
+    );
+    assert.deepEqual(JSON.parse(aws.valueAt(name) ?? ""), { token: OLD, other: "v2" });
+  });
+
+  it("a second rollback by another run does not undo the first", async () => {
+    const { store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    await store.promote(RUN);
+    await store.restorePrevious("20261129T100000Z-00000001");
+    assert.equal(await store.read(), OLD);
+    await assert.rejects(
+      store.restorePrevious("20261129T110000Z-00000002"),
+      /was put back by an earlier rollback \(version fastly-token-rotator-restore-20261129T100000Z-00000001\)/,
+    );
+    assert.equal(await store.read(), OLD);
   });
 });
 

@@ -59,6 +59,8 @@ export interface JournalRecord {
   readonly outcome?: Outcome;
   /** The token name being minted (with `mint begin`, to find a token whose creation answer was lost). */
   readonly tokenName?: string;
+  /** With the `start` of an `ftr rollback` run: the run whose rotation it undoes. */
+  readonly rollbackOf?: string;
   /** One line, for people; redacted. */
   readonly detail?: string;
 }
@@ -135,6 +137,8 @@ export interface RunState {
   readonly mintBeganAt?: string;
   /** When `promote` was done. */
   readonly promotedAt?: string;
+  /** For an `ftr rollback` run: the run it undoes. */
+  readonly rollbackOf?: string;
 }
 
 /** Group records into per-environment runs, in journal order. */
@@ -163,6 +167,7 @@ export function runStates(records: readonly JournalRecord[]): RunState[] {
     const outcome = finish?.outcome;
     const mintBeganAt = list.find((r) => r.step === "mint" && r.status === "begin")?.at;
     const promotedAt = list.find((r) => r.step === "promote" && r.status === "done")?.at;
+    const rollbackOf = pick("rollbackOf");
     return {
       runId: first.runId,
       environment: first.environment,
@@ -177,6 +182,7 @@ export function runStates(records: readonly JournalRecord[]): RunState[] {
       ...(tokenName ? { tokenName } : {}),
       ...(mintBeganAt ? { mintBeganAt } : {}),
       ...(promotedAt ? { promotedAt } : {}),
+      ...(rollbackOf ? { rollbackOf } : {}),
     };
   });
 }

@@ -17,6 +17,7 @@ import {
   type RunContext,
   type SudoKeeper,
 } from "./rotate.ts";
+import { registerSecret } from "../util/redact.ts";
 
 /** Runs that never reached `finish`, oldest first. */
 export function unfinishedRuns(stateDir: string): RunState[] {
@@ -78,9 +79,10 @@ async function continueRun(
   if (run.tokenName) r.tokenName = run.tokenName;
   const done = run.done;
   const began = (step: string) => run.records.some((x) => x.step === step);
-  const promoted = done.has("promote") || began("promote");
+  // An `ftr rollback` run never promotes, but its restore may have begun: it always restores.
+  const promoted = done.has("promote") || began("promote") || run.rollbackOf !== undefined;
 
-  if (began("rollback")) {
+  if (began("rollback") || run.rollbackOf !== undefined) {
     return r.rollback(new Error("an interrupted rollback was resumed"), promoted, run.last.step);
   }
 
@@ -113,6 +115,7 @@ async function continueRun(
 
   if (!done.has("stage")) {
     const staged = began("stage") ? await r.store.readStaged(run.runId) : undefined;
+    registerSecret(staged);
     if (staged === undefined) {
       // The value lived only in memory: the token is unusable, so it is revoked.
       return r.rollback(
@@ -166,6 +169,12 @@ export async function rollbackLast(options: RollbackOptions): Promise<RotationRe
   const last = [...runs].reverse().find((r) => r.outcome === "rotated" || r.outcome === "kept-old");
   if (!last?.newTokenId)
     throw new RollbackError(`the journal has no completed rotation of ${env.name} to undo`);
+  const undone = runs.find((r) => r.rollbackOf === last.runId && r.outcome === "rolled-back");
+  if (undone) {
+    throw new RollbackError(
+      `the last rotation of ${env.name} (run ${last.runId}) was already undone by run ${undone.runId}; nothing to roll back`,
+    );
+  }
   if (!last.deployedTokenId) {
     throw new RollbackError(`the last rotation of ${env.name} had no previous token to go back to`);
   }
@@ -189,7 +198,10 @@ export async function rollbackLast(options: RollbackOptions): Promise<RotationRe
     r.newTokenId = last.newTokenId;
     r.deployedTokenId = last.deployedTokenId;
     r.oldTokenIds = [last.newTokenId];
-    r.record("start", "done", `rollback of run ${last.runId}`, { deployedTokenId: last.deployedTokenId });
+    r.record("start", "done", `rollback of run ${last.runId}`, {
+      deployedTokenId: last.deployedTokenId,
+      rollbackOf: last.runId,
+    });
     const result = await r.rollback(new Error(`requested rollback of run ${last.runId}`), true);
     // Here a rollback is the success.
     return { ...finishResult(r.runId, startedAt, now, [result]), ok: result.outcome === "rolled-back" };

@@ -289,8 +289,10 @@ export class EnvironmentRun {
     try {
       await this.test(created, plan);
       await this.stage(created.accessToken);
-      await this.promote();
+      // From here a rollback restores: a promote that fails may have switched part of the way
+      // (each store's restore knows when nothing was switched).
       promoted = true;
+      await this.promote();
       const since = this.now();
       await this.reload("reload");
       await this.verify("verify", created.id, this.oldTokenIds, since);
@@ -651,6 +653,7 @@ export class EnvironmentRun {
       tokenName?: string;
       oldTokenIds?: readonly string[];
       deployedTokenId?: string;
+      rollbackOf?: string;
     } = {},
   ): void {
     const rec = this.journal.append({

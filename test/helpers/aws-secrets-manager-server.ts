@@ -52,6 +52,10 @@ export interface AwsFault {
   readonly delayMs?: number;
   /** Echo the request's SecretString in the error message (a careless service). */
   readonly echo?: boolean;
+  /** Let this many matching calls through first. */
+  readonly skip?: number;
+  /** Carry the operation out, then drop the connection without answering. */
+  readonly afterApply?: boolean;
   readonly status?: number;
   readonly times?: number;
   readonly message?: string;
@@ -339,7 +343,16 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
         );
       }
       const fault = faults.find((f) => f.operation === operation && f.times > 0);
-      if (fault) {
+      if (fault && fault.skip > 0) {
+        fault.skip -= 1;
+      } else if (fault?.afterApply) {
+        // Done, but the answer is lost: the caller cannot tell.
+        fault.times -= 1;
+        operations[operation](input);
+        status = 0;
+        res.destroy();
+        return;
+      } else if (fault) {
         fault.times -= 1;
         if (fault.echo && typeof input.SecretString === "string") {
           throw new AwsError(
@@ -397,6 +410,8 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
         times: fault.times ?? 1,
         delayMs: fault.delayMs ?? 0,
         echo: fault.echo ?? false,
+        skip: fault.skip ?? 0,
+        afterApply: fault.afterApply ?? false,
         message: fault.message ?? `injected ${fault.code ?? ""}`,
       }),
     deny: (operation, isDenied = true) => void (isDenied ? denied.add(operation) : denied.delete(operation)),

@@ -45,12 +45,15 @@ export class AwsSecretsManagerError extends Error {
   }
 }
 
+/** How the versions written by a rollback begin. */
+const RESTORE_PREFIX = "fastly-token-rotator-restore-";
+
 /**
  * The version id (`ClientRequestToken`) of what run `runId` writes: readable in the console, within
  * the 32–64 characters AWS accepts, and the same on every retry, so a repeated write is idempotent.
  */
 export function versionIdFor(runId: string, purpose: "stage" | "restore" = "stage"): string {
-  const prefix = purpose === "stage" ? "fastly-token-rotator-" : "fastly-token-rotator-restore-";
+  const prefix = purpose === "stage" ? "fastly-token-rotator-" : RESTORE_PREFIX;
   const id = `${prefix}${runId}`;
   if (id.length >= 32 && id.length <= 64 && /^[A-Za-z0-9._-]+$/.test(id)) return id;
   return `${prefix}${createHash("sha256").update(runId).digest("hex")}`.slice(0, 64);
@@ -211,26 +214,37 @@ export function createAwsSecretsManagerStore(options: AwsSecretsManagerStoreOpti
     to: string | undefined,
     from: string | undefined,
   ): Promise<void> => {
-    await call(`UpdateSecretVersionStage (${stage})`, () =>
-      client.send(
-        new UpdateSecretVersionStageCommand({
-          SecretId: secretId,
-          VersionStage: stage,
-          ...(to ? { MoveToVersionId: to } : {}),
-          ...(from ? { RemoveFromVersionId: from } : {}),
-        }),
-      ),
-    );
+    try {
+      await call(`UpdateSecretVersionStage (${stage})`, () =>
+        client.send(
+          new UpdateSecretVersionStageCommand({
+            SecretId: secretId,
+            VersionStage: stage,
+            ...(to ? { MoveToVersionId: to } : {}),
+            ...(from ? { RemoveFromVersionId: from } : {}),
+          }),
+        ),
+      );
+    } catch (error) {
+      // A retry of a move whose answer was lost meets the label already moved, and AWS refuses
+      // the stale RemoveFromVersionId. What counts is where the label is now.
+      if (!(error instanceof AwsSecretsManagerError) || error.code !== "InvalidParameterException")
+        throw error;
+      const versions = await describeVersions();
+      const done = to ? versions[to]?.includes(stage) : !(from && versions[from]?.includes(stage));
+      if (!done) throw error;
+    }
   };
 
   const put = async (versionId: string, text: string, stages: string[]): Promise<void> => {
     // The document and every string in it (other keys may be other credentials).
-    let secrets = [text];
+    const secrets = [text];
+    const collect = (value: unknown): void => {
+      if (typeof value === "string") secrets.push(value);
+      else if (typeof value === "object" && value !== null) Object.values(value).forEach(collect);
+    };
     try {
-      const parsed: unknown = JSON.parse(text);
-      if (typeof parsed === "object" && parsed !== null) {
-        secrets = [text, ...Object.values(parsed).filter((v): v is string => typeof v === "string")];
-      }
+      collect(JSON.parse(text));
     } catch {
       // A bare token: the text itself.
     }
@@ -247,6 +261,27 @@ export function createAwsSecretsManagerStore(options: AwsSecretsManagerStoreOpti
         ),
       secrets,
     );
+  };
+
+  /**
+   * Refuses to promote a JSON document staged before another of its keys changed: making it
+   * current would silently put the other key's old value back.
+   */
+  const checkOtherKeys = async (ours: string, runId: string): Promise<void> => {
+    const key = options.jsonKey as string;
+    const [staged, current] = await Promise.all([
+      getString({ VersionId: ours }),
+      getString({ VersionStage: CURRENT }),
+    ]);
+    const others = (text: string | undefined): string => {
+      const { [key]: _, ...rest } = parseObject(text ?? "", "read");
+      return JSON.stringify(Object.entries(rest).sort(([a], [b]) => a.localeCompare(b)));
+    };
+    if (others(staged?.text) !== others(current?.text)) {
+      throw new AwsSecretsManagerError(
+        `other keys of ${where} changed after run ${runId} staged its value; nothing was switched, run the rotation again`,
+      );
+    }
   };
 
   return {
@@ -302,6 +337,7 @@ export function createAwsSecretsManagerStore(options: AwsSecretsManagerStoreOpti
             `run ${runId}'s version of ${where} is no longer pending${pending ? ` (AWSPENDING is on ${pending})` : ""}; another rotation has run, so this one stops`,
           );
         }
+        if (options.jsonKey !== undefined) await checkOtherKeys(ours, runId);
         await moveLabel(CURRENT, ours, versionWith(versions, CURRENT));
       }
       if (stages.includes(PENDING)) await moveLabel(PENDING, undefined, ours);
@@ -318,13 +354,20 @@ export function createAwsSecretsManagerStore(options: AwsSecretsManagerStoreOpti
       if (versions[restoreId]?.includes(CURRENT)) return; // done already
       const oursId = versionIdFor(runId);
       const ours = versions[oursId];
-      if (ours !== undefined && !ours.includes(CURRENT)) {
-        // Never promoted: the current value is still the old one.
-        if (ours.includes(PENDING)) await moveLabel(PENDING, undefined, oursId);
-        return;
+      // AWS's rule for the end of a rotation: no AWSPENDING left on a version that is not current.
+      if (ours?.includes(PENDING)) await moveLabel(PENDING, undefined, oursId);
+      if (ours !== undefined && !ours.includes(CURRENT)) return; // never promoted: nothing to undo
+      if (ours === undefined) {
+        // An unlabelled version of this run: staged, never promoted, its AWSPENDING dropped already.
+        if ((await getString({ VersionId: oursId })) !== undefined) return;
+        // A rollback of an earlier run (`ftr rollback`): refuse to undo a rollback.
+        const currentId = versionWith(versions, CURRENT);
+        if (currentId?.startsWith(RESTORE_PREFIX)) {
+          throw new AwsSecretsManagerError(
+            `the current value of ${where} was put back by an earlier rollback (version ${currentId}); there is nothing to undo`,
+          );
+        }
       }
-      // An unlabelled version of this run: staged, never promoted, its AWSPENDING dropped already.
-      if (ours === undefined && (await getString({ VersionId: oursId })) !== undefined) return;
       const previousId = versionWith(versions, PREVIOUS);
       if (previousId === undefined) {
         throw new AwsSecretsManagerError(`${where} has no previous version (AWSPREVIOUS) to restore`);

@@ -36,6 +36,8 @@ export class ExecSecretError extends Error {
  */
 export function createExecSecretStore(options: ExecSecretStoreOptions): SecretStore {
   const staged = new Map<string, string>();
+  /** Runs whose write was started: a failed write may still have changed the value. */
+  const attempted = new Set<string>();
   let previous: string | undefined;
   let previousKnown = false;
   const timeoutText = formatDuration(options.timeoutMs);
@@ -107,6 +109,7 @@ export function createExecSecretStore(options: ExecSecretStoreOptions): SecretSt
       }
       previous = current;
       previousKnown = options.read !== undefined;
+      attempted.add(runId);
       await write(value);
       staged.delete(runId);
     },
@@ -121,7 +124,8 @@ export function createExecSecretStore(options: ExecSecretStoreOptions): SecretSt
           "exec secret store: rollback needs a `read` command to remember the previous value; none is configured",
         );
       }
-      if (staged.has(runId)) return; // never promoted: the current value is still the old one
+      // Never promoted (no write started): the current value is still the old one.
+      if (staged.has(runId) && !attempted.has(runId)) return;
       if (!previousKnown || previous === undefined) {
         throw new Error(
           "exec secret store: no previous value to restore (promote did not run in this process, or the store was empty before it)",
