@@ -181,6 +181,31 @@ describe("kubernetes-rollout reloader", () => {
     });
     await assert.rejects(wrongContext.run(ctx()), /no context "production" \(it has integration\)/);
 
+    // No kubeconfig anywhere and not in a pod: the client would try http://localhost:8080.
+    const saved = {
+      HOME: process.env.HOME,
+      KUBECONFIG: process.env.KUBECONFIG,
+      HOST: process.env.KUBERNETES_SERVICE_HOST,
+    };
+    process.env.HOME = dir;
+    delete process.env.KUBECONFIG;
+    delete process.env.KUBERNETES_SERVICE_HOST;
+    try {
+      const nowhere = createKubernetesRolloutReloader({
+        namespace: "monitoring",
+        name: "exporter",
+        timeoutMs: 1_000,
+      });
+      await assert.rejects(
+        nowhere.run(ctx()),
+        /no Kubernetes cluster is configured .*set kubeconfig or context/,
+      );
+    } finally {
+      process.env.HOME = saved.HOME;
+      if (saved.KUBECONFIG !== undefined) process.env.KUBECONFIG = saved.KUBECONFIG;
+      if (saved.HOST !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved.HOST;
+    }
+
     const unreadable = createKubernetesRolloutReloader({
       namespace: "monitoring",
       name: "exporter",
@@ -290,6 +315,44 @@ describe("external-secret reloader", () => {
       );
     } finally {
       failSync = false;
+    }
+  });
+
+  it("an ExternalSecret failing before and after says why when it times out", async () => {
+    kube.addExternalSecret("monitoring", "still-broken", {}, "AccessDeniedException");
+    failSync = true;
+    try {
+      const reloader = createExternalSecretReloader({
+        namespace: "monitoring",
+        name: "still-broken",
+        kubeconfig,
+        timeoutMs: 500,
+        intervalMs: 50,
+      });
+      await assert.rejects(
+        reloader.run(ctx()),
+        /did not sync within 500ms \(Ready=False \(SecretSyncedError: could not get secret data from provider: AccessDeniedException\)/,
+      );
+    } finally {
+      failSync = false;
+    }
+  });
+
+  it("does not depend on the cluster's clock agreeing with this machine's", async () => {
+    const skewed = await startKubernetesApi({ controllerDelayMs: 30, clusterClockSkewMs: -3_600_000 });
+    try {
+      skewed.addExternalSecret("monitoring", "skewed");
+      const config = await skewed.writeKubeconfig(join(dir, "skewed-kubeconfig"), "skewed");
+      const reloader = createExternalSecretReloader({
+        namespace: "monitoring",
+        name: "skewed",
+        kubeconfig: config,
+        timeoutMs: 5_000,
+        intervalMs: 50,
+      });
+      await reloader.run(ctx());
+    } finally {
+      await skewed.close();
     }
   });
 

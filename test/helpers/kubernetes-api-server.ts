@@ -26,6 +26,8 @@ interface Options {
   readonly onSync?: (namespace: string, name: string) => Promise<void>;
   /** How long each controller takes before acting. Default 100 ms. */
   readonly controllerDelayMs?: number;
+  /** How far the cluster's clock is from this machine's (the operators' timestamps). Default 0. */
+  readonly clusterClockSkewMs?: number;
 }
 
 export interface RequestLogEntry {
@@ -43,7 +45,8 @@ export interface RunningKubernetesApi {
   addDaemonSet(namespace: string, name: string, nodes?: number): void;
   statefulSet(namespace: string, name: string): Json | undefined;
   daemonSet(namespace: string, name: string): Json | undefined;
-  addExternalSecret(namespace: string, name: string, spec?: Json): void;
+  /** With `failing`, its Ready condition is already False with that message. */
+  addExternalSecret(namespace: string, name: string, spec?: Json, failing?: string): void;
   /** A Secret with these (plain) values; stored base64-encoded as the API does. */
   addSecret(namespace: string, name: string, values: Record<string, string>): void;
   /** A Secret's decoded values, or undefined when it does not exist. */
@@ -73,7 +76,7 @@ function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
-const seconds = (date = new Date()): string => date.toISOString().replace(/\.\d{3}Z$/, "Z");
+const format = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, "Z");
 
 export async function startKubernetesApi(options: Options = {}): Promise<RunningKubernetesApi> {
   const deployments = new Map<string, Json>();
@@ -85,6 +88,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
   const requests: RequestLogEntry[] = [];
   const paused = new Set<string>();
   const delay = options.controllerDelayMs ?? 100;
+  const seconds = (): string => format(new Date(Date.now() + (options.clusterClockSkewMs ?? 0)));
   const key = (ns: string, name: string): string => `${ns}/${name}`;
 
   const status = (code: number, reason: string, message: string): [number, Json] => [
@@ -167,6 +171,10 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
           };
         },
         (error: unknown) => {
+          // As the operator does: the transition time moves only when the status changes.
+          const previous = ((es.status as Json).conditions as Json[] | undefined)?.find(
+            (c) => c.type === "Ready",
+          );
           es.status = {
             ...(es.status as Json),
             conditions: [
@@ -175,7 +183,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
                 status: "False",
                 reason: "SecretSyncedError",
                 message: `could not get secret data from provider: ${error instanceof Error ? error.message : String(error)}`,
-                lastTransitionTime: seconds(),
+                lastTransitionTime: previous?.status === "False" ? previous.lastTransitionTime : seconds(),
               },
             ],
           };
@@ -413,7 +421,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
         },
       });
     },
-    addExternalSecret(namespace, name, spec = {}) {
+    addExternalSecret(namespace, name, spec = {}, failing) {
       externalSecrets.set(key(namespace, name), {
         apiVersion: "external-secrets.io/v1",
         kind: "ExternalSecret",
@@ -428,12 +436,20 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
           refreshTime: "2026-01-01T00:00:00Z",
           syncedResourceVersion: "1-0000000000000000",
           conditions: [
-            {
-              type: "Ready",
-              status: "True",
-              reason: "SecretSynced",
-              lastTransitionTime: "2026-01-01T00:00:00Z",
-            },
+            failing
+              ? {
+                  type: "Ready",
+                  status: "False",
+                  reason: "SecretSyncedError",
+                  message: `could not get secret data from provider: ${failing}`,
+                  lastTransitionTime: "2026-01-01T00:00:00Z",
+                }
+              : {
+                  type: "Ready",
+                  status: "True",
+                  reason: "SecretSynced",
+                  lastTransitionTime: "2026-01-01T00:00:00Z",
+                },
           ],
         },
       });

@@ -55,9 +55,9 @@ export function syncBlocker(es: ExternalSecret): string | undefined {
  * Makes External Secrets copy the new value now rather than at its next refresh: sets the
  * `force-sync` annotation (a merge patch, as `kubectl annotate` and Argo CD's refresh action do),
  * then waits until the operator has synced again: `status.syncedResourceVersion` (generation plus
- * a hash of the annotations) moved past the patch, `status.refreshTime` is not older than it, and
- * `Ready` is `True`. Fails at once when the sync reports an error, or when the ExternalSecret's
- * policy means it would never sync.
+ * a hash of the annotations, set only by a successful sync) has changed and `Ready` is `True`.
+ * Fails at once when the `Ready` condition turns to `False` (or changes while `False`), and
+ * refuses an ExternalSecret whose policy means it would never sync.
  */
 export function createExternalSecretReloader(
   options: ExternalSecretOptions,
@@ -91,9 +91,8 @@ export function createExternalSecretReloader(
       const before = await read();
       const blocker = syncBlocker(before);
       if (blocker) throw new KubernetesError(`${target} cannot be force-synced: ${blocker}; change its spec`);
+      const readyBefore = before.status?.conditions?.find((c) => c.type === "Ready");
       const started = now();
-      // Second resolution, as the operator's refreshTime has.
-      const startedSecond = Math.floor(started.getTime() / 1000) * 1000;
       try {
         await api.patchNamespacedCustomObject(
           { ...ref, body: { metadata: { annotations: { [FORCE_SYNC]: String(started.getTime()) } } } },
@@ -103,6 +102,9 @@ export function createExternalSecretReloader(
         throw explainKubernetesError(`annotating ${target}`, error);
       }
       ctx.log.info(`asked ${target} to sync`, { environment: ctx.environment });
+      // Judged by what the operator writes, not by clocks: the cluster's and this machine's differ.
+      // The operator sets syncedResourceVersion (generation plus a hash of the annotations) only
+      // after a successful sync, so a new one with Ready=True means our annotation was synced.
       const deadline = started.getTime() + options.timeoutMs;
       let last = "no sync yet";
       for (;;) {
@@ -110,23 +112,23 @@ export function createExternalSecretReloader(
         const es = await read();
         const status = es.status ?? {};
         const ready = status.conditions?.find((c) => c.type === "Ready");
-        const refreshed = status.refreshTime !== undefined && Date.parse(status.refreshTime) >= startedSecond;
         const resynced = status.syncedResourceVersion !== before.status?.syncedResourceVersion;
-        if (
-          ready?.status === "False" &&
-          ready.lastTransitionTime !== undefined &&
-          Date.parse(ready.lastTransitionTime) >= startedSecond
-        ) {
+        if (resynced && ready?.status === "True") {
+          ctx.log.info(`${target} synced`, { environment: ctx.environment, refreshTime: status.refreshTime });
+          return;
+        }
+        const changed =
+          ready?.status !== readyBefore?.status ||
+          ready?.reason !== readyBefore?.reason ||
+          ready?.message !== readyBefore?.message ||
+          ready?.lastTransitionTime !== readyBefore?.lastTransitionTime;
+        if (ready?.status === "False" && changed) {
           throw new KubernetesError(
             `${target} failed to sync: ${ready.reason ?? "?"}${ready.message ? `: ${ready.message}` : ""}; see kubectl -n ${options.namespace} describe externalsecret ${options.name}`,
           );
         }
-        if (refreshed && resynced && ready?.status === "True") {
-          ctx.log.info(`${target} synced`, { environment: ctx.environment, refreshTime: status.refreshTime });
-          return;
-        }
         last = ready
-          ? `Ready=${ready.status ?? "?"} (${ready.reason ?? "?"}), last sync ${status.refreshTime ?? "never"}`
+          ? `Ready=${ready.status ?? "?"} (${ready.reason ?? "?"}${ready.status === "False" && ready.message ? `: ${ready.message}` : ""}), last sync ${status.refreshTime ?? "never"}`
           : "no Ready condition";
         if (now().getTime() >= deadline) {
           throw new KubernetesError(

@@ -61,7 +61,10 @@ export function rolloutStatus(deployment: V1Deployment, generation: number): Rol
   return { done: true };
 }
 
-/** A StatefulSet's rollout by kubectl's rules (RollingUpdate only; a partition counts). */
+/**
+ * A StatefulSet's rollout by kubectl's rules (RollingUpdate only): every pod ready, and every pod
+ * above the partition (all of them without one) at the new revision.
+ */
 export function statefulSetStatus(set: V1StatefulSet, generation: number): RolloutState {
   const name = set.metadata?.name ?? "?";
   if (set.spec?.updateStrategy?.type === "OnDelete") {
@@ -75,21 +78,13 @@ export function statefulSetStatus(set: V1StatefulSet, generation: number): Rollo
   const want = set.spec?.replicas ?? 1;
   const ready = status.readyReplicas ?? 0;
   if (ready < want) return { done: false, waiting: `${ready} of ${want} pods ready` };
+  // Pods at the new revision: all of them, or those above a partition.
   const partition = set.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
-  if (partition > 0) {
-    const updated = status.updatedReplicas ?? 0;
-    if (updated < want - partition) {
-      return {
-        done: false,
-        waiting: `${updated} of ${want - partition} pods updated (partition ${partition})`,
-      };
-    }
-    return { done: true };
-  }
-  if (status.updateRevision !== status.currentRevision) {
+  const updated = status.updatedReplicas ?? 0;
+  if (updated < want - partition) {
     return {
       done: false,
-      waiting: `${status.updatedReplicas ?? 0} of ${want} pods at revision ${status.updateRevision ?? "?"}`,
+      waiting: `${updated} of ${want - partition} pods updated${partition > 0 ? ` (partition ${partition})` : ""}`,
     };
   }
   return { done: true };

@@ -170,7 +170,10 @@ export function createKubernetesSecretStore(options: KubernetesSecretStoreOption
       const previous = decode(data, PREVIOUS);
       if (previous === undefined) throw new KubernetesError(`${where} has no previous value to restore`);
       await patch(options.name, { [options.key]: encode(previous) });
-      if (pending !== undefined) await writeCompanion({ [PENDING]: null, [PENDING_RUN]: null });
+      // This run's pending value only; another run's is its own business.
+      if (pending !== undefined && decode(data, PENDING_RUN) === runId) {
+        await writeCompanion({ [PENDING]: null, [PENDING_RUN]: null });
+      }
     },
 
     async discardStaged(runId) {

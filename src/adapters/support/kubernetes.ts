@@ -59,7 +59,13 @@ export async function loadKubeConfig(access: KubernetesAccess): Promise<KubeConf
     }
     kc.setCurrentContext(access.context);
   }
-  if (!kc.getCurrentCluster()) {
+  const cluster = kc.getCurrentCluster();
+  // With no kubeconfig anywhere and not in a pod, the client falls back to http://localhost:8080.
+  const fallback =
+    !access.kubeconfig &&
+    cluster?.server === "http://localhost:8080" &&
+    kc.getCurrentContext() === "loaded-context";
+  if (!cluster || fallback) {
     throw new KubernetesError(
       "no Kubernetes cluster is configured (no kubeconfig and not running in a pod); set kubeconfig or context in the config",
     );
