@@ -138,6 +138,27 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
     assert.deepEqual(await h.consumerRefusals(), []);
   });
 
+  it("a promote that fails after AWSCURRENT moved is rolled back: the previous value is current again", async () => {
+    const before = current()[KEY]!;
+    const beforeId = (await h.tokenSelf(before)).id;
+    // The first label move (AWSCURRENT) succeeds; the second (dropping AWSPENDING) keeps failing.
+    aws.fail({
+      operation: "UpdateSecretVersionStage",
+      skip: 1,
+      times: 3,
+      code: "InternalServiceError",
+      status: 500,
+    });
+    const failed = await h.runCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
+    assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+    assert.match(failed.stdout, /integration\s+│\s+rolled-back/);
+    assert.match(failed.stdout, /promote failed/);
+    assert.equal(current()[KEY], before, "AWSCURRENT holds the previous value again");
+    assert.ok(!Object.values(aws.labels(SECRET)).some((stages) => stages.includes("AWSPENDING")));
+    assert.equal(await assertSettled(h, "integration"), beforeId);
+    assert.deepEqual(await h.consumerRefusals(), []);
+  });
+
   it("a rotate killed after staging is finished by ftr resume from the AWSPENDING version", async () => {
     const from = h.journal().length;
     // Promotion starts with DescribeSecret: hold it so the kill lands with the value only staged.

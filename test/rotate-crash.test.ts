@@ -11,11 +11,11 @@
  * intended record and before the run finished.
  */
 import assert from "node:assert/strict";
-import { watch } from "node:fs";
+import { appendFileSync, watch } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import type { FaultSpec } from "../src/emulator/index.ts";
-import { readJournal, type JournalRecord } from "../src/rotation/journal.ts";
+import { journalPath, readJournal, type JournalRecord } from "../src/rotation/journal.ts";
 import type { CliProcess } from "./helpers/cli.ts";
 import {
   assertNoSecrets,
@@ -231,6 +231,99 @@ describe("ftr rotate killed with SIGKILL at each step boundary, then ftr resume"
       assert.match(again.stderr, /Nothing to resume/);
     });
   }
+
+  it("an `ftr rollback` killed after restoring is finished by `ftr resume`, never revoking the token in use", async () => {
+    const before = (await h.tokenSelf(h.readSecret("integration"))).id!;
+    const keep = await h.runCli(["rotate", "--config", h.configPath, "--yes", "--force", "--keep-old"]);
+    assert.equal(keep.code, 0, keep.stdout + keep.stderr);
+    const kept = (await h.tokenSelf(h.readSecret("integration"))).id!;
+    assert.notEqual(kept, before);
+
+    const from = h.journal().length;
+    await h.setReload("integration", { sleepMs: HOLD_MS });
+    const child = h.spawnCli(["rollback", "--config", h.configPath, "--env", "integration"]);
+    // Killed once the previous value is back in the secret, while the reload is held.
+    const killedAt = await new Promise<number | undefined>((resolve) => {
+      const timer = setInterval(() => {
+        if (
+          h
+            .journal()
+            .slice(from)
+            .some((r) => key(r) === "restore done")
+        ) {
+          clearInterval(timer);
+          child.child.kill("SIGKILL");
+          resolve(Date.now());
+        }
+      }, 5);
+      void child.done.then(() => {
+        clearInterval(timer);
+        resolve(undefined);
+      });
+    });
+    const ended = await child.done;
+    assert.ok(killedAt !== undefined, `the rollback ended first:\n${ended.stderr}`);
+    assert.equal(ended.signal, "SIGKILL");
+    await h.setReload("integration", {});
+    await sleep(Math.max(0, killedAt + HOLD_MS + 200 - Date.now()));
+    await h.reloadsIdle();
+
+    const resumed = await h.runCli(["resume", "--config", h.configPath]);
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    const finish = h
+      .journal()
+      .slice(from)
+      .find((r) => r.step === "finish");
+    assert.equal(finish?.outcome, "rolled-back", resumed.stdout + resumed.stderr);
+    assert.equal(await assertSettled(h, "integration"), before, "the previous token is in use again");
+    const state = await h.admin.state();
+    assert.notEqual(
+      state.automationTokens.find((t) => t.id === kept)?.revokedAt,
+      null,
+      "the undone token is revoked",
+    );
+    assert.deepEqual(await h.consumerRefusals(), []);
+  });
+
+  it("an `ftr rollback` that died before restoring is finished by `ftr resume`: restore first, then revoke", async () => {
+    const before = (await h.tokenSelf(h.readSecret("integration"))).id!;
+    const keep = await h.runCli(["rotate", "--config", h.configPath, "--yes", "--force", "--keep-old"]);
+    assert.equal(keep.code, 0, keep.stdout + keep.stderr);
+    const kept = (await h.tokenSelf(h.readSecret("integration"))).id!;
+    const rotation = h
+      .journal()
+      .reverse()
+      .find((r) => r.step === "finish" && r.outcome === "kept-old")!;
+    // What `ftr rollback` journals before its first side effect, as a process killed right then
+    // leaves it (the window is too short to hit with a kill from outside).
+    const runId = "20261128T120000Z-deadbeef";
+    const base = { v: 1, runId, environment: "integration", newTokenId: kept };
+    const at = new Date().toISOString();
+    appendFileSync(
+      journalPath(h.stateDir),
+      [
+        { ...base, step: "start", status: "done", at, deployedTokenId: before, rollbackOf: rotation.runId },
+        {
+          ...base,
+          step: "rollback",
+          status: "begin",
+          at,
+          detail: `requested rollback of run ${rotation.runId}`,
+        },
+      ]
+        .map((r) => JSON.stringify(r))
+        .join("\n") + "\n",
+    );
+
+    const resumed = await h.runCli(["resume", "--config", h.configPath]);
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    const finish = h.journal().find((r) => r.runId === runId && r.step === "finish");
+    assert.equal(finish?.outcome, "rolled-back", resumed.stdout + resumed.stderr);
+    assert.equal(await assertSettled(h, "integration"), before, "the previous token is in use again");
+    const state = await h.admin.state();
+    assert.notEqual(state.automationTokens.find((t) => t.id === kept)?.revokedAt, null);
+    assert.deepEqual(await h.consumerRefusals(), []);
+  });
 
   it("printed no token value or password anywhere", () => {
     assertNoSecrets(h.collectOutput(), h.knownSecrets());

@@ -221,9 +221,10 @@ describe("ftr rotate end to end (emulator, exporter stand-ins, Prometheus)", { s
     assert.equal(await assertSettled(h, "integration"), rotated.get("integration"));
     assert.equal(await assertSettled(h, "production"), rotated.get("production"));
 
-    // Rolling back again is idempotent: the same run is undone again, and nothing changes.
+    // Rolling back again has nothing to do, and says so: the rotation is not undone twice.
     const again = await h.runCli(["rollback", "--config", h.configPath, "--env", "staging"]);
     assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stderr, /was already undone by run .*; nothing to roll back/);
     assert.equal(await assertSettled(h, "staging"), before);
     assert.deepEqual(await h.consumerRefusals(), []);
   });

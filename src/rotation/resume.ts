@@ -171,7 +171,7 @@ export async function rollbackLast(options: RollbackOptions): Promise<RotationRe
     throw new RollbackError(`the journal has no completed rotation of ${env.name} to undo`);
   const undone = runs.find((r) => r.rollbackOf === last.runId && r.outcome === "rolled-back");
   if (undone) {
-    throw new RollbackError(
+    throw new AlreadyRolledBack(
       `the last rotation of ${env.name} (run ${last.runId}) was already undone by run ${undone.runId}; nothing to roll back`,
     );
   }
@@ -213,5 +213,10 @@ export async function rollbackLast(options: RollbackOptions): Promise<RotationRe
 
 /** `rollback` cannot be done; the message says why and what to do instead. */
 export class RollbackError extends Error {
-  override readonly name = "RollbackError";
+  override readonly name: string = "RollbackError";
+}
+
+/** The rotation was undone already: a repeated `ftr rollback` has nothing to do (not a failure). */
+export class AlreadyRolledBack extends RollbackError {
+  override readonly name = "AlreadyRolledBack";
 }

@@ -6,6 +6,7 @@ import type { LoadedConfig } from "../../config/index.ts";
 import { FastlyForbiddenError, type FastlyClient } from "../../fastly/index.ts";
 import { gatherState, makePlan, type Plan } from "../../plan/index.ts";
 import {
+  AlreadyRolledBack,
   resume,
   rollbackLast,
   rotate,
@@ -198,14 +199,23 @@ Examples:
         if (!loaded.config.environments.some((e) => e.name === opts.env)) {
           throw new UsageError(`no environment named "${opts.env}" in ${opts.config}`);
         }
-        const result = await rollbackLast({
-          config: loaded.config,
-          client,
-          environment: opts.env,
-          getPassword: () => Promise.reject(new UsageError("rollback needs no password")),
-          log: stderrLogger(io),
-          onEvent: progressPrinter(io, opts.json === true),
-        });
+        let result: RotationResult;
+        try {
+          result = await rollbackLast({
+            config: loaded.config,
+            client,
+            environment: opts.env,
+            getPassword: () => Promise.reject(new UsageError("rollback needs no password")),
+            log: stderrLogger(io),
+            onEvent: progressPrinter(io, opts.json === true),
+          });
+        } catch (error) {
+          if (!(error instanceof AlreadyRolledBack)) throw error;
+          // Asking twice is not a failure: the state asked for is the state there is.
+          if (opts.json === true) printJson(io, { ok: true, nothingToDo: error.message });
+          else println(io.stderr, error.message);
+          return 0;
+        }
         report(io, result, opts.json === true);
         return result.ok ? 0 : 1;
       }),
