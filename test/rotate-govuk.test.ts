@@ -7,7 +7,6 @@
  * `token-in-use` and a real Prometheus scraping the stand-in prove the new token in use.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -69,15 +68,7 @@ describe("the GOV.UK pipeline: Secrets Manager, External Secrets, a Deployment r
         await rename(`${exporterFile}.sync`, exporterFile);
       },
       // The Deployment controller replaces the pod: the stand-in restarts and reads the file.
-      onRollout: () =>
-        new Promise<void>((resolve, reject) => {
-          const child = spawn(process.execPath, [join(h.dir, "restart-exporter.mjs"), "integration"], {
-            stdio: "ignore",
-          });
-          child.once("exit", (code) =>
-            code === 0 ? resolve() : reject(new Error(`restart exited ${code}`)),
-          );
-        }),
+      onRollout: () => h.restartExporter("integration"),
     });
     kube.addExternalSecret(NAMESPACE, EXTERNAL_SECRET);
     kube.addDeployment(NAMESPACE, DEPLOYMENT);

@@ -5,7 +5,6 @@
  * the exporter stand-in reads, as a kubelet projects a Secret, and restarts the stand-in).
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -46,14 +45,7 @@ describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout rel
         const value = kube.secretValues(NAMESPACE, SECRET)?.["fastly-api-token"] ?? "";
         await writeFile(`${exporterFile}.new`, `${value}\n`, { mode: 0o600 });
         await rename(`${exporterFile}.new`, exporterFile);
-        await new Promise<void>((resolve, reject) => {
-          const child = spawn(process.execPath, [join(h.dir, "restart-exporter.mjs"), "integration"], {
-            stdio: "ignore",
-          });
-          child.once("exit", (code) =>
-            code === 0 ? resolve() : reject(new Error(`restart exited ${code}`)),
-          );
-        });
+        await h.restartExporter("integration");
       },
     });
     kube.addSecret(NAMESPACE, SECRET, {

@@ -143,6 +143,8 @@ export interface RotationEnv {
   writeConfig(doc: ConfigDoc | string): Promise<void>;
   /** Set what the restart script does for `env` from now on. */
   setReload(env: DemoEnv, behaviour: ReloadBehaviour): Promise<void>;
+  /** Run the restart script for `env` (as a reloader would) and wait for it; rejects unless it exits 0. */
+  restartExporter(env: DemoEnv): Promise<void>;
   /** Resolves once no restart script is running (one orphaned by `kill -9` may still be). */
   reloadsIdle(timeoutMs?: number): Promise<void>;
 
@@ -502,6 +504,13 @@ export async function startRotationEnv(options: RotationEnvOptions = {}): Promis
       control[e] = behaviour;
       await writeFile(controlFile, JSON.stringify(control));
     },
+    restartExporter: (e) =>
+      new Promise<void>((resolve, reject) => {
+        const child = spawn(process.execPath, [restartScript, e], { stdio: "ignore" });
+        child.once("exit", (code) =>
+          code === 0 ? resolve() : reject(new Error(`restart of ${e} exited ${code}`)),
+        );
+      }),
     async reloadsIdle(timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       while (readdirSync(runDir).some((n) => n.startsWith("reloading-"))) {
