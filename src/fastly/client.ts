@@ -21,6 +21,7 @@ import {
   tokenSelfSchema,
 } from "./schemas.ts";
 import type { CreateAutomationTokenInput, FastlyClient, RateLimitInfo } from "./types.ts";
+import { formatTime } from "../util/time.ts";
 
 /** The public Fastly API. */
 export const DEFAULT_ENDPOINT = "https://api.fastly.com";
@@ -371,11 +372,6 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
   return client;
 }
 
-/** RFC 3339 without fractions, as Fastly writes and reads it. */
-export function formatTime(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
 function readRateLimit(headers: Headers, previous: RateLimitInfo): RateLimitInfo {
   const remaining = headers.get("fastly-ratelimit-remaining");
   const reset = rateLimitReset(headers);
@@ -465,3 +461,6 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
 }
+
+/** RFC 3339 without fractions, as Fastly writes and reads it. */
+export { formatTime };

@@ -195,7 +195,7 @@ function planEnvironment(state: LiveState, env: EnvironmentConfig, options: Plan
       role: spec.role,
       scope: spec.scope,
       services: wantServices,
-      expiresAt: new Date(now.getTime() + spec.expiresInMs).toISOString().replace(/\.\d{3}Z$/, "Z"),
+      expiresAt: formatTime(new Date(now.getTime() + spec.expiresInMs)),
       tlsAccess: spec.tlsAccess,
     },
     revoke,

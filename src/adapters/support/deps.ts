@@ -55,9 +55,7 @@ export function abortReason(signal: AbortSignal | undefined): Error {
 }
 
 /** Formats a time as RFC 3339 UTC without fractions, the way Fastly prints times. */
-export function formatTime(time: Date): string {
-  return time.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
+export { formatTime } from "../../util/time.ts";
 
 /** Formats a duration in ms for messages: `1500` → `1.5s`, `120000` → `2m`. */
 export function formatDuration(ms: number): string {
