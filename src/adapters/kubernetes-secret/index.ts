@@ -22,6 +22,8 @@ const PENDING = "pending";
 const PENDING_RUN = "pending-run";
 const PREVIOUS = "previous";
 const PROMOTED_RUN = "promoted-run";
+/** The companion's keys cleared when a pending value is consumed or dropped. */
+const NO_PENDING = { [PENDING]: null, [PENDING_RUN]: null } as const;
 
 /** The companion Secret's name: the consumer's Secret stays exactly as it was, but for its key. */
 export function companionName(name: string): string {
@@ -87,11 +89,13 @@ export function createKubernetesSecretStore(options: KubernetesSecretStoreOption
     }
   };
 
-  /** Writes keys of the companion Secret, creating it when needed. */
+  /** Writes keys of the companion Secret, creating it when it is not there yet. */
   const writeCompanion = async (data: Record<string, string | null>): Promise<void> => {
-    if (await get(companion, false)) {
+    try {
       await patch(companion, data);
       return;
+    } catch (error) {
+      if (!(error instanceof KubernetesError) || error.status !== 404) throw error;
     }
     const core = await client();
     const body: V1Secret = {
@@ -152,7 +156,7 @@ export function createKubernetesSecretStore(options: KubernetesSecretStoreOption
         await writeCompanion(now === undefined ? { [PREVIOUS]: null } : { [PREVIOUS]: encode(now) });
         await patch(options.name, { [options.key]: encode(pending) });
       }
-      await writeCompanion({ [PENDING]: null, [PENDING_RUN]: null, [PROMOTED_RUN]: encode(runId) });
+      await writeCompanion({ ...NO_PENDING, [PROMOTED_RUN]: encode(runId) });
     },
 
     async readPrevious() {
@@ -164,7 +168,7 @@ export function createKubernetesSecretStore(options: KubernetesSecretStoreOption
       const pending = decode(data, PENDING);
       if (decode(data, PENDING_RUN) === runId && pending !== undefined && (await current()) !== pending) {
         // Never promoted: the current value is still the old one.
-        await writeCompanion({ [PENDING]: null, [PENDING_RUN]: null });
+        await writeCompanion(NO_PENDING);
         return;
       }
       const previous = decode(data, PREVIOUS);
@@ -172,13 +176,13 @@ export function createKubernetesSecretStore(options: KubernetesSecretStoreOption
       await patch(options.name, { [options.key]: encode(previous) });
       // This run's pending value only; another run's is its own business.
       if (pending !== undefined && decode(data, PENDING_RUN) === runId) {
-        await writeCompanion({ [PENDING]: null, [PENDING_RUN]: null });
+        await writeCompanion(NO_PENDING);
       }
     },
 
     async discardStaged(runId) {
       const data = (await get(companion, false))?.data;
-      if (decode(data, PENDING_RUN) === runId) await writeCompanion({ [PENDING]: null, [PENDING_RUN]: null });
+      if (decode(data, PENDING_RUN) === runId) await writeCompanion(NO_PENDING);
     },
   };
 }
