@@ -8,12 +8,10 @@
  * version, and no secret anywhere in the output or the AWS request log.
  */
 import assert from "node:assert/strict";
-import { watch } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { demoCredentials } from "../src/emulator/index.ts";
-import { readJournal } from "../src/rotation/journal.ts";
 import type { RotationResult } from "../src/rotation/rotate.ts";
 import {
   AWS_TEST_CREDENTIALS,
@@ -164,19 +162,8 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
     // Promotion starts with DescribeSecret: hold it so the kill lands with the value only staged.
     aws.fail({ operation: "DescribeSecret", delayMs: 3000 });
     const child = h.spawnCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
-    await new Promise<void>((resolve) => {
-      const check = (): void => {
-        const records = readJournal(h.stateDir).slice(from);
-        if (records.some((r) => r.step === "stage" && r.status === "done")) {
-          child.child.kill("SIGKILL");
-          watcher.close();
-          clearInterval(timer);
-          resolve();
-        }
-      };
-      const watcher = watch(h.stateDir, check);
-      const timer = setInterval(check, 5);
-    });
+    await h.waitForJournal((r) => r.step === "stage" && r.status === "done", { from });
+    child.child.kill("SIGKILL");
     const ended = await child.done;
     assert.equal(ended.signal, "SIGKILL");
     assert.ok(

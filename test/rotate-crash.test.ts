@@ -243,26 +243,10 @@ describe("ftr rotate killed with SIGKILL at each step boundary, then ftr resume"
     await h.setReload("integration", { sleepMs: HOLD_MS });
     const child = h.spawnCli(["rollback", "--config", h.configPath, "--env", "integration"]);
     // Killed once the previous value is back in the secret, while the reload is held.
-    const killedAt = await new Promise<number | undefined>((resolve) => {
-      const timer = setInterval(() => {
-        if (
-          h
-            .journal()
-            .slice(from)
-            .some((r) => key(r) === "restore done")
-        ) {
-          clearInterval(timer);
-          child.child.kill("SIGKILL");
-          resolve(Date.now());
-        }
-      }, 5);
-      void child.done.then(() => {
-        clearInterval(timer);
-        resolve(undefined);
-      });
-    });
+    await h.waitForJournal((r) => key(r) === "restore done", { from, timeoutMs: 15_000 });
+    child.child.kill("SIGKILL");
+    const killedAt = Date.now();
     const ended = await child.done;
-    assert.ok(killedAt !== undefined, `the rollback ended first:\n${ended.stderr}`);
     assert.equal(ended.signal, "SIGKILL");
     await h.setReload("integration", {});
     await sleep(Math.max(0, killedAt + HOLD_MS + 200 - Date.now()));
