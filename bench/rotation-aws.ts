@@ -5,20 +5,17 @@
  * real AWS SDK. Prints the Secrets Manager calls per environment by operation, and wall time.
  * Run: node --import tsx bench/rotation-aws.ts
  */
-import { fileURLToPath } from "node:url";
 import { demoCredentials } from "../src/emulator/index.ts";
 import {
-  AWS_TEST_CREDENTIALS,
-  AWS_TEST_REGION,
+  awsStoreConfig,
+  externalSecretSyncStep,
   startAwsSecretsManager,
+  useAwsTestCredentials,
 } from "../test/helpers/aws-secrets-manager-server.ts";
-import { TSX_LOADER } from "../test/helpers/cli.ts";
 import { startRotationEnv } from "../test/helpers/rotation-env.ts";
 
 const KEY = "fastly-api-token";
-const SYNC = fileURLToPath(new URL("../test/helpers/aws-external-secret-sync.ts", import.meta.url));
-process.env.AWS_ACCESS_KEY_ID = AWS_TEST_CREDENTIALS.accessKeyId;
-process.env.AWS_SECRET_ACCESS_KEY = AWS_TEST_CREDENTIALS.secretAccessKey;
+useAwsTestCredentials();
 
 const aws = await startAwsSecretsManager();
 const secretOf = (env: string): string => `govuk/${env}/fastly-exporter`;
@@ -34,31 +31,8 @@ const h = await startRotationEnv({
   configure: (doc) => {
     for (const env of doc.environments) {
       const file = String(env.secret.path);
-      env.secret = {
-        type: "aws-secrets-manager",
-        secretId: secretOf(env.name),
-        jsonKey: KEY,
-        region: AWS_TEST_REGION,
-        endpoint: aws.url,
-      };
-      env.reload = [
-        {
-          type: "exec",
-          command: [
-            process.execPath,
-            "--import",
-            TSX_LOADER,
-            SYNC,
-            aws.url,
-            AWS_TEST_REGION,
-            secretOf(env.name),
-            KEY,
-            file,
-          ],
-          timeout: "20s",
-        },
-        ...(env.reload ?? []),
-      ];
+      env.secret = awsStoreConfig(aws, secretOf(env.name), KEY);
+      env.reload = [externalSecretSyncStep(aws, secretOf(env.name), KEY, file), ...(env.reload ?? [])];
     }
   },
 });

@@ -9,17 +9,17 @@
  */
 import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { demoCredentials } from "../src/emulator/index.ts";
 import type { RotationResult } from "../src/rotation/rotate.ts";
 import {
-  AWS_TEST_CREDENTIALS,
-  AWS_TEST_REGION,
+  awsSecrets,
+  awsStoreConfig,
+  externalSecretSyncStep,
   startAwsSecretsManager,
+  useAwsTestCredentials,
   type RunningAwsSecretsManager,
 } from "./helpers/aws-secrets-manager-server.ts";
-import { TSX_LOADER } from "./helpers/cli.ts";
 import {
   assertNoSecrets,
   assertSettled,
@@ -29,12 +29,9 @@ import {
 
 const SECRET = "govuk/fastly/api";
 const KEY = "fastly-api-token";
-const SYNC_SCRIPT = fileURLToPath(new URL("./helpers/aws-external-secret-sync.ts", import.meta.url));
 
 // The rotator (in-process and as a child) finds its AWS credentials where the SDK looks first.
-process.env.AWS_ACCESS_KEY_ID = AWS_TEST_CREDENTIALS.accessKeyId;
-process.env.AWS_SECRET_ACCESS_KEY = AWS_TEST_CREDENTIALS.secretAccessKey;
-delete process.env.AWS_PROFILE;
+useAwsTestCredentials();
 
 describe("ftr rotate with an aws-secrets-manager store", () => {
   let aws: RunningAwsSecretsManager;
@@ -56,31 +53,8 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
         // The file the stand-in reads (relative paths resolve against the config's directory, which
         // is also the reload command's working directory).
         const exporterFile = String(env.secret.path);
-        env.secret = {
-          type: "aws-secrets-manager",
-          secretId: SECRET,
-          jsonKey: KEY,
-          region: AWS_TEST_REGION,
-          endpoint: aws.url,
-        };
-        env.reload = [
-          {
-            type: "exec",
-            command: [
-              process.execPath,
-              "--import",
-              TSX_LOADER,
-              SYNC_SCRIPT,
-              aws.url,
-              AWS_TEST_REGION,
-              SECRET,
-              KEY,
-              exporterFile,
-            ],
-            timeout: "20s",
-          },
-          ...(env.reload ?? []),
-        ];
+        env.secret = awsStoreConfig(aws, SECRET, KEY);
+        env.reload = [externalSecretSyncStep(aws, SECRET, KEY, exporterFile), ...(env.reload ?? [])];
       },
     });
     await mkdir(h.stateDir, { recursive: true, mode: 0o700 });
@@ -186,17 +160,9 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
   });
 
   it("printed no token value, password or AWS secret key anywhere", () => {
-    const values = aws.allValues(SECRET).map((text, i) => ({
-      label: `token in AWS version #${i}`,
-      value: (JSON.parse(text) as Record<string, string>)[KEY] ?? "",
-    }));
     assertNoSecrets(
       [...h.collectOutput(), { source: "AWS request log", text: JSON.stringify(aws.requests) }],
-      [
-        ...h.knownSecrets(),
-        ...values,
-        { label: "AWS secret access key", value: AWS_TEST_CREDENTIALS.secretAccessKey },
-      ],
+      [...h.knownSecrets(), ...awsSecrets(aws, SECRET, KEY)],
     );
   });
 });

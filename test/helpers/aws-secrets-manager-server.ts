@@ -10,6 +10,8 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { TSX_LOADER } from "./cli.ts";
 
 export const AWS_TEST_CREDENTIALS = {
   accessKeyId: "AKIAFTRTESTEXAMPLE01",
@@ -421,4 +423,62 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
         server.close(() => resolve());
       }),
   };
+}
+
+// ---- the rotation world's side of it -----------------------------------------------------------
+
+/** Give this process (and the `ftr` children it starts) the test credentials, as the SDK finds them. */
+export function useAwsTestCredentials(): void {
+  process.env.AWS_ACCESS_KEY_ID = AWS_TEST_CREDENTIALS.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = AWS_TEST_CREDENTIALS.secretAccessKey;
+  delete process.env.AWS_PROFILE;
+}
+
+/** The config of an `aws-secrets-manager` store for `secretId` on this server. */
+export function awsStoreConfig(
+  aws: RunningAwsSecretsManager,
+  secretId: string,
+  jsonKey: string,
+): Record<string, unknown> {
+  return { type: "aws-secrets-manager", secretId, jsonKey, region: AWS_TEST_REGION, endpoint: aws.url };
+}
+
+/** A reload step playing External Secrets: copies `AWSCURRENT`'s `jsonKey` into `file`. */
+export function externalSecretSyncStep(
+  aws: RunningAwsSecretsManager,
+  secretId: string,
+  jsonKey: string,
+  file: string,
+): Record<string, unknown> {
+  const script = fileURLToPath(new URL("./aws-external-secret-sync.ts", import.meta.url));
+  return {
+    type: "exec",
+    command: [
+      process.execPath,
+      "--import",
+      TSX_LOADER,
+      script,
+      aws.url,
+      AWS_TEST_REGION,
+      secretId,
+      jsonKey,
+      file,
+    ],
+    timeout: "20s",
+  };
+}
+
+/** For the secrets check: the token at `jsonKey` in every version of `secretId`, and the AWS key. */
+export function awsSecrets(
+  aws: RunningAwsSecretsManager,
+  secretId: string,
+  jsonKey: string,
+): { label: string; value: string }[] {
+  return [
+    ...aws.allValues(secretId).map((text, i) => ({
+      label: `token in AWS version #${i}`,
+      value: (JSON.parse(text) as Record<string, string>)[jsonKey] ?? "",
+    })),
+    { label: "AWS secret access key", value: AWS_TEST_CREDENTIALS.secretAccessKey },
+  ];
 }
