@@ -66,13 +66,6 @@ export function rolloutStatus(deployment: V1Deployment, generation: number): Rol
  * above the partition (all of them without one) at the new revision.
  */
 export function statefulSetStatus(set: V1StatefulSet, generation: number): RolloutState {
-  const name = set.metadata?.name ?? "?";
-  if (set.spec?.updateStrategy?.type === "OnDelete") {
-    return {
-      done: false,
-      failed: `statefulset ${name} uses the OnDelete update strategy: a restart never rolls out`,
-    };
-  }
   const status = set.status ?? { replicas: 0 };
   if (!status.observedGeneration || status.observedGeneration < generation) return OBSERVING;
   const want = set.spec?.replicas ?? 1;
@@ -92,13 +85,6 @@ export function statefulSetStatus(set: V1StatefulSet, generation: number): Rollo
 
 /** A DaemonSet's rollout by kubectl's rules (RollingUpdate only). */
 export function daemonSetStatus(set: V1DaemonSet, generation: number): RolloutState {
-  const name = set.metadata?.name ?? "?";
-  if (set.spec?.updateStrategy?.type === "OnDelete") {
-    return {
-      done: false,
-      failed: `daemonset ${name} uses the OnDelete update strategy: a restart never rolls out`,
-    };
-  }
   const status = set.status;
   if (!status || (status.observedGeneration ?? 0) < generation) return OBSERVING;
   const want = status.desiredNumberScheduled;
@@ -178,8 +164,12 @@ export function createKubernetesRolloutReloader(
       if (spec && "paused" in spec && spec.paused) {
         throw new KubernetesError(`${target} is paused; resume it (kubectl rollout resume) and run again`);
       }
-      const blocked = ops.status(current, 0).failed;
-      if (blocked?.includes("OnDelete")) throw new KubernetesError(`${blocked}; see ${describe}`);
+      // StatefulSets and DaemonSets only (a Deployment's strategies are RollingUpdate and Recreate).
+      if (spec && "updateStrategy" in spec && spec.updateStrategy?.type === "OnDelete") {
+        throw new KubernetesError(
+          `${target} uses the OnDelete update strategy: a restart never rolls out; see ${describe}`,
+        );
+      }
       const restartedAt = formatTime(now());
       let patched: Workload;
       try {
