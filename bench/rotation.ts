@@ -12,7 +12,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { main } from "../src/cli/main.ts";
-import { DEMO_ENVIRONMENTS, startDemoWorld } from "../src/demo/demo.ts";
+import { DEMO_ENVIRONMENTS, startDemoWorld } from "../src/demo/run-demo.ts";
 import { createFastlyClient } from "../src/fastly/index.ts";
 import { demoCredentials } from "../src/emulator/index.ts";
 import type { RotationResult } from "../src/rotation/index.ts";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { DEMO_ENVIRONMENTS } from "../src/demo/demo.ts";
+import { DEMO_ENVIRONMENTS } from "../src/demo/run-demo.ts";
 import { demoCredentials } from "../src/emulator/index.ts";
 import type { Plan } from "../src/plan/index.ts";
 import type { RotationResult } from "../src/rotation/index.ts";

@@ -2,14 +2,14 @@
  * A Fastly API emulator: the endpoints automation-token rotation touches, with the representations,
  * errors, sudo, expiry and rate-limit semantics of the real service, plus an admin API for tests.
  */
-import { demoSeed } from "./demo.ts";
+import { demoSeed } from "./demo-account.ts";
 import { loadSeedFile } from "./seed.ts";
 import { createEmulator, type RunningEmulator } from "./server.ts";
 
 export { createEmulatorAdmin } from "./admin-client.ts";
 export type { EmulatorAdmin, EmulatorAdminOptions } from "./admin-client.ts";
-export { demoCredentials, demoSeed, demoServiceIds, generateSeed } from "./demo.ts";
-export type { GenerateSeedOptions } from "./demo.ts";
+export { demoCredentials, demoSeed, demoServiceIds, generateSeed } from "./demo-account.ts";
+export type { GenerateSeedOptions } from "./demo-account.ts";
 export { EmulatorSeedError, loadSeedFile, parseSeed, seedSchema } from "./seed.ts";
 export type { ParsedSeed, Seed, SeedAutomationToken, SeedService, SeedUser, SeedUserToken } from "./seed.ts";
 export { createEmulator } from "./server.ts";

@@ -10,7 +10,7 @@ import {
   rateLimitKey,
   touch,
 } from "./api.ts";
-import { demoSeed } from "./demo.ts";
+import { demoSeed } from "./demo-account.ts";
 import { ApiError, type Fields, parseFields, readBody, type Reply } from "./http.ts";
 import { digest } from "./ids.ts";
 import { type ParsedSeed, parseSeed, type Seed } from "./seed.ts";

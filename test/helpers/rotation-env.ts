@@ -10,13 +10,13 @@
  * search it for token values and passwords: `collectOutput()` and `assertNoSecrets()`.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { DEMO_ENVIRONMENTS, demoConfig } from "../../src/demo/demo.ts";
+import { DEMO_ENVIRONMENTS, demoConfig } from "../../src/demo/run-demo.ts";
 import {
   createEmulator,
   createEmulatorAdmin,
@@ -30,6 +30,10 @@ import {
   type Seed,
 } from "../../src/emulator/index.ts";
 import { EXPORTER_USER_AGENT } from "../../src/emulator/exporter.ts";
+import {
+  ExporterSupervisor,
+  restartScript as restartScriptText,
+} from "../../src/emulator/exporter-supervisor.ts";
 import { journalPath, readJournal, type JournalRecord } from "../../src/rotation/journal.ts";
 import {
   findPrometheus,
@@ -204,11 +208,6 @@ export function serviceIds(env: DemoEnv): string[] {
   ].sort();
 }
 
-/** The demo's service-name selector of an environment (as in the demo config and stand-in allowlist). */
-function selector(env: DemoEnv): string {
-  return `[${env[0]!.toUpperCase()}${env[0]!}]${env.slice(1)}`;
-}
-
 /**
  * Fail when any secret appears in any text. The message names the secret's label and the text's
  * source, never the value.
@@ -233,138 +232,6 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/**
- * The reload command: stop the environment's stand-in and wait until the supervisor has started a
- * new one (a new pid in `run/<env>.pid`), like `kubectl delete pod` followed by waiting for the
- * replacement. `run/control.json` can make it wait first, skip the restart, or fail after it.
- * It marks itself running in `run/reloading-<pid>` so tests can wait for one orphaned by `kill -9`.
- */
-const RESTART_SCRIPT = `import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
-const env = process.argv[2];
-const here = (name) => new URL("./run/" + name, import.meta.url);
-// The parent may be gone (kill -9); writing to its pipes must not kill us.
-process.stdout.on("error", () => {});
-process.stderr.on("error", () => {});
-const say = (stream, line) => { try { stream.write(line + "\\n"); } catch {} };
-const marker = here("reloading-" + process.pid);
-writeFileSync(marker, env);
-process.on("exit", () => { try { unlinkSync(marker); } catch {} });
-const readControl = () => existsSync(here("control.json")) ? JSON.parse(readFileSync(here("control.json"), "utf8")) : {};
-const control = readControl()[env] ?? {};
-if (control.sleepMs) await new Promise((r) => setTimeout(r, control.sleepMs));
-if (control.skip) { say(process.stdout, "reload of " + env + ": nothing restarted"); process.exit(0); }
-const old = Number(readFileSync(here(env + ".pid"), "utf8"));
-try { process.kill(old, "SIGTERM"); } catch (error) { if (error.code !== "ESRCH") throw error; }
-const deadline = Date.now() + 15000;
-for (;;) {
-  await new Promise((r) => setTimeout(r, 50));
-  const now = Number(readFileSync(here(env + ".pid"), "utf8"));
-  if (now !== old) { say(process.stdout, "exporter " + env + " restarted: pid " + old + " -> " + now); break; }
-  if (Date.now() > deadline) { say(process.stderr, "exporter " + env + " did not come back within 15s"); process.exit(1); }
-}
-const latest = readControl();
-if ((latest[env]?.failTimes ?? 0) > 0) {
-  latest[env].failTimes -= 1;
-  writeFileSync(here("control.json"), JSON.stringify(latest));
-  say(process.stderr, "rollout of " + env + " did not complete (simulated)");
-  process.exit(1);
-}
-process.exit(0);
-`;
-
-/**
- * Keeps one exporter stand-in running, like a Deployment keeps a pod: when it exits it is started
- * again, reading the secret file afresh. Its pid goes to `run/<env>.pid` once it listens.
- */
-class ExporterSupervisor implements ExporterHandle {
-  private child: ChildProcess | undefined;
-  private stopping = false;
-  readonly pids: number[] = [];
-  logs = "";
-
-  constructor(
-    readonly env: DemoEnv,
-    readonly endpoint: string,
-    readonly tokenFile: string,
-    readonly port: number,
-    readonly runDir: string,
-  ) {}
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(
-      process.execPath,
-      [
-        ...CLI_NODE_ARGS,
-        "emulator",
-        "exporter",
-        "--endpoint",
-        this.endpoint,
-        "--listen",
-        `127.0.0.1:${this.port}`,
-        "--token-file",
-        this.tokenFile,
-        "--service-allowlist",
-        selector(this.env),
-        "--poll-interval",
-        "500ms",
-        "--auth-backoff",
-        "2s",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FASTLY_API_TOKEN: "" } },
-    );
-    this.child = child;
-    child.stderr?.on("data", (chunk: Buffer) => (this.logs += chunk.toString("utf8")));
-    await new Promise<void>((resolve, reject) => {
-      let out = "";
-      const onData = (chunk: Buffer) => {
-        const text = chunk.toString("utf8");
-        out += text;
-        this.logs += text;
-        if (out.includes("listening on")) resolve();
-      };
-      child.stdout?.on("data", onData);
-      child.once("exit", (code) =>
-        reject(new Error(`exporter stand-in for ${this.env} exited with ${code}`)),
-      );
-    });
-    child.removeAllListeners("exit");
-    child.once("exit", () => void this.restart());
-    this.pids.push(child.pid!);
-    // Atomically: the restart script polls this file.
-    const pidFile = join(this.runDir, `${this.env}.pid`);
-    await writeFile(`${pidFile}.tmp`, String(child.pid));
-    await rename(`${pidFile}.tmp`, pidFile);
-  }
-
-  private async restart(): Promise<void> {
-    // Like a pod's restart policy: keep trying while the test runs.
-    for (let attempt = 0; !this.stopping && attempt < 50; attempt++) {
-      try {
-        await this.start();
-        return;
-      } catch {
-        await sleep(200);
-      }
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
-      await exited;
-      clearTimeout(timer);
-    }
-  }
-}
-
 /** Start the world. Always `close()` it (in `after`). */
 export async function startRotationEnv(options: RotationEnvOptions = {}): Promise<RotationEnv> {
   const environments = [...(options.environments ?? DEMO_ENVIRONMENTS)];
@@ -377,7 +244,7 @@ export async function startRotationEnv(options: RotationEnvOptions = {}): Promis
   const outputs: Output[] = [];
   const seenValues = new Map<string, string>();
   const children = new Set<CliProcess>();
-  const supervisors = new Map<DemoEnv, ExporterSupervisor>();
+  const supervisors = new Map<DemoEnv, ExporterSupervisor<DemoEnv>>();
   let prometheus: RunningPrometheus | undefined;
 
   const emulator = await createEmulator({ seed: options.seed ?? demoSeed });
@@ -431,7 +298,7 @@ export async function startRotationEnv(options: RotationEnvOptions = {}): Promis
   try {
     await mkdir(secretsDir, { mode: 0o700 });
     await mkdir(runDir, { mode: 0o700 });
-    await writeFile(restartScript, RESTART_SCRIPT);
+    await writeFile(restartScript, restartScriptText());
 
     for (const e of environments) {
       await writeFile(secretPath(e), demoCredentials.exporterTokens[e].token + "\n", { mode: 0o600 });
@@ -439,7 +306,14 @@ export async function startRotationEnv(options: RotationEnvOptions = {}): Promis
     if (options.exporters !== false) {
       await Promise.all(
         environments.map(async (e) => {
-          const supervisor = new ExporterSupervisor(e, emulator.url, secretPath(e), await freePort(), runDir);
+          const supervisor = new ExporterSupervisor({
+            env: e,
+            endpoint: emulator.url,
+            tokenFile: secretPath(e),
+            port: await freePort(),
+            runDir,
+            cli: CLI_NODE_ARGS,
+          });
           supervisors.set(e, supervisor);
           await supervisor.start();
         }),

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { runDemo } from "../../demo/demo.ts";
+import { runDemo } from "../../demo/run-demo.ts";
 import type { CommandContext } from "../main.ts";
 import { colours, printJson, println } from "../io.ts";
 

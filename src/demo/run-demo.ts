@@ -4,14 +4,17 @@
  * supervisor when killed, as Kubernetes restarts a pod), Prometheus when a binary is on PATH, writes
  * a config into a temporary directory, and runs the real `plan`, `rotate` and `status` commands.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { createEmulator, createEmulatorAdmin, demoCredentials, demoSeed } from "../emulator/index.ts";
 import { EXPORTER_USER_AGENT } from "../emulator/exporter.ts";
+import {
+  environmentSelector,
+  ExporterSupervisor,
+  restartScript as restartScriptText,
+} from "../emulator/exporter-supervisor.ts";
 import { registerSecret } from "../util/redact.ts";
 import {
   findPrometheus,
@@ -86,13 +89,20 @@ export async function startDemoWorld(
     await mkdir(join(dir, "secrets"), { mode: 0o700 });
     await mkdir(join(dir, "run"), { mode: 0o700 });
     const restartScript = join(dir, "restart-exporter.mjs");
-    await writeFile(restartScript, RESTART_SCRIPT);
+    await writeFile(restartScript, restartScriptText());
 
     for (const env of DEMO_ENVIRONMENTS) {
       const secret = join(dir, "secrets", env);
       await writeFile(secret, demoCredentials.exporterTokens[env].token + "\n", { mode: 0o600 });
       const port = await freePort();
-      const supervisor = new ExporterSupervisor(env, emulator.url, secret, port, join(dir, "run"));
+      const supervisor = new ExporterSupervisor({
+        env,
+        endpoint: emulator.url,
+        tokenFile: secret,
+        port,
+        runDir: join(dir, "run"),
+        pollInterval: "250ms",
+      });
       supervisors.push(supervisor);
       await supervisor.start();
     }
@@ -183,7 +193,7 @@ export function demoConfig(endpoint: string, restartScript: string, prometheusUr
       name: env,
       token: {
         name: `GOV.UK prometheus-fastly-exporter token for ${title(env)}`,
-        services: { nameMatches: `[${env[0]?.toUpperCase()}${env[0]}]${env.slice(1)}` },
+        services: { nameMatches: environmentSelector(env) },
       },
       secret: { type: "file", path: `./secrets/${env}` },
       reload: [{ type: "exec", command: [process.execPath, restartScript, env], timeout: "30s" }],
@@ -206,101 +216,3 @@ export function demoConfig(endpoint: string, restartScript: string, prometheusUr
     })),
   });
 }
-
-/** How to start this package's CLI as a new process, from source (via tsx) or from dist. */
-export function cliEntry(): string[] {
-  const fromSource = import.meta.url.endsWith(".ts");
-  const bin = fileURLToPath(new URL(fromSource ? "../cli/bin.ts" : "../cli/bin.js", import.meta.url));
-  return fromSource ? ["--import", "tsx", bin] : [bin];
-}
-
-/**
- * Keeps one exporter stand-in process running, like a Deployment keeps a pod: when it exits it is
- * started again, reading the secret file afresh. Its pid and URL are written to `run/<env>.pid`.
- */
-class ExporterSupervisor {
-  private child: ChildProcess | undefined;
-  private stopping = false;
-
-  constructor(
-    readonly env: string,
-    readonly endpoint: string,
-    readonly tokenFile: string,
-    readonly port: number,
-    readonly runDir: string,
-  ) {}
-
-  async start(): Promise<void> {
-    const child = spawn(
-      process.execPath,
-      [
-        ...cliEntry(),
-        "emulator",
-        "exporter",
-        "--endpoint",
-        this.endpoint,
-        "--listen",
-        `127.0.0.1:${this.port}`,
-        "--token-file",
-        this.tokenFile,
-        "--service-allowlist",
-        `[${this.env[0]?.toUpperCase() ?? ""}${this.env[0] ?? ""}]${this.env.slice(1)}`,
-        "--poll-interval",
-        "250ms",
-        "--auth-backoff",
-        "2s",
-      ],
-      { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, FASTLY_API_TOKEN: "" } },
-    );
-    this.child = child;
-    await new Promise<void>((resolve, reject) => {
-      let out = "";
-      const onData = (chunk: Buffer) => {
-        out += chunk.toString("utf8");
-        if (out.includes("listening on")) {
-          child.stdout?.off("data", onData);
-          resolve();
-        }
-      };
-      child.stdout?.on("data", onData);
-      child.once("exit", (code) =>
-        reject(new Error(`exporter stand-in for ${this.env} exited with ${code}`)),
-      );
-    });
-    child.removeAllListeners("exit");
-    await writeFile(join(this.runDir, `${this.env}.pid`), String(child.pid));
-    child.once("exit", () => {
-      if (!this.stopping) void this.start().catch(() => undefined);
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    const child = this.child;
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    }
-  }
-}
-
-/**
- * The reload command of the demo config: stop the environment's exporter and wait until the
- * supervisor has started a new one (a new pid whose /healthz answers), like `kubectl delete pod`
- * followed by waiting for the replacement to be ready.
- */
-const RESTART_SCRIPT = `import { readFileSync } from "node:fs";
-const env = process.argv[2];
-const pidFile = new URL("./run/" + env + ".pid", import.meta.url);
-const old = Number(readFileSync(pidFile, "utf8"));
-process.kill(old, "SIGTERM");
-const deadline = Date.now() + 20000;
-while (Date.now() < deadline) {
-  await new Promise((r) => setTimeout(r, 100));
-  const now = Number(readFileSync(pidFile, "utf8"));
-  if (now !== old) { console.log("exporter " + env + " restarted: pid " + old + " -> " + now); process.exit(0); }
-}
-console.error("exporter " + env + " did not come back within 20s");
-process.exit(1);
-`;
