@@ -4,13 +4,14 @@ import { registerSecret } from "../util/redact.ts";
 import {
   errorForStatus,
   FastlyApiError,
+  type FastlyErrorInit,
   FastlyNetworkError,
   FastlyNotFoundError,
-  FastlyRateLimitError,
   FastlyResponseError,
   FastlyUnknownOutcomeError,
 } from "./errors.ts";
 import {
+  apiErrorSchema,
   automationTokenPageSchema,
   automationTokenSchema,
   createdAutomationTokenSchema,
@@ -69,13 +70,63 @@ interface RequestSpec {
   readonly idempotent: boolean;
 }
 
-interface RawResponse {
+/** One request as it goes on the wire. */
+interface HttpRequest {
+  readonly url: URL;
+  readonly method: RequestSpec["method"];
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string | undefined;
+}
+
+/** An HTTP answer, any status, with its body read (JSON, or the start of the text). */
+interface Answer {
   readonly status: number;
   readonly headers: Headers;
   readonly body: unknown;
 }
 
+/** A request that got no HTTP answer, classified by the error's code. */
+interface NoAnswer {
+  /** The first string `code` on the error or its causes (`ECONNREFUSED`, `UND_ERR_SOCKET`, ...). */
+  readonly code: string | undefined;
+  /** For messages: the code, "timed out", or the error's message. */
+  readonly reason: string;
+  /** False only when the request certainly never reached the server, so even a create may be sent again. */
+  readonly mayHaveArrived: boolean;
+}
+
+/** What one exchange came to. */
+type Exchange = { readonly answer: Answer } | { readonly noAnswer: NoAnswer };
+
+/** What to do after an exchange: done, send again after a backoff, wait at least `ms`, or give up. */
+type Verdict<T> =
+  | { readonly kind: "done"; readonly value: T }
+  | { readonly kind: "retry"; readonly error: FastlyApiError }
+  | { readonly kind: "wait"; readonly ms: number; readonly error: FastlyApiError }
+  | { readonly kind: "fail"; readonly error: FastlyApiError };
+
+/** How `withRetry` repeats. */
+interface RetryPolicy {
+  /** Retries after the first attempt. */
+  readonly retries: number;
+  /** The back-off before retry `n` (0-based). */
+  readonly backoff: (n: number) => number;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+/** What `classify` needs to know besides the exchange. */
+interface ClassifyContext {
+  readonly now: () => Date;
+  /** A 429 whose reset is further away than this fails at once. */
+  readonly maxDelayMs: number;
+  /** The token and any other secret of the request, to keep out of errors. */
+  readonly secrets: readonly string[];
+}
+
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+
+/** Network error codes that mean the request never reached the server (nothing to be unsure about). */
+const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN"]);
 
 /**
  * A Fastly API client over one request pipeline: `Fastly-Key` auth, a User-Agent naming the tool,
@@ -86,128 +137,36 @@ const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
   const endpoint = (options.endpoint ?? DEFAULT_ENDPOINT).replace(/\/+$/, "");
   const doFetch = options.fetch ?? globalThis.fetch;
-  const retries = options.retry?.retries ?? 3;
   const baseDelayMs = options.retry?.baseDelayMs ?? 500;
   const maxDelayMs = options.retry?.maxDelayMs ?? 60_000;
   const timeoutMs = options.retry?.timeoutMs ?? 30_000;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const random = options.random ?? Math.random;
   const now = options.now ?? (() => new Date());
   const userAgent = options.userAgent ? `${USER_AGENT} ${options.userAgent}` : USER_AGENT;
   const token = options.token;
   registerSecret(token);
+  const policy: RetryPolicy = {
+    retries: options.retry?.retries ?? 3,
+    backoff: (n) => Math.min(maxDelayMs, Math.round(random() * baseDelayMs * 2 ** n)),
+    sleep: options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))),
+  };
 
   let rateLimit: RateLimitInfo = {};
   let requestCount = 0;
   let writeRequestCount = 0;
 
-  function backoff(attempt: number): number {
-    return Math.min(maxDelayMs, Math.round(random() * baseDelayMs * 2 ** attempt));
-  }
-
-  async function send(spec: RequestSpec): Promise<RawResponse> {
-    const url = new URL(endpoint + spec.path);
-    for (const [k, v] of Object.entries(spec.query ?? {})) url.searchParams.set(k, v);
-    const pathForErrors = spec.path;
-    const secrets = [token, ...(spec.secrets ?? [])];
-    const headers: Record<string, string> = {
-      "Fastly-Key": token,
-      Accept: "application/json",
-      "User-Agent": userAgent,
-    };
-    let body: string | undefined;
-    if (spec.json !== undefined) {
-      headers["Content-Type"] = "application/json";
-      body = JSON.stringify(spec.json);
-    } else if (spec.form !== undefined) {
-      headers["Content-Type"] = "application/x-www-form-urlencoded";
-      body = spec.form.toString();
-    }
-
-    for (let attempt = 0; ; attempt++) {
-      let response: Response;
+  async function send(spec: RequestSpec): Promise<Answer> {
+    const request = httpRequest(spec, endpoint, token, userAgent);
+    const context: ClassifyContext = { now, maxDelayMs, secrets: [token, ...(spec.secrets ?? [])] };
+    return withRetry(policy, async () => {
       requestCount++;
       if (spec.method !== "GET") writeRequestCount++;
-      try {
-        response = await doFetch(url, {
-          method: spec.method,
-          headers,
-          ...(body === undefined ? {} : { body }),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-      } catch (cause) {
-        const reason = networkReason(cause);
-        // A refused connection never reached Fastly, so even a create may be sent again.
-        const notSent = reason.includes("ECONNREFUSED") || reason.includes("ENOTFOUND");
-        if (!spec.idempotent && !notSent) {
-          throw new FastlyUnknownOutcomeError({
-            status: 0,
-            method: spec.method,
-            path: pathForErrors,
-            secrets,
-            reason,
-            cause: redactCause(cause),
-          });
-        }
-        if (attempt < retries) {
-          await sleep(backoff(attempt));
-          continue;
-        }
-        throw new FastlyNetworkError({ method: spec.method, path: pathForErrors, secrets, reason });
+      const exchange = await attempt(doFetch, request, timeoutMs);
+      if ("answer" in exchange && spec.method !== "GET") {
+        rateLimit = readRateLimit(exchange.answer.headers, rateLimit);
       }
-
-      if (spec.method !== "GET") rateLimit = readRateLimit(response.headers, rateLimit);
-      const parsed = await readBody(response);
-
-      if (response.ok) return { status: response.status, headers: response.headers, body: parsed };
-
-      const { message, detail } = apiMessage(parsed);
-      const resetAt = rateLimitReset(response.headers);
-      const retryable =
-        RETRYABLE_STATUS.has(response.status) &&
-        // A 5xx on a create may have taken effect; only a 429 is known not to have.
-        (spec.idempotent || response.status === 429);
-      if (retryable && attempt < retries) {
-        let wait = backoff(attempt);
-        if (response.status === 429 && resetAt) {
-          const untilReset = resetAt.getTime() - now().getTime();
-          if (untilReset > maxDelayMs) {
-            throw new FastlyRateLimitError({
-              status: 429,
-              method: spec.method,
-              path: pathForErrors,
-              apiMessage: message,
-              apiDetail: detail,
-              secrets,
-              resetAt,
-            });
-          }
-          wait = Math.max(wait, untilReset);
-        }
-        await sleep(wait);
-        continue;
-      }
-      if (!spec.idempotent && response.status >= 500) {
-        throw new FastlyUnknownOutcomeError({
-          status: response.status,
-          method: spec.method,
-          path: pathForErrors,
-          apiMessage: message,
-          apiDetail: detail,
-          secrets,
-          reason: `the API answered ${response.status}`,
-        });
-      }
-      throw errorForStatus({
-        status: response.status,
-        method: spec.method,
-        path: pathForErrors,
-        apiMessage: message,
-        apiDetail: detail,
-        secrets,
-        resetAt,
-      });
-    }
+      return classify(spec, exchange, context);
+    });
   }
 
   async function request<S extends z.ZodType>(spec: RequestSpec, schema: S): Promise<z.output<S>> {
@@ -222,13 +181,24 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
       .slice(0, 3)
       .map((i) => `${i.path.join(".") || "body"} ${i.message}`)
       .join("; ");
-    throw new FastlyResponseError({
-      status: 200,
-      method: spec.method,
-      path: spec.path,
-      secrets: [token],
-      problem,
-    });
+    throw new FastlyResponseError({ ...errorDetails(spec, 200, [token]), problem });
+  }
+
+  /** One page of a list: by number (page 1 is the first request), or a Link the API gave. */
+  async function listPage<S extends z.ZodType>(
+    at: PageRef,
+    first: Omit<RequestSpec, "method" | "idempotent">,
+    schema: S,
+  ): Promise<{ readonly body: z.output<S>; readonly next: string | undefined }> {
+    const spec: RequestSpec =
+      "link" in at
+        ? { method: "GET", path: at.link, idempotent: true }
+        : { ...first, method: "GET", query: { page: String(at.page), ...first.query }, idempotent: true };
+    const response = await send(spec);
+    return {
+      body: parse(spec, schema, response.body),
+      next: nextLink(response.headers.get("link"), endpoint),
+    };
   }
 
   const client: FastlyClient = {
@@ -260,27 +230,13 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
       );
     },
 
-    async listAutomationTokens({ perPage = 100 } = {}) {
-      const page = (n: number) =>
-        request(
-          {
-            method: "GET",
-            path: "/automation-tokens",
-            query: { page: String(n), per_page: String(perPage) },
-            idempotent: true,
-          },
-          automationTokenPageSchema,
-        );
-      const first = await page(1);
-      const total = first.meta?.total_pages ?? 1;
-      const rest = await mapLimit(range(2, total), 4, page);
-      // A token created while paging shifts items onto the next page; keep each id once across pages.
-      const seen = new Set(first.data.map((t) => t.id));
-      const later = rest
-        .flatMap((p) => p.data)
-        .filter((t) => (seen.has(t.id) ? false : (seen.add(t.id), true)));
-      return [...first.data, ...later];
-    },
+    // Numbered pages: meta.total_pages says how many, the rest are fetched 4 at a time.
+    listAutomationTokens: ({ perPage = 100 } = {}) =>
+      paginate(async (at) => {
+        const query = { per_page: String(perPage) };
+        const { body } = await listPage(at, { path: "/automation-tokens", query }, automationTokenPageSchema);
+        return { items: body.data, totalPages: body.meta?.total_pages ?? 1 };
+      }),
 
     getAutomationToken: (id) =>
       request(
@@ -298,9 +254,10 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
         ...(input.expiresAt ? { expires_at: formatTime(input.expiresAt) } : {}),
         tls_access: input.tlsAccess ?? false,
       };
-      const spec: RequestSpec = { method: "POST", path: "/automation-tokens", json: body, idempotent: false };
-      const response = await send(spec);
-      const created = parse(spec, createdAutomationTokenSchema, response.body);
+      const created = await request(
+        { method: "POST", path: "/automation-tokens", json: body, idempotent: false },
+        createdAutomationTokenSchema,
+      );
       registerSecret(created.accessToken);
       return created;
     },
@@ -329,39 +286,13 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
       await send({ method: "DELETE", path: "/tokens/self", idempotent: true });
     },
 
-    async listServices({ perPage = 1000 } = {}) {
-      const all = [];
-      let next: string | undefined = "/service";
-      let query: Record<string, string> | undefined = {
-        page: "1",
-        per_page: String(perPage),
-        "filter[include_versions]": "false",
-      };
-      const seen = new Set<string>();
-      while (next !== undefined) {
-        const spec: RequestSpec = {
-          method: "GET",
-          path: next,
-          ...(query ? { query } : {}),
-          idempotent: true,
-        };
-        const response = await send(spec);
-        for (const service of parse(spec, serviceListSchema, response.body)) {
-          if (!seen.has(service.id)) {
-            seen.add(service.id);
-            all.push(service);
-          }
-        }
-        const link = nextLink(response.headers.get("link"), endpoint);
-        if (link !== undefined && seen.size > 0 && link !== next) {
-          next = link;
-          query = undefined;
-        } else {
-          next = undefined;
-        }
-      }
-      return all;
-    },
+    // Link pages: each answer's rel="next", always back to the configured endpoint.
+    listServices: ({ perPage = 1000 } = {}) =>
+      paginate(async (at) => {
+        const query = { per_page: String(perPage), "filter[include_versions]": "false" };
+        const { body, next } = await listPage(at, { path: "/service", query }, serviceListSchema);
+        return { items: body, next };
+      }),
 
     getService: (id) =>
       request({ method: "GET", path: `/service/${encodeURIComponent(id)}`, idempotent: true }, serviceSchema),
@@ -370,6 +301,151 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
       request({ method: "GET", path: "/service/search", query: { name }, idempotent: true }, serviceSchema),
   };
   return client;
+}
+
+/** The wire form of a request: URL with query, auth and identification headers, encoded body. */
+function httpRequest(spec: RequestSpec, endpoint: string, token: string, userAgent: string): HttpRequest {
+  const url = new URL(endpoint + spec.path);
+  for (const [k, v] of Object.entries(spec.query ?? {})) url.searchParams.set(k, v);
+  const headers: Record<string, string> = {
+    "Fastly-Key": token,
+    Accept: "application/json",
+    "User-Agent": userAgent,
+  };
+  let body: string | undefined;
+  if (spec.json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(spec.json);
+  } else if (spec.form !== undefined) {
+    headers["Content-Type"] = "application/x-www-form-urlencoded";
+    body = spec.form.toString();
+  }
+  return { url, method: spec.method, headers, body };
+}
+
+/**
+ * One HTTP exchange, the only place the client calls fetch: an answer of any status with its body
+ * read, or the failure that left it without one. What the wire may do (redirects, body size,
+ * cancellation) is decided here.
+ */
+async function attempt(doFetch: typeof fetch, request: HttpRequest, timeoutMs: number): Promise<Exchange> {
+  let response: Response;
+  try {
+    response = await doFetch(request.url, {
+      method: request.method,
+      headers: request.headers,
+      ...(request.body === undefined ? {} : { body: request.body }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    return { noAnswer: noAnswer(error) };
+  }
+  return { answer: { status: response.status, headers: response.headers, body: await readBody(response) } };
+}
+
+/**
+ * Decide what an exchange means for this request: a 2xx is done; 429 waits for its reset (or fails
+ * at once when that is too far); 5xx and network failures are retried when the request is safe to
+ * repeat; a create that may have arrived is never repeated and fails with an unknown outcome.
+ */
+function classify(spec: RequestSpec, exchange: Exchange, context: ClassifyContext): Verdict<Answer> {
+  if ("noAnswer" in exchange) {
+    const { reason, mayHaveArrived } = exchange.noAnswer;
+    const details = errorDetails(spec, 0, context.secrets);
+    if (!spec.idempotent && mayHaveArrived) {
+      // The cause keeps only the reason: undici's errors can carry request details.
+      return {
+        kind: "fail",
+        error: new FastlyUnknownOutcomeError({ ...details, reason, cause: new Error(reason) }),
+      };
+    }
+    return { kind: "retry", error: new FastlyNetworkError({ ...details, reason }) };
+  }
+
+  const { answer } = exchange;
+  if (answer.status >= 200 && answer.status < 300) return { kind: "done", value: answer };
+  const details = errorDetails(spec, answer.status, context.secrets, answer.body);
+  // A 5xx on a create may have taken effect; only a 429 is known not to have.
+  if (!spec.idempotent && answer.status >= 500) {
+    const reason = `the API answered ${answer.status}`;
+    return { kind: "fail", error: new FastlyUnknownOutcomeError({ ...details, reason }) };
+  }
+  const resetAt = rateLimitReset(answer.headers);
+  const error = errorForStatus({ ...details, resetAt });
+  if (answer.status === 429 && resetAt) {
+    const untilReset = resetAt.getTime() - context.now().getTime();
+    return untilReset > context.maxDelayMs
+      ? { kind: "fail", error }
+      : { kind: "wait", ms: untilReset, error };
+  }
+  return RETRYABLE_STATUS.has(answer.status) ? { kind: "retry", error } : { kind: "fail", error };
+}
+
+/**
+ * Run `once` until its verdict is done or fail, sleeping the policy's backoff (or longer, for a wait)
+ * between attempts; after the last retry the verdict's error is thrown.
+ */
+async function withRetry<T>(policy: RetryPolicy, once: () => Promise<Verdict<T>>): Promise<T> {
+  for (let n = 0; ; n++) {
+    const verdict = await once();
+    if (verdict.kind === "done") return verdict.value;
+    if (verdict.kind === "fail" || n >= policy.retries) throw verdict.error;
+    const backoff = policy.backoff(n);
+    await policy.sleep(verdict.kind === "wait" ? Math.max(backoff, verdict.ms) : backoff);
+  }
+}
+
+/**
+ * What every error of one request carries: status, method, path, the secrets to keep out and, for
+ * an answer, what its body says.
+ */
+function errorDetails(
+  spec: RequestSpec,
+  status: number,
+  secrets: readonly string[],
+  body?: unknown,
+): FastlyErrorInit {
+  const said = body === undefined ? {} : apiErrorSchema.parse(body);
+  return { status, method: spec.method, path: spec.path, secrets, ...said };
+}
+
+/** Where a list page comes from: its number, or the API's Link to it. */
+type PageRef = { readonly page: number } | { readonly link: string };
+
+/** One list page: its items, and how the list goes on (a page count, or a Link to follow). */
+interface Page<T> {
+  readonly items: readonly T[];
+  readonly totalPages?: number;
+  readonly next?: string | undefined;
+}
+
+/**
+ * Every item of a paginated list, each id once (an item created while paging shifts others onto the
+ * next page). Numbered lists fetch pages 2..total 4 at a time; linked lists follow rel="next" one
+ * page after another until there is none, it points back, or nothing has been found.
+ */
+async function paginate<T extends { readonly id: string }>(
+  fetchPage: (at: PageRef) => Promise<Page<T>>,
+): Promise<T[]> {
+  const items: T[] = [];
+  const seen = new Set<string>();
+  // Against earlier pages only: the API's own page is taken as it is.
+  const keep = (page: Page<T>) => {
+    const fresh = page.items.filter((item) => !seen.has(item.id));
+    for (const item of fresh) seen.add(item.id);
+    items.push(...fresh);
+  };
+  let page = await fetchPage({ page: 1 });
+  keep(page);
+  const rest = await mapLimit(range(2, page.totalPages ?? 1), 4, (n) => fetchPage({ page: n }));
+  rest.forEach(keep);
+  let link: string | undefined;
+  while (page.next !== undefined && page.next !== link && seen.size > 0) {
+    link = page.next;
+    page = await fetchPage({ link });
+    keep(page);
+  }
+  return items;
 }
 
 function readRateLimit(headers: Headers, previous: RateLimitInfo): RateLimitInfo {
@@ -400,18 +476,6 @@ async function readBody(response: Response): Promise<unknown> {
   }
 }
 
-/** The message and detail in any of the three error shapes Fastly uses. */
-function apiMessage(body: unknown): { message?: string; detail?: string } {
-  if (typeof body === "string") return { message: body };
-  if (typeof body !== "object" || body === null) return {};
-  const b = body as Record<string, unknown>;
-  const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
-  const errors = Array.isArray(b.errors) ? (b.errors[0] as Record<string, unknown> | undefined) : undefined;
-  const message = str(b.msg) ?? str(b.title) ?? str(errors?.title) ?? str(b.Error) ?? str(b.error);
-  const detail = str(b.detail) ?? str(errors?.detail);
-  return { ...(message ? { message } : {}), ...(detail ? { detail } : {}) };
-}
-
 /** `rel="next"` from an RFC 8288 Link header, as a path relative to the endpoint. */
 export function nextLink(header: string | null, endpoint: string): string | undefined {
   if (header === null) return undefined;
@@ -428,19 +492,22 @@ export function nextLink(header: string | null, endpoint: string): string | unde
   return undefined;
 }
 
-function networkReason(cause: unknown): string {
-  if (cause instanceof Error) {
-    if (cause.name === "TimeoutError") return "timed out";
-    const inner = (cause as { cause?: { code?: unknown } }).cause;
-    if (inner && typeof inner.code === "string") return inner.code;
-    return cause.message;
-  }
-  return String(cause);
+/** Classify a fetch failure by its code (undici puts the socket's on a cause), never by message text. */
+function noAnswer(error: unknown): NoAnswer {
+  const code = errorCode(error);
+  const timedOut = error instanceof Error && error.name === "TimeoutError";
+  const reason = timedOut ? "timed out" : (code ?? (error instanceof Error ? error.message : String(error)));
+  return { code, reason, mayHaveArrived: code === undefined || !NOT_SENT_CODES.has(code) };
 }
 
-/** Network errors from undici can carry request details; keep only name and code. */
-function redactCause(cause: unknown): Error {
-  return new Error(networkReason(cause));
+/** The first string `code` on an error or along its `cause` chain. */
+function errorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
+    if ("code" in current && typeof current.code === "string") return current.code;
+    current = "cause" in current ? current.cause : undefined;
+  }
+  return undefined;
 }
 
 function range(from: number, to: number): number[] {

@@ -186,6 +186,48 @@ export const serviceSchema = z
 /** `GET /service`: a bare array. */
 export const serviceListSchema = z.array(serviceSchema);
 
+/** Any value as a message: a non-empty string, else unset. */
+const said = z
+  .unknown()
+  .optional()
+  .transform((v) => (typeof v === "string" && v !== "" ? v : undefined));
+
+/** One item of a JSON:API `errors` array; anything else there says nothing. */
+const errorItemSchema = z
+  .object({ title: said, detail: said })
+  .catch({ title: undefined, detail: undefined });
+
+/**
+ * What an error body says, in any of the shapes Fastly uses (`{msg, detail}`, `{title, detail}`,
+ * `{errors: [{title, detail}]}`, `{Error}`, `{error}`, plain text); never fails.
+ */
+export const apiErrorSchema = z
+  .union([
+    z.string().transform((text): ApiErrorSaid => ({ apiMessage: text })),
+    z
+      .object({
+        msg: said,
+        title: said,
+        detail: said,
+        Error: said,
+        error: said,
+        errors: z.array(errorItemSchema).catch([]).optional(),
+      })
+      .transform((raw): ApiErrorSaid => {
+        const first = raw.errors?.[0];
+        const message = raw.msg ?? raw.title ?? first?.title ?? raw.Error ?? raw.error;
+        const detail = raw.detail ?? first?.detail;
+        return { ...(message ? { apiMessage: message } : {}), ...(detail ? { apiDetail: detail } : {}) };
+      }),
+  ])
+  .catch({});
+
+/** What an error body says. */
+interface ApiErrorSaid {
+  readonly apiMessage?: string;
+  readonly apiDetail?: string;
+}
+
 /** `POST /sudo`. */
 export const sudoSchema = z.object({ expiry_time: time }).transform((raw, ctx): SudoSession => {
   if (raw.expiry_time === undefined) {
