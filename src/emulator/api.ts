@@ -79,7 +79,7 @@ export const RATE_LIMITED =
 
 const SUDO_DEFAULT_MS = 5 * 60_000;
 const SCOPES = new Set(["global", "global:read", "purge_all", "purge_select"]);
-const ROLES = new Set<AutomationRole>(["billing", "engineer", "user"]);
+const ROLES: readonly AutomationRole[] = ["billing", "engineer", "user"];
 
 const ok = (body: unknown): Reply => ({ status: 200, body });
 const noContent: Reply = { status: 204 };
@@ -254,21 +254,41 @@ async function postTokens(ctx: ApiContext): Promise<Reply> {
       });
     }
   }
+  const { token, value } = issueToken(ctx, fields, {
+    kind: "user",
+    name: requiredName(fields),
+    userId: user.id,
+    role: null,
+    tlsAccess: false,
+  });
+  return ok(rep.userTokenCreated(token, value, ctx.state.customer.id));
+}
+
+/** A create request's `name`, which every token needs. */
+function requiredName(fields: Fields): string {
   const name = stringField(fields, "name");
   if (name === undefined || name === "") throw badRequest("'name' is required");
+  return name;
+}
+
+/**
+ * Create and store a token, user or automation alike: what differs (`kind`, `role`, TLS access)
+ * is given; scope, services and expiry are read from the create request's fields and checked.
+ */
+function issueToken(
+  ctx: ApiContext,
+  fields: Fields,
+  given: Pick<TokenRecord, "kind" | "name" | "userId" | "role" | "tlsAccess">,
+): { readonly token: TokenRecord; readonly value: string } {
   const scope = validateScope(stringField(fields, "scope") ?? "global");
   const services = validateServices(ctx.state, stringListField(fields, "services") ?? []);
   const expiresAt = parseExpiry(stringField(fields, "expires_at"), ctx.now, "expires_at");
   const value = newTokenValue();
   const token: TokenRecord = {
     id: ctx.state.newId(),
-    kind: "user",
-    name,
-    userId: user.id,
-    role: null,
+    ...given,
     scope,
     services,
-    tlsAccess: false,
     createdAt: wholeSecond(ctx.now),
     expiresAt,
     lastUsedAt: null,
@@ -278,7 +298,7 @@ async function postTokens(ctx: ApiContext): Promise<Reply> {
     revokedAt: null,
   };
   ctx.state.addToken(token, value);
-  return ok(rep.userTokenCreated(token, value, ctx.state.customer.id));
+  return { token, value };
 }
 
 function wholeSecond(date: Date): Date {
@@ -417,34 +437,16 @@ async function postAutomationTokens(ctx: ApiContext): Promise<Reply> {
   if (fields["name"] === undefined && attributes !== null && typeof attributes === "object") {
     fields = attributes as Fields;
   }
-  const name = stringField(fields, "name");
-  if (name === undefined || name === "") throw badRequest("'name' is required");
-  const role = stringField(fields, "role");
-  if (role === undefined || !ROLES.has(role as AutomationRole)) {
-    throw badRequest("'role' must be one of billing, engineer, user");
-  }
-  const scope = validateScope(stringField(fields, "scope") ?? "global");
-  const services = validateServices(ctx.state, stringListField(fields, "services") ?? []);
-  const expiresAt = parseExpiry(stringField(fields, "expires_at"), ctx.now, "expires_at");
-  const value = newTokenValue();
-  const token: TokenRecord = {
-    id: ctx.state.newId(),
+  const name = requiredName(fields);
+  const role = ROLES.find((r) => r === stringField(fields, "role"));
+  if (role === undefined) throw badRequest("'role' must be one of billing, engineer, user");
+  const { token, value } = issueToken(ctx, fields, {
     kind: "automation",
     name,
     userId: user.id,
-    role: role as AutomationRole,
-    scope,
-    services,
+    role,
     tlsAccess: booleanField(fields, "tls_access") ?? false,
-    createdAt: wholeSecond(ctx.now),
-    expiresAt,
-    lastUsedAt: null,
-    ip: null,
-    userAgent: null,
-    sudoExpiresAt: null,
-    revokedAt: null,
-  };
-  ctx.state.addToken(token, value);
+  });
   return ok(rep.automationTokenCreated(token, value, ctx.state.customer.id));
 }
 

@@ -10,6 +10,8 @@ import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse }
 import type { AddressInfo } from "node:net";
 import { readFile } from "node:fs/promises";
 import { Counter, Gauge, Registry } from "prom-client";
+import { z } from "zod";
+import { tokenSelfSchema } from "../fastly/schemas.ts";
 
 /** Options of {@link startExporter}. */
 export interface ExporterOptions {
@@ -116,11 +118,55 @@ function nextLink(header: string | null, base: string): string | undefined {
   return undefined;
 }
 
-/** Reads a number from an untyped JSON metrics object. */
-function num(metrics: unknown, key: string): number {
-  if (typeof metrics !== "object" || metrics === null) return 0;
-  const value = (metrics as Record<string, unknown>)[key];
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
+/*
+ * The bodies the stand-in reads, parsed as leniently as the real exporter's Go decoding: a field of
+ * the wrong type is as good as absent, and only what it reads is listed.
+ */
+const optionalString = z.string().optional().catch(undefined);
+const positiveNumber = z.number().catch(0);
+
+/** An API error body: its `msg`, when there is one. */
+const apiErrorBody = z.object({ msg: optionalString }).catch({});
+
+/** `GET /service`: an array; items without a string id are skipped. */
+const serviceList = z.array(
+  z
+    .object({ id: optionalString, name: z.string().catch(""), version: z.number().catch(0) })
+    .catch({ id: undefined, name: "", version: 0 }),
+);
+
+/** The counters of one datacenter (or the aggregate): any key, numbers read where present. */
+const metricsBody = z.record(z.string(), z.unknown()).catch({});
+
+/** One entry of a real-time answer's `Data`. */
+const realtimeEntry = z
+  .object({
+    datacenter: z.record(z.string(), metricsBody).optional().catch(undefined),
+    aggregated: metricsBody.optional(),
+  })
+  .optional()
+  .catch(undefined);
+
+/** A real-time answer (`rt.fastly.com/v1/channel/<id>/ts/<ts>`). */
+const realtimeBody = z.object({
+  Timestamp: z.number().optional().catch(undefined),
+  Error: optionalString,
+  Data: z.array(realtimeEntry).catch([]),
+});
+
+/** A counter's value in a metrics object: a positive finite number, else 0. */
+function num(metrics: Readonly<Record<string, unknown>>, key: string): number {
+  const value = positiveNumber.parse(metrics[key]);
+  return Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+/** The JSON in a text, or undefined when it is not JSON. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Starts the stand-in: fetches token and services once, starts polling, and listens. */
@@ -210,13 +256,8 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
 
   /** The real exporter's api.Error text: `api.fastly.com responded with <status text> (<msg>)`. */
   const apiError = async (response: Response): Promise<string> => {
-    let msg = "";
-    try {
-      const body = (await response.json()) as { msg?: unknown };
-      if (typeof body.msg === "string") msg = body.msg;
-    } catch {
-      // Body not JSON: the status alone says enough.
-    }
+    // A body that is not JSON says nothing: the status alone says enough.
+    const msg = apiErrorBody.parse(parseJson(await response.text().catch(() => ""))).msg ?? "";
     const text = response.statusText || STATUS_CODES[response.status] || String(response.status);
     return `${API_COMPONENT} responded with ${text}${msg ? ` (${msg})` : ""}`;
   };
@@ -225,12 +266,12 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
     try {
       const response = await request(`${endpoint}/tokens/self`);
       if (!response.ok) throw new Error(await apiError(response));
-      const body = (await response.json()) as { id?: unknown; user_id?: unknown; expires_at?: unknown };
-      const expires = typeof body.expires_at === "string" ? Date.parse(body.expires_at) : NaN;
+      const self = tokenSelfSchema.safeParse(await response.json());
       // Like the real one: no series for a token without expiry (or Go's zero time).
-      if (typeof body.id === "string" && Number.isFinite(expires) && expires > 0) {
+      const expires = self.data?.expiresAt?.getTime() ?? NaN;
+      if (self.data && Number.isFinite(expires) && expires > 0) {
         tokenExpiration.set(
-          { token_id: body.id, user_id: typeof body.user_id === "string" ? body.user_id : "" },
+          { token_id: self.data.id, user_id: self.data.userId ?? "" },
           Math.floor(expires / 1000),
         );
       }
@@ -245,13 +286,12 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
     while (url !== undefined) {
       const response = await request(url);
       if (!response.ok) throw new Error(await apiError(response));
-      const page = await response.json();
-      if (!Array.isArray(page)) throw new Error(`${API_COMPONENT}: service list is not an array`);
-      for (const item of page as { id?: unknown; name?: unknown; version?: unknown }[]) {
-        if (typeof item.id !== "string") continue;
-        const name = typeof item.name === "string" ? item.name : "";
+      const page = serviceList.safeParse(await response.json());
+      if (!page.success) throw new Error(`${API_COMPONENT}: service list is not an array`);
+      for (const { id, name, version } of page.data) {
+        if (id === undefined) continue;
         if (allowlist.length > 0 && !allowlist.some((re) => re.test(name))) continue;
-        services.push({ id: item.id, name, version: typeof item.version === "number" ? item.version : 0 });
+        services.push({ id, name, version });
       }
       url = nextLink(response.headers.get("link"), url);
     }
@@ -280,13 +320,8 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
     // The real exporter sets this after every poll that was not fatal, refusals included; kept so
     // checks built on it behave here as they would in production.
     const markSeen = (): void => lastSuccess.set(labels(), Math.floor(Date.now() / 1000));
-    const text = await response.text().catch(() => "");
-    let body: { Timestamp?: unknown; Error?: unknown; Data?: unknown } | undefined;
-    try {
-      body = JSON.parse(text) as typeof body;
-    } catch {
-      body = undefined;
-    }
+    const parsed = realtimeBody.safeParse(parseJson(await response.text().catch(() => "")));
+    const body = parsed.success ? parsed.data : undefined;
     if (response.status === 401 || response.status === 403) {
       stats.refused += 1;
       count("error");
@@ -295,8 +330,8 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
         component: RT_COMPONENT,
         service_id: service.id,
         status_code: response.status,
-        response_ts: typeof body?.Timestamp === "number" ? body.Timestamp : 0,
-        err: typeof body?.Error === "string" && body.Error !== "" ? body.Error : "<none>",
+        response_ts: body?.Timestamp ?? 0,
+        err: body?.Error || "<none>",
         msg: "token may be invalid",
       });
       return [ts, authBackoffMs];
@@ -312,7 +347,7 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
       });
       return [ts, errorBackoffMs];
     }
-    if (body === undefined || typeof body !== "object" || body === null) {
+    if (body === undefined) {
       count("error");
       log("error", {
         component: RT_COMPONENT,
@@ -323,20 +358,20 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
       return [ts, DECODE_BACKOFF_MS];
     }
     markSeen();
-    const next = typeof body.Timestamp === "number" ? body.Timestamp : ts;
-    if (typeof body.Error === "string" && body.Error.includes("No data available")) {
+    const next = body.Timestamp ?? ts;
+    if (body.Error?.includes("No data available")) {
       count("no data");
       return [next, pollIntervalMs];
     }
     count("success");
     stats.realtimeOk += 1;
-    for (const entry of Array.isArray(body.Data) ? (body.Data as unknown[]) : []) {
-      if (typeof entry !== "object" || entry === null) continue;
-      const { datacenter, aggregated } = entry as { datacenter?: unknown; aggregated?: unknown };
+    for (const entry of body.Data) {
+      if (entry === undefined) continue;
+      const { datacenter, aggregated } = entry;
       const byPop =
-        typeof datacenter === "object" && datacenter !== null && Object.keys(datacenter).length > 0
-          ? Object.entries(datacenter as Record<string, unknown>)
-          : [["aggregated", aggregated] as const];
+        datacenter !== undefined && Object.keys(datacenter).length > 0
+          ? Object.entries(datacenter)
+          : [["aggregated", aggregated ?? {}] as const];
       for (const [pop, metrics] of byPop) {
         for (const [key, counter] of Object.entries(counters)) {
           const value = num(metrics, key);
