@@ -124,6 +124,21 @@ describe("prometheus verifier", () => {
     assert.equal(fake.queries.length, 4);
   });
 
+  it("an interrupted run stops waiting at once and says what it saw last", async () => {
+    const fake = fakeFetch(() => vector([]));
+    const verifier = createPrometheusVerifier(
+      { url: "http://prom:9090", timeoutMs: 600_000, intervalMs: 60_000 },
+      { fetch: fake.fetch },
+    );
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    const started = Date.now();
+    const result = await verifier.verify(ctx({ signal: controller.signal }));
+    assert.equal(result.ok, false);
+    assert.match(result.detail, /^interrupted: no series fastly_rt_token_expiration\{token_id="newTok"\}/);
+    assert.ok(Date.now() - started < 10_000, "the one-minute pause was cut short");
+  });
+
   it("says which token ids Prometheus does show", async () => {
     const fake = fakeFetch((query) => (query.startsWith("count by") ? vector(["oldTok"]) : vector([])));
     const verifier = createPrometheusVerifier(
