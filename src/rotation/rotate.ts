@@ -7,13 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { Reloader, SecretStore, Verifier } from "../adapters/types.ts";
 import { createReloader, createSecretStore, createVerifier, type AdapterDeps } from "../adapters/registry.ts";
-import {
-  pollUntil,
-  PollTimeoutError,
-  systemClock,
-  type Clock,
-  type Probe,
-} from "../adapters/support/poll.ts";
+import { pollUntil, systemClock, type Clock, type Probe } from "../adapters/support/poll.ts";
 import type { Config, EnvironmentConfig } from "../config/types.ts";
 import { createFastlyClient } from "../fastly/client.ts";
 import {
@@ -560,21 +554,23 @@ export class EnvironmentRun {
     for (const id of this.oldTokenIds) {
       if (id === this.newTokenId) continue;
       const value = id === this.deployedTokenId ? previous : undefined;
-      try {
-        await pollUntil(
-          { deadline, interval: 1000, signal: this.ctx.signal, clock: this.clock },
-          async (): Promise<Probe<undefined>> =>
-            (await this.isDead(id, value))
-              ? { done: true, value: undefined }
-              : { done: false, reason: `token ${id} still works` },
-        );
-      } catch (error) {
-        if (!(error instanceof PollTimeoutError)) throw error;
-        throw new StepFailure(
-          `token ${id} still works after it was revoked`,
-          "Revoke it in the Fastly web interface and report this",
-        );
-      }
+      await pollUntil(
+        {
+          deadline,
+          interval: 1000,
+          signal: this.ctx.signal,
+          clock: this.clock,
+          timeoutError: () =>
+            new StepFailure(
+              `token ${id} still works after it was revoked`,
+              "Revoke it in the Fastly web interface and report this",
+            ),
+        },
+        async (): Promise<Probe<undefined>> =>
+          (await this.isDead(id, value))
+            ? { done: true, value: undefined }
+            : { done: false, reason: `token ${id} still works` },
+      );
       checks.push(value !== undefined ? `${id}: its value is refused (401)` : `${id}: gone`);
     }
     return { value: undefined, detail: checks.join("; ") || "nothing to prove" };

@@ -1,6 +1,6 @@
 import type { AdapterContext, Reloader } from "../types.ts";
 import { formatDuration, resolveDeps, type AdapterDeps } from "../support/deps.ts";
-import { pollUntil, PollTimeoutError, type Probe } from "../support/poll.ts";
+import { pollUntil, type Probe } from "../support/poll.ts";
 import {
   explainKubernetesError,
   kubernetesClient,
@@ -106,51 +106,48 @@ export function createExternalSecretReloader(
       // Judged by what the operator writes, not by clocks: the cluster's and this machine's differ.
       // The operator sets syncedResourceVersion (generation plus a hash of the annotations) only
       // after a successful sync, so a new one with Ready=True means our annotation was synced.
-      try {
-        await pollUntil(
-          {
-            deadline: started.getTime() + options.timeoutMs,
-            interval: intervalMs,
-            signal: ctx.signal,
-            clock,
-            waitFirst: true,
-          },
-          async (): Promise<Probe<undefined>> => {
-            const es = await read();
-            const status = es.status ?? {};
-            const ready = status.conditions?.find((c) => c.type === "Ready");
-            const resynced = status.syncedResourceVersion !== before.status?.syncedResourceVersion;
-            if (resynced && ready?.status === "True") {
-              ctx.log.info(`${target} synced`, {
-                environment: ctx.environment,
-                refreshTime: status.refreshTime,
-              });
-              return { done: true, value: undefined };
-            }
-            const changed =
-              ready?.status !== readyBefore?.status ||
-              ready?.reason !== readyBefore?.reason ||
-              ready?.message !== readyBefore?.message ||
-              ready?.lastTransitionTime !== readyBefore?.lastTransitionTime;
-            if (ready?.status === "False" && changed) {
-              throw new KubernetesError(
-                `${target} failed to sync: ${ready.reason ?? "?"}${ready.message ? `: ${ready.message}` : ""}; see kubectl -n ${options.namespace} describe externalsecret ${options.name}`,
-              );
-            }
-            return {
-              done: false,
-              reason: ready
-                ? `Ready=${ready.status ?? "?"} (${ready.reason ?? "?"}${ready.status === "False" && ready.message ? `: ${ready.message}` : ""}), last sync ${status.refreshTime ?? "never"}`
-                : "no Ready condition",
-            };
-          },
-        );
-      } catch (error) {
-        if (!(error instanceof PollTimeoutError)) throw error;
-        throw new KubernetesError(
-          `${target} did not sync within ${formatDuration(options.timeoutMs)} (${error.reason}); is the External Secrets operator running?`,
-        );
-      }
+      await pollUntil(
+        {
+          deadline: started.getTime() + options.timeoutMs,
+          interval: intervalMs,
+          signal: ctx.signal,
+          clock,
+          waitFirst: true,
+          timeoutError: (reason) =>
+            new KubernetesError(
+              `${target} did not sync within ${formatDuration(options.timeoutMs)} (${reason}); is the External Secrets operator running?`,
+            ),
+        },
+        async (): Promise<Probe<undefined>> => {
+          const es = await read();
+          const status = es.status ?? {};
+          const ready = status.conditions?.find((c) => c.type === "Ready");
+          const resynced = status.syncedResourceVersion !== before.status?.syncedResourceVersion;
+          if (resynced && ready?.status === "True") {
+            ctx.log.info(`${target} synced`, {
+              environment: ctx.environment,
+              refreshTime: status.refreshTime,
+            });
+            return { done: true, value: undefined };
+          }
+          const changed =
+            ready?.status !== readyBefore?.status ||
+            ready?.reason !== readyBefore?.reason ||
+            ready?.message !== readyBefore?.message ||
+            ready?.lastTransitionTime !== readyBefore?.lastTransitionTime;
+          if (ready?.status === "False" && changed) {
+            throw new KubernetesError(
+              `${target} failed to sync: ${ready.reason ?? "?"}${ready.message ? `: ${ready.message}` : ""}; see kubectl -n ${options.namespace} describe externalsecret ${options.name}`,
+            );
+          }
+          return {
+            done: false,
+            reason: ready
+              ? `Ready=${ready.status ?? "?"} (${ready.reason ?? "?"}${ready.status === "False" && ready.message ? `: ${ready.message}` : ""}), last sync ${status.refreshTime ?? "never"}`
+              : "no Ready condition",
+          };
+        },
+      );
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { AppsV1Api, V1DaemonSet, V1Deployment, V1StatefulSet } from "@kubernetes/client-node";
 import type { AdapterContext, Reloader } from "../types.ts";
 import { formatDuration, formatTime, resolveDeps, type AdapterDeps } from "../support/deps.ts";
-import { pollUntil, PollTimeoutError, type Probe } from "../support/poll.ts";
+import { pollUntil, type Probe } from "../support/poll.ts";
 import {
   explainKubernetesError,
   kubernetesClient,
@@ -188,35 +188,32 @@ export function createKubernetesRolloutReloader(
       const generation = patched.metadata?.generation ?? 0;
       ctx.log.info(`restarted ${target}`, { environment: ctx.environment, restartedAt, generation });
       let last = OBSERVING.waiting ?? "";
-      try {
-        await pollUntil(
-          {
-            deadline: clock.now() + options.timeoutMs,
-            interval: intervalMs,
-            signal: ctx.signal,
-            clock,
-            waitFirst: true,
-          },
-          async (): Promise<Probe<undefined>> => {
-            const state = ops.status(await read(), generation);
-            if (state.failed) throw new KubernetesError(`${state.failed}; see ${describe}`);
-            if (state.done) {
-              ctx.log.info(`${target} rolled out`, { environment: ctx.environment });
-              return { done: true, value: undefined };
-            }
-            if (state.waiting && state.waiting !== last) {
-              last = state.waiting;
-              ctx.log.debug(`${target}: ${last}`, { environment: ctx.environment });
-            }
-            return { done: false, reason: last };
-          },
-        );
-      } catch (error) {
-        if (!(error instanceof PollTimeoutError)) throw error;
-        throw new KubernetesError(
-          `${target} did not finish rolling out within ${formatDuration(options.timeoutMs)} (${error.reason}); see kubectl -n ${options.namespace} rollout status ${ops.resource}/${options.name}`,
-        );
-      }
+      await pollUntil(
+        {
+          deadline: clock.now() + options.timeoutMs,
+          interval: intervalMs,
+          signal: ctx.signal,
+          clock,
+          waitFirst: true,
+          timeoutError: (reason) =>
+            new KubernetesError(
+              `${target} did not finish rolling out within ${formatDuration(options.timeoutMs)} (${reason}); see kubectl -n ${options.namespace} rollout status ${ops.resource}/${options.name}`,
+            ),
+        },
+        async (): Promise<Probe<undefined>> => {
+          const state = ops.status(await read(), generation);
+          if (state.failed) throw new KubernetesError(`${state.failed}; see ${describe}`);
+          if (state.done) {
+            ctx.log.info(`${target} rolled out`, { environment: ctx.environment });
+            return { done: true, value: undefined };
+          }
+          if (state.waiting && state.waiting !== last) {
+            last = state.waiting;
+            ctx.log.debug(`${target}: ${last}`, { environment: ctx.environment });
+          }
+          return { done: false, reason: last };
+        },
+      );
     },
   };
 }

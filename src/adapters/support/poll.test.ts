@@ -37,6 +37,21 @@ describe("pollUntil", () => {
     assert.deepEqual(clock.sleeps, [2000, 2000, 1000]);
   });
 
+  it("rejects with the caller's own error at the deadline when given one", async () => {
+    await assert.rejects(
+      pollUntil(
+        {
+          deadline: 3000,
+          interval: 1000,
+          clock: instantClock(),
+          timeoutError: (reason) => new RangeError(`gave up (${reason})`),
+        },
+        async () => notYet("still 2 pods old"),
+      ),
+      { name: "RangeError", message: "gave up (still 2 pods old)" },
+    );
+  });
+
   it("waits once before the first look when asked", async () => {
     const clock = instantClock();
     const at: number[] = [];

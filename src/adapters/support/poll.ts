@@ -58,6 +58,8 @@ export interface PollOptions {
   readonly waitFirst?: boolean;
   /** At most this many looks (default: until the deadline). */
   readonly maxAttempts?: number;
+  /** The error to reject with at the deadline, from the last reason (default a `PollTimeoutError`). */
+  readonly timeoutError?: (reason: string) => Error;
 }
 
 /** What each look is told. */
@@ -83,7 +85,8 @@ export class PollTimeoutError extends Error {
 
 /**
  * Calls `probe` until it says done, pausing `interval` between calls, and resolves with its value.
- * Rejects with a `PollTimeoutError` carrying the last reason once the deadline has passed, with the
+ * Rejects with a `PollTimeoutError` carrying the last reason (or `timeoutError(reason)`) once the
+ * deadline has passed, with the
  * abort reason (an AbortError) as soon as `signal` aborts, and with whatever `probe` throws.
  */
 export async function pollUntil<T>(
@@ -101,7 +104,7 @@ export async function pollUntil<T>(
     if (result.done) return result.value;
     if (signal?.aborted) throw abortError(signal);
     if (clock.now() >= deadline || attempt >= (options.maxAttempts ?? Infinity)) {
-      throw new PollTimeoutError(result.reason, attempt);
+      throw options.timeoutError?.(result.reason) ?? new PollTimeoutError(result.reason, attempt);
     }
     await pause();
   }
