@@ -12,6 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { createExternalSecretReloader } from "../src/adapters/external-secret/index.ts";
 import { createKubernetesRolloutReloader, RESTARTED_AT } from "../src/adapters/kubernetes-rollout/index.ts";
 import { createKubernetesSecretStore } from "../src/adapters/kubernetes-secret/index.ts";
+import { instantClock } from "../src/adapters/support/poll.ts";
 import type { AdapterContext } from "../src/adapters/types.ts";
 import { memoryLogger } from "../src/util/log.ts";
 import {
@@ -138,6 +139,52 @@ describe("kubernetes-rollout reloader", () => {
         reloader.run(ctx()),
         /did not finish rolling out within 400ms \(waiting for the spec update to be observed\)/,
       );
+    } finally {
+      kube.pause("deployments", false);
+    }
+  });
+
+  it("an aborted run ends the wait at once, however long the timeout", async () => {
+    kube.addDeployment("monitoring", "stuck-aborted");
+    kube.pause("deployments");
+    try {
+      const reloader = createKubernetesRolloutReloader({
+        namespace: "monitoring",
+        name: "stuck-aborted",
+        kubeconfig,
+        timeoutMs: 600_000,
+        intervalMs: 60_000,
+      });
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(new Error("interrupted by SIGINT")), 300);
+      const started = Date.now();
+      await assert.rejects(
+        reloader.run({ ...ctx(), signal: controller.signal }),
+        /^Error: interrupted by SIGINT$/,
+      );
+      assert.ok(Date.now() - started < 10_000, "the one-minute pause was cut short");
+    } finally {
+      kube.pause("deployments", false);
+    }
+  });
+
+  it("runs its wait on the injected clock", async () => {
+    kube.addDeployment("monitoring", "stuck-clock");
+    kube.pause("deployments");
+    try {
+      const clock = instantClock(Date.now());
+      const reloader = createKubernetesRolloutReloader(
+        {
+          namespace: "monitoring",
+          name: "stuck-clock",
+          kubeconfig,
+          timeoutMs: 3_600_000,
+          intervalMs: 600_000,
+        },
+        { clock },
+      );
+      await assert.rejects(reloader.run(ctx()), /did not finish rolling out within 1h/);
+      assert.deepEqual(clock.sleeps, [600_000, 600_000, 600_000, 600_000, 600_000, 600_000]);
     } finally {
       kube.pause("deployments", false);
     }
@@ -390,6 +437,30 @@ describe("external-secret reloader", () => {
         reloader.run(ctx()),
         /did not sync within 400ms .*is the External Secrets operator running\?/,
       );
+    } finally {
+      kube.pause("externalsecrets", false);
+    }
+  });
+
+  it("an aborted run ends the wait at once, however long the timeout", async () => {
+    kube.addExternalSecret("monitoring", "idle-aborted");
+    kube.pause("externalsecrets");
+    try {
+      const reloader = createExternalSecretReloader({
+        namespace: "monitoring",
+        name: "idle-aborted",
+        kubeconfig,
+        timeoutMs: 600_000,
+        intervalMs: 60_000,
+      });
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(new Error("interrupted by SIGTERM")), 300);
+      const started = Date.now();
+      await assert.rejects(
+        reloader.run({ ...ctx(), signal: controller.signal }),
+        /^Error: interrupted by SIGTERM$/,
+      );
+      assert.ok(Date.now() - started < 10_000, "the one-minute pause was cut short");
     } finally {
       kube.pause("externalsecrets", false);
     }

@@ -70,7 +70,8 @@ export class FastlyForbiddenError extends FastlyApiError {
   }
 }
 
-const FORBIDDEN_ADVICE: Record<ForbiddenReason, string> = {
+/** What to do about each kind of 403, for error messages and run results. */
+export const FORBIDDEN_ADVICE: Readonly<Record<ForbiddenReason, string>> = {
   "sudo-required": "Sudo mode is needed: supply the password (FASTLY_SUDO_PASSWORD or --password-stdin)",
   "superuser-required": "Use the user token of a superuser (automation tokens cannot create tokens)",
   "mfa-or-sso":

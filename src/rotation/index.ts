@@ -1,3 +1,4 @@
 export * from "./journal.ts";
 export * from "./rotate.ts";
 export * from "./resume.ts";
+export * from "./steps.ts";

@@ -143,16 +143,16 @@ export interface RunState {
 
 /** Group records into per-environment runs, in journal order. */
 export function runStates(records: readonly JournalRecord[]): RunState[] {
-  const byKey = new Map<string, JournalRecord[]>();
+  const byKey = new Map<string, [JournalRecord, ...JournalRecord[]]>();
   for (const r of records) {
     const key = `${r.runId}\u0000${r.environment}`;
-    const list = byKey.get(key) ?? [];
-    list.push(r);
-    byKey.set(key, list);
+    const list = byKey.get(key);
+    if (list) list.push(r);
+    else byKey.set(key, [r]);
   }
   return [...byKey.values()].map((list) => {
-    const first = list[0] as JournalRecord;
-    const last = list[list.length - 1] as JournalRecord;
+    const [first] = list;
+    const last = list[list.length - 1] ?? first;
     const pick = <K extends keyof JournalRecord>(key: K): JournalRecord[K] | undefined => {
       for (let i = list.length - 1; i >= 0; i--) {
         const value = list[i]?.[key];

@@ -8,15 +8,14 @@ import { FastlyNotFoundError } from "../fastly/errors.ts";
 import { acquireLock, openJournal, readJournal, runStates, type Journal, type RunState } from "./journal.ts";
 import {
   EnvironmentRun,
-  findMintedSince,
   finishResult,
   newRunId,
-  revokeQuietly,
-  type EnvironmentResult,
+  runClock,
   type RotationResult,
   type RunContext,
   type SudoKeeper,
 } from "./rotate.ts";
+import type { EnvironmentResult } from "./steps.ts";
 import { registerSecret } from "../util/redact.ts";
 
 /** Runs that never reached `finish`, oldest first. */
@@ -26,7 +25,7 @@ export function unfinishedRuns(stateDir: string): RunState[] {
 
 /** Continue or roll back every unfinished environment run in the journal. */
 export async function resume(ctx: RunContext): Promise<RotationResult> {
-  const now = ctx.now ?? (() => new Date());
+  const { now } = runClock(ctx);
   const startedAt = now().toISOString();
   const release = acquireLock(ctx.config.stateDir);
   const journal = openJournal(ctx.config.stateDir, now);
@@ -72,11 +71,19 @@ async function continueRun(
   journal: Journal,
   sudo: SudoKeeper,
 ): Promise<EnvironmentResult> {
-  const r = new EnvironmentRun(ctx, env, run.runId, journal, sudo);
-  r.newTokenId = run.newTokenId;
-  r.deployedTokenId = run.deployedTokenId;
-  r.oldTokenIds = [...run.oldTokenIds];
-  if (run.tokenName) r.tokenName = run.tokenName;
+  const r = new EnvironmentRun({
+    ctx,
+    env,
+    runId: run.runId,
+    journal,
+    sudo,
+    tokens: {
+      newTokenId: run.newTokenId,
+      deployedTokenId: run.deployedTokenId,
+      oldTokenIds: run.oldTokenIds,
+      tokenName: run.tokenName ?? env.token.name,
+    },
+  });
   const done = run.done;
   const began = (step: string) => run.records.some((x) => x.step === step);
   // An `ftr rollback` run never promotes, but its restore may have begun: it always restores.
@@ -87,30 +94,8 @@ async function continueRun(
   }
 
   if (!done.has("mint")) {
-    if (began("mint") && run.mintBeganAt) {
-      // The create may have happened without its answer being journaled: find and revoke it.
-      const orphans = await findMintedSince(
-        ctx.client,
-        r.tokenName,
-        new Date(run.mintBeganAt),
-        run.oldTokenIds,
-      );
-      for (const id of orphans) await revokeQuietly(ctx.client, id);
-      r.record("finish", "done", `interrupted while minting; revoked ${orphans.join(", ") || "nothing"}`, {
-        outcome: "rolled-back",
-      });
-      return r.result(
-        "rolled-back",
-        "the run was interrupted while minting",
-        "Nothing was deployed; run the rotation again",
-      );
-    }
-    r.record("finish", "done", "interrupted before minting", { outcome: "rolled-back" });
-    return r.result(
-      "rolled-back",
-      "the run was interrupted before minting",
-      "Nothing was deployed; run the rotation again",
-    );
+    // The create may have happened without its answer being journaled: then it is found and revoked.
+    return r.abandonMint(began("mint") && run.mintBeganAt ? new Date(run.mintBeganAt) : undefined);
   }
 
   if (!done.has("stage")) {
@@ -135,9 +120,7 @@ async function continueRun(
   if (!done.has("verify")) {
     try {
       // Reload again: whether the consumer restarted before the crash is unknown.
-      const since = (ctx.now ?? (() => new Date()))();
-      await r.reload("reload");
-      await r.verify("verify", r.newTokenId as string, r.oldTokenIds, since);
+      await r.reloadAndVerify();
     } catch (error) {
       return r.rollback(error, true, "verify");
     }
@@ -155,7 +138,7 @@ export interface RollbackOptions extends RunContext {
  * the old token is in use again, revoke the new one. Only while the old token still lives.
  */
 export async function rollbackLast(options: RollbackOptions): Promise<RotationResult> {
-  const now = options.now ?? (() => new Date());
+  const { now } = runClock(options);
   const startedAt = now().toISOString();
   const env = options.config.environments.find((e) => e.name === options.environment);
   if (!env) throw new RollbackError(`no environment named "${options.environment}" in the config`);
@@ -191,17 +174,20 @@ export async function rollbackLast(options: RollbackOptions): Promise<RotationRe
   const release = acquireLock(options.config.stateDir);
   const journal = openJournal(options.config.stateDir, now);
   try {
-    const r = new EnvironmentRun(options, env, newRunId(now()), journal, {
-      ensure: () => Promise.resolve(),
-      invalidate: () => {},
+    const r = new EnvironmentRun({
+      ctx: options,
+      env,
+      runId: newRunId(now()),
+      journal,
+      sudo: { ensure: () => Promise.resolve(), invalidate: () => {} },
+      tokens: {
+        newTokenId: last.newTokenId,
+        deployedTokenId: last.deployedTokenId,
+        oldTokenIds: [last.newTokenId],
+        tokenName: last.tokenName ?? env.token.name,
+      },
     });
-    r.newTokenId = last.newTokenId;
-    r.deployedTokenId = last.deployedTokenId;
-    r.oldTokenIds = [last.newTokenId];
-    r.record("start", "done", `rollback of run ${last.runId}`, {
-      deployedTokenId: last.deployedTokenId,
-      rollbackOf: last.runId,
-    });
+    r.startRollbackOf(last.runId);
     const result = await r.rollback(new Error(`requested rollback of run ${last.runId}`), true);
     // Here a rollback is the success.
     return { ...finishResult(r.runId, startedAt, now, [result]), ok: result.outcome === "rolled-back" };

@@ -6,11 +6,11 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Reloader, SecretStore, Verifier } from "../adapters/types.ts";
-import { createReloader, createSecretStore, createVerifier } from "../adapters/registry.ts";
+import { createReloader, createSecretStore, createVerifier, type AdapterDeps } from "../adapters/registry.ts";
+import { pollUntil, systemClock, type Clock, type Probe } from "../adapters/support/poll.ts";
 import type { Config, EnvironmentConfig } from "../config/types.ts";
 import { createFastlyClient } from "../fastly/client.ts";
 import {
-  FastlyApiError,
   FastlyAuthError,
   FastlyForbiddenError,
   FastlyNotFoundError,
@@ -20,45 +20,17 @@ import type { CreatedAutomationToken, FastlyClient } from "../fastly/types.ts";
 import type { EnvironmentPlan, Plan } from "../plan/plan.ts";
 import { silentLogger, type Logger } from "../util/log.ts";
 import { redact, registerSecret } from "../util/redact.ts";
+import { formatTime } from "../util/time.ts";
 import { USER_AGENT } from "../version.ts";
 import { acquireLock, openJournal, type Journal, type Outcome, type Step } from "./journal.ts";
-import { formatTime } from "../util/time.ts";
-
-/** A progress event, for live output. */
-export interface RotationEvent {
-  readonly environment: string;
-  readonly step: Step;
-  readonly status: "begin" | "done" | "failed" | "skipped";
-  readonly detail?: string;
-  readonly at: string;
-}
-
-/** One step as reported in the result. */
-export interface StepReport {
-  readonly step: Step;
-  readonly ok: boolean;
-  readonly startedAt: string;
-  readonly endedAt: string;
-  readonly detail?: string;
-}
-
-/** How one environment ended. */
-export interface EnvironmentResult {
-  readonly environment: string;
-  /** `skipped`: not due, declined, or after a failure elsewhere. */
-  readonly outcome: Outcome | "skipped" | "nothing-to-do";
-  readonly runId: string;
-  readonly newTokenId?: string;
-  readonly deployedTokenId?: string;
-  readonly revoked: readonly string[];
-  readonly steps: readonly StepReport[];
-  /** One line: what went wrong. */
-  readonly error?: string;
-  /** One line: what to do now. */
-  readonly advice?: string;
-  /** Fastly requests this environment's run made (retries included); non-GETs count against the rate limit. */
-  readonly requests?: { readonly total: number; readonly nonGet: number };
-}
+import {
+  adviceFor,
+  describe,
+  StepFailure,
+  StepLog,
+  type EnvironmentResult,
+  type RotationEvent,
+} from "./steps.ts";
 
 /** The result of `rotate` / `resume` / `rollback`. */
 export interface RotationResult {
@@ -86,11 +58,15 @@ export interface RunContext {
   readonly getPassword: () => Promise<string>;
   readonly log?: Logger;
   readonly onEvent?: (event: RotationEvent) => void;
+  /** Time for the journal and reports; default read from `clock`. */
   readonly now?: () => Date;
+  /** Time and waits (the product's pauses, the adapters' polling); default `systemClock`. */
+  readonly clock?: Clock;
   /** Adapters per environment; default built from the config through the registry. */
   readonly adapters?: (env: EnvironmentConfig) => EnvironmentAdapters;
   /** Injected fetch for clients made with token values (tests). */
   readonly fetch?: typeof fetch;
+  /** Aborted to interrupt the run: every wait ends early. */
   readonly signal?: AbortSignal;
   /** How long to wait for Fastly to refuse a revoked token (default 30 s). */
   readonly proveTimeoutMs?: number;
@@ -107,18 +83,18 @@ export interface RotateOptions extends RunContext {
 }
 
 /** Builds the adapters of an environment from its config, through the registry. */
-export function adaptersFromConfig(env: EnvironmentConfig): EnvironmentAdapters {
+export function adaptersFromConfig(env: EnvironmentConfig, deps: AdapterDeps = {}): EnvironmentAdapters {
   return {
-    store: createSecretStore(env.secret),
-    reloaders: env.reload.map((r) => createReloader(r)),
-    verifiers: env.verify.map((v) => createVerifier(v)),
+    store: createSecretStore(env.secret, deps),
+    reloaders: env.reload.map((r) => createReloader(r, deps)),
+    verifiers: env.verify.map((v) => createVerifier(v, deps)),
   };
 }
 
 /** Rotate every environment the plan marks, in config order. */
 export async function rotate(options: RotateOptions): Promise<RotationResult> {
   const runId = options.runId ?? newRunId();
-  const now = options.now ?? (() => new Date());
+  const { now } = runClock(options);
   const startedAt = now().toISOString();
   const release = acquireLock(options.config.stateDir);
   const journal = openJournal(options.config.stateDir, now);
@@ -150,7 +126,18 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
         results.push(skipped(envPlan, runId, "declined at the approval prompt"));
         continue;
       }
-      const runner = new EnvironmentRun(options, env, runId, journal, sudo);
+      const runner = new EnvironmentRun({
+        ctx: options,
+        env,
+        runId,
+        journal,
+        sudo,
+        tokens: {
+          ...(envPlan.deployed.status === "valid" ? { deployedTokenId: envPlan.deployed.tokenId } : {}),
+          oldTokenIds: envPlan.revoke,
+          tokenName: env.token.name,
+        },
+      });
       const result = await runner.rotate(envPlan, options.keepOld ?? false);
       results.push(result);
       if (result.outcome !== "rotated" && result.outcome !== "kept-old") stopped = true;
@@ -211,7 +198,7 @@ export interface SudoKeeper {
 }
 
 function sudoKeeper(ctx: RunContext): SudoKeeper {
-  const now = ctx.now ?? (() => new Date());
+  const { now } = runClock(ctx);
   let expiresAt: Date | undefined;
   return {
     async ensure() {
@@ -226,15 +213,31 @@ function sudoKeeper(ctx: RunContext): SudoKeeper {
   };
 }
 
-/** Thrown inside an environment run to stop it with a message and advice. */
-class StepFailure extends Error {
-  override readonly name = "StepFailure";
-  constructor(
-    message: string,
-    readonly advice: string,
-  ) {
-    super(message);
-  }
+/** What an environment run knows about its tokens when it starts (from the plan, or the journal). */
+export interface RunTokens {
+  /** The token this run minted, once minted. */
+  readonly newTokenId?: string | undefined;
+  /** The token deployed before this run, which a rollback goes back to. */
+  readonly deployedTokenId?: string | undefined;
+  /** Tokens to revoke once the new one is verified. */
+  readonly oldTokenIds: readonly string[];
+  /** The name the new token is (or was) minted with. */
+  readonly tokenName: string;
+}
+
+/** Where an environment run writes and what it runs with. */
+export interface EnvironmentRunInit {
+  readonly ctx: RunContext;
+  readonly env: EnvironmentConfig;
+  readonly runId: string;
+  readonly journal: Journal;
+  readonly sudo: SudoKeeper;
+  readonly tokens: RunTokens;
+}
+
+/** The `ftr resume` command line for this config, for advice. */
+export function resumeHint(config: Config): string {
+  return `ftr resume --config ${config.configPath ?? "<config file>"}`;
 }
 
 /**
@@ -242,31 +245,47 @@ class StepFailure extends Error {
  * a crash would lose (the new token's value) lives only in memory and in the secret store.
  */
 export class EnvironmentRun {
-  private readonly steps: StepReport[] = [];
+  readonly runId: string;
+  private readonly ctx: RunContext;
+  private readonly env: EnvironmentConfig;
+  private readonly sudo: SudoKeeper;
+  private readonly steps: StepLog;
   private readonly revoked: string[] = [];
   private readonly adapters: EnvironmentAdapters;
   private readonly log: Logger;
   private readonly now: () => Date;
+  private readonly clock: Clock;
   private readonly baseRequests: { total: number; nonGet: number };
   /** Requests of the clients made with token values (test, prove). */
   private valueClientRequests = 0;
-  newTokenId: string | undefined;
-  deployedTokenId: string | undefined;
-  oldTokenIds: string[] = [];
-  tokenName: string;
+  private newTokenId: string | undefined;
+  private readonly deployedTokenId: string | undefined;
+  private readonly oldTokenIds: readonly string[];
+  private readonly tokenName: string;
 
-  constructor(
-    private readonly ctx: RunContext,
-    readonly env: EnvironmentConfig,
-    readonly runId: string,
-    private readonly journal: Journal,
-    private readonly sudo: SudoKeeper,
-  ) {
-    this.adapters = (ctx.adapters ?? adaptersFromConfig)(env);
+  constructor(init: EnvironmentRunInit) {
+    const { ctx, env, tokens } = init;
+    this.ctx = ctx;
+    this.env = env;
+    this.runId = init.runId;
+    this.sudo = init.sudo;
+    this.newTokenId = tokens.newTokenId;
+    this.deployedTokenId = tokens.deployedTokenId;
+    this.oldTokenIds = [...tokens.oldTokenIds];
+    this.tokenName = tokens.tokenName;
+    ({ clock: this.clock, now: this.now } = runClock(ctx));
+    this.adapters = (ctx.adapters ?? ((e) => adaptersFromConfig(e, { clock: this.clock })))(env);
     this.log = ctx.log ?? silentLogger;
-    this.now = ctx.now ?? (() => new Date());
-    this.tokenName = env.token.name;
     this.baseRequests = { total: ctx.client.requestCount, nonGet: ctx.client.writeRequestCount };
+    this.steps = new StepLog({
+      journal: init.journal,
+      runId: init.runId,
+      environment: env.name,
+      log: this.log,
+      now: this.now,
+      onEvent: ctx.onEvent,
+      newTokenId: () => this.newTokenId,
+    });
   }
 
   /** This environment's secret store. */
@@ -276,9 +295,7 @@ export class EnvironmentRun {
 
   /** The whole protocol from the start. */
   async rotate(plan: EnvironmentPlan, keepOld: boolean): Promise<EnvironmentResult> {
-    this.deployedTokenId = plan.deployed.status === "valid" ? plan.deployed.tokenId : undefined;
-    this.oldTokenIds = [...plan.revoke];
-    this.record("start", "done", `decision ${plan.decision}: ${plan.reasons.join("; ")}`);
+    this.steps.record("start", "done", `decision ${plan.decision}: ${plan.reasons.join("; ")}`);
     let created: CreatedAutomationToken;
     try {
       created = await this.mint(plan);
@@ -293,9 +310,7 @@ export class EnvironmentRun {
       // (each store's restore knows when nothing was switched).
       promoted = true;
       await this.promote();
-      const since = this.now();
-      await this.reload("reload");
-      await this.verify("verify", created.id, this.oldTokenIds, since);
+      await this.reloadAndVerify();
     } catch (error) {
       return this.rollback(error, promoted);
     }
@@ -303,18 +318,54 @@ export class EnvironmentRun {
     return this.revokeAndProve();
   }
 
+  /** Journal the start of an `ftr rollback` run that undoes run `rollbackOf`. */
+  startRollbackOf(rollbackOf: string): void {
+    this.steps.record("start", "done", `rollback of run ${rollbackOf}`, {
+      ...(this.deployedTokenId ? { deployedTokenId: this.deployedTokenId } : {}),
+      rollbackOf,
+    });
+  }
+
+  /**
+   * End a run that stopped before its mint was answered. When the mint began at `mintBeganAt`,
+   * the token may exist without its value having been kept: find it and revoke it.
+   */
+  async abandonMint(mintBeganAt: Date | undefined): Promise<EnvironmentResult> {
+    if (mintBeganAt === undefined) {
+      this.steps.record("finish", "done", "interrupted before minting", { outcome: "rolled-back" });
+      return this.result(
+        "rolled-back",
+        "the run was interrupted before minting",
+        "Nothing was deployed; run the rotation again",
+      );
+    }
+    const orphans = await findMintedSince(this.ctx.client, this.tokenName, mintBeganAt, this.oldTokenIds);
+    for (const id of orphans) await revokeQuietly(this.ctx.client, id);
+    this.steps.record(
+      "finish",
+      "done",
+      `interrupted while minting; revoked ${orphans.join(", ") || "nothing"}`,
+      { outcome: "rolled-back" },
+    );
+    return this.result(
+      "rolled-back",
+      "the run was interrupted while minting",
+      "Nothing was deployed; run the rotation again",
+    );
+  }
+
   // ---- forward steps ------------------------------------------------------------------------
 
   private async mint(plan: EnvironmentPlan): Promise<CreatedAutomationToken> {
     const input = {
-      name: this.env.token.name,
+      name: this.tokenName,
       role: this.env.token.role,
       scope: this.env.token.scope,
       services: plan.create.services,
       expiresAt: new Date(this.now().getTime() + this.env.token.expiresInMs),
       tlsAccess: this.env.token.tlsAccess,
     };
-    return this.step(
+    return this.steps.run(
       "mint",
       async () => {
         await this.sudo.ensure();
@@ -333,26 +384,7 @@ export class EnvironmentRun {
               continue;
             }
             if (error instanceof FastlyUnknownOutcomeError) {
-              // The token may exist without us holding its value: find it and revoke it.
-              // Fastly may still be finishing the create, so look a few times before giving up.
-              const orphans: string[] = [];
-              for (let look = 0; look < 3; look++) {
-                if (look > 0) await sleep(2000);
-                for (const id of await findMintedSince(
-                  this.ctx.client,
-                  input.name,
-                  began,
-                  this.oldTokenIds,
-                )) {
-                  if (orphans.includes(id)) continue;
-                  await revokeQuietly(this.ctx.client, id);
-                  orphans.push(id);
-                }
-              }
-              throw new StepFailure(
-                `${error.message}; ${orphans.length} token(s) it may have created were revoked (${orphans.join(", ") || "none found"})`,
-                "Nothing was deployed; run the rotation again",
-              );
+              throw await this.revokeOrphans(error, input.name, began);
             }
             throw error;
           }
@@ -366,8 +398,26 @@ export class EnvironmentRun {
     );
   }
 
+  /** After a mint whose answer was lost: the token may exist without us holding its value. */
+  private async revokeOrphans(error: Error, name: string, began: Date): Promise<StepFailure> {
+    // Fastly may still be finishing the create, so look a few times before giving up.
+    const orphans: string[] = [];
+    for (let look = 0; look < 3; look++) {
+      if (look > 0) await this.clock.sleep(2000, this.ctx.signal);
+      for (const id of await findMintedSince(this.ctx.client, name, began, this.oldTokenIds)) {
+        if (orphans.includes(id)) continue;
+        await revokeQuietly(this.ctx.client, id);
+        orphans.push(id);
+      }
+    }
+    return new StepFailure(
+      `${error.message}; ${orphans.length} token(s) it may have created were revoked (${orphans.join(", ") || "none found"})`,
+      "Nothing was deployed; run the rotation again",
+    );
+  }
+
   private async test(created: CreatedAutomationToken, plan: EnvironmentPlan): Promise<void> {
-    await this.step("test", async () => {
+    await this.steps.run("test", async () => {
       const asNew = createFastlyClient({
         token: created.accessToken,
         endpoint: this.ctx.client.endpoint,
@@ -404,21 +454,33 @@ export class EnvironmentRun {
   }
 
   private async stage(value: string): Promise<void> {
-    await this.step("stage", async () => {
+    await this.steps.run("stage", async () => {
       await this.adapters.store.stage(value, this.runId);
       return { value: undefined, detail: this.adapters.store.description };
     });
   }
 
+  /** Make the staged value current. */
   async promote(): Promise<void> {
-    await this.step("promote", async () => {
+    await this.steps.run("promote", async () => {
       await this.adapters.store.promote(this.runId);
       return { value: undefined, detail: this.adapters.store.description };
     });
   }
 
-  async reload(step: "reload" | "rollback-reload"): Promise<void> {
-    await this.step(step, async () => {
+  /** Reload the consumer, then check it uses the new token. */
+  async reloadAndVerify(): Promise<void> {
+    const since = this.now();
+    await this.reload("reload");
+    const newTokenId = this.newTokenId;
+    if (newTokenId === undefined) {
+      throw new StepFailure("the journal does not name the new token", "Report this; the journal is damaged");
+    }
+    await this.verify("verify", newTokenId, this.oldTokenIds, since);
+  }
+
+  private async reload(step: "reload" | "rollback-reload"): Promise<void> {
+    await this.steps.run(step, async () => {
       for (const reloader of this.adapters.reloaders) {
         await reloader.run(this.adapterContext());
       }
@@ -429,13 +491,13 @@ export class EnvironmentRun {
     });
   }
 
-  async verify(
+  private async verify(
     step: "verify" | "rollback-verify",
     tokenId: string,
     others: readonly string[],
     since: Date,
   ): Promise<void> {
-    await this.step(step, async () => {
+    await this.steps.run(step, async () => {
       const details: string[] = [];
       for (const verifier of this.adapters.verifiers) {
         const result = await verifier.verify({
@@ -461,7 +523,7 @@ export class EnvironmentRun {
   /** Revoke the old tokens, then prove their values are refused. */
   async revokeAndProve(): Promise<EnvironmentResult> {
     try {
-      await this.step("revoke", async () => {
+      await this.steps.run("revoke", async () => {
         for (const id of this.oldTokenIds) {
           if (id === this.newTokenId) continue;
           await revokeQuietly(this.ctx.client, id);
@@ -472,39 +534,44 @@ export class EnvironmentRun {
           detail: this.revoked.length ? `revoked ${this.revoked.join(", ")}` : "no old tokens",
         };
       });
-      await this.step("prove", async () => this.prove());
+      await this.steps.run("prove", async () => this.prove());
     } catch (error) {
       // The new token is in use and verified; a failed revoke is not a reason to roll back. No
       // `finish`: the run stays unfinished so that `ftr resume` revokes and proves again.
       return this.result(
         "failed",
         `revoke failed: ${describe(error)}`,
-        `The new token is deployed and verified; run \`ftr resume --config ${this.ctx.config.configPath ?? "F"}\` to revoke the old token(s)`,
+        `The new token is deployed and verified; run \`${resumeHint(this.ctx.config)}\` to revoke the old token(s)`,
       );
     }
     return this.finish("rotated");
   }
 
   private async prove(): Promise<{ value: undefined; detail: string }> {
-    const deadline = this.now().getTime() + (this.ctx.proveTimeoutMs ?? 30_000);
+    const deadline = this.clock.now() + (this.ctx.proveTimeoutMs ?? 30_000);
     const previous = await this.adapters.store.readPrevious().catch(() => undefined);
     const checks: string[] = [];
     for (const id of this.oldTokenIds) {
       if (id === this.newTokenId) continue;
-      for (;;) {
-        const dead = await this.isDead(id, id === this.deployedTokenId ? previous : undefined);
-        if (dead) break;
-        if (this.now().getTime() > deadline) {
-          throw new StepFailure(
-            `token ${id} still works after it was revoked`,
-            "Revoke it in the Fastly web interface and report this",
-          );
-        }
-        await sleep(1000);
-      }
-      checks.push(
-        id === this.deployedTokenId && previous ? `${id}: its value is refused (401)` : `${id}: gone`,
+      const value = id === this.deployedTokenId ? previous : undefined;
+      await pollUntil(
+        {
+          deadline,
+          interval: 1000,
+          signal: this.ctx.signal,
+          clock: this.clock,
+          timeoutError: () =>
+            new StepFailure(
+              `token ${id} still works after it was revoked`,
+              "Revoke it in the Fastly web interface and report this",
+            ),
+        },
+        async (): Promise<Probe<undefined>> =>
+          (await this.isDead(id, value))
+            ? { done: true, value: undefined }
+            : { done: false, reason: `token ${id} still works` },
       );
+      checks.push(value !== undefined ? `${id}: its value is refused (401)` : `${id}: gone`);
     }
     return { value: undefined, detail: checks.join("; ") || "nothing to prove" };
   }
@@ -545,23 +612,20 @@ export class EnvironmentRun {
    */
   async rollback(cause: unknown, promoted: boolean, interruptedAt?: Step): Promise<EnvironmentResult> {
     const reason = describe(cause);
-    const failedStep = this.steps[this.steps.length - 1]?.step ?? interruptedAt ?? "start";
-    this.record("rollback", "begin", reason);
+    const reports = this.steps.reports;
+    const failedStep = reports[reports.length - 1]?.step ?? interruptedAt ?? "start";
+    const newTokenId = this.newTokenId;
+    this.steps.record("rollback", "begin", reason);
     try {
       if (promoted) {
-        await this.step("restore", async () => {
+        await this.steps.run("restore", async () => {
           await this.adapters.store.restorePrevious(this.runId);
           return { value: undefined, detail: this.adapters.store.description };
         });
         const since = this.now();
         await this.reload("rollback-reload");
         if (this.deployedTokenId) {
-          await this.verify(
-            "rollback-verify",
-            this.deployedTokenId,
-            this.newTokenId ? [this.newTokenId] : [],
-            since,
-          );
+          await this.verify("rollback-verify", this.deployedTokenId, newTokenId ? [newTokenId] : [], since);
         }
       } else {
         await this.adapters.store.discardStaged(this.runId).catch(() => undefined);
@@ -569,30 +633,30 @@ export class EnvironmentRun {
     } catch (error) {
       const what = describe(error);
       // No `finish`: the run stays unfinished, so `ftr resume` runs the rollback again.
-      this.record("rollback", "failed", `rollback stopped: ${what}`);
+      this.steps.record("rollback", "failed", `rollback stopped: ${what}`);
       return this.result(
         "failed",
         `${failedStep} failed (${reason}); the rollback then failed too (${what})`,
-        `The consumer's state is unknown: the new token ${this.newTokenId ?? "?"} was left valid. Check the consumer, then run \`ftr resume --config ${this.ctx.config.configPath ?? "F"}\``,
+        `The consumer's state is unknown: the new token ${newTokenId ?? "?"} was left valid. Check the consumer, then run \`${resumeHint(this.ctx.config)}\``,
       );
     }
-    if (this.newTokenId) {
+    if (newTokenId) {
       try {
-        await this.step("revoke-new", async () => {
-          await revokeQuietly(this.ctx.client, this.newTokenId as string);
-          this.revoked.push(this.newTokenId as string);
-          return { value: undefined, detail: `revoked ${this.newTokenId ?? ""}` };
+        await this.steps.run("revoke-new", async () => {
+          await revokeQuietly(this.ctx.client, newTokenId);
+          this.revoked.push(newTokenId);
+          return { value: undefined, detail: `revoked ${newTokenId}` };
         });
       } catch (error) {
-        this.record("rollback", "failed", `could not revoke the new token: ${describe(error)}`);
+        this.steps.record("rollback", "failed", `could not revoke the new token: ${describe(error)}`);
         return this.result(
           "failed",
           `${failedStep} failed (${reason}); rolled back, but the new token could not be revoked (${describe(error)})`,
-          `Run \`ftr resume --config ${this.ctx.config.configPath ?? "F"}\` to revoke token ${this.newTokenId} once Fastly answers`,
+          `Run \`${resumeHint(this.ctx.config)}\` to revoke token ${newTokenId} once Fastly answers`,
         );
       }
     }
-    this.record("finish", "done", `rolled back after ${failedStep} failed`, { outcome: "rolled-back" });
+    this.steps.record("finish", "done", `rolled back after ${failedStep} failed`, { outcome: "rolled-back" });
     return this.result(
       "rolled-back",
       `${failedStep} failed: ${reason}`,
@@ -603,20 +667,20 @@ export class EnvironmentRun {
   // ---- plumbing -------------------------------------------------------------------------------
 
   private finish(outcome: Outcome): EnvironmentResult {
-    this.record("finish", "done", outcome, { outcome });
+    this.steps.record("finish", "done", outcome, { outcome });
     return this.result(outcome);
   }
 
-  private failed(error: unknown, step: Step, advice?: string): EnvironmentResult {
-    this.record("finish", "failed", describe(error), { outcome: "failed" });
+  private failed(error: unknown, step: Step): EnvironmentResult {
+    this.steps.record("finish", "failed", describe(error), { outcome: "failed" });
     return this.result(
       "failed",
       `${step} failed: ${describe(error)}`,
-      advice ?? adviceFor(error, "Nothing was deployed; fix the cause and run again"),
+      adviceFor(error, "Nothing was deployed; fix the cause and run again"),
     );
   }
 
-  result(outcome: Outcome, error?: string, advice?: string): EnvironmentResult {
+  private result(outcome: Outcome, error?: string, advice?: string): EnvironmentResult {
     return {
       environment: this.env.name,
       outcome,
@@ -624,7 +688,7 @@ export class EnvironmentRun {
       ...(this.newTokenId ? { newTokenId: this.newTokenId } : {}),
       ...(this.deployedTokenId ? { deployedTokenId: this.deployedTokenId } : {}),
       revoked: [...this.revoked],
-      steps: [...this.steps],
+      steps: [...this.steps.reports],
       requests: {
         total: this.ctx.client.requestCount - this.baseRequests.total + this.valueClientRequests,
         nonGet: this.ctx.client.writeRequestCount - this.baseRequests.nonGet,
@@ -642,70 +706,12 @@ export class EnvironmentRun {
       ...(this.ctx.signal ? { signal: this.ctx.signal } : {}),
     };
   }
+}
 
-  record(
-    step: Step,
-    status: "begin" | "done" | "failed",
-    detail?: string,
-    extra: {
-      outcome?: Outcome;
-      newTokenId?: string;
-      tokenName?: string;
-      oldTokenIds?: readonly string[];
-      deployedTokenId?: string;
-      rollbackOf?: string;
-    } = {},
-  ): void {
-    const rec = this.journal.append({
-      runId: this.runId,
-      environment: this.env.name,
-      step,
-      status,
-      ...(this.newTokenId && !extra.newTokenId ? { newTokenId: this.newTokenId } : {}),
-      ...extra,
-      ...(detail === undefined ? {} : { detail }),
-    });
-    this.ctx.onEvent?.({
-      environment: this.env.name,
-      step,
-      status,
-      at: rec.at,
-      ...(rec.detail ? { detail: rec.detail } : {}),
-    });
-    // Progress reaches people through `onEvent`; the log keeps the same facts for debugging.
-    this.log[status === "failed" ? "warn" : "debug"](`${this.env.name}: ${step} ${status}`, {
-      environment: this.env.name,
-      step,
-      ...(rec.detail ? { detail: rec.detail } : {}),
-    });
-  }
-
-  /** Journal `begin`, run, journal `done` (or `failed`), and keep a report of it. */
-  async step<T>(
-    step: Step,
-    fn: () => Promise<{ value: T; detail: string; record?: { newTokenId?: string } }>,
-    beginExtra: { tokenName?: string; oldTokenIds?: readonly string[]; deployedTokenId?: string } = {},
-  ): Promise<T> {
-    const startedAt = this.now().toISOString();
-    this.record(step, "begin", undefined, beginExtra);
-    try {
-      const { value, detail, record } = await fn();
-      this.record(step, "done", detail, record ?? {});
-      this.steps.push({
-        step,
-        ok: true,
-        startedAt,
-        endedAt: this.now().toISOString(),
-        detail: redact(detail),
-      });
-      return value;
-    } catch (error) {
-      const detail = describe(error);
-      this.record(step, "failed", detail);
-      this.steps.push({ step, ok: false, startedAt, endedAt: this.now().toISOString(), detail });
-      throw error;
-    }
-  }
+/** The clock of a run and its `now`: `ctx.now` when given, else read from the clock. */
+export function runClock(ctx: Pick<RunContext, "clock" | "now">): { clock: Clock; now: () => Date } {
+  const clock = ctx.clock ?? systemClock;
+  return { clock, now: ctx.now ?? (() => new Date(clock.now())) };
 }
 
 /** Tokens named `name` created at or after `since` (less a minute of clock skew), not in `exclude`. */
@@ -730,31 +736,4 @@ export async function revokeQuietly(client: FastlyClient, id: string): Promise<v
     if (error instanceof FastlyNotFoundError) return;
     throw error;
   }
-}
-
-/** One line for any error, secrets removed. */
-export function describe(error: unknown): string {
-  return redact(error instanceof Error ? error.message : String(error));
-}
-
-function adviceFor(error: unknown, fallback: string): string {
-  if (error instanceof StepFailure) return error.advice;
-  if (error instanceof FastlyForbiddenError) {
-    return {
-      "sudo-required": "Sudo could not be kept; run again and enter the password",
-      "superuser-required": "Run with the user token of a superuser (FASTLY_API_TOKEN)",
-      "mfa-or-sso": "Fastly does not allow automation token creation for accounts with forced SSO or MFA",
-      "read-only": "FASTLY_API_TOKEN must have the global scope",
-      "wrong-password": "Enter the password of the user that owns FASTLY_API_TOKEN",
-      other: "Check the role and scope of FASTLY_API_TOKEN",
-    }[error.reason];
-  }
-  if (error instanceof FastlyApiError && (error.status === 0 || error.status >= 500)) {
-    return "Fastly or the network failed; run again later";
-  }
-  return fallback;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { FastlyClient } from "../../fastly/types.ts";
 import { memoryLogger } from "../../util/log.ts";
+import { instantClock } from "../support/poll.ts";
 import type { VerifyContext } from "../types.ts";
 import { createExecVerifier } from "./index.ts";
 
@@ -66,5 +67,32 @@ describe("exec verifier", () => {
     const result = await verifier.verify(ctx());
     assert.equal(result.ok, false);
     assert.match(result.detail, /ENOENT/);
+  });
+
+  it("runs its retries on the injected clock", async () => {
+    const clock = instantClock();
+    const verifier = createExecVerifier(
+      { command: ["sh", "-c", "echo not yet >&2; exit 1"], timeoutMs: 3000, intervalMs: 1000 },
+      { clock },
+    );
+    const result = await verifier.verify(ctx());
+    assert.equal(result.ok, false);
+    assert.match(result.detail, /exited with code 1: not yet \(3 attempts\)$/);
+    assert.deepEqual(clock.sleeps, [1000, 1000, 1000]);
+  });
+
+  it("an interrupted run stops waiting for the next attempt at once", async () => {
+    const verifier = createExecVerifier({
+      command: ["sh", "-c", "echo not yet >&2; exit 1"],
+      timeoutMs: 600_000,
+      intervalMs: 60_000,
+    });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const started = Date.now();
+    const result = await verifier.verify(ctx({ signal: controller.signal }));
+    assert.equal(result.ok, false);
+    assert.match(result.detail, /exited with code 1: not yet$/);
+    assert.ok(Date.now() - started < 10_000, "the one-minute pause was cut short");
   });
 });

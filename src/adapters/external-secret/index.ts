@@ -1,5 +1,6 @@
 import type { AdapterContext, Reloader } from "../types.ts";
 import { formatDuration, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { pollUntil, type Probe } from "../support/poll.ts";
 import {
   explainKubernetesError,
   kubernetesClient,
@@ -63,7 +64,7 @@ export function createExternalSecretReloader(
   options: ExternalSecretOptions,
   deps: AdapterDeps = {},
 ): Reloader {
-  const { now, sleep } = resolveDeps(deps);
+  const { clock } = resolveDeps(deps);
   const [group = "external-secrets.io", version = "v1"] = (
     options.apiVersion ?? "external-secrets.io/v1"
   ).split("/");
@@ -92,7 +93,7 @@ export function createExternalSecretReloader(
       const blocker = syncBlocker(before);
       if (blocker) throw new KubernetesError(`${target} cannot be force-synced: ${blocker}; change its spec`);
       const readyBefore = before.status?.conditions?.find((c) => c.type === "Ready");
-      const started = now();
+      const started = new Date(clock.now());
       try {
         await api.patchNamespacedCustomObject(
           { ...ref, body: { metadata: { annotations: { [FORCE_SYNC]: String(started.getTime()) } } } },
@@ -105,37 +106,48 @@ export function createExternalSecretReloader(
       // Judged by what the operator writes, not by clocks: the cluster's and this machine's differ.
       // The operator sets syncedResourceVersion (generation plus a hash of the annotations) only
       // after a successful sync, so a new one with Ready=True means our annotation was synced.
-      const deadline = started.getTime() + options.timeoutMs;
-      let last = "no sync yet";
-      for (;;) {
-        await sleep(Math.min(intervalMs, Math.max(0, deadline - now().getTime())), ctx.signal);
-        const es = await read();
-        const status = es.status ?? {};
-        const ready = status.conditions?.find((c) => c.type === "Ready");
-        const resynced = status.syncedResourceVersion !== before.status?.syncedResourceVersion;
-        if (resynced && ready?.status === "True") {
-          ctx.log.info(`${target} synced`, { environment: ctx.environment, refreshTime: status.refreshTime });
-          return;
-        }
-        const changed =
-          ready?.status !== readyBefore?.status ||
-          ready?.reason !== readyBefore?.reason ||
-          ready?.message !== readyBefore?.message ||
-          ready?.lastTransitionTime !== readyBefore?.lastTransitionTime;
-        if (ready?.status === "False" && changed) {
-          throw new KubernetesError(
-            `${target} failed to sync: ${ready.reason ?? "?"}${ready.message ? `: ${ready.message}` : ""}; see kubectl -n ${options.namespace} describe externalsecret ${options.name}`,
-          );
-        }
-        last = ready
-          ? `Ready=${ready.status ?? "?"} (${ready.reason ?? "?"}${ready.status === "False" && ready.message ? `: ${ready.message}` : ""}), last sync ${status.refreshTime ?? "never"}`
-          : "no Ready condition";
-        if (now().getTime() >= deadline) {
-          throw new KubernetesError(
-            `${target} did not sync within ${formatDuration(options.timeoutMs)} (${last}); is the External Secrets operator running?`,
-          );
-        }
-      }
+      await pollUntil(
+        {
+          deadline: started.getTime() + options.timeoutMs,
+          interval: intervalMs,
+          signal: ctx.signal,
+          clock,
+          waitFirst: true,
+          timeoutError: (reason) =>
+            new KubernetesError(
+              `${target} did not sync within ${formatDuration(options.timeoutMs)} (${reason}); is the External Secrets operator running?`,
+            ),
+        },
+        async (): Promise<Probe<undefined>> => {
+          const es = await read();
+          const status = es.status ?? {};
+          const ready = status.conditions?.find((c) => c.type === "Ready");
+          const resynced = status.syncedResourceVersion !== before.status?.syncedResourceVersion;
+          if (resynced && ready?.status === "True") {
+            ctx.log.info(`${target} synced`, {
+              environment: ctx.environment,
+              refreshTime: status.refreshTime,
+            });
+            return { done: true, value: undefined };
+          }
+          const changed =
+            ready?.status !== readyBefore?.status ||
+            ready?.reason !== readyBefore?.reason ||
+            ready?.message !== readyBefore?.message ||
+            ready?.lastTransitionTime !== readyBefore?.lastTransitionTime;
+          if (ready?.status === "False" && changed) {
+            throw new KubernetesError(
+              `${target} failed to sync: ${ready.reason ?? "?"}${ready.message ? `: ${ready.message}` : ""}; see kubectl -n ${options.namespace} describe externalsecret ${options.name}`,
+            );
+          }
+          return {
+            done: false,
+            reason: ready
+              ? `Ready=${ready.status ?? "?"} (${ready.reason ?? "?"}${ready.status === "False" && ready.message ? `: ${ready.message}` : ""}), last sync ${status.refreshTime ?? "never"}`
+              : "no Ready condition",
+          };
+        },
+      );
     },
   };
 }

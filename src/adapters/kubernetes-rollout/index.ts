@@ -1,6 +1,7 @@
 import type { AppsV1Api, V1DaemonSet, V1Deployment, V1StatefulSet } from "@kubernetes/client-node";
 import type { AdapterContext, Reloader } from "../types.ts";
 import { formatDuration, formatTime, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { pollUntil, type Probe } from "../support/poll.ts";
 import {
   explainKubernetesError,
   kubernetesClient,
@@ -141,7 +142,7 @@ export function createKubernetesRolloutReloader(
   options: KubernetesRolloutOptions,
   deps: AdapterDeps = {},
 ): Reloader {
-  const { now, sleep } = resolveDeps(deps);
+  const { clock } = resolveDeps(deps);
   const ops = KINDS[options.kind ?? "Deployment"];
   const target = `${ops.resource} ${options.namespace}/${options.name}`;
   const intervalMs = options.intervalMs ?? 2000;
@@ -170,7 +171,7 @@ export function createKubernetesRolloutReloader(
           `${target} uses the OnDelete update strategy: a restart never rolls out; see ${describe}`,
         );
       }
-      const restartedAt = formatTime(now());
+      const restartedAt = formatTime(new Date(clock.now()));
       let patched: Workload;
       try {
         patched = await ops.patch(
@@ -186,26 +187,33 @@ export function createKubernetesRolloutReloader(
       }
       const generation = patched.metadata?.generation ?? 0;
       ctx.log.info(`restarted ${target}`, { environment: ctx.environment, restartedAt, generation });
-      const deadline = now().getTime() + options.timeoutMs;
       let last = OBSERVING.waiting ?? "";
-      for (;;) {
-        await sleep(Math.min(intervalMs, Math.max(0, deadline - now().getTime())), ctx.signal);
-        const state = ops.status(await read(), generation);
-        if (state.failed) throw new KubernetesError(`${state.failed}; see ${describe}`);
-        if (state.done) {
-          ctx.log.info(`${target} rolled out`, { environment: ctx.environment });
-          return;
-        }
-        if (state.waiting && state.waiting !== last) {
-          last = state.waiting;
-          ctx.log.debug(`${target}: ${last}`, { environment: ctx.environment });
-        }
-        if (now().getTime() >= deadline) {
-          throw new KubernetesError(
-            `${target} did not finish rolling out within ${formatDuration(options.timeoutMs)} (${last}); see kubectl -n ${options.namespace} rollout status ${ops.resource}/${options.name}`,
-          );
-        }
-      }
+      await pollUntil(
+        {
+          deadline: clock.now() + options.timeoutMs,
+          interval: intervalMs,
+          signal: ctx.signal,
+          clock,
+          waitFirst: true,
+          timeoutError: (reason) =>
+            new KubernetesError(
+              `${target} did not finish rolling out within ${formatDuration(options.timeoutMs)} (${reason}); see kubectl -n ${options.namespace} rollout status ${ops.resource}/${options.name}`,
+            ),
+        },
+        async (): Promise<Probe<undefined>> => {
+          const state = ops.status(await read(), generation);
+          if (state.failed) throw new KubernetesError(`${state.failed}; see ${describe}`);
+          if (state.done) {
+            ctx.log.info(`${target} rolled out`, { environment: ctx.environment });
+            return { done: true, value: undefined };
+          }
+          if (state.waiting && state.waiting !== last) {
+            last = state.waiting;
+            ctx.log.debug(`${target}: ${last}`, { environment: ctx.environment });
+          }
+          return { done: false, reason: last };
+        },
+      );
     },
   };
 }

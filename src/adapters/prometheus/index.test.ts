@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import type { FastlyClient } from "../../fastly/types.ts";
 import { memoryLogger } from "../../util/log.ts";
 import type { VerifyContext } from "../types.ts";
+import { instantClock } from "../support/poll.ts";
 import { createPrometheusVerifier, promqlString } from "./index.ts";
 
 const ctx = (extra: Partial<VerifyContext> = {}): VerifyContext => ({
@@ -43,7 +44,7 @@ function fakeFetch(answer: (query: string, call: number) => Response | Error) {
   return { queries, fetch: fetchImpl };
 }
 
-const noSleep = { sleep: () => Promise.resolve() };
+const noSleep = { clock: instantClock(Date.now()) };
 
 describe("prometheus verifier", () => {
   it("passes once the expected series exists; notes the old ids", async () => {
@@ -100,7 +101,6 @@ describe("prometheus verifier", () => {
   });
 
   it("keeps polling through errors and reports the last one at the timeout", async () => {
-    let now = 0;
     const fake = fakeFetch((_query, call) =>
       call === 1
         ? new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED 127.0.0.1:9090") })
@@ -112,11 +112,7 @@ describe("prometheus verifier", () => {
       { url: "http://prom:9090", timeoutMs: 3000, intervalMs: 1000 },
       {
         fetch: fake.fetch,
-        now: () => new Date(now),
-        sleep: (ms) => {
-          now += ms;
-          return Promise.resolve();
-        },
+        clock: instantClock(),
       },
     );
     const result = await verifier.verify(ctx());
@@ -128,18 +124,28 @@ describe("prometheus verifier", () => {
     assert.equal(fake.queries.length, 4);
   });
 
+  it("an interrupted run stops waiting at once and says what it saw last", async () => {
+    const fake = fakeFetch(() => vector([]));
+    const verifier = createPrometheusVerifier(
+      { url: "http://prom:9090", timeoutMs: 600_000, intervalMs: 60_000 },
+      { fetch: fake.fetch },
+    );
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    const started = Date.now();
+    const result = await verifier.verify(ctx({ signal: controller.signal }));
+    assert.equal(result.ok, false);
+    assert.match(result.detail, /^interrupted: no series fastly_rt_token_expiration\{token_id="newTok"\}/);
+    assert.ok(Date.now() - started < 10_000, "the one-minute pause was cut short");
+  });
+
   it("says which token ids Prometheus does show", async () => {
     const fake = fakeFetch((query) => (query.startsWith("count by") ? vector(["oldTok"]) : vector([])));
-    let now = 0;
     const verifier = createPrometheusVerifier(
       { url: "http://prom:9090", timeoutMs: 1000, intervalMs: 1000 },
       {
         fetch: fake.fetch,
-        now: () => new Date(now),
-        sleep: (ms) => {
-          now += ms;
-          return Promise.resolve();
-        },
+        clock: instantClock(),
       },
     );
     const result = await verifier.verify(ctx());

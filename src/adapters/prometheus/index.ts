@@ -1,5 +1,6 @@
 import type { Verifier, VerifyContext, VerifyResult } from "../types.ts";
 import { errorMessage, formatDuration, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { pollUntil, PollTimeoutError, type Probe } from "../support/poll.ts";
 
 /** Options of the `prometheus` verifier (already validated; durations in ms). */
 export interface PrometheusVerifierOptions {
@@ -127,7 +128,7 @@ export function createPrometheusVerifier(
   options: PrometheusVerifierOptions,
   deps: AdapterDeps = {},
 ): Verifier {
-  const { fetch: fetchImpl, now, sleep } = resolveDeps(deps);
+  const { fetch: fetchImpl, clock } = resolveDeps(deps);
   const metric = options.metric ?? DEFAULT_METRIC;
   const label = options.tokenIdLabel ?? DEFAULT_LABEL;
   const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
@@ -144,10 +145,9 @@ export function createPrometheusVerifier(
         ctx.otherTokenIds.length === 0
           ? undefined
           : `${metric}{${label}=~${promqlString(ctx.otherTokenIds.map(regexLiteral).join("|"))}}`;
-      const deadline = now().getTime() + options.timeoutMs;
+      const query = (q: string) => queryPrometheus(fetchImpl, options.url, q, requestOptions(ctx.signal));
       let lastProblem = "";
-      for (;;) {
-        const query = (q: string) => queryPrometheus(fetchImpl, options.url, q, requestOptions(ctx.signal));
+      const look = async (): Promise<Probe<VerifyResult>> => {
         try {
           const found = await query(expected);
           if (found.length === 0) {
@@ -167,20 +167,25 @@ export function createPrometheusVerifier(
                   : others === undefined
                     ? ""
                     : "; old token ids absent";
-              return { ok: true, detail: `${expected} present (${found.length} series)${note}` };
+              return {
+                done: true,
+                value: { ok: true, detail: `${expected} present (${found.length} series)${note}` },
+              };
             }
           }
         } catch (error) {
           // Prometheus may be restarting or the network blipping: keep polling until the timeout.
           lastProblem = errorMessage(error);
         }
-        const pause = Math.min(interval, deadline - now().getTime());
-        if (pause <= 0 || ctx.signal?.aborted) break;
-        try {
-          await sleep(pause, ctx.signal);
-        } catch {
-          break;
-        }
+        return { done: false, reason: lastProblem };
+      };
+      try {
+        return await pollUntil(
+          { deadline: clock.now() + options.timeoutMs, interval, signal: ctx.signal, clock },
+          look,
+        );
+      } catch (error) {
+        if (!(error instanceof PollTimeoutError) && !ctx.signal?.aborted) throw error;
       }
       const interrupted = ctx.signal?.aborted
         ? "interrupted"

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import type { AutomationToken, FastlyClient } from "../../fastly/types.ts";
 import { memoryLogger } from "../../util/log.ts";
 import type { VerifyContext } from "../types.ts";
+import { instantClock } from "../support/poll.ts";
 import { createTokenInUseVerifier, isConsumerUse } from "./index.ts";
 
 const OWN = "fastly-token-rotator/0.1.0";
@@ -52,21 +53,6 @@ const token = (extra: Partial<AutomationToken> = {}): AutomationToken => ({
   ...extra,
 });
 
-/** A fake clock that sleeping advances. */
-function fakeTime(start: Date) {
-  let now = start.getTime();
-  const sleeps: number[] = [];
-  return {
-    sleeps,
-    now: () => new Date(now),
-    sleep: (ms: number) => {
-      sleeps.push(ms);
-      now += ms;
-      return Promise.resolve();
-    },
-  };
-}
-
 const ctx = (client: FastlyClient, extra: Partial<VerifyContext> = {}): VerifyContext => ({
   environment: "staging",
   runId: "r1",
@@ -81,7 +67,7 @@ const ctx = (client: FastlyClient, extra: Partial<VerifyContext> = {}): VerifyCo
 
 describe("token-in-use verifier", () => {
   it("polls until the consumer uses the token, then reports who and from where", async () => {
-    const time = fakeTime(since);
+    const time = instantClock(since.getTime());
     const client = scriptedClient([
       token({ lastUsedAt: new Date("2025-03-01T12:00:03Z"), userAgent: OWN, ip: "10.0.0.1" }),
       new Error("Fastly API: 503 Service Unavailable"),
@@ -91,7 +77,7 @@ describe("token-in-use verifier", () => {
         ip: "10.0.0.9",
       }),
     ]);
-    const verifier = createTokenInUseVerifier({ timeoutMs: 60_000, intervalMs: 2000 }, time);
+    const verifier = createTokenInUseVerifier({ timeoutMs: 60_000, intervalMs: 2000 }, { clock: time });
     const result = await verifier.verify(ctx(client));
     assert.deepEqual(result, {
       ok: true,
@@ -102,7 +88,7 @@ describe("token-in-use verifier", () => {
   });
 
   it("times out with what it last saw and a hint", async () => {
-    const time = fakeTime(since);
+    const time = instantClock(since.getTime());
     const client = scriptedClient([
       token({
         lastUsedAt: new Date("2025-03-01T11:58:01Z"),
@@ -110,7 +96,7 @@ describe("token-in-use verifier", () => {
         ip: "10.0.0.9",
       }),
     ]);
-    const verifier = createTokenInUseVerifier({ timeoutMs: 10_000, intervalMs: 3000 }, time);
+    const verifier = createTokenInUseVerifier({ timeoutMs: 10_000, intervalMs: 3000 }, { clock: time });
     const result = await verifier.verify(ctx(client));
     assert.equal(result.ok, false);
     assert.equal(
@@ -122,11 +108,12 @@ describe("token-in-use verifier", () => {
   });
 
   it("reports the last API error when every read failed", async () => {
-    const time = fakeTime(since);
+    const time = instantClock(since.getTime());
     const client = scriptedClient([new Error("Fastly API: 404 Not Found")]);
-    const result = await createTokenInUseVerifier({ timeoutMs: 5000, intervalMs: 1000 }, time).verify(
-      ctx(client),
-    );
+    const result = await createTokenInUseVerifier(
+      { timeoutMs: 5000, intervalMs: 1000 },
+      { clock: time },
+    ).verify(ctx(client));
     assert.deepEqual(result, { ok: false, detail: "could not read token tok1: Fastly API: 404 Not Found" });
   });
 

@@ -1,6 +1,7 @@
 import type { AutomationToken } from "../../fastly/types.ts";
 import type { Verifier, VerifyContext, VerifyResult } from "../types.ts";
 import { errorMessage, formatDuration, formatTime, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { pollUntil, PollTimeoutError, type Probe } from "../support/poll.ts";
 
 /** Options of the `token-in-use` verifier (already validated; durations in ms). */
 export interface TokenInUseOptions {
@@ -36,31 +37,35 @@ export function isConsumerUse(
  * the switch-over: the most direct evidence that the consumer runs with the new secret.
  */
 export function createTokenInUseVerifier(options: TokenInUseOptions, deps: AdapterDeps = {}): Verifier {
-  const { now, sleep } = resolveDeps(deps);
+  const { clock } = resolveDeps(deps);
   const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
   return {
     description: `token-in-use (timeout ${formatDuration(options.timeoutMs)})`,
     async verify(ctx: VerifyContext): Promise<VerifyResult> {
-      const deadline = now().getTime() + options.timeoutMs;
       let last: AutomationToken | undefined;
       let lastError: string | undefined;
-      for (;;) {
-        try {
-          last = await ctx.client.getAutomationToken(ctx.tokenId);
-          lastError = undefined;
-          if (isConsumerUse(last, ctx.since, ctx.ownUserAgent)) {
-            return { ok: true, detail: `token ${ctx.tokenId} used ${describeUse(last)}` };
-          }
-        } catch (error) {
-          lastError = errorMessage(error);
-        }
-        const pause = Math.min(interval, deadline - now().getTime());
-        if (pause <= 0 || ctx.signal?.aborted) break;
-        try {
-          await sleep(pause, ctx.signal);
-        } catch {
-          break;
-        }
+      try {
+        return await pollUntil(
+          { deadline: clock.now() + options.timeoutMs, interval, signal: ctx.signal, clock },
+          async (): Promise<Probe<VerifyResult>> => {
+            try {
+              last = await ctx.client.getAutomationToken(ctx.tokenId);
+              lastError = undefined;
+              if (isConsumerUse(last, ctx.since, ctx.ownUserAgent)) {
+                return {
+                  done: true,
+                  value: { ok: true, detail: `token ${ctx.tokenId} used ${describeUse(last)}` },
+                };
+              }
+              return { done: false, reason: "not used yet" };
+            } catch (error) {
+              lastError = errorMessage(error);
+              return { done: false, reason: lastError };
+            }
+          },
+        );
+      } catch (error) {
+        if (!(error instanceof PollTimeoutError) && !ctx.signal?.aborted) throw error;
       }
       const interrupted = ctx.signal?.aborted ? " (interrupted)" : "";
       if (lastError !== undefined) {
