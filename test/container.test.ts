@@ -240,6 +240,7 @@ describe("Containerfile", { skip: skip ?? false, timeout: 30 * 60_000 }, () => {
   });
 
   it("runs `ftr check` against the emulator on the host, journaling nothing outside the volume", async () => {
+    assert.notEqual(mnt, "", "the image was not built");
     emulator = await createEmulator({ seed: demoSeed });
     const { superuser, exporterTokens } = demoCredentials;
     // The config and the deployed token go into the container's own layer (removed afterwards), read
