@@ -380,3 +380,18 @@ describe("versionIdFor", () => {
     assert.equal(versionIdFor("x".repeat(80)), odd);
   });
 });
+
+// Last: every operation the tests above made the store call is granted by the documented policy.
+describe("deploy/aws/iam-policy.json", () => {
+  it("grants every Secrets Manager operation the store calls, and no other", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const policy = JSON.parse(
+      await readFile(new URL("../deploy/aws/iam-policy.json", import.meta.url), "utf8"),
+    ) as {
+      Statement: { Action: string[] }[];
+    };
+    const granted = new Set(policy.Statement.flatMap((s) => s.Action));
+    const called = new Set(aws.requests.map((r) => `secretsmanager:${r.operation}`));
+    assert.deepEqual([...called].sort(), [...granted].sort());
+  });
+});

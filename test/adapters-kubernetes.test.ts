@@ -554,3 +554,46 @@ describe("kubernetes-secret store", () => {
     assert.equal(await store.read(), NEW);
   });
 });
+
+// Last: every request the tests above made the adapters send is allowed by the documented Role.
+describe("deploy/rbac/rotate-role.yaml", () => {
+  it("allows every request the Kubernetes adapters make, and no other verb", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const { parseAllDocuments } = await import("yaml");
+    const text = await readFile(new URL("../deploy/rbac/rotate-role.yaml", import.meta.url), "utf8");
+    const role = parseAllDocuments(text)
+      .map(
+        (d) =>
+          d.toJS() as {
+            kind: string;
+            rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+          },
+      )
+      .find((d) => d.kind === "Role");
+    const allowed = new Set(
+      (role?.rules ?? []).flatMap((r) =>
+        r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${g}/${res}`))),
+      ),
+    );
+    const verbs: Record<string, string> = {
+      GET: "get",
+      PATCH: "patch",
+      POST: "create",
+      PUT: "update",
+      DELETE: "delete",
+    };
+    const used = new Set<string>();
+    for (const { method, path } of kube.requests) {
+      // /api/v1/namespaces/N/RESOURCE[/NAME] or /apis/GROUP/VERSION/namespaces/N/RESOURCE[/NAME]
+      const m = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)\/namespaces\/[^/]+\/([^/?]+)(\/[^/?]+)?/.exec(path);
+      assert.ok(m, `unexpected request path ${path}`);
+      const verb = m[3] === undefined && method === "GET" ? "list" : (verbs[method] ?? method);
+      used.add(`${verb} ${m[1] ?? ""}/${m[2]}`);
+    }
+    for (const request of used) assert.ok(allowed.has(request), `the Role does not allow ${request}`);
+    // Every verb the Role grants is one some adapter uses (the resources list every rollout kind).
+    const usedVerbs = new Set([...used].map((u) => u.split(" ")[0]));
+    for (const a of allowed)
+      assert.ok(usedVerbs.has(a.split(" ")[0]), `the Role grants ${a}, which nothing uses`);
+  });
+});
