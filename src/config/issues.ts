@@ -4,7 +4,7 @@
  * Schema and the docs say the same thing.
  */
 import { z } from "zod";
-import { DURATION_HINT } from "./duration.ts";
+import { DURATION_HINT } from "../util/time.ts";
 import { durationSchemas } from "./schema.ts";
 import type { ConfigIssue } from "./types.ts";
 

@@ -5,7 +5,7 @@
  * rather than a silently ignored setting.
  */
 import { z } from "zod";
-import { DURATION_PATTERN, durationProblem } from "./duration.ts";
+import { DURATION_PATTERN, durationProblem } from "../util/time.ts";
 
 /** Environment names appear in file names and metric labels, so they are kept to a safe alphabet. */
 export const ENV_NAME_PATTERN = /^[a-z0-9][a-z0-9-_]*$/;

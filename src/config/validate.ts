@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path";
 import type { z } from "zod";
-import { parseDuration, formatDuration } from "./duration.ts";
+import { parseDuration, formatDuration } from "../util/time.ts";
 import { UNWORDED, formatPath, valueAt, wordZodIssues, type IssuePath } from "./issues.ts";
 import {
   configSchema,

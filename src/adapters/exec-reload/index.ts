@@ -1,5 +1,5 @@
 import type { AdapterContext, Reloader } from "../types.ts";
-import { formatDuration } from "../support/deps.ts";
+import { formatDuration } from "../../util/time.ts";
 import { describeEnd, lastLines, runCommand } from "../support/process.ts";
 
 /** Options of the `exec` reloader (already validated; durations in ms, cwd absolute). */

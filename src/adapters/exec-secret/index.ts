@@ -1,5 +1,5 @@
 import type { SecretStore } from "../types.ts";
-import { formatDuration } from "../support/deps.ts";
+import { formatDuration } from "../../util/time.ts";
 import { describeEnd, lastLines, runCommand, type CommandResult } from "../support/process.ts";
 
 /** Options of the `exec` secret store (already validated; durations in ms). */

@@ -1,5 +1,6 @@
 import type { Verifier, VerifyContext } from "../types.ts";
-import { errorMessage, formatDuration, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { errorMessage, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { formatDuration } from "../../util/time.ts";
 import { describeEnd, lastLines, runCommand } from "../support/process.ts";
 
 /** Options of the `exec` verifier (already validated; durations in ms). */

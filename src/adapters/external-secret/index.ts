@@ -1,5 +1,6 @@
 import type { AdapterContext, Reloader } from "../types.ts";
-import { formatDuration, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { formatDuration } from "../../util/time.ts";
 import {
   explainKubernetesError,
   kubernetesClient,

@@ -1,6 +1,7 @@
 import type { AppsV1Api, V1DaemonSet, V1Deployment, V1StatefulSet } from "@kubernetes/client-node";
 import type { AdapterContext, Reloader } from "../types.ts";
-import { formatDuration, formatTime, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { formatDuration, formatTime } from "../../util/time.ts";
 import {
   explainKubernetesError,
   kubernetesClient,

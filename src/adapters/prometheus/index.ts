@@ -1,5 +1,6 @@
 import type { Verifier, VerifyContext, VerifyResult } from "../types.ts";
-import { errorMessage, formatDuration, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { errorMessage, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { formatDuration } from "../../util/time.ts";
 
 /** Options of the `prometheus` verifier (already validated; durations in ms). */
 export interface PrometheusVerifierOptions {

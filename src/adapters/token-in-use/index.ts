@@ -1,6 +1,7 @@
 import type { AutomationToken } from "../../fastly/types.ts";
 import type { Verifier, VerifyContext, VerifyResult } from "../types.ts";
-import { errorMessage, formatDuration, formatTime, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { errorMessage, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { formatDuration, formatTime } from "../../util/time.ts";
 
 /** Options of the `token-in-use` verifier (already validated; durations in ms). */
 export interface TokenInUseOptions {
