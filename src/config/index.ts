@@ -10,9 +10,7 @@ export {
 export {
   validateConfig,
   BUILTIN_TOKEN_DEFAULTS,
-  DEFAULT_DURATIONS,
   DEFAULT_STATE_DIR,
-  PROMETHEUS_DEFAULTS,
   type ValidateOptions,
 } from "./validate.ts";
 export {

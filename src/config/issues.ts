@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { DURATION_HINT } from "../util/time.ts";
-import { durationSchemas } from "./schema.ts";
+import { durationSchemas } from "../adapters/support/config.ts";
 import type { ConfigIssue } from "./types.ts";
 
 /** A path into the config document, as zod reports it. */

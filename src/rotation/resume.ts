@@ -7,6 +7,7 @@ import type { EnvironmentConfig } from "../config/types.ts";
 import { FastlyNotFoundError } from "../fastly/errors.ts";
 import { acquireLock, openJournal, readJournal, runStates, type Journal, type RunState } from "./journal.ts";
 import {
+  adaptersFor,
   EnvironmentRun,
   findMintedSince,
   finishResult,
@@ -72,7 +73,7 @@ async function continueRun(
   journal: Journal,
   sudo: SudoKeeper,
 ): Promise<EnvironmentResult> {
-  const r = new EnvironmentRun(ctx, env, run.runId, journal, sudo);
+  const r = new EnvironmentRun(ctx, env, run.runId, journal, sudo, await adaptersFor(ctx, env));
   r.newTokenId = run.newTokenId;
   r.deployedTokenId = run.deployedTokenId;
   r.oldTokenIds = [...run.oldTokenIds];
@@ -191,10 +192,15 @@ export async function rollbackLast(options: RollbackOptions): Promise<RotationRe
   const release = acquireLock(options.config.stateDir);
   const journal = openJournal(options.config.stateDir, now);
   try {
-    const r = new EnvironmentRun(options, env, newRunId(now()), journal, {
-      ensure: () => Promise.resolve(),
-      invalidate: () => {},
-    });
+    const sudo = { ensure: () => Promise.resolve(), invalidate: () => {} };
+    const r = new EnvironmentRun(
+      options,
+      env,
+      newRunId(now()),
+      journal,
+      sudo,
+      await adaptersFor(options, env),
+    );
     r.newTokenId = last.newTokenId;
     r.deployedTokenId = last.deployedTokenId;
     r.oldTokenIds = [last.newTokenId];

@@ -88,7 +88,7 @@ export interface RunContext {
   readonly onEvent?: (event: RotationEvent) => void;
   readonly now?: () => Date;
   /** Adapters per environment; default built from the config through the registry. */
-  readonly adapters?: (env: EnvironmentConfig) => EnvironmentAdapters;
+  readonly adapters?: (env: EnvironmentConfig) => Promise<EnvironmentAdapters>;
   /** Injected fetch for clients made with token values (tests). */
   readonly fetch?: typeof fetch;
   readonly signal?: AbortSignal;
@@ -106,13 +106,18 @@ export interface RotateOptions extends RunContext {
   readonly runId?: string;
 }
 
-/** Builds the adapters of an environment from its config, through the registry. */
-export function adaptersFromConfig(env: EnvironmentConfig): EnvironmentAdapters {
+/** Builds the adapters of an environment from its config, through the registry (loading them). */
+export async function adaptersFromConfig(env: EnvironmentConfig): Promise<EnvironmentAdapters> {
   return {
-    store: createSecretStore(env.secret),
-    reloaders: env.reload.map((r) => createReloader(r)),
-    verifiers: env.verify.map((v) => createVerifier(v)),
+    store: await createSecretStore(env.secret),
+    reloaders: await Promise.all(env.reload.map((r) => createReloader(r))),
+    verifiers: await Promise.all(env.verify.map((v) => createVerifier(v))),
   };
+}
+
+/** The adapters of `env`: injected ones, or the registry's. */
+export function adaptersFor(ctx: RunContext, env: EnvironmentConfig): Promise<EnvironmentAdapters> {
+  return (ctx.adapters ?? adaptersFromConfig)(env);
 }
 
 /** Rotate every environment the plan marks, in config order. */
@@ -150,7 +155,7 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
         results.push(skipped(envPlan, runId, "declined at the approval prompt"));
         continue;
       }
-      const runner = new EnvironmentRun(options, env, runId, journal, sudo);
+      const runner = new EnvironmentRun(options, env, runId, journal, sudo, await adaptersFor(options, env));
       const result = await runner.rotate(envPlan, options.keepOld ?? false);
       results.push(result);
       if (result.outcome !== "rotated" && result.outcome !== "kept-old") stopped = true;
@@ -244,7 +249,6 @@ class StepFailure extends Error {
 export class EnvironmentRun {
   private readonly steps: StepReport[] = [];
   private readonly revoked: string[] = [];
-  private readonly adapters: EnvironmentAdapters;
   private readonly log: Logger;
   private readonly now: () => Date;
   private readonly baseRequests: { total: number; nonGet: number };
@@ -261,8 +265,8 @@ export class EnvironmentRun {
     readonly runId: string,
     private readonly journal: Journal,
     private readonly sudo: SudoKeeper,
+    private readonly adapters: EnvironmentAdapters,
   ) {
-    this.adapters = (ctx.adapters ?? adaptersFromConfig)(env);
     this.log = ctx.log ?? silentLogger;
     this.now = ctx.now ?? (() => new Date());
     this.tokenName = env.token.name;

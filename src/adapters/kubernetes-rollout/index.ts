@@ -7,23 +7,15 @@ import {
   kubernetesClient,
   KubernetesError,
   loadKubeConfig,
-  type KubernetesAccess,
 } from "../support/kubernetes.ts";
+import type { KubernetesRolloutConfig } from "./schema.ts";
+import type { OptionsOf } from "../support/config.ts";
 
 /** The workloads `kubectl rollout restart` can restart. */
 export type WorkloadKind = "Deployment" | "StatefulSet" | "DaemonSet";
 
 /** Options of the `kubernetes-rollout` reloader (already validated; durations in ms). */
-export interface KubernetesRolloutOptions extends KubernetesAccess {
-  readonly namespace: string;
-  /** The workload whose pods read the secret. Default kind: Deployment. */
-  readonly kind?: WorkloadKind;
-  readonly name: string;
-  /** How long the rollout may take. */
-  readonly timeoutMs: number;
-  /** How often its status is read. Default 2 s. */
-  readonly intervalMs?: number;
-}
+export type KubernetesRolloutOptions = OptionsOf<KubernetesRolloutConfig, "kind" | "intervalMs">;
 
 /** The annotation `kubectl rollout restart` sets on the pod template. */
 export const RESTARTED_AT = "kubectl.kubernetes.io/restartedAt";
@@ -210,3 +202,6 @@ export function createKubernetesRolloutReloader(
     },
   };
 }
+
+/** The registry's entry point (see `../registry.ts`). */
+export { createKubernetesRolloutReloader as create };
