@@ -374,7 +374,10 @@ class Emulator {
         if ("advance" in parsed.data) {
           const ms = parseOffset(parsed.data.advance);
           if (ms === undefined) {
-            throw new ApiError(400, { error: "advance: expected a duration such as 90s, 30d, or seconds" });
+            throw new ApiError(400, {
+              error:
+                "advance: expected a duration such as 90s, 30d or 1h30m (optionally signed), or a number of seconds",
+            });
           }
           this.offsetMs += ms;
         } else {
