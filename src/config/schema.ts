@@ -162,7 +162,6 @@ function adapterSchemas(ctx: ConfigContext) {
     secret: unionOf(secretStores, ctx).meta({
       description:
         "Where this environment's token value is stored: `type: file`, `type: aws-secrets-manager`, `type: kubernetes-secret` or `type: exec`.",
-      examples: [{ type: "file", path: "./secrets/integration.json", jsonKey: "fastly-api-token" }],
     }),
     reload: unionOf(reloaders, ctx).meta({
       description:

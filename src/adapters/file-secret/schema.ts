@@ -36,7 +36,10 @@ export function fileSecretSchema(ctx: ConfigContext) {
         });
       }
     })
-    .meta({ description: "Store the token value in a local file." })
+    .meta({
+      description: "Store the token value in a local file.",
+      examples: [{ type: "file", path: "./secrets/integration.json", jsonKey: "fastly-api-token" }],
+    })
     .transform(({ type, path, jsonKey }) => {
       warnTilde(ctx, ["path"], path);
       return { type, path: resolve(ctx.baseDir, path), ...defined({ jsonKey }) };
