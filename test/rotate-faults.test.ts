@@ -264,7 +264,7 @@ describe("rotation under API faults and failing consumers", () => {
       assert.equal((await client.getCurrentUser()).role, "superuser");
       const stores = new Map<string, SecretStore>();
       for (const env of config.environments.filter((e) => e.name === "integration")) {
-        stores.set(env.name, createSecretStore(env.secret));
+        stores.set(env.name, await createSecretStore(env.secret));
       }
       const state = await gatherState({ client, config, stores, fetch: impatient });
       const plan = makePlan(state, config, { now: new Date(), force: true, only: ["integration"] });

@@ -1,88 +1,107 @@
 /**
- * The adapters, registered by hand: one line per type. Config validation and the factories below
- * read these tables, so adding an adapter is one import and one line here.
+ * The adapters, registered by hand: one line per type, `{ schema, create }`. The config's `secret`,
+ * `reload` and `verify` unions are built from `schema`; `create` loads the implementation on first
+ * use, so reading a config (or `--help`) never loads an SDK. Adding an adapter is one folder
+ * (`schema.ts`, `index.ts` exporting `create`, tests) and one line here.
  */
+import { z } from "zod";
 import type { Reloader, SecretStore, Verifier } from "./types.ts";
 import type { AdapterDeps } from "./support/deps.ts";
-import {
-  createAwsSecretsManagerStore,
-  type AwsSecretsManagerStoreOptions,
-} from "./aws-secrets-manager/index.ts";
-import { createExecSecretStore, type ExecSecretStoreOptions } from "./exec-secret/index.ts";
-import { createExecReloader, type ExecReloaderOptions } from "./exec-reload/index.ts";
-import { createExternalSecretReloader, type ExternalSecretOptions } from "./external-secret/index.ts";
-import {
-  createKubernetesRolloutReloader,
-  type KubernetesRolloutOptions,
-} from "./kubernetes-rollout/index.ts";
-import { createExecVerifier, type ExecVerifierOptions } from "./exec-verify/index.ts";
-import { createKubernetesSecretStore, type KubernetesSecretStoreOptions } from "./kubernetes-secret/index.ts";
-import { createFileSecretStore, type FileSecretStoreOptions } from "./file-secret/index.ts";
-import { createPrometheusVerifier, type PrometheusVerifierOptions } from "./prometheus/index.ts";
-import { createTokenInUseVerifier, type TokenInUseOptions } from "./token-in-use/index.ts";
+import type { ConfigContext } from "./support/config.ts";
+import { awsSecretSchema } from "./aws-secrets-manager/schema.ts";
+import { execSecretSchema } from "./exec-secret/schema.ts";
+import { fileSecretSchema } from "./file-secret/schema.ts";
+import { kubernetesSecretSchema } from "./kubernetes-secret/schema.ts";
+import { execReloadSchema } from "./exec-reload/schema.ts";
+import { externalSecretSchema } from "./external-secret/schema.ts";
+import { kubernetesRolloutSchema } from "./kubernetes-rollout/schema.ts";
+import { execVerifySchema } from "./exec-verify/schema.ts";
+import { prometheusSchema } from "./prometheus/schema.ts";
+import { tokenInUseSchema } from "./token-in-use/schema.ts";
 
 export type { AdapterDeps } from "./support/deps.ts";
+export type { ConfigContext } from "./support/config.ts";
+
+/** An adapter's config schema: built for a context (base directory, warnings), ending in its Options. */
+type SchemaFactory = (ctx: ConfigContext) => z.core.$ZodTypeDiscriminable;
+
+/** One registered adapter: its config schema, and a factory that loads the implementation when called. */
+export interface AdapterEntry<Factory extends SchemaFactory, Made> {
+  readonly schema: Factory;
+  readonly create: (spec: z.output<ReturnType<Factory>>, deps: AdapterDeps) => Promise<Made>;
+}
+
+/** `{ schema, create }` for the adapter whose `index.ts` `load` imports (it exports `create`). */
+function entry<Factory extends SchemaFactory, Made>(
+  schema: Factory,
+  load: () => Promise<{ create(spec: z.output<ReturnType<Factory>>, deps: AdapterDeps): Made }>,
+): AdapterEntry<Factory, Made> {
+  return { schema, create: async (spec, deps) => (await load()).create(spec, deps) };
+}
+
+/** Secret stores by `type`. */
+export const secretStores = {
+  file: entry(fileSecretSchema, () => import("./file-secret/index.ts")),
+  exec: entry(execSecretSchema, () => import("./exec-secret/index.ts")),
+  "aws-secrets-manager": entry(awsSecretSchema, () => import("./aws-secrets-manager/index.ts")),
+  "kubernetes-secret": entry(kubernetesSecretSchema, () => import("./kubernetes-secret/index.ts")),
+} satisfies Record<string, { readonly create: Create<never, SecretStore> }>;
+
+/** Reloaders by `type`. */
+export const reloaders = {
+  exec: entry(execReloadSchema, () => import("./exec-reload/index.ts")),
+  "external-secret": entry(externalSecretSchema, () => import("./external-secret/index.ts")),
+  "kubernetes-rollout": entry(kubernetesRolloutSchema, () => import("./kubernetes-rollout/index.ts")),
+} satisfies Record<string, { readonly create: Create<never, Reloader> }>;
+
+/** Verifiers by `type`. */
+export const verifiers = {
+  "token-in-use": entry(tokenInUseSchema, () => import("./token-in-use/index.ts")),
+  prometheus: entry(prometheusSchema, () => import("./prometheus/index.ts")),
+  exec: entry(execVerifySchema, () => import("./exec-verify/index.ts")),
+} satisfies Record<string, { readonly create: Create<never, Verifier> }>;
+
+type Table = Readonly<Record<string, { readonly schema: SchemaFactory }>>;
+type SchemaOf<T extends Table> = ReturnType<T[keyof T]["schema"]>;
+type SpecOf<T extends Table> = z.output<SchemaOf<T>>;
 
 /** A secret store as configured (validated and normalised). */
-export type SecretStoreSpec =
-  | ({ readonly type: "file" } & FileSecretStoreOptions)
-  | ({ readonly type: "exec" } & ExecSecretStoreOptions)
-  | ({ readonly type: "aws-secrets-manager" } & AwsSecretsManagerStoreOptions)
-  | ({ readonly type: "kubernetes-secret" } & KubernetesSecretStoreOptions);
-
+export type SecretStoreSpec = SpecOf<typeof secretStores>;
 /** A reloader as configured (validated and normalised). */
-export type ReloaderSpec =
-  | ({ readonly type: "exec" } & ExecReloaderOptions)
-  | ({ readonly type: "external-secret" } & ExternalSecretOptions)
-  | ({ readonly type: "kubernetes-rollout" } & KubernetesRolloutOptions);
-
+export type ReloaderSpec = SpecOf<typeof reloaders>;
 /** A verifier as configured (validated and normalised). */
-export type VerifierSpec =
-  | ({ readonly type: "token-in-use" } & TokenInUseOptions)
-  | ({ readonly type: "prometheus" } & PrometheusVerifierOptions)
-  | ({ readonly type: "exec" } & ExecVerifierOptions);
+export type VerifierSpec = SpecOf<typeof verifiers>;
 
-type Factories<Spec extends { readonly type: string }, Adapter> = {
-  readonly [K in Spec["type"]]: (spec: Extract<Spec, { readonly type: K }>, deps: AdapterDeps) => Adapter;
-};
+/** The discriminated union (on `type`) of every schema in `table`, built for `ctx`. */
+export function unionOf<T extends Table>(
+  table: T,
+  ctx: ConfigContext,
+): z.ZodDiscriminatedUnion<SchemaOf<T>[]> {
+  // A table always has entries, so the list is never empty, which zod's signature asks to be shown.
+  const schemas = Object.values(table).map((adapter) => adapter.schema(ctx)) as [
+    SchemaOf<T>,
+    ...SchemaOf<T>[],
+  ];
+  return z.discriminatedUnion("type", schemas);
+}
 
-/** Secret store factories by `type`. */
-export const secretStores: Factories<SecretStoreSpec, SecretStore> = {
-  file: (spec) => createFileSecretStore(spec),
-  exec: (spec) => createExecSecretStore(spec),
-  "aws-secrets-manager": (spec) => createAwsSecretsManagerStore(spec),
-  "kubernetes-secret": (spec) => createKubernetesSecretStore(spec),
-};
+type Create<Spec, Made> = (spec: Spec, deps: AdapterDeps) => Promise<Made>;
 
-/** Reloader factories by `type`. */
-export const reloaders: Factories<ReloaderSpec, Reloader> = {
-  exec: (spec) => createExecReloader(spec),
-  "external-secret": (spec, deps) => createExternalSecretReloader(spec, deps),
-  "kubernetes-rollout": (spec, deps) => createKubernetesRolloutReloader(spec, deps),
-};
-
-/** Verifier factories by `type`. */
-export const verifiers: Factories<VerifierSpec, Verifier> = {
-  "token-in-use": (spec, deps) => createTokenInUseVerifier(spec, deps),
-  prometheus: (spec, deps) => createPrometheusVerifier(spec, deps),
-  exec: (spec, deps) => createExecVerifier(spec, deps),
-};
-
-/** The secret store `spec` describes. */
-export function createSecretStore(spec: SecretStoreSpec, deps: AdapterDeps = {}): SecretStore {
+/** The secret store `spec` describes; its implementation is loaded on first use. */
+export function createSecretStore(spec: SecretStoreSpec, deps: AdapterDeps = {}): Promise<SecretStore> {
   // TypeScript cannot correlate `spec.type` with the factory's parameter; the table's type does.
-  const factory = secretStores[spec.type] as (spec: SecretStoreSpec, deps: AdapterDeps) => SecretStore;
-  return factory(spec, deps);
+  const create = secretStores[spec.type].create as Create<SecretStoreSpec, SecretStore>;
+  return create(spec, deps);
 }
 
-/** The reloader `spec` describes. */
-export function createReloader(spec: ReloaderSpec, deps: AdapterDeps = {}): Reloader {
-  const factory = reloaders[spec.type] as (spec: ReloaderSpec, deps: AdapterDeps) => Reloader;
-  return factory(spec, deps);
+/** The reloader `spec` describes; its implementation is loaded on first use. */
+export function createReloader(spec: ReloaderSpec, deps: AdapterDeps = {}): Promise<Reloader> {
+  const create = reloaders[spec.type].create as Create<ReloaderSpec, Reloader>;
+  return create(spec, deps);
 }
 
-/** The verifier `spec` describes. */
-export function createVerifier(spec: VerifierSpec, deps: AdapterDeps = {}): Verifier {
-  const factory = verifiers[spec.type] as (spec: VerifierSpec, deps: AdapterDeps) => Verifier;
-  return factory(spec, deps);
+/** The verifier `spec` describes; its implementation is loaded on first use. */
+export function createVerifier(spec: VerifierSpec, deps: AdapterDeps = {}): Promise<Verifier> {
+  const create = verifiers[spec.type].create as Create<VerifierSpec, Verifier>;
+  return create(spec, deps);
 }

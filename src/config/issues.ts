@@ -4,8 +4,8 @@
  * Schema and the docs say the same thing.
  */
 import { z } from "zod";
-import { DURATION_HINT } from "./duration.ts";
-import { durationSchemas } from "./schema.ts";
+import { DURATION_HINT } from "../util/time.ts";
+import { durationSchemas } from "../adapters/support/config.ts";
 import type { ConfigIssue } from "./types.ts";
 
 /** A path into the config document, as zod reports it. */

@@ -1,12 +1,15 @@
 /**
  * The normalised configuration the rest of the code sees: defaults merged into every environment,
  * paths absolute, durations in milliseconds, selectors as discriminated unions. The YAML shape users
- * write is described by the zod schema in `schema.ts`; nothing outside `src/config/` should need it.
+ * write is described by the zod schema in `schema.ts`, whose `secret`, `reload` and `verify` entries
+ * are the adapters' own schemas (`src/adapters/<type>/schema.ts`); their outputs are the types here.
  */
 import type { AutomationTokenRole } from "../fastly/types.ts";
+import type { ReloaderSpec, SecretStoreSpec, VerifierSpec } from "../adapters/registry.ts";
+import type { ParsedEnvironment, TOKEN_SCOPES } from "./schema.ts";
 
 /** A scope an automation token can carry (Fastly sends several space-separated). */
-export type TokenScope = "global" | "global:read" | "purge_select" | "purge_all";
+export type TokenScope = (typeof TOKEN_SCOPES)[number];
 
 /** Which services a token is limited to. */
 export type ServiceSelector =
@@ -37,147 +40,26 @@ export interface TokenSpec {
   readonly services: ServiceSelector;
 }
 
-/** A file holding the token value: the whole file, or one key of a JSON object in it. */
-export interface FileSecretConfig {
-  readonly type: "file";
-  /** Absolute path. */
-  readonly path: string;
-  /** When set, the file is a JSON object and only this key is read and written; other keys are kept. */
-  readonly jsonKey?: string;
-}
+/** Where one environment's token value lives: the output of one secret store's schema. */
+export type SecretConfig = SecretStoreSpec;
+/** A step that makes the consumer pick up the current secret: the output of one reloader's schema. */
+export type ReloadConfig = ReloaderSpec;
+/** A check that the consumer uses the expected token: the output of one verifier's schema. */
+export type VerifyConfig = VerifierSpec;
 
-/** Commands that write (value on stdin) and optionally read (value on stdout) the token value. */
-export interface ExecSecretConfig {
-  readonly type: "exec";
-  /** argv run to store a value; the value arrives on stdin, never in argv or the environment. */
-  readonly write: readonly string[];
-  /** argv run to read the current value from stdout; without it the deployed token cannot be identified. */
-  readonly read?: readonly string[];
-  /** Per-command time limit. Default 30 s. */
-  readonly timeoutMs: number;
-  /** Absolute working directory. Default: the config file's directory. */
-  readonly cwd: string;
-  /** Extra environment variables, added to the process environment. */
-  readonly env: Readonly<Record<string, string>>;
-}
-
-/** A secret in AWS Secrets Manager: the whole secret string, or one key of a JSON object in it. */
-export interface AwsSecretConfig {
-  readonly type: "aws-secrets-manager";
-  /** Name or ARN. */
-  readonly secretId: string;
-  /** When set, the secret string is a JSON object and only this key is read and written. */
-  readonly jsonKey?: string;
-  readonly region?: string;
-  readonly endpoint?: string;
-  readonly profile?: string;
-}
-
-/** One key of a Kubernetes Secret. */
-export interface KubernetesSecretConfig extends KubernetesAccessConfig {
-  readonly type: "kubernetes-secret";
-  readonly namespace: string;
-  readonly name: string;
-  readonly key: string;
-}
-
-/** Where one environment's token value lives. */
-export type SecretConfig = FileSecretConfig | ExecSecretConfig | AwsSecretConfig | KubernetesSecretConfig;
-
-/** Runs a command and waits for it to exit 0. */
-export interface ExecReloadConfig {
-  readonly type: "exec";
-  /** argv, run without a shell; wrap in `["sh", "-c", "..."]` when a shell is needed. */
-  readonly command: readonly string[];
-  /** Time limit. Default 60 s. */
-  readonly timeoutMs: number;
-  /** Absolute working directory. Default: the config file's directory. */
-  readonly cwd: string;
-  /** Extra environment variables, added to the process environment. */
-  readonly env: Readonly<Record<string, string>>;
-}
-
-/** Which cluster, for the Kubernetes reloaders. */
-export interface KubernetesAccessConfig {
-  /** Absolute path of a kubeconfig file; default KUBECONFIG, ~/.kube/config, in-cluster. */
-  readonly kubeconfig?: string;
-  readonly context?: string;
-}
-
-/** Forces an External Secrets sync and waits for it. */
-export interface ExternalSecretReloadConfig extends KubernetesAccessConfig {
-  readonly type: "external-secret";
-  readonly namespace: string;
-  readonly name: string;
-  /** group/version. Default `external-secrets.io/v1`. */
-  readonly apiVersion: string;
-  readonly timeoutMs: number;
-  readonly intervalMs: number;
-}
-
-/** Restarts a Deployment, StatefulSet or DaemonSet and waits for the rollout. */
-export interface KubernetesRolloutReloadConfig extends KubernetesAccessConfig {
-  readonly type: "kubernetes-rollout";
-  readonly namespace: string;
-  readonly kind: "Deployment" | "StatefulSet" | "DaemonSet";
-  readonly name: string;
-  readonly timeoutMs: number;
-  readonly intervalMs: number;
-}
-
-/** A step that makes the consumer pick up the current secret; run in order. */
-export type ReloadConfig = ExecReloadConfig | ExternalSecretReloadConfig | KubernetesRolloutReloadConfig;
-
-/** Passes once Fastly reports the expected token used after the switch-over (`last_used_at`). */
-export interface TokenInUseVerifyConfig {
-  readonly type: "token-in-use";
-  /** Give up after this long. Default 2 min. */
-  readonly timeoutMs: number;
-  /** Poll this often. Default 2 s. */
-  readonly intervalMs: number;
-}
-
-/** Passes once Prometheus shows the exporter reporting the expected token id (and `query`, if set, holds). */
-export interface PrometheusVerifyConfig {
-  readonly type: "prometheus";
-  /** Prometheus base URL, e.g. `http://127.0.0.1:9090` (no trailing slash). */
-  readonly url: string;
-  /** Metric carrying the token id. Default `fastly_rt_token_expiration`. */
-  readonly metric: string;
-  /** Label of `metric` holding the token id. Default `token_id`. */
-  readonly tokenIdLabel: string;
-  /** Optional health query that must return a non-empty result, e.g. `up{job="fastly-exporter"} == 1`. */
-  readonly query?: string;
-  /** Also require the old tokens' ids to be absent from `metric`. Default false. */
-  readonly requireOthersAbsent: boolean;
-  /** Extra HTTP headers for queries (e.g. `Authorization`). Default none. */
-  readonly headers: Readonly<Record<string, string>>;
-  /** Give up after this long. Default 2 min. */
-  readonly timeoutMs: number;
-  /** Poll this often. Default 2 s. */
-  readonly intervalMs: number;
-}
-
-/** Passes once a command exits 0 (retried every `intervalMs` until `timeoutMs`). */
-export interface ExecVerifyConfig {
-  readonly type: "exec";
-  /** argv, run without a shell. */
-  readonly command: readonly string[];
-  /** Give up after this long. Default 30 s. */
-  readonly timeoutMs: number;
-  /** Retry this often. Default 2 s. */
-  readonly intervalMs: number;
-  /** Absolute working directory. Default: the config file's directory. */
-  readonly cwd: string;
-  /** Extra environment variables, added to the process environment. */
-  readonly env: Readonly<Record<string, string>>;
-}
-
-/** A check that the consumer uses the expected token and is healthy. */
-export type VerifyConfig = TokenInUseVerifyConfig | PrometheusVerifyConfig | ExecVerifyConfig;
+export type { FileSecretConfig } from "../adapters/file-secret/schema.ts";
+export type { ExecSecretConfig } from "../adapters/exec-secret/schema.ts";
+export type { AwsSecretConfig } from "../adapters/aws-secrets-manager/schema.ts";
+export type { KubernetesSecretConfig } from "../adapters/kubernetes-secret/schema.ts";
+export type { ExecReloadConfig } from "../adapters/exec-reload/schema.ts";
+export type { ExternalSecretConfig as ExternalSecretReloadConfig } from "../adapters/external-secret/schema.ts";
+export type { KubernetesRolloutConfig as KubernetesRolloutReloadConfig } from "../adapters/kubernetes-rollout/schema.ts";
+export type { TokenInUseConfig as TokenInUseVerifyConfig } from "../adapters/token-in-use/schema.ts";
+export type { PrometheusConfig as PrometheusVerifyConfig } from "../adapters/prometheus/schema.ts";
+export type { ExecVerifyConfig } from "../adapters/exec-verify/schema.ts";
 
 /** Whether a person must confirm before an environment is rotated (`--yes` skips the question). */
-export type Approval = "required" | "none";
+export type Approval = ParsedEnvironment["approval"];
 
 /** One environment: its token, where the value lives, how the consumer reloads, how to verify. */
 export interface EnvironmentConfig {

@@ -1,14 +1,20 @@
 /**
- * Schema-checked data → normalised `Config`, plus the rules no schema can express (uniqueness across
- * environments, relations between fields, merged defaults). Every environment is checked on its own,
- * so one broken environment does not hide the problems of the others: all errors are reported at once.
+ * Schema-checked data → normalised `Config`, plus the rules that span more than one adapter's entry:
+ * uniqueness across environments, token settings merged with `defaults.token`, what an environment
+ * lacks as a whole. Each adapter's own rules, defaults and normalisation live in its `schema.ts`.
+ * Every environment is checked on its own, so one broken environment does not hide the problems of
+ * the others: all errors are reported at once.
  */
 import { resolve } from "node:path";
 import type { z } from "zod";
-import { parseDuration, formatDuration } from "./duration.ts";
+import { reloaders, secretStores, verifiers } from "../adapters/registry.ts";
+import type { ConfigContext } from "../adapters/support/config.ts";
+import { parseDuration, formatDuration } from "../util/time.ts";
 import { UNWORDED, formatPath, valueAt, wordZodIssues, type IssuePath } from "./issues.ts";
 import {
-  configSchema,
+  BUILTIN_TOKEN_DEFAULTS,
+  DEFAULT_STATE_DIR,
+  configSchemaFor,
   environmentEntrySchema,
   tokenDefaultFields,
   type ParsedEnvironment,
@@ -19,12 +25,9 @@ import type {
   ConfigIssue,
   ConfigResult,
   EnvironmentConfig,
-  ReloadConfig,
-  SecretConfig,
   ServiceSelector,
   TokenScope,
   TokenSpec,
-  VerifyConfig,
 } from "./types.ts";
 
 /** Where relative paths resolve, and which file the config came from. */
@@ -35,35 +38,7 @@ export interface ValidateOptions {
   readonly configPath?: string;
 }
 
-/** Token settings that apply when neither the environment nor `defaults.token` sets them. */
-export const BUILTIN_TOKEN_DEFAULTS = {
-  role: "engineer",
-  scope: "global:read",
-  expiresIn: "365d",
-  rotateBefore: "30d",
-  tlsAccess: false,
-} as const;
-
-/** Default durations, as written in the config. */
-export const DEFAULT_DURATIONS = {
-  secretExecTimeout: "30s",
-  reloadExecTimeout: "60s",
-  externalSecretTimeout: "2m",
-  rolloutTimeout: "5m",
-  tokenInUseTimeout: "2m",
-  prometheusTimeout: "2m",
-  execVerifyTimeout: "30s",
-  verifyInterval: "2s",
-} as const;
-
-/** Prometheus verifier defaults. */
-export const PROMETHEUS_DEFAULTS = {
-  metric: "fastly_rt_token_expiration",
-  tokenIdLabel: "token_id",
-} as const;
-
-/** The default journal directory, beside the config file. */
-export const DEFAULT_STATE_DIR = ".ftr-state";
+export { BUILTIN_TOKEN_DEFAULTS, DEFAULT_STATE_DIR };
 
 const ONE_YEAR_MS = 365 * 86_400_000;
 
@@ -105,8 +80,6 @@ function pick<K extends keyof ParsedTokenDefaults>(
   if (inherited !== undefined) return { value: inherited, path: ["defaults", "token", key] };
   return { value: BUILTIN_TOKEN_DEFAULTS[key], path: undefined };
 }
-
-const resolveFrom = (baseDir: string, path: string): string => resolve(baseDir, path);
 
 function positive(c: Collector, text: string, path: IssuePath): number {
   const ms = parseDuration(text);
@@ -192,205 +165,30 @@ function normaliseToken(
   };
 }
 
-function normaliseSecret(
-  c: Collector,
-  env: ParsedEnvironment,
-  index: number,
-  options: ValidateOptions,
-): SecretConfig {
-  const at = (...rest: PropertyKey[]): IssuePath => ["environments", index, "secret", ...rest];
-  const secret = env.secret;
-  if (secret.type === "file") {
-    checkPathText(c, at("path"), secret.path);
-    const path = resolveFrom(options.baseDir, secret.path);
-    if (options.configPath !== undefined && resolve(options.baseDir, options.configPath) === path) {
-      c.error(
-        at("path"),
-        `${JSON.stringify(secret.path)} is the config file itself; store the token in a separate file, e.g. ./secrets/${env.name}.json`,
-      );
-    }
-    return secret.jsonKey === undefined
-      ? { type: "file", path }
-      : { type: "file", path, jsonKey: secret.jsonKey };
-  }
-  if (secret.type === "kubernetes-secret") {
-    return {
-      type: "kubernetes-secret",
-      namespace: secret.namespace,
-      name: secret.name,
-      key: secret.key,
-      ...kubernetesAccess(c, at, secret, options),
-    };
-  }
-  if (secret.type === "aws-secrets-manager") {
-    const { type, secretId, ...rest } = secret;
-    const optional = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
-    return { type, secretId, ...optional };
-  }
-  if (secret.read === undefined) {
-    c.warn(
-      at("read"),
-      "without a read command the deployed token cannot be identified, so plans cannot say which token is in use; add read: [...] printing the current value",
-    );
-  }
-  const cwd = resolveFrom(options.baseDir, secret.cwd ?? ".");
-  const timeoutMs = positive(c, secret.timeout ?? DEFAULT_DURATIONS.secretExecTimeout, at("timeout"));
-  const base = { type: "exec" as const, write: secret.write, timeoutMs, cwd, env: secret.env ?? {} };
-  return secret.read === undefined ? base : { ...base, read: secret.read };
-}
+/** An adapter entry's schema, as the registry holds it. */
+type SchemaFactory = (ctx: ConfigContext) => z.ZodType;
 
-/** `kubeconfig` (resolved against the config's directory) and `context`, when given. */
-function kubernetesAccess(
+/**
+ * Runs an adapter entry's schema again, alone, so the warnings it reports (with paths relative to
+ * the entry) can be placed at `path`; the environment's schema has already normalised it.
+ */
+function adapterWarnings(
   c: Collector,
-  at: (...rest: PropertyKey[]) => IssuePath,
-  step: { readonly kubeconfig?: string | undefined; readonly context?: string | undefined },
+  schema: SchemaFactory,
+  raw: unknown,
+  path: IssuePath,
   options: ValidateOptions,
-): { kubeconfig?: string; context?: string } {
-  const access: { kubeconfig?: string; context?: string } = {};
-  if (step.kubeconfig !== undefined) {
-    checkPathText(c, at("kubeconfig"), step.kubeconfig);
-    access.kubeconfig = resolveFrom(options.baseDir, step.kubeconfig);
-  }
-  if (step.context !== undefined) access.context = step.context;
-  return access;
-}
-
-/** The one workload a `kubernetes-rollout` step names. */
-function workload(
-  c: Collector,
-  at: (...rest: PropertyKey[]) => IssuePath,
-  step: {
-    readonly deployment?: string | undefined;
-    readonly statefulSet?: string | undefined;
-    readonly daemonSet?: string | undefined;
-  },
-): { kind: "Deployment" | "StatefulSet" | "DaemonSet"; name: string } {
-  const given = (
-    [
-      ["deployment", "Deployment", step.deployment],
-      ["statefulSet", "StatefulSet", step.statefulSet],
-      ["daemonSet", "DaemonSet", step.daemonSet],
-    ] as const
-  ).filter(([, , name]) => name !== undefined);
-  if (given.length !== 1) {
-    c.error(
-      given.length === 0 ? at("deployment") : at(given[1]![0]),
-      given.length === 0
-        ? "deployment is required: name the Deployment to restart (or give statefulSet or daemonSet instead)"
-        : `give one of deployment, statefulSet and daemonSet, not ${given.map(([key]) => key).join(" and ")}; use one step per workload`,
-    );
-  }
-  const [, kind, name] = given[0] ?? ["deployment", "Deployment", ""];
-  return { kind, name: name ?? "" };
-}
-
-function normaliseReload(
-  c: Collector,
-  env: ParsedEnvironment,
-  index: number,
-  options: ValidateOptions,
-): ReloadConfig[] {
-  return (env.reload ?? []).map((step, i): ReloadConfig => {
-    const at = (...rest: PropertyKey[]): IssuePath => ["environments", index, "reload", i, ...rest];
-    if (step.type === "exec") {
-      return {
-        type: "exec",
-        command: step.command,
-        timeoutMs: positive(c, step.timeout ?? DEFAULT_DURATIONS.reloadExecTimeout, at("timeout")),
-        cwd: resolveFrom(options.baseDir, step.cwd ?? "."),
-        env: step.env ?? {},
-      };
-    }
-    const timeoutMs = positive(
-      c,
-      step.timeout ??
-        (step.type === "external-secret"
-          ? DEFAULT_DURATIONS.externalSecretTimeout
-          : DEFAULT_DURATIONS.rolloutTimeout),
-      at("timeout"),
-    );
-    const intervalMs = positive(c, step.interval ?? DEFAULT_DURATIONS.verifyInterval, at("interval"));
-    if (intervalMs > 0 && timeoutMs > 0 && intervalMs >= timeoutMs) {
-      c.error(
-        step.interval !== undefined ? at("interval") : at("timeout"),
-        `interval (${formatDuration(intervalMs)}) must be shorter than timeout (${formatDuration(timeoutMs)})`,
-      );
-    }
-    const access = kubernetesAccess(c, at, step, options);
-    return step.type === "external-secret"
-      ? {
-          type: "external-secret",
-          namespace: step.namespace,
-          name: step.name,
-          apiVersion: step.apiVersion ?? "external-secrets.io/v1",
-          timeoutMs,
-          intervalMs,
-          ...access,
-        }
-      : {
-          type: "kubernetes-rollout",
-          namespace: step.namespace,
-          ...workload(c, at, step),
-          timeoutMs,
-          intervalMs,
-          ...access,
-        };
-  });
-}
-
-function normaliseVerify(
-  c: Collector,
-  env: ParsedEnvironment,
-  index: number,
-  options: ValidateOptions,
-): VerifyConfig[] {
-  return (env.verify ?? []).map((step, i): VerifyConfig => {
-    const at = (...rest: PropertyKey[]): IssuePath => ["environments", index, "verify", i, ...rest];
-    const defaultTimeout =
-      step.type === "token-in-use"
-        ? DEFAULT_DURATIONS.tokenInUseTimeout
-        : step.type === "prometheus"
-          ? DEFAULT_DURATIONS.prometheusTimeout
-          : DEFAULT_DURATIONS.execVerifyTimeout;
-    const timeoutMs = positive(c, step.timeout ?? defaultTimeout, at("timeout"));
-    const intervalMs = positive(c, step.interval ?? DEFAULT_DURATIONS.verifyInterval, at("interval"));
-    if (intervalMs > 0 && timeoutMs > 0 && intervalMs >= timeoutMs) {
-      c.error(
-        step.interval !== undefined ? at("interval") : at("timeout"),
-        `interval (${formatDuration(intervalMs)}) must be shorter than timeout (${formatDuration(timeoutMs)}) so the check can be retried`,
-      );
-    }
-    switch (step.type) {
-      case "token-in-use":
-        return { type: "token-in-use", timeoutMs, intervalMs };
-      case "prometheus": {
-        const base = {
-          type: "prometheus" as const,
-          url: step.url.replace(/\/+$/, ""),
-          metric: step.metric ?? PROMETHEUS_DEFAULTS.metric,
-          tokenIdLabel: step.tokenIdLabel ?? PROMETHEUS_DEFAULTS.tokenIdLabel,
-          requireOthersAbsent: step.requireOthersAbsent ?? false,
-          headers: step.headers ?? {},
-          timeoutMs,
-          intervalMs,
-        };
-        return step.query === undefined ? base : { ...base, query: step.query };
-      }
-      case "exec":
-        return {
-          type: "exec",
-          command: step.command,
-          timeoutMs,
-          intervalMs,
-          cwd: resolveFrom(options.baseDir, step.cwd ?? "."),
-          env: step.env ?? {},
-        };
-    }
-  });
+): void {
+  const ctx: ConfigContext = {
+    ...options,
+    warn: (relative, message) => c.warn([...path, ...relative], message),
+  };
+  schema(ctx).safeParse(raw, { error: () => UNWORDED });
 }
 
 function normaliseEnvironment(
   c: Collector,
+  raw: unknown,
   env: ParsedEnvironment,
   index: number,
   defaults: ParsedTokenDefaults,
@@ -398,10 +196,14 @@ function normaliseEnvironment(
 ): EnvironmentConfig {
   const at = (...rest: PropertyKey[]): IssuePath => ["environments", index, ...rest];
   const token = normaliseToken(c, env, index, defaults);
-  const secret = normaliseSecret(c, env, index, options);
-  const reload = normaliseReload(c, env, index, options);
-  const verify = normaliseVerify(c, env, index, options);
-  const approval = env.approval ?? "none";
+  const { secret, reload, verify, approval } = env;
+  adapterWarnings(c, secretStores[secret.type].schema, valueAt(raw, ["secret"]), at("secret"), options);
+  reload.forEach((step, i) => {
+    adapterWarnings(c, reloaders[step.type].schema, valueAt(raw, ["reload", i]), at("reload", i), options);
+  });
+  verify.forEach((step, i) => {
+    adapterWarnings(c, verifiers[step.type].schema, valueAt(raw, ["verify", i]), at("verify", i), options);
+  });
 
   if (verify.length === 0) {
     c.warn(
@@ -520,7 +322,13 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
   const c = new Collector();
   const baseDir = resolve(options.baseDir);
   const opts: ValidateOptions =
-    options.configPath === undefined ? { baseDir } : { baseDir, configPath: options.configPath };
+    options.configPath === undefined
+      ? { baseDir }
+      : { baseDir, configPath: resolve(baseDir, options.configPath) };
+  // Warnings are collected per adapter entry below, where their place in the document is known.
+  const ctx: ConfigContext = { ...opts, warn: () => undefined };
+  const configSchema = configSchemaFor(ctx);
+  const environmentSchema = environmentEntrySchema(ctx);
 
   const whole = configSchema.safeParse(data, { error: () => UNWORDED });
   const schemaIssues = whole.success ? [] : wordZodIssues(whole.error.issues, configSchema, data);
@@ -531,8 +339,8 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
   const environments: EnvironmentConfig[] = [];
   if (Array.isArray(rawEnvironments)) {
     rawEnvironments.forEach((raw, index) => {
-      const env = parseWithSchema(environmentEntrySchema, raw);
-      if (env !== undefined) environments.push(normaliseEnvironment(c, env, index, defaults, opts));
+      const env = parseWithSchema(environmentSchema, raw);
+      if (env !== undefined) environments.push(normaliseEnvironment(c, raw, env, index, defaults, opts));
     });
   }
   checkAcrossEnvironments(c, Array.isArray(rawEnvironments) ? rawEnvironments : [], environments);

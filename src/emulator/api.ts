@@ -24,7 +24,8 @@ import {
   type TokenRecord,
   type UserRecord,
 } from "./state.ts";
-import { formatOffsetTimestamp, formatTimestamp, unixSeconds } from "./time.ts";
+import { formatOffsetTimestamp, unixSeconds } from "./time.ts";
+import { formatTime } from "../util/time.ts";
 
 /** The caller, once `Fastly-Key` has been checked. */
 export interface Auth {
@@ -669,7 +670,7 @@ export function authenticate(
   const token = key ? state.tokenByValue(key) : undefined;
   if (!token || token.revokedAt !== null) throw invalid();
   if (isExpired(token, now)) {
-    const message = `Token ${token.id} expired at ${formatTimestamp(token.expiresAt ?? now)}`;
+    const message = `Token ${token.id} expired at ${formatTime(token.expiresAt ?? now)}`;
     throw route.realtime ? rtError(401, message) : apiError(401, message);
   }
   const user = state.users.get(token.userId);

@@ -4,11 +4,11 @@
  * or not); key order follows the recordings.
  */
 import type { AccountState, ServiceRecord, TokenRecord, UserRecord } from "./state.ts";
-import { formatTimestamp } from "./time.ts";
+import { formatTime } from "../util/time.ts";
 
-const ts = (date: Date | null): string | null => (date === null ? null : formatTimestamp(date));
+const ts = (date: Date | null): string | null => (date === null ? null : formatTime(date));
 /** The 2025 create response writes unset times and strings as "". */
-const tsOrEmpty = (date: Date | null): string => (date === null ? "" : formatTimestamp(date));
+const tsOrEmpty = (date: Date | null): string => (date === null ? "" : formatTime(date));
 
 /** `POST /automation-tokens` (2025 recording). */
 export function automationTokenCreated(token: TokenRecord, value: string, customerId: string) {
@@ -20,7 +20,7 @@ export function automationTokenCreated(token: TokenRecord, value: string, custom
     access_token: value,
     scope: token.scope,
     ip: token.ip ?? "",
-    created_at: formatTimestamp(token.createdAt),
+    created_at: formatTime(token.createdAt),
     last_used_at: tsOrEmpty(token.lastUsedAt),
     expires_at: tsOrEmpty(token.expiresAt),
     user_agent: token.userAgent ?? "",
@@ -39,7 +39,7 @@ export function automationTokenGet(token: TokenRecord) {
     access_token: "",
     scope: token.scope,
     ip: token.ip,
-    created_at: formatTimestamp(token.createdAt),
+    created_at: formatTime(token.createdAt),
     last_used_at: ts(token.lastUsedAt),
     expires_at: ts(token.expiresAt),
     user_agent: token.userAgent,
@@ -62,7 +62,7 @@ export function automationTokenListItem(token: TokenRecord, customerId: string) 
     service_id: null,
     sudo_expires_at: null,
     last_used_at: ts(token.lastUsedAt),
-    created_at: formatTimestamp(token.createdAt),
+    created_at: formatTime(token.createdAt),
     expires_at: ts(token.expiresAt),
     tls_access: token.tlsAccess,
   };
@@ -79,7 +79,7 @@ export function userToken(token: TokenRecord, customerId: string) {
     customer_id: customerId,
     name: token.name,
     last_used_at: ts(token.lastUsedAt),
-    created_at: formatTimestamp(token.createdAt),
+    created_at: formatTime(token.createdAt),
     expires_at: ts(token.expiresAt),
     ip: token.ip,
     user_agent: token.userAgent,
@@ -100,8 +100,8 @@ export function userTokenCreated(token: TokenRecord, value: string, customerId: 
     customer_id: customerId,
     service_id: token.services.at(-1) ?? null,
     expires_at: ts(token.expiresAt),
-    created_at: formatTimestamp(token.createdAt),
-    updated_at: formatTimestamp(token.createdAt),
+    created_at: formatTime(token.createdAt),
+    updated_at: formatTime(token.createdAt),
     scope: token.scope,
     services: [...token.services],
     access_token: value,
@@ -112,8 +112,8 @@ export function userTokenCreated(token: TokenRecord, value: string, customerId: 
 export function currentUser(user: UserRecord, customerId: string) {
   return {
     id: user.id,
-    created_at: formatTimestamp(user.createdAt),
-    updated_at: formatTimestamp(user.updatedAt),
+    created_at: formatTime(user.createdAt),
+    updated_at: formatTime(user.updatedAt),
     name: user.name,
     customer_id: customerId,
     require_new_password: false,
@@ -142,7 +142,7 @@ export function verify(
     token: {
       id: token.id,
       name: token.name,
-      created_at: formatTimestamp(token.createdAt),
+      created_at: formatTime(token.createdAt),
       expires_at: ts(token.expiresAt),
       scope: token.scope,
     },
@@ -156,7 +156,7 @@ function versionTime(service: ServiceRecord, number: number): Date {
 
 /** A version as it appears inside a service list item. */
 function listVersion(service: ServiceRecord, number: number) {
-  const at = formatTimestamp(versionTime(service, number));
+  const at = formatTime(versionTime(service, number));
   return {
     active: number === service.version,
     created_at: at,
@@ -183,10 +183,10 @@ export function serviceListItem(service: ServiceRecord, customerId: string, incl
     type: service.type,
     customer_id: customerId,
     version: service.version,
-    created_at: formatTimestamp(service.createdAt),
+    created_at: formatTime(service.createdAt),
     comment: service.comment,
     paused: false,
-    updated_at: formatTimestamp(service.updatedAt),
+    updated_at: formatTime(service.updatedAt),
     deleted_at: null,
   };
   return includeVersions
@@ -199,11 +199,11 @@ export function serviceGet(service: ServiceRecord, customerId: string) {
   return {
     comment: service.comment,
     type: service.type,
-    updated_at: formatTimestamp(service.updatedAt),
+    updated_at: formatTime(service.updatedAt),
     customer_id: customerId,
     paused: false,
     deleted_at: null,
-    created_at: formatTimestamp(service.createdAt),
+    created_at: formatTime(service.createdAt),
     id: service.id,
     name: service.name,
     versions: versions(service),
@@ -217,12 +217,12 @@ export function serviceSearch(service: ServiceRecord, customerId: string) {
     comment: service.comment,
     deleted_at: null,
     customer_id: customerId,
-    updated_at: formatTimestamp(service.updatedAt),
+    updated_at: formatTime(service.updatedAt),
     type: service.type,
     name: service.name,
     id: service.id,
     versions: versions(service),
-    created_at: formatTimestamp(service.createdAt),
+    created_at: formatTime(service.createdAt),
   };
 }
 

@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { digest } from "./ids.ts";
-import { parseDuration } from "./time.ts";
+import { parseOffset } from "./time.ts";
 
 /** A seed time: ISO 8601 timestamp, or a duration relative to the emulator's now (`+20d`, `-330d`). */
 const seedTime = z.string().refine((text) => {
-  if (/^[+-]/.test(text)) return parseDuration(text) !== undefined;
+  if (/^[+-]/.test(text)) return parseOffset(text) !== undefined;
   return !Number.isNaN(new Date(text).getTime());
 }, "expected an ISO 8601 timestamp such as 2026-12-01T00:00:00Z or a relative time such as +20d");
 

@@ -15,7 +15,8 @@ import { ApiError, type Fields, parseFields, readBody, type Reply } from "./http
 import { digest } from "./ids.ts";
 import { type ParsedSeed, parseSeed, type Seed } from "./seed.ts";
 import { AccountState, type TokenRecord } from "./state.ts";
-import { type Clock, formatTimestamp, nextUtcHour, parseDuration, systemClock } from "./time.ts";
+import { type Clock, nextUtcHour, parseOffset, systemClock } from "./time.ts";
+import { formatTime } from "../util/time.ts";
 import type { EmulatorStateSnapshot, EmulatorTokenSnapshot, FaultSpec, RequestLogEntry } from "./types.ts";
 
 /** Options of {@link createEmulator}. */
@@ -255,7 +256,7 @@ class Emulator {
         status,
         tokenId: knownToken?.id ?? null,
         userAgent: userAgent ?? null,
-        at: formatTimestamp(now),
+        at: formatTime(now),
       });
 
     const fault = this.takeFault(method, url.pathname);
@@ -366,14 +367,17 @@ class Emulator {
         this.faults = [];
         return { status: 204 };
       case "GET clock":
-        return { status: 200, body: { now: formatTimestamp(this.now()) } };
+        return { status: 200, body: { now: formatTime(this.now()) } };
       case "POST clock": {
         const parsed = clockSchema.safeParse(await body());
         if (!parsed.success) throw invalid(parsed.error);
         if ("advance" in parsed.data) {
-          const ms = parseDuration(parsed.data.advance);
+          const ms = parseOffset(parsed.data.advance);
           if (ms === undefined) {
-            throw new ApiError(400, { error: "advance: expected a duration such as 90s, 30d, or seconds" });
+            throw new ApiError(400, {
+              error:
+                "advance: expected a duration such as 90s, 30d or 1h30m (optionally signed), or a number of seconds",
+            });
           }
           this.offsetMs += ms;
         } else {
@@ -383,12 +387,12 @@ class Emulator {
           this.offsetMs = target.getTime() - this.clock.now().getTime();
         }
         this.wakeSleepers();
-        return { status: 200, body: { now: formatTimestamp(this.now()) } };
+        return { status: 200, body: { now: formatTime(this.now()) } };
       }
       case "POST reset":
         this.reset();
         this.wakeSleepers();
-        return { status: 200, body: { now: formatTimestamp(this.now()) } };
+        return { status: 200, body: { now: formatTime(this.now()) } };
       default:
         return { status: 404, body: { error: `no admin endpoint ${route}` } };
     }
@@ -396,7 +400,7 @@ class Emulator {
 
   private snapshot(): EmulatorStateSnapshot {
     const now = this.now();
-    const time = (d: Date | null): string | null => (d === null ? null : formatTimestamp(d));
+    const time = (d: Date | null): string | null => (d === null ? null : formatTime(d));
     const token = (t: TokenRecord): EmulatorTokenSnapshot => ({
       id: t.id,
       name: t.name,
@@ -404,7 +408,7 @@ class Emulator {
       role: t.role,
       scope: t.scope,
       services: [...t.services],
-      createdAt: formatTimestamp(t.createdAt),
+      createdAt: formatTime(t.createdAt),
       expiresAt: time(t.expiresAt),
       lastUsedAt: time(t.lastUsedAt),
       ip: t.ip,
@@ -415,7 +419,7 @@ class Emulator {
     const tokens = [...this.state.tokens.values()];
     const users = [...this.state.users.values()];
     return {
-      now: formatTimestamp(now),
+      now: formatTime(now),
       customer: { id: this.state.customer.id, name: this.state.customer.name },
       users: users.map((u) => ({
         id: u.id,
@@ -441,7 +445,7 @@ class Emulator {
               {
                 userId: u.id,
                 tokenId: u.sudoTokenId,
-                expiresAt: formatTimestamp(u.sudoExpiresAt),
+                expiresAt: formatTime(u.sudoExpiresAt),
                 active: u.sudoExpiresAt.getTime() > now.getTime(),
               },
             ],

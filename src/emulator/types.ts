@@ -38,7 +38,7 @@ export interface FaultSpec {
   readonly drop?: boolean;
 }
 
-/** A clock move: `advance` by a duration (`"90s"`, `"30d"`, or seconds) or `set` to an instant. */
+/** A clock move: `advance` by a duration (`"90s"`, `"30d"`, `"-2h"`, or a number of seconds) or `set` to an instant. */
 export type ClockChange = { readonly advance: string | number } | { readonly set: string };
 
 /** `GET /__emulator/state`: the account without any secret. */

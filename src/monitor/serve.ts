@@ -131,7 +131,9 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const endpoint = options.endpoint ?? client?.endpoint ?? config.fastly.endpoint ?? DEFAULT_ENDPOINT;
   const metrics = createMonitorMetrics();
   const stores = new Map<string, SecretStore>(
-    config.environments.map((env) => [env.name, createSecretStore(env.secret)]),
+    await Promise.all(
+      config.environments.map(async (env) => [env.name, await createSecretStore(env.secret)] as const),
+    ),
   );
   const cache = new Map<string, CacheEntry>();
   const deployedSeries = new Map<string, { tokenId: string; value: number }>();

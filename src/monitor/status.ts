@@ -188,7 +188,8 @@ export async function collectStatus(options: CollectStatusOptions): Promise<Stat
   const endpoint = options.endpoint ?? client?.endpoint ?? config.fastly.endpoint ?? DEFAULT_ENDPOINT;
   const identify =
     options.identify ??
-    ((env: EnvironmentConfig) => deployedState(createSecretStore(env.secret), endpoint, options.fetch));
+    (async (env: EnvironmentConfig) =>
+      deployedState(await createSecretStore(env.secret), endpoint, options.fetch));
   const pairs = await Promise.all(
     config.environments.map(async (env) => [env.name, await identify(env, automationTokens)] as const),
   );

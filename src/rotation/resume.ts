@@ -7,6 +7,7 @@ import type { EnvironmentConfig } from "../config/types.ts";
 import { FastlyNotFoundError } from "../fastly/errors.ts";
 import { acquireLock, openJournal, readJournal, runStates, type Journal, type RunState } from "./journal.ts";
 import {
+  adaptersFor,
   EnvironmentRun,
   finishResult,
   newRunId,
@@ -77,6 +78,7 @@ async function continueRun(
     runId: run.runId,
     journal,
     sudo,
+    adapters: await adaptersFor(ctx, env),
     tokens: {
       newTokenId: run.newTokenId,
       deployedTokenId: run.deployedTokenId,
@@ -180,6 +182,7 @@ export async function rollbackLast(options: RollbackOptions): Promise<RotationRe
       runId: newRunId(now()),
       journal,
       sudo: { ensure: () => Promise.resolve(), invalidate: () => {} },
+      adapters: await adaptersFor(options, env),
       tokens: {
         newTokenId: last.newTokenId,
         deployedTokenId: last.deployedTokenId,

@@ -63,7 +63,7 @@ export interface RunContext {
   /** Time and waits (the product's pauses, the adapters' polling); default `systemClock`. */
   readonly clock?: Clock;
   /** Adapters per environment; default built from the config through the registry. */
-  readonly adapters?: (env: EnvironmentConfig) => EnvironmentAdapters;
+  readonly adapters?: (env: EnvironmentConfig) => Promise<EnvironmentAdapters>;
   /** Injected fetch for clients made with token values (tests). */
   readonly fetch?: typeof fetch;
   /** Aborted to interrupt the run: every wait ends early. */
@@ -82,13 +82,18 @@ export interface RotateOptions extends RunContext {
   readonly runId?: string;
 }
 
-/** Builds the adapters of an environment from its config, through the registry. */
-export function adaptersFromConfig(env: EnvironmentConfig, deps: AdapterDeps = {}): EnvironmentAdapters {
+/** Builds the adapters of an environment from its config, through the registry (loading them). */
+export async function adaptersFromConfig(env: EnvironmentConfig, deps: AdapterDeps = {}): Promise<EnvironmentAdapters> {
   return {
-    store: createSecretStore(env.secret, deps),
-    reloaders: env.reload.map((r) => createReloader(r, deps)),
-    verifiers: env.verify.map((v) => createVerifier(v, deps)),
+    store: await createSecretStore(env.secret, deps),
+    reloaders: await Promise.all(env.reload.map((r) => createReloader(r, deps))),
+    verifiers: await Promise.all(env.verify.map((v) => createVerifier(v, deps))),
   };
+}
+
+/** The adapters of `env`: injected ones, or the registry's. */
+export function adaptersFor(ctx: RunContext, env: EnvironmentConfig): Promise<EnvironmentAdapters> {
+  return (ctx.adapters ?? ((e) => adaptersFromConfig(e, { clock: runClock(ctx).clock })))(env);
 }
 
 /** Rotate every environment the plan marks, in config order. */
@@ -132,6 +137,7 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
         runId,
         journal,
         sudo,
+        adapters: await adaptersFor(options, env),
         tokens: {
           ...(envPlan.deployed.status === "valid" ? { deployedTokenId: envPlan.deployed.tokenId } : {}),
           oldTokenIds: envPlan.revoke,
@@ -232,6 +238,8 @@ export interface EnvironmentRunInit {
   readonly runId: string;
   readonly journal: Journal;
   readonly sudo: SudoKeeper;
+  /** The environment's store, reloaders and verifiers (see `adaptersFor`). */
+  readonly adapters: EnvironmentAdapters;
   readonly tokens: RunTokens;
 }
 
@@ -249,9 +257,9 @@ export class EnvironmentRun {
   private readonly ctx: RunContext;
   private readonly env: EnvironmentConfig;
   private readonly sudo: SudoKeeper;
+  private readonly adapters: EnvironmentAdapters;
   private readonly steps: StepLog;
   private readonly revoked: string[] = [];
-  private readonly adapters: EnvironmentAdapters;
   private readonly log: Logger;
   private readonly now: () => Date;
   private readonly clock: Clock;
@@ -274,7 +282,7 @@ export class EnvironmentRun {
     this.oldTokenIds = [...tokens.oldTokenIds];
     this.tokenName = tokens.tokenName;
     ({ clock: this.clock, now: this.now } = runClock(ctx));
-    this.adapters = (ctx.adapters ?? ((e) => adaptersFromConfig(e, { clock: this.clock })))(env);
+    this.adapters = init.adapters;
     this.log = ctx.log ?? silentLogger;
     this.baseRequests = { total: ctx.client.requestCount, nonGet: ctx.client.writeRequestCount };
     this.steps = new StepLog({

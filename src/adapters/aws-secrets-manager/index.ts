@@ -9,22 +9,14 @@ import {
 import { createHash } from "node:crypto";
 import { redact } from "../../util/redact.ts";
 import type { SecretStore } from "../types.ts";
+import type { AwsSecretConfig } from "./schema.ts";
+import type { OptionsOf } from "../support/config.ts";
 
 /** Options of the `aws-secrets-manager` secret store (already validated). */
-export interface AwsSecretsManagerStoreOptions {
-  /** The secret's name or ARN. The secret must exist; the tool writes versions, never creates secrets. */
-  readonly secretId: string;
-  /** When set, the secret string is a JSON object and only this key holds the token; others are kept. */
-  readonly jsonKey?: string;
-  /** AWS region; default from the ARN, then the SDK's own lookup (`AWS_REGION`, profile). */
-  readonly region?: string;
-  /** Endpoint URL (a VPC endpoint, or a local server in tests); default the region's public endpoint. */
-  readonly endpoint?: string;
-  /** Named profile from the shared AWS config files; default the SDK's credential chain. */
-  readonly profile?: string;
+export type AwsSecretsManagerStoreOptions = OptionsOf<AwsSecretConfig> & {
   /** Client settings for tests (credentials, retries); merged last. */
   readonly clientConfig?: SecretsManagerClientConfig;
-}
+};
 
 const CURRENT = "AWSCURRENT";
 const PENDING = "AWSPENDING";
@@ -401,3 +393,6 @@ function errorCode(error: unknown): string | undefined {
 function oneLine(text: string): string {
   return text.replace(/\s+/g, " ").trim();
 }
+
+/** The registry's entry point (see `../registry.ts`). */
+export { createAwsSecretsManagerStore as create };

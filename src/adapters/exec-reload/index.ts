@@ -1,17 +1,11 @@
 import type { AdapterContext, Reloader } from "../types.ts";
-import { formatDuration } from "../support/deps.ts";
+import { formatDuration } from "../../util/time.ts";
 import { describeEnd, lastLines, runCommand } from "../support/process.ts";
+import type { ExecReloadConfig } from "./schema.ts";
+import type { OptionsOf } from "../support/config.ts";
 
 /** Options of the `exec` reloader (already validated; durations in ms, cwd absolute). */
-export interface ExecReloaderOptions {
-  /** Program and arguments, run directly (no shell). */
-  readonly command: readonly string[];
-  /** The command's whole process group is killed after this long. */
-  readonly timeoutMs: number;
-  readonly cwd?: string;
-  /** Extra environment; `FTR_ENVIRONMENT` and `FTR_RUN_ID` are always set. */
-  readonly env?: Readonly<Record<string, string>>;
-}
+export type ExecReloaderOptions = OptionsOf<ExecReloadConfig, "cwd" | "env">;
 
 /** The reload command failed, timed out or was interrupted. */
 export class ExecReloadError extends Error {
@@ -55,3 +49,6 @@ export function createExecReloader(options: ExecReloaderOptions): Reloader {
     },
   };
 }
+
+/** The registry's entry point (see `../registry.ts`). */
+export { createExecReloader as create };

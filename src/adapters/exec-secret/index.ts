@@ -1,19 +1,11 @@
 import type { SecretStore } from "../types.ts";
-import { formatDuration } from "../support/deps.ts";
+import { formatDuration } from "../../util/time.ts";
 import { describeEnd, lastLines, runCommand, type CommandResult } from "../support/process.ts";
+import type { ExecSecretConfig } from "./schema.ts";
+import type { OptionsOf } from "../support/config.ts";
 
 /** Options of the `exec` secret store (already validated; durations in ms). */
-export interface ExecSecretStoreOptions {
-  /** Writes the value it receives on stdin as the current secret (e.g. `["vault", "kv", "put", ...]`). */
-  readonly write: readonly string[];
-  /** Prints the current value on stdout. Without it `read()` returns undefined and no rollback is possible. */
-  readonly read?: readonly string[];
-  /** Per command; the command's process group is killed after this long. */
-  readonly timeoutMs: number;
-  readonly cwd?: string;
-  /** Extra environment for both commands. */
-  readonly env?: Readonly<Record<string, string>>;
-}
+export type ExecSecretStoreOptions = OptionsOf<ExecSecretConfig, "cwd" | "env">;
 
 /** A command of the exec secret store failed; stderr is included with any secret value redacted. */
 export class ExecSecretError extends Error {
@@ -140,3 +132,6 @@ export function createExecSecretStore(options: ExecSecretStoreOptions): SecretSt
     },
   };
 }
+
+/** The registry's entry point (see `../registry.ts`). */
+export { createExecSecretStore as create };

@@ -1,20 +1,13 @@
 import type { Verifier, VerifyContext, VerifyResult } from "../types.ts";
-import { errorMessage, formatDuration, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { errorMessage, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { formatDuration } from "../../util/time.ts";
 import { pollUntil, PollTimeoutError, type Probe } from "../support/poll.ts";
 import { describeEnd, lastLines, runCommand } from "../support/process.ts";
+import type { ExecVerifyConfig } from "./schema.ts";
+import type { OptionsOf } from "../support/config.ts";
 
 /** Options of the `exec` verifier (already validated; durations in ms). */
-export interface ExecVerifierOptions {
-  /** Program and arguments, run directly (no shell); exit 0 means the check passed. */
-  readonly command: readonly string[];
-  /** Overall limit; a running command is killed (with its process group) when it is reached. */
-  readonly timeoutMs: number;
-  /** When set, a failing command is run again after this pause until the timeout; otherwise once. */
-  readonly intervalMs?: number;
-  readonly cwd?: string;
-  /** Extra environment; `FTR_TOKEN_ID`, `FTR_ENVIRONMENT` and `FTR_RUN_ID` are always set. */
-  readonly env?: Readonly<Record<string, string>>;
-}
+export type ExecVerifierOptions = OptionsOf<ExecVerifyConfig, "intervalMs" | "cwd" | "env">;
 
 /**
  * Runs a check command, which learns the expected token id from `FTR_TOKEN_ID` (an id, not a
@@ -80,3 +73,6 @@ export function createExecVerifier(options: ExecVerifierOptions, deps: AdapterDe
     },
   };
 }
+
+/** The registry's entry point (see `../registry.ts`). */
+export { createExecVerifier as create };

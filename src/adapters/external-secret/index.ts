@@ -1,25 +1,18 @@
 import type { AdapterContext, Reloader } from "../types.ts";
-import { formatDuration, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { formatDuration } from "../../util/time.ts";
 import { pollUntil, type Probe } from "../support/poll.ts";
 import {
   explainKubernetesError,
   kubernetesClient,
   KubernetesError,
   loadKubeConfig,
-  type KubernetesAccess,
 } from "../support/kubernetes.ts";
+import type { ExternalSecretConfig } from "./schema.ts";
+import type { OptionsOf } from "../support/config.ts";
 
 /** Options of the `external-secret` reloader (already validated; durations in ms). */
-export interface ExternalSecretOptions extends KubernetesAccess {
-  readonly namespace: string;
-  /** The ExternalSecret that copies the secret store's value into the consumer's Secret. */
-  readonly name: string;
-  /** `group/version` of the ExternalSecret resource. Default `external-secrets.io/v1`. */
-  readonly apiVersion?: string;
-  readonly timeoutMs: number;
-  /** How often its status is read. Default 2 s. */
-  readonly intervalMs?: number;
-}
+export type ExternalSecretOptions = OptionsOf<ExternalSecretConfig, "apiVersion" | "intervalMs">;
 
 /** The annotation External Secrets' docs (and Argo CD's refresh action) use to force a sync. */
 export const FORCE_SYNC = "force-sync";
@@ -151,3 +144,6 @@ export function createExternalSecretReloader(
     },
   };
 }
+
+/** The registry's entry point (see `../registry.ts`). */
+export { createExternalSecretReloader as create };

@@ -3,14 +3,11 @@ import { constants } from "node:fs";
 import { open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { SecretStore } from "../types.ts";
+import type { FileSecretConfig } from "./schema.ts";
+import type { OptionsOf } from "../support/config.ts";
 
 /** Options of the `file` secret store (already validated; `path` is absolute). */
-export interface FileSecretStoreOptions {
-  /** The file the consumer reads. */
-  readonly path: string;
-  /** When set, the file is a JSON object and only this key holds the token. */
-  readonly jsonKey?: string;
-}
+export type FileSecretStoreOptions = OptionsOf<FileSecretConfig>;
 
 /** Thrown when the file's contents cannot be used; the message never quotes the contents. */
 export class FileSecretError extends Error {
@@ -281,3 +278,6 @@ async function fsyncDir(dir: string): Promise<void> {
 function isNotFound(error: unknown): boolean {
   return error instanceof Error && "code" in error && error.code === "ENOENT";
 }
+
+/** The registry's entry point (see `../registry.ts`). */
+export { createFileSecretStore as create };

@@ -1,29 +1,22 @@
 import type { AppsV1Api, V1DaemonSet, V1Deployment, V1StatefulSet } from "@kubernetes/client-node";
 import type { AdapterContext, Reloader } from "../types.ts";
-import { formatDuration, formatTime, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { formatDuration, formatTime } from "../../util/time.ts";
 import { pollUntil, type Probe } from "../support/poll.ts";
 import {
   explainKubernetesError,
   kubernetesClient,
   KubernetesError,
   loadKubeConfig,
-  type KubernetesAccess,
 } from "../support/kubernetes.ts";
+import type { KubernetesRolloutConfig } from "./schema.ts";
+import type { OptionsOf } from "../support/config.ts";
 
 /** The workloads `kubectl rollout restart` can restart. */
 export type WorkloadKind = "Deployment" | "StatefulSet" | "DaemonSet";
 
 /** Options of the `kubernetes-rollout` reloader (already validated; durations in ms). */
-export interface KubernetesRolloutOptions extends KubernetesAccess {
-  readonly namespace: string;
-  /** The workload whose pods read the secret. Default kind: Deployment. */
-  readonly kind?: WorkloadKind;
-  readonly name: string;
-  /** How long the rollout may take. */
-  readonly timeoutMs: number;
-  /** How often its status is read. Default 2 s. */
-  readonly intervalMs?: number;
-}
+export type KubernetesRolloutOptions = OptionsOf<KubernetesRolloutConfig, "kind" | "intervalMs">;
 
 /** The annotation `kubectl rollout restart` sets on the pod template. */
 export const RESTARTED_AT = "kubectl.kubernetes.io/restartedAt";
@@ -217,3 +210,6 @@ export function createKubernetesRolloutReloader(
     },
   };
 }
+
+/** The registry's entry point (see `../registry.ts`). */
+export { createKubernetesRolloutReloader as create };

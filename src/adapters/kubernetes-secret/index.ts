@@ -5,17 +5,12 @@ import {
   kubernetesClient,
   KubernetesError,
   loadKubeConfig,
-  type KubernetesAccess,
 } from "../support/kubernetes.ts";
+import type { KubernetesSecretConfig } from "./schema.ts";
+import type { OptionsOf } from "../support/config.ts";
 
 /** Options of the `kubernetes-secret` store (already validated). */
-export interface KubernetesSecretStoreOptions extends KubernetesAccess {
-  readonly namespace: string;
-  /** The Secret the consumer reads. It must exist. */
-  readonly name: string;
-  /** The key of `data` holding the token; the other keys are kept. */
-  readonly key: string;
-}
+export type KubernetesSecretStoreOptions = OptionsOf<KubernetesSecretConfig>;
 
 /** Keys of the companion Secret `<name>-ftr`, which holds what a rotation must not lose. */
 const PENDING = "pending";
@@ -186,3 +181,6 @@ export function createKubernetesSecretStore(options: KubernetesSecretStoreOption
     },
   };
 }
+
+/** The registry's entry point (see `../registry.ts`). */
+export { createKubernetesSecretStore as create };

@@ -1,26 +1,15 @@
 import type { Verifier, VerifyContext, VerifyResult } from "../types.ts";
-import { errorMessage, formatDuration, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { errorMessage, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { formatDuration } from "../../util/time.ts";
+import type { PrometheusConfig } from "./schema.ts";
+import type { OptionsOf } from "../support/config.ts";
 import { pollUntil, PollTimeoutError, type Probe } from "../support/poll.ts";
 
 /** Options of the `prometheus` verifier (already validated; durations in ms). */
-export interface PrometheusVerifierOptions {
-  /** Base URL of the Prometheus server, e.g. `http://127.0.0.1:9090`. */
-  readonly url: string;
-  /** Metric carrying the token id; default `fastly_rt_token_expiration` (fastly-exporter). */
-  readonly metric?: string;
-  /** Label holding the token id; default `token_id`. */
-  readonly tokenIdLabel?: string;
-  /** An extra PromQL query that must return a non-empty result (e.g. a freshness check). */
-  readonly query?: string;
-  /** Also require the other (old) token ids to be absent; otherwise they are only reported. */
-  readonly requireOthersAbsent?: boolean;
-  /** Give up after this long. */
-  readonly timeoutMs: number;
-  /** Pause between queries; default 5 s. */
-  readonly intervalMs?: number;
-  /** Extra request headers, e.g. `Authorization` for a protected Prometheus. */
-  readonly headers?: Readonly<Record<string, string>>;
-}
+export type PrometheusVerifierOptions = OptionsOf<
+  PrometheusConfig,
+  "metric" | "tokenIdLabel" | "requireOthersAbsent" | "headers" | "intervalMs"
+>;
 
 /** A failed query: Prometheus said `status: error`, answered non-2xx, or could not be reached. */
 export class PrometheusQueryError extends Error {
@@ -214,3 +203,6 @@ async function seenIds(
 function unique(values: readonly string[]): string[] {
   return [...new Set(values)].sort();
 }
+
+/** The registry's entry point (see `../registry.ts`). */
+export { createPrometheusVerifier as create };

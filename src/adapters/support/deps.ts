@@ -27,17 +27,6 @@ export function resolveDeps(deps: AdapterDeps = {}): ResolvedDeps {
   };
 }
 
-/** Formats a time as RFC 3339 UTC without fractions, the way Fastly prints times. */
-export { formatTime } from "../../util/time.ts";
-
-/** Formats a duration in ms for messages: `1500` → `1.5s`, `120000` → `2m`. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  if (ms < 60_000 || ms % 60_000 !== 0) return `${+(ms / 1000).toFixed(1)}s`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  return `${ms / 60_000}m`;
-}
-
 /** The message of anything thrown. */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

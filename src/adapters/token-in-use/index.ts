@@ -1,15 +1,13 @@
 import type { AutomationToken } from "../../fastly/types.ts";
 import type { Verifier, VerifyContext, VerifyResult } from "../types.ts";
-import { errorMessage, formatDuration, formatTime, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { errorMessage, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { formatDuration, formatTime } from "../../util/time.ts";
+import type { TokenInUseConfig } from "./schema.ts";
+import type { OptionsOf } from "../support/config.ts";
 import { pollUntil, PollTimeoutError, type Probe } from "../support/poll.ts";
 
 /** Options of the `token-in-use` verifier (already validated; durations in ms). */
-export interface TokenInUseOptions {
-  /** Give up after this long. */
-  readonly timeoutMs: number;
-  /** Pause between reads of the token; default 5 s. */
-  readonly intervalMs?: number;
-}
+export type TokenInUseOptions = OptionsOf<TokenInUseConfig, "intervalMs">;
 
 const DEFAULT_INTERVAL_MS = 5000;
 
@@ -89,3 +87,6 @@ function describeUse(token: AutomationToken): string {
   const at = token.lastUsedAt === undefined ? "at an unknown time" : `at ${formatTime(token.lastUsedAt)}`;
   return `${at} by ${token.userAgent ?? "unknown user agent"} from ${token.ip ?? "unknown ip"}`;
 }
+
+/** The registry's entry point (see `../registry.ts`). */
+export { createTokenInUseVerifier as create };

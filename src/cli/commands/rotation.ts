@@ -237,7 +237,8 @@ export async function computePlan(
   }
   const stores = new Map<string, SecretStore>();
   for (const env of loaded.config.environments) {
-    if (only.length === 0 || only.includes(env.name)) stores.set(env.name, createSecretStore(env.secret));
+    if (only.length === 0 || only.includes(env.name))
+      stores.set(env.name, await createSecretStore(env.secret));
   }
   const state = await gatherState({ client, config: loaded.config, stores });
   return makePlan(state, loaded.config, { now: new Date(), force: opts.force === true, only });

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { DurationError, durationProblem, formatDuration, parseDuration } from "./duration.ts";
+import { DurationError, durationProblem, formatDuration, formatTime, parseDuration } from "./time.ts";
 
 describe("parseDuration", () => {
   it("reads every unit", () => {
@@ -48,9 +48,21 @@ describe("formatDuration", () => {
     assert.equal(formatDuration(-86_400_000), "-1d");
   });
 
+  it("writes sub-second remainders in tenths", () => {
+    assert.equal(formatDuration(1_500), "1.5s");
+    assert.equal(formatDuration(61_500), "1m1.5s");
+    assert.equal(formatDuration(59_960), "1m");
+  });
+
   it("round-trips whole seconds", () => {
     for (const ms of [1_000, 61_000, 3_601_000, 90 * 86_400_000 + 5_000]) {
       assert.equal(parseDuration(formatDuration(ms)), ms);
     }
+  });
+});
+
+describe("formatTime", () => {
+  it("writes RFC 3339 UTC without fractions", () => {
+    assert.equal(formatTime(new Date("2026-11-28T04:49:11.123Z")), "2026-11-28T04:49:11Z");
   });
 });
