@@ -83,7 +83,10 @@ export interface RotateOptions extends RunContext {
 }
 
 /** Builds the adapters of an environment from its config, through the registry (loading them). */
-export async function adaptersFromConfig(env: EnvironmentConfig, deps: AdapterDeps = {}): Promise<EnvironmentAdapters> {
+export async function adaptersFromConfig(
+  env: EnvironmentConfig,
+  deps: AdapterDeps = {},
+): Promise<EnvironmentAdapters> {
   return {
     store: await createSecretStore(env.secret, deps),
     reloaders: await Promise.all(env.reload.map((r) => createReloader(r, deps))),
