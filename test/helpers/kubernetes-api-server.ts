@@ -13,6 +13,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 
 export const KUBE_TEST_TOKEN = "ftr-test-kube-bearer-token-0123456789";
@@ -27,7 +28,7 @@ const RESOURCES = {
   externalsecrets: { group: "external-secrets.io", kind: "ExternalSecret", shortNames: ["es"] },
   secrets: { group: "", kind: "Secret", shortNames: undefined },
 } as const;
-type Resource = keyof typeof RESOURCES;
+export type Resource = keyof typeof RESOURCES;
 
 /** `/api/v1/...` or `/apis/<group>/v1/...`, a namespaced collection or one object in it. */
 const ROUTE = /^\/(?:api\/v1|apis\/([^/]+)\/v1)\/namespaces\/([^/]+)\/([a-z]+)(?:\/([^/]+))?$/;
@@ -51,6 +52,11 @@ interface Options {
   readonly onSync?: (namespace: string, name: string) => Promise<void>;
   /** How long each controller step takes (observe, start a pod, sync). Default 100 ms. */
   readonly controllerDelayMs?: number;
+  /**
+   * Serve HTTPS with this key and certificate. kubectl (client-go) sends a kubeconfig's credentials
+   * only over TLS, so the kubectl checks need it; the client library tests use plain HTTP.
+   */
+  readonly tls?: { readonly key: string; readonly cert: string };
   /** How far the cluster's clock is from this machine's (the operators' timestamps). Default 0. */
   readonly clusterClockSkewMs?: number;
 }
@@ -82,6 +88,8 @@ export interface RunningKubernetesApi {
   externalSecret(namespace: string, name: string): Json | undefined;
   /** Stop the operators acting (a cluster without External Secrets running, a stuck rollout). */
   pause(controller: "deployments" | "externalsecrets", paused?: boolean): void;
+  /** Every version of an object written since it was added (controllers' writes too), oldest first. */
+  history(resource: Resource, namespace: string, name: string): Json[];
   /** How long each controller step takes from now on (slower than a reloader's poll, say). */
   setControllerDelay(ms: number): void;
   /**
@@ -236,6 +244,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
   const requests: RequestLogEntry[] = [];
   const paused = new Set<string>();
   const watchers = new Set<Watcher>();
+  const history = new Map<string, Json[]>();
   const timers = new Set<NodeJS.Timeout>();
   let delay = options.controllerDelayMs ?? 100;
   // One counter for the whole cluster, as etcd's revision: every write gets a new, larger one.
@@ -271,6 +280,8 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
   const written = (resource: Resource, object: Json, type = "MODIFIED"): void => {
     (object.metadata as Json).resourceVersion = nextResourceVersion();
     const meta = object.metadata as Json;
+    const id = `${resource}/${String(meta.namespace)}/${String(meta.name)}`;
+    history.set(id, [...(history.get(id) ?? []), clone(object)]);
     for (const watcher of watchers) {
       if (watcher.resource !== resource || watcher.namespace !== meta.namespace) continue;
       if (watcher.name !== undefined && watcher.name !== meta.name) continue;
@@ -591,6 +602,14 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     if (method === "GET") {
       const found = discovery(path, req.headers.host ?? "");
       if (found) return found;
+      // Every namespace exists (kubectl reads it to word a NotFound).
+      const namespace = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(path)?.[1];
+      if (namespace) {
+        return [
+          200,
+          { kind: "Namespace", apiVersion: "v1", metadata: { name: namespace }, status: { phase: "Active" } },
+        ];
+      }
     }
     const route = ROUTE.exec(path);
     if (!route) return status(404, "NotFound", "the server could not find the requested resource");
@@ -745,7 +764,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     });
   };
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -770,9 +789,10 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
       });
       res.end(text);
     });
-  });
+  };
+  const server = options.tls ? createHttpsServer(options.tls, listener) : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `${options.tls ? "https" : "http"}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const created = (): Json => ({
     resourceVersion: nextResourceVersion(),
     creationTimestamp: seconds(),
@@ -925,6 +945,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
       if (isPaused) paused.add(controller);
       else paused.delete(controller);
     },
+    history: (resource, namespace, name) => clone(history.get(`${resource}/${namespace}/${name}`) ?? []),
     setControllerDelay(ms) {
       delay = ms;
     },
