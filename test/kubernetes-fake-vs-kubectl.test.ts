@@ -103,7 +103,7 @@ describe("the Kubernetes fake agrees with kubectl", { skip }, () => {
           "-out",
           join(dir, "cert.pem"),
         ]),
-        (error) => (error ? reject(error) : resolve()),
+        (error) => (error ? reject(new Error(`openssl: ${error.message}`)) : resolve()),
       ),
     );
     kube = await startKubernetesApi({
