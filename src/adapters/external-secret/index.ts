@@ -5,6 +5,7 @@ import {
   kubernetesClient,
   KubernetesError,
   loadKubeConfig,
+  retryAfterMs,
   type KubernetesAccess,
 } from "../support/kubernetes.ts";
 
@@ -107,9 +108,25 @@ export function createExternalSecretReloader(
       // after a successful sync, so a new one with Ready=True means our annotation was synced.
       const deadline = started.getTime() + options.timeoutMs;
       let last = "no sync yet";
+      let wait = intervalMs;
       for (;;) {
-        await sleep(Math.min(intervalMs, Math.max(0, deadline - now().getTime())), ctx.signal);
-        const es = await read();
+        await sleep(Math.min(wait, Math.max(0, deadline - now().getTime())), ctx.signal);
+        // A 429 while waiting is the API server asking for patience, not a failed sync.
+        const polled = await read().catch((error: unknown) => {
+          if (retryAfterMs(error) === undefined) throw error;
+          return retryAfterMs(error) ?? intervalMs;
+        });
+        wait = typeof polled === "number" ? Math.max(intervalMs, polled) : intervalMs;
+        if (typeof polled === "number") {
+          last = "the API server asked to slow down (429)";
+          if (now().getTime() >= deadline) {
+            throw new KubernetesError(
+              `${target} did not sync within ${formatDuration(options.timeoutMs)} (${last}); is the External Secrets operator running?`,
+            );
+          }
+          continue;
+        }
+        const es = polled;
         const status = es.status ?? {};
         const ready = status.conditions?.find((c) => c.type === "Ready");
         const resynced = status.syncedResourceVersion !== before.status?.syncedResourceVersion;

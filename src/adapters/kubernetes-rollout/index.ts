@@ -6,6 +6,7 @@ import {
   kubernetesClient,
   KubernetesError,
   loadKubeConfig,
+  retryAfterMs,
   type KubernetesAccess,
 } from "../support/kubernetes.ts";
 
@@ -35,6 +36,7 @@ export interface RolloutState {
 }
 
 const OBSERVING: RolloutState = { done: false, waiting: "waiting for the spec update to be observed" };
+const THROTTLED: RolloutState = { done: false, waiting: "the API server asked to slow down (429)" };
 
 /**
  * A Deployment's rollout by kubectl's rules (`rollout status`). `generation` is the one the
@@ -188,9 +190,16 @@ export function createKubernetesRolloutReloader(
       ctx.log.info(`restarted ${target}`, { environment: ctx.environment, restartedAt, generation });
       const deadline = now().getTime() + options.timeoutMs;
       let last = OBSERVING.waiting ?? "";
+      let wait = intervalMs;
       for (;;) {
-        await sleep(Math.min(intervalMs, Math.max(0, deadline - now().getTime())), ctx.signal);
-        const state = ops.status(await read(), generation);
+        await sleep(Math.min(wait, Math.max(0, deadline - now().getTime())), ctx.signal);
+        // A 429 while waiting is the API server asking for patience, not a failed rollout.
+        const object = await read().catch((error: unknown) => {
+          if (retryAfterMs(error) === undefined) throw error;
+          return retryAfterMs(error) ?? intervalMs;
+        });
+        wait = typeof object === "number" ? Math.max(intervalMs, object) : intervalMs;
+        const state = typeof object === "number" ? THROTTLED : ops.status(object, generation);
         if (state.failed) throw new KubernetesError(`${state.failed}; see ${describe}`);
         if (state.done) {
           ctx.log.info(`${target} rolled out`, { environment: ctx.environment });
