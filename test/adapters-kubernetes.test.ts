@@ -396,6 +396,120 @@ describe("external-secret reloader", () => {
   });
 });
 
+describe("controllers slower than the reloaders' poll, and an API server shedding load", () => {
+  const SLOW_MS = 2_500;
+  const until = async (condition: () => boolean): Promise<void> => {
+    for (let i = 0; i < 2_000 && !condition(); i += 1) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(condition(), "the condition came true");
+  };
+  const POLL_MS = 1_000;
+
+  it("kubernetes-rollout waits through seconds-long controller steps and a 429 with Retry-After", async () => {
+    kube.addDeployment("monitoring", "slow", 2);
+    kube.setControllerDelay(SLOW_MS);
+    try {
+      const reloader = createKubernetesRolloutReloader({
+        namespace: "monitoring",
+        name: "slow",
+        kubeconfig,
+        timeoutMs: 60_000,
+        intervalMs: POLL_MS,
+      });
+      const c = ctx();
+      const run = reloader.run(c);
+      await until(
+        () =>
+          (kube.deployment("monitoring", "slow") as { metadata: { generation: number } }).metadata
+            .generation === 2,
+      );
+      // Two reads of the rollout refused while it goes on: the reloader waits and reads again.
+      kube.throttle("GET", "deployments", 2, 1);
+      await run;
+      const dep = kube.deployment("monitoring", "slow") as {
+        status: { observedGeneration: number; updatedReplicas: number; replicas: number };
+      };
+      assert.deepEqual(
+        [dep.status.observedGeneration, dep.status.updatedReplicas, dep.status.replicas],
+        [2, 2, 2],
+      );
+      const reads = kube.requests.filter((r) => r.method === "GET" && r.path.endsWith("/deployments/slow"));
+      assert.equal(reads.filter((r) => r.status === 429).length, 2);
+      assert.ok(reads.length >= 6, `polled ${reads.length} times`);
+      // It saw the stages in between, not only the end.
+      const waits = c.log.lines
+        .filter((l) => l.message.startsWith("deployment monitoring/slow: "))
+        .map((l) => l.message);
+      assert.ok(
+        waits.some((m) => m.includes("new replicas updated")),
+        waits.join("\n"),
+      );
+      assert.ok(
+        waits.some((m) => m.includes("429")),
+        waits.join("\n"),
+      );
+    } finally {
+      kube.setControllerDelay(30);
+    }
+  });
+
+  it("external-secret waits for a sync slower than its poll; Ready keeps its transition time", async () => {
+    kube.addExternalSecret("monitoring", "slow");
+    const before = kube.externalSecret("monitoring", "slow") as {
+      status: { syncedResourceVersion: string; conditions: { lastTransitionTime: string }[] };
+    };
+    kube.setControllerDelay(SLOW_MS);
+    try {
+      const reloader = createExternalSecretReloader({
+        namespace: "monitoring",
+        name: "slow",
+        kubeconfig,
+        timeoutMs: 60_000,
+        intervalMs: POLL_MS,
+      });
+      const started = Date.now();
+      const run = reloader.run(ctx());
+      await until(
+        () =>
+          (kube.externalSecret("monitoring", "slow") as { metadata: { annotations?: object } }).metadata
+            .annotations !== undefined,
+      );
+      kube.throttle("GET", "externalsecrets", 1, 1);
+      await run;
+      assert.ok(Date.now() - started >= SLOW_MS, "returned only after the operator synced");
+      const after = kube.externalSecret("monitoring", "slow") as typeof before;
+      // The sync it waited for is the one after its annotation...
+      assert.notEqual(after.status.syncedResourceVersion, before.status.syncedResourceVersion);
+      // ...and Ready stayed True, so its lastTransitionTime did not move (as the operator does).
+      assert.equal(
+        after.status.conditions[0]?.lastTransitionTime,
+        before.status.conditions[0]?.lastTransitionTime,
+      );
+      const reads = kube.requests.filter(
+        (r) => r.method === "GET" && r.path.endsWith("/externalsecrets/slow"),
+      );
+      assert.equal(reads.filter((r) => r.status === 429).length, 1);
+    } finally {
+      kube.setControllerDelay(30);
+    }
+  });
+
+  it("a 429 outside the wait is reported with the fix, not retried blindly", async () => {
+    kube.addDeployment("monitoring", "busy");
+    kube.throttle("PATCH", "deployments", 1, 30);
+    const reloader = createKubernetesRolloutReloader({
+      namespace: "monitoring",
+      name: "busy",
+      kubeconfig,
+      timeoutMs: 5_000,
+      intervalMs: 50,
+    });
+    await assert.rejects(
+      reloader.run(ctx()),
+      /restarting deployment monitoring\/busy failed: .*429 Too Many Requests\); run again/,
+    );
+  });
+});
+
 describe("kubernetes-secret store", () => {
   const OLD = "X-srxc_zLpchro9ngNBVgyofN_jqQFJ2";
   const NEW = "QoU3neoxQQ6IPL8g7eRkkCjyWcwdNI7J";
