@@ -1,14 +1,17 @@
 /**
- * A local server speaking the Kubernetes API's REST protocol for what the reloaders touch, so the
- * real `@kubernetes/client-node` can be driven against it: Deployments (`apps/v1`), ExternalSecrets
- * (`external-secrets.io/v1`) and Secrets (`v1`, also created by POST), GET and PATCH (merge and
- * strategic-merge), with
- * `metadata.generation` bumped on spec changes, `Status` bodies for errors, and bearer-token
- * authentication. Two small controllers play the cluster: a Deployment controller that, when the
- * pod template changes, runs `onRollout` (restart the consumer) and then reports the rollout
- * complete as the real one does (observedGeneration, updated/available replicas, the Progressing
- * condition); and an External Secrets operator that, when the annotations change, runs `onSync`
- * (copy the value) and reports `refreshTime`, `syncedResourceVersion` and `Ready`.
+ * A local server speaking the Kubernetes API's REST protocol for what ftr's Kubernetes adapters
+ * touch, so the real `@kubernetes/client-node` (and kubectl, in kubernetes-fake-vs-kubectl.test.ts)
+ * can be driven against it: Deployments, StatefulSets, DaemonSets (`apps/v1`), Secrets (`v1`) and
+ * ExternalSecrets (`external-secrets.io/v1`); GET, list, watch, PUT, PATCH (merge, strategic merge
+ * with merge keys, JSON patch) and POST; one resourceVersion counter with 409 Conflict on a stale
+ * one; `metadata.generation` bumped on spec changes; `Status` bodies for errors; bearer-token
+ * authentication; discovery; 403 and 429 faults on request. Small controllers play the cluster,
+ * one step per configurable delay: a Deployment controller that rolls a new generation as the real
+ * one reports it (observedGeneration, replica counts, Progressing reset per generation, and
+ * ProgressDeadlineExceeded when `onRollout` throws); StatefulSet and DaemonSet controllers; and an
+ * External Secrets operator that, when the annotations change, runs `onSync` and reports
+ * `refreshTime`, `syncedResourceVersion` and `Ready`. docs/testing.md lists where it differs from
+ * a real API server.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { writeFile } from "node:fs/promises";
