@@ -88,6 +88,33 @@ describe("kubernetes-rollout reloader", () => {
     assert.ok(c.log.lines.some((l) => l.message.includes("rolled out")));
   });
 
+  it("a second restart within the same second still rolls out (kubectl's annotation has whole seconds)", async () => {
+    kube.addDeployment("monitoring", "twice");
+    // Each run's clock starts at the same whole second, so both would write the same restartedAt.
+    const from = (start: number): (() => Date) => {
+      const real = Date.now();
+      return () => new Date(start + Date.now() - real);
+    };
+    const second = Date.UTC(2026, 0, 1, 12, 0, 0);
+    const run = () =>
+      createKubernetesRolloutReloader(
+        { namespace: "monitoring", name: "twice", kubeconfig, timeoutMs: 10_000, intervalMs: 50 },
+        { now: from(second) },
+      ).run(ctx());
+    const before = rollouts.length;
+    await run();
+    await run();
+    assert.equal(rollouts.length, before + 2, "two rollouts");
+    const dep = kube.deployment("monitoring", "twice") as {
+      metadata: { generation: number };
+      status: { observedGeneration: number };
+      spec: { template: { metadata: { annotations: Record<string, string> } } };
+    };
+    assert.equal(dep.metadata.generation, 3);
+    assert.equal(dep.status.observedGeneration, 3);
+    assert.equal(dep.spec.template.metadata.annotations[RESTARTED_AT], "2026-01-01T12:00:01Z");
+  });
+
   it("refuses a paused deployment without touching it", async () => {
     kube.addDeployment("monitoring", "paused", 1, { paused: true });
     const reloader = createKubernetesRolloutReloader({

@@ -172,19 +172,25 @@ export function createKubernetesRolloutReloader(
           `${target} uses the OnDelete update strategy: a restart never rolls out; see ${describe}`,
         );
       }
-      const restartedAt = formatTime(now());
-      let patched: Workload;
-      try {
-        patched = await ops.patch(
-          api,
-          {
-            ...ref,
-            body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: restartedAt } } } } },
-          },
-          setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
-        );
-      } catch (error) {
-        throw explainKubernetesError(`restarting ${target}`, error);
+      const restart = async (): Promise<[string, Workload]> => {
+        const at = formatTime(now());
+        try {
+          const result = await ops.patch(
+            api,
+            { ...ref, body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } } },
+            setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+          );
+          return [at, result];
+        } catch (error) {
+          throw explainKubernetesError(`restarting ${target}`, error);
+        }
+      };
+      let [restartedAt, patched] = await restart();
+      if ((patched.metadata?.generation ?? 0) <= (current.metadata?.generation ?? 0)) {
+        // Restarted before within this same second: the annotation (whole seconds, as kubectl
+        // writes it) kept its value, so nothing rolls. Once the second is over, a new value does.
+        await sleep(1000 - (now().getTime() % 1000), ctx.signal);
+        [restartedAt, patched] = await restart();
       }
       const generation = patched.metadata?.generation ?? 0;
       ctx.log.info(`restarted ${target}`, { environment: ctx.environment, restartedAt, generation });
