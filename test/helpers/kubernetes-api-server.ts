@@ -39,7 +39,7 @@ const ROUTE = /^\/(?:api\/v1|apis\/([^/]+)\/v1)\/namespaces\/([^/]+)\/([a-z]+)(?
 /** Status code, body and extra headers of an answer. */
 type Reply = [number, Json, Record<string, string>?];
 interface WatchRequest {
-  readonly watch: { resource: Resource; namespace: string; name?: string };
+  readonly watch: { resource: Resource; namespace: string; name?: string; since?: string };
 }
 interface Watcher {
   readonly resource: Resource;
@@ -646,7 +646,15 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
         const selector = url.searchParams.get("fieldSelector") ?? "";
         const only = /^metadata\.name=(.+)$/.exec(selector)?.[1];
         if (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1") {
-          return { watch: { resource, namespace: ns, ...(only !== undefined ? { name: only } : {}) } };
+          const since = url.searchParams.get("resourceVersion");
+          return {
+            watch: {
+              resource,
+              namespace: ns,
+              ...(only !== undefined ? { name: only } : {}),
+              ...(since ? { since } : {}),
+            },
+          };
         }
         const items = [...store.values()].filter(
           (o) =>
@@ -778,6 +786,26 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
         res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
         res.flushHeaders();
         const watcher: Watcher = { ...result.watch, res };
+        // From a resourceVersion (a list's, as informers do): the changes since then come first.
+        const since = Number(result.watch.since ?? "0");
+        if (since > 0) {
+          const missed = [...history.values()]
+            .flat()
+            .filter((o) => {
+              const meta = o.metadata as Json;
+              return (
+                Number(meta.resourceVersion) > since &&
+                meta.namespace === watcher.namespace &&
+                (watcher.name === undefined || meta.name === watcher.name) &&
+                RESOURCES[watcher.resource].kind === o.kind
+              );
+            })
+            .sort(
+              (a, b) =>
+                Number((a.metadata as Json).resourceVersion) - Number((b.metadata as Json).resourceVersion),
+            );
+          for (const object of missed) res.write(`${JSON.stringify({ type: "MODIFIED", object })}\n`);
+        }
         watchers.add(watcher);
         res.on("close", () => watchers.delete(watcher));
         return;
