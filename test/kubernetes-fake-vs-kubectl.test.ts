@@ -19,8 +19,10 @@ import { delimiter, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   createKubernetesRolloutReloader,
+  daemonSetStatus,
   rolloutStatus,
   RESTARTED_AT,
+  statefulSetStatus,
 } from "../src/adapters/kubernetes-rollout/index.ts";
 import { memoryLogger } from "../src/util/log.ts";
 import { startKubernetesApi, type RunningKubernetesApi } from "./helpers/kubernetes-api-server.ts";
@@ -449,5 +451,42 @@ describe("the Kubernetes fake agrees with kubectl", { skip }, () => {
     assert.equal(watched.code, 0, watched.stderr);
     assertSameTimeline(kubectlVerdicts(watched), ftrVerdicts("stuck", 3));
     assert.equal(fromFtr(deployment("stuck"), 3), "done");
+  });
+
+  it("StatefulSets and DaemonSets: kubectl and ftr agree on every version through a restart; OnDelete is refused by both", async () => {
+    onRollout = undefined;
+    kube.addStatefulSet(NS, "set", 2);
+    kube.addDaemonSet(NS, "nodes", 3);
+    for (const [resource, name, judge] of [
+      ["statefulsets", "set", statefulSetStatus],
+      ["daemonsets", "nodes", daemonSetStatus],
+    ] as const) {
+      await ok("rollout", "restart", resource, name);
+      const watched = await kubectl("rollout", "status", resource, name, "--timeout=60s");
+      assert.equal(watched.code, 0, watched.stderr);
+      const kubectlSaw = `${watched.stdout}`
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => (/rolling update complete|successfully rolled out/.test(l) ? "done" : "waiting"));
+      const ftrSaw = kube
+        .history(resource, NS, name)
+        .filter((o) => (o.metadata as { generation: number }).generation >= 2)
+        .map((o) => (judge(o as never, 2).done ? "done" : "waiting"));
+      assertSameTimeline(kubectlSaw, ftrSaw);
+      assert.equal(kubectlSaw.at(-1), "done");
+    }
+
+    kube.addStatefulSet(NS, "on-delete", 1, { onDelete: true });
+    const status = await kubectl("rollout", "status", "statefulset", "on-delete", "--timeout=5s");
+    assert.equal(status.code, 1);
+    assert.match(status.stderr, /only available for RollingUpdate strategy type/);
+    const reloader = createKubernetesRolloutReloader({
+      namespace: NS,
+      kind: "StatefulSet",
+      name: "on-delete",
+      kubeconfig,
+      timeoutMs: 5_000,
+    });
+    await assert.rejects(reloader.run({ environment: "test", runId: "r", log: memoryLogger() }), /OnDelete/);
   });
 });
