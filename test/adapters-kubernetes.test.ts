@@ -89,6 +89,33 @@ describe("kubernetes-rollout reloader", () => {
     assert.ok(c.log.lines.some((l) => l.message.includes("rolled out")));
   });
 
+  it("a second restart within the same second still rolls out (kubectl's annotation has whole seconds)", async () => {
+    kube.addDeployment("monitoring", "twice");
+    // Each run's clock starts at the same whole second, so both would write the same restartedAt.
+    const from = (start: number): (() => Date) => {
+      const real = Date.now();
+      return () => new Date(start + Date.now() - real);
+    };
+    const second = Date.UTC(2026, 0, 1, 12, 0, 0);
+    const run = () =>
+      createKubernetesRolloutReloader(
+        { namespace: "monitoring", name: "twice", kubeconfig, timeoutMs: 10_000, intervalMs: 50 },
+        { now: from(second) },
+      ).run(ctx());
+    const before = rollouts.length;
+    await run();
+    await run();
+    assert.equal(rollouts.length, before + 2, "two rollouts");
+    const dep = kube.deployment("monitoring", "twice") as {
+      metadata: { generation: number };
+      status: { observedGeneration: number };
+      spec: { template: { metadata: { annotations: Record<string, string> } } };
+    };
+    assert.equal(dep.metadata.generation, 3);
+    assert.equal(dep.status.observedGeneration, 3);
+    assert.equal(dep.spec.template.metadata.annotations[RESTARTED_AT], "2026-01-01T12:00:01Z");
+  });
+
   it("refuses a paused deployment without touching it", async () => {
     kube.addDeployment("monitoring", "paused", 1, { paused: true });
     const reloader = createKubernetesRolloutReloader({
@@ -464,6 +491,120 @@ describe("external-secret reloader", () => {
     } finally {
       kube.pause("externalsecrets", false);
     }
+  });
+});
+
+describe("controllers slower than the reloaders' poll, and an API server shedding load", () => {
+  const SLOW_MS = 2_500;
+  const until = async (condition: () => boolean): Promise<void> => {
+    for (let i = 0; i < 2_000 && !condition(); i += 1) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(condition(), "the condition came true");
+  };
+  const POLL_MS = 1_000;
+
+  it("kubernetes-rollout waits through seconds-long controller steps and a 429 with Retry-After", async () => {
+    kube.addDeployment("monitoring", "slow", 2);
+    kube.setControllerDelay(SLOW_MS);
+    try {
+      const reloader = createKubernetesRolloutReloader({
+        namespace: "monitoring",
+        name: "slow",
+        kubeconfig,
+        timeoutMs: 60_000,
+        intervalMs: POLL_MS,
+      });
+      const c = ctx();
+      const run = reloader.run(c);
+      await until(
+        () =>
+          (kube.deployment("monitoring", "slow") as { metadata: { generation: number } }).metadata
+            .generation === 2,
+      );
+      // Two reads of the rollout refused while it goes on: the reloader waits and reads again.
+      kube.throttle("GET", "deployments", 2, 1);
+      await run;
+      const dep = kube.deployment("monitoring", "slow") as {
+        status: { observedGeneration: number; updatedReplicas: number; replicas: number };
+      };
+      assert.deepEqual(
+        [dep.status.observedGeneration, dep.status.updatedReplicas, dep.status.replicas],
+        [2, 2, 2],
+      );
+      const reads = kube.requests.filter((r) => r.method === "GET" && r.path.endsWith("/deployments/slow"));
+      assert.equal(reads.filter((r) => r.status === 429).length, 2);
+      assert.ok(reads.length >= 6, `polled ${reads.length} times`);
+      // It saw the stages in between, not only the end.
+      const waits = c.log.lines
+        .filter((l) => l.message.startsWith("deployment monitoring/slow: "))
+        .map((l) => l.message);
+      assert.ok(
+        waits.some((m) => m.includes("new replicas updated")),
+        waits.join("\n"),
+      );
+      assert.ok(
+        waits.some((m) => m.includes("429")),
+        waits.join("\n"),
+      );
+    } finally {
+      kube.setControllerDelay(30);
+    }
+  });
+
+  it("external-secret waits for a sync slower than its poll; Ready keeps its transition time", async () => {
+    kube.addExternalSecret("monitoring", "slow");
+    const before = kube.externalSecret("monitoring", "slow") as {
+      status: { syncedResourceVersion: string; conditions: { lastTransitionTime: string }[] };
+    };
+    kube.setControllerDelay(SLOW_MS);
+    try {
+      const reloader = createExternalSecretReloader({
+        namespace: "monitoring",
+        name: "slow",
+        kubeconfig,
+        timeoutMs: 60_000,
+        intervalMs: POLL_MS,
+      });
+      const started = Date.now();
+      const run = reloader.run(ctx());
+      await until(
+        () =>
+          (kube.externalSecret("monitoring", "slow") as { metadata: { annotations?: object } }).metadata
+            .annotations !== undefined,
+      );
+      kube.throttle("GET", "externalsecrets", 1, 1);
+      await run;
+      assert.ok(Date.now() - started >= SLOW_MS, "returned only after the operator synced");
+      const after = kube.externalSecret("monitoring", "slow") as typeof before;
+      // The sync it waited for is the one after its annotation...
+      assert.notEqual(after.status.syncedResourceVersion, before.status.syncedResourceVersion);
+      // ...and Ready stayed True, so its lastTransitionTime did not move (as the operator does).
+      assert.equal(
+        after.status.conditions[0]?.lastTransitionTime,
+        before.status.conditions[0]?.lastTransitionTime,
+      );
+      const reads = kube.requests.filter(
+        (r) => r.method === "GET" && r.path.endsWith("/externalsecrets/slow"),
+      );
+      assert.equal(reads.filter((r) => r.status === 429).length, 1);
+    } finally {
+      kube.setControllerDelay(30);
+    }
+  });
+
+  it("a 429 outside the wait is reported with the fix, not retried blindly", async () => {
+    kube.addDeployment("monitoring", "busy");
+    kube.throttle("PATCH", "deployments", 1, 30);
+    const reloader = createKubernetesRolloutReloader({
+      namespace: "monitoring",
+      name: "busy",
+      kubeconfig,
+      timeoutMs: 5_000,
+      intervalMs: 50,
+    });
+    await assert.rejects(
+      reloader.run(ctx()),
+      /restarting deployment monitoring\/busy failed: .*429 Too Many Requests\); run again/,
+    );
   });
 });
 

@@ -55,7 +55,8 @@ describe("the GOV.UK pipeline: Secrets Manager, External Secrets, a Deployment r
       JSON.stringify({ [KEY]: demoCredentials.exporterTokens.integration.token, "other-key": "kept" }),
     );
     kube = await startKubernetesApi({
-      controllerDelayMs: 50,
+      // Each controller step slower than the reloaders' 1 s poll, so their waits are exercised.
+      controllerDelayMs: 1_200,
       // The operator copies AWSCURRENT into the Secret, here the file the stand-in reads.
       onSync: async () => {
         if (failSyncs > 0) {

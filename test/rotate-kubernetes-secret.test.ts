@@ -35,7 +35,8 @@ describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout rel
 
   before(async () => {
     kube = await startKubernetesApi({
-      controllerDelayMs: 50,
+      // Each controller step slower than the reloaders' 1 s poll, so their waits are exercised.
+      controllerDelayMs: 1_200,
       onRollout: async () => {
         if (failRollouts > 0) {
           failRollouts -= 1;

@@ -1,31 +1,65 @@
 /**
- * A local server speaking the Kubernetes API's REST protocol for what the reloaders touch, so the
- * real `@kubernetes/client-node` can be driven against it: Deployments (`apps/v1`), ExternalSecrets
- * (`external-secrets.io/v1`) and Secrets (`v1`, also created by POST), GET and PATCH (merge and
- * strategic-merge), with
- * `metadata.generation` bumped on spec changes, `Status` bodies for errors, and bearer-token
- * authentication. Two small controllers play the cluster: a Deployment controller that, when the
- * pod template changes, runs `onRollout` (restart the consumer) and then reports the rollout
- * complete as the real one does (observedGeneration, updated/available replicas, the Progressing
- * condition); and an External Secrets operator that, when the annotations change, runs `onSync`
- * (copy the value) and reports `refreshTime`, `syncedResourceVersion` and `Ready`.
+ * A local server speaking the Kubernetes API's REST protocol for what ftr's Kubernetes adapters
+ * touch, so the real `@kubernetes/client-node` (and kubectl, in kubernetes-fake-vs-kubectl.test.ts)
+ * can be driven against it: Deployments, StatefulSets, DaemonSets (`apps/v1`), Secrets (`v1`) and
+ * ExternalSecrets (`external-secrets.io/v1`); GET, list, watch, PUT, PATCH (merge, strategic merge
+ * with merge keys, JSON patch) and POST; one resourceVersion counter with 409 Conflict on a stale
+ * one; `metadata.generation` bumped on spec changes; `Status` bodies for errors; bearer-token
+ * authentication; discovery; 403 and 429 faults on request. Small controllers play the cluster,
+ * one step per configurable delay: a Deployment controller that rolls a new generation as the real
+ * one reports it (observedGeneration, replica counts, Progressing reset per generation, and
+ * ProgressDeadlineExceeded when `onRollout` throws); StatefulSet and DaemonSet controllers; and an
+ * External Secrets operator that, when the annotations change, runs `onSync` and reports
+ * `refreshTime`, `syncedResourceVersion` and `Ready`. docs/testing.md lists where it differs from
+ * a real API server.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 
 export const KUBE_TEST_TOKEN = "ftr-test-kube-bearer-token-0123456789";
 
 type Json = Record<string, unknown>;
 
+/** The resources served, with their API group ("" for the core group) and kind. */
+const RESOURCES = {
+  deployments: { group: "apps", kind: "Deployment", shortNames: ["deploy"] },
+  statefulsets: { group: "apps", kind: "StatefulSet", shortNames: ["sts"] },
+  daemonsets: { group: "apps", kind: "DaemonSet", shortNames: ["ds"] },
+  externalsecrets: { group: "external-secrets.io", kind: "ExternalSecret", shortNames: ["es"] },
+  secrets: { group: "", kind: "Secret", shortNames: undefined },
+} as const;
+export type Resource = keyof typeof RESOURCES;
+
+/** `/api/v1/...` or `/apis/<group>/v1/...`, a namespaced collection or one object in it. */
+const ROUTE = /^\/(?:api\/v1|apis\/([^/]+)\/v1)\/namespaces\/([^/]+)\/([a-z]+)(?:\/([^/]+))?$/;
+
+/** Status code, body and extra headers of an answer. */
+type Reply = [number, Json, Record<string, string>?];
+interface WatchRequest {
+  readonly watch: { resource: Resource; namespace: string; name?: string; since?: string };
+}
+interface Watcher {
+  readonly resource: Resource;
+  readonly namespace: string;
+  readonly name?: string;
+  readonly res: ServerResponse;
+}
+
 interface Options {
   /** Restart the consumer; a throw makes the rollout exceed its progress deadline. */
   readonly onRollout?: (namespace: string, name: string) => Promise<void>;
   /** Copy the value into the target Secret; a throw reports `SecretSyncedError`. */
   readonly onSync?: (namespace: string, name: string) => Promise<void>;
-  /** How long each controller takes before acting. Default 100 ms. */
+  /** How long each controller step takes (observe, start a pod, sync). Default 100 ms. */
   readonly controllerDelayMs?: number;
+  /**
+   * Serve HTTPS with this key and certificate. kubectl (client-go) sends a kubeconfig's credentials
+   * only over TLS, so the kubectl checks need it; the client library tests use plain HTTP.
+   */
+  readonly tls?: { readonly key: string; readonly cert: string };
   /** How far the cluster's clock is from this machine's (the operators' timestamps). Default 0. */
   readonly clusterClockSkewMs?: number;
 }
@@ -57,6 +91,15 @@ export interface RunningKubernetesApi {
   externalSecret(namespace: string, name: string): Json | undefined;
   /** Stop the operators acting (a cluster without External Secrets running, a stuck rollout). */
   pause(controller: "deployments" | "externalsecrets", paused?: boolean): void;
+  /** Every version of an object written since it was added (controllers' writes too), oldest first. */
+  history(resource: Resource, namespace: string, name: string): Json[];
+  /** How long each controller step takes from now on (slower than a reloader's poll, say). */
+  setControllerDelay(ms: number): void;
+  /**
+   * Answer the next `times` requests of `method` on `resource` with 429 Too Many Requests and
+   * `Retry-After`, as the API server's priority and fairness does under load.
+   */
+  throttle(method: string, resource: string, times: number, retryAfterSeconds?: number): void;
   /** Write a kubeconfig pointing at this server; returns its path. */
   writeKubeconfig(path: string, context?: string): Promise<string>;
   close(): Promise<void>;
@@ -65,7 +108,7 @@ export interface RunningKubernetesApi {
 const clone = <T>(value: T): T => structuredClone(value);
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** RFC 7386 merge patch (strategic merge acts the same on the maps these patches touch). */
+/** RFC 7386 JSON merge patch: maps merge, everything else (lists too) is replaced wholesale. */
 function mergePatch(target: unknown, patch: unknown): unknown {
   if (!isObject(patch)) return clone(patch);
   const out: Json = isObject(target) ? { ...target } : {};
@@ -76,135 +119,346 @@ function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
+/**
+ * The merge keys of the lists ftr and kubectl touch in Deployments, StatefulSets, DaemonSets and
+ * Secrets (`patchMergeKey` in the Kubernetes API types). A list not named here is replaced.
+ */
+const MERGE_KEYS: Readonly<Record<string, string>> = {
+  containers: "name",
+  initContainers: "name",
+  env: "name",
+  envFrom: "",
+  volumes: "name",
+  volumeMounts: "mountPath",
+  ports: "containerPort",
+  imagePullSecrets: "name",
+  conditions: "type",
+};
+
+/**
+ * Strategic merge patch as the API server applies it to built-in types: maps merge as in a JSON
+ * merge patch, lists with a merge key merge element by element (`$patch: delete` removes one,
+ * `$patch: replace` replaces the list), other lists are replaced. `$setElementOrder/` and
+ * `$retainKeys` directives are accepted and ignored (order is kept as stored).
+ */
+function strategicMergePatch(target: unknown, patch: unknown): unknown {
+  if (!isObject(patch)) return clone(patch);
+  if (patch.$patch === "replace") {
+    const { $patch: _replace, ...rest } = patch;
+    return clone(rest);
+  }
+  const out: Json = isObject(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (key.startsWith("$setElementOrder/") || key === "$retainKeys" || key === "$patch") continue;
+    if (value === null) {
+      delete out[key];
+      continue;
+    }
+    const mergeKey = MERGE_KEYS[key];
+    if (Array.isArray(value) && mergeKey && Array.isArray(out[key])) {
+      const list = [...(out[key] as unknown[])];
+      const items = value.filter(isObject);
+      if (items.some((item) => item.$patch === "replace")) {
+        out[key] = items.filter((item) => item.$patch !== "replace").map((item) => clone(item));
+        continue;
+      }
+      for (const item of items) {
+        const at = list.findIndex((e) => isObject(e) && e[mergeKey] === item[mergeKey]);
+        if (item.$patch === "delete") {
+          if (at >= 0) list.splice(at, 1);
+        } else if (at >= 0) {
+          list[at] = strategicMergePatch(list[at], item);
+        } else {
+          list.push(strategicMergePatch(undefined, item));
+        }
+      }
+      out[key] = list;
+    } else {
+      out[key] = strategicMergePatch(out[key], value);
+    }
+  }
+  return out;
+}
+
+/** RFC 6902 JSON patch (add, remove, replace, test); throws on a failed test or a missing path. */
+function jsonPatch(target: Json, operations: unknown): Json {
+  if (!Array.isArray(operations)) throw new Error("a JSON patch is a list of operations");
+  const doc = clone(target);
+  for (const operation of operations) {
+    if (!isObject(operation) || typeof operation.path !== "string") throw new Error("bad operation");
+    const parts = operation.path
+      .split("/")
+      .slice(1)
+      .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const last = parts.pop() ?? "";
+    let parent: unknown = doc;
+    for (const part of parts) {
+      parent = Array.isArray(parent) ? parent[Number(part)] : isObject(parent) ? parent[part] : undefined;
+      if (parent === undefined) throw new Error(`path ${operation.path} does not exist`);
+    }
+    const container = parent;
+    const get = (): unknown =>
+      Array.isArray(container) ? container[Number(last)] : isObject(container) ? container[last] : undefined;
+    switch (operation.op) {
+      case "test":
+        if (JSON.stringify(get()) !== JSON.stringify(operation.value)) throw new Error("test failed");
+        break;
+      case "remove":
+        if (get() === undefined) throw new Error(`path ${operation.path} does not exist`);
+        if (Array.isArray(container)) container.splice(Number(last), 1);
+        else if (isObject(container)) delete container[last];
+        break;
+      case "add":
+      case "replace":
+        if (operation.op === "replace" && get() === undefined) {
+          throw new Error(`path ${operation.path} does not exist`);
+        }
+        if (Array.isArray(container)) {
+          const index = last === "-" ? container.length : Number(last);
+          container.splice(index, operation.op === "replace" ? 1 : 0, clone(operation.value));
+        } else if (isObject(container)) container[last] = clone(operation.value);
+        break;
+      default:
+        throw new Error(`unsupported operation ${String(operation.op)}`);
+    }
+  }
+  return doc;
+}
+
 const format = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, "Z");
 
 export async function startKubernetesApi(options: Options = {}): Promise<RunningKubernetesApi> {
-  const deployments = new Map<string, Json>();
-  const externalSecrets = new Map<string, Json>();
-  const secrets = new Map<string, Json>();
-  const statefulSets = new Map<string, Json>();
-  const daemonSets = new Map<string, Json>();
+  const stores: Record<Resource, Map<string, Json>> = {
+    deployments: new Map(),
+    statefulsets: new Map(),
+    daemonsets: new Map(),
+    externalsecrets: new Map(),
+    secrets: new Map(),
+  };
+  const { deployments, externalSecrets, secrets, statefulSets, daemonSets } = {
+    deployments: stores.deployments,
+    externalSecrets: stores.externalsecrets,
+    secrets: stores.secrets,
+    statefulSets: stores.statefulsets,
+    daemonSets: stores.daemonsets,
+  };
   const forbidden = new Set<string>();
+  const faults: { method: string; resource: string; remaining: number; retryAfterSeconds: number }[] = [];
   const requests: RequestLogEntry[] = [];
   const paused = new Set<string>();
-  const delay = options.controllerDelayMs ?? 100;
+  const watchers = new Set<Watcher>();
+  const history = new Map<string, Json[]>();
+  const timers = new Set<NodeJS.Timeout>();
+  let delay = options.controllerDelayMs ?? 100;
+  // One counter for the whole cluster, as etcd's revision: every write gets a new, larger one.
+  let revision = 1;
+  const nextResourceVersion = (): string => String(++revision);
   const seconds = (): string => format(new Date(Date.now() + (options.clusterClockSkewMs ?? 0)));
   const key = (ns: string, name: string): string => `${ns}/${name}`;
 
-  const status = (code: number, reason: string, message: string): [number, Json] => [
+  const status = (code: number, reason: string, message: string, details?: Json): Reply => [
     code,
-    { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code },
+    {
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Failure",
+      message,
+      reason,
+      ...(details ? { details } : {}),
+      code,
+    },
   ];
 
-  const rollout = (dep: Json): void => {
-    const meta = dep.metadata as Json;
-    const spec = dep.spec as Json;
-    const generation = meta.generation as number;
-    const replicas = (spec.replicas as number | undefined) ?? 1;
-    setTimeout(() => {
-      if (paused.has("deployments")) return;
-      // Observed: a new ReplicaSet starts next to the old one (surge 1, unavailable 0).
-      dep.status = {
-        ...(dep.status as Json),
-        observedGeneration: generation,
-        replicas: replicas + 1,
-        updatedReplicas: 1,
-        availableReplicas: replicas,
-      };
-      const hook = options.onRollout?.(meta.namespace as string, meta.name as string) ?? Promise.resolve();
-      hook.then(
-        () => {
-          if ((dep.metadata as Json).generation !== generation) return; // superseded
-          dep.status = {
-            observedGeneration: generation,
-            replicas,
-            updatedReplicas: replicas,
-            readyReplicas: replicas,
-            availableReplicas: replicas,
-            conditions: [
-              { type: "Available", status: "True", reason: "MinimumReplicasAvailable" },
-              { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable" },
-            ],
-          };
-        },
-        () => {
-          dep.status = {
-            ...(dep.status as Json),
-            conditions: [
-              {
-                type: "Progressing",
-                status: "False",
-                reason: "ProgressDeadlineExceeded",
-                message: "rollout failed",
-              },
-            ],
-          };
-        },
-      );
+  /** A controller's step, after the configured delay; dropped when the server closes. */
+  const later = (step: () => void): void => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      step();
     }, delay);
+    timers.add(timer);
   };
 
+  /** Stores a write: a new resourceVersion, and a MODIFIED event for whoever watches. */
+  const written = (resource: Resource, object: Json, type = "MODIFIED"): void => {
+    (object.metadata as Json).resourceVersion = nextResourceVersion();
+    const meta = object.metadata as Json;
+    const id = `${resource}/${String(meta.namespace)}/${String(meta.name)}`;
+    history.set(id, [...(history.get(id) ?? []), clone(object)]);
+    for (const watcher of watchers) {
+      if (watcher.resource !== resource || watcher.namespace !== meta.namespace) continue;
+      if (watcher.name !== undefined && watcher.name !== meta.name) continue;
+      watcher.res.write(`${JSON.stringify({ type, object: clone(object) })}\n`);
+    }
+  };
+
+  /** Sets a condition; its lastTransitionTime moves only when its status changes, as controllers do. */
+  const withCondition = (conditions: unknown, condition: Json): Json[] => {
+    const list = Array.isArray(conditions) ? conditions.filter(isObject) : [];
+    const previous = list.find((c) => c.type === condition.type);
+    const now = seconds();
+    const next: Json = {
+      ...condition,
+      lastUpdateTime: now,
+      lastTransitionTime:
+        previous && previous.status === condition.status ? previous.lastTransitionTime : now,
+    };
+    return previous ? list.map((c) => (c === previous ? next : c)) : [...list, next];
+  };
+
+  /**
+   * The Deployment controller for one new generation (RollingUpdate, maxSurge 1, maxUnavailable 0):
+   * observe it and reset Progressing to ReplicaSetUpdated, start one new pod beside the old ones,
+   * run `onRollout`, then replace the old pods one at a time and report NewReplicaSetAvailable; a
+   * failed `onRollout` leaves the rollout stuck and reports ProgressDeadlineExceeded. Each step
+   * waits the controller delay; a newer generation supersedes it.
+   */
+  const rollout = (dep: Json): void => {
+    const generation = (dep.metadata as Json).generation as number;
+    const current = (): boolean =>
+      !paused.has("deployments") && (dep.metadata as Json).generation === generation;
+    const spec = (): Json => dep.spec as Json;
+    const replicas = (): number => (spec().replicas as number | undefined) ?? 1;
+    const rs = `${String((dep.metadata as Json).name)}-${generation}`;
+    const set = (fields: Json, progressing: Json): void => {
+      const previous = dep.status as Json;
+      dep.status = {
+        ...previous,
+        observedGeneration: generation,
+        ...fields,
+        conditions: withCondition(previous.conditions, { type: "Progressing", ...progressing }),
+      };
+      written("deployments", dep);
+    };
+    later(() => {
+      if (!current()) return;
+      if (spec().paused === true) {
+        set({}, { status: "Unknown", reason: "DeploymentPaused", message: "Deployment is paused" });
+        return;
+      }
+      const n = replicas();
+      const progressing = {
+        status: "True",
+        reason: "ReplicaSetUpdated",
+        message: `ReplicaSet "${rs}" is progressing.`,
+      };
+      set(
+        {
+          replicas: n + 1,
+          updatedReplicas: 1,
+          readyReplicas: n,
+          availableReplicas: n,
+          unavailableReplicas: 1,
+        },
+        progressing,
+      );
+      const hook =
+        options.onRollout?.(String((dep.metadata as Json).namespace), String((dep.metadata as Json).name)) ??
+        Promise.resolve();
+      hook.then(
+        () => {
+          const step = (updated: number): void =>
+            later(() => {
+              if (!current()) return;
+              if (updated < n) {
+                // One more new pod ready, one more old pod stopping.
+                set(
+                  { replicas: n + 1, updatedReplicas: updated + 1, readyReplicas: n, availableReplicas: n },
+                  progressing,
+                );
+                step(updated + 1);
+                return;
+              }
+              const { unavailableReplicas: _gone, ...rest } = dep.status as Json;
+              dep.status = rest;
+              set(
+                { replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: n },
+                {
+                  status: "True",
+                  reason: "NewReplicaSetAvailable",
+                  message: `ReplicaSet "${rs}" has successfully progressed.`,
+                },
+              );
+            });
+          step(1);
+        },
+        () => {
+          if (!current()) return;
+          set(
+            {},
+            {
+              status: "False",
+              reason: "ProgressDeadlineExceeded",
+              message: `ReplicaSet "${rs}" has timed out progressing.`,
+            },
+          );
+        },
+      );
+    });
+  };
+
+  /**
+   * The External Secrets operator reconciling after a change to the ExternalSecret: runs `onSync`
+   * and reports `refreshTime`, `syncedResourceVersion` (generation and a hash of labels and
+   * annotations, as the operator computes it) and `Ready`; a failed sync changes only `Ready`.
+   */
   const sync = (es: Json): void => {
-    const meta = es.metadata as Json;
-    setTimeout(() => {
+    later(() => {
       if (paused.has("externalsecrets")) return;
+      const meta = es.metadata as Json;
       const hash = createHash("sha256")
         .update(JSON.stringify([meta.labels ?? {}, meta.annotations ?? {}]))
         .digest("hex")
         .slice(0, 16);
+      const synced = `${String(meta.generation)}-${hash}`;
       const hook = options.onSync?.(meta.namespace as string, meta.name as string) ?? Promise.resolve();
       hook.then(
         () => {
+          const previous = es.status as Json;
           es.status = {
+            ...previous,
             refreshTime: seconds(),
-            syncedResourceVersion: `${String(meta.generation)}-${hash}`,
+            syncedResourceVersion: synced,
             binding: { name: meta.name },
-            conditions: [
-              {
-                type: "Ready",
-                status: "True",
-                reason: "SecretSynced",
-                message: "secret synced",
-                lastTransitionTime: seconds(),
-              },
-            ],
+            conditions: withCondition(previous.conditions, {
+              type: "Ready",
+              status: "True",
+              reason: "SecretSynced",
+              message: "secret synced",
+            }).map(({ lastUpdateTime: _u, ...c }) => c),
           };
+          written("externalsecrets", es);
         },
         (error: unknown) => {
-          // As the operator does: the transition time moves only when the status changes.
-          const previous = ((es.status as Json).conditions as Json[] | undefined)?.find(
-            (c) => c.type === "Ready",
-          );
+          const previous = es.status as Json;
           es.status = {
-            ...(es.status as Json),
-            conditions: [
-              {
-                type: "Ready",
-                status: "False",
-                reason: "SecretSyncedError",
-                message: `could not get secret data from provider: ${error instanceof Error ? error.message : String(error)}`,
-                lastTransitionTime: previous?.status === "False" ? previous.lastTransitionTime : seconds(),
-              },
-            ],
+            ...previous,
+            conditions: withCondition(previous.conditions, {
+              type: "Ready",
+              status: "False",
+              reason: "SecretSyncedError",
+              message: `could not get secret data from provider: ${error instanceof Error ? error.message : String(error)}`,
+            }).map(({ lastUpdateTime: _u, ...c }) => c),
           };
+          written("externalsecrets", es);
         },
       );
-    }, delay);
+    });
   };
 
   /** The StatefulSet and DaemonSet controllers: replace the pods (after `onRollout`), then report. */
   const rollPods = (object: Json, kind: "statefulsets" | "daemonsets"): void => {
-    const meta = object.metadata as Json;
+    const meta = (): Json => object.metadata as Json;
     const spec = object.spec as Json;
-    const generation = meta.generation as number;
-    setTimeout(() => {
+    const generation = meta().generation as number;
+    later(() => {
       if (paused.has("deployments")) return;
-      const revision = `${String(meta.name)}-${generation}`;
+      const revisionName = `${String(meta().name)}-${generation}`;
       if (kind === "statefulsets") {
         object.status = {
           ...(object.status as Json),
           observedGeneration: generation,
-          updateRevision: revision,
+          updateRevision: revisionName,
           updatedReplicas: 0,
         };
       } else {
@@ -214,9 +468,11 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
           updatedNumberScheduled: 0,
         };
       }
-      const hook = options.onRollout?.(meta.namespace as string, meta.name as string) ?? Promise.resolve();
+      written(kind, object);
+      const hook =
+        options.onRollout?.(meta().namespace as string, meta().name as string) ?? Promise.resolve();
       void hook.then(() => {
-        if ((object.metadata as Json).generation !== generation) return;
+        if (meta().generation !== generation) return;
         if (kind === "statefulsets") {
           const replicas = (spec.replicas as number | undefined) ?? 1;
           object.status = {
@@ -224,8 +480,8 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
             replicas,
             readyReplicas: replicas,
             updatedReplicas: replicas,
-            currentRevision: revision,
-            updateRevision: revision,
+            currentRevision: revisionName,
+            updateRevision: revisionName,
           };
         } else {
           const nodes = (object.status as Json).desiredNumberScheduled as number;
@@ -238,156 +494,341 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
             numberReady: nodes,
           };
         }
+        written(kind, object);
       });
-    }, delay);
+    });
   };
 
-  const routes: {
-    pattern: RegExp;
-    store: Map<string, Json>;
-    kind: "deployments" | "statefulsets" | "daemonsets" | "externalsecrets" | "secrets";
-  }[] = [
-    {
-      pattern: /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/statefulsets\/([^/]+)$/,
-      store: statefulSets,
-      kind: "statefulsets",
-    },
-    {
-      pattern: /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/daemonsets\/([^/]+)$/,
-      store: daemonSets,
-      kind: "daemonsets",
-    },
-    { pattern: /^\/api\/v1\/namespaces\/([^/]+)\/secrets\/([^/]+)$/, store: secrets, kind: "secrets" },
-    {
-      pattern: /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)$/,
-      store: deployments,
-      kind: "deployments",
-    },
-    {
-      pattern: /^\/apis\/external-secrets\.io\/v1\/namespaces\/([^/]+)\/externalsecrets\/([^/]+)$/,
-      store: externalSecrets,
-      kind: "externalsecrets",
-    },
-  ];
+  const stale = (resource: Resource, name: string): Reply =>
+    status(
+      409,
+      "Conflict",
+      `Operation cannot be fulfilled on ${resource}${RESOURCES[resource].group ? `.${RESOURCES[resource].group}` : ""} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      { name, group: RESOURCES[resource].group, kind: resource },
+    );
 
-  const handle = (req: IncomingMessage, body: string): [number, Json] => {
+  /** A PATCH or PUT: server-owned fields kept, resourceVersion checked, then the controllers told. */
+  const update = (resource: Resource, object: Json, next: Json): Reply => {
+    const meta = object.metadata as Json;
+    const asked = isObject(next.metadata) ? next.metadata.resourceVersion : undefined;
+    // A resourceVersion in the body is a precondition, never a value to store.
+    if (asked !== undefined && asked !== meta.resourceVersion) return stale(resource, String(meta.name));
+    const before = JSON.stringify(object.spec);
+    const beforeMeta = JSON.stringify([meta.labels, meta.annotations]);
+    const kept = {
+      name: meta.name,
+      namespace: meta.namespace,
+      uid: meta.uid,
+      generation: meta.generation,
+      creationTimestamp: meta.creationTimestamp,
+      resourceVersion: meta.resourceVersion,
+    };
+    const oldStatus = object.status;
+    for (const k of Object.keys(object)) delete object[k];
+    Object.assign(object, next, {
+      metadata: { ...(isObject(next.metadata) ? next.metadata : {}), ...kept },
+    });
+    // The status subresource is written by the controllers, not through the object.
+    if (oldStatus !== undefined) object.status = oldStatus;
+    else delete object.status;
+    const specChanged = JSON.stringify(object.spec) !== before;
+    const newMeta = object.metadata as Json;
+    if (specChanged && resource !== "secrets") newMeta.generation = ((kept.generation as number) ?? 1) + 1;
+    written(resource, object);
+    if (specChanged && resource === "deployments") rollout(object);
+    if (specChanged && (resource === "statefulsets" || resource === "daemonsets")) rollPods(object, resource);
+    if (
+      resource === "externalsecrets" &&
+      JSON.stringify([newMeta.labels, newMeta.annotations]) !== beforeMeta
+    ) {
+      sync(object);
+    }
+    return [200, clone(object)];
+  };
+
+  const discovery = (path: string, host: string): Reply | undefined => {
+    const list = (groupVersion: string): Json => ({
+      kind: "APIResourceList",
+      apiVersion: "v1",
+      groupVersion,
+      resources: Object.entries(RESOURCES)
+        .filter(([, r]) => (r.group ? `${r.group}/v1` : "v1") === groupVersion)
+        .map(([name, r]) => ({
+          name,
+          singularName: r.kind.toLowerCase(),
+          namespaced: true,
+          kind: r.kind,
+          verbs: ["create", "delete", "get", "list", "patch", "update", "watch"],
+          ...(r.shortNames ? { shortNames: r.shortNames } : {}),
+        })),
+    });
+    const group = (name: string): Json => ({
+      name,
+      versions: [{ groupVersion: `${name}/v1`, version: "v1" }],
+      preferredVersion: { groupVersion: `${name}/v1`, version: "v1" },
+    });
+    switch (path) {
+      case "/version":
+        return [200, { major: "1", minor: "32", gitVersion: "v1.32.0-ftr-test", platform: "linux/amd64" }];
+      case "/api":
+        return [
+          200,
+          {
+            kind: "APIVersions",
+            versions: ["v1"],
+            serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: host }],
+          },
+        ];
+      case "/apis":
+        return [
+          200,
+          { kind: "APIGroupList", apiVersion: "v1", groups: [group("apps"), group("external-secrets.io")] },
+        ];
+      case "/api/v1":
+        return [200, list("v1")];
+      case "/apis/apps/v1":
+        return [200, list("apps/v1")];
+      case "/apis/external-secrets.io/v1":
+        return [200, list("external-secrets.io/v1")];
+      default:
+        return undefined;
+    }
+  };
+
+  const handle = (req: IncomingMessage, body: string): Reply | WatchRequest => {
     if (req.headers.authorization !== `Bearer ${KUBE_TEST_TOKEN}`) {
       return status(401, "Unauthorized", "Unauthorized");
     }
-    const path = (req.url ?? "/").split("?")[0]!;
-    const resource =
-      /\/(deployments|statefulsets|daemonsets|externalsecrets|secrets)(\/|$)/.exec(path)?.[1] ?? "";
-    if (forbidden.has(`${req.method ?? ""} ${resource}`)) {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const path = url.pathname;
+    const method = req.method ?? "GET";
+    if (method === "GET") {
+      const found = discovery(path, req.headers.host ?? "");
+      if (found) return found;
+      // Every namespace exists (kubectl reads it to word a NotFound).
+      const namespace = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(path)?.[1];
+      if (namespace) {
+        return [
+          200,
+          { kind: "Namespace", apiVersion: "v1", metadata: { name: namespace }, status: { phase: "Active" } },
+        ];
+      }
+    }
+    const route = ROUTE.exec(path);
+    if (!route) return status(404, "NotFound", "the server could not find the requested resource");
+    const [, apiGroup = "", ns = "", plural = "", name] = route;
+    const resource = Object.keys(RESOURCES).find((r): r is Resource => r === plural);
+    if (!resource || RESOURCES[resource].group !== apiGroup) {
+      return status(404, "NotFound", "the server could not find the requested resource");
+    }
+    if (forbidden.has(`${method} ${resource}`)) {
       return status(
         403,
         "Forbidden",
-        `${resource} is forbidden: User "system:serviceaccount:monitoring:ftr" cannot ${String(req.method).toLowerCase()} resource "${resource}"`,
+        `${resource} is forbidden: User "system:serviceaccount:monitoring:ftr" cannot ${method.toLowerCase()} resource "${resource}"`,
       );
     }
-    const create = /^\/api\/v1\/namespaces\/([^/]+)\/secrets$/.exec(path);
-    if (create && req.method === "POST") {
-      const object = JSON.parse(body) as Json;
-      const meta = (object.metadata ?? {}) as Json;
-      const name = String(meta.name);
-      if (secrets.has(key(create[1]!, name)))
-        return status(409, "AlreadyExists", `secrets "${name}" already exists`);
-      const stored = {
-        apiVersion: "v1",
-        kind: "Secret",
-        ...object,
-        metadata: { ...meta, namespace: create[1], resourceVersion: "1" },
-      };
-      secrets.set(key(create[1]!, name), stored);
-      return [201, clone(stored)];
+    const fault = faults.find((f) => f.method === method && f.resource === resource && f.remaining > 0);
+    if (fault) {
+      fault.remaining -= 1;
+      const [code, reply] = status(429, "TooManyRequests", "Too many requests, please try again later.", {
+        retryAfterSeconds: fault.retryAfterSeconds,
+      });
+      return [code, reply, { "retry-after": String(fault.retryAfterSeconds) }];
     }
-    for (const route of routes) {
-      const match = route.pattern.exec(path);
-      if (!match) continue;
-      const [, ns = "", name = ""] = match;
-      const object = route.store.get(key(ns, name));
-      const group = {
-        deployments: ".apps",
-        statefulsets: ".apps",
-        daemonsets: ".apps",
-        externalsecrets: ".external-secrets.io",
-        secrets: "",
-      }[route.kind];
-      const what = `${route.kind}${group} "${name}"`;
-      if (!object) return status(404, "NotFound", `${what} not found`);
-      if (req.method === "GET") return [200, clone(object)];
-      if (req.method === "PATCH") {
-        const type = req.headers["content-type"] ?? "";
-        if (!/^application\/(merge-patch|strategic-merge-patch)\+json/.test(type)) {
-          return status(
-            415,
-            "UnsupportedMediaType",
-            `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
-          );
+    const store = stores[resource];
+    const { group, kind } = RESOURCES[resource];
+    const apiVersion = group ? `${group}/v1` : "v1";
+
+    if (name === undefined) {
+      // The collection: list (by name only), watch, and create (Secrets).
+      if (method === "GET") {
+        const selector = url.searchParams.get("fieldSelector") ?? "";
+        const only = /^metadata\.name=(.+)$/.exec(selector)?.[1];
+        if (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1") {
+          const since = url.searchParams.get("resourceVersion");
+          return {
+            watch: {
+              resource,
+              namespace: ns,
+              ...(only !== undefined ? { name: only } : {}),
+              ...(since ? { since } : {}),
+            },
+          };
         }
-        if (route.kind === "externalsecrets" && type.startsWith("application/strategic-merge-patch")) {
-          return status(
-            415,
-            "UnsupportedMediaType",
-            "strategic merge patch is not supported for custom resources",
-          );
-        }
-        let patch: unknown;
+        const items = [...store.values()].filter(
+          (o) =>
+            (o.metadata as Json).namespace === ns &&
+            (only === undefined || (o.metadata as Json).name === only),
+        );
+        return [
+          200,
+          {
+            kind: `${kind}List`,
+            apiVersion,
+            metadata: { resourceVersion: String(revision) },
+            items: clone(items),
+          },
+        ];
+      }
+      if (method === "POST" && resource === "secrets") {
+        let object: Json;
         try {
-          patch = JSON.parse(body);
+          const parsed: unknown = JSON.parse(body);
+          if (!isObject(parsed)) throw new Error("not an object");
+          object = parsed;
         } catch {
-          return status(400, "BadRequest", "error decoding patch: invalid JSON");
+          return status(400, "BadRequest", "the body of the request could not be decoded");
         }
-        const before = JSON.stringify(object.spec);
-        const beforeMeta = JSON.stringify([
-          (object.metadata as Json).labels,
-          (object.metadata as Json).annotations,
-        ]);
-        const merged = mergePatch(object, patch) as Json;
-        Object.assign(object, merged);
-        const meta = object.metadata as Json;
-        if (JSON.stringify(object.spec) !== before) meta.generation = ((meta.generation as number) ?? 1) + 1;
-        meta.resourceVersion = String(Number(meta.resourceVersion ?? "1") + 1);
-        if (route.kind === "deployments" && JSON.stringify(object.spec) !== before) rollout(object);
-        if (
-          (route.kind === "statefulsets" || route.kind === "daemonsets") &&
-          JSON.stringify(object.spec) !== before
-        ) {
-          rollPods(object, route.kind);
+        const meta = isObject(object.metadata) ? object.metadata : {};
+        const secretName = String(meta.name);
+        if (store.has(key(ns, secretName))) {
+          return status(409, "AlreadyExists", `secrets "${secretName}" already exists`, {
+            name: secretName,
+            kind: "secrets",
+          });
         }
-        if (
-          route.kind === "externalsecrets" &&
-          JSON.stringify([meta.labels, meta.annotations]) !== beforeMeta
-        )
-          sync(object);
-        return [200, clone(object)];
+        const stored: Json = {
+          apiVersion: "v1",
+          kind: "Secret",
+          ...object,
+          metadata: { ...meta, namespace: ns, uid: randomUUID(), creationTimestamp: seconds() },
+        };
+        store.set(key(ns, secretName), stored);
+        written(resource, stored, "ADDED");
+        return [201, clone(stored)];
       }
       return status(
         405,
         "MethodNotAllowed",
-        `the server does not allow this method on the requested resource`,
+        "the server does not allow this method on the requested resource",
       );
     }
-    return status(404, "NotFound", "the server could not find the requested resource");
+
+    const object = store.get(key(ns, name));
+    if (!object) {
+      return status(404, "NotFound", `${resource}${group ? `.${group}` : ""} "${name}" not found`, {
+        name,
+        group,
+        kind: resource,
+      });
+    }
+    if (method === "GET") return [200, clone(object)];
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return status(400, "BadRequest", "error decoding patch: invalid JSON");
+    }
+    if (method === "PUT") {
+      if (!isObject(parsed)) return status(400, "BadRequest", "the body of the request is not an object");
+      return update(resource, object, parsed);
+    }
+    if (method === "PATCH") {
+      const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim();
+      let next: Json;
+      try {
+        if (type === "application/merge-patch+json") next = mergePatch(object, parsed) as Json;
+        else if (type === "application/json-patch+json") next = jsonPatch(object, parsed);
+        else if (type === "application/strategic-merge-patch+json") {
+          if (resource === "externalsecrets") {
+            return status(
+              415,
+              "UnsupportedMediaType",
+              "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+            );
+          }
+          next = strategicMergePatch(object, parsed) as Json;
+        } else {
+          return status(
+            415,
+            "UnsupportedMediaType",
+            `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+          );
+        }
+      } catch (error) {
+        return status(
+          422,
+          "Invalid",
+          `the patch could not be applied: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+      // The precondition is the patch's resourceVersion, not the merged object's.
+      const asked =
+        isObject(parsed) && isObject(parsed.metadata) ? parsed.metadata.resourceVersion : undefined;
+      const nextMeta = isObject(next.metadata) ? next.metadata : {};
+      const { resourceVersion: _merged, ...withoutVersion } = nextMeta;
+      return update(resource, object, {
+        ...next,
+        metadata: asked === undefined ? withoutVersion : { ...withoutVersion, resourceVersion: asked },
+      });
+    }
+    return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
   };
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const log = (req: IncomingMessage, code: number): void => {
+    requests.push({
+      method: req.method ?? "",
+      path: req.url ?? "",
+      contentType: req.headers["content-type"],
+      status: code,
+    });
+  };
+
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const [code, body] = handle(req, Buffer.concat(chunks).toString("utf8"));
-      requests.push({
-        method: req.method ?? "",
-        path: req.url ?? "",
-        contentType: req.headers["content-type"],
-        status: code,
-      });
+      const result = handle(req, Buffer.concat(chunks).toString("utf8"));
+      if (!Array.isArray(result)) {
+        // A watch: events as they happen, one JSON object a line, until the client goes away.
+        log(req, 200);
+        res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+        res.flushHeaders();
+        const watcher: Watcher = { ...result.watch, res };
+        // From a resourceVersion (a list's, as informers do): the changes since then come first.
+        const since = Number(result.watch.since ?? "0");
+        if (since > 0) {
+          const missed = [...history.values()]
+            .flat()
+            .filter((o) => {
+              const meta = o.metadata as Json;
+              return (
+                Number(meta.resourceVersion) > since &&
+                meta.namespace === watcher.namespace &&
+                (watcher.name === undefined || meta.name === watcher.name) &&
+                RESOURCES[watcher.resource].kind === o.kind
+              );
+            })
+            .sort(
+              (a, b) =>
+                Number((a.metadata as Json).resourceVersion) - Number((b.metadata as Json).resourceVersion),
+            );
+          for (const object of missed) res.write(`${JSON.stringify({ type: "MODIFIED", object })}\n`);
+        }
+        watchers.add(watcher);
+        res.on("close", () => watchers.delete(watcher));
+        return;
+      }
+      const [code, body, headers = {}] = result;
+      log(req, code);
       const text = JSON.stringify(body);
-      res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+      res.writeHead(code, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(text),
+        ...headers,
+      });
       res.end(text);
     });
-  });
+  };
+  const server = options.tls ? createHttpsServer(options.tls, listener) : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `${options.tls ? "https" : "http"}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const created = (): Json => ({
+    resourceVersion: nextResourceVersion(),
+    creationTimestamp: seconds(),
+    uid: randomUUID(),
+  });
 
   return {
     url,
@@ -400,8 +841,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
           namespace,
           name,
           generation: 1,
-          resourceVersion: "1",
-          uid: createHash("sha1").update(name).digest("hex"),
+          ...created(),
         },
         spec: {
           replicas,
@@ -425,7 +865,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
       externalSecrets.set(key(namespace, name), {
         apiVersion: "external-secrets.io/v1",
         kind: "ExternalSecret",
-        metadata: { namespace, name, generation: 1, resourceVersion: "1" },
+        metadata: { namespace, name, generation: 1, ...created() },
         spec: {
           refreshInterval: "1h",
           secretStoreRef: { name: "aws-secretsmanager", kind: "ClusterSecretStore" },
@@ -459,7 +899,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
         apiVersion: "v1",
         kind: "Secret",
         type: "Opaque",
-        metadata: { namespace, name, resourceVersion: "1" },
+        metadata: { namespace, name, ...created() },
         data: Object.fromEntries(
           Object.entries(values).map(([k, v]) => [k, Buffer.from(v).toString("base64")]),
         ),
@@ -484,7 +924,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
       statefulSets.set(key(namespace, name), {
         apiVersion: "apps/v1",
         kind: "StatefulSet",
-        metadata: { namespace, name, generation: 1, resourceVersion: "1" },
+        metadata: { namespace, name, generation: 1, ...created() },
         spec: {
           replicas,
           serviceName: name,
@@ -509,7 +949,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
       daemonSets.set(key(namespace, name), {
         apiVersion: "apps/v1",
         kind: "DaemonSet",
-        metadata: { namespace, name, generation: 1, resourceVersion: "1" },
+        metadata: { namespace, name, generation: 1, ...created() },
         spec: {
           selector: { matchLabels: { app: name } },
           updateStrategy: { type: "RollingUpdate" },
@@ -536,6 +976,13 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
       if (isPaused) paused.add(controller);
       else paused.delete(controller);
     },
+    history: (resource, namespace, name) => clone(history.get(`${resource}/${namespace}/${name}`) ?? []),
+    setControllerDelay(ms) {
+      delay = ms;
+    },
+    throttle(method, resource, times, retryAfterSeconds = 1) {
+      faults.push({ method, resource, remaining: times, retryAfterSeconds });
+    },
     async writeKubeconfig(path, context = "test") {
       const text = [
         "apiVersion: v1",
@@ -557,6 +1004,8 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const timer of timers) clearTimeout(timer);
+        for (const watcher of watchers) watcher.res.end();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -7,6 +7,8 @@ import {
   kubernetesClient,
   KubernetesError,
   loadKubeConfig,
+  retryAfterMs,
+  type KubernetesAccess,
 } from "../support/kubernetes.ts";
 import type { ExternalSecretConfig } from "./schema.ts";
 import type { OptionsOf } from "../support/config.ts";
@@ -112,7 +114,16 @@ export function createExternalSecretReloader(
             ),
         },
         async (): Promise<Probe<undefined>> => {
-          const es = await read();
+          // A 429 while waiting is the API server asking for patience, not a failed sync.
+          const polled = await read().catch((error: unknown) => {
+            const wait = retryAfterMs(error);
+            if (wait === undefined) throw error;
+            return wait;
+          });
+          if (typeof polled === "number") {
+            return { done: false, reason: "the API server asked to slow down (429)", retryAfterMs: polled };
+          }
+          const es = polled;
           const status = es.status ?? {};
           const ready = status.conditions?.find((c) => c.type === "Ready");
           const resynced = status.syncedResourceVersion !== before.status?.syncedResourceVersion;

@@ -8,6 +8,8 @@ import {
   kubernetesClient,
   KubernetesError,
   loadKubeConfig,
+  retryAfterMs,
+  type KubernetesAccess,
 } from "../support/kubernetes.ts";
 import type { KubernetesRolloutConfig } from "./schema.ts";
 import type { OptionsOf } from "../support/config.ts";
@@ -164,19 +166,25 @@ export function createKubernetesRolloutReloader(
           `${target} uses the OnDelete update strategy: a restart never rolls out; see ${describe}`,
         );
       }
-      const restartedAt = formatTime(new Date(clock.now()));
-      let patched: Workload;
-      try {
-        patched = await ops.patch(
-          api,
-          {
-            ...ref,
-            body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: restartedAt } } } } },
-          },
-          setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
-        );
-      } catch (error) {
-        throw explainKubernetesError(`restarting ${target}`, error);
+      const restart = async (): Promise<[string, Workload]> => {
+        const at = formatTime(new Date(clock.now()));
+        try {
+          const result = await ops.patch(
+            api,
+            { ...ref, body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } } },
+            setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+          );
+          return [at, result];
+        } catch (error) {
+          throw explainKubernetesError(`restarting ${target}`, error);
+        }
+      };
+      let [restartedAt, patched] = await restart();
+      if ((patched.metadata?.generation ?? 0) <= (current.metadata?.generation ?? 0)) {
+        // Restarted before within this same second: the annotation (whole seconds, as kubectl
+        // writes it) kept its value, so nothing rolls. Once the second is over, a new value does.
+        await clock.sleep(1000 - (clock.now() % 1000), ctx.signal);
+        [restartedAt, patched] = await restart();
       }
       const generation = patched.metadata?.generation ?? 0;
       ctx.log.info(`restarted ${target}`, { environment: ctx.environment, restartedAt, generation });
@@ -194,7 +202,16 @@ export function createKubernetesRolloutReloader(
             ),
         },
         async (): Promise<Probe<undefined>> => {
-          const state = ops.status(await read(), generation);
+          // A 429 while waiting is the API server asking for patience, not a failed rollout.
+          const object = await read().catch((error: unknown) => {
+            const wait = retryAfterMs(error);
+            if (wait === undefined) throw error;
+            return wait;
+          });
+          if (typeof object === "number") {
+            return { done: false, reason: "the API server asked to slow down (429)", retryAfterMs: object };
+          }
+          const state = ops.status(object, generation);
           if (state.failed) throw new KubernetesError(`${state.failed}; see ${describe}`);
           if (state.done) {
             ctx.log.info(`${target} rolled out`, { environment: ctx.environment });

@@ -95,6 +95,38 @@ function isApiException(error: unknown): error is { code: number; body: unknown 
   return error instanceof Error && typeof (error as { code?: unknown }).code === "number" && "body" in error;
 }
 
+/**
+ * When `error` is the API server's 429 Too Many Requests (priority and fairness shedding load):
+ * how long it asked the client to wait (`Retry-After`, else the Status body's
+ * `details.retryAfterSeconds`, else 1 s). Undefined for any other error.
+ */
+export function retryAfterMs(error: unknown): number | undefined {
+  const cause = error instanceof KubernetesError ? error.cause : error;
+  if (!isApiException(cause) || cause.code !== 429) return undefined;
+  const raw: unknown = "headers" in cause ? cause.headers : undefined;
+  const headers = typeof raw === "object" && raw !== null ? raw : {};
+  const header: unknown = Object.entries(headers).find(([name]) => name.toLowerCase() === "retry-after")?.[1];
+  let seconds = Number(header);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    const body: unknown = typeof cause.body === "string" ? safeParse(cause.body) : cause.body;
+    const details = typeof body === "object" && body !== null && "details" in body ? body.details : undefined;
+    const fromBody =
+      typeof details === "object" && details !== null && "retryAfterSeconds" in details
+        ? Number(details.retryAfterSeconds)
+        : Number.NaN;
+    seconds = Number.isFinite(fromBody) && fromBody > 0 ? fromBody : 1;
+  }
+  return seconds * 1000;
+}
+
+const safeParse = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
 /** Turns what a client call threw into a KubernetesError saying what failed and what to do. */
 export function explainKubernetesError(what: string, error: unknown): KubernetesError {
   if (error instanceof KubernetesError) return error;
@@ -110,7 +142,9 @@ export function explainKubernetesError(what: string, error: unknown): Kubernetes
             ? "check the namespace and name in the config"
             : status === 409
               ? "it was changed at the same moment; run again"
-              : undefined;
+              : status === 429
+                ? "the API server is shedding load (429 Too Many Requests); run again in a minute"
+                : undefined;
     return new KubernetesError(`${what} failed: ${detail}${fix ? `; ${fix}` : ""}`, status, { cause: error });
   }
   const message = error instanceof Error ? error.message : String(error);

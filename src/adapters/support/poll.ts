@@ -42,7 +42,13 @@ export function abortError(signal: AbortSignal | undefined): Error {
 
 /** What one look returns: done with a value, or not yet, saying why (for the timeout message). */
 export type Probe<T> =
-  { readonly done: true; readonly value: T } | { readonly done: false; readonly reason: string };
+  | { readonly done: true; readonly value: T }
+  | {
+      readonly done: false;
+      readonly reason: string;
+      /** The next pause is at least this long (a server's Retry-After), still cut at the deadline. */
+      readonly retryAfterMs?: number;
+    };
 
 /** How `pollUntil` waits. */
 export interface PollOptions {
@@ -95,8 +101,8 @@ export async function pollUntil<T>(
 ): Promise<T> {
   const clock = options.clock ?? systemClock;
   const { deadline, interval, signal } = options;
-  const pause = (): Promise<void> =>
-    clock.sleep(Math.min(interval, Math.max(0, deadline - clock.now())), signal);
+  const pause = (atLeast = 0): Promise<void> =>
+    clock.sleep(Math.min(Math.max(interval, atLeast), Math.max(0, deadline - clock.now())), signal);
   if (options.waitFirst) await pause();
   for (let attempt = 1; ; attempt++) {
     if (signal?.aborted) throw abortError(signal);
@@ -106,7 +112,7 @@ export async function pollUntil<T>(
     if (clock.now() >= deadline || attempt >= (options.maxAttempts ?? Infinity)) {
       throw options.timeoutError?.(result.reason) ?? new PollTimeoutError(result.reason, attempt);
     }
-    await pause();
+    await pause(result.retryAfterMs);
   }
 }
 

@@ -1,0 +1,492 @@
+/**
+ * The Kubernetes fake (test/helpers/kubernetes-api-server.ts) checked against an independent
+ * client: Debian's `kubectl`, pointed at it with a generated kubeconfig, must see and do what it
+ * would against a real API server for the verbs ftr's Kubernetes adapters stand in for (`get -o
+ * json`, `annotate`, `patch --type strategic|merge|json`, `rollout restart`), and kubectl's own
+ * rollout logic (`rollout status`) must reach the verdict ftr's rules reach on the same timelines:
+ * complete, progressing, progress deadline exceeded, paused.
+ *
+ * kubectl sends a kubeconfig's credentials only over TLS, so the fake serves HTTPS here with a
+ * certificate made by `openssl` (the kubeconfig skips verification). Without kubectl the file
+ * skips with one line, except under CI=true, where a missing kubectl fails.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  createKubernetesRolloutReloader,
+  daemonSetStatus,
+  rolloutStatus,
+  RESTARTED_AT,
+  statefulSetStatus,
+} from "../src/adapters/kubernetes-rollout/index.ts";
+import { memoryLogger } from "../src/util/log.ts";
+import { startKubernetesApi, type RunningKubernetesApi } from "./helpers/kubernetes-api-server.ts";
+
+const which = (command: string): string | undefined =>
+  (process.env.PATH ?? "")
+    .split(delimiter)
+    .map((dir) => join(dir, command))
+    .find((path) => existsSync(path));
+
+const KUBECTL = which("kubectl");
+const OPENSSL = which("openssl");
+const missing = !KUBECTL ? "kubectl" : !OPENSSL ? "openssl" : undefined;
+const skip =
+  missing && process.env.CI !== "true"
+    ? `${missing} is not installed (Debian package ${missing}); the Kubernetes fake is not checked against kubectl`
+    : false;
+
+const NS = "monitoring";
+
+interface Ran {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+describe("the Kubernetes fake agrees with kubectl", { skip }, () => {
+  let kube: RunningKubernetesApi;
+  let dir: string;
+  let kubeconfig: string;
+  /** What the next rollouts' new pod does: undefined starts it, a promise holds it, a throw crashes it. */
+  let onRollout: (() => Promise<void>) | undefined;
+
+  const kubectl = (...args: string[]): Promise<Ran> =>
+    new Promise((resolve) => {
+      execFile(
+        KUBECTL ?? "kubectl",
+        ["--kubeconfig", kubeconfig, "-n", NS, "--request-timeout=30s", ...args],
+        // HOME: kubectl's discovery cache stays in the temporary directory.
+        { env: { PATH: process.env.PATH ?? "", HOME: dir }, maxBuffer: 16 * 1024 * 1024 },
+        (error, stdout, stderr) => {
+          const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
+    });
+  const ok = async (...args: string[]): Promise<string> => {
+    const ran = await kubectl(...args);
+    assert.equal(ran.code, 0, `kubectl ${args.join(" ")}: ${ran.stderr}`);
+    return ran.stdout;
+  };
+  const deployment = (
+    name: string,
+  ): Record<string, unknown> & {
+    metadata: { generation: number; resourceVersion: string; annotations?: Record<string, string> };
+    spec: {
+      template: {
+        metadata: { annotations?: Record<string, string> };
+        spec: { containers: { name: string; image?: string; env?: { name: string; value: string }[] }[] };
+      };
+    };
+  } => {
+    const found = kube.deployment(NS, name);
+    assert.ok(found, `deployment ${name} exists`);
+    return found as ReturnType<typeof deployment>;
+  };
+
+  before(async () => {
+    if (missing)
+      assert.fail(
+        `${missing} is missing: CI installs it (.ci/run), so the fake must be checked against kubectl`,
+      );
+    dir = await mkdtemp(join(tmpdir(), "ftr-kubectl-"));
+    await new Promise<void>((resolve, reject) =>
+      execFile(
+        OPENSSL ?? "openssl",
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"].concat([
+          "-keyout",
+          join(dir, "key.pem"),
+          "-out",
+          join(dir, "cert.pem"),
+        ]),
+        (error) => (error ? reject(new Error(`openssl: ${error.message}`)) : resolve()),
+      ),
+    );
+    kube = await startKubernetesApi({
+      controllerDelayMs: 300,
+      tls: {
+        key: await readFile(join(dir, "key.pem"), "utf8"),
+        cert: await readFile(join(dir, "cert.pem"), "utf8"),
+      },
+      onRollout: () => onRollout?.() ?? Promise.resolve(),
+    });
+    kubeconfig = await kube.writeKubeconfig(join(dir, "kubeconfig"), "fake");
+  });
+  after(async () => {
+    await kube?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("get -o json returns the object the fake holds", async () => {
+    kube.addDeployment(NS, "get-me", 2);
+    kube.addSecret(NS, "get-me", { token: "not-a-real-token" });
+    kube.addExternalSecret(NS, "get-me");
+    assert.deepEqual(
+      JSON.parse(await ok("get", "deployment", "get-me", "-o", "json")),
+      kube.deployment(NS, "get-me"),
+    );
+    const secret = JSON.parse(await ok("get", "secret", "get-me", "-o", "json")) as {
+      data: { token: string };
+    };
+    assert.equal(Buffer.from(secret.data.token, "base64").toString(), "not-a-real-token");
+    assert.deepEqual(
+      JSON.parse(await ok("get", "externalsecret", "get-me", "-o", "json")),
+      kube.externalSecret(NS, "get-me"),
+    );
+    const missingOne = await kubectl("get", "deployment", "nope", "-o", "json");
+    assert.equal(missingOne.code, 1);
+    assert.match(missingOne.stderr, /Error from server \(NotFound\): deployments.apps "nope" not found/);
+  });
+
+  it("annotate changes metadata only, and a stale --resource-version is a 409 Conflict", async () => {
+    kube.addDeployment(NS, "annotated");
+    const before = deployment("annotated");
+    await ok("annotate", "deployment", "annotated", "team=observability");
+    const after = deployment("annotated");
+    assert.equal(after.metadata.annotations?.team, "observability");
+    assert.equal(after.metadata.generation, before.metadata.generation, "metadata is not spec");
+    assert.ok(Number(after.metadata.resourceVersion) > Number(before.metadata.resourceVersion));
+
+    const stale = await kubectl(
+      "annotate",
+      "deployment",
+      "annotated",
+      "team=payments",
+      "--overwrite",
+      `--resource-version=${before.metadata.resourceVersion}`,
+    );
+    assert.equal(stale.code, 1);
+    assert.match(stale.stderr, /Error from server \(Conflict\).*the object has been modified/);
+    assert.equal(deployment("annotated").metadata.annotations?.team, "observability");
+    const current = await ok(
+      "annotate",
+      "deployment",
+      "annotated",
+      "team=payments",
+      "--overwrite",
+      `--resource-version=${after.metadata.resourceVersion}`,
+    );
+    assert.match(current, /annotated/);
+    assert.equal(deployment("annotated").metadata.annotations?.team, "payments");
+
+    // The External Secrets operator syncs again on a new annotation, as ftr's force-sync relies on.
+    kube.addExternalSecret(NS, "annotated");
+    const synced = (kube.externalSecret(NS, "annotated") as { status: { syncedResourceVersion: string } })
+      .status.syncedResourceVersion;
+    await ok("annotate", "externalsecret", "annotated", `force-sync=${Date.now()}`);
+    for (let i = 0; i < 100; i += 1) {
+      const now = kube.externalSecret(NS, "annotated") as { status: { syncedResourceVersion: string } };
+      if (now.status.syncedResourceVersion !== synced) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.notEqual(
+      (kube.externalSecret(NS, "annotated") as { status: { syncedResourceVersion: string } }).status
+        .syncedResourceVersion,
+      synced,
+    );
+  });
+
+  it("patch --type strategic merges containers and env by name; --type merge replaces the list", async () => {
+    kube.addDeployment(NS, "patched");
+    const env = JSON.stringify({
+      spec: { template: { spec: { containers: [{ name: "patched", env: [{ name: "A", value: "1" }] }] } } },
+    });
+    await ok("patch", "deployment", "patched", "--type", "strategic", "-p", env);
+    await ok(
+      "patch",
+      "deployment",
+      "patched",
+      "--type",
+      "strategic",
+      "-p",
+      JSON.stringify({
+        spec: { template: { spec: { containers: [{ name: "patched", env: [{ name: "B", value: "2" }] }] } } },
+      }),
+    );
+    let containers = deployment("patched").spec.template.spec.containers;
+    assert.deepEqual(containers, [
+      {
+        name: "patched",
+        image: "fastly-exporter",
+        env: [
+          { name: "A", value: "1" },
+          { name: "B", value: "2" },
+        ],
+      },
+    ]);
+    // $patch: delete removes one element by its merge key.
+    await ok(
+      "patch",
+      "deployment",
+      "patched",
+      "--type",
+      "strategic",
+      "-p",
+      JSON.stringify({
+        spec: {
+          template: { spec: { containers: [{ name: "patched", env: [{ name: "A", $patch: "delete" }] }] } },
+        },
+      }),
+    );
+    assert.deepEqual(deployment("patched").spec.template.spec.containers[0]?.env, [
+      { name: "B", value: "2" },
+    ]);
+
+    await ok("patch", "deployment", "patched", "--type", "merge", "-p", env);
+    containers = deployment("patched").spec.template.spec.containers;
+    assert.deepEqual(
+      containers,
+      [{ name: "patched", env: [{ name: "A", value: "1" }] }],
+      "a merge patch replaces lists",
+    );
+
+    await ok(
+      "patch",
+      "deployment",
+      "patched",
+      "--type",
+      "json",
+      "-p",
+      JSON.stringify([
+        { op: "add", path: "/spec/template/spec/containers/0/image", value: "fastly-exporter:v2" },
+      ]),
+    );
+    assert.equal(deployment("patched").spec.template.spec.containers[0]?.image, "fastly-exporter:v2");
+
+    // A custom resource has no strategic merge, as on a real server.
+    kube.addExternalSecret(NS, "patched");
+    const refused = await kubectl(
+      "patch",
+      "externalsecret",
+      "patched",
+      "--type",
+      "strategic",
+      "-p",
+      '{"metadata":{"labels":{"a":"b"}}}',
+    );
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /UnsupportedMediaType|unknown format|not supported/);
+  });
+
+  it("rollout restart sets the annotation ftr sets, as a new generation; both refuse a paused deployment", async () => {
+    kube.addDeployment(NS, "restarted");
+    await ok("rollout", "restart", "deployment", "restarted");
+    const restarted = deployment("restarted");
+    assert.equal(restarted.metadata.generation, 2);
+    assert.match(
+      restarted.spec.template.metadata.annotations?.[RESTARTED_AT] ?? "",
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
+    );
+    await ok("rollout", "status", "deployment", "restarted", "--timeout=60s");
+
+    kube.addDeployment(NS, "paused", 1, { paused: true });
+    const refused = await kubectl("rollout", "restart", "deployment", "paused");
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /can't restart paused deployment \(run rollout resume first\)/);
+    const reloader = createKubernetesRolloutReloader({
+      namespace: NS,
+      name: "paused",
+      kubeconfig,
+      timeoutMs: 5_000,
+    });
+    await assert.rejects(reloader.run({ environment: "test", runId: "r", log: memoryLogger() }), /is paused/);
+    assert.equal(deployment("paused").metadata.generation, 1, "neither touched it");
+  });
+
+  /**
+   * A verdict in one comparable form: kubectl's line or ftr's state become the stage the rollout
+   * is at and the counts it gives.
+   */
+  type Verdict = string;
+  const fromKubectl = (line: string): Verdict => {
+    const numbers = (line.match(/\d+/g) ?? []).join(",");
+    if (/successfully rolled out/.test(line)) return "done";
+    if (/exceeded its progress deadline/.test(line)) return "failed";
+    if (/spec update to be observed/.test(line)) return "observing";
+    if (/new replicas have been updated/.test(line)) return `updating ${numbers}`;
+    if (/old replicas are pending termination/.test(line)) return `terminating ${numbers}`;
+    if (/updated replicas are available/.test(line)) return `available ${numbers}`;
+    return `unknown: ${line}`;
+  };
+  const fromFtr = (object: Record<string, unknown>, generation: number): Verdict => {
+    const state = rolloutStatus(object, generation);
+    if (state.done) return "done";
+    if (state.failed) return "failed";
+    const waiting = state.waiting ?? "";
+    const numbers = (waiting.match(/\d+/g) ?? []).join(",");
+    if (/observed/.test(waiting)) return "observing";
+    if (/new replicas updated/.test(waiting)) return `updating ${numbers}`;
+    if (/old replicas pending/.test(waiting)) return `terminating ${numbers}`;
+    if (/updated replicas available/.test(waiting)) return `available ${numbers}`;
+    return `unknown: ${waiting}`;
+  };
+  const kubectlVerdicts = (ran: Ran): Verdict[] =>
+    `${ran.stdout}${ran.stderr}`
+      .split("\n")
+      .filter((l) => /Waiting|successfully|exceeded/.test(l))
+      .map(fromKubectl);
+  /** ftr's verdicts on every version of the deployment since the restart produced `generation`. */
+  const ftrVerdicts = (name: string, generation: number): Verdict[] =>
+    kube
+      .history("deployments", NS, name)
+      .filter((d) => (d.metadata as { generation: number }).generation >= generation)
+      .map((d) => fromFtr(d, generation));
+  const generationOf = (name: string): number => deployment(name).metadata.generation;
+  const waitForGeneration = async (name: string, generation: number): Promise<void> => {
+    for (let i = 0; i < 600 && generationOf(name) < generation; i += 1)
+      await new Promise((r) => setTimeout(r, 50));
+  };
+
+  /** kubectl watched a suffix of the versions ftr judged (it lists once, then sees every change). */
+  const assertSameTimeline = (kubectlSaw: Verdict[], ftrSaw: Verdict[]): void => {
+    assert.ok(kubectlSaw.length > 0, "kubectl reported something");
+    assert.deepEqual(
+      kubectlSaw,
+      ftrSaw.slice(ftrSaw.length - kubectlSaw.length),
+      `kubectl ${JSON.stringify(kubectlSaw)} vs ftr ${JSON.stringify(ftrSaw)}`,
+    );
+  };
+
+  it("complete: ftr's reloader and kubectl rollout status both see the rollout through, step by step", async () => {
+    kube.addDeployment(NS, "complete", 2);
+    kube.setControllerDelay(700);
+    try {
+      const reloader = createKubernetesRolloutReloader({
+        namespace: NS,
+        name: "complete",
+        kubeconfig,
+        timeoutMs: 60_000,
+        intervalMs: 250,
+      });
+      const log = memoryLogger();
+      const ftr = reloader.run({ environment: "test", runId: "r", log });
+      await waitForGeneration("complete", 2);
+      const watched = await kubectl("rollout", "status", "deployment", "complete", "--timeout=60s");
+      await ftr;
+      assert.equal(watched.code, 0, watched.stderr);
+      const kubectlSaw = kubectlVerdicts(watched);
+      assert.equal(kubectlSaw.at(-1), "done");
+      const ftrSaw = ftrVerdicts("complete", 2);
+      assertSameTimeline(kubectlSaw, ftrSaw);
+      // Every stage of kubectl's rules was passed through, so each was compared.
+      assert.deepEqual(
+        [...new Set(ftrSaw.map((v) => v.split(" ")[0]))],
+        ["observing", "updating", "terminating", "done"],
+      );
+      assert.ok(log.lines.some((l) => l.message.includes("rolled out")));
+    } finally {
+      kube.setControllerDelay(300);
+    }
+  });
+
+  it("progressing: a rollout held mid-way is still waiting for kubectl and for ftr, on the same counts", async () => {
+    kube.addDeployment(NS, "progressing", 3);
+    let release = (): void => {};
+    onRollout = () => new Promise<void>((resolve) => (release = resolve));
+    try {
+      await ok("rollout", "restart", "deployment", "progressing");
+      // The new ReplicaSet's first pod is starting and held there.
+      for (
+        let i = 0;
+        i < 600 &&
+        (kube.deployment(NS, "progressing") as { status: { updatedReplicas?: number } }).status
+          .updatedReplicas !== 1;
+        i += 1
+      ) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const once = await kubectl("rollout", "status", "deployment", "progressing", "--watch=false");
+      assert.equal(once.code, 0, once.stderr);
+      assert.deepEqual(kubectlVerdicts(once), [fromFtr(deployment("progressing"), 2)]);
+      assert.deepEqual(kubectlVerdicts(once), ["updating 1,3"]);
+      const timedOut = await kubectl("rollout", "status", "deployment", "progressing", "--timeout=2s");
+      assert.equal(timedOut.code, 1);
+      assert.match(timedOut.stderr, /timed out waiting for the condition/);
+      assert.equal(kubectlVerdicts(timedOut).at(-1), fromFtr(deployment("progressing"), 2));
+    } finally {
+      onRollout = undefined;
+      release();
+    }
+    await ok("rollout", "status", "deployment", "progressing", "--timeout=60s");
+    assert.equal(fromFtr(deployment("progressing"), 2), "done");
+  });
+
+  it("deadline exceeded: both fail; the next rollout resets Progressing and both see it complete", async () => {
+    kube.addDeployment(NS, "stuck");
+    onRollout = () => Promise.reject(new Error("CrashLoopBackOff"));
+    try {
+      const reloader = createKubernetesRolloutReloader({
+        namespace: NS,
+        name: "stuck",
+        kubeconfig,
+        timeoutMs: 60_000,
+        intervalMs: 250,
+      });
+      const ftr = assert.rejects(
+        reloader.run({ environment: "test", runId: "r", log: memoryLogger() }),
+        /exceeded its progress deadline/,
+      );
+      await waitForGeneration("stuck", 2);
+      const watched = await kubectl("rollout", "status", "deployment", "stuck", "--timeout=60s");
+      await ftr;
+      assert.equal(watched.code, 1);
+      assert.match(watched.stderr, /deployment "stuck" exceeded its progress deadline/);
+      assertSameTimeline(kubectlVerdicts(watched), ftrVerdicts("stuck", 2));
+    } finally {
+      onRollout = undefined;
+    }
+
+    // kubectl refuses a second restart within the same second (restartedAt has whole seconds).
+    await new Promise((r) => setTimeout(r, 1100));
+    // A new generation: the Deployment controller sets Progressing=ReplicaSetUpdated again, so
+    // neither kubectl nor ftr reads the old deadline as this rollout's.
+    await ok("rollout", "restart", "deployment", "stuck");
+    const watched = await kubectl("rollout", "status", "deployment", "stuck", "--timeout=60s");
+    assert.equal(watched.code, 0, watched.stderr);
+    assertSameTimeline(kubectlVerdicts(watched), ftrVerdicts("stuck", 3));
+    assert.equal(fromFtr(deployment("stuck"), 3), "done");
+  });
+
+  it("StatefulSets and DaemonSets: kubectl and ftr agree on every version through a restart; OnDelete is refused by both", async () => {
+    onRollout = undefined;
+    kube.addStatefulSet(NS, "set", 2);
+    kube.addDaemonSet(NS, "nodes", 3);
+    for (const [resource, name, judge] of [
+      ["statefulsets", "set", statefulSetStatus],
+      ["daemonsets", "nodes", daemonSetStatus],
+    ] as const) {
+      await ok("rollout", "restart", resource, name);
+      const watched = await kubectl("rollout", "status", resource, name, "--timeout=60s");
+      assert.equal(watched.code, 0, watched.stderr);
+      const kubectlSaw = `${watched.stdout}`
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => (/rolling update complete|successfully rolled out/.test(l) ? "done" : "waiting"));
+      const ftrSaw = kube
+        .history(resource, NS, name)
+        .filter((o) => (o.metadata as { generation: number }).generation >= 2)
+        .map((o) => (judge(o as never, 2).done ? "done" : "waiting"));
+      assertSameTimeline(kubectlSaw, ftrSaw);
+      assert.equal(kubectlSaw.at(-1), "done");
+    }
+
+    kube.addStatefulSet(NS, "on-delete", 1, { onDelete: true });
+    const status = await kubectl("rollout", "status", "statefulset", "on-delete", "--timeout=5s");
+    assert.equal(status.code, 1);
+    assert.match(status.stderr, /only available for RollingUpdate strategy type/);
+    const reloader = createKubernetesRolloutReloader({
+      namespace: NS,
+      kind: "StatefulSet",
+      name: "on-delete",
+      kubeconfig,
+      timeoutMs: 5_000,
+    });
+    await assert.rejects(reloader.run({ environment: "test", runId: "r", log: memoryLogger() }), /OnDelete/);
+  });
+});
