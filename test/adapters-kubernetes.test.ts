@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { createExternalSecretReloader } from "../src/adapters/external-secret/index.ts";
 import { createKubernetesRolloutReloader, RESTARTED_AT } from "../src/adapters/kubernetes-rollout/index.ts";
 import { createKubernetesSecretStore } from "../src/adapters/kubernetes-secret/index.ts";
-import { instantClock } from "../src/adapters/support/poll.ts";
+import { instantClock, systemClock, type Clock } from "../src/adapters/support/poll.ts";
 import type { AdapterContext } from "../src/adapters/types.ts";
 import { memoryLogger } from "../src/util/log.ts";
 import {
@@ -92,15 +92,15 @@ describe("kubernetes-rollout reloader", () => {
   it("a second restart within the same second still rolls out (kubectl's annotation has whole seconds)", async () => {
     kube.addDeployment("monitoring", "twice");
     // Each run's clock starts at the same whole second, so both would write the same restartedAt.
-    const from = (start: number): (() => Date) => {
+    const from = (start: number): Clock => {
       const real = Date.now();
-      return () => new Date(start + Date.now() - real);
+      return { now: () => start + Date.now() - real, sleep: systemClock.sleep };
     };
     const second = Date.UTC(2026, 0, 1, 12, 0, 0);
     const run = () =>
       createKubernetesRolloutReloader(
         { namespace: "monitoring", name: "twice", kubeconfig, timeoutMs: 10_000, intervalMs: 50 },
-        { now: from(second) },
+        { clock: from(second) },
       ).run(ctx());
     const before = rollouts.length;
     await run();

@@ -8,7 +8,6 @@ import {
   KubernetesError,
   loadKubeConfig,
   retryAfterMs,
-  type KubernetesAccess,
 } from "../support/kubernetes.ts";
 import type { ExternalSecretConfig } from "./schema.ts";
 import type { OptionsOf } from "../support/config.ts";

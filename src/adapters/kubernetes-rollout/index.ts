@@ -9,7 +9,6 @@ import {
   KubernetesError,
   loadKubeConfig,
   retryAfterMs,
-  type KubernetesAccess,
 } from "../support/kubernetes.ts";
 import type { KubernetesRolloutConfig } from "./schema.ts";
 import type { OptionsOf } from "../support/config.ts";
