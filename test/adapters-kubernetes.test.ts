@@ -94,7 +94,7 @@ describe("kubernetes-rollout reloader", () => {
     // Each run's clock starts at the same whole second, so both would write the same restartedAt.
     const from = (start: number): Clock => {
       const real = Date.now();
-      return { now: () => start + Date.now() - real, sleep: systemClock.sleep };
+      return { now: () => start + Date.now() - real, sleep: (ms, signal) => systemClock.sleep(ms, signal) };
     };
     const second = Date.UTC(2026, 0, 1, 12, 0, 0);
     const run = () =>
