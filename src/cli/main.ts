@@ -119,7 +119,7 @@ export async function reportError(io: CliIO, error: unknown, debug = false): Pro
       say(`${error.source}: ${only.message}`);
     } else {
       say(
-        `${error.source} is not a valid config:\n${formatIssues({ errors: error.issues, warnings: [] }, error.source).join("\n")}`,
+        `the config is not valid:\n${formatIssues({ errors: error.issues, warnings: [] }, error.source).join("\n")}`,
       );
     }
     return 2;
