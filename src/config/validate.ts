@@ -5,6 +5,7 @@
  */
 import { resolve } from "node:path";
 import type { z } from "zod";
+import { isLoopbackUrl } from "../util/loopback.ts";
 import { parseDuration, formatDuration } from "./duration.ts";
 import { UNWORDED, formatPath, valueAt, wordZodIssues, type IssuePath } from "./issues.ts";
 import {
@@ -545,7 +546,8 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
   if (
     whole.success &&
     whole.data.fastly?.endpoint !== undefined &&
-    !whole.data.fastly.endpoint.startsWith("https://")
+    !whole.data.fastly.endpoint.startsWith("https://") &&
+    !isLoopbackUrl(whole.data.fastly.endpoint)
   ) {
     c.warn(
       ["fastly", "endpoint"],
