@@ -15,7 +15,14 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-const code = await main(process.argv.slice(2));
+// A command stopped by a signal before it finished exits 128 + the signal's number (130 for SIGINT,
+// 143 for SIGTERM). Commands that run until stopped (serve, emulator) end cleanly and keep their 0.
+let signalled: number | undefined;
+process.once("SIGINT", () => (signalled ??= 130));
+process.once("SIGTERM", () => (signalled ??= 143));
+
+const result = await main(process.argv.slice(2));
+const code = result !== 0 && signalled !== undefined ? signalled : result;
 process.exitCode = code;
 // Exit only once stdout and stderr have drained: a pipe takes 64 KiB at a time, and exiting
 // earlier cut `ftr status --json | cat` there. The explicit exit then stops servers and timers a
