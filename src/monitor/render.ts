@@ -79,6 +79,8 @@ interface Column {
   readonly flexible?: boolean;
   /** Narrowest a flexible column is cut to. */
   readonly min?: number;
+  /** Left out when the rest does not fit the width even cut; lower numbers go first. */
+  readonly drop?: number;
 }
 
 /** Options of {@link renderStatus}. */
@@ -114,28 +116,44 @@ function columns(
       if (len > (widths[i] ?? 0)) widths[i] = len;
     }
   }
+  const shown = cols.map(() => true);
   if (width !== undefined) {
-    let excess = widths.reduce((a, b) => a + b, 0) + GAP.length * (cols.length - 1) - width;
+    const total = () => widths.reduce((sum, w, i) => sum + (shown[i] ? w + GAP.length : 0), 0) - GAP.length;
+    const floor = (i: number) =>
+      cols[i]?.flexible ? Math.min(widths[i] ?? 0, cols[i]?.min ?? 8) : (widths[i] ?? 0);
+    // Leave out droppable columns while even the narrowest cut would not fit.
+    const droppable = cols
+      .map((c, i) => ({ i, drop: c.drop }))
+      .filter((c): c is { i: number; drop: number } => c.drop !== undefined)
+      .sort((a, b) => a.drop - b.drop);
+    for (const { i } of droppable) {
+      const narrowest =
+        widths.reduce((sum, _w, j) => sum + (shown[j] ? floor(j) + GAP.length : 0), 0) - GAP.length;
+      if (narrowest <= width) break;
+      shown[i] = false;
+    }
+    let excess = total() - width;
     for (let i = cols.length - 1; i >= 0 && excess > 0; i--) {
       const col = cols[i];
       const w = widths[i] ?? 0;
-      if (!col?.flexible) continue;
+      if (!col?.flexible || !shown[i]) continue;
       const give = Math.min(excess, Math.max(0, w - (col.min ?? 8)));
       widths[i] = w - give;
       excess -= give;
     }
   }
   const line = (cells: readonly Cell[]): string => {
-    let out = "";
+    const parts: string[] = [];
     for (let i = 0; i < cols.length; i++) {
+      if (!shown[i]) continue;
       const cell = cells[i] ?? { text: "" };
       const w = widths[i] ?? 0;
       const text = cut(cell.text, w);
       // The last column is not padded: no trailing blanks.
       const padded = i === cols.length - 1 ? text : text.padEnd(w);
-      out += (i === 0 ? "" : GAP) + (cell.paint ? cell.paint(padded) : padded);
+      parts.push(cell.paint ? cell.paint(padded) : padded);
     }
-    return out.trimEnd();
+    return parts.join(GAP).trimEnd();
   };
   const lines = [line(cols.map((c) => ({ text: c.head, paint: paint.bold })))];
   for (const row of rows) lines.push(line(row));
@@ -172,11 +190,11 @@ export function renderStatus(
   if (report.limitation) out.push(paint.yellow(`note: ${report.limitation}`));
   const cols: Column[] = [
     { head: "token", flexible: true, min: 16 },
-    { head: "id" },
+    { head: "id", drop: 2 },
     { head: "env", flexible: true, min: 10 },
-    { head: "expires" },
+    { head: "expires", drop: 3 },
     { head: "time left" },
-    { head: "last used" },
+    { head: "last used", drop: 1 },
     ...(wide ? [{ head: "user agent" }, { head: "access" }, { head: "services" }] : []),
     { head: "findings", flexible: true, min: 12 },
   ];

@@ -79,7 +79,8 @@ export async function status(io: CliIO, opts: StatusOpts): Promise<number> {
 export async function check(io: CliIO, opts: CheckOpts): Promise<number> {
   const withinMs = opts.within === undefined ? undefined : durationOption("--within", opts.within);
   const loaded = await loadConfigOption(io, opts.config);
-  printWarnings(io, loaded);
+  // Config warnings are no news to a cron job; `ftr validate` shows them.
+  if (opts.quiet !== true) printWarnings(io, loaded);
   const client = optionalClient(io, loaded);
   const report = await withProgress(io, client, () =>
     collectStatus({ client, config: loaded.config, now: new Date(), endpoint: endpointFor(io, loaded) }),
