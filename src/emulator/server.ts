@@ -17,6 +17,7 @@ import { type ParsedSeed, parseSeed, type Seed } from "./seed.ts";
 import { AccountState, type TokenRecord } from "./state.ts";
 import { type Clock, nextUtcHour, parseOffset, systemClock } from "./time.ts";
 import { formatTime } from "../util/time.ts";
+import { Ring } from "./ring.ts";
 import type { EmulatorStateSnapshot, EmulatorTokenSnapshot, FaultSpec, RequestLogEntry } from "./types.ts";
 
 /** Options of {@link createEmulator}. */
@@ -119,7 +120,7 @@ function clientIp(req: IncomingMessage): string {
 class Emulator {
   state: AccountState;
   private offsetMs = 0;
-  private log: RequestLogEntry[] = [];
+  private readonly log = new Ring<RequestLogEntry>(MAX_LOG);
   private faults: ActiveFault[] = [];
   private rateWindows = new Map<string, { resetsAt: Date; used: number }>();
   private readonly sleepers = new Set<() => void>();
@@ -140,7 +141,7 @@ class Emulator {
 
   reset(): void {
     this.offsetMs = 0;
-    this.log = [];
+    this.log.clear();
     this.faults = [];
     this.rateWindows.clear();
     this.state = new AccountState(this.seed, this.now());
@@ -184,7 +185,6 @@ class Emulator {
 
   private record(entry: RequestLogEntry): void {
     this.log.push(entry);
-    if (this.log.length > MAX_LOG) this.log.splice(0, this.log.length - MAX_LOG);
   }
 
   /** Path and query with anything that could be a secret replaced. */
@@ -336,9 +336,9 @@ class Emulator {
     const route = `${method} ${path}`;
     switch (route) {
       case "GET requests":
-        return { status: 200, body: this.log };
+        return { status: 200, body: this.log.toArray() };
       case "DELETE requests":
-        this.log = [];
+        this.log.clear();
         return { status: 204 };
       case "GET state":
         return { status: 200, body: this.snapshot() };
