@@ -6,7 +6,7 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError, formatIssues } from "../config/index.ts";
 import { FastlyApiError } from "../fastly/index.ts";
-import { LockedError } from "../rotation/journal.ts";
+import { LockedError, UnsafeStateDirError } from "../rotation/journal.ts";
 import { RollbackError } from "../rotation/resume.ts";
 import { redact } from "../util/redact.ts";
 import { VERSION } from "../version.ts";
@@ -100,9 +100,15 @@ export function reportError(io: CliIO, error: unknown): number {
     say(`the config is not valid:\n${formatIssues({ errors: error.issues, warnings: [] }).join("\n")}`);
     return 2;
   }
-  if (error instanceof UsageError || error instanceof RollbackError || error instanceof LockedError) {
+  if (
+    error instanceof UsageError ||
+    error instanceof RollbackError ||
+    error instanceof LockedError ||
+    error instanceof UnsafeStateDirError
+  ) {
     say(error.message);
-    return error instanceof UsageError ? 2 : 1;
+    // An unsafe state directory is set up wrongly, like a config: 2. A live holder is a failure: 1.
+    return error instanceof UsageError || error instanceof UnsafeStateDirError ? 2 : 1;
   }
   if (error instanceof RunFailed) return 1;
   if (error instanceof FastlyApiError) {

@@ -120,7 +120,7 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
   const runId = options.runId ?? newRunId();
   const now = options.now ?? (() => new Date());
   const startedAt = now().toISOString();
-  const release = acquireLock(options.config.stateDir);
+  const release = acquireLock(options.config.stateDir, { runId });
   const journal = openJournal(options.config.stateDir, now);
   const results: EnvironmentResult[] = [];
   try {

@@ -7,6 +7,7 @@ import { FastlyForbiddenError, type FastlyClient } from "../../fastly/index.ts";
 import { gatherState, makePlan, type Plan } from "../../plan/index.ts";
 import {
   AlreadyRolledBack,
+  assertUnlocked,
   resume,
   rollbackLast,
   rotate,
@@ -94,6 +95,8 @@ Examples:
         const loaded = await loadConfigOption(io, opts.config);
         printWarnings(io, loaded);
         const client = clientFromEnv(io, loaded) as FastlyClient;
+        // A live run's journal looks unfinished: name the run rather than advise a resume.
+        assertUnlocked(loaded.config.stateDir);
         const unfinished = unfinishedRuns(loaded.config.stateDir);
         if (unfinished.length > 0) {
           throw new UsageError(
@@ -160,6 +163,7 @@ Examples:
       run(async () => {
         const loaded = await loadConfigOption(io, opts.config);
         const client = clientFromEnv(io, loaded) as FastlyClient;
+        assertUnlocked(loaded.config.stateDir);
         if (unfinishedRuns(loaded.config.stateDir).length === 0) {
           if (opts.json) printJson(io, { runId: null, ok: true, environments: [] });
           else println(io.stderr, "Nothing to resume: every run in the journal finished.");
