@@ -18,7 +18,7 @@
  * lock still holds that id. A breaker that dies in between leaves a marker naming a dead process,
  * which is broken the same way.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   closeSync,
   constants,
@@ -85,6 +85,9 @@ export interface LockOptions {
 
 const ATTEMPTS = 50;
 
+/** Ids of the locks this process holds: a lock naming this PID but not listed here is an earlier process's. */
+const held = new Set<string>();
+
 /**
  * Takes the lock of `stateDir` (creating the directory, 0700, and refusing an unsafe one), or throws
  * `LockedError` naming the live holder. Returns the function that releases it.
@@ -105,7 +108,13 @@ export function acquireLock(stateDir: string, options: LockOptions = {}): () => 
   writeNew(temp, `${JSON.stringify(record)}\n`);
   try {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      if (tryLink(temp, path)) return () => release(path, record.id);
+      if (tryLink(temp, path)) {
+        held.add(record.id);
+        return () => {
+          held.delete(record.id);
+          release(path, record.id);
+        };
+      }
       const holder = readHolder(path);
       if (holder === undefined) continue; // released meanwhile: try again
       const refusal = refusalFor(path, holder);
@@ -170,7 +179,8 @@ function refusalFor(path: string, holder: Holder): LockedError | undefined {
     );
   }
   if (holder.kind === "legacy") {
-    return isAlive(holder.pid)
+    // This process never wrote a PID-only lock: one naming our PID is an earlier process's.
+    return holder.pid !== process.pid && isAlive(holder.pid)
       ? new LockedError(path, `another run (pid ${holder.pid}) is rotating; wait for it`, holder.pid)
       : undefined;
   }
@@ -185,6 +195,9 @@ function refusalFor(path: string, holder: Holder): LockedError | undefined {
     );
   }
   if (!isAlive(record.pid)) return undefined;
+  // Our own PID on a lock we do not hold: an earlier process had this PID (PID 1 of a replaced
+  // container with the same hostname), which matters where there is no /proc to compare starts.
+  if (record.pid === process.pid && !held.has(record.id)) return undefined;
   if (record.processStart !== undefined) {
     const now = processStart(record.pid);
     // The PID lives but belongs to another process: it was reused (a new container's PID 1...).
@@ -233,8 +246,9 @@ function release(path: string, id: string): void {
 
 /** What tells one lock apart from another at the same path. */
 function identity(holder: Holder): string {
-  if (holder.kind === "record") return holder.record.id;
-  return `raw-${Buffer.from(holder.raw).toString("hex").slice(0, 64)}`;
+  // Hashed: it becomes part of a file name, and the record is not trusted to hold a safe one.
+  const key = holder.kind === "record" ? `id:${holder.record.id}` : `raw:${holder.raw}`;
+  return createHash("sha256").update(key).digest("hex").slice(0, 32);
 }
 
 /** The lock's holder, or undefined when there is no lock. Never follows a symbolic link. */
