@@ -296,9 +296,13 @@ async function readWith(path: string, flags: number): Promise<string | undefined
   } catch (error) {
     if (isNotFound(error)) return undefined;
     if (hasCode(error, "ELOOP")) {
-      throw new FileSecretError(path, "is a symbolic link; ftr never follows links for its own files: remove it", {
-        cause: error,
-      });
+      throw new FileSecretError(
+        path,
+        "is a symbolic link; ftr never follows links for its own files: remove it",
+        {
+          cause: error,
+        },
+      );
     }
     throw error;
   }
@@ -335,7 +339,10 @@ async function writeTarget(path: string, followSymlink: boolean): Promise<string
   const link = await lstatIfExists(path);
   if (!link?.isSymbolicLink()) return path;
   if (!followSymlink) {
-    throw new FileSecretError(path, "is a symbolic link; ftr never follows links for its own files: remove it");
+    throw new FileSecretError(
+      path,
+      "is a symbolic link; ftr never follows links for its own files: remove it",
+    );
   }
   try {
     return await realpath(path);
