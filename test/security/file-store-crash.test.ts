@@ -83,17 +83,20 @@ describe("a crash in the middle of a file-store write", { timeout: 120_000 }, ()
       writeFileSync(path, before, { mode: 0o640 });
       const options = jsonKey === undefined ? { path } : { path, jsonKey };
       const run = promoteUntilRename(options);
-      const { temp, target } = await run.atSeam;
+      try {
+        const { temp, target } = await run.atSeam;
 
-      // At the kill point the new document is whole and durable, but only in a temp file beside the
-      // target; the target itself has not been touched.
-      assert.equal(target, path);
-      assert.equal(dirname(temp), dir, "the temp file is in the target's directory (rename stays atomic)");
-      assert.notEqual(basename(temp), basename(path));
-      assert.equal(readFileSync(temp, "utf8"), after, "the new document is complete before the rename");
-      assert.equal(readFileSync(path, "utf8"), before, "the target is untouched until the rename");
-
-      run.child.kill("SIGKILL");
+        // At the kill point the new document is whole and durable, but only in a temp file beside the
+        // target; the target itself has not been touched.
+        assert.equal(target, path);
+        assert.equal(dirname(temp), dir, "the temp file is in the target's directory (rename stays atomic)");
+        assert.notEqual(basename(temp), basename(path));
+        assert.equal(readFileSync(temp, "utf8"), after, "the new document is complete before the rename");
+        assert.equal(readFileSync(path, "utf8"), before, "the target is untouched until the rename");
+      } finally {
+        // Killed there, or on a failed check above (so no child outlives the test).
+        run.child.kill("SIGKILL");
+      }
       await run.exited;
       assert.equal(readFileSync(path, "utf8"), before, "after the crash: the old content, whole");
       assert.equal(await createFileSecretStore(options).read(), OLD);
@@ -103,13 +106,8 @@ describe("a crash in the middle of a file-store write", { timeout: 120_000 }, ()
       await store.promote("run-1");
       assert.equal(readFileSync(path, "utf8"), after);
       assert.equal(await store.readPrevious(), OLD);
-      // The dead process's temp file stays (it holds the new value, with the target's mode); nothing else.
-      assert.deepEqual(
-        readdirSync(dir)
-          .filter((f) => f !== basename(temp))
-          .sort(),
-        ["secret", "secret.previous"],
-      );
+      // The dead process's temp file (it holds the new value) is removed by the write that succeeds.
+      assert.deepEqual(readdirSync(dir).sort(), ["secret", "secret.previous"]);
     });
   }
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { constants, type Stats } from "node:fs";
-import { access, lstat, open, readlink, realpath, rename, stat, unlink } from "node:fs/promises";
+import { access, lstat, open, readdir, readlink, realpath, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { SecretStore } from "../types.ts";
 
@@ -445,7 +445,22 @@ export async function atomicWrite(
     await unlink(temp).catch(() => {});
     throw error;
   }
+  await removeLeftoverTemps(target);
   await fsyncDir(dir);
+}
+
+/**
+ * Removes temp files of `target` left by a process that died before its rename: they hold a token.
+ * Only one run writes a store at a time (the state directory's lock), so none is in use.
+ */
+async function removeLeftoverTemps(target: string): Promise<void> {
+  const prefix = `.${basename(target)}.`;
+  const names = await readdir(dirname(target)).catch(() => []);
+  for (const name of names) {
+    if (name.startsWith(prefix) && /^[0-9a-f]{12}\.tmp$/.test(name.slice(prefix.length))) {
+      await unlink(join(dirname(target), name)).catch(() => {});
+    }
+  }
 }
 
 async function fsyncDir(dir: string): Promise<void> {
