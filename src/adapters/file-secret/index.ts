@@ -141,7 +141,9 @@ export function createFileSecretStore(
       for (const dir of new Set([dirname(target), dirname(path)])) {
         try {
           await access(dir, constants.W_OK);
-        } catch {
+        } catch (error) {
+          // A missing directory is reported by `read`, with its fix.
+          if (isNotFound(error)) continue;
           problems.push(
             `ftr (uid ${process.geteuid?.() ?? "?"}) cannot write in ${dir}, where the new file is written and renamed into place`,
           );
