@@ -18,6 +18,9 @@ import { runCliProcess, TSX_LOADER } from "../helpers/cli.ts";
 
 const JOURNAL_MODULE = fileURLToPath(new URL("../../src/rotation/journal.ts", import.meta.url));
 
+/** Start times come from /proc: Linux only (elsewhere ftr checks the PID alone). */
+const needsProc = process.platform === "linux" ? false : "reads process start times from /proc (Linux)";
+
 const RACERS = 6;
 const TRIALS = 40;
 
@@ -143,36 +146,44 @@ describe("the state directory's lock", { timeout: 300_000 }, () => {
     await race((dir) => writeFileSync(join(dir, "lock"), lockRecord(999999999, "boot/1")));
   });
 
-  it("a live holder, with its real start time, blocks and is named with its pid and start", async () => {
-    const sleeper = spawn("sleep", ["600"]);
-    sleepers.push(sleeper);
-    const pid = sleeper.pid ?? 0;
-    const dir = stateDir();
-    writeFileSync(join(dir, "lock"), lockRecord(pid, startOf(pid), "2026-11-29T10:00:00.000Z"));
-    assert.throws(
-      () => acquireLock(dir),
-      (error: unknown) =>
-        error instanceof LockedError &&
-        error.message.includes(
-          `another run (pid ${pid}, started 2026-11-29T10:00:00Z) is rotating; wait for it`,
-        ),
-    );
-    // The lock is untouched: still the sleeper's.
-    assert.match(readFileSync(join(dir, "lock"), "utf8"), new RegExp(`"pid":${pid},`));
-  });
+  it(
+    "a live holder, with its real start time, blocks and is named with its pid and start",
+    { skip: needsProc },
+    async () => {
+      const sleeper = spawn("sleep", ["600"]);
+      sleepers.push(sleeper);
+      const pid = sleeper.pid ?? 0;
+      const dir = stateDir();
+      writeFileSync(join(dir, "lock"), lockRecord(pid, startOf(pid), "2026-11-29T10:00:00.000Z"));
+      assert.throws(
+        () => acquireLock(dir),
+        (error: unknown) =>
+          error instanceof LockedError &&
+          error.message.includes(
+            `another run (pid ${pid}, started 2026-11-29T10:00:00Z) is rotating; wait for it`,
+          ),
+      );
+      // The lock is untouched: still the sleeper's.
+      assert.match(readFileSync(join(dir, "lock"), "utf8"), new RegExp(`"pid":${pid},`));
+    },
+  );
 
-  it("a lock naming PID 1 is judged by its start time: the real one blocks, another one is taken over", () => {
-    const dir = stateDir();
-    writeFileSync(join(dir, "lock"), lockRecord(1, startOf(1)));
-    assert.throws(() => acquireLock(dir), LockedError);
-    // PID 1 lives, but started at another time: the lock was left by an earlier PID 1 (a container
-    // that was replaced, keeping its hostname and volume).
-    const [boot, ticks] = startOf(1).split("/");
-    writeFileSync(join(dir, "lock"), lockRecord(1, `${boot}/${Number(ticks) + 12345}`));
-    const release = acquireLock(dir);
-    assert.match(readFileSync(join(dir, "lock"), "utf8"), new RegExp(`"pid":${process.pid},`));
-    release();
-  });
+  it(
+    "a lock naming PID 1 is judged by its start time: the real one blocks, another one is taken over",
+    { skip: needsProc },
+    () => {
+      const dir = stateDir();
+      writeFileSync(join(dir, "lock"), lockRecord(1, startOf(1)));
+      assert.throws(() => acquireLock(dir), LockedError);
+      // PID 1 lives, but started at another time: the lock was left by an earlier PID 1 (a container
+      // that was replaced, keeping its hostname and volume).
+      const [boot, ticks] = startOf(1).split("/");
+      writeFileSync(join(dir, "lock"), lockRecord(1, `${boot}/${Number(ticks) + 12345}`));
+      const release = acquireLock(dir);
+      assert.match(readFileSync(join(dir, "lock"), "utf8"), new RegExp(`"pid":${process.pid},`));
+      release();
+    },
+  );
 
   it("a lock naming the process's own PID, left by an earlier process with that PID, is taken over", async () => {
     // ftr runs as PID 1 in a container; the container is replaced and the new ftr is PID 1 too.
@@ -192,39 +203,48 @@ describe("the state directory's lock", { timeout: 300_000 }, () => {
     assert.equal(out.trim(), "taken");
   });
 
-  it("a second `ftr rotate` during a live run names that run (exit 1), not `ftr resume`", async () => {
-    const sleeper = spawn("sleep", ["600"]);
-    sleepers.push(sleeper);
-    const pid = sleeper.pid ?? 0;
-    const root = mkdtempSync(join(tmpdir(), "ftr-lock-cli-"));
-    const dir = join(root, "state");
-    const config = join(root, "ftr.yaml");
-    writeFileSync(
-      config,
-      [
-        "version: 1",
-        "state: { dir: ./state }",
-        "environments:",
-        "  - name: staging",
-        "    token: { name: exporter staging, services: { all: true } }",
-        "    secret: { type: file, path: ./token }",
-      ].join("\n"),
-    );
-    // What the live run has journaled so far: started, not finished.
-    const { openJournal } = await import("../../src/rotation/journal.ts");
-    const journal = openJournal(dir);
-    journal.append({ runId: "20261129T100000Z-live", environment: "staging", step: "start", status: "done" });
-    journal.close();
-    writeFileSync(join(dir, "lock"), lockRecord(pid, startOf(pid), "2026-11-29T10:00:00.000Z"));
+  it(
+    "a second `ftr rotate` during a live run names that run (exit 1), not `ftr resume`",
+    { skip: needsProc },
+    async () => {
+      const sleeper = spawn("sleep", ["600"]);
+      sleepers.push(sleeper);
+      const pid = sleeper.pid ?? 0;
+      const root = mkdtempSync(join(tmpdir(), "ftr-lock-cli-"));
+      const dir = join(root, "state");
+      const config = join(root, "ftr.yaml");
+      writeFileSync(
+        config,
+        [
+          "version: 1",
+          "state: { dir: ./state }",
+          "environments:",
+          "  - name: staging",
+          "    token: { name: exporter staging, services: { all: true } }",
+          "    secret: { type: file, path: ./token }",
+        ].join("\n"),
+      );
+      // What the live run has journaled so far: started, not finished.
+      const { openJournal } = await import("../../src/rotation/journal.ts");
+      const journal = openJournal(dir);
+      journal.append({
+        runId: "20261129T100000Z-live",
+        environment: "staging",
+        step: "start",
+        status: "done",
+      });
+      journal.close();
+      writeFileSync(join(dir, "lock"), lockRecord(pid, startOf(pid), "2026-11-29T10:00:00.000Z"));
 
-    const result = await runCliProcess(["rotate", "--config", config, "--yes"], {
-      env: { FASTLY_API_TOKEN: "not-used", FASTLY_API_ENDPOINT: "http://127.0.0.1:9" },
-    });
-    assert.equal(result.code, 1, result.stderr);
-    assert.match(
-      result.stderr,
-      new RegExp(`another run \\(pid ${pid}, started 2026-11-29T10:00:00Z\\) is rotating; wait for it`),
-    );
-    assert.doesNotMatch(result.stderr, /resume/);
-  });
+      const result = await runCliProcess(["rotate", "--config", config, "--yes"], {
+        env: { FASTLY_API_TOKEN: "not-used", FASTLY_API_ENDPOINT: "http://127.0.0.1:9" },
+      });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(
+        result.stderr,
+        new RegExp(`another run \\(pid ${pid}, started 2026-11-29T10:00:00Z\\) is rotating; wait for it`),
+      );
+      assert.doesNotMatch(result.stderr, /resume/);
+    },
+  );
 });
