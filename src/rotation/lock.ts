@@ -31,9 +31,9 @@ import {
   writeSync,
 } from "node:fs";
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { formatTime } from "../util/time.ts";
-import { checkStateDir, ensureStateDir } from "./state-dir.ts";
+import { checkStateDir, ensureStateDir, UnsafeStateDirError } from "./state-dir.ts";
 
 /** What the lock file holds (JSON). */
 export interface LockRecord {
@@ -305,12 +305,15 @@ export function readNoFollow(path: string): string {
   }
 }
 
-/** ELOOP from O_NOFOLLOW, said plainly; any other error unchanged. */
+/**
+ * ELOOP from O_NOFOLLOW, said plainly as an unsafe state directory (one line, exit 2); any other
+ * error unchanged.
+ */
 export function symlinkRefusal(path: string, error: unknown): unknown {
   if ((error as NodeJS.ErrnoException).code === "ELOOP") {
-    return new Error(
-      `${path} is a symbolic link; ftr does not follow links in its state directory (remove it)`,
-      { cause: error },
+    return new UnsafeStateDirError(
+      dirname(path),
+      `holds a symbolic link at ${basename(path)}; ftr never follows links there: remove it`,
     );
   }
   return error;
