@@ -105,13 +105,17 @@ export async function reportError(io: CliIO, error: unknown, debug = false): Pro
     if (debug && error.cause instanceof Error) println(io.stderr, redact(error.cause.stack ?? ""));
     return 1;
   }
-  const [{ ConfigError, formatIssues }, { FastlyApiError }, { LockedError }, { RollbackError }] =
-    await Promise.all([
-      import("../config/parse.ts"),
-      import("../fastly/errors.ts"),
-      import("../rotation/journal.ts"),
-      import("../rotation/resume.ts"),
-    ]);
+  const [
+    { ConfigError, formatIssues },
+    { FastlyApiError },
+    { LockedError, UnsafeStateDirError },
+    { RollbackError },
+  ] = await Promise.all([
+    import("../config/parse.ts"),
+    import("../fastly/errors.ts"),
+    import("../rotation/journal.ts"),
+    import("../rotation/resume.ts"),
+  ]);
   if (error instanceof ConfigError) {
     const [only] = error.issues;
     if (error.issues.length === 1 && only !== undefined && only.path === "" && only.line === undefined) {
@@ -122,6 +126,11 @@ export async function reportError(io: CliIO, error: unknown, debug = false): Pro
         `the config is not valid:\n${formatIssues({ errors: error.issues, warnings: [] }, error.source).join("\n")}`,
       );
     }
+    return 2;
+  }
+  if (error instanceof UnsafeStateDirError) {
+    // An unsafe state directory is set up wrongly, like a config: 2. A live holder is a failure: 1.
+    say(error.message);
     return 2;
   }
   if (error instanceof RollbackError || error instanceof LockedError || error instanceof FastlyApiError) {

@@ -104,7 +104,7 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
   const runId = options.runId ?? newRunId();
   const { now } = runClock(options);
   const startedAt = now().toISOString();
-  const release = acquireLock(options.config.stateDir);
+  const release = acquireLock(options.config.stateDir, { runId });
   const journal = openJournal(options.config.stateDir, now);
   const results: EnvironmentResult[] = [];
   try {

@@ -7,6 +7,7 @@ import { FastlyForbiddenError, type FastlyClient } from "../../fastly/index.ts";
 import { gatherState, makePlan, type Plan } from "../../plan/index.ts";
 import {
   AlreadyRolledBack,
+  assertUnlocked,
   resume as resumeRuns,
   rollbackLast,
   rotate as rotateEnvironments,
@@ -44,6 +45,8 @@ export async function rotate(io: CliIO, opts: RotateOpts): Promise<number> {
   const loaded = await loadConfigOption(io, opts.config);
   printWarnings(io, loaded);
   const client = requireClient(io, loaded);
+  // A live run's journal looks unfinished: name the run rather than advise a resume.
+  assertUnlocked(loaded.config.stateDir);
   const unfinished = unfinishedRuns(loaded.config.stateDir);
   if (unfinished.length > 0) {
     throw new UsageError(
@@ -94,6 +97,7 @@ export async function rotate(io: CliIO, opts: RotateOpts): Promise<number> {
 export async function resume(io: CliIO, opts: ResumeOpts): Promise<number> {
   const loaded = await loadConfigOption(io, opts.config);
   const client = requireClient(io, loaded);
+  assertUnlocked(loaded.config.stateDir);
   if (unfinishedRuns(loaded.config.stateDir).length === 0) {
     if (opts.json) printJson(io, { runId: null, ok: true, environments: [] });
     else println(io.stderr, "Nothing to resume: every run in the journal finished.");
