@@ -128,7 +128,7 @@ describe("rotation under API faults and failing consumers", () => {
 
   /** Add `fault` when the journal shows `mint begin` after record `from` (the create is held 300 ms for it). */
   async function armAtMint(from: number, fault: FaultSpec): Promise<void> {
-    await h.waitForJournal((r) => r.step === "mint" && r.status === "begin", { from, timeoutMs: 20_000 });
+    await h.waitForJournal((r) => r.step === "mint" && r.status === "begin", { from, timeoutMs: 120_000 });
     await h.admin.fault(fault);
   }
 

@@ -73,7 +73,7 @@ export interface RotationEnvOptions {
   readonly exporters?: boolean;
   /** The emulator's account (default the demo seed). */
   readonly seed?: Seed;
-  /** Timeout and interval of every verifier (defaults `15s`, `1s`). */
+  /** Timeout and interval of every verifier (defaults `60s`, `1s`). */
   readonly verifyTimeout?: string;
   readonly verifyInterval?: string;
   /** Timeout of the restart reloader (default `20s`). */
@@ -233,6 +233,20 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Whether a process running `script` exists (Linux /proc; elsewhere only the markers count). */
+function restartScriptRunning(script: string): boolean {
+  if (!existsSync("/proc/self/cmdline")) return false;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(script)) return true;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return false;
+}
+
 /**
  * The reload command: stop the environment's stand-in and wait until the supervisor has started a
  * new one (a new pid in `run/<env>.pid`), like `kubectl delete pod` followed by waiting for the
@@ -255,12 +269,12 @@ if (control.sleepMs) await new Promise((r) => setTimeout(r, control.sleepMs));
 if (control.skip) { say(process.stdout, "reload of " + env + ": nothing restarted"); process.exit(0); }
 const old = Number(readFileSync(here(env + ".pid"), "utf8"));
 try { process.kill(old, "SIGTERM"); } catch (error) { if (error.code !== "ESRCH") throw error; }
-const deadline = Date.now() + 15000;
+const deadline = Date.now() + 60000;
 for (;;) {
   await new Promise((r) => setTimeout(r, 50));
   const now = Number(readFileSync(here(env + ".pid"), "utf8"));
   if (now !== old) { say(process.stdout, "exporter " + env + " restarted: pid " + old + " -> " + now); break; }
-  if (Date.now() > deadline) { say(process.stderr, "exporter " + env + " did not come back within 15s"); process.exit(1); }
+  if (Date.now() > deadline) { say(process.stderr, "exporter " + env + " did not come back within 60s"); process.exit(1); }
 }
 const latest = readControl();
 if ((latest[env]?.failTimes ?? 0) > 0) {
@@ -466,7 +480,7 @@ export async function startRotationEnv(options: RotationEnvOptions = {}): Promis
       ];
       const builtIn = (e.verify ?? []).map((v) => ({
         ...v,
-        timeout: options.verifyTimeout ?? "15s",
+        timeout: options.verifyTimeout ?? "60s",
         interval: options.verifyInterval ?? "1s",
       }));
       const extra = options.extraVerify?.(name) ?? [];
@@ -511,9 +525,10 @@ export async function startRotationEnv(options: RotationEnvOptions = {}): Promis
           code === 0 ? resolve() : reject(new Error(`restart of ${e} exited ${code}`)),
         );
       }),
-    async reloadsIdle(timeoutMs = 20_000) {
+    async reloadsIdle(timeoutMs = 120_000) {
       const deadline = Date.now() + timeoutMs;
-      while (readdirSync(runDir).some((n) => n.startsWith("reloading-"))) {
+      // A script just started has not written its marker yet: look for its process too.
+      while (readdirSync(runDir).some((n) => n.startsWith("reloading-")) || restartScriptRunning(restartScript)) {
         if (Date.now() > deadline) throw new Error("a restart script is still running");
         await sleep(50);
       }
@@ -543,7 +558,7 @@ export async function startRotationEnv(options: RotationEnvOptions = {}): Promis
     journal: () => readJournal(stateDir),
     journalText,
     async waitForJournal(match, waitOptions = {}) {
-      const deadline = Date.now() + (waitOptions.timeoutMs ?? 30_000);
+      const deadline = Date.now() + (waitOptions.timeoutMs ?? 120_000);
       for (;;) {
         const hit = readJournal(stateDir)
           .slice(waitOptions.from ?? 0)
