@@ -528,7 +528,10 @@ export async function startRotationEnv(options: RotationEnvOptions = {}): Promis
     async reloadsIdle(timeoutMs = 120_000) {
       const deadline = Date.now() + timeoutMs;
       // A script just started has not written its marker yet: look for its process too.
-      while (readdirSync(runDir).some((n) => n.startsWith("reloading-")) || restartScriptRunning(restartScript)) {
+      while (
+        readdirSync(runDir).some((n) => n.startsWith("reloading-")) ||
+        restartScriptRunning(restartScript)
+      ) {
         if (Date.now() > deadline) throw new Error("a restart script is still running");
         await sleep(50);
       }
