@@ -58,6 +58,8 @@ export interface AwsFault {
   readonly operation: string;
   readonly code?: string;
   readonly delayMs?: number;
+  /** Hold the call until {@link RunningAwsSecretsManager.release} (after any delay). */
+  readonly hold?: boolean;
   /** Echo the request's SecretString in the error message (a careless service). */
   readonly echo?: boolean;
   /** Let this many matching calls through first. */
@@ -81,6 +83,8 @@ export interface RunningAwsSecretsManager {
   /** Every version's string, labelled or not. */
   allValues(name: string): string[];
   fail(fault: AwsFault): void;
+  /** Let every call held by a `hold` fault go on, and drop `hold` faults no call has met yet. */
+  release(): void;
   /** Resolves once no request is being handled (one held by a fault's delay included). */
   idle(timeoutMs?: number): Promise<void>;
   /** Refuse every call of `operation` with AccessDeniedException, or allow it again. */
@@ -107,6 +111,9 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
   const faults: { -readonly [K in keyof AwsFault]-?: AwsFault[K] & {} }[] = [];
   const denied = new Set<string>();
   let inFlight = 0;
+  // Calls held by a `hold` fault wait on this; release() resolves it and starts a new one.
+  let release = (): void => undefined;
+  let released = new Promise<void>((resolve) => (release = resolve));
 
   const find = (secretId: unknown): Secret => {
     if (typeof secretId !== "string" || secretId === "") {
@@ -389,6 +396,7 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
           );
         }
         if (fault.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+        if (fault.hold) await released;
         if (fault.code !== "") throw new AwsError(fault.code, fault.message, fault.status);
       }
       respond(res, 200, operations[operation](input));
@@ -443,11 +451,17 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
         status: fault.status ?? 400,
         times: fault.times ?? 1,
         delayMs: fault.delayMs ?? 0,
+        hold: fault.hold ?? false,
         echo: fault.echo ?? false,
         skip: fault.skip ?? 0,
         afterApply: fault.afterApply ?? false,
         message: fault.message ?? `injected ${fault.code ?? ""}`,
       }),
+    release: () => {
+      for (let i = faults.length - 1; i >= 0; i--) if (faults[i]!.hold) faults.splice(i, 1);
+      release();
+      released = new Promise<void>((resolve) => (release = resolve));
+    },
     idle: async (timeoutMs = 120_000) => {
       const deadline = Date.now() + timeoutMs;
       while (inFlight > 0) {
@@ -458,6 +472,7 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
     deny: (operation, isDenied = true) => void (isDenied ? denied.add(operation) : denied.delete(operation)),
     close: () =>
       new Promise<void>((resolve) => {
+        release();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
