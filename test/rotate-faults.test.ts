@@ -53,6 +53,13 @@ function matches(path: string, pattern: string): boolean {
   return pattern.startsWith("re:") ? new RegExp(pattern.slice(3)).test(bare) : bare === pattern;
 }
 
+/** The automation token `id` exists in the emulator and is revoked. */
+async function assertRevoked(h: RotationEnv, id: string, what: string): Promise<void> {
+  const token = (await h.admin.state()).automationTokens.find((t) => t.id === id);
+  assert.ok(token, `${what} (${id}) is known to the emulator`);
+  assert.notEqual(token.revokedAt, null, `${what} (${id}) is revoked`);
+}
+
 describe("rotation under API faults and failing consumers", () => {
   let h: RotationEnv;
   let original: ConfigDoc;
@@ -224,7 +231,7 @@ describe("rotation under API faults and failing consumers", () => {
       .journal()
       .slice(s.from)
       .find((r) => r.newTokenId)!.newTokenId!;
-    assert.notEqual((await h.admin.state()).automationTokens.find((t) => t.id === minted)?.revokedAt, null);
+    await assertRevoked(h, minted, "the new token");
     assert.equal(await assertInvariants(s), s.previous);
     assert.equal(h.readSecret("integration"), s.previousValue);
   });
@@ -330,11 +337,7 @@ describe("rotation under API faults and failing consumers", () => {
       .journal()
       .slice(s.from)
       .find((r) => r.newTokenId)!.newTokenId!;
-    assert.notEqual(
-      (await h.admin.state()).automationTokens.find((t) => t.id === minted)?.revokedAt,
-      null,
-      "the new token is revoked",
-    );
+    await assertRevoked(h, minted, "the new token");
   });
 
   it("rolls back when the consumer never uses the new token, and does not start later environments", async () => {
