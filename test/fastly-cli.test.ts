@@ -4,11 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import {
   createEmulator,
@@ -18,26 +16,17 @@ import {
   type EmulatorAdmin,
   type RunningEmulator,
 } from "../src/emulator/index.ts";
+import { FASTLY_CLI, fastlyCliSkip } from "./helpers/fastly-cli.ts";
 
-const CLI = fileURLToPath(new URL("../node_modules/@fastly/cli-linux-x64/fastly", import.meta.url));
+const CLI = FASTLY_CLI;
 const { superuser } = demoCredentials;
-const haveCli = existsSync(CLI);
-// The binary is an optional dependency published for linux/x64 only. There, under CI=true, a
-// missing binary is a broken install and fails loudly; everywhere else it is a reason to skip.
-const cliFitsHere = process.platform === "linux" && process.arch === "x64";
-const requireCli = cliFitsHere && process.env["CI"] === "true";
-const skipReason = haveCli
-  ? false
-  : cliFitsHere
-    ? `no Fastly CLI at ${CLI} (optional dependency @fastly/cli-linux-x64 not installed)`
-    : `no Fastly CLI binary for ${process.platform}/${process.arch} (@fastly/cli-linux-x64 is linux/x64 only)`;
 
 interface CliResult {
   stdout: string;
   stderr: string;
 }
 
-describe("the Fastly CLI against the emulator", { skip: !requireCli && skipReason }, () => {
+describe("the Fastly CLI against the emulator", { skip: fastlyCliSkip }, () => {
   let emu: RunningEmulator;
   let admin: EmulatorAdmin;
   let home: string;
@@ -76,7 +65,6 @@ describe("the Fastly CLI against the emulator", { skip: !requireCli && skipReaso
     });
 
   before(async () => {
-    assert.ok(haveCli, `the Fastly CLI binary is missing at ${CLI} (npm ci installs @fastly/cli-linux-x64)`);
     emu = await createEmulator({ seed: demoSeed });
     admin = createEmulatorAdmin(emu.url);
     home = await mkdtemp(join(tmpdir(), "fastly-cli-home-"));
