@@ -10,6 +10,8 @@ const LOAD_PROCESSES = 2;
 const BURN =
   "const p = process.ppid; for (let i = 1; ; i++) if ((i & 0x3ffffff) === 0 && process.ppid !== p) process.exit();";
 const burners = [];
+/** The test runner, once started. */
+let tests;
 for (let i = 0; i < LOAD_PROCESSES; i++) {
   burners.push(spawn(process.execPath, ["-e", BURN], { stdio: "ignore" }));
 }
@@ -18,19 +20,20 @@ const stopLoad = () => {
     if (burner.exitCode === null && burner.signalCode === null) burner.kill("SIGKILL");
 };
 process.on("exit", stopLoad);
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
-  process.on(signal, () => {
-    stopLoad();
-    process.exit(signal === "SIGINT" ? 130 : 143);
-  });
-}
 
 console.error(
   `run-tests-loaded: ${LOAD_PROCESSES} CPU-bound processes (pids ${burners.map((b) => b.pid).join(", ")}) ` +
     `alongside the suite on ${availableParallelism()} CPU(s)`,
 );
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    stopLoad();
+    tests?.kill(signal);
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  });
+}
 const started = Date.now();
-const tests = spawn(process.execPath, ["scripts/run-tests.mjs", ...process.argv.slice(2)], {
+tests = spawn(process.execPath, ["scripts/run-tests.mjs", ...process.argv.slice(2)], {
   stdio: "inherit",
 });
 tests.on("exit", (code, signal) => {
