@@ -518,7 +518,7 @@ export function externalSecretSyncStep(
       jsonKey,
       file,
     ],
-    timeout: "20s",
+    timeout: "60s",
   };
 }
 

@@ -76,7 +76,7 @@ export interface RotationEnvOptions {
   /** Timeout and interval of every verifier (defaults `60s`, `1s`). */
   readonly verifyTimeout?: string;
   readonly verifyInterval?: string;
-  /** Timeout of the restart reloader (default `20s`). */
+  /** Timeout of the restart reloader (default `90s`, beyond the restart script's own 60 s). */
   readonly reloadTimeout?: string;
   /** Reload entries appended after the restart reloader. */
   readonly extraReload?: (env: DemoEnv) => Record<string, unknown>[];
@@ -475,7 +475,7 @@ export async function startRotationEnv(options: RotationEnvOptions = {}): Promis
     for (const e of doc.environments) {
       const name = e.name as DemoEnv;
       e.reload = [
-        ...(e.reload ?? []).map((r) => ({ ...r, timeout: options.reloadTimeout ?? "20s" })),
+        ...(e.reload ?? []).map((r) => ({ ...r, timeout: options.reloadTimeout ?? "90s" })),
         ...(options.extraReload?.(name) ?? []),
       ];
       const builtIn = (e.verify ?? []).map((v) => ({
