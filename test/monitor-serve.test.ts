@@ -44,7 +44,7 @@ function assertNoSecrets(text: string): void {
   for (const secret of SECRETS) assert.ok(!text.includes(secret), "a token value appears in the output");
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -122,6 +122,8 @@ class Emulator {
   private offsetMs = 0;
   private readonly log = new Ring<RequestLogEntry>(MAX_LOG);
   private faults: ActiveFault[] = [];
+  /** API requests received and not answered yet (a fault's delay holds them); admin calls excluded. */
+  private inFlight = 0;
   private rateWindows = new Map<string, { resetsAt: Date; used: number }>();
   private readonly sleepers = new Set<() => void>();
   baseUrl = "";
@@ -220,14 +222,20 @@ class Emulator {
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    this.dispatch(req, res).catch(() => {
-      if (!res.headersSent) {
-        res.writeHead(500, { "Content-Type": "application/json" });
-        res.end(JSON.stringify({ msg: "Internal emulator error" }));
-      } else {
-        res.destroy();
-      }
-    });
+    const api = !(req.url ?? "/").startsWith("/__emulator/");
+    if (api) this.inFlight += 1;
+    this.dispatch(req, res)
+      .catch(() => {
+        if (!res.headersSent) {
+          res.writeHead(500, { "Content-Type": "application/json" });
+          res.end(JSON.stringify({ msg: "Internal emulator error" }));
+        } else {
+          res.destroy();
+        }
+      })
+      .finally(() => {
+        if (api) this.inFlight -= 1;
+      });
   };
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -451,6 +459,7 @@ class Emulator {
             ],
       ),
       faults: this.faults.map((f) => ({ ...f.spec, count: f.remaining })),
+      inFlight: this.inFlight,
     };
   }
 }
