@@ -5,6 +5,7 @@
  */
 import { resolve } from "node:path";
 import type { z } from "zod";
+import { isSecureOrLoopback } from "../util/http.ts";
 import { parseDuration, formatDuration } from "./duration.ts";
 import { UNWORDED, formatPath, valueAt, wordZodIssues, type IssuePath } from "./issues.ts";
 import {
@@ -364,6 +365,13 @@ function normaliseVerify(
       case "token-in-use":
         return { type: "token-in-use", timeoutMs, intervalMs };
       case "prometheus": {
+        // Headers are credentials (a bearer token, basic auth): say so when they would cross the network in clear.
+        if (step.headers !== undefined && Object.keys(step.headers).length > 0 && !isSecureOrLoopback(step.url)) {
+          c.warn(
+            at("url"),
+            "the headers are sent over plain http to a host that is not loopback: whoever sees the traffic gets them; use https://",
+          );
+        }
         const base = {
           type: "prometheus" as const,
           url: step.url.replace(/\/+$/, ""),
@@ -542,15 +550,19 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
     checkPathText(c, ["state", "dir"], whole.data.state.dir);
     stateDir = resolve(baseDir, whole.data.state.dir);
   }
-  if (
-    whole.success &&
-    whole.data.fastly?.endpoint !== undefined &&
-    !whole.data.fastly.endpoint.startsWith("https://")
-  ) {
-    c.warn(
-      ["fastly", "endpoint"],
-      "the endpoint is not https: the user token and sudo password would travel unencrypted; use https:// unless this is a local emulator",
-    );
+  // Plain http is refused unless it stays on this machine or the user opted in; loopback needs no word.
+  if (whole.success && whole.data.fastly?.endpoint !== undefined && !isSecureOrLoopback(whole.data.fastly.endpoint)) {
+    if (whole.data.fastly.allowInsecure === true) {
+      c.warn(
+        ["fastly", "endpoint"],
+        "the endpoint is plain http (allowed by fastly.allowInsecure): the user token and sudo password cross the network unencrypted",
+      );
+    } else {
+      c.error(
+        ["fastly", "endpoint"],
+        "the endpoint is plain http to a host that is not loopback: the user token and sudo password would cross the network unencrypted; use https://, or set fastly.allowInsecure: true if the network is trusted",
+      );
+    }
   }
 
   const errors = [...schemaIssues, ...c.errors];
@@ -559,7 +571,10 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
   const endpoint = whole.data.fastly?.endpoint?.replace(/\/+$/, "");
   const config: Config = {
     version: 1,
-    fastly: endpoint === undefined ? {} : { endpoint },
+    fastly: {
+      ...(endpoint === undefined ? {} : { endpoint }),
+      ...(whole.data.fastly?.allowInsecure === true ? { allowInsecure: true } : {}),
+    },
     stateDir,
     baseDir,
     ...(options.configPath === undefined ? {} : { configPath: resolve(baseDir, options.configPath) }),

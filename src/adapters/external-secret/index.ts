@@ -4,7 +4,7 @@ import {
   explainKubernetesError,
   kubernetesClient,
   KubernetesError,
-  loadKubeConfig,
+  makeApiClient,
   type KubernetesAccess,
 } from "../support/kubernetes.ts";
 
@@ -73,7 +73,7 @@ export function createExternalSecretReloader(
     description: `external-secret ${options.namespace}/${options.name}`,
     async run(ctx: AdapterContext) {
       const { CustomObjectsApi, PatchStrategy, setHeaderOptions } = await kubernetesClient();
-      const api = (await loadKubeConfig(options)).makeApiClient(CustomObjectsApi);
+      const api = await makeApiClient(options, CustomObjectsApi);
       const ref = {
         group,
         version,

@@ -5,7 +5,7 @@ import {
   explainKubernetesError,
   kubernetesClient,
   KubernetesError,
-  loadKubeConfig,
+  makeApiClient,
   type KubernetesAccess,
 } from "../support/kubernetes.ts";
 
@@ -150,7 +150,7 @@ export function createKubernetesRolloutReloader(
     description: `kubernetes-rollout ${target}`,
     async run(ctx: AdapterContext) {
       const { AppsV1Api: Api, PatchStrategy, setHeaderOptions } = await kubernetesClient();
-      const api = (await loadKubeConfig(options)).makeApiClient(Api);
+      const api = await makeApiClient(options, Api);
       const ref = { name: options.name, namespace: options.namespace };
       const read = async (): Promise<Workload> => {
         try {

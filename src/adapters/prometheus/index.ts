@@ -1,5 +1,6 @@
 import type { Verifier, VerifyContext, VerifyResult } from "../types.ts";
 import { errorMessage, formatDuration, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { BodyTooLargeError, isRedirect, readTextCapped, redirectHost } from "../../util/http.ts";
 
 /** Options of the `prometheus` verifier (already validated; durations in ms). */
 export interface PrometheusVerifierOptions {
@@ -42,6 +43,8 @@ const DEFAULT_METRIC = "fastly_rt_token_expiration";
 const DEFAULT_LABEL = "token_id";
 const DEFAULT_INTERVAL_MS = 5000;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** A query's answer is a few series; anything near this is not Prometheus. */
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 /** Quotes a PromQL label value. */
 export function promqlString(value: string): string {
@@ -70,6 +73,8 @@ export async function queryPrometheus(
   try {
     response = await fetchImpl(url, {
       headers: { Accept: "application/json", ...options.headers },
+      // Never followed: the configured headers (credentials) would go to the Location's host.
+      redirect: "manual",
       signal,
     });
   } catch (error) {
@@ -78,7 +83,21 @@ export async function queryPrometheus(
       cause: error,
     });
   }
-  const text = await response.text();
+  if (isRedirect(response.status)) {
+    await response.body?.cancel().catch(() => {});
+    const host = redirectHost(response.headers.get("location"), url);
+    throw new PrometheusQueryError(
+      `${baseUrl} answered HTTP ${response.status}, redirecting to ${host}; redirects are not followed (the headers would go to that host): configure the URL it redirects to`,
+      response.status,
+    );
+  }
+  let text: string;
+  try {
+    text = await readTextCapped(response, MAX_BODY_BYTES);
+  } catch (error) {
+    const why = error instanceof BodyTooLargeError ? error.message : errorMessage(error);
+    throw new PrometheusQueryError(`${baseUrl} answered HTTP ${response.status}, but ${why}`, response.status);
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);
