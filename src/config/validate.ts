@@ -366,7 +366,11 @@ function normaliseVerify(
         return { type: "token-in-use", timeoutMs, intervalMs };
       case "prometheus": {
         // Headers are credentials (a bearer token, basic auth): say so when they would cross the network in clear.
-        if (step.headers !== undefined && Object.keys(step.headers).length > 0 && !isSecureOrLoopback(step.url)) {
+        if (
+          step.headers !== undefined &&
+          Object.keys(step.headers).length > 0 &&
+          !isSecureOrLoopback(step.url)
+        ) {
           c.warn(
             at("url"),
             "the headers are sent over plain http to a host that is not loopback: whoever sees the traffic gets them; use https://",
@@ -551,7 +555,11 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
     stateDir = resolve(baseDir, whole.data.state.dir);
   }
   // Plain http is refused unless it stays on this machine or the user opted in; loopback needs no word.
-  if (whole.success && whole.data.fastly?.endpoint !== undefined && !isSecureOrLoopback(whole.data.fastly.endpoint)) {
+  if (
+    whole.success &&
+    whole.data.fastly?.endpoint !== undefined &&
+    !isSecureOrLoopback(whole.data.fastly.endpoint)
+  ) {
     if (whole.data.fastly.allowInsecure === true) {
       c.warn(
         ["fastly", "endpoint"],

@@ -472,7 +472,12 @@ function withoutUndefined(value: z.output<typeof faultSchema>): FaultSpec {
 }
 
 /** The answer's headers (with its full Content-Length) and its first `bytes` bytes, then a reset. */
-function sendTruncated(res: ServerResponse, reply: Reply, headers: Record<string, string>, bytes: number): void {
+function sendTruncated(
+  res: ServerResponse,
+  reply: Reply,
+  headers: Record<string, string>,
+  bytes: number,
+): void {
   const payload = Buffer.from(typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body ?? {}));
   res.writeHead(reply.status, {
     ...headers,

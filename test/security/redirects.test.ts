@@ -107,15 +107,10 @@ describe("redirects are never followed", () => {
     it(`Fastly API, every request redirected: ftr ${command} sends nothing to the other host`, async () => {
       redirects = () => true;
       const argv = ["--config", h.configPath];
-      const result = await cli(command === "rotate" ? ["rotate", ...argv, "--yes", "--force"] : [command, ...argv]);
-      if (command === "rotate") {
-        // rotate reports the failed plan step like the others.
-        assert.equal(result.code, 1, result.stderr);
-        assert.ok(result.stderr.includes(otherHost), result.stderr);
-        assert.deepEqual(received, []);
-      } else {
-        assertRefused(result, `ftr ${command}`);
-      }
+      const result = await cli(
+        command === "rotate" ? ["rotate", ...argv, "--yes", "--force"] : [command, ...argv],
+      );
+      assertRefused(result, `ftr ${command}`);
     });
   }
 
@@ -143,7 +138,9 @@ describe("redirects are never followed", () => {
   it("Prometheus with headers: the headers go nowhere else", async () => {
     redirects = () => true;
     await assert.rejects(
-      queryPrometheus(fetch, redirectorUrl, "up", { headers: { Authorization: "Bearer prom-secret-123456" } }),
+      queryPrometheus(fetch, redirectorUrl, "up", {
+        headers: { Authorization: "Bearer prom-secret-123456" },
+      }),
       (error: Error) => error.message.includes(otherHost) && /redirect/.test(error.message),
     );
     assert.deepEqual(received, []);
@@ -171,10 +168,16 @@ describe("redirects are never followed", () => {
       ].join("\n"),
       { mode: 0o600 },
     );
-    const store = createKubernetesSecretStore({ namespace: "monitoring", name: "exporter", key: "token", kubeconfig });
+    const store = createKubernetesSecretStore({
+      namespace: "monitoring",
+      name: "exporter",
+      key: "token",
+      kubeconfig,
+    });
     await assert.rejects(store.read(), (error: Error) => error.message.includes(otherHost));
-    await assert.rejects(store.stage("QoU3neoxQQ6IPL8g7eRkkCjyWcwdNI7J", "20261128T041153Z-1a2b3c4d"), (error: Error) =>
-      error.message.includes(otherHost),
+    await assert.rejects(
+      store.stage("QoU3neoxQQ6IPL8g7eRkkCjyWcwdNI7J", "20261128T041153Z-1a2b3c4d"),
+      (error: Error) => error.message.includes(otherHost),
     );
     await assert.rejects(store.promote("20261128T041153Z-1a2b3c4d"));
     assert.deepEqual(received, [], "nothing reached the other host");

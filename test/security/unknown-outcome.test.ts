@@ -16,7 +16,12 @@ import { demoCredentials } from "../../src/emulator/index.ts";
 import { createFastlyClient, FastlyApiError } from "../../src/fastly/index.ts";
 import { gatherState, makePlan } from "../../src/plan/index.ts";
 import { rotate } from "../../src/rotation/index.ts";
-import { assertNoSecrets, assertSettled, startRotationEnv, type RotationEnv } from "../helpers/rotation-env.ts";
+import {
+  assertNoSecrets,
+  assertSettled,
+  startRotationEnv,
+  type RotationEnv,
+} from "../helpers/rotation-env.ts";
 
 const { superuser } = demoCredentials;
 
@@ -40,7 +45,15 @@ describe("a create whose answer is lost", () => {
     const before = h.readSecret("integration");
     const createsBefore = (await h.admin.state()).automationTokens.length;
     await h.admin.fault({ method: "POST", path: "/automation-tokens", truncateAfter: 20 });
-    const result = await h.runCli(["rotate", "--config", h.configPath, "--env", "integration", "--yes", "--force"]);
+    const result = await h.runCli([
+      "rotate",
+      "--config",
+      h.configPath,
+      "--env",
+      "integration",
+      "--yes",
+      "--force",
+    ]);
     assert.equal(result.code, 1, result.stderr);
     assert.ok((await h.admin.state()).automationTokens.length > createsBefore, "the create took effect");
     assert.deepEqual(await orphans(), [], "no token of the run is left live");

@@ -96,7 +96,10 @@ export async function queryPrometheus(
     text = await readTextCapped(response, MAX_BODY_BYTES);
   } catch (error) {
     const why = error instanceof BodyTooLargeError ? error.message : errorMessage(error);
-    throw new PrometheusQueryError(`${baseUrl} answered HTTP ${response.status}, but ${why}`, response.status);
+    throw new PrometheusQueryError(
+      `${baseUrl} answered HTTP ${response.status}, but ${why}`,
+      response.status,
+    );
   }
   let body: unknown;
   try {

@@ -181,7 +181,8 @@ const MAX_SERVER_MESSAGE = 300;
 function cutServerMessage(message: string | undefined): string | undefined {
   if (message === undefined) return undefined;
   const quote = message.search(/[{[]\s*"|\bdata:|\bstringData:/);
-  const kept = quote === -1 ? message : `${message.slice(0, quote).trimEnd()} [the quoted request is not shown]`;
+  const kept =
+    quote === -1 ? message : `${message.slice(0, quote).trimEnd()} [the quoted request is not shown]`;
   return kept.length > MAX_SERVER_MESSAGE ? `${kept.slice(0, MAX_SERVER_MESSAGE)}…` : kept;
 }
 
