@@ -53,6 +53,13 @@ export interface RunningKubernetesApi {
   secretValues(namespace: string, name: string): Record<string, string> | undefined;
   /** Refuse every request of `method` on `resource` (e.g. PATCH secrets) with 403, or allow it again. */
   forbid(method: string, resource: string, forbidden?: boolean): void;
+  /**
+   * Refuse every request of `method` on `resource` with 422 from an admission webhook whose message
+   * quotes the request body, as many webhooks do (or allow it again).
+   */
+  rejectQuoting(method: string, resource: string, rejecting?: boolean): void;
+  /** The request bodies quoted back by {@link rejectQuoting}. */
+  readonly quoted: string[];
   deployment(namespace: string, name: string): Json | undefined;
   externalSecret(namespace: string, name: string): Json | undefined;
   /** Stop the operators acting (a cluster without External Secrets running, a stuck rollout). */
@@ -85,6 +92,8 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
   const statefulSets = new Map<string, Json>();
   const daemonSets = new Map<string, Json>();
   const forbidden = new Set<string>();
+  const quoting = new Set<string>();
+  const quoted: string[] = [];
   const requests: RequestLogEntry[] = [];
   const paused = new Set<string>();
   const delay = options.controllerDelayMs ?? 100;
@@ -284,6 +293,14 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
         `${resource} is forbidden: User "system:serviceaccount:monitoring:ftr" cannot ${String(req.method).toLowerCase()} resource "${resource}"`,
       );
     }
+    if (quoting.has(`${req.method ?? ""} ${resource}`)) {
+      quoted.push(body);
+      return status(
+        422,
+        "Invalid",
+        `admission webhook "secrets.policy.example.com" denied the request: object ${body} does not carry the label team`,
+      );
+    }
     const create = /^\/api\/v1\/namespaces\/([^/]+)\/secrets$/.exec(path);
     if (create && req.method === "POST") {
       const object = JSON.parse(body) as Json;
@@ -474,6 +491,11 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
           Buffer.from(v, "base64").toString("utf8"),
         ]),
       );
+    },
+    quoted,
+    rejectQuoting(method, resource, rejecting = true) {
+      if (rejecting) quoting.add(`${method} ${resource}`);
+      else quoting.delete(`${method} ${resource}`);
     },
     forbid(method, resource, isForbidden = true) {
       if (isForbidden) forbidden.add(`${method} ${resource}`);
