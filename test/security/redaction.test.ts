@@ -103,7 +103,7 @@ describe("a Kubernetes 422 quoting the Secret it refused", () => {
 });
 
 describe("the redaction registry", () => {
-  const secret = "Zq9+x/TOKEN?&=é\"value\\1234567";
+  const secret = 'Zq9+x/TOKEN?&=é"value\\1234567';
 
   before(() => registerSecret(secret));
 
