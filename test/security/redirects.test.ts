@@ -105,6 +105,7 @@ describe("redirects are never followed", () => {
 
   for (const command of ["plan", "status", "rotate"]) {
     it(`Fastly API, every request redirected: ftr ${command} sends nothing to the other host`, async () => {
+      received.length = 0;
       redirects = () => true;
       const argv = ["--config", h.configPath];
       const result = await cli(
@@ -115,6 +116,7 @@ describe("redirects are never followed", () => {
   }
 
   it("Fastly API, only POST /sudo redirected: the password goes nowhere else", async () => {
+    received.length = 0;
     redirects = (method, path) => method === "POST" && path === "/sudo";
     const result = await cli(["rotate", "--config", h.configPath, "--yes", "--force"]);
     assert.equal(result.code, 1, result.stderr);
@@ -123,6 +125,7 @@ describe("redirects are never followed", () => {
   });
 
   it("Fastly API, only the create redirected: the request and the key go nowhere else", async () => {
+    received.length = 0;
     redirects = (method, path) => method === "POST" && path === "/automation-tokens";
     const result = await cli(["rotate", "--config", h.configPath, "--yes", "--force"]);
     assert.equal(result.code, 1, result.stderr);
@@ -136,6 +139,7 @@ describe("redirects are never followed", () => {
   });
 
   it("Prometheus with headers: the headers go nowhere else", async () => {
+    received.length = 0;
     redirects = () => true;
     await assert.rejects(
       queryPrometheus(fetch, redirectorUrl, "up", {
@@ -147,6 +151,7 @@ describe("redirects are never followed", () => {
   });
 
   it("Kubernetes (client-node): neither the bearer token nor the Secret's data go elsewhere", async () => {
+    received.length = 0;
     redirects = () => true;
     const kubeconfig = join(h.dir, "redirecting-kubeconfig");
     await writeFile(
@@ -184,6 +189,7 @@ describe("redirects are never followed", () => {
   });
 
   it("AWS Secrets Manager (SDK v3): the signed request is not re-sent elsewhere", async () => {
+    received.length = 0;
     redirects = () => true;
     const store = createAwsSecretsManagerStore({
       secretId: "govuk/fastly-exporter",
