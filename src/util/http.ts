@@ -59,7 +59,8 @@ export async function readTextCapped(response: Response, limit = DEFAULT_MAX_BOD
     throw new BodyTooLargeError(limit);
   }
   if (response.body === null) return "";
-  const reader = response.body.getReader();
+  // The DOM typings give the stream's chunks as `any`; fetch's body yields bytes.
+  const reader = response.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {

@@ -149,7 +149,8 @@ function noRedirectHttp(k8s: typeof KubernetesClient, request: RequestContext): 
       onResponse,
     );
     req.on("error", reject);
-    req.end(body === undefined ? undefined : String(body));
+    // The calls made here send JSON text; form bodies are not used.
+    req.end(typeof body === "string" || body instanceof URLSearchParams ? body.toString() : undefined);
   });
 }
 
