@@ -65,6 +65,34 @@ describe("a create whose answer is lost", () => {
     assertNoSecrets(h.collectOutput(), h.knownSecrets());
   });
 
+  it("when the token cannot be looked for, the run is left for resume, which revokes it", async () => {
+    const before = h.readSecret("integration");
+    const from = h.journal().length;
+    // The create is held a moment, so the listing can be made to fail once the plan is done.
+    await h.admin.fault({ method: "POST", path: "/automation-tokens", truncateAfter: 20, delayMs: 300 });
+    const running = h.runCli([
+      "rotate",
+      "--config",
+      h.configPath,
+      "--env",
+      "integration",
+      "--yes",
+      "--force",
+    ]);
+    await h.waitForJournal((r) => r.step === "mint" && r.status === "begin", { from, timeoutMs: 20_000 });
+    await h.admin.fault({ method: "GET", path: "/automation-tokens", status: 503, count: 1000 });
+    const failed = await running;
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(failed.stdout + failed.stderr, /may be live: run `ftr resume/);
+    assert.doesNotMatch(failed.stdout + failed.stderr, /Nothing was deployed/);
+    assert.equal((await orphans()).length, 1, "the token it made is still live, and said so");
+    await h.admin.clearFaults();
+    const resumed = await h.runCli(["resume", "--config", h.configPath]);
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    assert.deepEqual(await orphans(), [], "resume revoked it");
+    assert.equal(h.readSecret("integration"), before);
+  });
+
   it("stalled body (headers, then nothing): a timeout, the token found and revoked", async () => {
     const { config } = await loadConfig(h.configPath);
     const client = createFastlyClient({
