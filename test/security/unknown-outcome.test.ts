@@ -135,7 +135,7 @@ describe("a create whose answer is lost", () => {
     const stderr = new PassThrough();
     let text = "";
     stderr.on("data", (c: Buffer) => (text += c.toString()));
-    const code = reportError(
+    const code = await reportError(
       {
         stdout: new PassThrough(),
         stderr,
