@@ -225,7 +225,11 @@ export function createKubernetesRolloutReloader(
           return wait;
         });
         if (typeof object === "number") {
-          return { done: false, reason: "the API server asked to slow down (429)", retryAfterMs: object };
+          const reason = "the API server asked to slow down (429)";
+          ctx.log.debug(`${target}: ${reason}; reading again in ${formatDuration(object)}`, {
+            environment: ctx.environment,
+          });
+          return { done: false, reason, retryAfterMs: object };
         }
         seen = object;
         const generation = generationOf(object);
