@@ -14,6 +14,7 @@ import { createKubernetesRolloutReloader, RESTARTED_AT } from "../src/adapters/k
 import { createKubernetesSecretStore } from "../src/adapters/kubernetes-secret/index.ts";
 import { instantClock, systemClock, type Clock } from "../src/adapters/support/poll.ts";
 import type { AdapterContext } from "../src/adapters/types.ts";
+import type { FastlyClient } from "../src/fastly/types.ts";
 import { memoryLogger } from "../src/util/log.ts";
 import {
   KUBE_TEST_TOKEN,
@@ -713,7 +714,7 @@ describe("kubernetes-logs verifier (for the Role check below)", () => {
       tokenId: "t",
       otherTokenIds: [],
       since: new Date(Date.now() - 60_000),
-      client: {} as import("../src/fastly/types.ts").FastlyClient,
+      client: {} as FastlyClient,
       ownUserAgent: "ftr/test",
     });
     assert.equal(result.ok, true, result.detail);

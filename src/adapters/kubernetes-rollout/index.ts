@@ -234,9 +234,7 @@ export function createKubernetesRolloutReloader(
         seen = object;
         const generation = generationOf(object);
         const state: RolloutState =
-          generation === undefined
-            ? { done: false, waiting: NOT_STARTED }
-            : ops.status(object, generation);
+          generation === undefined ? { done: false, waiting: NOT_STARTED } : ops.status(object, generation);
         if (state.failed) throw new KubernetesError(`${state.failed}; see ${describe}`);
         if (state.done) {
           ctx.log.info(`${target} rolled out`, { environment: ctx.environment });

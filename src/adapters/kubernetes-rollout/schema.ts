@@ -60,7 +60,15 @@ export function kubernetesRolloutSchema(ctx: ConfigContext) {
       checkInterval(issues, step);
       const { kind, name } = given[0] ?? { kind: "Deployment", name: "" };
       const { type, namespace, kubeconfig, context, restart } = entry;
-      return { type, namespace, kind, name, restart, ...step, ...kubernetesAccess(ctx, { kubeconfig, context }) };
+      return {
+        type,
+        namespace,
+        kind,
+        name,
+        restart,
+        ...step,
+        ...kubernetesAccess(ctx, { kubeconfig, context }),
+      };
     });
 }
 
