@@ -22,6 +22,8 @@ const REVISION = "deployment.kubernetes.io/revision";
 
 /** Lines longer than this are matched on their start only: a bound on the work a pattern does. */
 const MAX_LINE = 4096;
+/** How far the nodes' clocks may be behind this machine's without a log line being missed. */
+const SKEW_MS = 60_000;
 /** How much of a matching line an error quotes. */
 const QUOTE = 300;
 
@@ -142,7 +144,8 @@ export function createKubernetesLogsVerifier(
         );
         for (const container of containers) {
           if (!started.has(container)) continue;
-          const sinceSeconds = Math.max(1, Math.ceil((clock.now() - ctx.since.getTime()) / 1000) + 1);
+          // Since the reload began, with a minute's allowance: the kubelet counts on the node's clock.
+          const sinceSeconds = Math.ceil((clock.now() - ctx.since.getTime() + SKEW_MS) / 1000);
           const text = await call(`reading the log of pod ${namespace}/${name}`, () =>
             core.readNamespacedPodLog({ name, namespace, container, sinceSeconds }),
           );
