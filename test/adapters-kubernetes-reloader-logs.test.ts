@@ -218,7 +218,7 @@ describe("kubernetes-logs verifier", () => {
       kube.appendLog(NS, pod.name, 'level=info component=rt service_id=abc msg="subscribed"');
     const result = await logs({ deployment: "quiet" }).verify(verifyCtx(since));
     assert.equal(result.ok, true, result.detail);
-    assert.match(result.detail, /2 new pods Ready and quiet for/);
+    assert.match(result.detail, /2 pods of the current ReplicaSet Ready and quiet for/);
   });
 
   it("fails on an authentication error, quoting the line redacted and escaped", async () => {
@@ -257,7 +257,7 @@ describe("kubernetes-logs verifier", () => {
       verifyCtx(since),
     );
     assert.equal(before.ok, false);
-    assert.match(before.detail, /no pods of the new rollout/);
+    assert.match(before.detail, /no pods selected by app=selected created since the reload began/);
     await fetch(`${kube.url}/apis/apps/v1/namespaces/${NS}/deployments/selected`, {
       method: "PATCH",
       headers: {

@@ -76,6 +76,9 @@ export function createKubernetesLogsVerifier(
   const target = options.deployment
     ? `deployment ${options.namespace}/${options.deployment}`
     : `pods ${options.selector ?? ""} in ${options.namespace}`;
+  /** What the pods read are, in messages. */
+  const which = (n: number): string =>
+    `${n} pod${n === 1 ? "" : "s"} of ${options.deployment ? "the current ReplicaSet" : "the selector created since the reload"}`;
   return {
     description: `kubernetes-logs ${target}`,
     async verify(ctx: VerifyContext): Promise<VerifyResult> {
@@ -185,13 +188,15 @@ export function createKubernetesLogsVerifier(
             }
             if (pods.length === 0) {
               readySince = undefined;
-              lastReason = `no pods of the new rollout of ${target} yet`;
+              lastReason = options.deployment
+                ? `no pods of the current ReplicaSet of ${target} yet`
+                : `no pods selected by ${options.selector ?? ""} created since the reload began yet`;
               return { done: false, reason: lastReason };
             }
             const ready = pods.filter(isReady).length;
             if (ready < pods.length) {
               readySince = undefined;
-              lastReason = `${ready} of ${pods.length} new pods Ready`;
+              lastReason = `${ready} of ${which(pods.length)} Ready`;
               return { done: false, reason: lastReason };
             }
             readySince ??= clock.now();
@@ -201,11 +206,11 @@ export function createKubernetesLogsVerifier(
                 done: true,
                 value: {
                   ok: true,
-                  detail: `${pods.length} new pod${pods.length === 1 ? "" : "s"} Ready and quiet for ${formatDuration(options.quietForMs)} (no line matching failOn)`,
+                  detail: `${which(pods.length)} Ready and quiet for ${formatDuration(options.quietForMs)} (no line matching failOn)`,
                 },
               };
             }
-            lastReason = `${pods.length} new pods Ready, quiet for ${formatDuration(quiet)} of ${formatDuration(options.quietForMs)}`;
+            lastReason = `${which(pods.length)} Ready, quiet for ${formatDuration(quiet)} of ${formatDuration(options.quietForMs)}`;
             return { done: false, reason: lastReason };
           },
         );
