@@ -18,6 +18,7 @@ import { kubernetesRolloutSchema } from "./kubernetes-rollout/schema.ts";
 import { execVerifySchema } from "./exec-verify/schema.ts";
 import { prometheusSchema } from "./prometheus/schema.ts";
 import { tokenInUseSchema } from "./token-in-use/schema.ts";
+import { kubernetesLogsSchema } from "./kubernetes-logs/schema.ts";
 
 export type { AdapterDeps } from "./support/deps.ts";
 export type { ConfigContext } from "./support/config.ts";
@@ -59,6 +60,7 @@ export const verifiers = {
   "token-in-use": entry(tokenInUseSchema, () => import("./token-in-use/index.ts")),
   prometheus: entry(prometheusSchema, () => import("./prometheus/index.ts")),
   exec: entry(execVerifySchema, () => import("./exec-verify/index.ts")),
+  "kubernetes-logs": entry(kubernetesLogsSchema, () => import("./kubernetes-logs/index.ts")),
 } satisfies Record<string, { readonly create: Create<never, Verifier> }>;
 
 type Table = Readonly<Record<string, { readonly schema: SchemaFactory }>>;

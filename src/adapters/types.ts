@@ -46,6 +46,12 @@ export interface AdapterContext {
 /** Makes the consumer pick up the current secret (sync an ExternalSecret, restart a process...). */
 export interface Reloader {
   readonly description: string;
+  /**
+   * Called just before the secret changes (promote, restore), for a reloader that waits for a
+   * reaction it does not cause (a controller restarting the consumer when the Secret changes) and
+   * must tell it from what came before. Never throws: what it cannot note, `run` does without.
+   */
+  prepare?(ctx: AdapterContext): Promise<void>;
   /** Resolves once the effect has happened (command exited 0, rollout complete); throws otherwise. */
   run(ctx: AdapterContext): Promise<void>;
 }

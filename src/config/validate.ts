@@ -211,10 +211,16 @@ function normaliseEnvironment(
       at("verify"),
       "no verifiers: old tokens would be revoked without proof that the consumer uses the new one; add - { type: token-in-use }",
     );
-  } else if (verify.every((v) => v.type === "exec")) {
+  } else if (verify.every((v) => v.type === "exec" || v.type === "kubernetes-logs")) {
+    // A quiet log says nothing was refused, not that the new token is the one in use.
+    const kinds = verify.some((v) => v.type === "kubernetes-logs")
+      ? verify.some((v) => v.type === "exec")
+        ? "exec and kubernetes-logs"
+        : "kubernetes-logs"
+      : "exec";
     c.warn(
       at("verify"),
-      "only exec verifiers: none of them proves which token the consumer uses; add - { type: token-in-use } or a prometheus verifier",
+      `only ${kinds} verifiers: none of them proves which token the consumer uses; add - { type: token-in-use } or a prometheus verifier`,
     );
   }
   if (reload.length === 0) {

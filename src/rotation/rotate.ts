@@ -491,6 +491,7 @@ export class EnvironmentRun {
   /** Make the staged value current. */
   async promote(): Promise<void> {
     await this.steps.run("promote", async () => {
+      await this.prepareReloaders();
       await this.adapters.store.promote(this.runId);
       return { value: undefined, detail: this.adapters.store.description };
     });
@@ -517,6 +518,11 @@ export class EnvironmentRun {
         detail: this.adapters.reloaders.map((r) => r.description).join("; ") || "no reloaders",
       };
     });
+  }
+
+  /** Lets reloaders that wait for someone else's reaction note the state before the secret changes. */
+  private async prepareReloaders(): Promise<void> {
+    for (const reloader of this.adapters.reloaders) await reloader.prepare?.(this.adapterContext());
   }
 
   private async verify(
@@ -647,6 +653,7 @@ export class EnvironmentRun {
     try {
       if (promoted) {
         await this.steps.run("restore", async () => {
+          await this.prepareReloaders();
           await this.adapters.store.restorePrevious(this.runId);
           return { value: undefined, detail: this.adapters.store.description };
         });
