@@ -89,7 +89,8 @@ export async function postNotification(request: PostRequest): Promise<void> {
   const text = await response.text().catch(() => "");
   if (response.status >= 300 && response.status < 400) {
     const location = response.headers.get("location");
-    const target = location && URL.canParse(location, request.url) ? new URL(location, request.url).host : "?";
+    const target =
+      location && URL.canParse(location, request.url) ? new URL(location, request.url).host : "?";
     throw new NotifyDeliveryError(
       `${host} answered ${response.status}, a redirect to ${target}; redirects are not followed (the body may be signed or the URL secret): configure the final URL`,
       response.status,

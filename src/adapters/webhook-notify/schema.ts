@@ -27,8 +27,7 @@ export function webhookNotifySchema(_ctx: ConfigContext) {
       headers: z
         .record(
           z.string().refine((name) => !RESERVED_HEADER.test(name), {
-            error: (issue) =>
-              `${String(issue.input)} is set by the notifier itself; remove it from headers`,
+            error: (issue) => `${String(issue.input)} is set by the notifier itself; remove it from headers`,
           }),
           z.string(),
         )

@@ -14,6 +14,7 @@ import {
   type RotationEvent,
   type RotationResult,
 } from "../../rotation/index.ts";
+import { notificationsFor } from "../../notify/dispatch.ts";
 import type { CommandContext } from "../main.ts";
 import {
   clientFromEnv,
@@ -126,12 +127,14 @@ Examples:
             `${needApproval.map((e) => e.environment).join(", ")} need(s) approval: run with --yes, or on a terminal to be asked`,
           );
         }
+        const log = stderrLogger(io);
         const result = await rotate({
           config: loaded.config,
           client,
           plan,
           getPassword: passwordSource(io, opts.passwordStdin === true),
-          log: stderrLogger(io),
+          log,
+          notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
           onEvent: progressPrinter(io, opts.json === true),
           keepOld: opts.keepOld === true,
           ...(opts.yes ? {} : { approve: (env: string) => confirm(io, `Rotate the token of ${env} now?`) }),
@@ -165,11 +168,13 @@ Examples:
           else println(io.stderr, "Nothing to resume: every run in the journal finished.");
           return 0;
         }
+        const log = stderrLogger(io);
         const result = await resume({
           config: loaded.config,
           client,
           getPassword: passwordSource(io, opts.passwordStdin === true),
-          log: stderrLogger(io),
+          log,
+          notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
           onEvent: progressPrinter(io, opts.json === true),
         });
         report(io, result, opts.json === true);
@@ -200,13 +205,15 @@ Examples:
           throw new UsageError(`no environment named "${opts.env}" in ${opts.config}`);
         }
         let result: RotationResult;
+        const log = stderrLogger(io);
         try {
           result = await rollbackLast({
             config: loaded.config,
             client,
             environment: opts.env,
             getPassword: () => Promise.reject(new UsageError("rollback needs no password")),
-            log: stderrLogger(io),
+            log,
+            notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
             onEvent: progressPrinter(io, opts.json === true),
           });
         } catch (error) {
