@@ -12,8 +12,11 @@ import { redact } from "../util/redact.ts";
 
 /** Where a run sends its events. */
 export interface NotificationSink {
-  /** Queue `event` for every notifier; returns at once. */
-  emit(event: NotificationEvent): void;
+  /**
+   * Queue `event` for every notifier and return at once; the promise (which never rejects) says
+   * how many notifiers accepted it, for a caller that remembers what was delivered.
+   */
+  emit(event: NotificationEvent): Promise<number>;
   /**
    * Wait until every event emitted so far was delivered or failed. Resolves to true when every
    * notifier accepted all of them. Never rejects.
@@ -23,7 +26,7 @@ export interface NotificationSink {
 
 /** A sink that drops everything: no notifiers configured. */
 export const noNotifications: NotificationSink = {
-  emit: () => undefined,
+  emit: () => Promise.resolve(0),
   flush: () => Promise.resolve(true),
 };
 
@@ -36,17 +39,24 @@ export function notificationSink(
   const tails = notifiers.map(() => Promise.resolve());
   let allDelivered = true;
   return {
-    emit(event) {
-      notifiers.forEach((notifier, i) => {
-        tails[i] = (tails[i] ?? Promise.resolve()).then(() =>
-          notifier.send(event).catch((error: unknown) => {
-            allDelivered = false;
-            log.warn(
-              `notification not delivered: ${event.event} to ${notifier.description}: ${redact(error instanceof Error ? error.message : String(error))}`,
-            );
-          }),
+    async emit(event) {
+      const deliveries = notifiers.map((notifier, i) => {
+        const delivery = (tails[i] ?? Promise.resolve()).then(() =>
+          notifier.send(event).then(
+            () => true,
+            (error: unknown) => {
+              allDelivered = false;
+              log.warn(
+                `notification not delivered: ${event.event} to ${notifier.description}: ${redact(error instanceof Error ? error.message : String(error))}`,
+              );
+              return false;
+            },
+          ),
         );
+        tails[i] = delivery.then(() => undefined);
+        return delivery;
       });
+      return (await Promise.all(deliveries)).filter(Boolean).length;
     },
     async flush() {
       await Promise.all(tails);

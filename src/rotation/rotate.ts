@@ -191,14 +191,14 @@ export function runNotices(ctx: RunContext, source: EventSource, runId: string):
   return {
     started(environments) {
       started = true;
-      sink.emit(runStartedEvent(source, runId, now(), environments));
+      void sink.emit(runStartedEvent(source, runId, now(), environments));
     },
     environment(result) {
       const event = environmentEvent(result, { source, at: now(), configPath: ctx.config.configPath });
-      if (event) sink.emit(event);
+      if (event) void sink.emit(event);
     },
     async finished(result) {
-      if (started) sink.emit(runFinishedEvent(source, result, now()));
+      if (started) void sink.emit(runFinishedEvent(source, result, now()));
       await sink.flush();
       return result;
     },

@@ -8,6 +8,7 @@ import {
   ListenAddressError,
   parseListen,
 } from "../../monitor/index.ts";
+import { notificationsFor } from "../../notify/dispatch.ts";
 import type { CommandContext } from "../main.ts";
 import {
   clientFromEnv,
@@ -204,6 +205,7 @@ Examples:
           intervalMs,
           endpoint: endpointFor(io, loaded),
           log,
+          notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
         });
         println(io.stdout, `ftr serve listening on ${handle.url}`);
         if (!client) log.warn("FASTLY_API_TOKEN is not set: exporting the deployed tokens only");
