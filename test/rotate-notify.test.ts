@@ -12,6 +12,7 @@ import { refusingUrl, startNotifyReceiver, type NotifyReceiver } from "./helpers
 import {
   assertNoSecrets,
   assertSettled,
+  sleep,
   startRotationEnv,
   type RotationEnv,
 } from "./helpers/rotation-env.ts";
@@ -183,6 +184,34 @@ describe("notifications from rotate, rollback and a failed rotation", () => {
     assert.equal(got[4]!.previousTokenId, previous);
     assert.equal(got[4]!.error, undefined);
     assert.equal(await assertSettled(h, "staging"), previous);
+  });
+
+  it("`resume` after a kill -9 sends its own run-started, the environment's end and run-finished", async () => {
+    await h.setReload("integration", { sleepMs: 2000 });
+    const from = h.journal().length;
+    const child = h.spawnCli(
+      ["rotate", "--config", h.configPath, "--yes", "--force", "--env", "integration"],
+      env,
+    );
+    const reloading = await h.waitForJournal((r) => r.step === "reload" && r.status === "begin", { from });
+    child.child.kill("SIGKILL");
+    await child.done;
+    await h.setReload("integration", {});
+    await sleep(2200);
+    await h.reloadsIdle();
+    const hooks = webhook.requests.length;
+    const resumed = await h.runCliProcess(["resume", "--config", h.configPath], env);
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    const got = events(hooks);
+    assert.deepEqual(
+      got.map((e) => [e.source, e.event, e.runId, e.outcome]),
+      [
+        ["resume", "run-started", reloading.runId, undefined],
+        ["resume", "environment-rotated", reloading.runId, "rotated"],
+        ["resume", "run-finished", reloading.runId, "ok"],
+      ],
+    );
+    assert.equal(got[1]!.newTokenId, await assertSettled(h, "integration"));
   });
 
   it("a receiver answering 500, one refusing connections and one never answering change nothing", async () => {
