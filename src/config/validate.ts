@@ -10,6 +10,7 @@ import type { z } from "zod";
 import { notifiers, reloaders, secretStores, verifiers } from "../adapters/registry.ts";
 import type { ConfigContext } from "../adapters/support/config.ts";
 import { parseDuration, formatDuration } from "../util/time.ts";
+import { isLoopbackUrl } from "../util/loopback.ts";
 import { UNWORDED, formatPath, valueAt, wordZodIssues, type IssuePath } from "./issues.ts";
 import {
   BUILTIN_TOKEN_DEFAULTS,
@@ -353,7 +354,8 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
   if (
     whole.success &&
     whole.data.fastly?.endpoint !== undefined &&
-    !whole.data.fastly.endpoint.startsWith("https://")
+    !whole.data.fastly.endpoint.startsWith("https://") &&
+    !isLoopbackUrl(whole.data.fastly.endpoint)
   ) {
     c.warn(
       ["fastly", "endpoint"],

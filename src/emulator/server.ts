@@ -17,6 +17,7 @@ import { type ParsedSeed, parseSeed, type Seed } from "./seed.ts";
 import { AccountState, type TokenRecord } from "./state.ts";
 import { type Clock, nextUtcHour, parseOffset, systemClock } from "./time.ts";
 import { formatTime } from "../util/time.ts";
+import { Ring } from "./ring.ts";
 import type { EmulatorStateSnapshot, EmulatorTokenSnapshot, FaultSpec, RequestLogEntry } from "./types.ts";
 
 /** Options of {@link createEmulator}. */
@@ -119,8 +120,10 @@ function clientIp(req: IncomingMessage): string {
 class Emulator {
   state: AccountState;
   private offsetMs = 0;
-  private log: RequestLogEntry[] = [];
+  private readonly log = new Ring<RequestLogEntry>(MAX_LOG);
   private faults: ActiveFault[] = [];
+  /** API requests received and not answered yet (a fault's delay holds them); admin calls excluded. */
+  private inFlight = 0;
   private rateWindows = new Map<string, { resetsAt: Date; used: number }>();
   private readonly sleepers = new Set<() => void>();
   baseUrl = "";
@@ -140,7 +143,7 @@ class Emulator {
 
   reset(): void {
     this.offsetMs = 0;
-    this.log = [];
+    this.log.clear();
     this.faults = [];
     this.rateWindows.clear();
     this.state = new AccountState(this.seed, this.now());
@@ -184,7 +187,6 @@ class Emulator {
 
   private record(entry: RequestLogEntry): void {
     this.log.push(entry);
-    if (this.log.length > MAX_LOG) this.log.splice(0, this.log.length - MAX_LOG);
   }
 
   /** Path and query with anything that could be a secret replaced. */
@@ -220,14 +222,20 @@ class Emulator {
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    this.dispatch(req, res).catch(() => {
-      if (!res.headersSent) {
-        res.writeHead(500, { "Content-Type": "application/json" });
-        res.end(JSON.stringify({ msg: "Internal emulator error" }));
-      } else {
-        res.destroy();
-      }
-    });
+    const api = !(req.url ?? "/").startsWith("/__emulator/");
+    if (api) this.inFlight += 1;
+    this.dispatch(req, res)
+      .catch(() => {
+        if (!res.headersSent) {
+          res.writeHead(500, { "Content-Type": "application/json" });
+          res.end(JSON.stringify({ msg: "Internal emulator error" }));
+        } else {
+          res.destroy();
+        }
+      })
+      .finally(() => {
+        if (api) this.inFlight -= 1;
+      });
   };
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -336,9 +344,9 @@ class Emulator {
     const route = `${method} ${path}`;
     switch (route) {
       case "GET requests":
-        return { status: 200, body: this.log };
+        return { status: 200, body: this.log.toArray() };
       case "DELETE requests":
-        this.log = [];
+        this.log.clear();
         return { status: 204 };
       case "GET state":
         return { status: 200, body: this.snapshot() };
@@ -451,6 +459,7 @@ class Emulator {
             ],
       ),
       faults: this.faults.map((f) => ({ ...f.spec, count: f.remaining })),
+      inFlight: this.inFlight,
     };
   }
 }

@@ -70,6 +70,11 @@ export interface EmulatorStateSnapshot {
   }[];
   /** Pending faults. */
   readonly faults: readonly FaultSpec[];
+  /**
+   * API requests received and not answered yet, e.g. held by a fault's delay. Tests wait for 0
+   * before checking what a killed client's last request did.
+   */
+  readonly inFlight: number;
 }
 
 /** A token in the state snapshot; never its value. */

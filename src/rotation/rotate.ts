@@ -112,7 +112,7 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
   const { now } = runClock(options);
   const startedAt = now().toISOString();
   const notices = runNotices(options, "rotate", runId);
-  const release = acquireLock(options.config.stateDir);
+  const release = acquireLock(options.config.stateDir, { runId });
   const journal = openJournal(options.config.stateDir, now);
   const results: EnvironmentResult[] = [];
   try {

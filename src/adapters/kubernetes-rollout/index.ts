@@ -208,7 +208,9 @@ export function createKubernetesRolloutReloader(
             return wait;
           });
           if (typeof object === "number") {
-            return { done: false, reason: "the API server asked to slow down (429)", retryAfterMs: object };
+            const throttled = "the API server asked to slow down (429)";
+            ctx.log.debug(`${target}: ${throttled}`, { environment: ctx.environment });
+            return { done: false, reason: throttled, retryAfterMs: object };
           }
           const state = ops.status(object, generation);
           if (state.failed) throw new KubernetesError(`${state.failed}; see ${describe}`);

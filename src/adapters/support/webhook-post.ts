@@ -4,12 +4,7 @@
  * followed (a redirect could carry the body, and a signature, to another host), plain http is
  * refused except to this machine, and messages name the host, never the path or query.
  */
-
-/** Hosts plain http may reach: this machine only. */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
+import { isLoopbackUrl } from "../../util/loopback.ts";
 
 /**
  * Why `url` cannot be used for a notification, or undefined when it can: it must be https, or http
@@ -24,7 +19,7 @@ export function outboundUrlProblem(url: string): string | undefined {
   }
   if (parsed.protocol === "https:") return undefined;
   if (parsed.protocol === "http:") {
-    return isLoopbackHost(parsed.hostname)
+    return isLoopbackUrl(url)
       ? undefined
       : `plain http to ${parsed.hostname} would send the notification (and any signature or credentials) unencrypted; use https://`;
   }
