@@ -4,8 +4,10 @@
  * restarted every day (a rollout, a node drain) does not warn again. A window is a token's expiry:
  * a token with another expiry (a new token, or Fastly's expiry changed) is warned about afresh.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ensureStateDir } from "../rotation/state-dir.ts";
 import type { Logger } from "../util/log.ts";
 import type { ExpiringToken } from "./events.ts";
 
@@ -83,10 +85,12 @@ export class ExpiryNotices {
     }
     const file: NoticesFile = { version: 1, tokenExpiring: this.notices };
     try {
-      mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
-      // Written whole and renamed, so a crash mid-write never leaves half a file.
-      const temp = `${this.path}.${process.pid}.tmp`;
-      writeFileSync(temp, JSON.stringify(file, null, 2) + "\n", { mode: 0o600 });
+      // The journal's rules: created 0700, refused when unsafe.
+      ensureStateDir(this.stateDir);
+      // Written whole to a new file (never through a link planted there) and renamed into place, so
+      // a crash mid-write never leaves half a file.
+      const temp = `${this.path}.${randomUUID().slice(0, 8)}.tmp`;
+      writeFileSync(temp, JSON.stringify(file, null, 2) + "\n", { mode: 0o600, flag: "wx" });
       renameSync(temp, this.path);
     } catch (error) {
       this.log.warn(
