@@ -199,7 +199,7 @@ describe("rotation under API faults and failing consumers", () => {
       assert.equal(code, 1, stdout + stderr);
       assert.match(stdout, /integration\s+│\s+failed/);
       assert.match(stdout, /mint failed: .*outcome is unknown/);
-      assert.match(stdout, /→ Nothing was deployed; run the rotation again/);
+      assert.match(stdout, /→ Nothing was deployed and no token was created; run the rotation again/);
       // Never sent again blindly.
       const creates = (await h.admin.requests())
         .slice(s.requestsFrom)
@@ -315,7 +315,10 @@ describe("rotation under API faults and failing consumers", () => {
       assert.match(result.environments[0]?.error ?? "", /outcome is unknown/);
       // Fastly (here the emulator) finished the create after the client gave up; the search, which
       // looks again for a few seconds, found that token and revoked it.
-      assert.match(result.environments[0]?.error ?? "", /1 token\(s\) it may have created were revoked/);
+      assert.match(
+        result.environments[0]?.error ?? "",
+        /it had created \S+ \(found by name and creation time\), which was revoked/,
+      );
       const late = (await h.managedLive("integration")).filter((t) => t.id !== s.previous);
       assert.deepEqual(late, [], "no token is left valid and held by nobody");
       assert.equal(h.readSecret("integration"), s.previousValue);

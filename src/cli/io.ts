@@ -18,6 +18,8 @@ export interface CliIO {
   readonly cwd: string;
   /** Resolves when the user interrupts (SIGINT/SIGTERM); long-running commands stop then. */
   readonly interrupted: Promise<void>;
+  /** `--insecure-endpoint`: plain http to a host that is not loopback is allowed. */
+  readonly insecureEndpoint?: boolean;
 }
 
 /** Bad usage or config: exit code 2. */

@@ -26,9 +26,17 @@ const MODULES: { register(program: Command, ctx: CommandContext): void }[] = [
   demo,
 ];
 
+/** Allows plain http to an API endpoint that is not loopback; see `endpointFor`. */
+const INSECURE_FLAG = "--insecure-endpoint";
+
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
-export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
+export async function main(argv: readonly string[], givenIO: CliIO = processIO()): Promise<number> {
   let exitCode = 0;
+  // A global flag, accepted before or after the command name (but not after `--`).
+  const end = argv.indexOf("--") === -1 ? argv.length : argv.indexOf("--");
+  const insecureEndpoint = argv.slice(0, end).includes(INSECURE_FLAG);
+  const io: CliIO = insecureEndpoint ? { ...givenIO, insecureEndpoint } : givenIO;
+  const args = [...argv.slice(0, end).filter((a) => a !== INSECURE_FLAG), ...argv.slice(end)];
   const program = new Command("ftr")
     .description(
       "Rotate Fastly automation tokens end to end, safely, for every environment at once, and warn well before any token expires.",
@@ -53,8 +61,9 @@ Examples:
 
 Credentials: FASTLY_API_TOKEN (a superuser's user token); the sudo password from a hidden
 prompt, --password-stdin or FASTLY_SUDO_PASSWORD, never from argv. FASTLY_API_ENDPOINT
-overrides the API base URL. Exit codes: 0 done, 1 failed or refused by a remote, 2 bad usage
-or config, 130/143 interrupted (docs/operations.md).`,
+overrides the API base URL; it must be https:// unless it is loopback, or ${INSECURE_FLAG}
+(any command) allows plain http to another host. Exit codes: 0 done, 1 failed or refused by a
+remote, 2 bad usage or config, 130/143 interrupted (docs/operations.md).`,
     );
   program.enablePositionalOptions();
 
@@ -71,7 +80,7 @@ or config, 130/143 interrupted (docs/operations.md).`,
   }
 
   try {
-    await program.parseAsync([...argv], { from: "user" });
+    await program.parseAsync(args, { from: "user" });
     return exitCode;
   } catch (error) {
     return reportError(io, error, program.opts<{ debug?: boolean }>().debug === true);

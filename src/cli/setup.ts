@@ -5,6 +5,7 @@
  */
 import { loadConfig, type LoadedConfig } from "../config/index.ts";
 import { createFastlyClient, type FastlyClient } from "../fastly/index.ts";
+import { isSecureOrLoopback } from "../util/http.ts";
 import { registerSecret } from "../util/redact.ts";
 import { colours, println, UsageError, type CliIO } from "./io.ts";
 
@@ -15,9 +16,44 @@ export async function loadConfigOption(io: CliIO, path: string | undefined): Pro
   return loadConfig(path.startsWith("/") ? path : `${io.cwd}/${path}`);
 }
 
-/** The API endpoint: FASTLY_API_ENDPOINT, else the config's, else Fastly's. */
+/** The runs that have printed the plain-http note: at most one a run. */
+const notedInsecure = new WeakSet<CliIO>();
+
+/**
+ * The API endpoint: FASTLY_API_ENDPOINT, else the config's, else Fastly's. Plain http is refused
+ * (a usage error with the fix) unless the host is loopback or the user opted in with
+ * `--insecure-endpoint` or `fastly.allowInsecure: true`; an opted-in one is noted once a run (the
+ * config's own is already warned about by validation).
+ */
 export function endpointFor(io: CliIO, loaded?: LoadedConfig): string | undefined {
-  return io.env.FASTLY_API_ENDPOINT || loaded?.config.fastly.endpoint || undefined;
+  const fromEnv = io.env.FASTLY_API_ENDPOINT || undefined;
+  const endpoint = fromEnv ?? loaded?.config.fastly.endpoint;
+  if (endpoint === undefined) return undefined;
+  const source = fromEnv === undefined ? "fastly.endpoint" : "FASTLY_API_ENDPOINT";
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new UsageError(`${source} is not a URL: give the API base URL, e.g. https://api.fastly.com`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new UsageError(`${source} must be an https:// URL, e.g. https://api.fastly.com`);
+  }
+  if (isSecureOrLoopback(url)) return endpoint;
+  const optedIn = io.insecureEndpoint === true || loaded?.config.fastly.allowInsecure === true;
+  if (!optedIn) {
+    throw new UsageError(
+      `${source} ${url.origin} is plain http to a host that is not loopback: the user token and sudo password would cross the network unencrypted; use https://, or pass --insecure-endpoint (config: fastly.allowInsecure: true) if the network is trusted`,
+    );
+  }
+  if (fromEnv !== undefined && !notedInsecure.has(io)) {
+    notedInsecure.add(io);
+    println(
+      io.stderr,
+      `${colours(io.stderr, io.env).yellow("note")} ${url.origin} is plain http: the user token and sudo password cross the network unencrypted (--insecure-endpoint)`,
+    );
+  }
+  return endpoint;
 }
 
 /** The user's client from FASTLY_API_TOKEN, or a usage error saying how to supply it. */

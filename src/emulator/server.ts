@@ -62,10 +62,18 @@ const faultSchema = z
     body: z.unknown().optional(),
     delayMs: z.number().int().min(0).max(120_000).optional(),
     drop: z.boolean().optional(),
+    truncateAfter: z.number().int().min(0).optional(),
+    stallBody: z.boolean().optional(),
   })
-  .refine((f) => f.status !== undefined || f.delayMs !== undefined || f.drop === true, {
-    message: "a fault needs at least one of status, delayMs or drop",
-  });
+  .refine(
+    (f) =>
+      f.status !== undefined ||
+      f.delayMs !== undefined ||
+      f.drop === true ||
+      f.truncateAfter !== undefined ||
+      f.stallBody === true,
+    { message: "a fault needs at least one of status, delayMs, drop, truncateAfter or stallBody" },
+  );
 
 const clockSchema = z.union([
   z.strictObject({ advance: z.union([z.string(), z.number()]) }),
@@ -292,6 +300,12 @@ class Emulator {
       return;
     }
     const { route, params } = match;
+    // A body fault lets the request take effect and then spoils its answer.
+    const answer = (reply: Reply, headers: Record<string, string>): void => {
+      if (fault?.truncateAfter !== undefined) sendTruncated(res, reply, headers, fault.truncateAfter);
+      else if (fault?.stallBody) sendStalled(res, reply, headers);
+      else send(res, reply, headers, method);
+    };
     const extraHeaders: Record<string, string> = {};
     const write = method !== "GET" && method !== "HEAD";
     let reply: Reply;
@@ -323,7 +337,7 @@ class Emulator {
       reply = { status: error.status, body: error.body, headers: error.headers };
     }
     const base = route.realtime ? realtimeHeaders(now) : apiHeaders(reply.status, now);
-    send(res, reply, { ...base, ...extraHeaders, ...reply.headers }, method);
+    answer(reply, { ...base, ...extraHeaders, ...reply.headers });
     logEntry(reply.status);
   }
 
@@ -468,6 +482,37 @@ class Emulator {
 function withoutUndefined(value: z.output<typeof faultSchema>): FaultSpec {
   const entries = Object.entries(value).filter(([, v]) => v !== undefined);
   return Object.fromEntries(entries);
+}
+
+/** The answer's headers (with its full Content-Length) and its first `bytes` bytes, then a reset. */
+function sendTruncated(
+  res: ServerResponse,
+  reply: Reply,
+  headers: Record<string, string>,
+  bytes: number,
+): void {
+  const payload = Buffer.from(typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body ?? {}));
+  res.writeHead(reply.status, {
+    ...headers,
+    ...reply.headers,
+    "Content-Type": "application/json",
+    "Content-Length": payload.byteLength,
+  });
+  res.write(payload.subarray(0, Math.min(bytes, payload.byteLength)), () => {
+    res.socket?.resetAndDestroy();
+  });
+}
+
+/** The answer's headers, then nothing until the client gives up (the connection stays open). */
+function sendStalled(res: ServerResponse, reply: Reply, headers: Record<string, string>): void {
+  const payload = Buffer.from(typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body ?? {}));
+  res.writeHead(reply.status, {
+    ...headers,
+    ...reply.headers,
+    "Content-Type": "application/json",
+    "Content-Length": payload.byteLength,
+  });
+  res.flushHeaders();
 }
 
 function send(res: ServerResponse, reply: Reply, headers: Record<string, string>, method: string): void {

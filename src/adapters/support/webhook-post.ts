@@ -4,7 +4,10 @@
  * followed (a redirect could carry the body, and a signature, to another host), plain http is
  * refused except to this machine, and messages name the host, never the path or query.
  */
-import { isLoopbackUrl } from "../../util/loopback.ts";
+import { isLoopbackUrl, isRedirect, readTextCapped, redirectHost } from "../../util/http.ts";
+
+/** A receiver's answer is only quoted in a warning: no need to read more of it. */
+const MAX_ANSWER_BYTES = 64 * 1024;
 
 /**
  * Why `url` cannot be used for a notification, or undefined when it can: it must be https, or http
@@ -81,16 +84,14 @@ export async function postNotification(request: PostRequest): Promise<void> {
       0,
     );
   }
-  const text = await response.text().catch(() => "");
-  if (response.status >= 300 && response.status < 400) {
-    const location = response.headers.get("location");
-    const target =
-      location && URL.canParse(location, request.url) ? new URL(location, request.url).host : "?";
+  if (isRedirect(response.status)) {
+    await response.body?.cancel().catch(() => {});
     throw new NotifyDeliveryError(
-      `${host} answered ${response.status}, a redirect to ${target}; redirects are not followed (the body may be signed or the URL secret): configure the final URL`,
+      `${host} answered ${response.status}, a redirect to ${redirectHost(response.headers.get("location"), request.url)}; redirects are not followed (the body may be signed or the URL secret): configure the final URL`,
       response.status,
     );
   }
+  const text = await readTextCapped(response, MAX_ANSWER_BYTES).catch(() => "");
   if (!response.ok) {
     throw new NotifyDeliveryError(`${host} answered ${response.status}${snippet(text)}`, response.status);
   }

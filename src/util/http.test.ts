@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { isLoopbackUrl } from "./loopback.ts";
+import { isLoopbackUrl } from "./http.ts";
 
 describe("isLoopbackUrl", () => {
   it("knows this machine's names", () => {
