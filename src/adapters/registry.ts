@@ -1,11 +1,11 @@
 /**
  * The adapters, registered by hand: one line per type, `{ schema, create }`. The config's `secret`,
- * `reload` and `verify` unions are built from `schema`; `create` loads the implementation on first
+ * `reload`, `verify` and `notify` unions are built from `schema`; `create` loads the implementation on first
  * use, so reading a config (or `--help`) never loads an SDK. Adding an adapter is one folder
  * (`schema.ts`, `index.ts` exporting `create`, tests) and one line here.
  */
 import { z } from "zod";
-import type { Reloader, SecretStore, Verifier } from "./types.ts";
+import type { Notifier, Reloader, SecretStore, Verifier } from "./types.ts";
 import type { AdapterDeps } from "./support/deps.ts";
 import type { ConfigContext } from "./support/config.ts";
 import { awsSecretSchema } from "./aws-secrets-manager/schema.ts";
@@ -19,6 +19,8 @@ import { execVerifySchema } from "./exec-verify/schema.ts";
 import { prometheusSchema } from "./prometheus/schema.ts";
 import { tokenInUseSchema } from "./token-in-use/schema.ts";
 import { kubernetesLogsSchema } from "./kubernetes-logs/schema.ts";
+import { webhookNotifySchema } from "./webhook-notify/schema.ts";
+import { slackNotifySchema } from "./slack-notify/schema.ts";
 
 export type { AdapterDeps } from "./support/deps.ts";
 export type { ConfigContext } from "./support/config.ts";
@@ -63,6 +65,12 @@ export const verifiers = {
   "kubernetes-logs": entry(kubernetesLogsSchema, () => import("./kubernetes-logs/index.ts")),
 } satisfies Record<string, { readonly create: Create<never, Verifier> }>;
 
+/** Notifiers by `type`. */
+export const notifiers = {
+  webhook: entry(webhookNotifySchema, () => import("./webhook-notify/index.ts")),
+  slack: entry(slackNotifySchema, () => import("./slack-notify/index.ts")),
+} satisfies Record<string, { readonly create: Create<never, Notifier> }>;
+
 type Table = Readonly<Record<string, { readonly schema: SchemaFactory }>>;
 type SchemaOf<T extends Table> = ReturnType<T[keyof T]["schema"]>;
 type SpecOf<T extends Table> = z.output<SchemaOf<T>>;
@@ -73,6 +81,8 @@ export type SecretStoreSpec = SpecOf<typeof secretStores>;
 export type ReloaderSpec = SpecOf<typeof reloaders>;
 /** A verifier as configured (validated and normalised). */
 export type VerifierSpec = SpecOf<typeof verifiers>;
+/** A notifier as configured (validated and normalised). */
+export type NotifierSpec = SpecOf<typeof notifiers>;
 
 /** The discriminated union (on `type`) of every schema in `table`, built for `ctx`. */
 export function unionOf<T extends Table>(
@@ -105,5 +115,11 @@ export function createReloader(spec: ReloaderSpec, deps: AdapterDeps = {}): Prom
 /** The verifier `spec` describes; its implementation is loaded on first use. */
 export function createVerifier(spec: VerifierSpec, deps: AdapterDeps = {}): Promise<Verifier> {
   const create = verifiers[spec.type].create as Create<VerifierSpec, Verifier>;
+  return create(spec, deps);
+}
+
+/** The notifier `spec` describes; its implementation is loaded on first use. */
+export function createNotifier(spec: NotifierSpec, deps: AdapterDeps = {}): Promise<Notifier> {
+  const create = notifiers[spec.type].create as Create<NotifierSpec, Notifier>;
   return create(spec, deps);
 }

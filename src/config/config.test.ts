@@ -90,6 +90,7 @@ describe("parseConfig: valid configs", () => {
           approval: "none",
         },
       ],
+      notify: [],
     });
   });
 
@@ -244,7 +245,7 @@ describe("parseConfig: errors name the field and the fix", () => {
     const result = parse(variant("version: 1", "version: 1\nbanana: yes"));
     assert.match(
       issueAt(result.errors, "banana").message,
-      /valid keys here: version, fastly, state, defaults, environments/,
+      /valid keys here: version, fastly, state, defaults, notify, environments/,
     );
   });
 
@@ -567,6 +568,42 @@ describe("parseConfig: errors name the field and the fix", () => {
   it("rejects a file secret that is the config file itself", () => {
     const result = parse(variant("./secrets/integration.json", "./ftr.yaml"));
     assert.match(issueAt(result.errors, "environments[0].secret.path").message, /config file itself/);
+  });
+
+  it("accepts notifiers and checks their fields", () => {
+    const ok = parse(
+      variant(
+        "version: 1",
+        `version: 1
+notify:
+  - { type: webhook, url: "https://hooks.example.com/ftr", signingSecretEnv: FTR_HOOK_SECRET }
+  - { type: slack, webhookUrlEnv: SLACK_WEBHOOK_URL, timeout: 3s }`,
+      ),
+    );
+    assert.deepEqual(ok.errors, []);
+    assert.deepEqual(ok.config?.notify, [
+      {
+        type: "webhook",
+        url: "https://hooks.example.com/ftr",
+        headers: {},
+        signingSecretEnv: "FTR_HOOK_SECRET",
+        timeoutMs: 10_000,
+      },
+      { type: "slack", webhookUrlEnv: "SLACK_WEBHOOK_URL", timeoutMs: 3_000 },
+    ]);
+    const bad = parse(
+      variant(
+        "version: 1",
+        `version: 1
+notify:
+  - { type: webhook, url: "http://hooks.example.com/ftr" }
+  - { type: slack }
+  - { type: email, to: ops@example.com }`,
+      ),
+    );
+    issueAt(bad.errors, "notify[0].url", /plain http to hooks\.example\.com .*use https:\/\//);
+    issueAt(bad.errors, "notify[1].webhookUrlEnv");
+    issueAt(bad.errors, "notify[2].type", /webhook|slack/);
   });
 
   it("rejects other versions", () => {

@@ -5,7 +5,7 @@
  * rather than a silently ignored setting.
  */
 import { z } from "zod";
-import { reloaders, secretStores, unionOf, verifiers } from "../adapters/registry.ts";
+import { notifiers, reloaders, secretStores, unionOf, verifiers } from "../adapters/registry.ts";
 import { describingContext, durationWithoutDefault, type ConfigContext } from "../adapters/support/config.ts";
 
 /** Environment names appear in file names and metric labels, so they are kept to a safe alphabet. */
@@ -269,6 +269,17 @@ export function configSchemaFor(ctx: ConfigContext) {
         })
         .meta({ description: "Settings shared by all environments." })
         .optional(),
+      notify: z
+        .array(
+          unionOf(notifiers, ctx).meta({
+            description: "Where to send rotation events: `type: webhook` or `type: slack`.",
+          }),
+        )
+        .meta({
+          description:
+            "Notifiers told about every rotation (start, each environment's outcome, the end) and, from `ftr serve`, tokens entering their rotateBefore window. A failed notification is a warning; it never changes a rotation's outcome.",
+        })
+        .default([]),
       environments: z
         .array(environmentSchemaFor(ctx))
         .min(1, { error: "no environments: add at least one under `environments:`" })

@@ -7,7 +7,7 @@
  */
 import { resolve } from "node:path";
 import type { z } from "zod";
-import { reloaders, secretStores, verifiers } from "../adapters/registry.ts";
+import { notifiers, reloaders, secretStores, verifiers } from "../adapters/registry.ts";
 import type { ConfigContext } from "../adapters/support/config.ts";
 import { parseDuration, formatDuration } from "../util/time.ts";
 import { isSecureOrLoopback } from "../util/http.ts";
@@ -376,6 +376,12 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
     }
   }
 
+  if (whole.success) {
+    whole.data.notify.forEach((spec, i) => {
+      adapterWarnings(c, notifiers[spec.type].schema, valueAt(data, ["notify", i]), ["notify", i], opts);
+    });
+  }
+
   const errors = [...schemaIssues, ...c.errors];
   if (!whole.success || errors.length > 0) return { errors, warnings: c.warnings };
 
@@ -390,6 +396,7 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
     baseDir,
     ...(options.configPath === undefined ? {} : { configPath: resolve(baseDir, options.configPath) }),
     environments,
+    notify: whole.data.notify,
   };
   return { config, errors: [], warnings: c.warnings };
 }

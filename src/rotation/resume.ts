@@ -12,6 +12,7 @@ import {
   finishResult,
   newRunId,
   runClock,
+  runNotices,
   type RotationResult,
   type RunContext,
   type SudoKeeper,
@@ -31,9 +32,11 @@ export async function resume(ctx: RunContext): Promise<RotationResult> {
   const release = acquireLock(ctx.config.stateDir);
   const journal = openJournal(ctx.config.stateDir, now);
   const results: EnvironmentResult[] = [];
+  const runs = unfinishedRuns(ctx.config.stateDir);
+  const notices = runNotices(ctx, "resume", runs[0]?.runId ?? "none");
   try {
-    const runs = unfinishedRuns(ctx.config.stateDir);
     const sudo: SudoKeeper = { ensure: () => Promise.resolve(), invalidate: () => {} };
+    if (runs.length > 0) notices.started(runs.map((r) => r.environment));
     for (const run of runs) {
       const env = ctx.config.environments.find((e) => e.name === run.environment);
       if (!env) {
@@ -48,20 +51,25 @@ export async function resume(ctx: RunContext): Promise<RotationResult> {
         });
         continue;
       }
-      results.push(await continueRun(ctx, env, run, journal, sudo));
+      const result = await continueRun(ctx, env, run, journal, sudo);
+      results.push(result);
+      notices.environment(result);
     }
+  } catch (error) {
+    await notices.flush();
+    throw error;
   } finally {
     journal.close();
     release();
   }
   const result = finishResult(results[0]?.runId ?? "none", startedAt, now, results);
   // Resume succeeds when every run reached a consistent end: rotated, or rolled back.
-  return {
+  return notices.finished({
     ...result,
     ok: results.every(
       (e) => e.outcome === "rotated" || e.outcome === "rolled-back" || e.outcome === "kept-old",
     ),
-  };
+  });
 }
 
 /** Pick up one run from its last durable step. */
@@ -175,11 +183,14 @@ export async function rollbackLast(options: RollbackOptions): Promise<RotationRe
   }
   const release = acquireLock(options.config.stateDir);
   const journal = openJournal(options.config.stateDir, now);
+  const runId = newRunId(now());
+  const notices = runNotices(options, "rollback", runId);
+  let outcome: RotationResult;
   try {
     const r = new EnvironmentRun({
       ctx: options,
       env,
-      runId: newRunId(now()),
+      runId,
       journal,
       sudo: { ensure: () => Promise.resolve(), invalidate: () => {} },
       adapters: await adaptersFor(options, env),
@@ -190,14 +201,20 @@ export async function rollbackLast(options: RollbackOptions): Promise<RotationRe
         tokenName: last.tokenName ?? env.token.name,
       },
     });
+    notices.started([env.name]);
     r.startRollbackOf(last.runId);
     const result = await r.rollback(new Error(`requested rollback of run ${last.runId}`), true);
+    notices.environment(result);
     // Here a rollback is the success.
-    return { ...finishResult(r.runId, startedAt, now, [result]), ok: result.outcome === "rolled-back" };
+    outcome = { ...finishResult(r.runId, startedAt, now, [result]), ok: result.outcome === "rolled-back" };
+  } catch (error) {
+    await notices.flush();
+    throw error;
   } finally {
     journal.close();
     release();
   }
+  return notices.finished(outcome);
 }
 
 /** `rollback` cannot be done; the message says why and what to do instead. */

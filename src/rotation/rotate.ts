@@ -18,6 +18,8 @@ import {
 } from "../fastly/errors.ts";
 import type { CreatedAutomationToken, FastlyClient } from "../fastly/types.ts";
 import type { EnvironmentPlan, Plan } from "../plan/plan.ts";
+import { noNotifications, type NotificationSink } from "../notify/dispatch.ts";
+import { environmentEvent, runFinishedEvent, runStartedEvent, type EventSource } from "../notify/events.ts";
 import { silentLogger, type Logger } from "../util/log.ts";
 import { redact, registerSecret } from "../util/redact.ts";
 import { formatTime } from "../util/time.ts";
@@ -70,6 +72,11 @@ export interface RunContext {
   readonly signal?: AbortSignal;
   /** How long to wait for Fastly to refuse a revoked token (default 30 s). */
   readonly proveTimeoutMs?: number;
+  /**
+   * Told when the run starts, as each environment ends, and when the run ends; the run waits for
+   * its deliveries only before it returns. Default: none.
+   */
+  readonly notify?: NotificationSink;
 }
 
 /** Options of `rotate`. */
@@ -104,13 +111,18 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
   const runId = options.runId ?? newRunId();
   const { now } = runClock(options);
   const startedAt = now().toISOString();
+  const notices = runNotices(options, "rotate", runId);
   const release = acquireLock(options.config.stateDir, { runId });
   const journal = openJournal(options.config.stateDir, now);
   const results: EnvironmentResult[] = [];
   try {
     const sudo = sudoKeeper(options);
+    const due = options.plan.environments.filter((e) => e.rotate).map((e) => e.environment);
     // Sudo up front: a wrong password stops the run before anything is written.
-    if (options.plan.environments.some((e) => e.rotate)) await sudo.ensure();
+    if (due.length > 0) {
+      await sudo.ensure();
+      notices.started(due);
+    }
     let stopped = false;
     for (const envPlan of options.plan.environments) {
       const env = options.config.environments.find((e) => e.name === envPlan.environment);
@@ -149,13 +161,49 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
       });
       const result = await runner.rotate(envPlan, options.keepOld ?? false);
       results.push(result);
+      notices.environment(result);
       if (result.outcome !== "rotated" && result.outcome !== "kept-old") stopped = true;
     }
+  } catch (error) {
+    await notices.flush();
+    throw error;
   } finally {
     journal.close();
     release();
   }
-  return finishResult(runId, startedAt, now, results);
+  return notices.finished(finishResult(runId, startedAt, now, results));
+}
+
+/** A run's notifications: started, one per environment, finished (then delivered before returning). */
+export interface RunNotices {
+  started(environments: readonly string[]): void;
+  environment(result: EnvironmentResult): void;
+  /** Send `run-finished` (when the run started), wait for every delivery, return `result`. */
+  finished<R extends RotationResult>(result: R): Promise<R>;
+  flush(): Promise<boolean>;
+}
+
+/** The notifications of one run of `source`, sent through `ctx.notify`. */
+export function runNotices(ctx: RunContext, source: EventSource, runId: string): RunNotices {
+  const sink = ctx.notify ?? noNotifications;
+  const { now } = runClock(ctx);
+  let started = false;
+  return {
+    started(environments) {
+      started = true;
+      void sink.emit(runStartedEvent(source, runId, now(), environments));
+    },
+    environment(result) {
+      const event = environmentEvent(result, { source, at: now(), configPath: ctx.config.configPath });
+      if (event) void sink.emit(event);
+    },
+    async finished(result) {
+      if (started) void sink.emit(runFinishedEvent(source, result, now()));
+      await sink.flush();
+      return result;
+    },
+    flush: () => sink.flush(),
+  };
 }
 
 export function finishResult(
@@ -270,6 +318,7 @@ export class EnvironmentRun {
   /** Requests of the clients made with token values (test, prove). */
   private valueClientRequests = 0;
   private newTokenId: string | undefined;
+  private newTokenExpiresAt: string | undefined;
   private readonly deployedTokenId: string | undefined;
   private readonly oldTokenIds: readonly string[];
   private readonly tokenName: string;
@@ -386,6 +435,7 @@ export class EnvironmentRun {
             const created = await this.ctx.client.createAutomationToken(input);
             registerSecret(created.accessToken);
             this.newTokenId = created.id;
+            this.newTokenExpiresAt = created.expiresAt?.toISOString();
             return { value: created, detail: `created ${created.id}`, record: { newTokenId: created.id } };
           } catch (error) {
             if (error instanceof FastlyForbiddenError && error.reason === "sudo-required" && attempt === 0) {
@@ -724,6 +774,7 @@ export class EnvironmentRun {
       outcome,
       runId: this.runId,
       ...(this.newTokenId ? { newTokenId: this.newTokenId } : {}),
+      ...(this.newTokenExpiresAt ? { newTokenExpiresAt: this.newTokenExpiresAt } : {}),
       ...(this.deployedTokenId ? { deployedTokenId: this.deployedTokenId } : {}),
       revoked: [...this.revoked],
       steps: [...this.steps.reports],

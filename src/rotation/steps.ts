@@ -33,6 +33,8 @@ export interface EnvironmentResult {
   readonly outcome: Outcome | "skipped" | "nothing-to-do";
   readonly runId: string;
   readonly newTokenId?: string;
+  /** When the new token expires (ISO 8601), when this run minted it. */
+  readonly newTokenExpiresAt?: string;
   readonly deployedTokenId?: string;
   readonly revoked: readonly string[];
   readonly steps: readonly StepReport[];

@@ -10,12 +10,15 @@ export interface AdapterDeps {
   readonly fetch?: typeof fetch;
   /** Time and waits; defaults to `systemClock`. */
   readonly clock?: Clock;
+  /** Environment variables secrets are read from (`…Env` options); defaults to `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** `AdapterDeps` with every member filled in. */
 export interface ResolvedDeps {
   readonly fetch: typeof fetch;
   readonly clock: Clock;
+  readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 /** Fills in the defaults of `deps`. */
@@ -24,6 +27,7 @@ export function resolveDeps(deps: AdapterDeps = {}): ResolvedDeps {
     // Bound late so a test that replaces globalThis.fetch after construction is still honoured.
     fetch: deps.fetch ?? ((input, init) => globalThis.fetch(input, init)),
     clock: deps.clock ?? systemClock,
+    env: deps.env ?? process.env,
   };
 }
 

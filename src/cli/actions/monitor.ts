@@ -5,6 +5,7 @@ import { checkReport } from "../../monitor/check.ts";
 import { renderStatus } from "../../monitor/render.ts";
 import { ListenAddressError, parseListen, startServe } from "../../monitor/serve.ts";
 import { collectStatus } from "../../monitor/status.ts";
+import { notificationsFor } from "../../notify/dispatch.ts";
 import type { CheckOpts, ServeOpts, StatusOpts } from "../commands/monitor.ts";
 import { colours, OsError, printJson, println, stderrLogger, UsageError, type CliIO } from "../io.ts";
 import { endpointFor, loadConfigOption, optionalClient, printWarnings } from "../setup.ts";
@@ -129,6 +130,7 @@ export async function serve(io: CliIO, opts: ServeOpts): Promise<number> {
   printWarnings(io, loaded);
   const log = stderrLogger(io);
   const client = optionalClient(io, loaded);
+  const notify = await notificationsFor(loaded.config.notify, log, { env: io.env });
   let handle;
   try {
     handle = await startServe({
@@ -138,6 +140,7 @@ export async function serve(io: CliIO, opts: ServeOpts): Promise<number> {
       intervalMs,
       endpoint: endpointFor(io, loaded),
       log,
+      notify,
     });
   } catch (error) {
     throw OsError.from(error, `cannot listen on ${opts.listen}`, "--listen") ?? error;

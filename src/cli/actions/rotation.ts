@@ -15,6 +15,7 @@ import {
   type RotationEvent,
   type RotationResult,
 } from "../../rotation/index.ts";
+import { notificationsFor } from "../../notify/dispatch.ts";
 import type { PlanOpts, ResumeOpts, RollbackOpts, RotateOpts } from "../commands/rotation.ts";
 import {
   colours,
@@ -79,12 +80,14 @@ export async function rotate(io: CliIO, opts: RotateOpts): Promise<number> {
       `${needApproval.map((e) => e.environment).join(", ")} need(s) approval: run with --yes, or on a terminal to be asked`,
     );
   }
+  const log = stderrLogger(io);
   const result = await rotateEnvironments({
     config: loaded.config,
     client,
     plan,
     getPassword: passwordSource(io, opts.passwordStdin === true),
-    log: stderrLogger(io),
+    log,
+    notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
     onEvent: progressPrinter(io, opts.json === true),
     keepOld: opts.keepOld === true,
     ...(opts.yes ? {} : { approve: (env: string) => confirm(io, `Rotate the token of ${env} now?`) }),
@@ -103,11 +106,13 @@ export async function resume(io: CliIO, opts: ResumeOpts): Promise<number> {
     else println(io.stderr, "Nothing to resume: every run in the journal finished.");
     return 0;
   }
+  const log = stderrLogger(io);
   const result = await resumeRuns({
     config: loaded.config,
     client,
     getPassword: passwordSource(io, opts.passwordStdin === true),
-    log: stderrLogger(io),
+    log,
+    notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
     onEvent: progressPrinter(io, opts.json === true),
   });
   report(io, result, opts.json === true);
@@ -122,13 +127,15 @@ export async function rollback(io: CliIO, opts: RollbackOpts): Promise<number> {
     throw new UsageError(`no environment named "${opts.env}" in ${opts.config}`);
   }
   let result: RotationResult;
+  const log = stderrLogger(io);
   try {
     result = await rollbackLast({
       config: loaded.config,
       client,
       environment: opts.env,
       getPassword: () => Promise.reject(new UsageError("rollback needs no password")),
-      log: stderrLogger(io),
+      log,
+      notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
       onEvent: progressPrinter(io, opts.json === true),
     });
   } catch (error) {
