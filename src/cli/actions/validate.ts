@@ -1,7 +1,7 @@
 /** The body of `validate`, loaded when it runs. */
-import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { formatIssues, parseConfig } from "../../config/parse.ts";
+import { formatIssues, parseConfig, readConfigText } from "../../config/parse.ts";
+import { TooLargeError } from "../../util/limits.ts";
 import type { ValidateOpts } from "../commands/validate.ts";
 import { colours, OsError, printJson, println, UsageError, type CliIO } from "../io.ts";
 
@@ -10,8 +10,9 @@ export async function validate(io: CliIO, opts: ValidateOpts): Promise<number> {
   const path = resolve(io.cwd, opts.config);
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await readConfigText(path);
   } catch (error) {
+    if (error instanceof TooLargeError) throw new UsageError(`${opts.config}: ${error.message}`);
     const os = OsError.from(error, `cannot read the config ${opts.config}`);
     // Exit 2 like every other config problem, in the same words as the OS errors.
     throw new UsageError(os?.message ?? `cannot read the config ${opts.config}: ${String(error)}`);
