@@ -5,6 +5,7 @@
  */
 import { loadConfig, type LoadedConfig } from "../config/index.ts";
 import { createFastlyClient, type FastlyClient } from "../fastly/index.ts";
+import { escapeControl } from "../util/escape.ts";
 import { registerSecret } from "../util/redact.ts";
 import { colours, println, UsageError, type CliIO } from "./io.ts";
 
@@ -50,6 +51,6 @@ export function printWarnings(io: CliIO, loaded: LoadedConfig): void {
     const text = `${w.path ? w.path + ": " : ""}${w.message}`;
     if (warned.has(`${loaded.path}\n${text}`)) continue;
     warned.add(`${loaded.path}\n${text}`);
-    println(io.stderr, `${c.yellow("warning")} ${text}`);
+    println(io.stderr, `${c.yellow("warning")} ${escapeControl(text)}`);
   }
 }

@@ -130,6 +130,12 @@ async function continueRun(
   return r.revokeAndProve();
 }
 
+/** What `rollbackLast` did: the result of the rollback run, and the run it undid. */
+export interface RollbackResult extends RotationResult {
+  /** The rotation run that was undone (or that the rollback tried to undo). */
+  readonly rollbackOf: string;
+}
+
 /** Options of `rollbackLast`. */
 export interface RollbackOptions extends RunContext {
   readonly environment: string;
@@ -139,7 +145,7 @@ export interface RollbackOptions extends RunContext {
  * Undo the last completed rotation of one environment: restore the previous secret, reload, check
  * the old token is in use again, revoke the new one. Only while the old token still lives.
  */
-export async function rollbackLast(options: RollbackOptions): Promise<RotationResult> {
+export async function rollbackLast(options: RollbackOptions): Promise<RollbackResult> {
   const { now } = runClock(options);
   const startedAt = now().toISOString();
   const env = options.config.environments.find((e) => e.name === options.environment);
@@ -191,9 +197,15 @@ export async function rollbackLast(options: RollbackOptions): Promise<RotationRe
       },
     });
     r.startRollbackOf(last.runId);
-    const result = await r.rollback(new Error(`requested rollback of run ${last.runId}`), true);
-    // Here a rollback is the success.
-    return { ...finishResult(r.runId, startedAt, now, [result]), ok: result.outcome === "rolled-back" };
+    const outcome = await r.rollback(new Error(`requested rollback of run ${last.runId}`), true);
+    // Here a rollback is the success: no "failed" step to report and no cause to fix.
+    const { error: _error, advice: _advice, ...rolledBack } = outcome;
+    const result = outcome.outcome === "rolled-back" ? rolledBack : outcome;
+    return {
+      ...finishResult(r.runId, startedAt, now, [result]),
+      ok: result.outcome === "rolled-back",
+      rollbackOf: last.runId,
+    };
   } finally {
     journal.close();
     release();

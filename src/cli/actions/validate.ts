@@ -1,6 +1,7 @@
 /** The body of `validate`, loaded when it runs. */
 import { dirname, resolve } from "node:path";
 import { formatIssues, parseConfig, readConfigText } from "../../config/parse.ts";
+import { escapeControl } from "../../util/escape.ts";
 import { TooLargeError } from "../../util/limits.ts";
 import type { ValidateOpts } from "../commands/validate.ts";
 import { colours, OsError, printJson, println, UsageError, type CliIO } from "../io.ts";
@@ -26,7 +27,8 @@ export async function validate(io: CliIO, opts: ValidateOpts): Promise<number> {
     });
   } else {
     const c = colours(io.stdout, io.env);
-    for (const line of formatIssues(result, opts.config)) {
+    for (const raw of formatIssues(result, opts.config)) {
+      const line = escapeControl(raw);
       println(io.stdout, line.startsWith("error") ? c.red(line) : c.yellow(line));
     }
     if (result.errors.length === 0) {
