@@ -39,7 +39,10 @@ describe("security: size limits", () => {
     const path = join(dir, "huge-token.txt");
     await writeFile(path, "x".repeat(100 * 1024), { mode: 0o600 });
     const store = await createSecretStore({ type: "file", path });
-    await assert.rejects(store.read(), /the value in file .*huge-token\.txt.* is 100 KiB, over the 64 KiB limit/);
+    await assert.rejects(
+      store.read(),
+      /the value in file .*huge-token\.txt.* is 100 KiB, over the 64 KiB limit/,
+    );
   });
 
   it("a file store whose document is over 1 MiB is refused before it is parsed", async () => {

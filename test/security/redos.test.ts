@@ -37,7 +37,9 @@ describe("security: ReDoS in nameMatches", () => {
       createdAt: "-1d",
     }));
     services.push({ name: `www integration ${"a".repeat(30)}!`, version: 1, createdAt: "-1d" });
-    emulator = await createEmulator({ seed: { ...demoSeed, services: [...(demoSeed.services ?? []), ...services] } });
+    emulator = await createEmulator({
+      seed: { ...demoSeed, services: [...(demoSeed.services ?? []), ...services] },
+    });
     dir = await mkdtemp(join(tmpdir(), "ftr-redos-"));
     await writeFile(join(dir, "integration.txt"), exporterTokens.integration.token + "\n", { mode: 0o600 });
   });
@@ -63,7 +65,10 @@ describe("security: ReDoS in nameMatches", () => {
     assert.equal(result.code, 0, result.stderr);
     const plan = JSON.parse(result.stdout) as { environments: { services: { name: string }[] }[] };
     // Every name but the one ending in "!" matches.
-    assert.equal(plan.environments[0]?.services.filter((s) => s.name.includes("integration")).length, SERVICES - 1);
+    assert.equal(
+      plan.environments[0]?.services.filter((s) => s.name.includes("integration")).length,
+      SERVICES - 1,
+    );
   });
 
   for (const [what, pattern] of [
@@ -74,7 +79,10 @@ describe("security: ReDoS in nameMatches", () => {
       await writeFile(join(dir, "bad.yaml"), config(emulator.url, pattern));
       const { code, stdout } = await runCli(["validate", "--config", "bad.yaml"], { cwd: dir });
       assert.equal(code, 2);
-      assert.match(stdout, /environments\[0\]\.token\.services\.nameMatches: not a valid RE2 regular expression/);
+      assert.match(
+        stdout,
+        /environments\[0\]\.token\.services\.nameMatches: not a valid RE2 regular expression/,
+      );
       assert.match(stdout, /no backreferences or lookaround/);
     });
   }
