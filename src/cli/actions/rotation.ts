@@ -149,7 +149,7 @@ export async function rollback(io: CliIO, opts: RollbackOpts): Promise<number> {
     if (!(error instanceof AlreadyRolledBack)) throw error;
     // Asking twice is not a failure: the state asked for is the state there is.
     if (opts.json === true) printJson(io, { ok: true, nothingToDo: error.message });
-    else println(io.stderr, error.message);
+    else println(io.stderr, x(error.message));
     return 0;
   }
   if (opts.json === true) {
