@@ -23,7 +23,7 @@ const SCOPE_PATTERN = new RegExp(`^${SCOPE_WORD}(?: +${SCOPE_WORD})*$`);
 
 function regexProblem(input: unknown): string {
   const reason = namePatternProblem(String(input));
-  return `not a valid RE2 regular expression${reason === undefined ? "" : ` (${reason})`}: service patterns use RE2 syntax, which has no backreferences or lookaround, so matching cannot hang; fix it, or escape special characters with \\, e.g. "[Ii]ntegration"`;
+  return `not a valid regular expression${reason === undefined ? "" : ` (${reason})`}: service patterns use RE2 syntax, which has no backreferences or lookaround, so matching cannot hang; fix it, or escape special characters with \\, e.g. "[Ii]ntegration"`;
 }
 
 function scopeProblem(input: unknown): string {

@@ -188,7 +188,7 @@ export async function collectStatus(options: CollectStatusOptions): Promise<Stat
     } catch (error) {
       const refused = error instanceof FastlyAuthError || error instanceof FastlyForbiddenError;
       if (!refused || options.fallback === false) throw error;
-      limitation = `FASTLY_API_TOKEN was refused by Fastly (${error.status}) when listing the account: showing only the deployed tokens, identified with themselves`;
+      limitation = `FASTLY_API_TOKEN was refused (${error.status}) when listing the account: showing only the deployed tokens, identified with themselves`;
       credentialRefused = error.status;
       automationTokens = undefined;
       services = undefined;

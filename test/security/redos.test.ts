@@ -81,7 +81,7 @@ describe("security: ReDoS in nameMatches", () => {
       assert.equal(code, 2);
       assert.match(
         stdout,
-        /environments\[0\]\.token\.services\.nameMatches: not a valid RE2 regular expression/,
+        /environments\[0\]\.token\.services\.nameMatches: not a valid regular expression \(.*\): service patterns use RE2 syntax/,
       );
       assert.match(stdout, /no backreferences or lookaround/);
     });
