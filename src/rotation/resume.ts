@@ -197,10 +197,24 @@ export async function rollbackLast(options: RollbackOptions): Promise<RollbackRe
       },
     });
     r.startRollbackOf(last.runId);
-    const outcome = await r.rollback(new Error(`requested rollback of run ${last.runId}`), true);
-    // Here a rollback is the success: no "failed" step to report and no cause to fix.
-    const { error: _error, advice: _advice, ...rolledBack } = outcome;
-    const result = outcome.outcome === "rolled-back" ? rolledBack : outcome;
+    const cause = new Error(`requested rollback of run ${last.runId}`);
+    const outcome = await r.rollback(cause, true);
+    // Here a rollback is the success: no "failed" step to report and no cause to fix. When it
+    // fails, say what failed, without the "start failed (requested rollback…)" a rotation's
+    // rollback would begin with.
+    const { error, advice: _advice, ...rolledBack } = outcome;
+    const prefix = `start failed (${cause.message}); `;
+    const result =
+      outcome.outcome === "rolled-back"
+        ? rolledBack
+        : error?.startsWith(prefix)
+          ? {
+              ...outcome,
+              error: error
+                .slice(prefix.length)
+                .replace(/^the rollback then failed too/, "the rollback failed"),
+            }
+          : outcome;
     return {
       ...finishResult(r.runId, startedAt, now, [result]),
       ok: result.outcome === "rolled-back",
