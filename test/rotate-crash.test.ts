@@ -203,6 +203,8 @@ describe("ftr rotate killed with SIGKILL at each step boundary, then ftr resume"
       await settled(h);
 
       const resumed = await h.runCli(["resume", "--config", h.configPath]);
+      // It names the run, the environment and the step it continues from.
+      assert.match(resumed.stderr, new RegExp(`^resuming run ${runId}: integration from [a-z-]+`, "m"));
       const finish = h
         .journal()
         .slice(from)

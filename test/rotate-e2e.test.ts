@@ -218,6 +218,9 @@ describe("ftr rotate end to end (emulator, exporter stand-ins, Prometheus)", { s
     const back = await h.runCli(["rollback", "--config", h.configPath, "--env", "staging"]);
     assert.equal(back.code, 0, back.stdout + back.stderr);
     assert.match(back.stdout, /rolled-back/);
+    // Done as asked: said plainly, with no "failed" step and no cause to fix.
+    assert.match(back.stdout, /^rollback of staging \(run \S+\): done$/m);
+    assert.doesNotMatch(back.stdout + back.stderr, /start failed|requested rollback|fix the cause/);
     // The old token is in use again, the new one revoked.
     assert.equal(await assertSettled(h, "staging"), before);
     assert.equal((await h.tokenSelf(h.readSecret("staging"))).id, before);

@@ -5,6 +5,7 @@
  * (`schema.ts`, `index.ts` exporting `create`, tests) and one line here.
  */
 import { z } from "zod";
+import { MAX_SECRET_VALUE_BYTES, TooLargeError } from "../util/limits.ts";
 import type { Notifier, Reloader, SecretStore, Verifier } from "./types.ts";
 import type { AdapterDeps } from "./support/deps.ts";
 import type { ConfigContext } from "./support/config.ts";
@@ -103,7 +104,39 @@ type Create<Spec, Made> = (spec: Spec, deps: AdapterDeps) => Promise<Made>;
 export function createSecretStore(spec: SecretStoreSpec, deps: AdapterDeps = {}): Promise<SecretStore> {
   // TypeScript cannot correlate `spec.type` with the factory's parameter; the table's type does.
   const create = secretStores[spec.type].create as Create<SecretStoreSpec, SecretStore>;
-  return create(spec, deps);
+  return create(spec, deps).then(withValueCap);
+}
+
+/**
+ * `store` with every value it reads checked against MAX_SECRET_VALUE_BYTES: a store holding
+ * megabytes where a token belongs is refused in a line (naming the store), whatever its type.
+ */
+function withValueCap(store: SecretStore): SecretStore {
+  const capped = (value: string | undefined): string | undefined => {
+    if (value === undefined) return value;
+    const size = Buffer.byteLength(value, "utf8");
+    if (size > MAX_SECRET_VALUE_BYTES) {
+      throw new TooLargeError(
+        `the value in ${store.description}`,
+        size,
+        MAX_SECRET_VALUE_BYTES,
+        "a Fastly token is 32 characters: check that the store and its key point at the token",
+      );
+    }
+    return value;
+  };
+  return {
+    description: store.description,
+    durableStaging: store.durableStaging,
+    read: async () => capped(await store.read()),
+    ...(store.preflight ? { preflight: store.preflight.bind(store) } : {}),
+    stage: (value, runId) => store.stage(value, runId),
+    readStaged: async (runId) => capped(await store.readStaged(runId)),
+    promote: (runId) => store.promote(runId),
+    readPrevious: async () => capped(await store.readPrevious()),
+    restorePrevious: (runId) => store.restorePrevious(runId),
+    discardStaged: (runId) => store.discardStaged(runId),
+  };
 }
 
 /** The reloader `spec` describes; its implementation is loaded on first use. */

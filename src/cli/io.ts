@@ -7,6 +7,7 @@ import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import pc from "picocolors";
 import type { Logger, LogFields } from "../util/log.ts";
+import { escapeControl } from "../util/escape.ts";
 import { redact, registerSecret } from "../util/redact.ts";
 
 /** The process surface a command uses. */
@@ -112,7 +113,12 @@ export function stderrLogger(io: CliIO): Logger {
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
       .join(" ");
-    println(io.stderr, `${paint(level)} ${message}${kv ? " " + c.dim(kv) : ""}`);
+    // Messages and fields quote names and server answers; JSON.stringify leaves C1 and bidi
+    // controls as they are, so both are escaped.
+    println(
+      io.stderr,
+      `${paint(level)} ${escapeControl(message)}${kv ? " " + c.dim(escapeControl(kv)) : ""}`,
+    );
   };
   return {
     debug: debug ? line("debug", c.dim) : () => {},

@@ -6,6 +6,7 @@
  * remote, 2 bad usage or config, 130/143 interrupted (docs/operations.md).
  */
 import { Command, CommanderError } from "commander";
+import { escapeControl, escapeControlLines } from "../util/escape.ts";
 import { redact } from "../util/redact.ts";
 import { VERSION } from "../version.ts";
 import type { CommandContext } from "./context.ts";
@@ -93,7 +94,9 @@ remote, 2 bad usage or config, 130/143 interrupted (docs/operations.md).`,
  */
 export async function reportError(io: CliIO, error: unknown, debug = false): Promise<number> {
   const c = colours(io.stderr, io.env);
-  const say = (text: string) => println(io.stderr, `${c.red("error:")} ${text}`);
+  // Error messages quote names and server answers: their control characters are made visible.
+  const say = (text: string, lines = false) =>
+    println(io.stderr, `${c.red("error:")} ${lines ? escapeControlLines(text) : escapeControl(text)}`);
   if (error instanceof CommanderError) {
     if (
       error.code === "commander.helpDisplayed" ||
@@ -132,7 +135,10 @@ export async function reportError(io: CliIO, error: unknown, debug = false): Pro
       say(`${error.source}: ${only.message}`);
     } else {
       say(
-        `the config is not valid:\n${formatIssues({ errors: error.issues, warnings: [] }, error.source).join("\n")}`,
+        `the config is not valid:\n${formatIssues({ errors: error.issues, warnings: [] }, error.source)
+          .map(escapeControl)
+          .join("\n")}`,
+        true,
       );
     }
     return 2;

@@ -6,6 +6,7 @@
 import { loadConfig, type LoadedConfig } from "../config/index.ts";
 import { createFastlyClient, type FastlyClient } from "../fastly/index.ts";
 import { isSecureOrLoopback } from "../util/http.ts";
+import { escapeControl } from "../util/escape.ts";
 import { registerSecret } from "../util/redact.ts";
 import { colours, println, UsageError, type CliIO } from "./io.ts";
 
@@ -86,6 +87,6 @@ export function printWarnings(io: CliIO, loaded: LoadedConfig): void {
     const text = `${w.path ? w.path + ": " : ""}${w.message}`;
     if (warned.has(`${loaded.path}\n${text}`)) continue;
     warned.add(`${loaded.path}\n${text}`);
-    println(io.stderr, `${c.yellow("warning")} ${text}`);
+    println(io.stderr, `${c.yellow("warning")} ${escapeControl(text)}`);
   }
 }

@@ -2,9 +2,10 @@
  * The config pipeline's entry points: YAML text → plain data → `validateConfig`. `loadConfig` is the
  * only function here that touches the file system; every command (and `ftr validate`) goes through it.
  */
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { CST, LineCounter, Parser, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from "yaml";
+import { MAX_CONFIG_BYTES, readCapped, TooLargeError } from "../util/limits.ts";
 import { validateConfig } from "./validate.ts";
 import type { Config, ConfigIssue, ConfigResult, LoadedConfig } from "./types.ts";
 
@@ -228,8 +229,9 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
   const absolute = resolve(path);
   let text: string;
   try {
-    text = await readFile(absolute, "utf8");
+    text = await readConfigText(absolute);
   } catch (err) {
+    if (err instanceof TooLargeError) throw new ConfigError(path, [{ path: "", message: err.message }]);
     const code = (err as NodeJS.ErrnoException).code;
     const message =
       code === "ENOENT"
@@ -240,4 +242,22 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
   const result = parseConfig(text, { baseDir: dirname(absolute), sourceName: path, configPath: absolute });
   if (result.config === undefined) throw new ConfigError(path, result.errors);
   return { config: result.config satisfies Config, warnings: result.warnings, path: absolute };
+}
+
+/**
+ * The text of the config file at `absolute`, refused with a TooLargeError (before any parsing) when
+ * it is over MAX_CONFIG_BYTES; OS errors (missing, unreadable) are thrown as they are.
+ */
+export async function readConfigText(absolute: string): Promise<string> {
+  const handle = await open(absolute, "r");
+  try {
+    return await readCapped(
+      handle,
+      MAX_CONFIG_BYTES,
+      "the file",
+      "a config is a few KiB: check that --config names the right file",
+    );
+  } finally {
+    await handle.close();
+  }
 }

@@ -4,6 +4,7 @@
  * scans earlier rows for every cell, which took seconds at a few thousand tokens), painting each
  * cell after measuring it, so widths never have to strip colour codes.
  */
+import { escapeControl } from "../util/escape.ts";
 import type { Finding, Severity, StatusReport, TokenStatus } from "./status.ts";
 
 /** Colour functions; identity functions when the output is not a terminal. */
@@ -109,6 +110,9 @@ function columns(
   paint: Paint,
   width?: number,
 ): string {
+  // Names, findings and user agents come from the account: control characters are made visible
+  // (and measured as shown) so a name cannot move the cursor or forge a row.
+  rows = rows.map((row) => row.map((cell) => ({ ...cell, text: escapeControl(cell.text) })));
   const widths = cols.map((c) => c.head.length);
   for (const row of rows) {
     for (let i = 0; i < cols.length; i++) {
@@ -187,7 +191,7 @@ export function renderStatus(
   const out: string[] = [];
   const wide = options.wide === true;
   const width = wide ? undefined : options.width;
-  if (report.limitation) out.push(paint.yellow(`note: ${report.limitation}`));
+  if (report.limitation) out.push(paint.yellow(`note: ${escapeControl(report.limitation)}`));
   const cols: Column[] = [
     { head: "token", flexible: true, min: 16 },
     { head: "id", drop: 2 },

@@ -4,6 +4,7 @@
  */
 import type { Config, EnvironmentConfig, ServiceSelector } from "../config/types.ts";
 import type { AutomationToken, Service, TokenSelf } from "../fastly/types.ts";
+import { compileNamePattern } from "../util/pattern.ts";
 import { formatTime } from "../util/time.ts";
 
 /** What the secret store holds for one environment, and what Fastly says of it. */
@@ -264,7 +265,7 @@ export function resolveServices(
       ? { matched: found, error: `services ${unknown.join(", ")} do not exist in the account` }
       : { matched: found };
   }
-  const re = new RegExp(selector.pattern);
+  const re = compileNamePattern(selector.pattern);
   const matched = services.filter((s) => re.test(s.name)).sort((a, b) => a.name.localeCompare(b.name));
   return matched.length === 0
     ? {

@@ -138,6 +138,12 @@ async function continueRun(
   return r.revokeAndProve();
 }
 
+/** What `rollbackLast` did: the result of the rollback run, and the run it undid. */
+export interface RollbackResult extends RotationResult {
+  /** The rotation run that was undone (or that the rollback tried to undo). */
+  readonly rollbackOf: string;
+}
+
 /** Options of `rollbackLast`. */
 export interface RollbackOptions extends RunContext {
   readonly environment: string;
@@ -147,7 +153,7 @@ export interface RollbackOptions extends RunContext {
  * Undo the last completed rotation of one environment: restore the previous secret, reload, check
  * the old token is in use again, revoke the new one. Only while the old token still lives.
  */
-export async function rollbackLast(options: RollbackOptions): Promise<RotationResult> {
+export async function rollbackLast(options: RollbackOptions): Promise<RollbackResult> {
   const { now } = runClock(options);
   const startedAt = now().toISOString();
   const env = options.config.environments.find((e) => e.name === options.environment);
@@ -185,7 +191,7 @@ export async function rollbackLast(options: RollbackOptions): Promise<RotationRe
   const journal = openJournal(options.config.stateDir, now);
   const runId = newRunId(now());
   const notices = runNotices(options, "rollback", runId);
-  let outcome: RotationResult;
+  let outcome: RollbackResult;
   try {
     const r = new EnvironmentRun({
       ctx: options,
@@ -203,10 +209,30 @@ export async function rollbackLast(options: RollbackOptions): Promise<RotationRe
     });
     notices.started([env.name]);
     r.startRollbackOf(last.runId);
-    const result = await r.rollback(new Error(`requested rollback of run ${last.runId}`), true);
+    const cause = new Error(`requested rollback of run ${last.runId}`);
+    const undone = await r.rollback(cause, true);
+    // Here a rollback is the success: no "failed" step to report and no cause to fix. When it
+    // fails, say what failed, without the "start failed (requested rollback…)" a rotation's
+    // rollback would begin with.
+    const { error, advice: _advice, ...rolledBack } = undone;
+    const prefix = `start failed (${cause.message}); `;
+    const result =
+      undone.outcome === "rolled-back"
+        ? rolledBack
+        : error?.startsWith(prefix)
+          ? {
+              ...undone,
+              error: error
+                .slice(prefix.length)
+                .replace(/^the rollback then failed too/, "the rollback failed"),
+            }
+          : undone;
     notices.environment(result);
-    // Here a rollback is the success.
-    outcome = { ...finishResult(r.runId, startedAt, now, [result]), ok: result.outcome === "rolled-back" };
+    outcome = {
+      ...finishResult(r.runId, startedAt, now, [result]),
+      ok: result.outcome === "rolled-back",
+      rollbackOf: last.runId,
+    };
   } catch (error) {
     await notices.flush();
     throw error;

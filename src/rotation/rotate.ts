@@ -311,6 +311,8 @@ export class EnvironmentRun {
   private readonly adapters: EnvironmentAdapters;
   private readonly steps: StepLog;
   private readonly revoked: string[] = [];
+  // Set by startRollbackOf: this run is an `ftr rollback`, asked for, not a failure undone.
+  private requestedRollback = false;
   private readonly log: Logger;
   private readonly now: () => Date;
   private readonly clock: Clock;
@@ -380,6 +382,7 @@ export class EnvironmentRun {
 
   /** Journal the start of an `ftr rollback` run that undoes run `rollbackOf`. */
   startRollbackOf(rollbackOf: string): void {
+    this.requestedRollback = true;
     this.steps.record("start", "done", `rollback of run ${rollbackOf}`, {
       ...(this.deployedTokenId ? { deployedTokenId: this.deployedTokenId } : {}),
       rollbackOf,
@@ -741,7 +744,9 @@ export class EnvironmentRun {
         );
       }
     }
-    this.steps.record("finish", "done", `rolled back after ${failedStep} failed`, { outcome: "rolled-back" });
+    // An `ftr rollback` is asked for: nothing failed.
+    const detail = this.requestedRollback ? "rolled back as asked" : `rolled back after ${failedStep} failed`;
+    this.steps.record("finish", "done", detail, { outcome: "rolled-back" });
     return this.result(
       "rolled-back",
       `${failedStep} failed: ${reason}`,

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { constants, type Stats } from "node:fs";
 import { access, lstat, open, readdir, readlink, realpath, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { MAX_SECRET_DOCUMENT_BYTES, readCapped, TooLargeError } from "../../util/limits.ts";
 import type { SecretStore } from "../types.ts";
 import type { FileSecretConfig } from "./schema.ts";
 import type { OptionsOf } from "../support/config.ts";
@@ -306,7 +307,15 @@ async function readWith(path: string, flags: number): Promise<string | undefined
     throw error;
   }
   try {
-    return await handle.readFile("utf8");
+    return await readCapped(
+      handle,
+      MAX_SECRET_DOCUMENT_BYTES,
+      "it",
+      "a token or a small JSON document is expected: check the path",
+    );
+  } catch (error) {
+    if (error instanceof TooLargeError) throw new FileSecretError(path, error.message, { cause: error });
+    throw error;
   } finally {
     await handle.close();
   }

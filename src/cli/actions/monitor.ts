@@ -7,6 +7,7 @@ import { ListenAddressError, parseListen, startServe } from "../../monitor/serve
 import { collectStatus } from "../../monitor/status.ts";
 import { notificationsFor } from "../../notify/dispatch.ts";
 import type { CheckOpts, ServeOpts, StatusOpts } from "../commands/monitor.ts";
+import { escapeControl as x } from "../../util/escape.ts";
 import { colours, OsError, printJson, println, stderrLogger, UsageError, type CliIO } from "../io.ts";
 import { endpointFor, loadConfigOption, optionalClient, printWarnings } from "../setup.ts";
 
@@ -23,7 +24,7 @@ function durationOption(flag: string, text: string): number {
 
 /** Say on stderr that only deployed tokens are shown, and why (stdout stays clean for --json). */
 function noteLimitation(io: CliIO, limitation: string | undefined): void {
-  if (limitation) println(io.stderr, `${colours(io.stderr, io.env).yellow("note")} ${limitation}`);
+  if (limitation) println(io.stderr, `${colours(io.stderr, io.env).yellow("note")} ${x(limitation)}`);
 }
 
 /**
@@ -101,11 +102,11 @@ export async function check(io: CliIO, opts: CheckOpts): Promise<number> {
   noteLimitation(io, report.limitation);
   const c = colours(io.stdout, io.env);
   for (const f of result.findings) {
-    println(io.stdout, `${f.reason === "expiring" ? c.yellow("DUE") : c.red("FAIL")} ${f.message}`);
+    println(io.stdout, `${f.reason === "expiring" ? c.yellow("DUE") : c.red("FAIL")} ${x(f.message)}`);
   }
   if (result.ok) {
     const next = result.next
-      ? `; next: ${result.next.environment ?? result.next.tokenId} expires ${result.next.expiresAt.slice(0, 10)}`
+      ? `; next: ${x(result.next.environment ?? result.next.tokenId)} expires ${result.next.expiresAt.slice(0, 10)}`
       : "";
     println(
       io.stdout,

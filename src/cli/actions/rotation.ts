@@ -12,6 +12,7 @@ import {
   rollbackLast,
   rotate as rotateEnvironments,
   unfinishedRuns,
+  type RollbackResult,
   type RotationEvent,
   type RotationResult,
 } from "../../rotation/index.ts";
@@ -28,6 +29,7 @@ import {
   UsageError,
   type CliIO,
 } from "../io.ts";
+import { escapeControl as x } from "../../util/escape.ts";
 import { loadConfigOption, printWarnings, requireClient } from "../setup.ts";
 
 /** `ftr plan`. */
@@ -90,7 +92,7 @@ export async function rotate(io: CliIO, opts: RotateOpts): Promise<number> {
     notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
     onEvent: progressPrinter(io, opts.json === true),
     keepOld: opts.keepOld === true,
-    ...(opts.yes ? {} : { approve: (env: string) => confirm(io, `Rotate the token of ${env} now?`) }),
+    ...(opts.yes ? {} : { approve: (env: string) => confirm(io, `Rotate the token of ${x(env)} now?`) }),
   });
   report(io, result, opts.json === true, plan);
   return result.ok ? 0 : 1;
@@ -101,10 +103,22 @@ export async function resume(io: CliIO, opts: ResumeOpts): Promise<number> {
   const loaded = await loadConfigOption(io, opts.config);
   const client = requireClient(io, loaded);
   assertUnlocked(loaded.config.stateDir);
-  if (unfinishedRuns(loaded.config.stateDir).length === 0) {
+  const runs = unfinishedRuns(loaded.config.stateDir);
+  if (runs.length === 0) {
     if (opts.json) printJson(io, { runId: null, ok: true, environments: [] });
     else println(io.stderr, "Nothing to resume: every run in the journal finished.");
     return 0;
+  }
+  if (!opts.json) {
+    for (const run of runs) {
+      const { step, status } = run.last;
+      println(
+        io.stderr,
+        x(
+          `resuming run ${run.runId}: ${run.environment} from ${step}${status === "done" ? "" : ` (${status})`}`,
+        ),
+      );
+    }
   }
   const log = stderrLogger(io);
   const result = await resumeRuns({
@@ -126,7 +140,7 @@ export async function rollback(io: CliIO, opts: RollbackOpts): Promise<number> {
   if (!loaded.config.environments.some((e) => e.name === opts.env)) {
     throw new UsageError(`no environment named "${opts.env}" in ${opts.config}`);
   }
-  let result: RotationResult;
+  let result: RollbackResult;
   const log = stderrLogger(io);
   try {
     result = await rollbackLast({
@@ -142,10 +156,17 @@ export async function rollback(io: CliIO, opts: RollbackOpts): Promise<number> {
     if (!(error instanceof AlreadyRolledBack)) throw error;
     // Asking twice is not a failure: the state asked for is the state there is.
     if (opts.json === true) printJson(io, { ok: true, nothingToDo: error.message });
-    else println(io.stderr, error.message);
+    else println(io.stderr, x(error.message));
     return 0;
   }
-  report(io, result, opts.json === true);
+  if (opts.json === true) {
+    printJson(io, result);
+    return result.ok ? 0 : 1;
+  }
+  report(io, result, false, undefined, false);
+  const c = colours(io.stdout, io.env);
+  const head = `rollback of ${x(opts.env)} (run ${x(result.rollbackOf)})`;
+  println(io.stdout, result.ok ? c.green(`${head}: done`) : c.red(`${head}: failed`));
   return result.ok ? 0 : 1;
 }
 
@@ -190,7 +211,11 @@ async function requireSuperuser(client: FastlyClient): Promise<void> {
   }
 }
 
-/** Human rendering of a plan (`rotate` shows it on stderr, where its progress goes). */
+/**
+ * Human rendering of a plan (`rotate` shows it on stderr, where its progress goes). Every name from
+ * the account, the stores or the config goes through `x` (escapeControl), so a service named with
+ * ESC, CR or a newline cannot erase or forge a line of the plan being approved.
+ */
 function renderPlan(io: CliIO, plan: Plan, stream: CliIO["stdout"]): void {
   const c = colours(stream, io.env);
   const out = (s = "") => println(stream, s);
@@ -201,22 +226,22 @@ function renderPlan(io: CliIO, plan: Plan, stream: CliIO["stdout"]): void {
         : env.rotate
           ? c.yellow(`ROTATE (${env.decision})`)
           : c.green("ok, nothing to do");
-    out(`${c.bold(env.environment)}  ${label}`);
-    for (const reason of env.reasons) out(`  why:      ${reason}`);
-    for (const error of env.errors) out(`  ${c.red("error:")}    ${error}`);
+    out(`${c.bold(x(env.environment))}  ${label}`);
+    for (const reason of env.reasons) out(`  why:      ${x(reason)}`);
+    for (const error of env.errors) out(`  ${c.red("error:")}    ${x(error)}`);
     const d = env.deployed;
     out(
-      `  deployed: ${d.status === "valid" ? `${d.tokenId}${d.managed ? "" : " (not a managed token)"}${d.expiresAt ? `, expires ${d.expiresAt.replace(/\.\d{3}Z$/, "Z")}` : ", never expires"}` : `${d.status}${d.reason ? ` (${d.reason})` : ""}`}`,
+      `  deployed: ${x(d.status === "valid" ? `${d.tokenId}${d.managed ? "" : " (not a managed token)"}${d.expiresAt ? `, expires ${d.expiresAt.replace(/\.\d{3}Z$/, "Z")}` : ", never expires"}` : `${d.status}${d.reason ? ` (${d.reason})` : ""}`)}`,
     );
     out(
-      `  services: ${env.services.length > 0 ? env.services.map((s) => `${s.name} (${s.id})`).join(", ") : env.errors.length > 0 ? "none matched" : "all services"}`,
+      `  services: ${env.services.length > 0 ? env.services.map((s) => `${x(s.name)} (${x(s.id)})`).join(", ") : env.errors.length > 0 ? "none matched" : "all services"}`,
     );
     if (env.rotate) {
       out(
-        `  create:   "${env.create.name}" ${env.create.scope}, role ${env.create.role}, expires ${env.create.expiresAt}`,
+        `  create:   "${x(env.create.name)}" ${x(env.create.scope)}, role ${x(env.create.role)}, expires ${env.create.expiresAt}`,
       );
       out(
-        `  revoke:   ${env.revoke.length ? env.revoke.join(", ") : "nothing"} (after the new token is verified in use)`,
+        `  revoke:   ${env.revoke.length ? env.revoke.map(x).join(", ") : "nothing"} (after the new token is verified in use)`,
       );
     }
     out();
@@ -232,7 +257,7 @@ function progressPrinter(io: CliIO, quiet: boolean): (event: RotationEvent) => v
     const key = `${event.environment}/${event.step}`;
     if (event.status === "begin") {
       begun.set(key, Date.parse(event.at));
-      if (io.stderr.isTTY) io.stderr.write(c.dim(`  ${event.environment}: ${event.step}…\r`));
+      if (io.stderr.isTTY) io.stderr.write(c.dim(`  ${x(event.environment)}: ${x(event.step)}…\r`));
       return;
     }
     const started = begun.get(key);
@@ -242,13 +267,13 @@ function progressPrinter(io: CliIO, quiet: boolean): (event: RotationEvent) => v
     const clear = io.stderr.isTTY ? "\x1b[2K" : "";
     println(
       io.stderr,
-      `${clear}${mark} ${event.environment.padEnd(12)} ${event.step.padEnd(16)} ${event.detail ?? ""}${took}`,
+      `${clear}${mark} ${x(event.environment).padEnd(12)} ${x(event.step).padEnd(16)} ${x(event.detail ?? "")}${took}`,
     );
   };
 }
 
 /** The end-of-run summary: a table on a terminal, or the whole result as JSON. */
-function report(io: CliIO, result: RotationResult, json: boolean, plan?: Plan): void {
+function report(io: CliIO, result: RotationResult, json: boolean, plan?: Plan, verdict = true): void {
   if (json) {
     printJson(io, plan ? { plan, result } : result);
     return;
@@ -266,11 +291,11 @@ function report(io: CliIO, result: RotationResult, json: boolean, plan?: Plan): 
           ? env.outcome
           : c.red(env.outcome);
     table.push([
-      env.environment,
+      x(env.environment),
       outcome,
-      env.newTokenId ?? "-",
-      env.deployedTokenId ?? "-",
-      env.revoked.join(", ") || "-",
+      x(env.newTokenId ?? "-"),
+      x(env.deployedTokenId ?? "-"),
+      x(env.revoked.join(", ")) || "-",
     ]);
   }
   println(io.stdout, table.toString());
@@ -278,9 +303,14 @@ function report(io: CliIO, result: RotationResult, json: boolean, plan?: Plan): 
     if (env.error && env.outcome !== "nothing-to-do") {
       println(
         io.stdout,
-        `${c.bold(env.environment)}: ${env.error}${env.advice ? `\n  → ${env.advice}` : ""}`,
+        `${c.bold(x(env.environment))}: ${x(env.error)}${env.advice ? `\n  → ${x(env.advice)}` : ""}`,
       );
     }
   }
-  println(io.stdout, result.ok ? c.green(`run ${result.runId}: done`) : c.red(`run ${result.runId}: failed`));
+  if (verdict) {
+    println(
+      io.stdout,
+      result.ok ? c.green(`run ${result.runId}: done`) : c.red(`run ${result.runId}: failed`),
+    );
+  }
 }

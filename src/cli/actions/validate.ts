@@ -1,7 +1,8 @@
 /** The body of `validate`, loaded when it runs. */
-import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { formatIssues, parseConfig } from "../../config/parse.ts";
+import { formatIssues, parseConfig, readConfigText } from "../../config/parse.ts";
+import { escapeControl } from "../../util/escape.ts";
+import { TooLargeError } from "../../util/limits.ts";
 import type { ValidateOpts } from "../commands/validate.ts";
 import { colours, OsError, printJson, println, UsageError, type CliIO } from "../io.ts";
 
@@ -10,8 +11,9 @@ export async function validate(io: CliIO, opts: ValidateOpts): Promise<number> {
   const path = resolve(io.cwd, opts.config);
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await readConfigText(path);
   } catch (error) {
+    if (error instanceof TooLargeError) throw new UsageError(`${opts.config}: ${error.message}`);
     const os = OsError.from(error, `cannot read the config ${opts.config}`);
     // Exit 2 like every other config problem, in the same words as the OS errors.
     throw new UsageError(os?.message ?? `cannot read the config ${opts.config}: ${String(error)}`);
@@ -25,7 +27,8 @@ export async function validate(io: CliIO, opts: ValidateOpts): Promise<number> {
     });
   } else {
     const c = colours(io.stdout, io.env);
-    for (const line of formatIssues(result, opts.config)) {
+    for (const raw of formatIssues(result, opts.config)) {
+      const line = escapeControl(raw);
       println(io.stdout, line.startsWith("error") ? c.red(line) : c.yellow(line));
     }
     if (result.errors.length === 0) {
