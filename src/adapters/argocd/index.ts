@@ -67,6 +67,7 @@ const MAX_QUOTE = 300;
 // Argo CD's answers, listing only the fields read.
 const healthSchema = z.object({ status: z.string().optional(), message: z.string().optional() }).optional();
 const applicationSchema = z.object({
+  metadata: z.object({ resourceVersion: z.string().optional() }).optional(),
   spec: z.object({ project: z.string().optional() }).optional(),
   operation: z.unknown().optional(),
   status: z
@@ -136,6 +137,8 @@ export type LiveManifest = z.output<typeof manifestSchema>;
 
 /** An application as the waits read it: "Unknown" where Argo CD has not said. */
 export interface AppView {
+  /** `metadata.resourceVersion` as a number, when it is one (Argo CD compares them so too). */
+  readonly resourceVersion: number | undefined;
   readonly project: string;
   readonly sync: string;
   readonly health: string;
@@ -158,7 +161,9 @@ function appView(value: unknown): AppView {
   const app = applicationSchema.parse(value);
   const status = app.status ?? {};
   const op = status.operationState;
+  const version = Number(app.metadata?.resourceVersion ?? "");
   return {
+    resourceVersion: Number.isSafeInteger(version) && version > 0 ? version : undefined,
     project: app.spec?.project || "default",
     sync: status.sync?.status || "Unknown",
     health: status.health?.status || "Unknown",
@@ -625,7 +630,7 @@ export function createArgoCdReloader(options: ArgoCdOptions, deps: AdapterDeps =
     if (resource === undefined) return;
     const signal = ctx.signal;
     const before = (await getApp(signal)).operationState;
-    await request(
+    const started = await request(
       {
         method: "POST",
         path: `${appPath}/sync`,
@@ -648,26 +653,35 @@ export function createArgoCdReloader(options: ArgoCdOptions, deps: AdapterDeps =
       },
       signal,
     );
+    // The answer is the application with `operation` set. The controller clears `operation` when it
+    // has finished, so a later version without it carries this sync's state, even when it started
+    // and ended within the second of the one before (Argo CD's times are whole seconds).
+    const asked = parseAnswer(() => appView(started), `the answer to the sync of ${app}`).resourceVersion;
     ctx.log.info(`started a sync of ${target}`, { environment: ctx.environment });
+    const differs = (op: NonNullable<AppView["operationState"]>) =>
+      before === undefined || op.startedAt !== before.startedAt || op.finishedAt !== before.finishedAt;
     await wait(deadline, signal, async () => {
       const view = await getApp(signal);
       const op = view.operationState;
-      // The operation this sync started, not the one before it (the controller keeps only the last).
-      const fresh =
+      const notStarted = { done: false, reason: "the sync operation has not started" } as const;
+      if (view.operationPending) {
+        if (op === undefined || !differs(op)) return notStarted;
+        const message = op.message === "" ? "" : `: ${quote(op.message)}`;
+        return { done: false, reason: `sync operation ${op.phase || "pending"}${message}` };
+      }
+      const ours =
         op !== undefined &&
-        !(before !== undefined && op.startedAt === before.startedAt && op.finishedAt === before.finishedAt);
-      if (!fresh) return { done: false, reason: "the sync operation has not started" };
+        (asked !== undefined && view.resourceVersion !== undefined
+          ? view.resourceVersion > asked
+          : differs(op));
+      if (!ours) return notStarted;
       if (op.phase === "Failed" || op.phase === "Error") {
         throw new ArgoCdError(
           `sync of ${target} ended ${op.phase}: ${quote(op.message) || "(no message)"}; see argocd app get ${app}`,
           "failed",
         );
       }
-      // `operation` stays set until the controller has finished with it.
-      if (op.phase !== "Succeeded" || view.operationPending) {
-        const message = op.message === "" ? "" : `: ${quote(op.message)}`;
-        return { done: false, reason: `sync operation ${op.phase || "pending"}${message}` };
-      }
+      if (op.phase !== "Succeeded") return { done: false, reason: `sync operation ${op.phase || "pending"}` };
       return checkHealth(view, true);
     });
     ctx.log.info(`synced ${target}; application ${app} is Synced and Healthy`, {
