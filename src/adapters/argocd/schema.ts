@@ -72,7 +72,14 @@ export function argoCdSchema(_ctx: ConfigContext) {
           error: "give the Argo CD server's base URL with https://, e.g. https://argocd.example.com",
         })
         .meta({ description: "Argo CD server base URL.", examples: ["https://argocd.example.com"] }),
-      app: k8sName("Argo CD application name", "fastly-exporter"),
+      app: z
+        .string()
+        .max(253, { error: "an Argo CD application name has at most 253 characters" })
+        .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, {
+          error:
+            'not an Argo CD application name: use lower-case letters, digits, "-" and ".", starting and ending with a letter or digit',
+        })
+        .meta({ description: "The Argo CD application.", examples: ["fastly-exporter"] }),
       appNamespace: k8sName("namespace of the Application (Argo CD's apps in any namespace)", "argocd")
         .meta({
           description:
