@@ -71,6 +71,22 @@ describe("ftr rotate with the argocd reloader (emulator, exporter stand-in, Argo
     assert.equal(code, 0, stdout + stderr);
   });
 
+  it("stops before minting when the token's variable is not set", async () => {
+    const { code, stdout, stderr } = await h.runCliProcess(["rotate", "--config", h.configPath, "--yes"]);
+    assert.equal(code, 2, stdout + stderr);
+    assert.match(
+      stderr,
+      /^error: argocd reloader for app fastly-exporter: FTR_TEST_ARGOCD_TOKEN is not set; set it to an Argo CD API token/m,
+    );
+    assert.doesNotMatch(stderr, /unexpected failure|\n\s+at /);
+    assert.deepEqual(
+      (await h.toolRequests()).filter((r) => r.method === "POST" && r.path === "/automation-tokens"),
+      [],
+      "nothing was minted",
+    );
+    assert.equal(api.requests.length, 0);
+  });
+
   it("rotates through an Argo CD restart, with no refusal seen by the consumer", async () => {
     const { code, stdout, stderr } = await rotate();
     assert.equal(code, 0, `${stdout}\n${stderr}`);

@@ -4,6 +4,7 @@
  * or config.
  */
 import { Command, CommanderError } from "commander";
+import { AdapterSetupError } from "../adapters/support/deps.ts";
 import { ConfigError, formatIssues } from "../config/index.ts";
 import { FastlyApiError } from "../fastly/index.ts";
 import { LockedError } from "../rotation/journal.ts";
@@ -103,6 +104,10 @@ export function reportError(io: CliIO, error: unknown): number {
   if (error instanceof UsageError || error instanceof RollbackError || error instanceof LockedError) {
     say(error.message);
     return error instanceof UsageError ? 2 : 1;
+  }
+  if (error instanceof AdapterSetupError) {
+    say(redact(error.message));
+    return 2;
   }
   if (error instanceof RunFailed) return 1;
   if (error instanceof FastlyApiError) {

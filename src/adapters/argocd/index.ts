@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import type { AdapterContext, Reloader } from "../types.ts";
-import { errorMessage, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { AdapterSetupError, errorMessage, resolveDeps, type AdapterDeps } from "../support/deps.ts";
 import { pollUntil, type Probe } from "../support/poll.ts";
 import type { OptionsOf } from "../support/config.ts";
 import { formatDuration } from "../../util/time.ts";
@@ -57,7 +57,7 @@ export class ArgoCdError extends Error {
 }
 
 const DEFAULT_INTERVAL_MS = 2000;
-/** One request's limit; a refresh may take longer (Argo CD answers it once the app is reconciled). */
+/** One request's limit; a refresh has the step's (Argo CD answers it once the app is reconciled). */
 const REQUEST_TIMEOUT_MS = 30_000;
 /** Far above any Application or manifest, far below a pod's memory. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -281,17 +281,15 @@ export function createArgoCdReloader(options: ArgoCdOptions, deps: AdapterDeps =
   const tokenEnv = options.tokenEnv ?? "ARGOCD_AUTH_TOKEN";
   const token = process.env[tokenEnv]?.trim() ?? "";
   if (token === "") {
-    throw new ArgoCdError(
+    throw new AdapterSetupError(
       `argocd reloader for app ${options.app}: ${tokenEnv} is not set; set it to an Argo CD API token (argocd account generate-token --account <account>)`,
-      "unauthorized",
     );
   }
   registerSecret(token);
   const base = new URL(options.server);
   if (base.protocol === "http:" && !options.allowInsecure && !isLoopbackHost(base.hostname)) {
-    throw new ArgoCdError(
+    throw new AdapterSetupError(
       `argocd reloader for app ${options.app}: plain http to ${base.host} would send the token unencrypted; use https:// (or allowInsecure: true)`,
-      "rejected",
     );
   }
   const server = options.server.replace(/\/+$/, "");
@@ -348,6 +346,9 @@ export function createArgoCdReloader(options: ArgoCdOptions, deps: AdapterDeps =
     } catch (error) {
       if (error instanceof ArgoCdError) throw error;
       if (signal?.aborted) throw error;
+      if (error instanceof BodyTooLargeError) {
+        throw new ArgoCdError(`${label} (${call.what}): ${error.message}`, "protocol");
+      }
       const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
       const why = timeout.aborted
         ? `no answer within ${formatDuration(call.timeoutMs ?? REQUEST_TIMEOUT_MS)}`
@@ -419,7 +420,14 @@ export function createArgoCdReloader(options: ArgoCdOptions, deps: AdapterDeps =
       );
     }
     if (status === 429 || status >= 500) {
-      return new ArgoCdError(`${head}; Argo CD is unavailable, try again later`, "unavailable", status);
+      // Worth asking again while waiting; said to be unavailable only when it is (gRPC Unavailable,
+      // a gateway's answer), not when Argo CD reports its own failure (gRPC Unknown, with its words).
+      const down = parsed === undefined || parsed.code === 14 || status === 429 || status >= 502;
+      return new ArgoCdError(
+        `${head}${down ? "; Argo CD is unavailable, try again later" : ""}`,
+        "unavailable",
+        status,
+      );
     }
     // gRPC FailedPrecondition (9) is what Argo CD answers while another operation runs.
     const fix =
@@ -615,7 +623,7 @@ export function createArgoCdReloader(options: ArgoCdOptions, deps: AdapterDeps =
     const signal = ctx.signal;
     const kind = options.hardRefresh ? "hard" : "normal";
     // Argo CD answers a refresh once the application is reconciled, which may take a while.
-    const first = await getApp(signal, kind, Math.max(REQUEST_TIMEOUT_MS, deadline - clock.now()));
+    const first = await getApp(signal, kind, Math.max(1000, deadline - clock.now()));
     ctx.log.info(`refreshed application ${app} (${kind})`, { environment: ctx.environment });
     let view: AppView | undefined = first;
     await wait(deadline, signal, async () => {
@@ -737,6 +745,13 @@ function redirectHost(location: string | null, requestUrl: URL): string {
   }
 }
 
+/** A body past the cap; the read was stopped there. */
+class BodyTooLargeError extends Error {
+  constructor(limit: number) {
+    super(`the answer is larger than ${limit / (1024 * 1024)} MiB; the read was stopped`);
+  }
+}
+
 /** The body as text, abandoned once it passes `limit` bytes. */
 async function readCapped(response: Response, limit: number): Promise<string> {
   if (response.body === null) return "";
@@ -749,7 +764,7 @@ async function readCapped(response: Response, limit: number): Promise<string> {
     total += value.byteLength;
     if (total > limit) {
       await reader.cancel().catch(() => undefined);
-      throw new Error(`the answer is larger than ${limit / (1024 * 1024)} MiB; the read was stopped`);
+      throw new BodyTooLargeError(limit);
     }
     chunks.push(value);
   }
