@@ -114,7 +114,11 @@ const manifestSchema = z.object({
     .optional(),
   status: z
     .object({
-      observedGeneration: z.number().optional(),
+      // Argo Rollouts writes it as a string.
+      observedGeneration: z.preprocess(
+        (v) => (typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v),
+        z.number().optional(),
+      ),
       replicas: z.number().optional(),
       updatedReplicas: z.number().optional(),
       readyReplicas: z.number().optional(),
@@ -134,6 +138,11 @@ const errorBodySchema = z.object({
 
 /** A live manifest as read through Argo CD. */
 export type LiveManifest = z.output<typeof manifestSchema>;
+
+/** The fields of a live manifest the rollout rules read; throws when one has the wrong type. */
+export function parseManifest(value: unknown): LiveManifest {
+  return manifestSchema.parse(value);
+}
 
 /** An application as the waits read it: "Unknown" where Argo CD has not said. */
 export interface AppView {
@@ -481,7 +490,7 @@ export function createArgoCdReloader(options: ArgoCdOptions, deps: AdapterDeps =
       signal,
     );
     return parseAnswer(
-      () => manifestSchema.parse(JSON.parse(resourceResponseSchema.parse(body).manifest)),
+      () => parseManifest(JSON.parse(resourceResponseSchema.parse(body).manifest)),
       `the live manifest of ${target}`,
     );
   };
