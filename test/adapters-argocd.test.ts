@@ -386,3 +386,38 @@ describe("argocd reloader: refusals", () => {
     );
   });
 });
+
+describe("the Argo CD fake refuses as Argo CD does", () => {
+  it("writes that are not application/json (415), no token (401), an unknown route (plain 404)", async () => {
+    const api = await start();
+    const auth = { Authorization: `Bearer ${ARGOCD_TEST_TOKEN}` };
+    const sync = `${api.url}/api/v1/applications/fastly-exporter/sync`;
+    const plain = await fetch(sync, {
+      method: "POST",
+      headers: { ...auth, "Content-Type": "text/plain" },
+      body: "{}",
+    });
+    assert.equal(plain.status, 415);
+    assert.equal(await plain.text(), "Invalid content type\n");
+    const anonymous = await fetch(`${api.url}/api/v1/applications/fastly-exporter`);
+    assert.equal(anonymous.status, 401);
+    assert.deepEqual(await anonymous.json(), {
+      error: "no session information",
+      code: 16,
+      message: "no session information",
+      details: [],
+    });
+    const unknown = await fetch(`${api.url}/api/v1/applications/fastly-exporter/nothing`, { headers: auth });
+    assert.equal(unknown.status, 404);
+    assert.equal(await unknown.text(), "Not Found\n");
+  });
+
+  it("quotes a server's words without control characters", async () => {
+    const api = await start({ onSync: () => Promise.reject(new Error("bad\u001b[31m red")) });
+    await rejectsWith(
+      reloader(api, { action: "sync" }).run(ctx()),
+      "failed",
+      /ended Failed: bad\\u001b\[31m red;/,
+    );
+  });
+});

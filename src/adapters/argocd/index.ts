@@ -717,9 +717,12 @@ export function createArgoCdReloader(options: ArgoCdOptions, deps: AdapterDeps =
   };
 }
 
-/** A server's text, on one line and short, for a message. */
+/** A server's text, on one line, short and without control characters (escapes), for a message. */
 function quote(text: string): string {
-  const line = text.replace(/\s+/g, " ").trim();
+  const line = text
+    .replace(/\s+/g, " ")
+    .replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+    .trim();
   return line.length > MAX_QUOTE ? `${line.slice(0, MAX_QUOTE)}...` : line;
 }
 
