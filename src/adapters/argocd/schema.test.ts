@@ -3,7 +3,11 @@ import { describe, it } from "node:test";
 import type { ConfigContext } from "../support/config.ts";
 import { argoCdSchema } from "./schema.ts";
 
-const ctx: ConfigContext = { baseDir: "/etc/ftr", warn: () => undefined };
+const warnings: string[] = [];
+const ctx: ConfigContext = {
+  baseDir: "/etc/ftr",
+  warn: (path, message) => warnings.push(`${path.join(".")}: ${message}`),
+};
 const parse = (entry: Record<string, unknown>) => argoCdSchema(ctx).safeParse({ type: "argocd", ...entry });
 const issues = (entry: Record<string, unknown>) =>
   (parse(entry).error?.issues ?? []).map((i) => `${i.path.join(".")}: ${i.message}`);

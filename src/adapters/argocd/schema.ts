@@ -62,7 +62,7 @@ const resourceSchema = z
   .meta({ description: "The resource of the application to restart or sync." });
 
 /** The `argocd` reload step: restart, refresh or sync through Argo CD's API and wait for the outcome. */
-export function argoCdSchema(_ctx: ConfigContext) {
+export function argoCdSchema(ctx: ConfigContext) {
   return z
     .strictObject({
       type: z.literal("argocd"),
@@ -158,6 +158,9 @@ export function argoCdSchema(_ctx: ConfigContext) {
           path: ["resource"],
           message: `resource is required for action ${action}: name it, e.g. { kind: Deployment, name: fastly-exporter, namespace: monitoring }`,
         });
+      }
+      if (resource !== undefined && action === "refresh") {
+        ctx.warn(["resource"], "action refresh refreshes the whole application; resource is not used");
       }
       if (hardRefresh && action !== "refresh") {
         issues.addIssue({
