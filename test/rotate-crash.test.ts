@@ -140,13 +140,27 @@ function killWhen(
   });
 }
 
+/**
+ * Wait until what a killed run left in motion has stopped: no request held by the emulator and no
+ * restart script running. Conditions, not a sleep: under load a held request can take far longer
+ * than its delay.
+ */
+async function settled(h: RotationEnv): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while ((await h.admin.state()).inFlight > 0) {
+    if (Date.now() > deadline) throw new Error("the emulator still holds a request after 120 s");
+    await sleep(20);
+  }
+  await h.reloadsIdle(120_000);
+}
+
 describe("ftr rotate killed with SIGKILL at each step boundary, then ftr resume", () => {
   let h: RotationEnv;
 
   before(async () => {
     h = await startRotationEnv({
       environments: ["integration"],
-      verifyTimeout: "15s",
+      verifyTimeout: "60s",
       verifyInterval: "1s",
       stateDir: "state",
     });
@@ -186,8 +200,7 @@ describe("ftr rotate killed with SIGKILL at each step boundary, then ftr resume"
       // script it left behind. Then nothing else is moving.
       await h.admin.clearFaults();
       await h.setReload("integration", {});
-      await sleep(Math.max(0, killedAt + HOLD_MS + 200 - Date.now()));
-      await h.reloadsIdle();
+      await settled(h);
 
       const resumed = await h.runCli(["resume", "--config", h.configPath]);
       const finish = h
@@ -202,17 +215,24 @@ describe("ftr rotate killed with SIGKILL at each step boundary, then ftr resume"
         assert.equal(deployed, finish.newTokenId, "the run's new token is deployed");
         assert.notEqual(deployed, previous);
       } else {
-        // Only a run whose new value was never stored durably may be rolled back.
+        // A rollback is the other consistent end. Before the new value was stored it is the only
+        // one; after that, resume reloads and verifies again and rolls back when that fails (a
+        // consumer slow to come back on a busy machine), which is legitimate until verify is done.
         assert.equal(finish.outcome, "rolled-back", resumed.stdout + resumed.stderr);
-        assert.ok(position(last) <= ORDER.indexOf("stage done"), `rolled back after "${key(last)}"`);
+        assert.ok(position(last) < ORDER.indexOf("verify done"), `rolled back after "${key(last)}"`);
         // The resume did its job: the environment is consistent again (rolled back).
         assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
-        assert.match(resumed.stdout, /interrupted/);
-        assert.match(resumed.stdout, /→ .*run (the rotation )?again/);
+        if (position(last) < ORDER.indexOf("stage done")) {
+          assert.match(resumed.stdout, /interrupted/);
+          assert.match(resumed.stdout, /→ .*run (the rotation )?again/);
+        } else {
+          t.diagnostic(`resume rolled back a run killed after "${key(last)}"`);
+        }
         assert.equal(deployed, previous, "the previous token is still deployed");
         if (minted) {
           const token = (await h.admin.state()).automationTokens.find((t) => t.id === minted);
-          assert.notEqual(token?.revokedAt, null, "the run's new token is revoked");
+          assert.ok(token, `the run's new token ${minted} is known to the emulator`);
+          assert.notEqual(token.revokedAt, null, "the run's new token is revoked");
         }
       }
       // No token created during this case is alive, except the deployed one.
@@ -243,14 +263,12 @@ describe("ftr rotate killed with SIGKILL at each step boundary, then ftr resume"
     await h.setReload("integration", { sleepMs: HOLD_MS });
     const child = h.spawnCli(["rollback", "--config", h.configPath, "--env", "integration"]);
     // Killed once the previous value is back in the secret, while the reload is held.
-    await h.waitForJournal((r) => key(r) === "restore done", { from, timeoutMs: 15_000 });
+    await h.waitForJournal((r) => key(r) === "restore done", { from, timeoutMs: 120_000 });
     child.child.kill("SIGKILL");
-    const killedAt = Date.now();
     const ended = await child.done;
     assert.equal(ended.signal, "SIGKILL");
     await h.setReload("integration", {});
-    await sleep(Math.max(0, killedAt + HOLD_MS + 200 - Date.now()));
-    await h.reloadsIdle();
+    await settled(h);
 
     const resumed = await h.runCli(["resume", "--config", h.configPath]);
     assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
@@ -261,11 +279,9 @@ describe("ftr rotate killed with SIGKILL at each step boundary, then ftr resume"
     assert.equal(finish?.outcome, "rolled-back", resumed.stdout + resumed.stderr);
     assert.equal(await assertSettled(h, "integration"), before, "the previous token is in use again");
     const state = await h.admin.state();
-    assert.notEqual(
-      state.automationTokens.find((t) => t.id === kept)?.revokedAt,
-      null,
-      "the undone token is revoked",
-    );
+    const undone = state.automationTokens.find((t) => t.id === kept);
+    assert.ok(undone, `the undone token ${kept} is known to the emulator`);
+    assert.notEqual(undone.revokedAt, null, "the undone token is revoked");
     assert.deepEqual(await h.consumerRefusals(), []);
   });
 
@@ -305,7 +321,9 @@ describe("ftr rotate killed with SIGKILL at each step boundary, then ftr resume"
     assert.equal(finish?.outcome, "rolled-back", resumed.stdout + resumed.stderr);
     assert.equal(await assertSettled(h, "integration"), before, "the previous token is in use again");
     const state = await h.admin.state();
-    assert.notEqual(state.automationTokens.find((t) => t.id === kept)?.revokedAt, null);
+    const undone = state.automationTokens.find((t) => t.id === kept);
+    assert.ok(undone, `the undone token ${kept} is known to the emulator`);
+    assert.notEqual(undone.revokedAt, null, "the undone token is revoked");
     assert.deepEqual(await h.consumerRefusals(), []);
   });
 

@@ -14,6 +14,12 @@ export interface SecretStore {
   readonly durableStaging: boolean;
   /** The current value, or undefined when the store holds none (or cannot be read). */
   read(): Promise<string | undefined>;
+  /**
+   * Problems that would make a write fail or harm the consumer (an owner ftr cannot keep, a planted
+   * link), found without writing; one line each, empty when none. Called when the plan is made, so
+   * `rotate` refuses before anything is written. Optional: stores without local checks omit it.
+   */
+  preflight?(): Promise<readonly string[]>;
   /** Write `value` as the pending version of run `runId`; the current value is untouched. */
   stage(value: string, runId: string): Promise<void>;
   /** The pending value staged by `runId`, if it is still there. */

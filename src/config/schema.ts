@@ -237,6 +237,13 @@ export function configSchemaFor(ctx: ConfigContext) {
               examples: ["https://api.fastly.com"],
             })
             .optional(),
+          allowInsecure: z
+            .boolean()
+            .meta({
+              description:
+                "Allow a plain http endpoint that is not loopback (127.0.0.0/8, ::1, localhost). The user token and sudo password then cross the network unencrypted; only for a trusted network. Default false.",
+            })
+            .optional(),
         })
         .meta({ description: "Fastly API settings." })
         .optional(),

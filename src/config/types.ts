@@ -82,6 +82,8 @@ export interface Config {
   readonly fastly: {
     /** API base URL without a trailing slash; `FASTLY_API_ENDPOINT` overrides it at run time. */
     readonly endpoint?: string;
+    /** Plain http to a host that is not loopback is allowed (`fastly.allowInsecure: true`). */
+    readonly allowInsecure?: boolean;
   };
   /** Absolute journal directory. Default `.ftr-state` beside the config file. */
   readonly stateDir: string;

@@ -10,6 +10,7 @@ import type { z } from "zod";
 import { reloaders, secretStores, verifiers } from "../adapters/registry.ts";
 import type { ConfigContext } from "../adapters/support/config.ts";
 import { parseDuration, formatDuration } from "../util/time.ts";
+import { isSecureOrLoopback } from "../util/http.ts";
 import { UNWORDED, formatPath, valueAt, wordZodIssues, type IssuePath } from "./issues.ts";
 import {
   BUILTIN_TOKEN_DEFAULTS,
@@ -350,15 +351,23 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
     checkPathText(c, ["state", "dir"], whole.data.state.dir);
     stateDir = resolve(baseDir, whole.data.state.dir);
   }
+  // Plain http is refused unless it stays on this machine or the user opted in; loopback needs no word.
   if (
     whole.success &&
     whole.data.fastly?.endpoint !== undefined &&
-    !whole.data.fastly.endpoint.startsWith("https://")
+    !isSecureOrLoopback(whole.data.fastly.endpoint)
   ) {
-    c.warn(
-      ["fastly", "endpoint"],
-      "the endpoint is not https: the user token and sudo password would travel unencrypted; use https:// unless this is a local emulator",
-    );
+    if (whole.data.fastly.allowInsecure === true) {
+      c.warn(
+        ["fastly", "endpoint"],
+        "the endpoint is plain http (allowed by fastly.allowInsecure): the user token and sudo password cross the network unencrypted",
+      );
+    } else {
+      c.error(
+        ["fastly", "endpoint"],
+        "the endpoint is plain http to a host that is not loopback: the user token and sudo password would cross the network unencrypted; use https://, or set fastly.allowInsecure: true if the network is trusted",
+      );
+    }
   }
 
   const errors = [...schemaIssues, ...c.errors];
@@ -367,7 +376,10 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
   const endpoint = whole.data.fastly?.endpoint?.replace(/\/+$/, "");
   const config: Config = {
     version: 1,
-    fastly: endpoint === undefined ? {} : { endpoint },
+    fastly: {
+      ...(endpoint === undefined ? {} : { endpoint }),
+      ...(whole.data.fastly?.allowInsecure === true ? { allowInsecure: true } : {}),
+    },
     stateDir,
     baseDir,
     ...(options.configPath === undefined ? {} : { configPath: resolve(baseDir, options.configPath) }),

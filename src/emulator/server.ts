@@ -17,6 +17,7 @@ import { type ParsedSeed, parseSeed, type Seed } from "./seed.ts";
 import { AccountState, type TokenRecord } from "./state.ts";
 import { type Clock, nextUtcHour, parseOffset, systemClock } from "./time.ts";
 import { formatTime } from "../util/time.ts";
+import { Ring } from "./ring.ts";
 import type { EmulatorStateSnapshot, EmulatorTokenSnapshot, FaultSpec, RequestLogEntry } from "./types.ts";
 
 /** Options of {@link createEmulator}. */
@@ -61,10 +62,18 @@ const faultSchema = z
     body: z.unknown().optional(),
     delayMs: z.number().int().min(0).max(120_000).optional(),
     drop: z.boolean().optional(),
+    truncateAfter: z.number().int().min(0).optional(),
+    stallBody: z.boolean().optional(),
   })
-  .refine((f) => f.status !== undefined || f.delayMs !== undefined || f.drop === true, {
-    message: "a fault needs at least one of status, delayMs or drop",
-  });
+  .refine(
+    (f) =>
+      f.status !== undefined ||
+      f.delayMs !== undefined ||
+      f.drop === true ||
+      f.truncateAfter !== undefined ||
+      f.stallBody === true,
+    { message: "a fault needs at least one of status, delayMs, drop, truncateAfter or stallBody" },
+  );
 
 const clockSchema = z.union([
   z.strictObject({ advance: z.union([z.string(), z.number()]) }),
@@ -119,8 +128,10 @@ function clientIp(req: IncomingMessage): string {
 class Emulator {
   state: AccountState;
   private offsetMs = 0;
-  private log: RequestLogEntry[] = [];
+  private readonly log = new Ring<RequestLogEntry>(MAX_LOG);
   private faults: ActiveFault[] = [];
+  /** API requests received and not answered yet (a fault's delay holds them); admin calls excluded. */
+  private inFlight = 0;
   private rateWindows = new Map<string, { resetsAt: Date; used: number }>();
   private readonly sleepers = new Set<() => void>();
   baseUrl = "";
@@ -140,7 +151,7 @@ class Emulator {
 
   reset(): void {
     this.offsetMs = 0;
-    this.log = [];
+    this.log.clear();
     this.faults = [];
     this.rateWindows.clear();
     this.state = new AccountState(this.seed, this.now());
@@ -184,7 +195,6 @@ class Emulator {
 
   private record(entry: RequestLogEntry): void {
     this.log.push(entry);
-    if (this.log.length > MAX_LOG) this.log.splice(0, this.log.length - MAX_LOG);
   }
 
   /** Path and query with anything that could be a secret replaced. */
@@ -220,14 +230,20 @@ class Emulator {
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    this.dispatch(req, res).catch(() => {
-      if (!res.headersSent) {
-        res.writeHead(500, { "Content-Type": "application/json" });
-        res.end(JSON.stringify({ msg: "Internal emulator error" }));
-      } else {
-        res.destroy();
-      }
-    });
+    const api = !(req.url ?? "/").startsWith("/__emulator/");
+    if (api) this.inFlight += 1;
+    this.dispatch(req, res)
+      .catch(() => {
+        if (!res.headersSent) {
+          res.writeHead(500, { "Content-Type": "application/json" });
+          res.end(JSON.stringify({ msg: "Internal emulator error" }));
+        } else {
+          res.destroy();
+        }
+      })
+      .finally(() => {
+        if (api) this.inFlight -= 1;
+      });
   };
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -284,6 +300,12 @@ class Emulator {
       return;
     }
     const { route, params } = match;
+    // A body fault lets the request take effect and then spoils its answer.
+    const answer = (reply: Reply, headers: Record<string, string>): void => {
+      if (fault?.truncateAfter !== undefined) sendTruncated(res, reply, headers, fault.truncateAfter);
+      else if (fault?.stallBody) sendStalled(res, reply, headers);
+      else send(res, reply, headers, method);
+    };
     const extraHeaders: Record<string, string> = {};
     const write = method !== "GET" && method !== "HEAD";
     let reply: Reply;
@@ -315,7 +337,7 @@ class Emulator {
       reply = { status: error.status, body: error.body, headers: error.headers };
     }
     const base = route.realtime ? realtimeHeaders(now) : apiHeaders(reply.status, now);
-    send(res, reply, { ...base, ...extraHeaders, ...reply.headers }, method);
+    answer(reply, { ...base, ...extraHeaders, ...reply.headers });
     logEntry(reply.status);
   }
 
@@ -336,9 +358,9 @@ class Emulator {
     const route = `${method} ${path}`;
     switch (route) {
       case "GET requests":
-        return { status: 200, body: this.log };
+        return { status: 200, body: this.log.toArray() };
       case "DELETE requests":
-        this.log = [];
+        this.log.clear();
         return { status: 204 };
       case "GET state":
         return { status: 200, body: this.snapshot() };
@@ -451,6 +473,7 @@ class Emulator {
             ],
       ),
       faults: this.faults.map((f) => ({ ...f.spec, count: f.remaining })),
+      inFlight: this.inFlight,
     };
   }
 }
@@ -459,6 +482,37 @@ class Emulator {
 function withoutUndefined(value: z.output<typeof faultSchema>): FaultSpec {
   const entries = Object.entries(value).filter(([, v]) => v !== undefined);
   return Object.fromEntries(entries);
+}
+
+/** The answer's headers (with its full Content-Length) and its first `bytes` bytes, then a reset. */
+function sendTruncated(
+  res: ServerResponse,
+  reply: Reply,
+  headers: Record<string, string>,
+  bytes: number,
+): void {
+  const payload = Buffer.from(typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body ?? {}));
+  res.writeHead(reply.status, {
+    ...headers,
+    ...reply.headers,
+    "Content-Type": "application/json",
+    "Content-Length": payload.byteLength,
+  });
+  res.write(payload.subarray(0, Math.min(bytes, payload.byteLength)), () => {
+    res.socket?.resetAndDestroy();
+  });
+}
+
+/** The answer's headers, then nothing until the client gives up (the connection stays open). */
+function sendStalled(res: ServerResponse, reply: Reply, headers: Record<string, string>): void {
+  const payload = Buffer.from(typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body ?? {}));
+  res.writeHead(reply.status, {
+    ...headers,
+    ...reply.headers,
+    "Content-Type": "application/json",
+    "Content-Length": payload.byteLength,
+  });
+  res.flushHeaders();
 }
 
 function send(res: ServerResponse, reply: Reply, headers: Record<string, string>, method: string): void {

@@ -36,6 +36,13 @@ export interface FaultSpec {
   readonly body?: unknown;
   readonly delayMs?: number;
   readonly drop?: boolean;
+  /**
+   * Handle the request normally (a create takes effect), then send the answer's headers and only
+   * its first `truncateAfter` bytes of body, and reset the connection.
+   */
+  readonly truncateAfter?: number;
+  /** Handle the request normally, then send the answer's headers and never its body. */
+  readonly stallBody?: boolean;
 }
 
 /** A clock move: `advance` by a duration (`"90s"`, `"30d"`, `"-2h"`, or a number of seconds) or `set` to an instant. */
@@ -70,6 +77,11 @@ export interface EmulatorStateSnapshot {
   }[];
   /** Pending faults. */
   readonly faults: readonly FaultSpec[];
+  /**
+   * API requests received and not answered yet, e.g. held by a fault's delay. Tests wait for 0
+   * before checking what a killed client's last request did.
+   */
+  readonly inFlight: number;
 }
 
 /** A token in the state snapshot; never its value. */

@@ -25,6 +25,8 @@ export interface LiveState {
   readonly services: readonly Service[];
   /** By environment name. */
   readonly deployed: Readonly<Record<string, DeployedState>>;
+  /** By environment name: why its secret store cannot be written safely (see `SecretStore.preflight`). */
+  readonly storeProblems?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Why an environment is or is not rotated. */
@@ -117,6 +119,7 @@ function planEnvironment(state: LiveState, env: EnvironmentConfig, options: Plan
   const reasons: string[] = [];
 
   if (services.error) errors.push(services.error);
+  errors.push(...(state.storeProblems?.[env.name] ?? []));
   const wantServices = services.matched.map((s) => s.id).sort();
 
   const deployedToken = deployedState.status === "valid" ? deployedState.token : undefined;

@@ -104,7 +104,7 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
   const runId = options.runId ?? newRunId();
   const { now } = runClock(options);
   const startedAt = now().toISOString();
-  const release = acquireLock(options.config.stateDir);
+  const release = acquireLock(options.config.stateDir, { runId });
   const journal = openJournal(options.config.stateDir, now);
   const results: EnvironmentResult[] = [];
   try {
@@ -394,9 +394,7 @@ export class EnvironmentRun {
               await this.sudo.ensure();
               continue;
             }
-            if (error instanceof FastlyUnknownOutcomeError) {
-              throw await this.revokeOrphans(error, input.name, began);
-            }
+            if (error instanceof FastlyUnknownOutcomeError) throw await this.settleLostMint(error, began);
             throw error;
           }
         }
@@ -409,21 +407,40 @@ export class EnvironmentRun {
     );
   }
 
-  /** After a mint whose answer was lost: the token may exist without us holding its value. */
-  private async revokeOrphans(error: Error, name: string, began: Date): Promise<StepFailure> {
-    // Fastly may still be finishing the create, so look a few times before giving up.
-    const orphans: string[] = [];
-    for (let look = 0; look < 3; look++) {
-      if (look > 0) await this.clock.sleep(2000, this.ctx.signal);
-      for (const id of await findMintedSince(this.ctx.client, name, began, this.oldTokenIds)) {
-        if (orphans.includes(id)) continue;
-        await revokeQuietly(this.ctx.client, id);
-        orphans.push(id);
+  /**
+   * A create whose answer was lost (cut, stalled, unreadable) may have made a token whose value
+   * nobody holds: it cannot be adopted (the value is returned once), so it is found by name and
+   * creation time and revoked. Fastly may still be finishing the create, so it looks a few times.
+   * When the look or the revoke fails, the run is left unfinished in the journal for `resume`.
+   */
+  private async settleLostMint(error: FastlyUnknownOutcomeError, began: Date): Promise<StepFailure> {
+    const name = this.tokenName;
+    const revoked: string[] = [];
+    try {
+      for (let look = 0; look < 3; look++) {
+        if (look > 0) await this.clock.sleep(2000, this.ctx.signal);
+        for (const id of await findMintedSince(this.ctx.client, name, began, this.oldTokenIds)) {
+          if (revoked.includes(id)) continue;
+          await revokeQuietly(this.ctx.client, id);
+          revoked.push(id);
+        }
       }
+    } catch (cleanupError) {
+      return new StepFailure(
+        `${error.message}; a token named "${name}" it may have created could not be looked for or revoked (${describe(cleanupError)})${revoked.length ? `; revoked so far: ${revoked.join(", ")}` : ""}`,
+        `A token of this run may be live: run \`${resumeHint(this.ctx.config)}\` to find and revoke it once Fastly answers`,
+        { resumable: true },
+      );
+    }
+    if (revoked.length === 0) {
+      return new StepFailure(
+        `${error.message}; no token named "${name}" was created since the run began, so none was made`,
+        "Nothing was deployed and no token was created; run the rotation again",
+      );
     }
     return new StepFailure(
-      `${error.message}; ${orphans.length} token(s) it may have created were revoked (${orphans.join(", ") || "none found"})`,
-      "Nothing was deployed; run the rotation again",
+      `${error.message}; it had created ${revoked.join(", ")} (found by name and creation time), which was revoked: its value was never received, so it could not be used`,
+      "Nothing was deployed and the token it created is revoked; run the rotation again",
     );
   }
 
@@ -683,7 +700,10 @@ export class EnvironmentRun {
   }
 
   private failed(error: unknown, step: Step): EnvironmentResult {
-    this.steps.record("finish", "failed", describe(error), { outcome: "failed" });
+    // Unsettled (a token that may be live): no finish record, so `resume` picks the run up.
+    if (!(error instanceof StepFailure && error.resumable)) {
+      this.steps.record("finish", "failed", describe(error), { outcome: "failed" });
+    }
     return this.result(
       "failed",
       `${step} failed: ${describe(error)}`,

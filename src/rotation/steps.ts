@@ -143,11 +143,15 @@ export class StepLog {
 /** Thrown inside an environment run to stop it with a message and advice. */
 export class StepFailure extends Error {
   override readonly name = "StepFailure";
+  /** True when the run must stay unfinished in the journal, so that `resume` can settle it. */
+  readonly resumable: boolean;
   constructor(
     message: string,
     readonly advice: string,
+    options: { resumable?: boolean } = {},
   ) {
     super(message);
+    this.resumable = options.resumable ?? false;
   }
 }
 

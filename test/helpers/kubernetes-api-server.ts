@@ -87,6 +87,13 @@ export interface RunningKubernetesApi {
   secretValues(namespace: string, name: string): Record<string, string> | undefined;
   /** Refuse every request of `method` on `resource` (e.g. PATCH secrets) with 403, or allow it again. */
   forbid(method: string, resource: string, forbidden?: boolean): void;
+  /**
+   * Refuse every request of `method` on `resource` with 422 from an admission webhook whose message
+   * quotes the request body, as many webhooks do (or allow it again).
+   */
+  rejectQuoting(method: string, resource: string, rejecting?: boolean): void;
+  /** The request bodies quoted back by {@link rejectQuoting}. */
+  readonly quoted: string[];
   deployment(namespace: string, name: string): Json | undefined;
   externalSecret(namespace: string, name: string): Json | undefined;
   /** Stop the operators acting (a cluster without External Secrets running, a stuck rollout). */
@@ -244,6 +251,8 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
   };
   const forbidden = new Set<string>();
   const faults: { method: string; resource: string; remaining: number; retryAfterSeconds: number }[] = [];
+  const quoting = new Set<string>();
+  const quoted: string[] = [];
   const requests: RequestLogEntry[] = [];
   const paused = new Set<string>();
   const watchers = new Set<Watcher>();
@@ -636,6 +645,14 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
       });
       return [code, reply, { "retry-after": String(fault.retryAfterSeconds) }];
     }
+    if (quoting.has(`${method} ${resource}`)) {
+      quoted.push(body);
+      return status(
+        422,
+        "Invalid",
+        `admission webhook "secrets.policy.example.com" denied the request: object ${body} does not carry the label team`,
+      );
+    }
     const store = stores[resource];
     const { group, kind } = RESOURCES[resource];
     const apiVersion = group ? `${group}/v1` : "v1";
@@ -914,6 +931,11 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
           Buffer.from(v, "base64").toString("utf8"),
         ]),
       );
+    },
+    quoted,
+    rejectQuoting(method, resource, rejecting = true) {
+      if (rejecting) quoting.add(`${method} ${resource}`);
+      else quoting.delete(`${method} ${resource}`);
     },
     forbid(method, resource, isForbidden = true) {
       if (isForbidden) forbidden.add(`${method} ${resource}`);

@@ -7,8 +7,8 @@ import {
   explainKubernetesError,
   kubernetesClient,
   KubernetesError,
-  loadKubeConfig,
   retryAfterMs,
+  makeApiClient,
 } from "../support/kubernetes.ts";
 import type { KubernetesRolloutConfig } from "./schema.ts";
 import type { OptionsOf } from "../support/config.ts";
@@ -145,7 +145,7 @@ export function createKubernetesRolloutReloader(
     description: `kubernetes-rollout ${target}`,
     async run(ctx: AdapterContext) {
       const { AppsV1Api: Api, PatchStrategy, setHeaderOptions } = await kubernetesClient();
-      const api = (await loadKubeConfig(options)).makeApiClient(Api);
+      const api = await makeApiClient(options, Api);
       const ref = { name: options.name, namespace: options.namespace };
       const read = async (): Promise<Workload> => {
         try {
@@ -208,7 +208,9 @@ export function createKubernetesRolloutReloader(
             return wait;
           });
           if (typeof object === "number") {
-            return { done: false, reason: "the API server asked to slow down (429)", retryAfterMs: object };
+            const throttled = "the API server asked to slow down (429)";
+            ctx.log.debug(`${target}: ${throttled}`, { environment: ctx.environment });
+            return { done: false, reason: throttled, retryAfterMs: object };
           }
           const state = ops.status(object, generation);
           if (state.failed) throw new KubernetesError(`${state.failed}; see ${describe}`);
