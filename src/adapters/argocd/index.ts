@@ -12,7 +12,14 @@ import type { OptionsOf } from "../support/config.ts";
 import { formatDuration } from "../../util/time.ts";
 import { redact, registerSecret } from "../../util/redact.ts";
 import { USER_AGENT } from "../../version.ts";
-import { isLoopbackHost, type ArgoCdConfig } from "./schema.ts";
+import {
+  BodyTooLargeError,
+  isRedirect,
+  isSecureOrLoopback,
+  readTextCapped,
+  redirectHost,
+} from "../../util/http.ts";
+import type { ArgoCdConfig } from "./schema.ts";
 
 /** Options of the `argocd` reloader (already validated; durations in ms). */
 export type ArgoCdOptions = OptionsOf<
@@ -59,8 +66,6 @@ export class ArgoCdError extends Error {
 const DEFAULT_INTERVAL_MS = 2000;
 /** One request's limit; a refresh has the step's (Argo CD answers it once the app is reconciled). */
 const REQUEST_TIMEOUT_MS = 30_000;
-/** Far above any Application or manifest, far below a pod's memory. */
-const MAX_BODY_BYTES = 32 * 1024 * 1024;
 /** The longest piece of a server's own error text quoted in a message. */
 const MAX_QUOTE = 300;
 
@@ -296,7 +301,7 @@ export function createArgoCdReloader(options: ArgoCdOptions, deps: AdapterDeps =
   }
   registerSecret(token);
   const base = new URL(options.server);
-  if (base.protocol === "http:" && !options.allowInsecure && !isLoopbackHost(base.hostname)) {
+  if (!options.allowInsecure && !isSecureOrLoopback(base)) {
     throw new AdapterSetupError(
       `argocd reloader for app ${options.app}: plain http to ${base.host} would send the token unencrypted; use https:// (or allowInsecure: true)`,
     );
@@ -351,7 +356,7 @@ export function createArgoCdReloader(options: ArgoCdOptions, deps: AdapterDeps =
           response.status,
         );
       }
-      text = await readCapped(response, MAX_BODY_BYTES);
+      text = await readTextCapped(response);
     } catch (error) {
       if (error instanceof ArgoCdError) throw error;
       if (signal?.aborted) throw error;
@@ -740,47 +745,6 @@ function parseAnswer<T>(parse: () => T, what: string): T {
         : errorMessage(error);
     throw new ArgoCdError(`${what}: unexpected answer (${problem})`, "protocol");
   }
-}
-
-/** A 3xx answer other than 304. */
-function isRedirect(status: number): boolean {
-  return status >= 300 && status < 400 && status !== 304;
-}
-
-/** The Location's host, never its path or query (which may carry anything). */
-function redirectHost(location: string | null, requestUrl: URL): string {
-  if (location === null || location === "") return "(no Location header)";
-  try {
-    return new URL(location, requestUrl).host || "(an unusable Location)";
-  } catch {
-    return "(an unusable Location)";
-  }
-}
-
-/** A body past the cap; the read was stopped there. */
-class BodyTooLargeError extends Error {
-  constructor(limit: number) {
-    super(`the answer is larger than ${limit / (1024 * 1024)} MiB; the read was stopped`);
-  }
-}
-
-/** The body as text, abandoned once it passes `limit` bytes. */
-async function readCapped(response: Response, limit: number): Promise<string> {
-  if (response.body === null) return "";
-  const reader: ReadableStreamDefaultReader<Uint8Array> = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw new BodyTooLargeError(limit);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 /** The registry's entry point (see `../registry.ts`). */

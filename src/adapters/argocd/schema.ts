@@ -8,6 +8,7 @@ import {
   k8sName,
   type ConfigContext,
 } from "../support/config.ts";
+import { isSecureOrLoopback } from "../../util/http.ts";
 
 /** What the reloader asks Argo CD to do. */
 export const ARGOCD_ACTIONS = ["restart", "refresh", "sync"] as const;
@@ -22,14 +23,6 @@ const KNOWN_KINDS: Readonly<Record<string, { readonly group: string; readonly ve
   DaemonSet: { group: "apps", version: "v1" },
   Rollout: { group: "argoproj.io", version: "v1alpha1" },
 };
-
-/** True for localhost, 127.0.0.0/8 and ::1: plain http there never leaves the machine. */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  if (host === "localhost" || host.endsWith(".localhost")) return true;
-  if (host === "::1" || host === "0:0:0:0:0:0:0:1") return true;
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
 
 const resourceSchema = z
   .strictObject({
@@ -138,7 +131,7 @@ export function argoCdSchema(ctx: ConfigContext) {
     .transform((entry, issues) => {
       const { type, server, app, appNamespace, project, action, resource, hardRefresh } = entry;
       const url = new URL(server);
-      if (url.protocol === "http:" && !entry.allowInsecure && !isLoopbackHost(url.hostname)) {
+      if (!entry.allowInsecure && !isSecureOrLoopback(url)) {
         issues.addIssue({
           code: "custom",
           path: ["server"],
