@@ -16,6 +16,7 @@ import { kubernetesSecretSchema } from "./kubernetes-secret/schema.ts";
 import { execReloadSchema } from "./exec-reload/schema.ts";
 import { externalSecretSchema } from "./external-secret/schema.ts";
 import { kubernetesRolloutSchema } from "./kubernetes-rollout/schema.ts";
+import { argoCdSchema } from "./argocd/schema.ts";
 import { execVerifySchema } from "./exec-verify/schema.ts";
 import { prometheusSchema } from "./prometheus/schema.ts";
 import { tokenInUseSchema } from "./token-in-use/schema.ts";
@@ -56,6 +57,7 @@ export const reloaders = {
   exec: entry(execReloadSchema, () => import("./exec-reload/index.ts")),
   "external-secret": entry(externalSecretSchema, () => import("./external-secret/index.ts")),
   "kubernetes-rollout": entry(kubernetesRolloutSchema, () => import("./kubernetes-rollout/index.ts")),
+  argocd: entry(argoCdSchema, () => import("./argocd/index.ts")),
 } satisfies Record<string, { readonly create: Create<never, Reloader> }>;
 
 /** Verifiers by `type`. */

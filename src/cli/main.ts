@@ -122,11 +122,13 @@ export async function reportError(io: CliIO, error: unknown, debug = false): Pro
     { FastlyApiError },
     { LockedError, UnsafeStateDirError },
     { RollbackError },
+    { AdapterSetupError },
   ] = await Promise.all([
     import("../config/parse.ts"),
     import("../fastly/errors.ts"),
     import("../rotation/journal.ts"),
     import("../rotation/resume.ts"),
+    import("../adapters/support/deps.ts"),
   ]);
   if (error instanceof ConfigError) {
     const [only] = error.issues;
@@ -141,6 +143,11 @@ export async function reportError(io: CliIO, error: unknown, debug = false): Pro
         true,
       );
     }
+    return 2;
+  }
+  if (error instanceof AdapterSetupError) {
+    // An adapter that cannot be made from its config and the environment (a variable unset): 2.
+    say(redact(error.message));
     return 2;
   }
   if (error instanceof UnsafeStateDirError) {

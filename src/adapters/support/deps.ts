@@ -31,6 +31,14 @@ export function resolveDeps(deps: AdapterDeps = {}): ResolvedDeps {
   };
 }
 
+/**
+ * An adapter cannot be made from its options and the environment (a credential's variable unset,
+ * a setting refused): a usage problem, said in one line before the run changes anything.
+ */
+export class AdapterSetupError extends Error {
+  override readonly name = "AdapterSetupError";
+}
+
 /** The message of anything thrown. */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
