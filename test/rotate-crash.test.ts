@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { appendFileSync, existsSync, readdirSync, watch } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterEach, beforeEach, describe, it } from "node:test";
 import type { HookSpec } from "../src/emulator/index.ts";
 import { journalPath, type JournalRecord } from "../src/rotation/journal.ts";
 import { USER_AGENT } from "../src/version.ts";
@@ -202,10 +202,11 @@ async function settled(h: RotationEnv): Promise<void> {
   await h.reloadsIdle(120_000);
 }
 
-describe("ftr rotate killed with SIGKILL at each step boundary, then ftr resume", () => {
+describe("ftr rotate killed with SIGKILL at each side effect, then ftr resume", () => {
   let h: RotationEnv;
 
-  before(async () => {
+  // A world per case: a case that fails leaves its orphans and files to itself.
+  beforeEach(async () => {
     h = await startRotationEnv({
       environments: ["integration"],
       verifyTimeout: "60s",
@@ -214,7 +215,7 @@ describe("ftr rotate killed with SIGKILL at each step boundary, then ftr resume"
     });
     await mkdir(h.stateDir, { recursive: true, mode: 0o700 });
   });
-  after(async () => {
+  afterEach(async () => {
     await h?.close();
   });
 
@@ -293,6 +294,7 @@ describe("ftr rotate killed with SIGKILL at each step boundary, then ftr resume"
       const again = await h.runCli(["resume", "--config", h.configPath]);
       assert.equal(again.code, 0);
       assert.match(again.stderr, /Nothing to resume/);
+      assertNoSecrets(h.collectOutput(), h.knownSecrets());
     });
   }
 
@@ -339,6 +341,7 @@ describe("ftr rotate killed with SIGKILL at each step boundary, then ftr resume"
     assert.ok(undone, `the undone token ${kept} is known to the emulator`);
     assert.notEqual(undone.revokedAt, null, "the undone token is revoked");
     assert.deepEqual(await h.consumerRefusals(), []);
+    assertNoSecrets(h.collectOutput(), h.knownSecrets());
   });
 
   it("an `ftr rollback` that died before restoring is finished by `ftr resume`: restore first, then revoke", async () => {
@@ -381,9 +384,6 @@ describe("ftr rotate killed with SIGKILL at each step boundary, then ftr resume"
     assert.ok(undone, `the undone token ${kept} is known to the emulator`);
     assert.notEqual(undone.revokedAt, null, "the undone token is revoked");
     assert.deepEqual(await h.consumerRefusals(), []);
-  });
-
-  it("printed no token value or password anywhere", () => {
     assertNoSecrets(h.collectOutput(), h.knownSecrets());
   });
 });
