@@ -135,6 +135,16 @@ describe("emulator hooks", () => {
     assert.deepEqual(await admin.hooks(), []);
   });
 
+  test("reset removes hooks and lets what they hold go on", async () => {
+    const hook = await admin.hook({ method: "DELETE", path: "/tokens/*", action: "hold" });
+    const call = revoke(emu.url, target.id);
+    await admin.waitForHook(hook.id);
+    assert.equal((await admin.state()).hooks.length, 1);
+    await admin.reset();
+    assert.equal(await call.answered, 204);
+    assert.deepEqual((await admin.state()).hooks, []);
+  });
+
   test("an invalid hook is refused with a reason", async () => {
     await assert.rejects(admin.hook({ action: "hold", path: "re:(" }), /invalid regular expression/);
     await assert.rejects(
