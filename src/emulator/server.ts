@@ -18,7 +18,14 @@ import { AccountState, type TokenRecord } from "./state.ts";
 import { type Clock, nextUtcHour, parseOffset, systemClock } from "./time.ts";
 import { formatTime } from "../util/time.ts";
 import { Ring } from "./ring.ts";
-import type { EmulatorStateSnapshot, EmulatorTokenSnapshot, FaultSpec, RequestLogEntry } from "./types.ts";
+import type {
+  EmulatorStateSnapshot,
+  EmulatorTokenSnapshot,
+  FaultSpec,
+  HookSpec,
+  HookState,
+  RequestLogEntry,
+} from "./types.ts";
 
 /** Options of {@link createEmulator}. */
 export interface EmulatorOptions {
@@ -50,7 +57,29 @@ interface ActiveFault {
   remaining: number;
 }
 
+interface ActiveHook {
+  readonly id: string;
+  readonly spec: HookSpec;
+  readonly phase: "before" | "after";
+  readonly once: boolean;
+  readonly matches: (method: string, path: string, userAgent: string) => boolean;
+  fired: number;
+  /** Resolvers of the requests held now: true lets the request go on. */
+  readonly held: Set<(go: boolean) => void>;
+}
+
 const MAX_LOG = 50_000;
+/** The longest an admin `GET hooks/{id}?waitMs=` waits before answering with the hook as it is. */
+const MAX_HOOK_WAIT_MS = 60_000;
+
+const hookSchema = z.strictObject({
+  method: z.string().min(1).optional(),
+  path: z.string().min(1).optional(),
+  userAgent: z.string().min(1).optional(),
+  action: z.enum(["hold", "notify"]),
+  phase: z.enum(["before", "after"]).default("after"),
+  once: z.boolean().default(true),
+});
 const SECRET_QUERY_KEY = /token|key|password|passwd|secret|otp|auth|credential|signature|code/i;
 
 const faultSchema = z
@@ -130,6 +159,10 @@ class Emulator {
   private offsetMs = 0;
   private readonly log = new Ring<RequestLogEntry>(MAX_LOG);
   private faults: ActiveFault[] = [];
+  private hooks: ActiveHook[] = [];
+  private hookIds = 0;
+  /** Admin calls waiting for a hook to fire. */
+  private readonly hookWaiters = new Set<() => void>();
   /** API requests received and not answered yet (a fault's delay holds them); admin calls excluded. */
   private inFlight = 0;
   private rateWindows = new Map<string, { resetsAt: Date; used: number }>();
@@ -153,8 +186,66 @@ class Emulator {
     this.offsetMs = 0;
     this.log.clear();
     this.faults = [];
+    this.clearHooks();
     this.rateWindows.clear();
     this.state = new AccountState(this.seed, this.now());
+  }
+
+  /** Remove every hook and let the requests they hold go on. */
+  clearHooks(): void {
+    const hooks = this.hooks;
+    this.hooks = [];
+    for (const hook of hooks) for (const go of [...hook.held]) go(true);
+  }
+
+  private takeHook(method: string, path: string, userAgent: string): ActiveHook | undefined {
+    const hook = this.hooks.find((h) => !(h.once && h.fired > 0) && h.matches(method, path, userAgent));
+    if (hook) hook.fired += 1;
+    return hook;
+  }
+
+  /**
+   * Tell waiters `hook` fired; with `hold`, wait until it is released (true) or the client's
+   * connection closes (false).
+   */
+  private fire(hook: ActiveHook, res: ServerResponse): Promise<boolean> {
+    for (const wake of [...this.hookWaiters]) wake();
+    if (hook.spec.action === "notify") return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const go = (value: boolean): void => {
+        hook.held.delete(go);
+        res.off("close", closed);
+        resolve(value);
+      };
+      const closed = (): void => go(false);
+      hook.held.add(go);
+      // `close` before the answer was sent means the connection died (the client was killed).
+      res.once("close", closed);
+      if (res.destroyed) go(false);
+    });
+  }
+
+  private hookState(h: ActiveHook): HookState {
+    return { ...h.spec, id: h.id, phase: h.phase, once: h.once, fired: h.fired, held: h.held.size };
+  }
+
+  /** Answer when `hook` has fired, or after `waitMs`, whichever is first. */
+  private waitForHook(hook: ActiveHook, waitMs: number): Promise<void> {
+    if (hook.fired > 0 || waitMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        if (hook.fired === 0 && this.hooks.includes(hook)) return;
+        clearTimeout(timer);
+        this.hookWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.hookWaiters.delete(done);
+        resolve();
+      }, waitMs);
+      timer.unref();
+      this.hookWaiters.add(done);
+    });
   }
 
   wakeSleepers(): void {
@@ -275,6 +366,26 @@ class Emulator {
         at: formatTime(now),
       });
 
+    const hook = this.takeHook(method, url.pathname, userAgent ?? "");
+    if (hook?.phase === "before" && !(await this.fire(hook, res))) {
+      // The client went away while the request was held: it is dropped unprocessed.
+      logEntry(0);
+      return;
+    }
+    /** Send `reply`, holding it first when an `after` hook says so (the effect is already applied). */
+    const respond = async (
+      reply: Reply,
+      headers: Record<string, string>,
+      deliver: (reply: Reply, headers: Record<string, string>) => void = (r, h) => send(res, r, h, method),
+    ): Promise<void> => {
+      if (hook?.phase === "after" && !(await this.fire(hook, res))) {
+        logEntry(reply.status);
+        return;
+      }
+      deliver(reply, headers);
+      logEntry(reply.status);
+    };
+
     const fault = this.takeFault(method, url.pathname);
     if (fault) {
       if (fault.delayMs) await this.sleep(fault.delayMs);
@@ -285,8 +396,7 @@ class Emulator {
       }
       if (fault.status !== undefined) {
         const body = fault.body === undefined ? { msg: STATUS_CODES[fault.status] ?? "Error" } : fault.body;
-        send(res, { status: fault.status, body }, apiHeaders(fault.status, now), method);
-        logEntry(fault.status);
+        await respond({ status: fault.status, body }, apiHeaders(fault.status, now));
         return;
       }
     }
@@ -295,8 +405,7 @@ class Emulator {
     if (!match.route) {
       const status = match.pathKnown ? 405 : 404;
       const body = match.pathKnown ? { msg: "Method not allowed" } : { msg: "Not found" };
-      send(res, { status, body }, apiHeaders(status, now), method);
-      logEntry(status);
+      await respond({ status, body }, apiHeaders(status, now));
       return;
     }
     const { route, params } = match;
@@ -337,8 +446,7 @@ class Emulator {
       reply = { status: error.status, body: error.body, headers: error.headers };
     }
     const base = route.realtime ? realtimeHeaders(now) : apiHeaders(reply.status, now);
-    answer(reply, { ...base, ...extraHeaders, ...reply.headers });
-    logEntry(reply.status);
+    await respond(reply, { ...base, ...extraHeaders, ...reply.headers }, answer);
   }
 
   private async admin(method: string, path: string, req: IncomingMessage): Promise<Reply> {
@@ -415,8 +523,67 @@ class Emulator {
         this.reset();
         this.wakeSleepers();
         return { status: 200, body: { now: formatTime(this.now()) } };
-      default:
+      case "POST hooks": {
+        const parsed = hookSchema.safeParse(await body());
+        if (!parsed.success) throw invalid(parsed.error);
+        const { phase, once, ...rest } = parsed.data;
+        let matchPath: (path: string) => boolean;
+        let matchAgent: (agent: string) => boolean;
+        try {
+          matchPath = pathMatcher(rest.path);
+          matchAgent = pathMatcher(rest.userAgent);
+        } catch {
+          throw new ApiError(400, { error: "path or userAgent: invalid regular expression" });
+        }
+        const wantMethod = rest.method?.toUpperCase();
+        const spec: HookSpec = {
+          action: rest.action,
+          ...(rest.method === undefined ? {} : { method: rest.method }),
+          ...(rest.path === undefined ? {} : { path: rest.path }),
+          ...(rest.userAgent === undefined ? {} : { userAgent: rest.userAgent }),
+        };
+        const hook: ActiveHook = {
+          id: `hook-${++this.hookIds}`,
+          spec,
+          phase,
+          once,
+          fired: 0,
+          held: new Set(),
+          matches: (m, p, ua) =>
+            (wantMethod === undefined || wantMethod === m) && matchPath(p) && matchAgent(ua),
+        };
+        this.hooks.push(hook);
+        return { status: 201, body: this.hookState(hook) };
+      }
+      case "GET hooks":
+        return { status: 200, body: { hooks: this.hooks.map((h) => this.hookState(h)) } };
+      case "DELETE hooks":
+        this.clearHooks();
+        return { status: 204 };
+      default: {
+        const one = /^hooks\/([^/]+)(\/release)?$/.exec(path);
+        const hook = one ? this.hooks.find((h) => h.id === one[1]) : undefined;
+        if (one && !hook) return { status: 404, body: { error: `no hook ${one[1]}` } };
+        if (hook && !one?.[2] && method === "GET") {
+          const waitMs = Number(
+            new URL(req.url ?? "/", "http://emulator.invalid").searchParams.get("waitMs") ?? 0,
+          );
+          await this.waitForHook(hook, Math.min(Number.isFinite(waitMs) ? waitMs : 0, MAX_HOOK_WAIT_MS));
+          return { status: 200, body: this.hookState(hook) };
+        }
+        if (hook && !one?.[2] && method === "DELETE") {
+          this.hooks = this.hooks.filter((h) => h !== hook);
+          for (const go of [...hook.held]) go(true);
+          for (const wake of [...this.hookWaiters]) wake();
+          return { status: 204 };
+        }
+        if (hook && one?.[2] && method === "POST") {
+          const released = hook.held.size;
+          for (const go of [...hook.held]) go(true);
+          return { status: 200, body: { ...this.hookState(hook), released } };
+        }
         return { status: 404, body: { error: `no admin endpoint ${route}` } };
+      }
     }
   }
 
@@ -473,6 +640,7 @@ class Emulator {
             ],
       ),
       faults: this.faults.map((f) => ({ ...f.spec, count: f.remaining })),
+      hooks: this.hooks.map((h) => this.hookState(h)),
       inFlight: this.inFlight,
     };
   }

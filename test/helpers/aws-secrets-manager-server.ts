@@ -58,8 +58,16 @@ export interface AwsFault {
   readonly operation: string;
   readonly code?: string;
   readonly delayMs?: number;
-  /** Hold the call until {@link RunningAwsSecretsManager.release} (after any delay). */
+  /**
+   * Hold the call, unprocessed, until {@link RunningAwsSecretsManager.release} (after any delay). If
+   * the caller's connection dies meanwhile (a killed client), the call is dropped without effect.
+   */
   readonly hold?: boolean;
+  /**
+   * Carry the operation out, then hold the answer until {@link RunningAwsSecretsManager.release} or
+   * until the caller's connection dies: the effect happened, the caller may never learn it.
+   */
+  readonly holdAfter?: boolean;
   /** Echo the request's SecretString in the error message (a careless service). */
   readonly echo?: boolean;
   /** Let this many matching calls through first. */
@@ -85,6 +93,11 @@ export interface RunningAwsSecretsManager {
   fail(fault: AwsFault): void;
   /** Let every call held by a `hold` fault go on, and drop `hold` faults no call has met yet. */
   release(): void;
+  /**
+   * Resolves once a call is held by a `hold` or `holdAfter` fault (it reached the service); rejects
+   * after `timeoutMs`, a bound on a hang.
+   */
+  held(timeoutMs?: number): Promise<void>;
   /** Resolves once no request is being handled (one held by a fault's delay included). */
   idle(timeoutMs?: number): Promise<void>;
   /** Refuse every call of `operation` with AccessDeniedException, or allow it again. */
@@ -114,6 +127,24 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
   // Calls held by a `hold` fault wait on this; release() resolves it and starts a new one.
   let release = (): void => undefined;
   let released = new Promise<void>((resolve) => (release = resolve));
+  let holding = 0;
+  /** Wait for release(), or for the caller's connection to close first (false). */
+  const holdCall = async (res: ServerResponse): Promise<boolean> => {
+    holding += 1;
+    try {
+      if (res.destroyed) return false;
+      return await new Promise<boolean>((resolve) => {
+        const closed = (): void => resolve(false);
+        res.once("close", closed);
+        void released.then(() => {
+          res.off("close", closed);
+          resolve(true);
+        });
+      });
+    } finally {
+      holding -= 1;
+    }
+  };
 
   const find = (secretId: unknown): Secret => {
     if (typeof secretId !== "string" || secretId === "") {
@@ -396,7 +427,19 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
           );
         }
         if (fault.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
-        if (fault.hold) await released;
+        if (fault.hold && !(await holdCall(res))) {
+          status = 0; // the caller went away: dropped unprocessed
+          return;
+        }
+        if (fault.holdAfter) {
+          const output = operations[operation](input);
+          if (!(await holdCall(res))) {
+            status = 0; // applied, the answer never sent
+            return;
+          }
+          respond(res, 200, output);
+          return;
+        }
         if (fault.code !== "") throw new AwsError(fault.code, fault.message, fault.status);
       }
       respond(res, 200, operations[operation](input));
@@ -452,15 +495,25 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
         times: fault.times ?? 1,
         delayMs: fault.delayMs ?? 0,
         hold: fault.hold ?? false,
+        holdAfter: fault.holdAfter ?? false,
         echo: fault.echo ?? false,
         skip: fault.skip ?? 0,
         afterApply: fault.afterApply ?? false,
         message: fault.message ?? `injected ${fault.code ?? ""}`,
       }),
     release: () => {
-      for (let i = faults.length - 1; i >= 0; i--) if (faults[i]!.hold) faults.splice(i, 1);
+      for (let i = faults.length - 1; i >= 0; i--) {
+        if (faults[i]!.hold || faults[i]!.holdAfter) faults.splice(i, 1);
+      }
       release();
       released = new Promise<void>((resolve) => (release = resolve));
+    },
+    held: async (timeoutMs = 120_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (holding === 0) {
+        if (Date.now() > deadline) throw new Error("no call reached a held fault of the AWS fake");
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
     },
     idle: async (timeoutMs = 120_000) => {
       const deadline = Date.now() + timeoutMs;

@@ -197,6 +197,18 @@ export interface RunningKubernetesApi {
    * `Retry-After`, as the API server's priority and fairness does under load.
    */
   throttle(method: string, resource: string, times: number, retryAfterSeconds?: number): void;
+  /**
+   * Hold the next request of `method` on `resource` (optionally one object): `before` it is carried
+   * out (dropped unprocessed if the client's connection dies while held) or `after` (the write is
+   * done, the answer held). Held until {@link RunningKubernetesApi.release} or the connection dies.
+   */
+  hold(method: string, resource: Resource, phase: "before" | "after", name?: string): void;
+  /** Resolves once a request is held (it reached the server); rejects after `timeoutMs`. */
+  held(timeoutMs?: number): Promise<void>;
+  /** Let held requests go on and drop holds nothing met yet. */
+  release(): void;
+  /** Resolves once no request is being handled or held. */
+  idle(timeoutMs?: number): Promise<void>;
   /** Write a kubeconfig pointing at this server; returns its path. */
   writeKubeconfig(path: string, context?: string): Promise<string>;
   close(): Promise<void>;
@@ -1189,60 +1201,104 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     });
   };
 
+  const holds: { method: string; resource: Resource; phase: "before" | "after"; name?: string }[] = [];
+  let holding = 0;
+  let handling = 0;
+  let releaseHeld = (): void => undefined;
+  let released = new Promise<void>((resolve) => (releaseHeld = resolve));
+  const takeHold = (req: IncomingMessage): "before" | "after" | undefined => {
+    const route = ROUTE.exec((req.url ?? "").split("?")[0] ?? "");
+    const index = holds.findIndex(
+      (h) =>
+        h.method === req.method && route?.[3] === h.resource && (h.name === undefined || route[4] === h.name),
+    );
+    if (index < 0) return undefined;
+    return holds.splice(index, 1)[0]!.phase;
+  };
+  /** Until release() (true) or the client's connection closes (false). */
+  const holdRequest = async (res: ServerResponse): Promise<boolean> => {
+    holding += 1;
+    try {
+      if (res.destroyed) return false;
+      return await new Promise<boolean>((resolve) => {
+        const closed = (): void => resolve(false);
+        res.once("close", closed);
+        void released.then(() => {
+          res.off("close", closed);
+          resolve(true);
+        });
+      });
+    } finally {
+      holding -= 1;
+    }
+  };
+
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    handling += 1;
+    res.once("close", () => (handling -= 1));
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const result = handle(req, Buffer.concat(chunks).toString("utf8"));
-      if ("text" in result) {
-        log(req, 200);
-        res.writeHead(200, {
-          "content-type": "text/plain",
-          "content-length": Buffer.byteLength(result.text),
-        });
-        res.end(result.text);
-        return;
-      }
-      if (!Array.isArray(result)) {
-        // A watch: events as they happen, one JSON object a line, until the client goes away.
-        log(req, 200);
-        res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
-        res.flushHeaders();
-        const watcher: Watcher = { ...result.watch, res };
-        // From a resourceVersion (a list's, as informers do): the changes since then come first.
-        const since = Number(result.watch.since ?? "0");
-        if (since > 0) {
-          const missed = [...history.values()]
-            .flat()
-            .filter((o) => {
-              const meta = o.metadata as Json;
-              return (
-                Number(meta.resourceVersion) > since &&
-                meta.namespace === watcher.namespace &&
-                (watcher.name === undefined || meta.name === watcher.name) &&
-                RESOURCES[watcher.resource].kind === o.kind
-              );
-            })
-            .sort(
-              (a, b) =>
-                Number((a.metadata as Json).resourceVersion) - Number((b.metadata as Json).resourceVersion),
-            );
-          for (const object of missed) res.write(`${JSON.stringify({ type: "MODIFIED", object })}\n`);
-        }
-        watchers.add(watcher);
-        res.on("close", () => watchers.delete(watcher));
-        return;
-      }
-      const [code, body, headers = {}] = result;
-      log(req, code);
-      const text = JSON.stringify(body);
-      res.writeHead(code, {
-        "content-type": "application/json",
-        "content-length": Buffer.byteLength(text),
-        ...headers,
+    req.on("end", () => void respond(req, res, Buffer.concat(chunks).toString("utf8")));
+  };
+  const respond = async (req: IncomingMessage, res: ServerResponse, text: string): Promise<void> => {
+    const phase = takeHold(req);
+    if (phase === "before" && !(await holdRequest(res))) {
+      log(req, 0); // the client went away: dropped unprocessed
+      return;
+    }
+    const result = handle(req, text);
+    if (phase === "after" && Array.isArray(result) && !(await holdRequest(res))) {
+      log(req, result[0]); // carried out, the answer never sent
+      return;
+    }
+    if ("text" in result) {
+      log(req, 200);
+      res.writeHead(200, {
+        "content-type": "text/plain",
+        "content-length": Buffer.byteLength(result.text),
       });
-      res.end(text);
+      res.end(result.text);
+      return;
+    }
+    if (!Array.isArray(result)) {
+      // A watch: events as they happen, one JSON object a line, until the client goes away.
+      log(req, 200);
+      res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+      res.flushHeaders();
+      const watcher: Watcher = { ...result.watch, res };
+      // From a resourceVersion (a list's, as informers do): the changes since then come first.
+      const since = Number(result.watch.since ?? "0");
+      if (since > 0) {
+        const missed = [...history.values()]
+          .flat()
+          .filter((o) => {
+            const meta = o.metadata as Json;
+            return (
+              Number(meta.resourceVersion) > since &&
+              meta.namespace === watcher.namespace &&
+              (watcher.name === undefined || meta.name === watcher.name) &&
+              RESOURCES[watcher.resource].kind === o.kind
+            );
+          })
+          .sort(
+            (a, b) =>
+              Number((a.metadata as Json).resourceVersion) - Number((b.metadata as Json).resourceVersion),
+          );
+        for (const object of missed) res.write(`${JSON.stringify({ type: "MODIFIED", object })}\n`);
+      }
+      watchers.add(watcher);
+      res.on("close", () => watchers.delete(watcher));
+      return;
+    }
+    const [code, body, headers = {}] = result;
+    log(req, code);
+    const out = JSON.stringify(body);
+    res.writeHead(code, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(out),
+      ...headers,
     });
+    res.end(out);
   };
   const server = options.tls ? createHttpsServer(options.tls, listener) : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -1449,6 +1505,29 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     throttle(method, resource, times, retryAfterSeconds = 1) {
       faults.push({ method, resource, remaining: times, retryAfterSeconds });
     },
+    hold(method, resource, phase, name) {
+      holds.push({ method, resource, phase, ...(name === undefined ? {} : { name }) });
+    },
+    async held(timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (holding === 0) {
+        if (Date.now() > deadline) throw new Error("no request reached a hold of the Kubernetes fake");
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
+    release() {
+      holds.length = 0;
+      releaseHeld();
+      released = new Promise<void>((resolve) => (releaseHeld = resolve));
+    },
+    async idle(timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      // Watches stay open by design; a held or running request is what counts.
+      while (holding > 0 || handling > watchers.size) {
+        if (Date.now() > deadline) throw new Error("the Kubernetes fake still handles a request");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
     async writeKubeconfig(path, context = "test") {
       const text = [
         "apiVersion: v1",
@@ -1471,6 +1550,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     close: () =>
       new Promise<void>((resolve) => {
         for (const timer of timers) clearTimeout(timer);
+        releaseHeld();
         for (const watcher of watchers) watcher.res.end();
         server.closeAllConnections();
         server.close(() => resolve());

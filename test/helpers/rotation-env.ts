@@ -97,6 +97,8 @@ export interface RotationEnvOptions {
 export interface ReloadBehaviour {
   /** Wait this long before doing anything (to hold a run inside the reload step). */
   readonly sleepMs?: number;
+  /** Wait, before doing anything, until a later `setReload` drops `hold` (a window closed on a condition). */
+  readonly hold?: boolean;
   /** Exit 0 without restarting anything: a reload that does not reach the consumer. */
   readonly skip?: boolean;
   /** Restart, then exit 1 this many times (a rollout that reports failure). */
