@@ -487,10 +487,32 @@ function getServices(ctx: ApiContext): Reply {
     auth.token.services.length === 0 ? sorted : sorted.filter((s) => canSeeService(auth.token, s.id));
   const items = visible
     .slice((page - 1) * perPage, page * perPage)
-    .map((s) => rep.serviceListItem(s, ctx.state.customer.id, includeVersions));
+    .map((s) => serviceListItemJson(s, ctx.state.customer.id, includeVersions));
+  // Sent as it is: the JSON array of the items' JSON.
+  const body = `[${items.join(",")}]`;
   const lastPage = Math.ceil(visible.length / perPage);
   const link = paginationLink(ctx, page, lastPage);
-  return link ? { status: 200, body: items, headers: { Link: link } } : ok(items);
+  return link ? { status: 200, body, headers: { Link: link } } : ok(body);
+}
+
+/**
+ * Service list items as JSON, kept by record (with and without versions): a service never changes
+ * (a reset makes new records), and a page of 1,000 would otherwise be rebuilt and serialised again
+ * on every request.
+ */
+const serviceListJson = {
+  with: new WeakMap<ServiceRecord, string>(),
+  without: new WeakMap<ServiceRecord, string>(),
+};
+
+function serviceListItemJson(service: ServiceRecord, customerId: string, includeVersions: boolean): string {
+  const cache = includeVersions ? serviceListJson.with : serviceListJson.without;
+  let json = cache.get(service);
+  if (json === undefined) {
+    json = JSON.stringify(rep.serviceListItem(service, customerId, includeVersions));
+    cache.set(service, json);
+  }
+  return json;
 }
 
 /**
@@ -660,6 +682,8 @@ export function authenticate(
   state: AccountState,
   route: Route,
   key: string | undefined,
+  /** The token `key` belongs to (`state.tokenByValue(key)`), looked up once by the caller. */
+  token: TokenRecord | undefined,
   method: string,
   now: Date,
   onValid: (auth: Auth) => void,
@@ -667,7 +691,6 @@ export function authenticate(
   if (route.auth === "none" || (route.auth === "optional" && !key)) return undefined;
   const invalid = (): ApiError =>
     route.realtime ? rtError(403, "unauthorized") : apiError(401, INVALID_CREDENTIALS);
-  const token = key ? state.tokenByValue(key) : undefined;
   if (!token || token.revokedAt !== null) throw invalid();
   if (isExpired(token, now)) {
     const message = `Token ${token.id} expired at ${formatTime(token.expiresAt ?? now)}`;

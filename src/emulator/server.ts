@@ -80,6 +80,9 @@ const hookSchema = z.strictObject({
   phase: z.enum(["before", "after"]).default("after"),
   once: z.boolean().default(true),
 });
+
+/** A path segment long enough to be a token value (values are 32 characters; 8 leaves a margin). */
+const LONG_SEGMENT = /[^/]{8}/;
 const SECRET_QUERY_KEY = /token|key|password|passwd|secret|otp|auth|credential|signature|code/i;
 
 const faultSchema = z
@@ -122,11 +125,25 @@ function pathMatcher(pattern: string | undefined): (path: string) => boolean {
   return (path) => path === pattern;
 }
 
+/** The `Date` header for `now`, formatted once a second rather than on every request. */
+const httpDate = (() => {
+  let second = Number.NaN;
+  let text = "";
+  return (now: Date): string => {
+    const s = Math.floor(now.getTime() / 1000);
+    if (s !== second) {
+      second = s;
+      text = now.toUTCString();
+    }
+    return text;
+  };
+})();
+
 function apiHeaders(status: number, now: Date): Record<string, string> {
   return {
     "Accept-Ranges": "bytes",
     "Cache-Control": "no-store",
-    Date: now.toUTCString(),
+    Date: httpDate(now),
     Pragma: "no-cache",
     Server: "fastly control-gateway",
     Status: `${status} ${STATUS_CODES[status] ?? ""}`.trim(),
@@ -143,10 +160,25 @@ function realtimeHeaders(now: Date): Record<string, string> {
     "Access-Control-Allow-Headers": "Fastly-Key, Content-Type",
     "Access-Control-Allow-Origin": "*",
     "Cache-Control": "max-age=1",
-    Date: now.toUTCString(),
+    Date: httpDate(now),
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
     Vary: "Accept-Encoding, Fastly-Key, Cookie",
   };
+}
+
+/** A path a URL parser gives back unchanged, with no query: most requests' (`/tokens/self`). */
+const PLAIN_PATH = /^\/(?!\/)[A-Za-z0-9_\-/]*$/;
+
+/** The request's path and query, as a URL parser reads them; plain paths are not parsed. */
+function requestTarget(raw: string): { readonly path: string; readonly query: URLSearchParams } {
+  if (PLAIN_PATH.test(raw)) return { path: raw, query: new URLSearchParams() };
+  const url = new URL(raw, "http://emulator.invalid");
+  return { path: url.pathname, query: url.searchParams };
+}
+
+/** A log entry as kept: its time as a number, formatted when the log is read. */
+interface LoggedRequest extends Omit<RequestLogEntry, "at"> {
+  readonly atMs: number;
 }
 
 function clientIp(req: IncomingMessage): string {
@@ -157,7 +189,7 @@ function clientIp(req: IncomingMessage): string {
 class Emulator {
   state: AccountState;
   private offsetMs = 0;
-  private readonly log = new Ring<RequestLogEntry>(MAX_LOG);
+  private readonly log = new Ring<LoggedRequest>(MAX_LOG);
   private faults: ActiveFault[] = [];
   private hooks: ActiveHook[] = [];
   private hookIds = 0;
@@ -284,12 +316,18 @@ class Emulator {
     headers["Fastly-RateLimit-Reset"] = reset;
   }
 
-  private record(entry: RequestLogEntry): void {
+  private record(entry: LoggedRequest): void {
     this.log.push(entry);
+  }
+
+  /** The log as the admin API shows it. */
+  private logEntries(): RequestLogEntry[] {
+    return this.log.toArray().map(({ atMs, ...entry }) => ({ ...entry, at: formatTime(new Date(atMs)) }));
   }
 
   /** Path and query with anything that could be a secret replaced. */
   private loggablePath(path: string, query: URLSearchParams): string {
+    if (query.size === 0 && !LONG_SEGMENT.test(path)) return path;
     const segments = path.split("/").map((segment) => {
       if (segment.length < 8) return segment;
       let decoded = segment;
@@ -300,9 +338,12 @@ class Emulator {
       }
       return this.state.hasTokenDigest(digest(decoded)) ? "REDACTED" : segment;
     });
-    const params = new URLSearchParams();
-    for (const [key, value] of query) params.append(key, SECRET_QUERY_KEY.test(key) ? "REDACTED" : value);
-    const search = params.toString();
+    let search = "";
+    if (query.size > 0) {
+      const params = new URLSearchParams();
+      for (const [key, value] of query) params.append(key, SECRET_QUERY_KEY.test(key) ? "REDACTED" : value);
+      search = params.toString();
+    }
     return segments.join("/") + (search ? `?${search}` : "");
   }
 
@@ -338,10 +379,10 @@ class Emulator {
   };
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://emulator.invalid");
+    const { path, query } = requestTarget(req.url ?? "/");
     const method = (req.method ?? "GET").toUpperCase();
-    if (url.pathname.startsWith("/__emulator/")) {
-      const reply = await this.admin(method, url.pathname.slice("/__emulator/".length), req).catch(
+    if (path.startsWith("/__emulator/")) {
+      const reply = await this.admin(method, path.slice("/__emulator/".length), req).catch(
         (error: unknown) => {
           if (error instanceof ApiError) return { status: error.status, body: error.body };
           throw error;
@@ -355,18 +396,19 @@ class Emulator {
     const userAgent = req.headers["user-agent"];
     const keyHeader = req.headers["fastly-key"];
     const key = typeof keyHeader === "string" && keyHeader !== "" ? keyHeader : undefined;
+    // Looked up once: the log names it, and authentication checks it.
     const knownToken: TokenRecord | undefined = key ? this.state.tokenByValue(key) : undefined;
     const logEntry = (status: number): void =>
       this.record({
         method,
-        path: this.loggablePath(url.pathname, url.searchParams),
+        path: this.loggablePath(path, query),
         status,
         tokenId: knownToken?.id ?? null,
         userAgent: userAgent ?? null,
-        at: formatTime(now),
+        atMs: now.getTime(),
       });
 
-    const hook = this.takeHook(method, url.pathname, userAgent ?? "");
+    const hook = this.takeHook(method, path, userAgent ?? "");
     if (hook?.phase === "before" && !(await this.fire(hook, res))) {
       // The client went away while the request was held: it is dropped unprocessed.
       logEntry(0);
@@ -386,7 +428,7 @@ class Emulator {
       logEntry(reply.status);
     };
 
-    const fault = this.takeFault(method, url.pathname);
+    const fault = this.takeFault(method, path);
     if (fault) {
       if (fault.delayMs) await this.sleep(fault.delayMs);
       if (fault.drop) {
@@ -401,7 +443,7 @@ class Emulator {
       }
     }
 
-    const match = matchRoute(method, url.pathname);
+    const match = matchRoute(method, path);
     if (!match.route) {
       const status = match.pathKnown ? 405 : 404;
       const body = match.pathKnown ? { msg: "Method not allowed" } : { msg: "Not found" };
@@ -419,7 +461,9 @@ class Emulator {
     const write = method !== "GET" && method !== "HEAD";
     let reply: Reply;
     try {
-      const auth: Auth | undefined = authenticate(this.state, route, key, method, now, (valid) => {
+      // After a fault's delay the account may have been reset: look the key up again.
+      const token = fault?.delayMs && key ? this.state.tokenByValue(key) : knownToken;
+      const auth: Auth | undefined = authenticate(this.state, route, key, token, method, now, (valid) => {
         touch(valid, now, clientIp(req), userAgent);
         if (write) this.consume(rateLimitKey(valid), now, extraHeaders);
       });
@@ -427,8 +471,8 @@ class Emulator {
       const ctx: ApiContext = {
         state: this.state,
         method,
-        path: url.pathname,
-        query: url.searchParams,
+        path,
+        query,
         headers: req.headers,
         now,
         clockNow: () => this.now(),
@@ -445,8 +489,8 @@ class Emulator {
       if (!(error instanceof ApiError)) throw error;
       reply = { status: error.status, body: error.body, headers: error.headers };
     }
-    const base = route.realtime ? realtimeHeaders(now) : apiHeaders(reply.status, now);
-    await respond(reply, { ...base, ...extraHeaders, ...reply.headers }, answer);
+    const headers = route.realtime ? realtimeHeaders(now) : apiHeaders(reply.status, now);
+    await respond(reply, Object.assign(headers, extraHeaders, reply.headers), answer);
   }
 
   private async admin(method: string, path: string, req: IncomingMessage): Promise<Reply> {
@@ -466,7 +510,7 @@ class Emulator {
     const route = `${method} ${path}`;
     switch (route) {
       case "GET requests":
-        return { status: 200, body: this.log.toArray() };
+        return { status: 200, body: this.logEntries() };
       case "DELETE requests":
         this.log.clear();
         return { status: 204 };
@@ -683,10 +727,13 @@ function sendStalled(res: ServerResponse, reply: Reply, headers: Record<string, 
   res.flushHeaders();
 }
 
+/** Answer with `reply`; `headers` (a fresh object) is added to and sent. */
 function send(res: ServerResponse, reply: Reply, headers: Record<string, string>, method: string): void {
   const hasBody = reply.body !== undefined && reply.status !== 204 && reply.status !== 304;
   const payload = hasBody ? (typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body)) : "";
-  const out: Record<string, string | number> = { ...headers, ...reply.headers };
+  const out: Record<string, string | number> = reply.headers
+    ? Object.assign(headers, reply.headers)
+    : headers;
   if (hasBody) {
     out["Content-Type"] ??= "application/json";
     out["Content-Length"] = Buffer.byteLength(payload);

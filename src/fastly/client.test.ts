@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { cassette, fixturesSkip, recordedBody, replayFetch } from "../../test/helpers/fixtures.ts";
-import { createFastlyClient, nextLink } from "./client.ts";
+import { createFastlyClient, nextLink, numberedPages } from "./client.ts";
 import {
   FastlyAuthError,
   FastlyForbiddenError,
@@ -177,6 +177,19 @@ describe("recorded responses parse to normalised values", { skip: fixturesSkip }
       "/service?direction=descend&page=2&per_page=100&sort=created",
       "/service?direction=descend&page=3&per_page=100&sort=created",
       undefined,
+    ]);
+  });
+
+  test('GET /service: the first page\'s rel="last" gives links to every later page', () => {
+    const [first] = cassette("services/list.yaml").filter((i) => i.request.method === "GET");
+    const header = first?.response.headers.Link?.[0] ?? null;
+    const relative = (rel: string) => {
+      const match = new RegExp(`<https://api\\.fastly\\.com([^>]+)>;\\s*rel="${rel}"`).exec(header ?? "");
+      return match?.[1];
+    };
+    assert.deepEqual(numberedPages(nextLink(header, "https://api.fastly.com"), relative("last")), [
+      "/service?direction=descend&page=2&per_page=100&sort=created",
+      "/service?direction=descend&page=3&per_page=100&sort=created",
     ]);
   });
 
@@ -404,6 +417,76 @@ describe("request pipeline", () => {
       fetch.calls.map((c) => `${String(c.init.method)} ${new URL(c.url).pathname}`),
       ["DELETE /tokens/abc", "DELETE /automation-tokens/abc"],
     );
+  });
+
+  test("numberedPages: only links that differ in page alone, from 2 to a believable last", () => {
+    assert.deepEqual(numberedPages("/service?page=2&per_page=1", "/service?per_page=1&page=4"), [
+      "/service?per_page=1&page=2",
+      "/service?per_page=1&page=3",
+      "/service?per_page=1&page=4",
+    ]);
+    assert.equal(numberedPages(undefined, "/service?page=3"), undefined);
+    assert.equal(numberedPages("/service?page=2", undefined), undefined);
+    assert.equal(numberedPages("/service?page=3", "/service?page=5"), undefined, "next is not page 2");
+    assert.equal(numberedPages("/service?page=2&sort=name", "/service?page=5"), undefined, "query differs");
+    assert.equal(numberedPages("/other?page=2", "/service?page=5"), undefined, "path differs");
+    assert.equal(numberedPages("/service?page=2", "/service?page=x"), undefined);
+    assert.equal(numberedPages("/service?page=2", "/service?page=1"), undefined);
+    assert.equal(numberedPages("/service?page=2", "/service?page=99999999"), undefined, "too many pages");
+  });
+
+  test('listServices fetches the pages rel="last" counts at once, then follows a list that grew', async () => {
+    const item = (id: string) => ({ id, name: id, type: "vcl", version: 1 });
+    // `rels` as "last=3 next=2": each relation and the page it points to.
+    const link = (rels: string) =>
+      rels
+        .split(" ")
+        .map((rel) => rel.split("="))
+        .map(([rel, n]) => `<https://api.fastly.com/service?page=${n}&per_page=2>; rel="${rel}"`)
+        .join(", ");
+    // Three pages when page 1 was read; a fourth appears before page 3 is read.
+    const pages: Record<string, [string[], string]> = {
+      "1": [["a", "b"], link("last=3 next=2")],
+      "2": [["c", "d"], link("last=3 next=3 prev=1 first=1")],
+      "3": [["d", "e"], link("last=4 next=4 prev=2 first=1")],
+      "4": [["f"], link("prev=3 first=1")],
+    };
+    const asked: string[] = [];
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const fetch = (async (input: string | URL | Request) => {
+      const url = new URL(input instanceof Request ? input.url : input.toString());
+      const page = url.searchParams.get("page") ?? "";
+      asked.push(page);
+      inFlight++;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      inFlight--;
+      const [ids, header] = pages[page] ?? [[], ""];
+      return json(200, ids.map(item), { link: header });
+    }) as typeof globalThis.fetch;
+    const services = await createFastlyClient({ token: TOKEN, fetch }).listServices({ perPage: 2 });
+    assert.deepEqual(
+      services.map((s) => s.id),
+      ["a", "b", "c", "d", "e", "f"],
+    );
+    assert.deepEqual(asked, ["1", "2", "3", "4"]);
+    assert.equal(mostInFlight, 2, "pages 2 and 3 were asked for together");
+  });
+
+  test('listServices follows rel="next" one page at a time when there is no rel="last"', async () => {
+    const fetch = scripted([
+      json(200, [{ id: "a", name: "a" }], { link: '<https://api.fastly.com/service?page=2>; rel="next"' }),
+      json(200, [{ id: "b", name: "b" }], { link: '<https://api.fastly.com/service?page=3>; rel="next"' }),
+      // A link back to a page already read ends the list.
+      json(200, [{ id: "c", name: "c" }], { link: '<https://api.fastly.com/service?page=2>; rel="next"' }),
+    ]);
+    const services = await createFastlyClient({ token: TOKEN, fetch }).listServices();
+    assert.deepEqual(
+      services.map((s) => s.id),
+      ["a", "b", "c"],
+    );
+    assert.equal(fetch.calls.length, 3);
   });
 
   test("listAutomationTokens reads every page from meta.total_pages", async () => {

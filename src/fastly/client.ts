@@ -220,7 +220,7 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
     at: PageRef,
     first: Omit<RequestSpec, "method" | "idempotent">,
     schema: S,
-  ): Promise<{ readonly body: z.output<S>; readonly next: string | undefined }> {
+  ): Promise<{ readonly body: z.output<S>; readonly links: ReadonlyMap<string, string> }> {
     const spec: RequestSpec =
       "link" in at
         ? { method: "GET", path: at.link, idempotent: true }
@@ -228,7 +228,7 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
     const response = await send(spec);
     return {
       body: parse(spec, schema, response.body),
-      next: nextLink(response.headers.get("link"), endpoint),
+      links: linkRelations(response.headers.get("link"), endpoint),
     };
   }
 
@@ -317,12 +317,16 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
       await send({ method: "DELETE", path: "/tokens/self", idempotent: true });
     },
 
-    // Link pages: each answer's rel="next", always back to the configured endpoint.
+    // Link pages, always back to the configured endpoint. The first answer's rel="last" says how
+    // many there are (as recorded), so the rest are fetched 4 at a time; without it, rel="next" is
+    // followed one page after another.
     listServices: ({ perPage = 1000 } = {}) =>
       paginate(async (at) => {
         const query = { per_page: String(perPage), "filter[include_versions]": "false" };
-        const { body, next } = await listPage(at, { path: "/service", query }, serviceListSchema);
-        return { items: body, next };
+        const { body, links } = await listPage(at, { path: "/service", query }, serviceListSchema);
+        const next = links.get("next");
+        const rest = "page" in at && at.page === 1 ? numberedPages(next, links.get("last")) : undefined;
+        return { items: body, next, ...(rest ? { rest } : {}) };
       }),
 
     getService: (id) =>
@@ -481,13 +485,22 @@ type PageRef = { readonly page: number } | { readonly link: string };
 interface Page<T> {
   readonly items: readonly T[];
   readonly totalPages?: number;
+  /** Links to every later page, in order, when the first page's Link header says how many there are. */
+  readonly rest?: readonly string[];
   readonly next?: string | undefined;
 }
 
+/** Pages fetched at once while listing. */
+const PAGE_CONCURRENCY = 4;
+/** More pages than this in a rel="last" is not believed; the list is then followed link by link. */
+const MAX_NUMBERED_PAGES = 10_000;
+
 /**
  * Every item of a paginated list, each id once (an item created while paging shifts others onto the
- * next page). Numbered lists fetch pages 2..total 4 at a time; linked lists follow rel="next" one
- * page after another until there is none, it points back, or nothing has been found.
+ * next page). Lists whose first page says how many pages there are (a page count, or Link
+ * rel="last") fetch the rest 4 at a time; then, and for lists that do not say, rel="next" is
+ * followed one page after another until there is none, it points to a page already read, or
+ * nothing has been found (a list that grew while it was read goes on past the last page counted).
  */
 async function paginate<T extends { readonly id: string }>(
   fetchPage: (at: PageRef) => Promise<Page<T>>,
@@ -502,15 +515,53 @@ async function paginate<T extends { readonly id: string }>(
   };
   let page = await fetchPage({ page: 1 });
   keep(page);
-  const rest = await mapLimit(range(2, page.totalPages ?? 1), 4, (n) => fetchPage({ page: n }));
+  const later: PageRef[] =
+    page.rest !== undefined
+      ? page.rest.map((link) => ({ link }))
+      : range(2, page.totalPages ?? 1).map((n) => ({ page: n }));
+  const rest = await mapLimit(later, PAGE_CONCURRENCY, fetchPage);
   rest.forEach(keep);
-  let link: string | undefined;
-  while (page.next !== undefined && page.next !== link && seen.size > 0) {
-    link = page.next;
-    page = await fetchPage({ link });
+  page = rest.at(-1) ?? page;
+  const followed = new Set(later.flatMap((ref) => ("link" in ref ? [ref.link] : [])));
+  while (page.next !== undefined && !followed.has(page.next) && seen.size > 0) {
+    followed.add(page.next);
+    page = await fetchPage({ link: page.next });
     keep(page);
   }
   return items;
+}
+
+/**
+ * Links to pages 2..N of a Link-paginated list, from its first page's rel="next" (page 2) and
+ * rel="last" (page N): the same path and query but for `page`, as the API writes them. Undefined
+ * when the links do not have that form, so the list is followed link by link instead.
+ */
+export function numberedPages(next: string | undefined, last: string | undefined): string[] | undefined {
+  if (next === undefined || last === undefined) return undefined;
+  const base = "http://list.invalid";
+  const nextUrl = new URL(next, base);
+  const lastUrl = new URL(last, base);
+  const lastText = lastUrl.searchParams.get("page") ?? "";
+  if (nextUrl.searchParams.get("page") !== "2" || !/^\d{1,9}$/.test(lastText)) return undefined;
+  const count = Number(lastText);
+  if (count < 2 || count > MAX_NUMBERED_PAGES) return undefined;
+  const at = (n: number): URL => {
+    const url = new URL(lastUrl);
+    url.searchParams.set("page", String(n));
+    return url;
+  };
+  // Page 2 written from rel="last" must be rel="next" itself (up to the order and encoding of the
+  // query): then pages 3..N are written alike.
+  const same = (url: URL): string => {
+    const copy = new URL(url);
+    copy.searchParams.sort();
+    return copy.pathname + copy.search;
+  };
+  if (same(at(2)) !== same(nextUrl)) return undefined;
+  return range(2, count).map((n) => {
+    const url = at(n);
+    return url.pathname + url.search;
+  });
 }
 
 function readRateLimit(headers: Headers, previous: RateLimitInfo): RateLimitInfo {
@@ -543,18 +594,27 @@ async function readBody(response: Response, maxBytes: number): Promise<unknown> 
 
 /** `rel="next"` from an RFC 8288 Link header, as a path relative to the endpoint. */
 export function nextLink(header: string | null, endpoint: string): string | undefined {
-  if (header === null) return undefined;
+  return linkRelations(header, endpoint).get("next");
+}
+
+/**
+ * The links of an RFC 8288 Link header by relation (the first of each), as paths relative to the
+ * endpoint.
+ */
+function linkRelations(header: string | null, endpoint: string): Map<string, string> {
+  const links = new Map<string, string>();
+  if (header === null) return links;
+  const base = new URL(endpoint);
+  const basePath = base.pathname.replace(/\/+$/, "");
   for (const part of header.split(",")) {
-    const match = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part.trim());
-    if (!match?.[1]) continue;
+    const match = /<([^>]+)>\s*;\s*rel="?([a-z]+)"?/.exec(part.trim());
+    if (!match?.[1] || !match[2] || links.has(match[2])) continue;
     const url = new URL(match[1], endpoint);
-    const base = new URL(endpoint);
     // Follow the API's own link, but always to the configured endpoint: never send the key elsewhere.
-    const basePath = base.pathname.replace(/\/+$/, "");
     const path = url.pathname.startsWith(basePath) ? url.pathname.slice(basePath.length) : url.pathname;
-    return path + url.search;
+    links.set(match[2], path + url.search);
   }
-  return undefined;
+  return links;
 }
 
 /** Classify a fetch failure by its code (undici puts the socket's on a cause), never by message text. */
