@@ -1,5 +1,7 @@
 /** The process entry point (bin `ftr` / `fastly-token-rotator`). */
-import { main } from "./main.ts";
+// First: the credentials leave the environment before anything else runs (see credentials.ts).
+import { startCredentials } from "./capture.ts";
+import { main, processIO } from "./main.ts";
 
-const code = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2), processIO(startCredentials));
 process.exit(code);

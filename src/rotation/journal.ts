@@ -15,6 +15,7 @@ import {
 } from "node:fs";
 import { constants } from "node:fs";
 import { join } from "node:path";
+import { onHardExit } from "../util/interrupt.ts";
 import { redact } from "../util/redact.ts";
 
 /** The steps of the protocol, in order, then the rollback steps. */
@@ -220,12 +221,18 @@ export function acquireLock(stateDir: string): () => void {
       const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
       writeSync(fd, String(process.pid));
       closeSync(fd);
-      return () => {
+      const unlink = () => {
         try {
           unlinkSync(path);
         } catch {
           // Already gone.
         }
+      };
+      // A second signal exits at once, without unwinding: the lock goes then too.
+      const forget = onHardExit(unlink);
+      return () => {
+        forget();
+        unlink();
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;

@@ -4,6 +4,7 @@
  * advice a failure gets.
  */
 import { FastlyApiError, FastlyForbiddenError, FORBIDDEN_ADVICE } from "../fastly/errors.ts";
+import { abortError } from "../adapters/support/poll.ts";
 import type { Logger } from "../util/log.ts";
 import { redact } from "../util/redact.ts";
 import type { Journal, Outcome, Step, StepStatus } from "./journal.ts";
@@ -29,8 +30,11 @@ export interface StepReport {
 /** How one environment ended. */
 export interface EnvironmentResult {
   readonly environment: string;
-  /** `skipped`: not due, declined, or after a failure elsewhere. */
-  readonly outcome: Outcome | "skipped" | "nothing-to-do";
+  /**
+   * `skipped`: not due, declined, or after a failure elsewhere. `interrupted`: stopped by a signal,
+   * unfinished in the journal (`ftr resume` continues it).
+   */
+  readonly outcome: Outcome | "skipped" | "nothing-to-do" | "interrupted";
   readonly runId: string;
   readonly newTokenId?: string;
   readonly deployedTokenId?: string;
@@ -71,6 +75,8 @@ export interface StepLogOptions {
   readonly onEvent?: ((event: RotationEvent) => void) | undefined;
   /** The run's new token, added to every record once it is known. */
   readonly newTokenId: () => string | undefined;
+  /** Once aborted, no step begins: `run` rejects with the abort reason before journaling. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Journals, announces and reports the steps of one environment's run. */
@@ -118,6 +124,8 @@ export class StepLog {
     fn: () => Promise<StepOutcome<T>>,
     beginFields: Pick<RecordFields, "tokenName" | "oldTokenIds" | "deployedTokenId"> = {},
   ): Promise<T> {
+    // A stopped run starts no new side effect.
+    if (this.o.signal?.aborted) throw abortError(this.o.signal);
     const startedAt = this.o.now().toISOString();
     this.record(step, "begin", undefined, beginFields);
     try {

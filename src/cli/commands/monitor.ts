@@ -87,6 +87,7 @@ Examples:
           config: loaded.config,
           now: new Date(),
           endpoint: endpointFor(io, loaded),
+          signal: io.signal,
         });
         if (opts.json) {
           noteLimitation(io, report.limitation);
@@ -134,6 +135,7 @@ Examples:
           config: loaded.config,
           now: new Date(),
           endpoint: endpointFor(io, loaded),
+          signal: io.signal,
         });
         const result = checkReport(report, {
           configPath: opts.config,

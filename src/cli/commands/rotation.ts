@@ -59,7 +59,7 @@ Examples:
         const loaded = await loadConfigOption(io, opts.config);
         printWarnings(io, loaded);
         const client = clientFromEnv(io, loaded) as FastlyClient;
-        const plan = await computePlan(loaded, client, opts);
+        const plan = await computePlan(loaded, client, opts, io.signal);
         if (opts.json) printJson(io, plan);
         else renderPlan(io, plan, io.stdout);
         return plan.environments.some((e) => e.decision === "error") ? 1 : 0;
@@ -101,7 +101,7 @@ Examples:
           );
         }
         await requireSuperuser(client);
-        const plan = await computePlan(loaded, client, opts);
+        const plan = await computePlan(loaded, client, opts, io.signal);
         if (!opts.json) renderPlan(io, plan, io.stderr);
         const broken = plan.environments.filter((e) => e.decision === "error");
         if (broken.length > 0) {
@@ -132,6 +132,7 @@ Examples:
           plan,
           getPassword: passwordSource(io, opts.passwordStdin === true),
           log: stderrLogger(io),
+          ...(io.signal ? { signal: io.signal } : {}),
           onEvent: progressPrinter(io, opts.json === true),
           keepOld: opts.keepOld === true,
           ...(opts.yes ? {} : { approve: (env: string) => confirm(io, `Rotate the token of ${env} now?`) }),
@@ -170,6 +171,7 @@ Examples:
           client,
           getPassword: passwordSource(io, opts.passwordStdin === true),
           log: stderrLogger(io),
+          ...(io.signal ? { signal: io.signal } : {}),
           onEvent: progressPrinter(io, opts.json === true),
         });
         report(io, result, opts.json === true);
@@ -207,6 +209,7 @@ Examples:
             environment: opts.env,
             getPassword: () => Promise.reject(new UsageError("rollback needs no password")),
             log: stderrLogger(io),
+            ...(io.signal ? { signal: io.signal } : {}),
             onEvent: progressPrinter(io, opts.json === true),
           });
         } catch (error) {
@@ -227,6 +230,7 @@ export async function computePlan(
   loaded: LoadedConfig,
   client: FastlyClient,
   opts: { env?: string[]; force?: boolean },
+  signal?: AbortSignal,
 ): Promise<Plan> {
   const only = opts.env ?? [];
   const unknown = only.filter((n) => !loaded.config.environments.some((e) => e.name === n));
@@ -238,9 +242,9 @@ export async function computePlan(
   const stores = new Map<string, SecretStore>();
   for (const env of loaded.config.environments) {
     if (only.length === 0 || only.includes(env.name))
-      stores.set(env.name, await createSecretStore(env.secret));
+      stores.set(env.name, await createSecretStore(env.secret, signal ? { signal } : {}));
   }
-  const state = await gatherState({ client, config: loaded.config, stores });
+  const state = await gatherState({ client, config: loaded.config, stores, signal });
   return makePlan(state, loaded.config, { now: new Date(), force: opts.force === true, only });
 }
 
@@ -301,8 +305,10 @@ function progressPrinter(io: CliIO, quiet: boolean): (event: RotationEvent) => v
   const c = colours(io.stderr, io.env);
   const begun = new Map<string, number>();
   return (event) => {
-    if (quiet) return;
     const key = `${event.environment}/${event.step}`;
+    // Named by the `stopping: …` line if a signal comes now.
+    if (event.status === "begin" && io.activity) io.activity.current = `${event.environment} ${event.step}`;
+    if (quiet) return;
     if (event.status === "begin") {
       begun.set(key, Date.parse(event.at));
       if (io.stderr.isTTY) io.stderr.write(c.dim(`  ${event.environment}: ${event.step}…\r`));
