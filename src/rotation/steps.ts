@@ -140,7 +140,10 @@ export class StepLog {
       });
       return value;
     } catch (error) {
-      const detail = describe(error);
+      // A step stopped by a signal says so first: `ftr resume` treats it as not done.
+      const signal = this.o.signal;
+      const stopped = signal?.aborted && signal.reason !== error ? describe(signal.reason) : undefined;
+      const detail = stopped ? `${stopped}: ${describe(error)}` : describe(error);
       this.record(step, "failed", detail);
       this.done.push({ step, ok: false, startedAt, endedAt: this.o.now().toISOString(), detail });
       throw error;
