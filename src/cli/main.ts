@@ -8,7 +8,13 @@ import { ConfigError, formatIssues } from "../config/index.ts";
 import { FastlyApiError } from "../fastly/index.ts";
 import { LockedError } from "../rotation/journal.ts";
 import { RollbackError } from "../rotation/resume.ts";
-import { exitCodeFor, Interrupted, interruptionOf, runHardExitCleanups, type StopSignal } from "../util/interrupt.ts";
+import {
+  exitCodeFor,
+  Interrupted,
+  interruptionOf,
+  runHardExitCleanups,
+  type StopSignal,
+} from "../util/interrupt.ts";
 import { redact } from "../util/redact.ts";
 import { VERSION } from "../version.ts";
 import { colours, println, RunFailed, UsageError, type CliIO } from "./io.ts";

@@ -28,7 +28,8 @@ export async function gatherState(options: GatherOptions): Promise<LiveState> {
     client.listServices(),
     Promise.all(
       [...stores].map(
-        async ([name, store]) => [name, await deployedState(store, client.endpoint, options.fetch, options.signal)] as const,
+        async ([name, store]) =>
+          [name, await deployedState(store, client.endpoint, options.fetch, options.signal)] as const,
       ),
     ),
   ]);

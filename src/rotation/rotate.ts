@@ -753,11 +753,7 @@ export class EnvironmentRun {
     );
   }
 
-  private result(
-    outcome: EnvironmentResult["outcome"],
-    error?: string,
-    advice?: string,
-  ): EnvironmentResult {
+  private result(outcome: EnvironmentResult["outcome"], error?: string, advice?: string): EnvironmentResult {
     return {
       environment: this.env.name,
       outcome,

@@ -79,58 +79,87 @@ describe("approval before the password and sudo", () => {
 
   const writes = async () => (await h.toolRequests()).filter((r) => r.method !== "GET");
 
-  it("declining every environment sends nothing that writes, /sudo included, and asks no password", async () => {
-    await h.admin.clearRequests();
-    const { FASTLY_SUDO_PASSWORD: _password, ...withoutPassword } = h.env;
-    const result = await onTerminal(["rotate", "--config", h.configPath, "--force"], withoutPassword, h.dir, [
-      ["Rotate the token of integration now? [y/N]", "n"],
-      ["Rotate the token of staging now? [y/N]", "n"],
-    ]);
-    assert.deepEqual(result.unanswered, [], result.stderr);
-    assert.equal(result.code, 0, result.stdout + result.stderr);
-    assert.doesNotMatch(result.stderr, /Fastly password/);
-    assert.deepEqual(
-      (await writes()).map((r) => `${r.method} ${r.path}`),
-      [],
-      "no request that writes",
-    );
-    assert.match(result.stdout, /declined at the approval prompt/);
-  });
+  it(
+    "declining every environment sends nothing that writes, /sudo included, and asks no password",
+    { timeout: 30_000 },
+    async () => {
+      await h.admin.clearRequests();
+      const { FASTLY_SUDO_PASSWORD: _password, ...withoutPassword } = h.env;
+      const result = await onTerminal(
+        ["rotate", "--config", h.configPath, "--force"],
+        withoutPassword,
+        h.dir,
+        [
+          ["Rotate the token of integration now? [y/N]", "n"],
+          ["Rotate the token of staging now? [y/N]", "n"],
+        ],
+      );
+      assert.deepEqual(result.unanswered, [], result.stderr);
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.doesNotMatch(result.stderr, /Fastly password/);
+      assert.deepEqual(
+        (await writes()).map((r) => `${r.method} ${r.path}`),
+        [],
+        "no request that writes",
+      );
+      assert.match(result.stdout, /declined at the approval prompt/);
+    },
+  );
 
-  it("declining every environment with the password in the environment sends no /sudo either", async () => {
-    await h.admin.clearRequests();
-    const result = await onTerminal(["rotate", "--config", h.configPath, "--force"], h.env, h.dir, [
-      ["Rotate the token of integration now? [y/N]", "n"],
-      ["Rotate the token of staging now? [y/N]", "no"],
-    ]);
-    assert.deepEqual(result.unanswered, [], result.stderr);
-    assert.equal(result.code, 0, result.stdout + result.stderr);
-    assert.deepEqual((await writes()).map((r) => `${r.method} ${r.path}`), []);
-  });
+  it(
+    "declining every environment with the password in the environment sends no /sudo either",
+    { timeout: 30_000 },
+    async () => {
+      await h.admin.clearRequests();
+      const result = await onTerminal(["rotate", "--config", h.configPath, "--force"], h.env, h.dir, [
+        ["Rotate the token of integration now? [y/N]", "n"],
+        ["Rotate the token of staging now? [y/N]", "no"],
+      ]);
+      assert.deepEqual(result.unanswered, [], result.stderr);
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.deepEqual(
+        (await writes()).map((r) => `${r.method} ${r.path}`),
+        [],
+      );
+    },
+  );
 
-  it("asks every approval before the password; a wrong password still stops before any write", async () => {
-    await h.admin.clearRequests();
-    const before = (await h.liveTokens()).map((t) => t.id).sort();
-    const { FASTLY_SUDO_PASSWORD: _password, ...withoutPassword } = h.env;
-    const result = await onTerminal(["rotate", "--config", h.configPath, "--force"], withoutPassword, h.dir, [
-      ["Rotate the token of integration now? [y/N]", "y"],
-      ["Rotate the token of staging now? [y/N]", "n"],
-      ["Fastly password (for sudo mode): ", "not-the-password"],
-    ]);
-    assert.deepEqual(result.unanswered, [], result.stderr);
-    const asked = ["Rotate the token of integration now?", "Rotate the token of staging now?", "Fastly password"];
-    const positions = asked.map((q) => result.stderr.indexOf(q));
-    assert.ok(
-      positions.every((p, i) => p >= 0 && (i === 0 || p > positions[i - 1]!)),
-      `asked in this order: ${asked.join(", ")}\n${result.stderr}`,
-    );
-    assert.notEqual(result.code, 0, result.stdout + result.stderr);
-    assert.deepEqual(
-      (await writes()).map((r) => `${r.method} ${r.path} ${r.status}`),
-      ["POST /sudo 403"],
-      "only the refused sudo request",
-    );
-    assert.deepEqual((await h.liveTokens()).map((t) => t.id).sort(), before, "no token created or revoked");
-    assert.ok(!result.stderr.includes(demoCredentials.superuser.password));
-  });
+  it(
+    "asks every approval before the password; a wrong password still stops before any write",
+    { timeout: 30_000 },
+    async () => {
+      await h.admin.clearRequests();
+      const before = (await h.liveTokens()).map((t) => t.id).sort();
+      const { FASTLY_SUDO_PASSWORD: _password, ...withoutPassword } = h.env;
+      const result = await onTerminal(
+        ["rotate", "--config", h.configPath, "--force"],
+        withoutPassword,
+        h.dir,
+        [
+          ["Rotate the token of integration now? [y/N]", "y"],
+          ["Rotate the token of staging now? [y/N]", "n"],
+          ["Fastly password (for sudo mode): ", "not-the-password"],
+        ],
+      );
+      assert.deepEqual(result.unanswered, [], result.stderr);
+      const asked = [
+        "Rotate the token of integration now?",
+        "Rotate the token of staging now?",
+        "Fastly password",
+      ];
+      const positions = asked.map((q) => result.stderr.indexOf(q));
+      assert.ok(
+        positions.every((p, i) => p >= 0 && (i === 0 || p > positions[i - 1]!)),
+        `asked in this order: ${asked.join(", ")}\n${result.stderr}`,
+      );
+      assert.notEqual(result.code, 0, result.stdout + result.stderr);
+      assert.deepEqual(
+        (await writes()).map((r) => `${r.method} ${r.path} ${r.status}`),
+        ["POST /sudo 403"],
+        "only the refused sudo request",
+      );
+      assert.deepEqual((await h.liveTokens()).map((t) => t.id).sort(), before, "no token created or revoked");
+      assert.ok(!result.stderr.includes(demoCredentials.superuser.password));
+    },
+  );
 });

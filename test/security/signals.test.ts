@@ -81,7 +81,10 @@ describe("signals", () => {
     const caseStart = (await h.admin.now()).getTime();
     const previous = (await h.tokenSelf(h.readSecret("integration"))).id!;
     const child = h.spawnCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
-    await waitFor("the blocking reload command", () => existsSync(pidFile()) || child.child.exitCode !== null);
+    await waitFor(
+      "the blocking reload command",
+      () => existsSync(pidFile()) || child.child.exitCode !== null,
+    );
     assert.ok(existsSync(pidFile()), `the run ended before its reload:\n${child.output().stderr}`);
     const pgid = Number(readFileSync(pidFile(), "utf8"));
     // The command runs in its own process group: its pid is the group's id.
@@ -116,52 +119,65 @@ describe("signals", () => {
     assert.deepEqual(await h.consumerRefusals(), [], "the consumer never had a request refused");
   }
 
-  it("the first SIGTERM stops the running reload, releases the lock, exits 143, and resume finishes", async (t) => {
-    const { child, pgid, from, caseStart, previous } = await rotateUntilBlocked("");
-    const sent = Date.now();
-    child.child.kill("SIGTERM");
-    const ended = await child.done;
-    const took = Date.now() - sent;
-    t.diagnostic(`exited ${took} ms after SIGTERM`);
-    assert.equal(ended.code, 143, ended.stderr);
-    assert.match(ended.stderr, /stopping: integration reload…/);
-    assert.ok(took < 10_000, `took ${took} ms`);
-    assert.ok(!existsSync(lockFile()), "the lock was released");
-    assert.deepEqual(liveInGroup(pgid), [], "the reload command's process group is gone");
+  // Timeouts: a command that ignores the signal fails the test rather than hanging the suite.
+  it(
+    "the first SIGTERM stops the running reload, releases the lock, exits 143, and resume finishes",
+    { timeout: 90_000 },
+    async (t) => {
+      const { child, pgid, from, caseStart, previous } = await rotateUntilBlocked("");
+      const sent = Date.now();
+      child.child.kill("SIGTERM");
+      const ended = await child.done;
+      const took = Date.now() - sent;
+      t.diagnostic(`exited ${took} ms after SIGTERM`);
+      assert.equal(ended.code, 143, ended.stderr);
+      assert.match(ended.stderr, /stopping: integration reload…/);
+      assert.ok(took < 10_000, `took ${took} ms`);
+      assert.ok(!existsSync(lockFile()), "the lock was released");
+      assert.deepEqual(liveInGroup(pgid), [], "the reload command's process group is gone");
 
-    // The aborted step is journaled as failed, nothing after it began, and the run is unfinished.
-    const records = h.journal().slice(from);
-    const reload = records.filter((r) => r.step === "reload").map((r) => `${r.status} ${r.detail ?? ""}`);
-    assert.equal(reload.length, 2, reload.join("\n"));
-    assert.equal(reload[0], "begin ");
-    assert.match(reload[1]!, /^failed interrupted by SIGTERM\b/);
-    const after = records.slice(records.findIndex((r) => r.step === "reload" && r.status === "failed") + 1);
-    assert.deepEqual(after, [], "nothing was journaled after the interrupted step (no rollback, no finish)");
-    assert.match(ended.stdout, /interrupted/);
+      // The aborted step is journaled as failed, nothing after it began, and the run is unfinished.
+      const records = h.journal().slice(from);
+      const reload = records.filter((r) => r.step === "reload").map((r) => `${r.status} ${r.detail ?? ""}`);
+      assert.equal(reload.length, 2, reload.join("\n"));
+      assert.equal(reload[0], "begin ");
+      assert.match(reload[1]!, /^failed interrupted by SIGTERM\b/);
+      const after = records.slice(records.findIndex((r) => r.step === "reload" && r.status === "failed") + 1);
+      assert.deepEqual(
+        after,
+        [],
+        "nothing was journaled after the interrupted step (no rollback, no finish)",
+      );
+      assert.match(ended.stdout, /interrupted/);
 
-    await resumeAndCheck(from, caseStart, previous);
-  });
+      await resumeAndCheck(from, caseStart, previous);
+    },
+  );
 
-  it("a second SIGTERM exits at once, still releasing the lock and killing the command's group", async (t) => {
-    // The blocker ignores SIGTERM, so the first signal's stop takes the 2 s kill grace.
-    const { child, pgid, from, caseStart, previous } = await rotateUntilBlocked("ignore");
-    child.child.kill("SIGTERM");
-    await waitFor("the stopping line", () => child.output().stderr.includes("stopping: "), 10_000);
-    const second = Date.now();
-    child.child.kill("SIGTERM");
-    const ended = await child.done;
-    const took = Date.now() - second;
-    t.diagnostic(`exited ${took} ms after the second SIGTERM`);
-    assert.equal(ended.code, 143, ended.stderr);
-    assert.match(ended.stderr, /stopping now/);
-    assert.ok(took < 1500, `took ${took} ms`);
-    assert.ok(!existsSync(lockFile()), "the lock was released");
-    await waitFor("the group to be killed", () => liveInGroup(pgid).length === 0, 2000);
+  it(
+    "a second SIGTERM exits at once, still releasing the lock and killing the command's group",
+    { timeout: 90_000 },
+    async (t) => {
+      // The blocker ignores SIGTERM, so the first signal's stop takes the 2 s kill grace.
+      const { child, pgid, from, caseStart, previous } = await rotateUntilBlocked("ignore");
+      child.child.kill("SIGTERM");
+      await waitFor("the stopping line", () => child.output().stderr.includes("stopping: "), 10_000);
+      const second = Date.now();
+      child.child.kill("SIGTERM");
+      const ended = await child.done;
+      const took = Date.now() - second;
+      t.diagnostic(`exited ${took} ms after the second SIGTERM`);
+      assert.equal(ended.code, 143, ended.stderr);
+      assert.match(ended.stderr, /stopping now/);
+      assert.ok(took < 1500, `took ${took} ms`);
+      assert.ok(!existsSync(lockFile()), "the lock was released");
+      await waitFor("the group to be killed", () => liveInGroup(pgid).length === 0, 2000);
 
-    await resumeAndCheck(from, caseStart, previous);
-  });
+      await resumeAndCheck(from, caseStart, previous);
+    },
+  );
 
-  it("plan waiting on a stalled API stops soon after SIGTERM", async (t) => {
+  it("plan waiting on a stalled API stops soon after SIGTERM", { timeout: 60_000 }, async (t) => {
     await h.admin.clearRequests();
     // Every service listing is held for 20 s.
     await h.admin.fault({ method: "GET", path: "/service", delayMs: 20_000, count: 5 });
