@@ -203,4 +203,15 @@ describe("signals", () => {
       await h.admin.clearFaults();
     }
   });
+  it("serve shuts down on the first SIGTERM and exits 0", { timeout: 60_000 }, async () => {
+    const child = h.spawnCli(["serve", "--config", h.configPath, "--listen", "127.0.0.1:0"]);
+    await waitFor(
+      "serve to listen",
+      () => /listening on/.test(child.output().stdout) || child.child.exitCode !== null,
+    );
+    child.child.kill("SIGTERM");
+    const ended = await child.done;
+    assert.equal(ended.code, 0, ended.stderr);
+    assert.match(ended.stderr, /shutting down/);
+  });
 });
