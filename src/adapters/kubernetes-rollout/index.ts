@@ -1,6 +1,6 @@
 import type { AppsV1Api, V1DaemonSet, V1Deployment, V1StatefulSet } from "@kubernetes/client-node";
 import type { AdapterContext, Reloader } from "../types.ts";
-import { resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { resolveDeps, untilAborted, type AdapterDeps } from "../support/deps.ts";
 import { formatDuration, formatTime } from "../../util/time.ts";
 import { pollUntil, type Probe } from "../support/poll.ts";
 import {
@@ -149,7 +149,8 @@ export function createKubernetesRolloutReloader(
       const ref = { name: options.name, namespace: options.namespace };
       const read = async (): Promise<Workload> => {
         try {
-          return await ops.read(api, ref);
+          // The client takes no signal: a stopped run stops waiting for the answer.
+          return await untilAborted(ops.read(api, ref), ctx.signal);
         } catch (error) {
           throw explainKubernetesError(`reading ${target}`, error);
         }
@@ -168,10 +169,13 @@ export function createKubernetesRolloutReloader(
       const restart = async (): Promise<[string, Workload]> => {
         const at = formatTime(new Date(clock.now()));
         try {
-          const result = await ops.patch(
-            api,
-            { ...ref, body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } } },
-            setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+          const result = await untilAborted(
+            ops.patch(
+              api,
+              { ...ref, body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } } },
+              setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+            ),
+            ctx.signal,
           );
           return [at, result];
         } catch (error) {
