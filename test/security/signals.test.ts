@@ -16,10 +16,11 @@ import { assertSettled, sleep, startRotationEnv, type RotationEnv } from "../hel
 
 /** A reload command that blocks while the file `block` exists ("ignore" in it: it ignores SIGTERM). */
 const BLOCKER = `#!/bin/sh
-echo $$ > reload.pid
 if [ -e block ]; then
   if [ "$(cat block)" = ignore ]; then trap '' TERM; fi
   sleep 600 &
+  # Written once blocking (and ignoring SIGTERM where asked): the test signals after this.
+  echo $$ > reload.pid
   wait
 fi
 exit 0
@@ -173,6 +174,38 @@ describe("signals", () => {
       assert.ok(!existsSync(lockFile()), "the lock was released");
       await waitFor("the group to be killed", () => liveInGroup(pgid).length === 0, 2000);
 
+      await resumeAndCheck(from, caseStart, previous);
+    },
+  );
+
+  it(
+    "SIGTERM while the create request is in flight: exit 143 at once, and resume leaves no orphan",
+    { timeout: 90_000 },
+    async () => {
+      rmSync(blockFile(), { force: true });
+      const from = h.journal().length;
+      const caseStart = (await h.admin.now()).getTime();
+      const previous = (await h.tokenSelf(h.readSecret("integration"))).id!;
+      // The emulator holds the create for 3 s. The journal keeps "mint begin" without "mint done", so
+      // resume searches for a token the create may have made (by name and creation time) and revokes
+      // it, as after a kill -9 (test/rotate-crash.test.ts, where the emulator completes the create).
+      await h.admin.fault({ method: "POST", path: "/automation-tokens", delayMs: 3000 });
+      try {
+        const child = h.spawnCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
+        await h.waitForJournal((r) => r.step === "mint" && r.status === "begin", { from, timeoutMs: 30_000 });
+        const began = Date.now();
+        await sleep(300);
+        child.child.kill("SIGTERM");
+        const ended = await child.done;
+        assert.equal(ended.code, 143, ended.stderr);
+        assert.match(ended.stderr, /stopping: integration mint…/);
+        assert.ok(Date.now() - began < 2500, "it did not wait for the create's answer");
+        assert.ok(!existsSync(lockFile()), "the lock was released");
+        // Let the emulator finish the create nobody waits for.
+        await sleep(Math.max(0, began + 3500 - Date.now()));
+      } finally {
+        await h.admin.clearFaults();
+      }
       await resumeAndCheck(from, caseStart, previous);
     },
   );
