@@ -1,13 +1,14 @@
 /**
  * fastly-token-rotator as a library: the Fastly client, the config, the plan, the rotation engine,
- * the adapters, monitoring, and the emulator. The command line is a thin layer over these.
+ * the adapters, notifications, monitoring, and the emulator. The command line is a thin layer over these.
  */
 export * from "./fastly/index.ts";
 export * from "./config/index.ts";
 export * from "./plan/index.ts";
 export * from "./rotation/index.ts";
-export { createReloader, createSecretStore, createVerifier } from "./adapters/registry.ts";
-export type { ReloaderSpec, SecretStoreSpec, VerifierSpec } from "./adapters/registry.ts";
+export { createNotifier, createReloader, createSecretStore, createVerifier } from "./adapters/registry.ts";
+export type { NotifierSpec, ReloaderSpec, SecretStoreSpec, VerifierSpec } from "./adapters/registry.ts";
+export * from "./notify/index.ts";
 export type * from "./adapters/types.ts";
 export {
   createEmulator,

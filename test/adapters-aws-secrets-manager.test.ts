@@ -2,7 +2,12 @@
  * The `aws-secrets-manager` secret store, driven through the real AWS SDK against a local server
  * speaking Secrets Manager's wire protocol (test/helpers/aws-secrets-manager-server.ts).
  */
-import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import {
+  DescribeSecretCommand,
+  ListSecretVersionIdsCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
@@ -371,6 +376,43 @@ describe("aws-secrets-manager store, errors", () => {
   });
 });
 
+describe("the Secrets Manager fake, as AWS documents it", () => {
+  it("lists unlabelled (deprecated) versions only with IncludeDeprecated; DescribeSecret never", async () => {
+    const { name, store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    await store.discardStaged(RUN); // the staged version loses its only label
+    const client = new SecretsManagerClient({
+      region: AWS_TEST_REGION,
+      endpoint: aws.url,
+      credentials: AWS_TEST_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    try {
+      const ours = versionIdFor(RUN);
+      const labelled = await client.send(new ListSecretVersionIdsCommand({ SecretId: name }));
+      assert.deepEqual(
+        labelled.Versions?.map((v) => v.VersionId),
+        Object.keys(aws.labels(name)),
+      );
+      assert.ok(!labelled.Versions?.some((v) => v.VersionId === ours));
+      const all = await client.send(
+        new ListSecretVersionIdsCommand({ SecretId: name, IncludeDeprecated: true }),
+      );
+      const deprecated = all.Versions?.find((v) => v.VersionId === ours);
+      assert.ok(deprecated, "the unlabelled version is listed when deprecated ones are asked for");
+      assert.deepEqual(deprecated.VersionStages, []);
+      const described = await client.send(new DescribeSecretCommand({ SecretId: name }));
+      assert.ok(!Object.keys(described.VersionIdsToStages ?? {}).includes(ours));
+      // The log keeps what AWS received: the staged value was sent.
+      const put = aws.requests.find((r) => r.operation === "PutSecretValue" && r.secretId === name);
+      assert.ok(put, "the stage sent PutSecretValue");
+      assert.equal(put.input.SecretString, NEW);
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
 describe("versionIdFor", () => {
   it("is readable, stable and within AWS's 32–64 characters", () => {
     assert.equal(versionIdFor(RUN), `fastly-token-rotator-${RUN}`);
@@ -392,6 +434,8 @@ describe("deploy/aws/iam-policy.json", () => {
     };
     const granted = new Set(policy.Statement.flatMap((s) => s.Action));
     const called = new Set(aws.requests.map((r) => `secretsmanager:${r.operation}`));
+    // The check of the fake itself (above) lists versions directly; the store never does.
+    called.delete("secretsmanager:ListSecretVersionIds");
     assert.deepEqual([...called].sort(), [...granted].sort());
   });
 });

@@ -14,6 +14,7 @@ import { createKubernetesRolloutReloader, RESTARTED_AT } from "../src/adapters/k
 import { createKubernetesSecretStore } from "../src/adapters/kubernetes-secret/index.ts";
 import { instantClock, systemClock, type Clock } from "../src/adapters/support/poll.ts";
 import type { AdapterContext } from "../src/adapters/types.ts";
+import type { FastlyClient } from "../src/fastly/types.ts";
 import { memoryLogger } from "../src/util/log.ts";
 import {
   KUBE_TEST_TOKEN,
@@ -696,6 +697,30 @@ describe("kubernetes-secret store", () => {
   });
 });
 
+describe("kubernetes-logs verifier (for the Role check below)", () => {
+  it("reads the current pods' logs of a Deployment and passes when quiet", async () => {
+    const { createKubernetesLogsVerifier } = await import("../src/adapters/kubernetes-logs/index.ts");
+    kube.addDeployment("monitoring", "logs-for-role", 1);
+    const result = await createKubernetesLogsVerifier({
+      namespace: "monitoring",
+      deployment: "logs-for-role",
+      failOn: ["token may be invalid"],
+      quietForMs: 50,
+      timeoutMs: 5_000,
+      intervalMs: 20,
+      kubeconfig,
+    }).verify({
+      ...ctx(),
+      tokenId: "t",
+      otherTokenIds: [],
+      since: new Date(Date.now() - 60_000),
+      client: {} as FastlyClient,
+      ownUserAgent: "ftr/test",
+    });
+    assert.equal(result.ok, true, result.detail);
+  });
+});
+
 // Last: every request the tests above made the adapters send is allowed by the documented Role.
 describe("deploy/rbac/rotate-role.yaml", () => {
   it("allows every request the Kubernetes adapters make, and no other verb", async () => {
@@ -726,10 +751,13 @@ describe("deploy/rbac/rotate-role.yaml", () => {
     const used = new Set<string>();
     for (const { method, path } of kube.requests) {
       // /api/v1/namespaces/N/RESOURCE[/NAME] or /apis/GROUP/VERSION/namespaces/N/RESOURCE[/NAME]
-      const m = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)\/namespaces\/[^/]+\/([^/?]+)(\/[^/?]+)?/.exec(path);
+      // ... and a subresource: /pods/NAME/log.
+      const m = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)\/namespaces\/[^/]+\/([^/?]+)(\/[^/?]+)?(\/[^/?]+)?/.exec(
+        path,
+      );
       assert.ok(m, `unexpected request path ${path}`);
       const verb = m[3] === undefined && method === "GET" ? "list" : (verbs[method] ?? method);
-      used.add(`${verb} ${m[1] ?? ""}/${m[2]}`);
+      used.add(`${verb} ${m[1] ?? ""}/${m[2]}${m[4] ?? ""}`);
     }
     for (const request of used) assert.ok(allowed.has(request), `the Role does not allow ${request}`);
     // Every verb the Role grants is one some adapter uses (the resources list every rollout kind).

@@ -60,7 +60,7 @@ describe("prometheus verifier against a real Prometheus scraping the exporter st
       url: prometheus.url,
       query: 'up{job="fastly-exporter"} == 1',
       requireOthersAbsent: true,
-      timeoutMs: 20_000,
+      timeoutMs: 60_000,
       intervalMs: 200,
     });
     const result = await verifier.verify(ctx(integration.id, [staging.id]));
@@ -88,7 +88,7 @@ describe("prometheus verifier against a real Prometheus scraping the exporter st
     const verifier = createPrometheusVerifier({
       url: prometheus.url,
       requireOthersAbsent: true,
-      timeoutMs: 20_000,
+      timeoutMs: 60_000,
       intervalMs: 200,
     });
     const result = await verifier.verify(ctx(staging.id, [integration.id]));

@@ -70,7 +70,7 @@ describe("token-in-use verifier against the emulator", () => {
 
   it("passes once a consumer (the exporter stand-in) uses the token", async () => {
     const since = await ownUseThenSince(integration.token, integration.id);
-    const verifier = createTokenInUseVerifier({ timeoutMs: 10_000, intervalMs: 200 });
+    const verifier = createTokenInUseVerifier({ timeoutMs: 60_000, intervalMs: 200 });
     const pending = verifier.verify(ctx(integration.id, since, [staging.id]));
     const exporter = await startExporter({
       endpoint: emulator.url,

@@ -4,63 +4,58 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { demoCredentials } from "../src/emulator/index.ts";
 import { runCliProcess, spawnCli } from "./helpers/cli.ts";
+import { FASTLY_CLI, fastlyCliSkip } from "./helpers/fastly-cli.ts";
 
-const FASTLY = fileURLToPath(new URL("../node_modules/@fastly/cli-linux-x64/fastly", import.meta.url));
-if (!existsSync(FASTLY) && process.env.CI === "true")
-  throw new Error(`no Fastly CLI at ${FASTLY}; required when CI=true`);
+const FASTLY = FASTLY_CLI;
 
-test(
-  "ftr emulator serves the Fastly CLI and stops on SIGTERM",
-  { skip: !existsSync(FASTLY) && `no Fastly CLI at ${FASTLY}` },
-  async () => {
-    const home = await mkdtemp(join(tmpdir(), "ftr-emulator-cli-"));
-    const server = spawnCli(["emulator", "--port", "0"]);
-    try {
-      let url: string | undefined;
-      for (let i = 0; i < 200 && url === undefined; i++) {
-        url = /^Fastly API emulator listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(
-          server.output().stdout,
-        )?.[1];
-        if (url === undefined) await new Promise((r) => setTimeout(r, 50));
-      }
-      assert.ok(url, `first line: ${server.output().stdout}${server.output().stderr}`);
-      const out = await new Promise<string>((resolve, reject) =>
-        execFile(
-          FASTLY,
-          ["service", "list"],
-          {
-            timeout: 30_000,
-            env: {
-              PATH: process.env.PATH ?? "/usr/bin:/bin",
-              HOME: home,
-              XDG_CONFIG_HOME: join(home, ".config"),
-              FASTLY_API_ENDPOINT: url,
-              FASTLY_ACCOUNT_ENDPOINT: url,
-              FASTLY_API_TOKEN: demoCredentials.superuser.token,
-            },
-          },
-          (error, stdout, stderr) =>
-            error ? reject(new Error(`fastly service list failed: ${stderr}`)) : resolve(stdout),
-        ),
-      );
-      assert.match(out, /www Integration/);
-      assert.match(out, /www Production/);
-    } finally {
-      server.child.kill("SIGTERM");
-      const done = await server.done;
-      assert.equal(done.code, 0, done.stderr);
-      await rm(home, { recursive: true, force: true });
+test("ftr emulator serves the Fastly CLI and stops on SIGTERM", { skip: fastlyCliSkip }, async () => {
+  const home = await mkdtemp(join(tmpdir(), "ftr-emulator-cli-"));
+  const server = spawnCli(["emulator", "--port", "0"]);
+  try {
+    let url: string | undefined;
+    // Waiting for the first line, not for a time: a generous deadline only for a hung start.
+    const deadline = Date.now() + 120_000;
+    while (url === undefined && Date.now() < deadline) {
+      url = /^Fastly API emulator listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(
+        server.output().stdout,
+      )?.[1];
+      if (url === undefined) await new Promise((r) => setTimeout(r, 50));
     }
-  },
-);
+    assert.ok(url, `first line: ${server.output().stdout}${server.output().stderr}`);
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        FASTLY,
+        ["service", "list"],
+        {
+          timeout: 30_000,
+          env: {
+            PATH: process.env.PATH ?? "/usr/bin:/bin",
+            HOME: home,
+            XDG_CONFIG_HOME: join(home, ".config"),
+            FASTLY_API_ENDPOINT: url,
+            FASTLY_ACCOUNT_ENDPOINT: url,
+            FASTLY_API_TOKEN: demoCredentials.superuser.token,
+          },
+        },
+        (error, stdout, stderr) =>
+          error ? reject(new Error(`fastly service list failed: ${stderr}`)) : resolve(stdout),
+      ),
+    );
+    assert.match(out, /www Integration/);
+    assert.match(out, /www Production/);
+  } finally {
+    server.child.kill("SIGTERM");
+    const done = await server.done;
+    assert.equal(done.code, 0, done.stderr);
+    await rm(home, { recursive: true, force: true });
+  }
+});
 
 test("ftr emulator with a bad seed file exits 2 naming the problem", async () => {
   const dir = await mkdtemp(join(tmpdir(), "ftr-emulator-seed-"));

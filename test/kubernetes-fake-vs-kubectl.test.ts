@@ -144,6 +144,60 @@ describe("the Kubernetes fake agrees with kubectl", { skip }, () => {
     assert.match(missingOne.stderr, /Error from server \(NotFound\): deployments.apps "nope" not found/);
   });
 
+  it("pods and their logs: get -l, logs --since-time and -c, logs deployment/ picks the current pods", async () => {
+    kube.addDeployment(NS, "logged", 2);
+    const pods = kube.currentPods(NS, "logged");
+    assert.equal(pods.length, 2);
+    const listed = JSON.parse(await ok("get", "pods", "-l", "app=logged", "-o", "json")) as {
+      kind: string;
+      items: { metadata: { name: string; labels: Record<string, string> }; status: { phase: string } }[];
+    };
+    assert.equal(listed.kind, "List");
+    assert.deepEqual(listed.items.map((p) => p.metadata.name).sort(), pods.map((p) => p.name).sort());
+    assert.ok(listed.items.every((p) => p.metadata.labels["pod-template-hash"] === pods[0]!.podTemplateHash));
+    assert.ok(listed.items.every((p) => p.status.phase === "Running"));
+    const names = await ok(
+      "get",
+      "pods",
+      "-l",
+      `app=logged,pod-template-hash=${pods[0]!.podTemplateHash}`,
+      "-o",
+      "name",
+    );
+    assert.deepEqual(names.trim().split("\n").sort(), pods.map((p) => `pod/${p.name}`).sort());
+    assert.equal(
+      (await ok("get", "pods", "-l", "app=logged,pod-template-hash=nope", "-o", "name")).trim(),
+      "",
+    );
+    const sets = JSON.parse(await ok("get", "replicasets", "-l", "app=logged", "-o", "json")) as {
+      items: { metadata: { annotations: Record<string, string> } }[];
+    };
+    assert.equal(sets.items[0]?.metadata.annotations["deployment.kubernetes.io/revision"], "1");
+
+    const pod = pods[0]!.name;
+    kube.appendLog(NS, pod, "level=info msg=first");
+    await new Promise((r) => setTimeout(r, 1100));
+    const cut = new Date().toISOString();
+    kube.appendLog(NS, pod, 'level=error msg="token may be invalid"');
+    assert.equal(await ok("logs", pod), 'level=info msg=first\nlevel=error msg="token may be invalid"\n');
+    assert.equal(
+      await ok("logs", pod, "-c", "logged", `--since-time=${cut}`),
+      'level=error msg="token may be invalid"\n',
+    );
+    assert.equal(await ok("logs", pod, "--tail=1"), 'level=error msg="token may be invalid"\n');
+    const stamped = await ok("logs", pod, "--timestamps", "--tail=1");
+    assert.match(stamped, /^\d{4}-\d\d-\d\dT[\d:.]+Z level=error/);
+    const wrong = await kubectl("logs", pod, "-c", "nope");
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /container nope is not valid for pod/);
+    const gone = await kubectl("logs", "nope-pod");
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /pods "nope-pod" not found/);
+    // kubectl picks one of the Deployment's pods by its selector.
+    const viaDeployment = await ok("logs", "deployment/logged");
+    assert.ok(viaDeployment === "" || viaDeployment.startsWith("level="), viaDeployment);
+  });
+
   it("annotate changes metadata only, and a stale --resource-version is a 409 Conflict", async () => {
     kube.addDeployment(NS, "annotated");
     const before = deployment("annotated");

@@ -125,6 +125,22 @@ environments:${envs}
     );
   });
 
+  it("--quiet prints nothing when nothing is due, and the findings when something is", async () => {
+    const fine = await check(["--config", "ftr.yaml", "--quiet"]);
+    assert.equal(fine.code, 0);
+    assert.equal(fine.out + fine.err, "");
+    const due = await check(["--config", "ftr.yaml", "--quiet", "--within", "7d"]);
+    assert.equal(due.code, 1);
+    assert.match(due.out, /^DUE /m);
+  });
+
+  it("names a missing config's path in one line (exit 2)", async () => {
+    const { code, err } = await check(["--config", "missing.yaml"]);
+    assert.equal(code, 2);
+    assert.match(err, /^error: \S*\/missing\.yaml: the file does not exist/);
+    assert.equal(err.trim().split("\n").length, 1, err);
+  });
+
   it("exits 1 when --within widens the window, naming the environment, token, date and fix", async () => {
     const { code, out } = await check(["--config", "ftr.yaml", "--within", "7d"]);
     assert.equal(code, 1);

@@ -5,6 +5,8 @@
  * for both.
  */
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -42,7 +44,7 @@ function assertNoSecrets(text: string): void {
   for (const secret of SECRETS) assert.ok(!text.includes(secret), "a token value appears in the output");
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -393,6 +395,33 @@ describe("ftr serve", () => {
       2,
     );
     assert.equal(await main(["serve", "--config", "ftr.yaml"], quiet()), 2);
+  });
+
+  it("says in one line that the --listen address is in use (exit 1), with no stack", async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = busy.address() as AddressInfo;
+      const stderr = new PassThrough();
+      let err = "";
+      stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
+      const io: CliIO = {
+        stdout: new PassThrough(),
+        stderr,
+        stdin: new PassThrough(),
+        env: { FASTLY_API_TOKEN: superuser.token },
+        cwd: dir,
+        interrupted: new Promise<void>(() => {}),
+      };
+      const code = await main(["serve", "--config", "ftr.yaml", "--listen", `127.0.0.1:${port}`], io);
+      assert.equal(code, 1);
+      assert.equal(
+        err,
+        `error: cannot listen on 127.0.0.1:${port}: the address is already in use (EADDRINUSE); stop what listens there or choose another with --listen\n`,
+      );
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
   });
 
   it("parses --listen addresses", () => {

@@ -4,18 +4,21 @@
  * External Secrets (copies `AWSCURRENT` into the file the exporter stand-in reads), the next one
  * restarts the stand-in. Checked: the version labels at the end (AWSCURRENT on the run's version,
  * AWSPREVIOUS on the old one, no AWSPENDING), the other JSON keys kept, a failed verification
- * restoring the old value, a `kill -9` after staging finished by `ftr resume` from the AWSPENDING
- * version, and no secret anywhere in the output or the AWS request log.
+ * restoring the old value, a `kill -9` the moment the store's write reaches Secrets Manager finished by `ftr resume` from the AWSPENDING
+ * version. Each case has a world of its own (emulator, stand-in, Secrets Manager) and ends by
+ * searching the rotator's output and journal for every secret; the Secrets Manager log is searched
+ * the other way, to prove the new value was sent to AWS.
  */
 import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
-import { after, before, describe, it } from "node:test";
+import { afterEach, beforeEach, describe, it } from "node:test";
 import { demoCredentials } from "../src/emulator/index.ts";
 import type { RotationResult } from "../src/rotation/rotate.ts";
 import {
   awsSecrets,
   awsStoreConfig,
   externalSecretSyncStep,
+  sentValues,
   startAwsSecretsManager,
   useAwsTestCredentials,
   type RunningAwsSecretsManager,
@@ -37,7 +40,7 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
   let aws: RunningAwsSecretsManager;
   let h: RotationEnv;
 
-  before(async () => {
+  beforeEach(async () => {
     aws = await startAwsSecretsManager();
     aws.createSecret(
       SECRET,
@@ -59,10 +62,14 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
     });
     await mkdir(h.stateDir, { recursive: true, mode: 0o700 });
   });
-  after(async () => {
+  afterEach(async () => {
     await h?.close();
     await aws?.close();
   });
+
+  /** No token value, password or AWS secret key in what the rotator printed or journaled. */
+  const assertNothingPrinted = (): void =>
+    assertNoSecrets(h.collectOutput(), [...h.knownSecrets(), ...awsSecrets(aws, SECRET, KEY)]);
 
   /** The secret's current JSON document. */
   const current = (): Record<string, string> =>
@@ -94,6 +101,12 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
     assert.equal(current()["other-key"], "kept");
     assert.equal((await h.tokenSelf(demoCredentials.exporterTokens.integration.token)).status, 401);
     assert.deepEqual(await h.consumerRefusals(), []);
+    // The value did reach AWS (the fake keeps what it received), and nowhere in our output.
+    assert.ok(
+      sentValues(aws, SECRET, KEY).includes(h.readSecret("integration")),
+      "the new token was sent to AWS",
+    );
+    assertNothingPrinted();
   });
 
   it("a failed verification puts the previous value back in AWSCURRENT", async () => {
@@ -108,6 +121,7 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
     assert.ok(!Object.values(aws.labels(SECRET)).some((stages) => stages.includes("AWSPENDING")));
     await assertSettled(h, "integration");
     assert.deepEqual(await h.consumerRefusals(), []);
+    assertNothingPrinted();
   });
 
   it("a promote that fails after AWSCURRENT moved is rolled back: the previous value is current again", async () => {
@@ -129,40 +143,69 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
     assert.ok(!Object.values(aws.labels(SECRET)).some((stages) => stages.includes("AWSPENDING")));
     assert.equal(await assertSettled(h, "integration"), beforeId);
     assert.deepEqual(await h.consumerRefusals(), []);
+    assertNothingPrinted();
   });
 
-  it("a rotate killed after staging is finished by ftr resume from the AWSPENDING version", async () => {
-    const from = h.journal().length;
-    // Promotion starts with DescribeSecret: hold it so the kill lands with the value only staged.
-    aws.fail({ operation: "DescribeSecret", delayMs: 3000 });
-    const child = h.spawnCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
-    await h.waitForJournal((r) => r.step === "stage" && r.status === "done", { from });
-    child.child.kill("SIGKILL");
-    const ended = await child.done;
-    assert.equal(ended.signal, "SIGKILL");
-    assert.ok(
-      Object.values(aws.labels(SECRET)).some((stages) => stages.includes("AWSPENDING")),
-      "the new value is staged",
-    );
-    await new Promise((resolve) => setTimeout(resolve, 3200)); // the held request drains
+  // Killed when the store's write reaches Secrets Manager, never on a journal record: the fake holds
+  // the call (before carrying it out, or after, with the answer lost) and the rotator dies then.
+  const KILLS = [
+    { operation: "PutSecretValue", phase: "before" },
+    { operation: "PutSecretValue", phase: "after" },
+    { operation: "UpdateSecretVersionStage", phase: "before" },
+    { operation: "UpdateSecretVersionStage", phase: "after" },
+  ] as const;
+  for (const kill of KILLS) {
+    it(`a rotate killed when ${kill.operation} reached AWS (held ${kill.phase} it is carried out) is finished by ftr resume`, async (t) => {
+      const before = current()[KEY]!;
+      const beforeId = (await h.tokenSelf(before)).id;
+      const from = h.journal().length;
+      aws.fail(
+        kill.phase === "before"
+          ? { operation: kill.operation, hold: true }
+          : { operation: kill.operation, holdAfter: true },
+      );
+      const child = h.spawnCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
+      await Promise.race([
+        aws.held(),
+        child.done.then((ended) => {
+          throw new Error(`the run ended before ${kill.operation}: ${ended.stdout}${ended.stderr}`);
+        }),
+      ]);
+      child.child.kill("SIGKILL");
+      const ended = await child.done;
+      assert.equal(ended.signal, "SIGKILL");
+      await aws.idle(); // the held call ends with its connection
+      aws.release();
+      const left = h.journal().slice(from);
+      t.diagnostic(`killed after "${left.at(-1)?.step} ${left.at(-1)?.status}"`);
+      const runId = left.at(-1)?.runId;
 
-    const resumed = await h.runCli(["resume", "--config", h.configPath]);
-    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
-    const finish = h
-      .journal()
-      .slice(from)
-      .find((r) => r.step === "finish");
-    assert.equal(finish?.outcome, "rotated", resumed.stdout + resumed.stderr);
-    const deployed = await assertSettled(h, "integration");
-    assert.equal(deployed, finish?.newTokenId);
-    assert.ok(!Object.values(aws.labels(SECRET)).some((stages) => stages.includes("AWSPENDING")));
-    assert.deepEqual(await h.consumerRefusals(), []);
-  });
-
-  it("printed no token value, password or AWS secret key anywhere", () => {
-    assertNoSecrets(
-      [...h.collectOutput(), { source: "AWS request log", text: JSON.stringify(aws.requests) }],
-      [...h.knownSecrets(), ...awsSecrets(aws, SECRET, KEY)],
-    );
-  });
+      const resumed = await h.runCli(["resume", "--config", h.configPath]);
+      assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+      const finish = h
+        .journal()
+        .slice(from)
+        .find((r) => r.runId === runId && r.step === "finish");
+      assert.ok(finish, resumed.stdout + resumed.stderr);
+      const deployed = await assertSettled(h, "integration");
+      if (finish.outcome === "rotated") {
+        assert.equal(deployed, finish.newTokenId);
+        assert.equal(current()[KEY], h.readSecret("integration"));
+      } else {
+        assert.equal(finish.outcome, "rolled-back", resumed.stdout + resumed.stderr);
+        assert.equal(deployed, beforeId, "the previous token is still deployed");
+        assert.equal(current()[KEY], before, "AWSCURRENT holds the previous value");
+      }
+      assert.equal(current()["other-key"], "kept");
+      assert.ok(!Object.values(aws.labels(SECRET)).some((stages) => stages.includes("AWSPENDING")));
+      // No token of the run alive besides the deployed one.
+      assert.deepEqual(
+        (await h.liveTokens()).filter((tk) => tk.id !== deployed && tk.id === finish.newTokenId),
+        [],
+        "no orphan token",
+      );
+      assert.deepEqual(await h.consumerRefusals(), []);
+      assertNothingPrinted();
+    });
+  }
 });

@@ -254,12 +254,14 @@ describe("bad input stops ftr rotate before any write", () => {
     for (const env of h.environments) assert.equal(h.readSecret(env), exporterTokens[env].token);
   });
 
-  it("stops for a user who is not a superuser: exit 2, no write", async () => {
+  it("stops for a user who is not a superuser: exit 1 (refused), as plan does, no write", async () => {
+    const planned = await run(["plan", "--config", "ftr.yaml"], { FASTLY_API_TOKEN: engineer.token });
+    assert.equal(planned.code, 1, planned.stderr);
     const { code, stderr, requests, writes } = await run(rotateArgs, {
       FASTLY_API_TOKEN: engineer.token,
       FASTLY_SUDO_PASSWORD: engineer.password,
     });
-    assert.equal(code, 2, stderr);
+    assert.equal(code, 1, stderr);
     assert.match(
       stderr,
       /belongs to engineer@example\.com, whose role is engineer: only a superuser can create automation tokens/,
@@ -271,11 +273,11 @@ describe("bad input stops ftr rotate before any write", () => {
     );
   });
 
-  it("stops for an automation token given as FASTLY_API_TOKEN: exit 2, no write", async () => {
+  it("stops for an automation token given as FASTLY_API_TOKEN: exit 1 (refused), no write", async () => {
     const { code, stderr, writes } = await run(rotateArgs, {
       FASTLY_API_TOKEN: exporterTokens.integration.token,
     });
-    assert.equal(code, 2, stderr);
+    assert.equal(code, 1, stderr);
     assert.match(stderr, /automation tokens are created with a superuser's user token/);
     assert.deepEqual(writes, []);
   });

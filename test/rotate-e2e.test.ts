@@ -3,9 +3,11 @@
  * one fastly-exporter stand-in process per environment under a supervisor, Debian's `prometheus`
  * scraping them, and the CLI rotating all three environments. Everything is checked from the
  * outside: the emulator's admin API, the secret files, Prometheus, the stand-ins' own requests.
+ * Each case starts a world of its own, so that one failure is one failure, and ends by searching
+ * everything the world printed and journaled for secrets.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterEach, beforeEach, describe, it } from "node:test";
 import { DEMO_ENVIRONMENTS } from "../src/demo/run-demo.ts";
 import { demoCredentials } from "../src/emulator/index.ts";
 import type { Plan } from "../src/plan/index.ts";
@@ -37,15 +39,16 @@ async function promQuery(url: string, expr: string): Promise<{ metric: Record<st
 
 describe("ftr rotate end to end (emulator, exporter stand-ins, Prometheus)", { skip }, () => {
   let h: RotationEnv;
-  /** The new token of each environment after the first rotation. */
-  const rotated = new Map<DemoEnv, string>();
 
-  before(async () => {
+  beforeEach(async () => {
     h = await startRotationEnv({ prometheus: true });
   });
-  after(async () => {
+  afterEach(async () => {
     await h?.close();
   });
+
+  /** No token value or password in anything the world printed or journaled. */
+  const assertNothingPrinted = (): void => assertNoSecrets(h.collectOutput(), h.knownSecrets());
 
   it("plans all three environments as due before the rotation", async () => {
     const { code, stdout, stderr } = await h.runCli(["plan", "--config", h.configPath, "--json"]);
@@ -73,9 +76,12 @@ describe("ftr rotate end to end (emulator, exporter stand-ins, Prometheus)", { s
       [],
       "plan makes no write request",
     );
+    assertNothingPrinted();
   });
 
-  it("rotates all three environments with `ftr rotate --yes --json`", async () => {
+  it("rotates all three environments with `ftr rotate --yes --json`, then has nothing to do", async () => {
+    /** The new token of each environment. */
+    const rotated = new Map<DemoEnv, string>();
     const started = new Date();
     // A real process: its redaction registry starts empty, so its output is the honest one.
     const { code, stdout, stderr } = await h.runCliProcess([
@@ -114,15 +120,15 @@ describe("ftr rotate end to end (emulator, exporter stand-ins, Prometheus)", { s
       assert.equal(env.error, undefined);
       rotated.set(name, env.newTokenId!);
     }
-  });
 
-  it("leaves each environment one token as configured, deployed and in use", async () => {
+    // Leaves each environment one token as configured, deployed and in use
     const state = await h.admin.state();
     const emulatorNow = Date.parse(state.now);
     for (const env of DEMO_ENVIRONMENTS) {
       const id = await assertSettled(h, env);
       assert.equal(id, rotated.get(env));
-      const token = state.automationTokens.find((t) => t.id === id)!;
+      const token = state.automationTokens.find((t) => t.id === id);
+      assert.ok(token, `${env}'s new token is known to the emulator`);
       assert.equal(token.name, tokenName(env));
       assert.equal(token.scope, "global:read");
       assert.equal(token.role, "engineer");
@@ -131,15 +137,15 @@ describe("ftr rotate end to end (emulator, exporter stand-ins, Prometheus)", { s
       const expiresIn = Date.parse(token.expiresAt!) - emulatorNow;
       assert.ok(Math.abs(expiresIn - 365 * DAY_MS) < 10 * 60_000, `${env} expires ~365 days from now`);
       // The old token is revoked, and its value refused.
-      const old = state.automationTokens.find((t) => t.id === exporterTokens[env].id)!;
+      const old = state.automationTokens.find((t) => t.id === exporterTokens[env].id);
+      assert.ok(old, `${env}'s old token is known to the emulator`);
       assert.notEqual(old.revokedAt, null);
       assert.equal((await h.tokenSelf(exporterTokens[env].token)).status, 401);
     }
     // No other live automation token in the account.
     assert.deepEqual((await h.liveTokens()).map((t) => t.id).sort(), [...rotated.values()].sort());
-  });
 
-  it("shows each new token in Prometheus", async () => {
+    // Shows each new token in Prometheus
     for (const env of DEMO_ENVIRONMENTS) {
       const series = await promQuery(
         h.prometheusUrl!,
@@ -147,22 +153,19 @@ describe("ftr rotate end to end (emulator, exporter stand-ins, Prometheus)", { s
       );
       assert.equal(series.length, 1, `${env}: one series for the new token`);
     }
-  });
 
-  it("never had a consumer request refused", async () => {
+    // Never had a consumer request refused
     assert.deepEqual(await h.consumerRefusals(), []);
     for (const exporter of h.exporters.values()) {
       assert.doesNotMatch(exporter.logs, /token may be invalid/);
       // Restarted once by the rotation, after the start.
       assert.equal(exporter.pids.length, 2, `${exporter.env} restarted once`);
     }
-  });
 
-  it("plans nothing after the rotation", async () => {
-    const { code, stdout } = await h.runCli(["plan", "--config", h.configPath, "--json"]);
-    assert.equal(code, 0);
-    const plan = JSON.parse(stdout) as Plan;
-    for (const env of plan.environments) {
+    // Plans nothing after the rotation
+    const after = await h.runCli(["plan", "--config", h.configPath, "--json"]);
+    assert.equal(after.code, 0);
+    for (const env of (JSON.parse(after.stdout) as Plan).environments) {
       assert.equal(env.decision, "ok");
       assert.equal(env.rotate, false);
       assert.deepEqual(env.revoke, [rotated.get(env.environment as DemoEnv)]);
@@ -171,9 +174,8 @@ describe("ftr rotate end to end (emulator, exporter stand-ins, Prometheus)", { s
         rotated.get(env.environment as DemoEnv),
       );
     }
-  });
 
-  it("has nothing to do the second time, and writes nothing", async () => {
+    // Has nothing to do the second time, and writes nothing
     await h.admin.clearRequests();
     const human = await h.runCli(["rotate", "--config", h.configPath, "--yes"]);
     assert.equal(human.code, 0, human.stderr);
@@ -190,10 +192,15 @@ describe("ftr rotate end to end (emulator, exporter stand-ins, Prometheus)", { s
       "no sudo, no create, no revoke",
     );
     for (const env of DEMO_ENVIRONMENTS) assert.equal(await assertSettled(h, env), rotated.get(env));
+
+    assertNothingPrinted();
+    // The check covers every new value too.
+    const labels = h.knownSecrets().map((s) => s.label);
+    assert.ok(labels.filter((l) => l.startsWith("value seen in")).length >= 4, labels.join(", "));
   });
 
   it("undoes a `--keep-old` rotation with `ftr rollback`", async () => {
-    const before = rotated.get("staging")!;
+    const before = exporterTokens.staging.id;
     // Human output this time, with debug lines, so the secrets check sees that too.
     const keep = await h.runCli(
       ["rotate", "--config", h.configPath, "--env", "staging", "--force", "--keep-old", "--yes"],
@@ -211,15 +218,20 @@ describe("ftr rotate end to end (emulator, exporter stand-ins, Prometheus)", { s
     const back = await h.runCli(["rollback", "--config", h.configPath, "--env", "staging"]);
     assert.equal(back.code, 0, back.stdout + back.stderr);
     assert.match(back.stdout, /rolled-back/);
+    // Done as asked: said plainly, with no "failed" step and no cause to fix.
+    assert.match(back.stdout, /^rollback of staging \(run \S+\): done$/m);
+    assert.doesNotMatch(back.stdout + back.stderr, /start failed|requested rollback|fix the cause/);
     // The old token is in use again, the new one revoked.
     assert.equal(await assertSettled(h, "staging"), before);
     assert.equal((await h.tokenSelf(h.readSecret("staging"))).id, before);
     const state = await h.admin.state();
-    assert.notEqual(state.automationTokens.find((t) => t.id === kept.id)?.revokedAt, null);
+    const undone = state.automationTokens.find((t) => t.id === kept.id);
+    assert.ok(undone, `the undone token ${kept.id} is known to the emulator`);
+    assert.notEqual(undone.revokedAt, null);
     assert.deepEqual(await h.consumerRefusals(), []);
     // Other environments untouched.
-    assert.equal(await assertSettled(h, "integration"), rotated.get("integration"));
-    assert.equal(await assertSettled(h, "production"), rotated.get("production"));
+    assert.equal(await assertSettled(h, "integration"), exporterTokens.integration.id);
+    assert.equal(await assertSettled(h, "production"), exporterTokens.production.id);
 
     // Rolling back again has nothing to do, and says so: the rotation is not undone twice.
     const again = await h.runCli(["rollback", "--config", h.configPath, "--env", "staging"]);
@@ -227,12 +239,6 @@ describe("ftr rotate end to end (emulator, exporter stand-ins, Prometheus)", { s
     assert.match(again.stderr, /was already undone by run .*; nothing to roll back/);
     assert.equal(await assertSettled(h, "staging"), before);
     assert.deepEqual(await h.consumerRefusals(), []);
-  });
-
-  it("printed no token value or password anywhere", () => {
-    assertNoSecrets(h.collectOutput(), h.knownSecrets());
-    // The check covers every new value too.
-    const labels = h.knownSecrets().map((s) => s.label);
-    assert.ok(labels.filter((l) => l.startsWith("value seen in")).length >= 4, labels.join(", "));
+    assertNothingPrinted();
   });
 });

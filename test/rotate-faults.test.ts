@@ -53,6 +53,16 @@ function matches(path: string, pattern: string): boolean {
   return pattern.startsWith("re:") ? new RegExp(pattern.slice(3)).test(bare) : bare === pattern;
 }
 
+/** How long a create is held while a fault is armed for the new token's first request. */
+const ARM_HOLD_MS = 2000;
+
+/** The automation token `id` exists in the emulator and is revoked. */
+async function assertRevoked(h: RotationEnv, id: string, what: string): Promise<void> {
+  const token = (await h.admin.state()).automationTokens.find((t) => t.id === id);
+  assert.ok(token, `${what} (${id}) is known to the emulator`);
+  assert.notEqual(token.revokedAt, null, `${what} (${id}) is revoked`);
+}
+
 describe("rotation under API faults and failing consumers", () => {
   let h: RotationEnv;
   let original: ConfigDoc;
@@ -126,9 +136,13 @@ describe("rotation under API faults and failing consumers", () => {
     return deployed;
   }
 
-  /** Add `fault` when the journal shows `mint begin` after record `from` (the create is held 300 ms for it). */
+  /**
+   * Add `fault` when the journal shows `mint begin` after record `from`. The create is held
+   * ARM_HOLD_MS so that the fault is in place before the new token's first request; the hold is
+   * a window, generous so that a busy machine still arms in time.
+   */
   async function armAtMint(from: number, fault: FaultSpec): Promise<void> {
-    await h.waitForJournal((r) => r.step === "mint" && r.status === "begin", { from, timeoutMs: 20_000 });
+    await h.waitForJournal((r) => r.step === "mint" && r.status === "begin", { from, timeoutMs: 120_000 });
     await h.admin.fault(fault);
   }
 
@@ -140,7 +154,7 @@ describe("rotation under API faults and failing consumers", () => {
       const s = await snapshot();
       await h.admin.fault([
         ...IDEMPOTENT_CALLS.map((call) => ({ ...call, ...kind.fault })),
-        { method: "POST", path: "/automation-tokens", delayMs: 300 },
+        { method: "POST", path: "/automation-tokens", delayMs: ARM_HOLD_MS },
       ]);
       const armed = armAtMint(s.from, { method: "GET", path: "/tokens/self", ...kind.fault });
       const { code, stdout, stderr } = await rotateIntegration();
@@ -185,7 +199,7 @@ describe("rotation under API faults and failing consumers", () => {
       assert.equal(code, 1, stdout + stderr);
       assert.match(stdout, /integration\s+│\s+failed/);
       assert.match(stdout, /mint failed: .*outcome is unknown/);
-      assert.match(stdout, /→ Nothing was deployed; run the rotation again/);
+      assert.match(stdout, /→ Nothing was deployed and no token was created; run the rotation again/);
       // Never sent again blindly.
       const creates = (await h.admin.requests())
         .slice(s.requestsFrom)
@@ -212,7 +226,7 @@ describe("rotation under API faults and failing consumers", () => {
 
   it("rolls back when the new token keeps failing its test", async () => {
     const s = await snapshot();
-    await h.admin.fault({ method: "POST", path: "/automation-tokens", delayMs: 300 });
+    await h.admin.fault({ method: "POST", path: "/automation-tokens", delayMs: ARM_HOLD_MS });
     const armed = armAtMint(s.from, { method: "GET", path: "/tokens/self", status: 503, count: 10 });
     const { code, stdout, stderr } = await rotateIntegration();
     await armed;
@@ -224,7 +238,7 @@ describe("rotation under API faults and failing consumers", () => {
       .journal()
       .slice(s.from)
       .find((r) => r.newTokenId)!.newTokenId!;
-    assert.notEqual((await h.admin.state()).automationTokens.find((t) => t.id === minted)?.revokedAt, null);
+    await assertRevoked(h, minted, "the new token");
     assert.equal(await assertInvariants(s), s.previous);
     assert.equal(h.readSecret("integration"), s.previousValue);
   });
@@ -301,7 +315,10 @@ describe("rotation under API faults and failing consumers", () => {
       assert.match(result.environments[0]?.error ?? "", /outcome is unknown/);
       // Fastly (here the emulator) finished the create after the client gave up; the search, which
       // looks again for a few seconds, found that token and revoked it.
-      assert.match(result.environments[0]?.error ?? "", /1 token\(s\) it may have created were revoked/);
+      assert.match(
+        result.environments[0]?.error ?? "",
+        /it had created \S+ \(found by name and creation time\), which was revoked/,
+      );
       const late = (await h.managedLive("integration")).filter((t) => t.id !== s.previous);
       assert.deepEqual(late, [], "no token is left valid and held by nobody");
       assert.equal(h.readSecret("integration"), s.previousValue);
@@ -330,11 +347,7 @@ describe("rotation under API faults and failing consumers", () => {
       .journal()
       .slice(s.from)
       .find((r) => r.newTokenId)!.newTokenId!;
-    assert.notEqual(
-      (await h.admin.state()).automationTokens.find((t) => t.id === minted)?.revokedAt,
-      null,
-      "the new token is revoked",
-    );
+    await assertRevoked(h, minted, "the new token");
   });
 
   it("rolls back when the consumer never uses the new token, and does not start later environments", async () => {

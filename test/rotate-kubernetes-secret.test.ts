@@ -3,12 +3,15 @@
  * `kubernetes-secret` store and a `kubernetes-rollout` reloader (real `@kubernetes/client-node`,
  * local Kubernetes API server whose Deployment controller copies the Secret's key into the file
  * the exporter stand-in reads, as a kubelet projects a Secret, and restarts the stand-in).
+ * Each case starts a world of its own and ends by searching what it printed for secrets. The
+ * `kill -9` cases stop the rotator the moment its PATCH of the Secret or of the Deployment's restart
+ * annotation reaches the API server, then `ftr resume` must reach a consistent end.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterEach, beforeEach, describe, it } from "node:test";
 import { demoCredentials } from "../src/emulator/index.ts";
 import {
   KUBE_TEST_TOKEN,
@@ -33,7 +36,8 @@ describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout rel
   let exporterFile = "";
   let failRollouts = 0;
 
-  before(async () => {
+  beforeEach(async () => {
+    failRollouts = 0;
     kube = await startKubernetesApi({
       // Each controller step slower than the reloaders' 1 s poll, so their waits are exercised.
       controllerDelayMs: 1_200,
@@ -84,11 +88,25 @@ describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout rel
     });
     if (!exporterFile.startsWith("/")) exporterFile = join(h.dir, exporterFile);
   });
-  after(async () => {
+  afterEach(async () => {
     await h?.close();
     await kube?.close();
     if (kubeDir) await rm(kubeDir, { recursive: true, force: true });
   });
+
+  /** No token value, password or Kubernetes token in what the world printed or journaled. */
+  const assertNothingPrinted = (): void =>
+    assertNoSecrets(
+      [...h.collectOutput(), { source: "Kubernetes request log", text: JSON.stringify(kube.requests) }],
+      [
+        ...h.knownSecrets(),
+        {
+          label: "previous value in the companion Secret",
+          value: kube.secretValues(NAMESPACE, `${SECRET}-ftr`)?.previous ?? "",
+        },
+        { label: "Kubernetes token", value: KUBE_TEST_TOKEN },
+      ],
+    );
 
   it("rotates: the Secret's key holds the new token, the other keys are kept, the previous value is kept aside", async () => {
     const rotated = await h.runCli(["rotate", "--config", h.configPath, "--yes"]);
@@ -102,10 +120,12 @@ describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout rel
       demoCredentials.exporterTokens.integration.token,
     );
     assert.deepEqual(await h.consumerRefusals(), []);
+    assertNothingPrinted();
   });
 
   it("a rollout past its progress deadline restores the Secret and rolls out the old token again", async () => {
-    const before = kube.secretValues(NAMESPACE, SECRET)!["fastly-api-token"];
+    const before = kube.secretValues(NAMESPACE, SECRET)?.["fastly-api-token"];
+    assert.equal(before, demoCredentials.exporterTokens.integration.token);
     failRollouts = 1;
     const failed = await h.runCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
     assert.equal(failed.code, 1, failed.stdout + failed.stderr);
@@ -114,19 +134,63 @@ describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout rel
     assert.equal(kube.secretValues(NAMESPACE, SECRET)!["fastly-api-token"], before);
     await assertSettled(h, "integration");
     assert.deepEqual(await h.consumerRefusals(), []);
+    assertNothingPrinted();
   });
 
-  it("printed no token value, password or Kubernetes token anywhere", () => {
-    assertNoSecrets(
-      [...h.collectOutput(), { source: "Kubernetes request log", text: JSON.stringify(kube.requests) }],
-      [
-        ...h.knownSecrets(),
-        {
-          label: "previous value in the companion Secret",
-          value: kube.secretValues(NAMESPACE, `${SECRET}-ftr`)?.previous ?? "",
-        },
-        { label: "Kubernetes token", value: KUBE_TEST_TOKEN },
-      ],
-    );
-  });
+  // Killed the moment a write reaches the API server, never on a journal record: the fake holds the
+  // PATCH (before carrying it out, or after, with the answer lost) and the rotator dies then.
+  const KILLS = [
+    { what: "the Secret's PATCH (promote)", resource: "secrets", name: SECRET, phase: "before" },
+    { what: "the Secret's PATCH (promote)", resource: "secrets", name: SECRET, phase: "after" },
+    {
+      what: "the restart annotation's PATCH (reload)",
+      resource: "deployments",
+      name: DEPLOYMENT,
+      phase: "after",
+    },
+  ] as const;
+  for (const kill of KILLS) {
+    it(`a rotate killed when ${kill.what} reached the API server (held ${kill.phase} it is carried out) is finished by ftr resume`, async (t) => {
+      const before = kube.secretValues(NAMESPACE, SECRET)!["fastly-api-token"];
+      const beforeId = (await h.tokenSelf(before!)).id;
+      const from = h.journal().length;
+      kube.hold("PATCH", kill.resource, kill.phase, kill.name);
+      const child = h.spawnCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
+      await Promise.race([
+        kube.held(),
+        child.done.then((ended) => {
+          throw new Error(`the run ended before ${kill.what}: ${ended.stdout}${ended.stderr}`);
+        }),
+      ]);
+      child.child.kill("SIGKILL");
+      const ended = await child.done;
+      assert.equal(ended.signal, "SIGKILL");
+      await kube.idle(); // the held request ends with its connection
+      kube.release();
+      const left = h.journal().slice(from);
+      t.diagnostic(`killed after "${left.at(-1)?.step} ${left.at(-1)?.status}"`);
+      const runId = left.at(-1)?.runId;
+
+      const resumed = await h.runCli(["resume", "--config", h.configPath]);
+      assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+      const finish = h
+        .journal()
+        .slice(from)
+        .find((r) => r.runId === runId && r.step === "finish");
+      assert.ok(finish, resumed.stdout + resumed.stderr);
+      const deployed = await assertSettled(h, "integration");
+      const values = kube.secretValues(NAMESPACE, SECRET)!;
+      if (finish.outcome === "rotated") {
+        assert.equal(deployed, finish.newTokenId);
+      } else {
+        assert.equal(finish.outcome, "rolled-back", resumed.stdout + resumed.stderr);
+        assert.equal(deployed, beforeId, "the previous token is still deployed");
+        assert.equal(values["fastly-api-token"], before, "the Secret holds the previous value");
+      }
+      assert.equal(values["fastly-api-token"], h.readSecret("integration"));
+      assert.equal(values["other-key"], "kept");
+      assert.deepEqual(await h.consumerRefusals(), []);
+      assertNothingPrinted();
+    });
+  }
 });

@@ -42,6 +42,7 @@ describe("adapter registry", () => {
       namespace: "monitoring",
       kind: "DaemonSet",
       name: "exporter",
+      restart: true,
       timeoutMs: 300_000,
       intervalMs: 2_000,
       kubeconfig: "/etc/ftr/kube.yaml",

@@ -1,11 +1,12 @@
 /**
  * The adapters, registered by hand: one line per type, `{ schema, create }`. The config's `secret`,
- * `reload` and `verify` unions are built from `schema`; `create` loads the implementation on first
+ * `reload`, `verify` and `notify` unions are built from `schema`; `create` loads the implementation on first
  * use, so reading a config (or `--help`) never loads an SDK. Adding an adapter is one folder
  * (`schema.ts`, `index.ts` exporting `create`, tests) and one line here.
  */
 import { z } from "zod";
-import type { Reloader, SecretStore, Verifier } from "./types.ts";
+import { MAX_SECRET_VALUE_BYTES, TooLargeError } from "../util/limits.ts";
+import type { Notifier, Reloader, SecretStore, Verifier } from "./types.ts";
 import type { AdapterDeps } from "./support/deps.ts";
 import type { ConfigContext } from "./support/config.ts";
 import { awsSecretSchema } from "./aws-secrets-manager/schema.ts";
@@ -15,9 +16,13 @@ import { kubernetesSecretSchema } from "./kubernetes-secret/schema.ts";
 import { execReloadSchema } from "./exec-reload/schema.ts";
 import { externalSecretSchema } from "./external-secret/schema.ts";
 import { kubernetesRolloutSchema } from "./kubernetes-rollout/schema.ts";
+import { argoCdSchema } from "./argocd/schema.ts";
 import { execVerifySchema } from "./exec-verify/schema.ts";
 import { prometheusSchema } from "./prometheus/schema.ts";
 import { tokenInUseSchema } from "./token-in-use/schema.ts";
+import { kubernetesLogsSchema } from "./kubernetes-logs/schema.ts";
+import { webhookNotifySchema } from "./webhook-notify/schema.ts";
+import { slackNotifySchema } from "./slack-notify/schema.ts";
 
 export type { AdapterDeps } from "./support/deps.ts";
 export type { ConfigContext } from "./support/config.ts";
@@ -52,6 +57,7 @@ export const reloaders = {
   exec: entry(execReloadSchema, () => import("./exec-reload/index.ts")),
   "external-secret": entry(externalSecretSchema, () => import("./external-secret/index.ts")),
   "kubernetes-rollout": entry(kubernetesRolloutSchema, () => import("./kubernetes-rollout/index.ts")),
+  argocd: entry(argoCdSchema, () => import("./argocd/index.ts")),
 } satisfies Record<string, { readonly create: Create<never, Reloader> }>;
 
 /** Verifiers by `type`. */
@@ -59,7 +65,14 @@ export const verifiers = {
   "token-in-use": entry(tokenInUseSchema, () => import("./token-in-use/index.ts")),
   prometheus: entry(prometheusSchema, () => import("./prometheus/index.ts")),
   exec: entry(execVerifySchema, () => import("./exec-verify/index.ts")),
+  "kubernetes-logs": entry(kubernetesLogsSchema, () => import("./kubernetes-logs/index.ts")),
 } satisfies Record<string, { readonly create: Create<never, Verifier> }>;
+
+/** Notifiers by `type`. */
+export const notifiers = {
+  webhook: entry(webhookNotifySchema, () => import("./webhook-notify/index.ts")),
+  slack: entry(slackNotifySchema, () => import("./slack-notify/index.ts")),
+} satisfies Record<string, { readonly create: Create<never, Notifier> }>;
 
 type Table = Readonly<Record<string, { readonly schema: SchemaFactory }>>;
 type SchemaOf<T extends Table> = ReturnType<T[keyof T]["schema"]>;
@@ -71,6 +84,8 @@ export type SecretStoreSpec = SpecOf<typeof secretStores>;
 export type ReloaderSpec = SpecOf<typeof reloaders>;
 /** A verifier as configured (validated and normalised). */
 export type VerifierSpec = SpecOf<typeof verifiers>;
+/** A notifier as configured (validated and normalised). */
+export type NotifierSpec = SpecOf<typeof notifiers>;
 
 /** The discriminated union (on `type`) of every schema in `table`, built for `ctx`. */
 export function unionOf<T extends Table>(
@@ -91,7 +106,39 @@ type Create<Spec, Made> = (spec: Spec, deps: AdapterDeps) => Promise<Made>;
 export function createSecretStore(spec: SecretStoreSpec, deps: AdapterDeps = {}): Promise<SecretStore> {
   // TypeScript cannot correlate `spec.type` with the factory's parameter; the table's type does.
   const create = secretStores[spec.type].create as Create<SecretStoreSpec, SecretStore>;
-  return create(spec, deps);
+  return create(spec, deps).then(withValueCap);
+}
+
+/**
+ * `store` with every value it reads checked against MAX_SECRET_VALUE_BYTES: a store holding
+ * megabytes where a token belongs is refused in a line (naming the store), whatever its type.
+ */
+function withValueCap(store: SecretStore): SecretStore {
+  const capped = (value: string | undefined): string | undefined => {
+    if (value === undefined) return value;
+    const size = Buffer.byteLength(value, "utf8");
+    if (size > MAX_SECRET_VALUE_BYTES) {
+      throw new TooLargeError(
+        `the value in ${store.description}`,
+        size,
+        MAX_SECRET_VALUE_BYTES,
+        "a Fastly token is 32 characters: check that the store and its key point at the token",
+      );
+    }
+    return value;
+  };
+  return {
+    description: store.description,
+    durableStaging: store.durableStaging,
+    read: async () => capped(await store.read()),
+    ...(store.preflight ? { preflight: store.preflight.bind(store) } : {}),
+    stage: (value, runId) => store.stage(value, runId),
+    readStaged: async (runId) => capped(await store.readStaged(runId)),
+    promote: (runId) => store.promote(runId),
+    readPrevious: async () => capped(await store.readPrevious()),
+    restorePrevious: (runId) => store.restorePrevious(runId),
+    discardStaged: (runId) => store.discardStaged(runId),
+  };
 }
 
 /** The reloader `spec` describes; its implementation is loaded on first use. */
@@ -103,5 +150,11 @@ export function createReloader(spec: ReloaderSpec, deps: AdapterDeps = {}): Prom
 /** The verifier `spec` describes; its implementation is loaded on first use. */
 export function createVerifier(spec: VerifierSpec, deps: AdapterDeps = {}): Promise<Verifier> {
   const create = verifiers[spec.type].create as Create<VerifierSpec, Verifier>;
+  return create(spec, deps);
+}
+
+/** The notifier `spec` describes; its implementation is loaded on first use. */
+export function createNotifier(spec: NotifierSpec, deps: AdapterDeps = {}): Promise<Notifier> {
+  const create = notifiers[spec.type].create as Create<NotifierSpec, Notifier>;
   return create(spec, deps);
 }

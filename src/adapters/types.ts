@@ -14,6 +14,12 @@ export interface SecretStore {
   readonly durableStaging: boolean;
   /** The current value, or undefined when the store holds none (or cannot be read). */
   read(): Promise<string | undefined>;
+  /**
+   * Problems that would make a write fail or harm the consumer (an owner ftr cannot keep, a planted
+   * link), found without writing; one line each, empty when none. Called when the plan is made, so
+   * `rotate` refuses before anything is written. Optional: stores without local checks omit it.
+   */
+  preflight?(): Promise<readonly string[]>;
   /** Write `value` as the pending version of run `runId`; the current value is untouched. */
   stage(value: string, runId: string): Promise<void>;
   /** The pending value staged by `runId`, if it is still there. */
@@ -40,6 +46,12 @@ export interface AdapterContext {
 /** Makes the consumer pick up the current secret (sync an ExternalSecret, restart a process...). */
 export interface Reloader {
   readonly description: string;
+  /**
+   * Called just before the secret changes (promote, restore), for a reloader that waits for a
+   * reaction it does not cause (a controller restarting the consumer when the Secret changes) and
+   * must tell it from what came before. Never throws: what it cannot note, `run` does without.
+   */
+  prepare?(ctx: AdapterContext): Promise<void>;
   /** Resolves once the effect has happened (command exited 0, rollout complete); throws otherwise. */
   run(ctx: AdapterContext): Promise<void>;
 }
@@ -70,4 +82,68 @@ export interface Verifier {
   readonly description: string;
   /** Polls until it passes or its timeout ends; never throws for a failed check, returns `ok: false`. */
   verify(ctx: VerifyContext): Promise<VerifyResult>;
+}
+
+/** What a notification is about. */
+export type NotificationEventType =
+  | "run-started"
+  | "environment-rotated"
+  | "environment-failed"
+  | "environment-rolled-back"
+  | "run-finished"
+  | "token-expiring";
+
+/**
+ * One notification, as every notifier receives it and the `webhook` notifier sends it (JSON). It
+ * carries token ids, never a token value. Fields that do not apply to an event are left out.
+ */
+export interface NotificationEvent {
+  /** The payload's format; changes only in a compatible way while it stays `1`. */
+  readonly version: 1;
+  readonly event: NotificationEventType;
+  /** When it happened, ISO 8601. */
+  readonly at: string;
+  /** The command that sent it: `rotate`, `resume`, `rollback` or `serve`. */
+  readonly source: "rotate" | "resume" | "rollback" | "serve";
+  /** One line for people (a chat message). */
+  readonly summary: string;
+  /** The rotation run (absent for `token-expiring`). */
+  readonly runId?: string;
+  /** The environment (absent for `run-started` and `run-finished`). */
+  readonly environment?: string;
+  /** `run-started`: the environments the run will rotate, in order. */
+  readonly environments?: readonly string[];
+  /** The environment's outcome (`rotated`, `kept-old`, `rolled-back`, `failed`), or the run's (`ok`, `failed`). */
+  readonly outcome?: string;
+  /** The token the consumer held before the run. */
+  readonly previousTokenId?: string;
+  /** The token this run minted. */
+  readonly newTokenId?: string;
+  /** When the new token expires, ISO 8601. */
+  readonly newTokenExpiresAt?: string;
+  /** Tokens this run revoked. */
+  readonly revokedTokenIds?: readonly string[];
+  /** `token-expiring`: the token, its expiry and the whole days left. */
+  readonly tokenId?: string;
+  readonly expiresAt?: string;
+  readonly daysLeft?: number;
+  /** What went wrong, one line, secrets removed. */
+  readonly error?: string;
+  /** What to do now, e.g. the command to run. */
+  readonly nextStep?: string;
+  /** `run-finished`: each environment's outcome. */
+  readonly results?: readonly {
+    readonly environment: string;
+    readonly outcome: string;
+    readonly newTokenId?: string;
+    readonly error?: string;
+  }[];
+}
+
+/** Tells people about a rotation (a webhook, a chat channel). */
+export interface Notifier {
+  /** For warnings: names the kind and host, never a secret URL or header. */
+  readonly description: string;
+  /** Deliver `event`; rejects when it was not accepted (the caller reports it, nothing more). */
+  send(event: NotificationEvent): Promise<void>;
 }

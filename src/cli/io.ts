@@ -1,13 +1,13 @@
 /**
  * What commands read and write, passed in so tests can run the CLI in-process, and the helpers every
- * command shares: usage errors, colours only on a TTY, JSON output, credentials.
+ * command shares: usage errors, colours only on a TTY, JSON output, the sudo password. Kept free of
+ * the config and Fastly modules so that `--help` loads nothing heavy (those helpers are in setup.ts).
  */
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import pc from "picocolors";
-import { loadConfig, type LoadedConfig } from "../config/index.ts";
-import { createFastlyClient, type FastlyClient } from "../fastly/index.ts";
 import type { Logger, LogFields } from "../util/log.ts";
+import { escapeControl } from "../util/escape.ts";
 import { redact, registerSecret } from "../util/redact.ts";
 
 /** The process surface a command uses. */
@@ -26,6 +26,8 @@ export interface CliIO {
   readonly signal?: AbortSignal;
   /** What the command is doing now (`<env> <step>`), named in the `stopping: …` line. */
   readonly activity?: { current: string | undefined };
+  /** `--insecure-endpoint`: plain http to a host that is not loopback is allowed. */
+  readonly insecureEndpoint?: boolean;
 }
 
 /** Bad usage or config: exit code 2. */
@@ -33,9 +35,61 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
+/** A remote (Fastly, a secret store) refused what the credentials allow: exit code 1, like any refusal. */
+export class RefusedError extends Error {
+  override readonly name = "RefusedError";
+}
+
 /** A run that failed after doing what it could: exit code 1, message already printed. */
 export class RunFailed extends Error {
   override readonly name = "RunFailed";
+}
+
+/** What each operating-system error means to a user, and what usually fixes it. */
+const OS_REASONS: Readonly<Record<string, { readonly reason: string; readonly fix: string }>> = {
+  EADDRINUSE: { reason: "the address is already in use", fix: "stop what listens there or choose another" },
+  EADDRNOTAVAIL: { reason: "the address is not one of this machine's", fix: "choose a local address" },
+  EACCES: { reason: "permission denied", fix: "check the permissions (ports below 1024 need privileges)" },
+  EPERM: { reason: "operation not permitted", fix: "check the permissions" },
+  ENOENT: { reason: "no such file or directory", fix: "check the path" },
+  EISDIR: { reason: "it is a directory", fix: "give the path of a file" },
+  ENOTDIR: { reason: "a part of the path is not a directory", fix: "check the path" },
+  EROFS: { reason: "the file system is read-only", fix: "choose a writable location" },
+  ENOSPC: { reason: "no space left on the device", fix: "free some space" },
+};
+
+/**
+ * An operating-system error (address in use, permission denied, file missing) said in one line:
+ * the thing, what went wrong, the fix. Exit code 1; the stack only with --debug.
+ */
+export class OsError extends Error {
+  override readonly name = "OsError";
+  /** The errno code, e.g. EADDRINUSE. */
+  readonly code: string;
+  constructor(message: string, code: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  /**
+   * `error` as an OsError when it is one of the known OS errors, else undefined. `what` names the
+   * thing (`cannot listen on :9300`); `flag` is the option that changes it, named in the fix.
+   */
+  static from(error: unknown, what?: string, flag?: string): OsError | undefined {
+    if (!(error instanceof Error) || !("code" in error) || typeof error.code !== "string") return undefined;
+    const known = OS_REASONS[error.code];
+    if (known === undefined) return undefined;
+    const e = error as NodeJS.ErrnoException & { address?: string; port?: number };
+    const thing =
+      what ??
+      (e.path !== undefined
+        ? `cannot ${e.syscall ?? "use"} ${e.path}`
+        : e.address !== undefined
+          ? `cannot ${e.syscall ?? "use"} ${e.address}${e.port === undefined ? "" : `:${e.port}`}`
+          : `${e.syscall ?? "system call"} failed`);
+    const fix = flag === undefined ? known.fix : `${known.fix} with ${flag}`;
+    return new OsError(`${thing}: ${known.reason} (${error.code}); ${fix}`, error.code, { cause: error });
+  }
 }
 
 /** Colour functions that do nothing unless `stream` is a terminal (and NO_COLOR is unset). */
@@ -66,7 +120,12 @@ export function stderrLogger(io: CliIO): Logger {
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
       .join(" ");
-    println(io.stderr, `${paint(level)} ${message}${kv ? " " + c.dim(kv) : ""}`);
+    // Messages and fields quote names and server answers; JSON.stringify leaves C1 and bidi
+    // controls as they are, so both are escaped.
+    println(
+      io.stderr,
+      `${paint(level)} ${escapeControl(message)}${kv ? " " + c.dim(escapeControl(kv)) : ""}`,
+    );
   };
   return {
     debug: debug ? line("debug", c.dim) : () => {},
@@ -74,35 +133,6 @@ export function stderrLogger(io: CliIO): Logger {
     warn: line("warn", c.yellow),
     error: line("error", c.red),
   };
-}
-
-/** Load the config named by `--config`, turning config errors into usage errors (exit 2). */
-export async function loadConfigOption(io: CliIO, path: string | undefined): Promise<LoadedConfig> {
-  if (!path)
-    throw new UsageError("--config is required: the path of the YAML config (see docs/configuration.md)");
-  return loadConfig(resolvePath(io, path));
-}
-
-function resolvePath(io: CliIO, path: string): string {
-  return path.startsWith("/") ? path : `${io.cwd}/${path}`;
-}
-
-/** The API endpoint: FASTLY_API_ENDPOINT, else the config's, else Fastly's. */
-export function endpointFor(io: CliIO, loaded?: LoadedConfig): string | undefined {
-  return io.env.FASTLY_API_ENDPOINT || loaded?.config.fastly.endpoint || undefined;
-}
-
-/** The user's client from FASTLY_API_TOKEN, or a usage error saying how to supply it. */
-export function clientFromEnv(io: CliIO, loaded?: LoadedConfig, required = true): FastlyClient | undefined {
-  const token = io.env.FASTLY_API_TOKEN;
-  if (!token) {
-    if (!required) return undefined;
-    throw new UsageError(
-      "FASTLY_API_TOKEN is not set: export the user token of a Fastly superuser (it is never read from the command line)",
-    );
-  }
-  registerSecret(token);
-  return createFastlyClient({ token, endpoint: endpointFor(io, loaded), signal: io.signal });
 }
 
 /**
@@ -179,11 +209,4 @@ function ask(io: CliIO, rl: ReturnType<typeof createInterface>, prompt: string):
       resolve(answer);
     });
   });
-}
-
-/** Print config warnings to stderr, one a line. */
-export function printWarnings(io: CliIO, loaded: LoadedConfig): void {
-  const c = colours(io.stderr, io.env);
-  for (const w of loaded.warnings)
-    println(io.stderr, `${c.yellow("warning")} ${w.path ? w.path + ": " : ""}${w.message}`);
 }

@@ -1,13 +1,12 @@
 /**
  * The command line: a thin layer over the library. Commands live in `commands/`, one module each,
- * registered here by hand. Only this entry point decides exit codes: 0 done, 1 failed, 2 bad usage
- * or config, 130/143 stopped by SIGINT/SIGTERM.
+ * registered here by hand from their names, options and help alone; each command's body (in
+ * `actions/`) and everything it needs are imported when the command runs, so `--help` and a typo
+ * load nothing heavy. Only this entry point decides exit codes: 0 done, 1 failed or refused by a
+ * remote, 2 bad usage or config, 130/143 interrupted (docs/operations.md).
  */
 import { Command, CommanderError } from "commander";
-import { ConfigError, formatIssues } from "../config/index.ts";
-import { FastlyApiError } from "../fastly/index.ts";
-import { LockedError } from "../rotation/journal.ts";
-import { RollbackError } from "../rotation/resume.ts";
+import { escapeControl, escapeControlLines } from "../util/escape.ts";
 import {
   exitCodeFor,
   Interrupted,
@@ -17,19 +16,15 @@ import {
 } from "../util/interrupt.ts";
 import { redact } from "../util/redact.ts";
 import { VERSION } from "../version.ts";
-import { colours, println, RunFailed, UsageError, type CliIO } from "./io.ts";
+import type { CommandContext } from "./context.ts";
+import { colours, OsError, println, RefusedError, RunFailed, UsageError, type CliIO } from "./io.ts";
 import * as demo from "./commands/demo.ts";
 import * as emulator from "./commands/emulator.ts";
 import * as monitor from "./commands/monitor.ts";
 import * as rotation from "./commands/rotation.ts";
 import * as validate from "./commands/validate.ts";
 
-/** What a command module gets to register itself. */
-export interface CommandContext {
-  readonly io: CliIO;
-  /** Run a command body; its number is the exit code. */
-  readonly run: (body: () => Promise<number>) => Promise<void>;
-}
+export type { CommandContext } from "./context.ts";
 
 const MODULES: { register(program: Command, ctx: CommandContext): void }[] = [
   validate,
@@ -39,14 +34,23 @@ const MODULES: { register(program: Command, ctx: CommandContext): void }[] = [
   demo,
 ];
 
+/** Allows plain http to an API endpoint that is not loopback; see `endpointFor`. */
+const INSECURE_FLAG = "--insecure-endpoint";
+
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
-export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
+export async function main(argv: readonly string[], givenIO: CliIO = processIO()): Promise<number> {
   let exitCode = 0;
+  // A global flag, accepted before or after the command name (but not after `--`).
+  const end = argv.indexOf("--") === -1 ? argv.length : argv.indexOf("--");
+  const insecureEndpoint = argv.slice(0, end).includes(INSECURE_FLAG);
+  const io: CliIO = insecureEndpoint ? { ...givenIO, insecureEndpoint } : givenIO;
+  const args = [...argv.slice(0, end).filter((a) => a !== INSECURE_FLAG), ...argv.slice(end)];
   const program = new Command("ftr")
     .description(
       "Rotate Fastly automation tokens end to end, safely, for every environment at once, and warn well before any token expires.",
     )
     .version(VERSION, "-V, --version")
+    .option("--debug", "print the stack of an unexpected failure")
     .showHelpAfterError("(run with --help for usage and examples)")
     .exitOverride()
     .configureOutput({
@@ -65,7 +69,10 @@ Examples:
 
 Credentials: FASTLY_API_TOKEN (a superuser's user token); the sudo password from a hidden
 prompt, --password-stdin or FASTLY_SUDO_PASSWORD, never from argv. FASTLY_API_ENDPOINT
-overrides the API base URL. Exit codes: 0 done, 1 failed, 2 bad usage or config, 130/143 interrupted (SIGINT/SIGTERM).`,
+overrides the API base URL; it must be https:// unless it is loopback, or ${INSECURE_FLAG}
+(any command) allows plain http to another host. Exit codes: 0 done, 1 failed or refused by a
+remote, 2 bad usage or config, 130/143 interrupted by SIGINT/SIGTERM
+(docs/operations.md).`,
     );
   program.enablePositionalOptions();
 
@@ -87,7 +94,7 @@ overrides the API base URL. Exit codes: 0 done, 1 failed, 2 bad usage or config,
   });
 
   try {
-    await program.parseAsync([...argv], { from: "user" });
+    await program.parseAsync(args, { from: "user" });
     // A command that finished its work despite a signal (`serve` shutting down) exits as it says;
     // one that stopped because of it exits 130/143.
     const stopped = interruptionOf(io.signal);
@@ -95,14 +102,19 @@ overrides the API base URL. Exit codes: 0 done, 1 failed, 2 bad usage or config,
   } catch (error) {
     const stopped = interruptionOf(io.signal);
     if (stopped) return stopped.exitCode;
-    return reportError(io, error);
+    return reportError(io, error, program.opts<{ debug?: boolean }>().debug === true);
   }
 }
 
-/** Print one line for an error and choose the exit code. */
-export function reportError(io: CliIO, error: unknown): number {
+/**
+ * Print one line for an error and choose the exit code. The error classes of the config, Fastly and
+ * rotation modules are imported here, on the way out, so that start-up does not load them.
+ */
+export async function reportError(io: CliIO, error: unknown, debug = false): Promise<number> {
   const c = colours(io.stderr, io.env);
-  const say = (text: string) => println(io.stderr, `${c.red("error:")} ${text}`);
+  // Error messages quote names and server answers: their control characters are made visible.
+  const say = (text: string, lines = false) =>
+    println(io.stderr, `${c.red("error:")} ${lines ? escapeControlLines(text) : escapeControl(text)}`);
   if (error instanceof CommanderError) {
     if (
       error.code === "commander.helpDisplayed" ||
@@ -113,21 +125,67 @@ export function reportError(io: CliIO, error: unknown): number {
     }
     return 2; // commander already printed the message
   }
-  if (error instanceof ConfigError) {
-    say(`the config is not valid:\n${formatIssues({ errors: error.issues, warnings: [] }).join("\n")}`);
+  if (error instanceof RunFailed) return 1;
+  if (error instanceof UsageError) {
+    say(error.message);
     return 2;
   }
-  if (error instanceof UsageError || error instanceof RollbackError || error instanceof LockedError) {
+  if (error instanceof RefusedError || error instanceof OsError) {
     say(error.message);
-    return error instanceof UsageError ? 2 : 1;
+    if (debug && error.cause instanceof Error) println(io.stderr, redact(error.cause.stack ?? ""));
+    return 1;
   }
-  if (error instanceof RunFailed) return 1;
-  if (error instanceof FastlyApiError) {
+  const [
+    { ConfigError, formatIssues },
+    { FastlyApiError },
+    { LockedError, UnsafeStateDirError },
+    { RollbackError },
+    { AdapterSetupError },
+  ] = await Promise.all([
+    import("../config/parse.ts"),
+    import("../fastly/errors.ts"),
+    import("../rotation/journal.ts"),
+    import("../rotation/resume.ts"),
+    import("../adapters/support/deps.ts"),
+  ]);
+  if (error instanceof ConfigError) {
+    const [only] = error.issues;
+    if (error.issues.length === 1 && only !== undefined && only.path === "" && only.line === undefined) {
+      // The file itself (missing, unreadable): one line naming it.
+      say(`${error.source}: ${only.message}`);
+    } else {
+      say(
+        `the config is not valid:\n${formatIssues({ errors: error.issues, warnings: [] }, error.source)
+          .map(escapeControl)
+          .join("\n")}`,
+        true,
+      );
+    }
+    return 2;
+  }
+  if (error instanceof AdapterSetupError) {
+    // An adapter that cannot be made from its config and the environment (a variable unset): 2.
+    say(redact(error.message));
+    return 2;
+  }
+  if (error instanceof UnsafeStateDirError) {
+    // An unsafe state directory is set up wrongly, like a config: 2. A live holder is a failure: 1.
+    say(error.message);
+    return 2;
+  }
+  if (error instanceof RollbackError || error instanceof LockedError || error instanceof FastlyApiError) {
     say(error.message);
     return 1;
   }
-  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  say(`unexpected failure (please report it): ${redact(text)}`);
+  const os = OsError.from(error);
+  if (os !== undefined) {
+    say(os.message);
+    if (debug && error instanceof Error) println(io.stderr, redact(error.stack ?? ""));
+    return 1;
+  }
+  const text =
+    error instanceof Error ? (debug ? (error.stack ?? error.message) : error.message) : String(error);
+  say(`unexpected failure (please report it${debug ? "" : "; --debug shows where"}): ${redact(text)}`);
   return 1;
 }
 
@@ -162,7 +220,11 @@ export function processIO(credentials: Readonly<Record<string, string>> = {}): C
   return {
     stdout: process.stdout,
     stderr: process.stderr,
-    stdin: process.stdin,
+    // A getter: touching process.stdin sets up a stream for it, which costs start-up time that most
+    // commands never need.
+    get stdin() {
+      return process.stdin;
+    },
     env: { ...process.env, ...credentials },
     cwd: process.cwd(),
     interrupted,

@@ -90,6 +90,7 @@ describe("parseConfig: valid configs", () => {
           approval: "none",
         },
       ],
+      notify: [],
     });
   });
 
@@ -244,7 +245,7 @@ describe("parseConfig: errors name the field and the fix", () => {
     const result = parse(variant("version: 1", "version: 1\nbanana: yes"));
     assert.match(
       issueAt(result.errors, "banana").message,
-      /valid keys here: version, fastly, state, defaults, environments/,
+      /valid keys here: version, fastly, state, defaults, notify, environments/,
     );
   });
 
@@ -458,6 +459,7 @@ describe("parseConfig: errors name the field and the fix", () => {
         namespace: "monitoring",
         kind: "Deployment",
         name: "fastly-exporter",
+        restart: true,
         timeoutMs: 360_000,
         intervalMs: 2000,
         kubeconfig: `${BASE}/kube.yaml`,
@@ -491,6 +493,52 @@ describe("parseConfig: errors name the field and the fix", () => {
     );
     assert.deepEqual(stateful.errors, []);
     assert.equal((stateful.config?.environments[0]?.reload[0] as { kind: string }).kind, "StatefulSet");
+    const waiting = parse(
+      reload("      - { type: kubernetes-rollout, namespace: monitoring, deployment: a, restart: false }"),
+    );
+    assert.deepEqual(waiting.errors, []);
+    assert.equal((waiting.config?.environments[0]?.reload[0] as { restart: boolean }).restart, false);
+  });
+
+  it("accepts the kubernetes-logs verifier with fastly-exporter's defaults and checks its fields", () => {
+    const verify = (steps: string): string => variant("      - { type: token-in-use }", steps);
+    const ok = parse(
+      verify("      - { type: kubernetes-logs, namespace: monitoring, deployment: fastly-exporter }"),
+    );
+    assert.deepEqual(ok.errors, []);
+    assert.deepEqual(ok.config?.environments[0]?.verify[0], {
+      type: "kubernetes-logs",
+      namespace: "monitoring",
+      deployment: "fastly-exporter",
+      failOn: ["token may be invalid", "status_code=40[13]\\b"],
+      quietForMs: 30_000,
+      timeoutMs: 180_000,
+      intervalMs: 2000,
+    });
+    const neither = parse(verify("      - { type: kubernetes-logs, namespace: monitoring }"));
+    assert.match(
+      issueAt(neither.errors, "environments[0].verify[0].deployment").message,
+      /deployment is required/,
+    );
+    const both = parse(
+      verify("      - { type: kubernetes-logs, namespace: monitoring, deployment: a, selector: app=a }"),
+    );
+    assert.match(issueAt(both.errors, "environments[0].verify[0].selector").message, /not both/);
+    const badRegex = parse(
+      verify(
+        '      - { type: kubernetes-logs, namespace: monitoring, selector: app=a, failOn: ["(unclosed"] }',
+      ),
+    );
+    assert.match(
+      issueAt(badRegex.errors, "environments[0].verify[0].failOn[0]").message,
+      /not a valid regular expression/,
+    );
+    const loud = parse(
+      verify(
+        "      - { type: kubernetes-logs, namespace: monitoring, selector: app=a, quietFor: 5m, timeout: 1m }",
+      ),
+    );
+    assert.match(issueAt(loud.errors, "environments[0].verify[0].quietFor").message, /shorter than timeout/);
   });
 
   it("rejects two environments sharing a file or secret, even under different keys", () => {
@@ -520,6 +568,42 @@ describe("parseConfig: errors name the field and the fix", () => {
   it("rejects a file secret that is the config file itself", () => {
     const result = parse(variant("./secrets/integration.json", "./ftr.yaml"));
     assert.match(issueAt(result.errors, "environments[0].secret.path").message, /config file itself/);
+  });
+
+  it("accepts notifiers and checks their fields", () => {
+    const ok = parse(
+      variant(
+        "version: 1",
+        `version: 1
+notify:
+  - { type: webhook, url: "https://hooks.example.com/ftr", signingSecretEnv: FTR_HOOK_SECRET }
+  - { type: slack, webhookUrlEnv: SLACK_WEBHOOK_URL, timeout: 3s }`,
+      ),
+    );
+    assert.deepEqual(ok.errors, []);
+    assert.deepEqual(ok.config?.notify, [
+      {
+        type: "webhook",
+        url: "https://hooks.example.com/ftr",
+        headers: {},
+        signingSecretEnv: "FTR_HOOK_SECRET",
+        timeoutMs: 10_000,
+      },
+      { type: "slack", webhookUrlEnv: "SLACK_WEBHOOK_URL", timeoutMs: 3_000 },
+    ]);
+    const bad = parse(
+      variant(
+        "version: 1",
+        `version: 1
+notify:
+  - { type: webhook, url: "http://hooks.example.com/ftr" }
+  - { type: slack }
+  - { type: email, to: ops@example.com }`,
+      ),
+    );
+    issueAt(bad.errors, "notify[0].url", /plain http to hooks\.example\.com .*use https:\/\//);
+    issueAt(bad.errors, "notify[1].webhookUrlEnv");
+    issueAt(bad.errors, "notify[2].type", /webhook|slack/);
   });
 
   it("rejects other versions", () => {

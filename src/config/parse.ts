@@ -2,9 +2,10 @@
  * The config pipeline's entry points: YAML text → plain data → `validateConfig`. `loadConfig` is the
  * only function here that touches the file system; every command (and `ftr validate`) goes through it.
  */
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from "yaml";
+import { CST, LineCounter, Parser, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from "yaml";
+import { MAX_CONFIG_BYTES, readCapped, TooLargeError } from "../util/limits.ts";
 import { validateConfig } from "./validate.ts";
 import type { Config, ConfigIssue, ConfigResult, LoadedConfig } from "./types.ts";
 
@@ -95,6 +96,30 @@ const YAML_HINTS: Record<string, string> = {
   UNEXPECTED_TOKEN: "quote values containing `: `, `#`, `{`, `[` or starting with `*`, `&`, `!`, `@`",
 };
 
+/**
+ * Where each `{` or `[` that is never closed opens. The parser notices a missing `}` only where it
+ * gives up, often lines later ("check the indentation"), so the opening is the place to point at.
+ */
+function unclosedFlowCollections(text: string): { offset: number; open: string; close: string }[] {
+  const found: { offset: number; open: string; close: string }[] = [];
+  const check = (node: CST.Token | undefined): void => {
+    if (node?.type !== "flow-collection") return;
+    const close = node.start.source === "{" ? "}" : "]";
+    if (!node.end.some((t) => t.type === "flow-map-end" || t.type === "flow-seq-end")) {
+      found.push({ offset: node.start.offset, open: node.start.source, close });
+    }
+  };
+  for (const token of new Parser().parse(text)) {
+    if (token.type !== "document") continue;
+    check(token.value);
+    CST.visit(token, (item) => {
+      check(item.key ?? undefined);
+      check(item.value);
+    });
+  }
+  return found.sort((a, b) => a.offset - b.offset);
+}
+
 /** Issues in file order, so a report reads top to bottom; issues without a position keep their order, last. */
 function byPosition(issues: ConfigIssue[]): ConfigIssue[] {
   const key = (i: ConfigIssue): number =>
@@ -120,6 +145,23 @@ export function parseConfig(text: string, options: ParseOptions): ConfigResult {
   };
 
   if (doc.errors.length > 0) {
+    const unclosed = unclosedFlowCollections(text);
+    if (unclosed.length > 0) {
+      const first = doc.errors[0];
+      const gaveUp = first === undefined ? undefined : position(first.pos[0]);
+      const where =
+        gaveUp?.line === undefined
+          ? ""
+          : ` (the parser stopped at line ${gaveUp.line}, column ${gaveUp.column ?? 1})`;
+      return {
+        errors: unclosed.map((u) => ({
+          path: "",
+          message: `YAML syntax error: this \`${u.open}\` is never closed; add the \`${u.close}\` where the ${u.open === "{" ? "mapping" : "list"} ends${where}`,
+          ...position(u.offset),
+        })),
+        warnings: [],
+      };
+    }
     return {
       errors: doc.errors.map((e) => {
         const firstLine = e.message.split("\n")[0] ?? e.message;
@@ -187,8 +229,9 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
   const absolute = resolve(path);
   let text: string;
   try {
-    text = await readFile(absolute, "utf8");
+    text = await readConfigText(absolute);
   } catch (err) {
+    if (err instanceof TooLargeError) throw new ConfigError(path, [{ path: "", message: err.message }]);
     const code = (err as NodeJS.ErrnoException).code;
     const message =
       code === "ENOENT"
@@ -199,4 +242,22 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
   const result = parseConfig(text, { baseDir: dirname(absolute), sourceName: path, configPath: absolute });
   if (result.config === undefined) throw new ConfigError(path, result.errors);
   return { config: result.config satisfies Config, warnings: result.warnings, path: absolute };
+}
+
+/**
+ * The text of the config file at `absolute`, refused with a TooLargeError (before any parsing) when
+ * it is over MAX_CONFIG_BYTES; OS errors (missing, unreadable) are thrown as they are.
+ */
+export async function readConfigText(absolute: string): Promise<string> {
+  const handle = await open(absolute, "r");
+  try {
+    return await readCapped(
+      handle,
+      MAX_CONFIG_BYTES,
+      "the file",
+      "a config is a few KiB: check that --config names the right file",
+    );
+  } finally {
+    await handle.close();
+  }
 }

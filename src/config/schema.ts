@@ -5,7 +5,8 @@
  * rather than a silently ignored setting.
  */
 import { z } from "zod";
-import { reloaders, secretStores, unionOf, verifiers } from "../adapters/registry.ts";
+import { notifiers, reloaders, secretStores, unionOf, verifiers } from "../adapters/registry.ts";
+import { namePatternProblem } from "../util/pattern.ts";
 import { describingContext, durationWithoutDefault, type ConfigContext } from "../adapters/support/config.ts";
 
 /** Environment names appear in file names and metric labels, so they are kept to a safe alphabet. */
@@ -20,23 +21,9 @@ export const TOKEN_ROLES = ["billing", "engineer", "user"] as const;
 const SCOPE_WORD = `(?:${TOKEN_SCOPES.join("|")})`;
 const SCOPE_PATTERN = new RegExp(`^${SCOPE_WORD}(?: +${SCOPE_WORD})*$`);
 
-function compiles(pattern: string): boolean {
-  try {
-    new RegExp(pattern);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function regexProblem(input: unknown): string {
-  let reason = "";
-  try {
-    new RegExp(String(input));
-  } catch (err) {
-    reason = ` (${(err as Error).message.replace(/^Invalid regular expression: /, "")})`;
-  }
-  return `not a valid regular expression${reason}; fix it, or escape special characters with \\, e.g. "[Ii]ntegration"`;
+  const reason = namePatternProblem(String(input));
+  return `not a valid regular expression${reason === undefined ? "" : ` (${reason})`}: service patterns use RE2 syntax, which has no backreferences or lookaround, so matching cannot hang; fix it, or escape special characters with \\, e.g. "[Ii]ntegration"`;
 }
 
 function scopeProblem(input: unknown): string {
@@ -105,10 +92,10 @@ const servicesSchema = z
     nameMatches: z
       .string()
       .min(1, { error: 'the pattern is empty; give a regular expression such as "[Ii]ntegration"' })
-      .refine(compiles, { error: (issue) => regexProblem(issue.input) })
+      .refine((p) => namePatternProblem(p) === undefined, { error: (issue) => regexProblem(issue.input) })
       .meta({
         description:
-          "Every service whose name matches this JavaScript regular expression (searched anywhere in the name, like the exporter's service allowlist).",
+          "Every service whose name matches this regular expression, in RE2 syntax like the exporter's service allowlist (searched anywhere in the name; no backreferences or lookaround, so matching takes time linear in the name).",
         examples: ["[Ii]ntegration"],
       })
       .optional(),
@@ -237,6 +224,13 @@ export function configSchemaFor(ctx: ConfigContext) {
               examples: ["https://api.fastly.com"],
             })
             .optional(),
+          allowInsecure: z
+            .boolean()
+            .meta({
+              description:
+                "Allow a plain http endpoint that is not loopback (127.0.0.0/8, ::1, localhost). The user token and sudo password then cross the network unencrypted; only for a trusted network. Default false.",
+            })
+            .optional(),
         })
         .meta({ description: "Fastly API settings." })
         .optional(),
@@ -262,6 +256,17 @@ export function configSchemaFor(ctx: ConfigContext) {
         })
         .meta({ description: "Settings shared by all environments." })
         .optional(),
+      notify: z
+        .array(
+          unionOf(notifiers, ctx).meta({
+            description: "Where to send rotation events: `type: webhook` or `type: slack`.",
+          }),
+        )
+        .meta({
+          description:
+            "Notifiers told about every rotation (start, each environment's outcome, the end) and, from `ftr serve`, tokens entering their rotateBefore window. A failed notification is a warning; it never changes a rotation's outcome.",
+        })
+        .default([]),
       environments: z
         .array(environmentSchemaFor(ctx))
         .min(1, { error: "no environments: add at least one under `environments:`" })

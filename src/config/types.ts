@@ -5,7 +5,7 @@
  * are the adapters' own schemas (`src/adapters/<type>/schema.ts`); their outputs are the types here.
  */
 import type { AutomationTokenRole } from "../fastly/types.ts";
-import type { ReloaderSpec, SecretStoreSpec, VerifierSpec } from "../adapters/registry.ts";
+import type { NotifierSpec, ReloaderSpec, SecretStoreSpec, VerifierSpec } from "../adapters/registry.ts";
 import type { ParsedEnvironment, TOKEN_SCOPES } from "./schema.ts";
 
 /** A scope an automation token can carry (Fastly sends several space-separated). */
@@ -46,6 +46,8 @@ export type SecretConfig = SecretStoreSpec;
 export type ReloadConfig = ReloaderSpec;
 /** A check that the consumer uses the expected token: the output of one verifier's schema. */
 export type VerifyConfig = VerifierSpec;
+/** Where rotation events are sent: the output of one notifier's schema. */
+export type NotifyConfig = NotifierSpec;
 
 export type { FileSecretConfig } from "../adapters/file-secret/schema.ts";
 export type { ExecSecretConfig } from "../adapters/exec-secret/schema.ts";
@@ -57,6 +59,8 @@ export type { KubernetesRolloutConfig as KubernetesRolloutReloadConfig } from ".
 export type { TokenInUseConfig as TokenInUseVerifyConfig } from "../adapters/token-in-use/schema.ts";
 export type { PrometheusConfig as PrometheusVerifyConfig } from "../adapters/prometheus/schema.ts";
 export type { ExecVerifyConfig } from "../adapters/exec-verify/schema.ts";
+export type { WebhookNotifyConfig } from "../adapters/webhook-notify/schema.ts";
+export type { SlackNotifyConfig } from "../adapters/slack-notify/schema.ts";
 
 /** Whether a person must confirm before an environment is rotated (`--yes` skips the question). */
 export type Approval = ParsedEnvironment["approval"];
@@ -82,6 +86,8 @@ export interface Config {
   readonly fastly: {
     /** API base URL without a trailing slash; `FASTLY_API_ENDPOINT` overrides it at run time. */
     readonly endpoint?: string;
+    /** Plain http to a host that is not loopback is allowed (`fastly.allowInsecure: true`). */
+    readonly allowInsecure?: boolean;
   };
   /** Absolute journal directory. Default `.ftr-state` beside the config file. */
   readonly stateDir: string;
@@ -91,6 +97,8 @@ export interface Config {
   readonly configPath?: string;
   /** In config order. */
   readonly environments: readonly EnvironmentConfig[];
+  /** Notifiers told about rotations and expiring tokens; empty when none are configured. */
+  readonly notify: readonly NotifyConfig[];
 }
 
 /** One problem found in a config. */

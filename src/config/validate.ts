@@ -7,9 +7,10 @@
  */
 import { resolve } from "node:path";
 import type { z } from "zod";
-import { reloaders, secretStores, verifiers } from "../adapters/registry.ts";
+import { notifiers, reloaders, secretStores, verifiers } from "../adapters/registry.ts";
 import type { ConfigContext } from "../adapters/support/config.ts";
 import { parseDuration, formatDuration } from "../util/time.ts";
+import { isSecureOrLoopback } from "../util/http.ts";
 import { UNWORDED, formatPath, valueAt, wordZodIssues, type IssuePath } from "./issues.ts";
 import {
   BUILTIN_TOKEN_DEFAULTS,
@@ -210,10 +211,16 @@ function normaliseEnvironment(
       at("verify"),
       "no verifiers: old tokens would be revoked without proof that the consumer uses the new one; add - { type: token-in-use }",
     );
-  } else if (verify.every((v) => v.type === "exec")) {
+  } else if (verify.every((v) => v.type === "exec" || v.type === "kubernetes-logs")) {
+    // A quiet log says nothing was refused, not that the new token is the one in use.
+    const kinds = verify.some((v) => v.type === "kubernetes-logs")
+      ? verify.some((v) => v.type === "exec")
+        ? "exec and kubernetes-logs"
+        : "kubernetes-logs"
+      : "exec";
     c.warn(
       at("verify"),
-      "only exec verifiers: none of them proves which token the consumer uses; add - { type: token-in-use } or a prometheus verifier",
+      `only ${kinds} verifiers: none of them proves which token the consumer uses; add - { type: token-in-use } or a prometheus verifier`,
     );
   }
   if (reload.length === 0) {
@@ -350,15 +357,29 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
     checkPathText(c, ["state", "dir"], whole.data.state.dir);
     stateDir = resolve(baseDir, whole.data.state.dir);
   }
+  // Plain http is refused unless it stays on this machine or the user opted in; loopback needs no word.
   if (
     whole.success &&
     whole.data.fastly?.endpoint !== undefined &&
-    !whole.data.fastly.endpoint.startsWith("https://")
+    !isSecureOrLoopback(whole.data.fastly.endpoint)
   ) {
-    c.warn(
-      ["fastly", "endpoint"],
-      "the endpoint is not https: the user token and sudo password would travel unencrypted; use https:// unless this is a local emulator",
-    );
+    if (whole.data.fastly.allowInsecure === true) {
+      c.warn(
+        ["fastly", "endpoint"],
+        "the endpoint is plain http (allowed by fastly.allowInsecure): the user token and sudo password cross the network unencrypted",
+      );
+    } else {
+      c.error(
+        ["fastly", "endpoint"],
+        "the endpoint is plain http to a host that is not loopback: the user token and sudo password would cross the network unencrypted; use https://, or set fastly.allowInsecure: true if the network is trusted",
+      );
+    }
+  }
+
+  if (whole.success) {
+    whole.data.notify.forEach((spec, i) => {
+      adapterWarnings(c, notifiers[spec.type].schema, valueAt(data, ["notify", i]), ["notify", i], opts);
+    });
   }
 
   const errors = [...schemaIssues, ...c.errors];
@@ -367,11 +388,15 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
   const endpoint = whole.data.fastly?.endpoint?.replace(/\/+$/, "");
   const config: Config = {
     version: 1,
-    fastly: endpoint === undefined ? {} : { endpoint },
+    fastly: {
+      ...(endpoint === undefined ? {} : { endpoint }),
+      ...(whole.data.fastly?.allowInsecure === true ? { allowInsecure: true } : {}),
+    },
     stateDir,
     baseDir,
     ...(options.configPath === undefined ? {} : { configPath: resolve(baseDir, options.configPath) }),
     environments,
+    notify: whole.data.notify,
   };
   return { config, errors: [], warnings: c.warnings };
 }

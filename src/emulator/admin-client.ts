@@ -1,4 +1,11 @@
-import type { ClockChange, EmulatorStateSnapshot, FaultSpec, RequestLogEntry } from "./types.ts";
+import type {
+  ClockChange,
+  EmulatorStateSnapshot,
+  FaultSpec,
+  HookSpec,
+  HookState,
+  RequestLogEntry,
+} from "./types.ts";
 
 /** A typed client for the emulator's admin API (`/__emulator/`). */
 export interface EmulatorAdmin {
@@ -12,6 +19,19 @@ export interface EmulatorAdmin {
   fault(spec: FaultSpec | readonly FaultSpec[]): Promise<void>;
   /** Remove every pending fault. */
   clearFaults(): Promise<void>;
+  /** Add a hook (see {@link HookSpec}); resolves to it, with its id. */
+  hook(spec: HookSpec): Promise<HookState>;
+  /**
+   * Wait until the hook has fired (a matching request reached the emulator, and is held if the hook
+   * holds); rejects after `timeoutMs` (default 120 s), a bound on a hang rather than a budget.
+   */
+  waitForHook(id: string, options?: { readonly timeoutMs?: number }): Promise<HookState>;
+  /** Let the requests a hook holds now go on; resolves to how many were released. */
+  releaseHook(id: string): Promise<number>;
+  /** Every hook, fired or not. */
+  hooks(): Promise<HookState[]>;
+  /** Remove every hook, letting what they hold go on. */
+  clearHooks(): Promise<void>;
   /** Move the emulator's clock forward (or back, with a negative duration); resolves to the new now. */
   advanceClock(by: string | number): Promise<Date>;
   /** Set the emulator's clock to an instant; resolves to the new now. */
@@ -57,6 +77,26 @@ export function createEmulatorAdmin(url: string, options: EmulatorAdminOptions =
     },
     clearFaults: async () => {
       await call("DELETE", "faults");
+    },
+    hook: async (spec) => (await call("POST", "hooks", spec)) as HookState,
+    waitForHook: async (id, waitOptions = {}) => {
+      const deadline = Date.now() + (waitOptions.timeoutMs ?? 120_000);
+      for (;;) {
+        // Long-polls: the emulator answers as soon as the hook fires, or after the wait it allows.
+        const left = Math.max(0, deadline - Date.now());
+        const hook = (await call(
+          "GET",
+          `hooks/${encodeURIComponent(id)}?waitMs=${Math.min(left, 30_000)}`,
+        )) as HookState;
+        if (hook.fired > 0) return hook;
+        if (Date.now() >= deadline) throw new Error(`emulator hook ${id} did not fire`);
+      }
+    },
+    releaseHook: async (id) =>
+      ((await call("POST", `hooks/${encodeURIComponent(id)}/release`)) as { released: number }).released,
+    hooks: async () => ((await call("GET", "hooks")) as { hooks: HookState[] }).hooks,
+    clearHooks: async () => {
+      await call("DELETE", "hooks");
     },
     advanceClock: (by) => clock({ advance: by }),
     setClock: (at) => clock({ set: typeof at === "string" ? at : at.toISOString() }),

@@ -170,6 +170,8 @@ process.on("exit", () => { try { unlinkSync(marker); } catch {} });
 const readControl = () => existsSync(here("control.json")) ? JSON.parse(readFileSync(here("control.json"), "utf8")) : {};
 const control = readControl()[env] ?? {};
 if (control.sleepMs) await new Promise((r) => setTimeout(r, control.sleepMs));
+// Held until the control file says otherwise: a window a test opens and closes on a condition.
+while (readControl()[env]?.hold) await new Promise((r) => setTimeout(r, 20));
 if (control.skip) { say(process.stdout, "reload of " + env + ": nothing restarted"); process.exit(0); }
 const old = Number(readFileSync(here(env + ".pid"), "utf8"));
 try { process.kill(old, "SIGTERM"); } catch (error) { if (error.code !== "ESRCH") throw error; }

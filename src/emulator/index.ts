@@ -21,6 +21,8 @@ export type {
   EmulatorStateSnapshot,
   EmulatorTokenSnapshot,
   FaultSpec,
+  HookSpec,
+  HookState,
   RequestLogEntry,
 } from "./types.ts";
 

@@ -17,7 +17,15 @@ import { type ParsedSeed, parseSeed, type Seed } from "./seed.ts";
 import { AccountState, type TokenRecord } from "./state.ts";
 import { type Clock, nextUtcHour, parseOffset, systemClock } from "./time.ts";
 import { formatTime } from "../util/time.ts";
-import type { EmulatorStateSnapshot, EmulatorTokenSnapshot, FaultSpec, RequestLogEntry } from "./types.ts";
+import { Ring } from "./ring.ts";
+import type {
+  EmulatorStateSnapshot,
+  EmulatorTokenSnapshot,
+  FaultSpec,
+  HookSpec,
+  HookState,
+  RequestLogEntry,
+} from "./types.ts";
 
 /** Options of {@link createEmulator}. */
 export interface EmulatorOptions {
@@ -49,7 +57,29 @@ interface ActiveFault {
   remaining: number;
 }
 
+interface ActiveHook {
+  readonly id: string;
+  readonly spec: HookSpec;
+  readonly phase: "before" | "after";
+  readonly once: boolean;
+  readonly matches: (method: string, path: string, userAgent: string) => boolean;
+  fired: number;
+  /** Resolvers of the requests held now: true lets the request go on. */
+  readonly held: Set<(go: boolean) => void>;
+}
+
 const MAX_LOG = 50_000;
+/** The longest an admin `GET hooks/{id}?waitMs=` waits before answering with the hook as it is. */
+const MAX_HOOK_WAIT_MS = 60_000;
+
+const hookSchema = z.strictObject({
+  method: z.string().min(1).optional(),
+  path: z.string().min(1).optional(),
+  userAgent: z.string().min(1).optional(),
+  action: z.enum(["hold", "notify"]),
+  phase: z.enum(["before", "after"]).default("after"),
+  once: z.boolean().default(true),
+});
 const SECRET_QUERY_KEY = /token|key|password|passwd|secret|otp|auth|credential|signature|code/i;
 
 const faultSchema = z
@@ -61,10 +91,18 @@ const faultSchema = z
     body: z.unknown().optional(),
     delayMs: z.number().int().min(0).max(120_000).optional(),
     drop: z.boolean().optional(),
+    truncateAfter: z.number().int().min(0).optional(),
+    stallBody: z.boolean().optional(),
   })
-  .refine((f) => f.status !== undefined || f.delayMs !== undefined || f.drop === true, {
-    message: "a fault needs at least one of status, delayMs or drop",
-  });
+  .refine(
+    (f) =>
+      f.status !== undefined ||
+      f.delayMs !== undefined ||
+      f.drop === true ||
+      f.truncateAfter !== undefined ||
+      f.stallBody === true,
+    { message: "a fault needs at least one of status, delayMs, drop, truncateAfter or stallBody" },
+  );
 
 const clockSchema = z.union([
   z.strictObject({ advance: z.union([z.string(), z.number()]) }),
@@ -119,8 +157,14 @@ function clientIp(req: IncomingMessage): string {
 class Emulator {
   state: AccountState;
   private offsetMs = 0;
-  private log: RequestLogEntry[] = [];
+  private readonly log = new Ring<RequestLogEntry>(MAX_LOG);
   private faults: ActiveFault[] = [];
+  private hooks: ActiveHook[] = [];
+  private hookIds = 0;
+  /** Admin calls waiting for a hook to fire. */
+  private readonly hookWaiters = new Set<() => void>();
+  /** API requests received and not answered yet (a fault's delay holds them); admin calls excluded. */
+  private inFlight = 0;
   private rateWindows = new Map<string, { resetsAt: Date; used: number }>();
   private readonly sleepers = new Set<() => void>();
   baseUrl = "";
@@ -140,10 +184,68 @@ class Emulator {
 
   reset(): void {
     this.offsetMs = 0;
-    this.log = [];
+    this.log.clear();
     this.faults = [];
+    this.clearHooks();
     this.rateWindows.clear();
     this.state = new AccountState(this.seed, this.now());
+  }
+
+  /** Remove every hook and let the requests they hold go on. */
+  clearHooks(): void {
+    const hooks = this.hooks;
+    this.hooks = [];
+    for (const hook of hooks) for (const go of [...hook.held]) go(true);
+  }
+
+  private takeHook(method: string, path: string, userAgent: string): ActiveHook | undefined {
+    const hook = this.hooks.find((h) => !(h.once && h.fired > 0) && h.matches(method, path, userAgent));
+    if (hook) hook.fired += 1;
+    return hook;
+  }
+
+  /**
+   * Tell waiters `hook` fired; with `hold`, wait until it is released (true) or the client's
+   * connection closes (false).
+   */
+  private fire(hook: ActiveHook, res: ServerResponse): Promise<boolean> {
+    for (const wake of [...this.hookWaiters]) wake();
+    if (hook.spec.action === "notify") return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const go = (value: boolean): void => {
+        hook.held.delete(go);
+        res.off("close", closed);
+        resolve(value);
+      };
+      const closed = (): void => go(false);
+      hook.held.add(go);
+      // `close` before the answer was sent means the connection died (the client was killed).
+      res.once("close", closed);
+      if (res.destroyed) go(false);
+    });
+  }
+
+  private hookState(h: ActiveHook): HookState {
+    return { ...h.spec, id: h.id, phase: h.phase, once: h.once, fired: h.fired, held: h.held.size };
+  }
+
+  /** Answer when `hook` has fired, or after `waitMs`, whichever is first. */
+  private waitForHook(hook: ActiveHook, waitMs: number): Promise<void> {
+    if (hook.fired > 0 || waitMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        if (hook.fired === 0 && this.hooks.includes(hook)) return;
+        clearTimeout(timer);
+        this.hookWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.hookWaiters.delete(done);
+        resolve();
+      }, waitMs);
+      timer.unref();
+      this.hookWaiters.add(done);
+    });
   }
 
   wakeSleepers(): void {
@@ -184,7 +286,6 @@ class Emulator {
 
   private record(entry: RequestLogEntry): void {
     this.log.push(entry);
-    if (this.log.length > MAX_LOG) this.log.splice(0, this.log.length - MAX_LOG);
   }
 
   /** Path and query with anything that could be a secret replaced. */
@@ -220,14 +321,20 @@ class Emulator {
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    this.dispatch(req, res).catch(() => {
-      if (!res.headersSent) {
-        res.writeHead(500, { "Content-Type": "application/json" });
-        res.end(JSON.stringify({ msg: "Internal emulator error" }));
-      } else {
-        res.destroy();
-      }
-    });
+    const api = !(req.url ?? "/").startsWith("/__emulator/");
+    if (api) this.inFlight += 1;
+    this.dispatch(req, res)
+      .catch(() => {
+        if (!res.headersSent) {
+          res.writeHead(500, { "Content-Type": "application/json" });
+          res.end(JSON.stringify({ msg: "Internal emulator error" }));
+        } else {
+          res.destroy();
+        }
+      })
+      .finally(() => {
+        if (api) this.inFlight -= 1;
+      });
   };
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -259,6 +366,26 @@ class Emulator {
         at: formatTime(now),
       });
 
+    const hook = this.takeHook(method, url.pathname, userAgent ?? "");
+    if (hook?.phase === "before" && !(await this.fire(hook, res))) {
+      // The client went away while the request was held: it is dropped unprocessed.
+      logEntry(0);
+      return;
+    }
+    /** Send `reply`, holding it first when an `after` hook says so (the effect is already applied). */
+    const respond = async (
+      reply: Reply,
+      headers: Record<string, string>,
+      deliver: (reply: Reply, headers: Record<string, string>) => void = (r, h) => send(res, r, h, method),
+    ): Promise<void> => {
+      if (hook?.phase === "after" && !(await this.fire(hook, res))) {
+        logEntry(reply.status);
+        return;
+      }
+      deliver(reply, headers);
+      logEntry(reply.status);
+    };
+
     const fault = this.takeFault(method, url.pathname);
     if (fault) {
       if (fault.delayMs) await this.sleep(fault.delayMs);
@@ -269,8 +396,7 @@ class Emulator {
       }
       if (fault.status !== undefined) {
         const body = fault.body === undefined ? { msg: STATUS_CODES[fault.status] ?? "Error" } : fault.body;
-        send(res, { status: fault.status, body }, apiHeaders(fault.status, now), method);
-        logEntry(fault.status);
+        await respond({ status: fault.status, body }, apiHeaders(fault.status, now));
         return;
       }
     }
@@ -279,11 +405,16 @@ class Emulator {
     if (!match.route) {
       const status = match.pathKnown ? 405 : 404;
       const body = match.pathKnown ? { msg: "Method not allowed" } : { msg: "Not found" };
-      send(res, { status, body }, apiHeaders(status, now), method);
-      logEntry(status);
+      await respond({ status, body }, apiHeaders(status, now));
       return;
     }
     const { route, params } = match;
+    // A body fault lets the request take effect and then spoils its answer.
+    const answer = (reply: Reply, headers: Record<string, string>): void => {
+      if (fault?.truncateAfter !== undefined) sendTruncated(res, reply, headers, fault.truncateAfter);
+      else if (fault?.stallBody) sendStalled(res, reply, headers);
+      else send(res, reply, headers, method);
+    };
     const extraHeaders: Record<string, string> = {};
     const write = method !== "GET" && method !== "HEAD";
     let reply: Reply;
@@ -315,8 +446,7 @@ class Emulator {
       reply = { status: error.status, body: error.body, headers: error.headers };
     }
     const base = route.realtime ? realtimeHeaders(now) : apiHeaders(reply.status, now);
-    send(res, reply, { ...base, ...extraHeaders, ...reply.headers }, method);
-    logEntry(reply.status);
+    await respond(reply, { ...base, ...extraHeaders, ...reply.headers }, answer);
   }
 
   private async admin(method: string, path: string, req: IncomingMessage): Promise<Reply> {
@@ -336,9 +466,9 @@ class Emulator {
     const route = `${method} ${path}`;
     switch (route) {
       case "GET requests":
-        return { status: 200, body: this.log };
+        return { status: 200, body: this.log.toArray() };
       case "DELETE requests":
-        this.log = [];
+        this.log.clear();
         return { status: 204 };
       case "GET state":
         return { status: 200, body: this.snapshot() };
@@ -393,8 +523,67 @@ class Emulator {
         this.reset();
         this.wakeSleepers();
         return { status: 200, body: { now: formatTime(this.now()) } };
-      default:
+      case "POST hooks": {
+        const parsed = hookSchema.safeParse(await body());
+        if (!parsed.success) throw invalid(parsed.error);
+        const { phase, once, ...rest } = parsed.data;
+        let matchPath: (path: string) => boolean;
+        let matchAgent: (agent: string) => boolean;
+        try {
+          matchPath = pathMatcher(rest.path);
+          matchAgent = pathMatcher(rest.userAgent);
+        } catch {
+          throw new ApiError(400, { error: "path or userAgent: invalid regular expression" });
+        }
+        const wantMethod = rest.method?.toUpperCase();
+        const spec: HookSpec = {
+          action: rest.action,
+          ...(rest.method === undefined ? {} : { method: rest.method }),
+          ...(rest.path === undefined ? {} : { path: rest.path }),
+          ...(rest.userAgent === undefined ? {} : { userAgent: rest.userAgent }),
+        };
+        const hook: ActiveHook = {
+          id: `hook-${++this.hookIds}`,
+          spec,
+          phase,
+          once,
+          fired: 0,
+          held: new Set(),
+          matches: (m, p, ua) =>
+            (wantMethod === undefined || wantMethod === m) && matchPath(p) && matchAgent(ua),
+        };
+        this.hooks.push(hook);
+        return { status: 201, body: this.hookState(hook) };
+      }
+      case "GET hooks":
+        return { status: 200, body: { hooks: this.hooks.map((h) => this.hookState(h)) } };
+      case "DELETE hooks":
+        this.clearHooks();
+        return { status: 204 };
+      default: {
+        const one = /^hooks\/([^/]+)(\/release)?$/.exec(path);
+        const hook = one ? this.hooks.find((h) => h.id === one[1]) : undefined;
+        if (one && !hook) return { status: 404, body: { error: `no hook ${one[1]}` } };
+        if (hook && !one?.[2] && method === "GET") {
+          const waitMs = Number(
+            new URL(req.url ?? "/", "http://emulator.invalid").searchParams.get("waitMs") ?? 0,
+          );
+          await this.waitForHook(hook, Math.min(Number.isFinite(waitMs) ? waitMs : 0, MAX_HOOK_WAIT_MS));
+          return { status: 200, body: this.hookState(hook) };
+        }
+        if (hook && !one?.[2] && method === "DELETE") {
+          this.hooks = this.hooks.filter((h) => h !== hook);
+          for (const go of [...hook.held]) go(true);
+          for (const wake of [...this.hookWaiters]) wake();
+          return { status: 204 };
+        }
+        if (hook && one?.[2] && method === "POST") {
+          const released = hook.held.size;
+          for (const go of [...hook.held]) go(true);
+          return { status: 200, body: { ...this.hookState(hook), released } };
+        }
         return { status: 404, body: { error: `no admin endpoint ${route}` } };
+      }
     }
   }
 
@@ -451,6 +640,8 @@ class Emulator {
             ],
       ),
       faults: this.faults.map((f) => ({ ...f.spec, count: f.remaining })),
+      hooks: this.hooks.map((h) => this.hookState(h)),
+      inFlight: this.inFlight,
     };
   }
 }
@@ -459,6 +650,37 @@ class Emulator {
 function withoutUndefined(value: z.output<typeof faultSchema>): FaultSpec {
   const entries = Object.entries(value).filter(([, v]) => v !== undefined);
   return Object.fromEntries(entries);
+}
+
+/** The answer's headers (with its full Content-Length) and its first `bytes` bytes, then a reset. */
+function sendTruncated(
+  res: ServerResponse,
+  reply: Reply,
+  headers: Record<string, string>,
+  bytes: number,
+): void {
+  const payload = Buffer.from(typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body ?? {}));
+  res.writeHead(reply.status, {
+    ...headers,
+    ...reply.headers,
+    "Content-Type": "application/json",
+    "Content-Length": payload.byteLength,
+  });
+  res.write(payload.subarray(0, Math.min(bytes, payload.byteLength)), () => {
+    res.socket?.resetAndDestroy();
+  });
+}
+
+/** The answer's headers, then nothing until the client gives up (the connection stays open). */
+function sendStalled(res: ServerResponse, reply: Reply, headers: Record<string, string>): void {
+  const payload = Buffer.from(typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body ?? {}));
+  res.writeHead(reply.status, {
+    ...headers,
+    ...reply.headers,
+    "Content-Type": "application/json",
+    "Content-Length": payload.byteLength,
+  });
+  res.flushHeaders();
 }
 
 function send(res: ServerResponse, reply: Reply, headers: Record<string, string>, method: string): void {

@@ -36,6 +36,47 @@ export interface FaultSpec {
   readonly body?: unknown;
   readonly delayMs?: number;
   readonly drop?: boolean;
+  /**
+   * Handle the request normally (a create takes effect), then send the answer's headers and only
+   * its first `truncateAfter` bytes of body, and reset the connection.
+   */
+  readonly truncateAfter?: number;
+  /** Handle the request normally, then send the answer's headers and never its body. */
+  readonly stallBody?: boolean;
+}
+
+/**
+ * A hook: the emulator notes the next matching request (or every one, with `once: false`) and,
+ * with `action: "hold"`, keeps it unanswered until {@link EmulatorAdmin.releaseHook} or until the
+ * client's connection dies. Tests wait for a hook to fire to know a request reached the server, e.g.
+ * to kill the client at that moment.
+ *
+ * `phase` says where the request stops: `"before"` it is processed (nothing happened yet; if the
+ * connection dies while held, the request is dropped unprocessed), or `"after"` (default): the effect
+ * is applied (the token exists, the revocation is done) and only the answer is held, so a client
+ * killed then never learns what it did. `method`, `path` and `userAgent` match as in {@link FaultSpec}
+ * (`userAgent`: exact, prefix with a trailing `*`, or `re:`); absent ones match everything. Hooks
+ * are checked before faults.
+ */
+export interface HookSpec {
+  readonly method?: string;
+  readonly path?: string;
+  readonly userAgent?: string;
+  readonly action: "hold" | "notify";
+  readonly phase?: "before" | "after";
+  /** Fire on the first matching request only (default true); a fired `once` hook stays listed. */
+  readonly once?: boolean;
+}
+
+/** A hook as the admin API reports it. */
+export interface HookState extends HookSpec {
+  readonly id: string;
+  readonly phase: "before" | "after";
+  readonly once: boolean;
+  /** Matching requests seen so far. */
+  readonly fired: number;
+  /** Requests held now. */
+  readonly held: number;
 }
 
 /** A clock move: `advance` by a duration (`"90s"`, `"30d"`, `"-2h"`, or a number of seconds) or `set` to an instant. */
@@ -70,6 +111,13 @@ export interface EmulatorStateSnapshot {
   }[];
   /** Pending faults. */
   readonly faults: readonly FaultSpec[];
+  /** Hooks, fired or not, until removed. */
+  readonly hooks: readonly HookState[];
+  /**
+   * API requests received and not answered yet, e.g. held by a fault's delay. Tests wait for 0
+   * before checking what a killed client's last request did.
+   */
+  readonly inFlight: number;
 }
 
 /** A token in the state snapshot; never its value. */

@@ -7,6 +7,7 @@ import {
   type FastlyErrorInit,
   FastlyNetworkError,
   FastlyNotFoundError,
+  FastlyRedirectError,
   FastlyResponseError,
   FastlyUnknownOutcomeError,
 } from "./errors.ts";
@@ -23,6 +24,14 @@ import {
 } from "./schemas.ts";
 import type { CreateAutomationTokenInput, FastlyClient, RateLimitInfo } from "./types.ts";
 import { formatTime } from "../util/time.ts";
+import {
+  BodyTooLargeError,
+  DEFAULT_MAX_BODY_BYTES,
+  formatBytes,
+  isRedirect,
+  readTextCapped,
+  redirectHost,
+} from "../util/http.ts";
 
 /** The public Fastly API. */
 export const DEFAULT_ENDPOINT = "https://api.fastly.com";
@@ -35,7 +44,7 @@ export interface RetryOptions {
   readonly baseDelayMs?: number;
   /** Longest single wait in ms; a 429 whose reset is further away fails at once (default 60 s). */
   readonly maxDelayMs?: number;
-  /** Per-request timeout in ms (default 30 s). */
+  /** Per-request timeout in ms, covering the answer's headers and its whole body (default 30 s). */
   readonly timeoutMs?: number;
 }
 
@@ -61,6 +70,8 @@ export interface FastlyClientOptions {
    * run's signal, aborted on SIGINT/SIGTERM. An aborted request rejects with the signal's reason.
    */
   readonly signal?: AbortSignal | undefined;
+  /** Largest response body read, in bytes (default 32 MiB); a larger one fails the request. */
+  readonly maxBodyBytes?: number;
 }
 
 interface RequestSpec {
@@ -100,8 +111,22 @@ interface NoAnswer {
   readonly mayHaveArrived: boolean;
 }
 
-/** What one exchange came to. */
-type Exchange = { readonly answer: Answer } | { readonly noAnswer: NoAnswer };
+/** A 3xx, never followed. */
+interface Redirected {
+  readonly status: number;
+  /** The Location's host, for the message. */
+  readonly host: string;
+}
+
+/**
+ * What one exchange came to: an answer read in full, none (or a body cut short or stalled), a
+ * redirect, or a body past the size cap.
+ */
+type Exchange =
+  | { readonly answer: Answer }
+  | { readonly noAnswer: NoAnswer }
+  | { readonly redirected: Redirected }
+  | { readonly oversized: { readonly status: number; readonly limit: number } };
 
 /** What to do after an exchange: done, send again after a backoff, wait at least `ms`, or give up. */
 type Verdict<T> =
@@ -145,6 +170,7 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
   const baseDelayMs = options.retry?.baseDelayMs ?? 500;
   const maxDelayMs = options.retry?.maxDelayMs ?? 60_000;
   const timeoutMs = options.retry?.timeoutMs ?? 30_000;
+  const limits: WireLimits = { timeoutMs, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES };
   const random = options.random ?? Math.random;
   const now = options.now ?? (() => new Date());
   const userAgent = options.userAgent ? `${USER_AGENT} ${options.userAgent}` : USER_AGENT;
@@ -169,7 +195,7 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
       throwIfAborted(signal);
       requestCount++;
       if (spec.method !== "GET") writeRequestCount++;
-      const exchange = await attempt(doFetch, request, timeoutMs, signal);
+      const exchange = await attempt(doFetch, request, limits, signal);
       throwIfAborted(signal);
       if ("answer" in exchange && spec.method !== "GET") {
         rateLimit = readRateLimit(exchange.answer.headers, rateLimit);
@@ -190,6 +216,11 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
       .slice(0, 3)
       .map((i) => `${i.path.join(".") || "body"} ${i.message}`)
       .join("; ");
+    if (!spec.idempotent) {
+      // A write that answered 2xx took effect, but what it made cannot be read: the caller must look.
+      const reason = `the answer could not be read: ${problem}`;
+      throw new FastlyUnknownOutcomeError({ ...errorDetails(spec, 200, [token]), reason });
+    }
     throw new FastlyResponseError({ ...errorDetails(spec, 200, [token]), problem });
   }
 
@@ -332,31 +363,48 @@ function httpRequest(spec: RequestSpec, endpoint: string, token: string, userAge
   return { url, method: spec.method, headers, body };
 }
 
+/** What the wire may take: one deadline for the headers and the whole body, and a body size cap. */
+interface WireLimits {
+  readonly timeoutMs: number;
+  readonly maxBodyBytes: number;
+}
+
 /**
  * One HTTP exchange, the only place the client calls fetch: an answer of any status with its body
- * read, or the failure that left it without one. What the wire may do (redirects, body size,
- * cancellation) is decided here.
+ * read, or the failure that left it without one. What the wire may do is decided here: redirects
+ * are never followed (the request's `Fastly-Key`, password or body would go to the Location's
+ * host); the deadline covers the body too, so a body cut short or stalled is a failure classified
+ * like a lost connection, not an exception from somewhere else; a body past the cap is abandoned.
  */
 async function attempt(
   doFetch: typeof fetch,
   request: HttpRequest,
-  timeoutMs: number,
+  limits: WireLimits,
   stop: AbortSignal | undefined,
 ): Promise<Exchange> {
-  let response: Response;
-  const timeout = AbortSignal.timeout(timeoutMs);
+  let status = 0;
+  const timeout = AbortSignal.timeout(limits.timeoutMs);
   try {
-    response = await doFetch(request.url, {
+    const response = await doFetch(request.url, {
       method: request.method,
       headers: request.headers,
       ...(request.body === undefined ? {} : { body: request.body }),
+      redirect: "manual",
       // The run's signal ends the exchange too, body included.
       signal: stop ? AbortSignal.any([stop, timeout]) : timeout,
     });
+    status = response.status;
+    if (isRedirect(response.status)) {
+      await response.body?.cancel().catch(() => {});
+      const host = redirectHost(response.headers.get("location"), request.url);
+      return { redirected: { status: response.status, host } };
+    }
+    const body = await readBody(response, limits.maxBodyBytes);
+    return { answer: { status: response.status, headers: response.headers, body } };
   } catch (error) {
+    if (error instanceof BodyTooLargeError) return { oversized: { status, limit: error.limit } };
     return { noAnswer: noAnswer(error) };
   }
-  return { answer: { status: response.status, headers: response.headers, body: await readBody(response) } };
 }
 
 /**
@@ -365,6 +413,23 @@ async function attempt(
  * repeat; a create that may have arrived is never repeated and fails with an unknown outcome.
  */
 function classify(spec: RequestSpec, exchange: Exchange, context: ClassifyContext): Verdict<Answer> {
+  if ("redirected" in exchange) {
+    const { status, host } = exchange.redirected;
+    const details = errorDetails(spec, status, context.secrets);
+    return { kind: "fail", error: new FastlyRedirectError({ ...details, locationHost: host }) };
+  }
+  if ("oversized" in exchange) {
+    const { status, limit } = exchange.oversized;
+    const details = errorDetails(spec, status, context.secrets);
+    const reason = `the answer is larger than ${formatBytes(limit)}`;
+    // A write whose answer is unreadable may have taken effect; a read is not repeated (it would be as large).
+    return {
+      kind: "fail",
+      error: spec.idempotent
+        ? new FastlyResponseError({ ...details, problem: reason })
+        : new FastlyUnknownOutcomeError({ ...details, reason }),
+    };
+  }
   if ("noAnswer" in exchange) {
     const { reason, mayHaveArrived } = exchange.noAnswer;
     const details = errorDetails(spec, 0, context.secrets);
@@ -482,8 +547,8 @@ function rateLimitReset(headers: Headers): Date | undefined {
   return Number.isFinite(seconds) && seconds > 0 ? new Date(seconds * 1000) : undefined;
 }
 
-async function readBody(response: Response): Promise<unknown> {
-  const text = await response.text();
+async function readBody(response: Response, maxBytes: number): Promise<unknown> {
+  const text = await readTextCapped(response, maxBytes);
   if (text === "") return undefined;
   try {
     return JSON.parse(text) as unknown;

@@ -148,6 +148,24 @@ export class FastlyUnknownOutcomeError extends FastlyApiError {
   }
 }
 
+/**
+ * A 3xx: never followed, because the redirect would carry `Fastly-Key` (and a password or a new
+ * token's value) to whatever host the Location names.
+ */
+export class FastlyRedirectError extends FastlyApiError {
+  override readonly name = "FastlyRedirectError";
+  /** The host (and port) the Location header names; never its path or query. */
+  readonly locationHost: string;
+  constructor(init: FastlyErrorInit & { locationHost: string }) {
+    super(
+      init,
+      `the API answered ${init.status}, redirecting to ${init.locationHost}; ftr does not follow redirects (they would carry the credentials to that host)`,
+      "Check FASTLY_API_ENDPOINT or fastly.endpoint: it must name the API itself",
+    );
+    this.locationHost = init.locationHost;
+  }
+}
+
 /** A 2xx whose body is not what the API documents. */
 export class FastlyResponseError extends FastlyApiError {
   override readonly name = "FastlyResponseError";

@@ -17,7 +17,7 @@ export interface CheckOptions {
 }
 
 /** Why a check failed. */
-export type CheckReason = "expiring" | "expired" | "dead" | "absent" | "unknown";
+export type CheckReason = "expiring" | "expired" | "dead" | "absent" | "unknown" | "refused";
 
 /** One problem `check` reports. */
 export interface CheckFinding {
@@ -115,6 +115,15 @@ export function checkReport(report: StatusReport, options: CheckOptions): CheckR
     });
   };
 
+  if (report.credentialRefused !== undefined) {
+    // A credential given and refused (revoked, expired, mistyped) is a failure, or a cron job would
+    // report OK on the deployed tokens alone until the day nobody can list the account.
+    const status = report.credentialRefused;
+    findings.push({
+      reason: "refused",
+      message: `FASTLY_API_TOKEN was refused by Fastly (${status}${status === 403 ? ": not a superuser's user token?" : ": revoked, expired or mistyped?"}); fix: export a valid user token of a superuser, or unset FASTLY_API_TOKEN to check the deployed tokens only`,
+    });
+  }
   for (const env of report.environments) {
     const d = env.deployed;
     const fix = fixFor(env.name);

@@ -1,5 +1,10 @@
-/** The human rendering of a status report: a table per tokens and environments, colours optional. */
-import Table from "cli-table3";
+/**
+ * The human rendering of a status report: a table of tokens and one of environments, colours
+ * optional. Drawn by a small column renderer that is linear in the rows (a general table library
+ * scans earlier rows for every cell, which took seconds at a few thousand tokens), painting each
+ * cell after measuring it, so widths never have to strip colour codes.
+ */
+import { escapeControl } from "../util/escape.ts";
 import type { Finding, Severity, StatusReport, TokenStatus } from "./status.ts";
 
 /** Colour functions; identity functions when the output is not a terminal. */
@@ -60,62 +65,187 @@ function left(t: TokenStatus): string {
 function servicesText(t: TokenStatus): string {
   if (t.allServices) return "all services";
   const names = t.services.map((s) => s.name ?? s.id);
-  return names.length <= 3 ? names.join("\n") : `${names.slice(0, 2).join("\n")}\n+${names.length - 2} more`;
+  return names.length <= 3 ? names.join(", ") : `${names.slice(0, 2).join(", ")} +${names.length - 2} more`;
 }
 
-/** The report as text: a header line, the tokens table, the environments table, a summary line. */
-export function renderStatus(report: StatusReport, paint: Paint = plainPaint): string {
+/** One cell: its text, measured and cut as plain text, and the paint applied after. */
+interface Cell {
+  readonly text: string;
+  readonly paint?: (s: string) => string;
+}
+
+/** A column: its heading, and whether it may be cut (with …) to fit the width. */
+interface Column {
+  readonly head: string;
+  readonly flexible?: boolean;
+  /** Narrowest a flexible column is cut to. */
+  readonly min?: number;
+  /** Left out when the rest does not fit the width even cut; lower numbers go first. */
+  readonly drop?: number;
+}
+
+/** Options of {@link renderStatus}. */
+export interface RenderOptions {
+  /** Every column (access, services, user agent, every finding) instead of the compact view. */
+  readonly wide?: boolean;
+  /** The terminal's width: cut flexible columns to fit. Absent: nothing is cut (files, pipes). */
+  readonly width?: number;
+}
+
+const GAP = "  ";
+
+/** Cut `text` to `width` characters, ending in … when cut. */
+function cut(text: string, width: number): string {
+  if (text.length <= width) return text;
+  return width <= 1 ? text.slice(0, width) : `${text.slice(0, width - 1)}…`;
+}
+
+/**
+ * Rows as aligned columns, one line per row. Widths come from one pass over the rows; with a
+ * `width`, flexible columns give up space, the last first, down to their minimum.
+ */
+function columns(
+  cols: readonly Column[],
+  rows: readonly (readonly Cell[])[],
+  paint: Paint,
+  width?: number,
+): string {
+  // Names, findings and user agents come from the account: control characters are made visible
+  // (and measured as shown) so a name cannot move the cursor or forge a row.
+  rows = rows.map((row) => row.map((cell) => ({ ...cell, text: escapeControl(cell.text) })));
+  const widths = cols.map((c) => c.head.length);
+  for (const row of rows) {
+    for (let i = 0; i < cols.length; i++) {
+      const len = row[i]?.text.length ?? 0;
+      if (len > (widths[i] ?? 0)) widths[i] = len;
+    }
+  }
+  const shown = cols.map(() => true);
+  if (width !== undefined) {
+    const total = () => widths.reduce((sum, w, i) => sum + (shown[i] ? w + GAP.length : 0), 0) - GAP.length;
+    const floor = (i: number) =>
+      cols[i]?.flexible ? Math.min(widths[i] ?? 0, cols[i]?.min ?? 8) : (widths[i] ?? 0);
+    // Leave out droppable columns while even the narrowest cut would not fit.
+    const droppable = cols
+      .map((c, i) => ({ i, drop: c.drop }))
+      .filter((c): c is { i: number; drop: number } => c.drop !== undefined)
+      .sort((a, b) => a.drop - b.drop);
+    for (const { i } of droppable) {
+      const narrowest =
+        widths.reduce((sum, _w, j) => sum + (shown[j] ? floor(j) + GAP.length : 0), 0) - GAP.length;
+      if (narrowest <= width) break;
+      shown[i] = false;
+    }
+    let excess = total() - width;
+    for (let i = cols.length - 1; i >= 0 && excess > 0; i--) {
+      const col = cols[i];
+      const w = widths[i] ?? 0;
+      if (!col?.flexible || !shown[i]) continue;
+      const give = Math.min(excess, Math.max(0, w - (col.min ?? 8)));
+      widths[i] = w - give;
+      excess -= give;
+    }
+  }
+  const line = (cells: readonly Cell[]): string => {
+    const parts: string[] = [];
+    for (let i = 0; i < cols.length; i++) {
+      if (!shown[i]) continue;
+      const cell = cells[i] ?? { text: "" };
+      const w = widths[i] ?? 0;
+      const text = cut(cell.text, w);
+      // The last column is not padded: no trailing blanks.
+      const padded = i === cols.length - 1 ? text : text.padEnd(w);
+      parts.push(cell.paint ? cell.paint(padded) : padded);
+    }
+    return parts.join(GAP).trimEnd();
+  };
+  const lines = [line(cols.map((c) => ({ text: c.head, paint: paint.bold })))];
+  for (const row of rows) lines.push(line(row));
+  return lines.join("\n");
+}
+
+function findingsCell(paint: Paint, findings: readonly Finding[], all: boolean): Cell {
+  if (findings.length === 0) return { text: "ok", paint: paint.green };
+  const severity = worst(findings);
+  const text = all
+    ? findings.map((f) => f.message).join("; ")
+    : `${findings[0]?.message ?? ""}${findings.length > 1 ? ` (+${findings.length - 1} more)` : ""}`;
+  return { text, paint: (s) => paintSeverity(paint, severity, s) };
+}
+
+function envText(t: TokenStatus): string {
+  if (t.environment) return `${t.environment}${t.deployedIn.includes(t.environment) ? " (deployed)" : ""}`;
+  return t.deployedIn.length > 0 ? `— (deployed in ${t.deployedIn.join(", ")})` : "—";
+}
+
+/**
+ * The report as text: a header line, the tokens table, the environments table, a summary line.
+ * Compact by default (one line a token); `wide` adds access, services and last user agent and
+ * lists every finding; `width` cuts the token name and findings to fit a terminal.
+ */
+export function renderStatus(
+  report: StatusReport,
+  paint: Paint = plainPaint,
+  options: RenderOptions = {},
+): string {
   const out: string[] = [];
-  if (report.limitation) out.push(paint.yellow(`note: ${report.limitation}`));
-  const tokens = new Table({
-    head: ["token", "env", "expires", "time left", "last used", "access", "findings"].map((h) =>
-      paint.bold(h),
-    ),
-    style: { head: [], border: [] },
-  });
+  const wide = options.wide === true;
+  const width = wide ? undefined : options.width;
+  if (report.limitation) out.push(paint.yellow(`note: ${escapeControl(report.limitation)}`));
+  const cols: Column[] = [
+    { head: "token", flexible: true, min: 16 },
+    { head: "id", drop: 2 },
+    { head: "env", flexible: true, min: 10 },
+    { head: "expires", drop: 3 },
+    { head: "time left" },
+    { head: "last used", drop: 1 },
+    ...(wide ? [{ head: "user agent" }, { head: "access" }, { head: "services" }] : []),
+    { head: "findings", flexible: true, min: 12 },
+  ];
+  const rows: Cell[][] = [];
   for (const t of report.tokens) {
     const severity = worst(t.findings);
-    const env = t.environment
-      ? `${t.environment}${t.deployedIn.includes(t.environment) ? "\n(deployed)" : ""}`
-      : t.deployedIn.length > 0
-        ? `—\n(deployed in ${t.deployedIn.join(", ")})`
-        : "—";
-    tokens.push([
-      `${t.name}\n${paint.dim(t.id)}`,
-      env,
-      day(t.expiresAt),
-      `${paintSeverity(paint, severity, timeBar(t.msLeft, t.lifetimeMs))}\n${left(t)}`,
-      t.lastUsed
-        ? `${day(t.lastUsed.at)}${t.lastUsed.userAgent ? `\n${paint.dim(t.lastUsed.userAgent)}` : ""}`
-        : "—",
-      `${[t.role, t.scopes.join(" ")].filter((s) => s !== "").join(", ")}\n${servicesText(t)}`,
-      t.findings.length === 0
-        ? paint.green("ok")
-        : t.findings.map((f) => paintSeverity(paint, f.severity, f.message)).join("\n"),
-    ]);
+    const row: Cell[] = [
+      { text: t.name },
+      { text: t.id, paint: paint.dim },
+      { text: envText(t) },
+      { text: day(t.expiresAt) },
+      {
+        text: `${timeBar(t.msLeft, t.lifetimeMs)} ${left(t)}`,
+        paint: (s) => paintSeverity(paint, severity, s),
+      },
+      { text: t.lastUsed ? day(t.lastUsed.at) : "—" },
+    ];
+    if (wide) {
+      row.push(
+        { text: t.lastUsed?.userAgent ?? "—", paint: paint.dim },
+        { text: [t.role, t.scopes.join(" ")].filter((s) => s !== "").join(", ") || "—" },
+        { text: servicesText(t) },
+      );
+    }
+    row.push(findingsCell(paint, t.findings, wide || width === undefined));
+    rows.push(row);
   }
-  out.push(report.tokens.length > 0 ? tokens.toString() : paint.dim("no automation tokens"));
+  out.push(report.tokens.length > 0 ? columns(cols, rows, paint, width) : paint.dim("no automation tokens"));
 
   if (report.environments.length > 0) {
-    const envs = new Table({
-      head: ["environment", "deployed token", "findings"].map((h) => paint.bold(h)),
-      style: { head: [], border: [] },
-    });
-    for (const e of report.environments) {
+    const envRows = report.environments.map((e): Cell[] => {
       const d = e.deployed;
       const deployed =
         d.status === "valid"
-          ? `${d.tokenId}${d.managed ? "" : " (not managed)"}${d.expiresAt ? `\nexpires ${day(d.expiresAt)}` : ""}`
+          ? `${d.tokenId}${d.managed ? "" : " (not managed)"}${d.expiresAt ? `, expires ${day(d.expiresAt)}` : ""}`
           : `${d.status}${d.tokenId ? ` (${d.tokenId})` : ""}`;
-      envs.push([
-        e.name,
-        deployed,
-        e.findings.length === 0
-          ? paint.green("ok")
-          : e.findings.map((f) => paintSeverity(paint, f.severity, f.message)).join("\n"),
-      ]);
-    }
-    out.push(envs.toString());
+      return [{ text: e.name }, { text: deployed }, findingsCell(paint, e.findings, true)];
+    });
+    out.push("");
+    out.push(
+      columns(
+        [{ head: "environment" }, { head: "deployed token" }, { head: "findings", flexible: true, min: 12 }],
+        envRows,
+        paint,
+        width,
+      ),
+    );
   }
   const { critical, warning, info } = report.summary;
   const counts = `${report.tokens.length} token(s), ${report.environments.length} environment(s): ${critical} critical, ${warning} warning(s), ${info} note(s)`;

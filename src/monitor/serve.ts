@@ -27,6 +27,9 @@ import {
 import type { AutomationToken, FastlyClient } from "../fastly/types.ts";
 import { deployedState } from "../plan/gather.ts";
 import type { DeployedState } from "../plan/plan.ts";
+import type { NotificationSink } from "../notify/dispatch.ts";
+import { tokenExpiringEvent, type ExpiringToken } from "../notify/events.ts";
+import { ExpiryNotices } from "../notify/expiring.ts";
 import { lastRotations, readJournal, runStates } from "../rotation/journal.ts";
 import { silentLogger, type Logger } from "../util/log.ts";
 import { redact } from "../util/redact.ts";
@@ -74,6 +77,11 @@ export interface ServeOptions {
   readonly endpoint?: string | undefined;
   /** Refresh failures and recoveries are logged here; default silent. */
   readonly log?: Logger;
+  /**
+   * Told once per token per warning window when a managed token enters its environment's
+   * `rotateBefore` window (remembered in the state directory across restarts). Default: none.
+   */
+  readonly notify?: NotificationSink;
 }
 
 /** What one refresh did. */
@@ -242,6 +250,32 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     }
   };
 
+  const notices = options.notify ? new ExpiryNotices(config.stateDir, log) : undefined;
+
+  /** Warn once about each managed token, still in use, that has entered its warning window. */
+  const notifyExpiring = async (report: StatusReport): Promise<void> => {
+    const sink = options.notify;
+    if (!sink || !notices) return;
+    const at = now();
+    const expiring: ExpiringToken[] = [];
+    for (const t of report.tokens) {
+      if (t.environment === undefined || t.expiresAt === undefined || t.msLeft === undefined) continue;
+      if (t.msLeft > t.rotateBeforeMs) continue;
+      // A token its environment has already replaced needs no rotation (it awaits its revoke).
+      const env = report.environments.find((e) => e.name === t.environment);
+      if (env?.deployed.status === "valid" && env.deployed.tokenId !== t.id) continue;
+      expiring.push({ environment: t.environment, tokenId: t.id, expiresAt: t.expiresAt, msLeft: t.msLeft });
+    }
+    await Promise.all(
+      notices.pending(expiring).map(async (token) => {
+        // Remembered once a notifier took it; when none did, the next refresh tries again.
+        if ((await sink.emit(tokenExpiringEvent(token, at, config.configPath))) > 0) {
+          notices.remember(token, at);
+        }
+      }),
+    );
+  };
+
   const runRefresh = async (): Promise<RefreshResult> => {
     const started = performance.now();
     const errors: string[] = [];
@@ -275,6 +309,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     }
     lastOk = ok;
     lastError = ok ? undefined : errors.join("; ");
+    if (report) await notifyExpiring(report);
     return { ok, errors, durationMs, ...(report ? { report } : {}) };
   };
 

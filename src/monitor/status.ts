@@ -118,6 +118,11 @@ export interface StatusReport {
   readonly scope: "account" | "deployed-only";
   /** Why the report is deployed-only. */
   readonly limitation?: string;
+  /**
+   * The HTTP status (401, 403) with which Fastly refused the listing made with FASTLY_API_TOKEN.
+   * Absent when no credential was given: that deployed-only mode is chosen, not a failure.
+   */
+  readonly credentialRefused?: number;
   /** Most urgent first: expired or dead, then by time left, never-expiring last. */
   readonly tokens: readonly TokenStatus[];
   readonly environments: readonly EnvironmentStatus[];
@@ -132,6 +137,8 @@ export interface StatusFacts {
   readonly services?: readonly Service[];
   /** Why the listing is missing. */
   readonly limitation?: string;
+  /** The HTTP status of a refused listing. */
+  readonly credentialRefused?: number;
   /** By environment name. */
   readonly deployed: Readonly<Record<string, DeployedState>>;
 }
@@ -171,6 +178,7 @@ export async function collectStatus(options: CollectStatusOptions): Promise<Stat
   let automationTokens: AutomationToken[] | undefined;
   let services: Service[] | undefined;
   let limitation: string | undefined;
+  let credentialRefused: number | undefined;
   if (!client) {
     limitation = "FASTLY_API_TOKEN is not set: showing only the deployed tokens, identified with themselves";
   } else {
@@ -182,7 +190,8 @@ export async function collectStatus(options: CollectStatusOptions): Promise<Stat
     } catch (error) {
       const refused = error instanceof FastlyAuthError || error instanceof FastlyForbiddenError;
       if (!refused || options.fallback === false) throw error;
-      limitation = `the account listing was refused (${error.status}): showing only the deployed tokens, identified with themselves`;
+      limitation = `FASTLY_API_TOKEN was refused (${error.status}) when listing the account: showing only the deployed tokens, identified with themselves`;
+      credentialRefused = error.status;
       automationTokens = undefined;
       services = undefined;
     }
@@ -205,6 +214,7 @@ export async function collectStatus(options: CollectStatusOptions): Promise<Stat
       ...(automationTokens ? { automationTokens } : {}),
       ...(services ? { services } : {}),
       ...(limitation ? { limitation } : {}),
+      ...(credentialRefused === undefined ? {} : { credentialRefused }),
       deployed: Object.fromEntries(pairs),
     },
     config,
@@ -317,6 +327,7 @@ export function buildStatus(facts: StatusFacts, config: Config, now: Date): Stat
     generatedAt: now.toISOString(),
     scope: account ? "account" : "deployed-only",
     ...(facts.limitation ? { limitation: facts.limitation } : {}),
+    ...(facts.credentialRefused === undefined ? {} : { credentialRefused: facts.credentialRefused }),
     tokens: tokenStatuses,
     environments,
     summary: {

@@ -23,7 +23,7 @@ export interface GatherOptions {
 /** List tokens and services and identify each environment's deployed token. */
 export async function gatherState(options: GatherOptions): Promise<LiveState> {
   const { client, stores } = options;
-  const [automationTokens, services, deployedPairs] = await Promise.all([
+  const [automationTokens, services, deployedPairs, problemPairs] = await Promise.all([
     client.listAutomationTokens(),
     client.listServices(),
     Promise.all(
@@ -32,8 +32,15 @@ export async function gatherState(options: GatherOptions): Promise<LiveState> {
           [name, await deployedState(store, client.endpoint, options.fetch, options.signal)] as const,
       ),
     ),
+    Promise.all([...stores].map(async ([name, store]) => [name, (await store.preflight?.()) ?? []] as const)),
   ]);
-  return { automationTokens, services, deployed: Object.fromEntries(deployedPairs) };
+  const storeProblems = Object.fromEntries(problemPairs.filter(([, problems]) => problems.length > 0));
+  return {
+    automationTokens,
+    services,
+    deployed: Object.fromEntries(deployedPairs),
+    ...(Object.keys(storeProblems).length > 0 ? { storeProblems } : {}),
+  };
 }
 
 /** Which token a store's value is: `GET /tokens/self` with that value. */

@@ -4,6 +4,7 @@
  */
 import type { Config, EnvironmentConfig, ServiceSelector } from "../config/types.ts";
 import type { AutomationToken, Service, TokenSelf } from "../fastly/types.ts";
+import { compileNamePattern } from "../util/pattern.ts";
 import { formatTime } from "../util/time.ts";
 
 /** What the secret store holds for one environment, and what Fastly says of it. */
@@ -25,6 +26,8 @@ export interface LiveState {
   readonly services: readonly Service[];
   /** By environment name. */
   readonly deployed: Readonly<Record<string, DeployedState>>;
+  /** By environment name: why its secret store cannot be written safely (see `SecretStore.preflight`). */
+  readonly storeProblems?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Why an environment is or is not rotated. */
@@ -117,6 +120,7 @@ function planEnvironment(state: LiveState, env: EnvironmentConfig, options: Plan
   const reasons: string[] = [];
 
   if (services.error) errors.push(services.error);
+  errors.push(...(state.storeProblems?.[env.name] ?? []));
   const wantServices = services.matched.map((s) => s.id).sort();
 
   const deployedToken = deployedState.status === "valid" ? deployedState.token : undefined;
@@ -261,7 +265,7 @@ export function resolveServices(
       ? { matched: found, error: `services ${unknown.join(", ")} do not exist in the account` }
       : { matched: found };
   }
-  const re = new RegExp(selector.pattern);
+  const re = compileNamePattern(selector.pattern);
   const matched = services.filter((s) => re.test(s.name)).sort((a, b) => a.name.localeCompare(b.name));
   return matched.length === 0
     ? {

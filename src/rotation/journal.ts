@@ -3,20 +3,11 @@
  * the side effect it announces, so after a crash or `kill -9` the last durable step of every
  * environment is known. It holds run ids, environments, steps, token ids and times; never a value.
  */
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  writeSync,
-  existsSync,
-  unlinkSync,
-} from "node:fs";
-import { constants } from "node:fs";
+import { closeSync, constants, fsyncSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { onHardExit } from "../util/interrupt.ts";
 import { redact } from "../util/redact.ts";
+import { readNoFollow, symlinkRefusal } from "./lock.ts";
+import { ensureStateDir } from "./state-dir.ts";
 
 /** The steps of the protocol, in order, then the rollback steps. */
 export type Step =
@@ -78,11 +69,24 @@ export interface Journal {
   close(): void;
 }
 
-/** Open (creating) the journal of `stateDir` for appending. */
+/**
+ * Open (creating) the journal of `stateDir` for appending. The directory is created 0700 and refused
+ * when unsafe (`UnsafeStateDirError`); a symbolic link in place of the journal is refused, never
+ * followed.
+ */
 export function openJournal(stateDir: string, now: () => Date = () => new Date()): Journal {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  ensureStateDir(stateDir);
   const path = journalPath(stateDir);
-  const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+  let fd: number;
+  try {
+    fd = openSync(
+      path,
+      constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+      0o600,
+    );
+  } catch (error) {
+    throw symlinkRefusal(path, error);
+  }
   return {
     path,
     append(record) {
@@ -104,10 +108,18 @@ export function openJournal(stateDir: string, now: () => Date = () => new Date()
 
 /** Every record of the journal of `stateDir`; a torn last line (crash mid-write) is ignored. */
 export function readJournal(stateDir: string): JournalRecord[] {
+  // Reading is not refused in an unsafe directory (a monitor may read a directory it does not own);
+  // every command that writes checks it first.
   const path = journalPath(stateDir);
-  if (!existsSync(path)) return [];
+  let text: string;
+  try {
+    text = readNoFollow(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
   const records: JournalRecord[] = [];
-  for (const line of readFileSync(path, "utf8").split("\n")) {
+  for (const line of text.split("\n")) {
     if (line.trim() === "") continue;
     try {
       const parsed = JSON.parse(line) as JournalRecord;
@@ -209,61 +221,5 @@ export function lastRotations(
   return [...latest.values()];
 }
 
-/**
- * An exclusive lock on the state directory, so two runs never interleave. A lock left by a process
- * that no longer exists is taken over.
- */
-export function acquireLock(stateDir: string): () => void {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const path = join(stateDir, "lock");
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      const unlink = () => {
-        try {
-          unlinkSync(path);
-        } catch {
-          // Already gone.
-        }
-      };
-      // A second signal exits at once, without unwinding: the lock goes then too.
-      const forget = onHardExit(unlink);
-      return () => {
-        forget();
-        unlink();
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const pid = Number(readFileSync(path, "utf8"));
-      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
-        throw new LockedError(path, pid);
-      }
-      unlinkSync(path);
-    }
-  }
-  throw new LockedError(path, 0);
-}
-
-/** Another run holds the state directory. */
-export class LockedError extends Error {
-  override readonly name = "LockedError";
-  constructor(
-    readonly path: string,
-    readonly pid: number,
-  ) {
-    super(
-      `another run (pid ${pid}) holds ${path}; wait for it to finish, or remove the file if that process is gone`,
-    );
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+export { acquireLock, assertUnlocked, LockedError, type LockOptions } from "./lock.ts";
+export { UnsafeStateDirError } from "./state-dir.ts";

@@ -12,6 +12,7 @@ import {
   finishResult,
   newRunId,
   runClock,
+  runNotices,
   type RotationResult,
   type RunContext,
   type SudoKeeper,
@@ -31,9 +32,11 @@ export async function resume(ctx: RunContext): Promise<RotationResult> {
   const release = acquireLock(ctx.config.stateDir);
   const journal = openJournal(ctx.config.stateDir, now);
   const results: EnvironmentResult[] = [];
+  const runs = unfinishedRuns(ctx.config.stateDir);
+  const notices = runNotices(ctx, "resume", runs[0]?.runId ?? "none");
   try {
-    const runs = unfinishedRuns(ctx.config.stateDir);
     const sudo: SudoKeeper = { ensure: () => Promise.resolve(), invalidate: () => {} };
+    if (runs.length > 0) notices.started(runs.map((r) => r.environment));
     for (const run of runs) {
       if (ctx.signal?.aborted) {
         results.push({
@@ -60,20 +63,25 @@ export async function resume(ctx: RunContext): Promise<RotationResult> {
         });
         continue;
       }
-      results.push(await continueRun(ctx, env, run, journal, sudo));
+      const result = await continueRun(ctx, env, run, journal, sudo);
+      results.push(result);
+      notices.environment(result);
     }
+  } catch (error) {
+    await notices.flush();
+    throw error;
   } finally {
     journal.close();
     release();
   }
   const result = finishResult(results[0]?.runId ?? "none", startedAt, now, results);
   // Resume succeeds when every run reached a consistent end: rotated, or rolled back.
-  return {
+  return notices.finished({
     ...result,
     ok: results.every(
       (e) => e.outcome === "rotated" || e.outcome === "rolled-back" || e.outcome === "kept-old",
     ),
-  };
+  });
 }
 
 /** Pick up one run from its last durable step. */
@@ -142,6 +150,12 @@ async function continueRun(
   return r.revokeAndProve();
 }
 
+/** What `rollbackLast` did: the result of the rollback run, and the run it undid. */
+export interface RollbackResult extends RotationResult {
+  /** The rotation run that was undone (or that the rollback tried to undo). */
+  readonly rollbackOf: string;
+}
+
 /** Options of `rollbackLast`. */
 export interface RollbackOptions extends RunContext {
   readonly environment: string;
@@ -151,7 +165,7 @@ export interface RollbackOptions extends RunContext {
  * Undo the last completed rotation of one environment: restore the previous secret, reload, check
  * the old token is in use again, revoke the new one. Only while the old token still lives.
  */
-export async function rollbackLast(options: RollbackOptions): Promise<RotationResult> {
+export async function rollbackLast(options: RollbackOptions): Promise<RollbackResult> {
   const { now } = runClock(options);
   const startedAt = now().toISOString();
   const env = options.config.environments.find((e) => e.name === options.environment);
@@ -187,11 +201,14 @@ export async function rollbackLast(options: RollbackOptions): Promise<RotationRe
   }
   const release = acquireLock(options.config.stateDir);
   const journal = openJournal(options.config.stateDir, now);
+  const runId = newRunId(now());
+  const notices = runNotices(options, "rollback", runId);
+  let outcome: RollbackResult;
   try {
     const r = new EnvironmentRun({
       ctx: options,
       env,
-      runId: newRunId(now()),
+      runId,
       journal,
       sudo: { ensure: () => Promise.resolve(), invalidate: () => {} },
       adapters: await adaptersFor(options, env),
@@ -202,14 +219,40 @@ export async function rollbackLast(options: RollbackOptions): Promise<RotationRe
         tokenName: last.tokenName ?? env.token.name,
       },
     });
+    notices.started([env.name]);
     r.startRollbackOf(last.runId);
-    const result = await r.rollback(new Error(`requested rollback of run ${last.runId}`), true);
-    // Here a rollback is the success.
-    return { ...finishResult(r.runId, startedAt, now, [result]), ok: result.outcome === "rolled-back" };
+    const cause = new Error(`requested rollback of run ${last.runId}`);
+    const undone = await r.rollback(cause, true);
+    // Here a rollback is the success: no "failed" step to report and no cause to fix. When it
+    // fails, say what failed, without the "start failed (requested rollback…)" a rotation's
+    // rollback would begin with.
+    const { error, advice: _advice, ...rolledBack } = undone;
+    const prefix = `start failed (${cause.message}); `;
+    const result =
+      undone.outcome === "rolled-back"
+        ? rolledBack
+        : error?.startsWith(prefix)
+          ? {
+              ...undone,
+              error: error
+                .slice(prefix.length)
+                .replace(/^the rollback then failed too/, "the rollback failed"),
+            }
+          : undone;
+    notices.environment(result);
+    outcome = {
+      ...finishResult(r.runId, startedAt, now, [result]),
+      ok: result.outcome === "rolled-back",
+      rollbackOf: last.runId,
+    };
+  } catch (error) {
+    await notices.flush();
+    throw error;
   } finally {
     journal.close();
     release();
   }
+  return notices.finished(outcome);
 }
 
 /** `rollback` cannot be done; the message says why and what to do instead. */

@@ -18,6 +18,8 @@ import {
 } from "../fastly/errors.ts";
 import type { CreatedAutomationToken, FastlyClient } from "../fastly/types.ts";
 import type { EnvironmentPlan, Plan } from "../plan/plan.ts";
+import { noNotifications, type NotificationSink } from "../notify/dispatch.ts";
+import { environmentEvent, runFinishedEvent, runStartedEvent, type EventSource } from "../notify/events.ts";
 import { silentLogger, type Logger } from "../util/log.ts";
 import { interruptionOf } from "../util/interrupt.ts";
 import { redact, registerSecret } from "../util/redact.ts";
@@ -71,6 +73,11 @@ export interface RunContext {
   readonly signal?: AbortSignal;
   /** How long to wait for Fastly to refuse a revoked token (default 30 s). */
   readonly proveTimeoutMs?: number;
+  /**
+   * Told when the run starts, as each environment ends, and when the run ends; the run waits for
+   * its deliveries only before it returns. Default: none.
+   */
+  readonly notify?: NotificationSink;
 }
 
 /** Options of `rotate`. */
@@ -112,7 +119,8 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
   const runId = options.runId ?? newRunId();
   const { now } = runClock(options);
   const startedAt = now().toISOString();
-  const release = acquireLock(options.config.stateDir);
+  const notices = runNotices(options, "rotate", runId);
+  const release = acquireLock(options.config.stateDir, { runId });
   const journal = openJournal(options.config.stateDir, now);
   const results: EnvironmentResult[] = [];
   try {
@@ -126,10 +134,14 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
       if (!(await options.approve(env.name))) declined.add(env.name);
     }
     const sudo = sudoKeeper(options);
+    const due = options.plan.environments
+      .filter((e) => e.rotate && !declined.has(e.environment))
+      .map((e) => e.environment);
     // Sudo up front: a wrong password stops the run before anything is written.
-    if (options.plan.environments.some((e) => e.rotate && !declined.has(e.environment))) {
+    if (due.length > 0) {
       throwIfStopped(options.signal);
       await sudo.ensure();
+      notices.started(due);
     }
     let stopped = false;
     for (const envPlan of options.plan.environments) {
@@ -173,13 +185,49 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
       });
       const result = await runner.rotate(envPlan, options.keepOld ?? false);
       results.push(result);
+      notices.environment(result);
       if (result.outcome !== "rotated" && result.outcome !== "kept-old") stopped = true;
     }
+  } catch (error) {
+    await notices.flush();
+    throw error;
   } finally {
     journal.close();
     release();
   }
-  return finishResult(runId, startedAt, now, results);
+  return notices.finished(finishResult(runId, startedAt, now, results));
+}
+
+/** A run's notifications: started, one per environment, finished (then delivered before returning). */
+export interface RunNotices {
+  started(environments: readonly string[]): void;
+  environment(result: EnvironmentResult): void;
+  /** Send `run-finished` (when the run started), wait for every delivery, return `result`. */
+  finished<R extends RotationResult>(result: R): Promise<R>;
+  flush(): Promise<boolean>;
+}
+
+/** The notifications of one run of `source`, sent through `ctx.notify`. */
+export function runNotices(ctx: RunContext, source: EventSource, runId: string): RunNotices {
+  const sink = ctx.notify ?? noNotifications;
+  const { now } = runClock(ctx);
+  let started = false;
+  return {
+    started(environments) {
+      started = true;
+      void sink.emit(runStartedEvent(source, runId, now(), environments));
+    },
+    environment(result) {
+      const event = environmentEvent(result, { source, at: now(), configPath: ctx.config.configPath });
+      if (event) void sink.emit(event);
+    },
+    async finished(result) {
+      if (started) void sink.emit(runFinishedEvent(source, result, now()));
+      await sink.flush();
+      return result;
+    },
+    flush: () => sink.flush(),
+  };
 }
 
 /** Refuse to start anything once the run is stopped. */
@@ -293,6 +341,8 @@ export class EnvironmentRun {
   private readonly adapters: EnvironmentAdapters;
   private readonly steps: StepLog;
   private readonly revoked: string[] = [];
+  // Set by startRollbackOf: this run is an `ftr rollback`, asked for, not a failure undone.
+  private requestedRollback = false;
   private readonly log: Logger;
   private readonly now: () => Date;
   private readonly clock: Clock;
@@ -300,6 +350,7 @@ export class EnvironmentRun {
   /** Requests of the clients made with token values (test, prove). */
   private valueClientRequests = 0;
   private newTokenId: string | undefined;
+  private newTokenExpiresAt: string | undefined;
   private readonly deployedTokenId: string | undefined;
   private readonly oldTokenIds: readonly string[];
   private readonly tokenName: string;
@@ -363,6 +414,7 @@ export class EnvironmentRun {
 
   /** Journal the start of an `ftr rollback` run that undoes run `rollbackOf`. */
   startRollbackOf(rollbackOf: string): void {
+    this.requestedRollback = true;
     this.steps.record("start", "done", `rollback of run ${rollbackOf}`, {
       ...(this.deployedTokenId ? { deployedTokenId: this.deployedTokenId } : {}),
       rollbackOf,
@@ -418,6 +470,7 @@ export class EnvironmentRun {
             const created = await this.ctx.client.createAutomationToken(input);
             registerSecret(created.accessToken);
             this.newTokenId = created.id;
+            this.newTokenExpiresAt = created.expiresAt?.toISOString();
             return { value: created, detail: `created ${created.id}`, record: { newTokenId: created.id } };
           } catch (error) {
             if (error instanceof FastlyForbiddenError && error.reason === "sudo-required" && attempt === 0) {
@@ -426,9 +479,7 @@ export class EnvironmentRun {
               await this.sudo.ensure();
               continue;
             }
-            if (error instanceof FastlyUnknownOutcomeError) {
-              throw await this.revokeOrphans(error, input.name, began);
-            }
+            if (error instanceof FastlyUnknownOutcomeError) throw await this.settleLostMint(error, began);
             throw error;
           }
         }
@@ -441,21 +492,40 @@ export class EnvironmentRun {
     );
   }
 
-  /** After a mint whose answer was lost: the token may exist without us holding its value. */
-  private async revokeOrphans(error: Error, name: string, began: Date): Promise<StepFailure> {
-    // Fastly may still be finishing the create, so look a few times before giving up.
-    const orphans: string[] = [];
-    for (let look = 0; look < 3; look++) {
-      if (look > 0) await this.clock.sleep(2000, this.ctx.signal);
-      for (const id of await findMintedSince(this.ctx.client, name, began, this.oldTokenIds)) {
-        if (orphans.includes(id)) continue;
-        await revokeQuietly(this.ctx.client, id);
-        orphans.push(id);
+  /**
+   * A create whose answer was lost (cut, stalled, unreadable) may have made a token whose value
+   * nobody holds: it cannot be adopted (the value is returned once), so it is found by name and
+   * creation time and revoked. Fastly may still be finishing the create, so it looks a few times.
+   * When the look or the revoke fails, the run is left unfinished in the journal for `resume`.
+   */
+  private async settleLostMint(error: FastlyUnknownOutcomeError, began: Date): Promise<StepFailure> {
+    const name = this.tokenName;
+    const revoked: string[] = [];
+    try {
+      for (let look = 0; look < 3; look++) {
+        if (look > 0) await this.clock.sleep(2000, this.ctx.signal);
+        for (const id of await findMintedSince(this.ctx.client, name, began, this.oldTokenIds)) {
+          if (revoked.includes(id)) continue;
+          await revokeQuietly(this.ctx.client, id);
+          revoked.push(id);
+        }
       }
+    } catch (cleanupError) {
+      return new StepFailure(
+        `${error.message}; a token named "${name}" it may have created could not be looked for or revoked (${describe(cleanupError)})${revoked.length ? `; revoked so far: ${revoked.join(", ")}` : ""}`,
+        `A token of this run may be live: run \`${resumeHint(this.ctx.config)}\` to find and revoke it once Fastly answers`,
+        { resumable: true },
+      );
+    }
+    if (revoked.length === 0) {
+      return new StepFailure(
+        `${error.message}; no token named "${name}" was created since the run began, so none was made`,
+        "Nothing was deployed and no token was created; run the rotation again",
+      );
     }
     return new StepFailure(
-      `${error.message}; ${orphans.length} token(s) it may have created were revoked (${orphans.join(", ") || "none found"})`,
-      "Nothing was deployed; run the rotation again",
+      `${error.message}; it had created ${revoked.join(", ")} (found by name and creation time), which was revoked: its value was never received, so it could not be used`,
+      "Nothing was deployed and the token it created is revoked; run the rotation again",
     );
   }
 
@@ -507,6 +577,7 @@ export class EnvironmentRun {
   /** Make the staged value current. */
   async promote(): Promise<void> {
     await this.steps.run("promote", async () => {
+      await this.prepareReloaders();
       await this.adapters.store.promote(this.runId);
       return { value: undefined, detail: this.adapters.store.description };
     });
@@ -533,6 +604,11 @@ export class EnvironmentRun {
         detail: this.adapters.reloaders.map((r) => r.description).join("; ") || "no reloaders",
       };
     });
+  }
+
+  /** Lets reloaders that wait for someone else's reaction note the state before the secret changes. */
+  private async prepareReloaders(): Promise<void> {
+    for (const reloader of this.adapters.reloaders) await reloader.prepare?.(this.adapterContext());
   }
 
   private async verify(
@@ -670,6 +746,7 @@ export class EnvironmentRun {
     try {
       if (promoted) {
         await this.steps.run("restore", async () => {
+          await this.prepareReloaders();
           await this.adapters.store.restorePrevious(this.runId);
           return { value: undefined, detail: this.adapters.store.description };
         });
@@ -711,7 +788,9 @@ export class EnvironmentRun {
         );
       }
     }
-    this.steps.record("finish", "done", `rolled back after ${failedStep} failed`, { outcome: "rolled-back" });
+    // An `ftr rollback` is asked for: nothing failed.
+    const detail = this.requestedRollback ? "rolled back as asked" : `rolled back after ${failedStep} failed`;
+    this.steps.record("finish", "done", detail, { outcome: "rolled-back" });
     return this.result(
       "rolled-back",
       `${failedStep} failed: ${reason}`,
@@ -745,7 +824,10 @@ export class EnvironmentRun {
   }
 
   private failed(error: unknown, step: Step): EnvironmentResult {
-    this.steps.record("finish", "failed", describe(error), { outcome: "failed" });
+    // Unsettled (a token that may be live): no finish record, so `resume` picks the run up.
+    if (!(error instanceof StepFailure && error.resumable)) {
+      this.steps.record("finish", "failed", describe(error), { outcome: "failed" });
+    }
     return this.result(
       "failed",
       `${step} failed: ${describe(error)}`,
@@ -759,6 +841,7 @@ export class EnvironmentRun {
       outcome,
       runId: this.runId,
       ...(this.newTokenId ? { newTokenId: this.newTokenId } : {}),
+      ...(this.newTokenExpiresAt ? { newTokenExpiresAt: this.newTokenExpiresAt } : {}),
       ...(this.deployedTokenId ? { deployedTokenId: this.deployedTokenId } : {}),
       revoked: [...this.revoked],
       steps: [...this.steps.reports],

@@ -37,6 +37,8 @@ export interface EnvironmentResult {
   readonly outcome: Outcome | "skipped" | "nothing-to-do" | "interrupted";
   readonly runId: string;
   readonly newTokenId?: string;
+  /** When the new token expires (ISO 8601), when this run minted it. */
+  readonly newTokenExpiresAt?: string;
   readonly deployedTokenId?: string;
   readonly revoked: readonly string[];
   readonly steps: readonly StepReport[];
@@ -154,11 +156,15 @@ export class StepLog {
 /** Thrown inside an environment run to stop it with a message and advice. */
 export class StepFailure extends Error {
   override readonly name = "StepFailure";
+  /** True when the run must stay unfinished in the journal, so that `resume` can settle it. */
+  readonly resumable: boolean;
   constructor(
     message: string,
     readonly advice: string,
+    options: { resumable?: boolean } = {},
   ) {
     super(message);
+    this.resumable = options.resumable ?? false;
   }
 }
 

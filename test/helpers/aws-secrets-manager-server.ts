@@ -4,8 +4,12 @@
  * `@aws-sdk/client-secrets-manager` can be driven against it. It keeps versions and staging labels
  * as the service does: one version per label, `AWSPREVIOUS` following `AWSCURRENT`, a
  * `ClientRequestToken` that makes `PutSecretValue` idempotent, unlabelled versions deprecated (not
- * listed by `DescribeSecret`, still readable by id). Requests must be SigV4-signed by a known access
- * key. The request log holds operations and ids, never a secret string.
+ * listed by `DescribeSecret` or by `ListSecretVersionIds` without `IncludeDeprecated`, still
+ * readable by id). Requests must be SigV4-signed by a known access key.
+ *
+ * The request log keeps each request's input as sent, `SecretString` included, as AWS itself
+ * receives it: tests search it to prove a value reached AWS. It is never searched for leaks; the
+ * rotator's own output and journal are.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -36,12 +40,14 @@ interface Secret {
   readonly versions: Map<string, Version>;
 }
 
-/** One request, as logged: no secret strings. */
+/** One request, as logged: its input as sent, secret strings included. */
 export interface AwsRequestLogEntry {
   readonly operation: string;
   readonly secretId: string | undefined;
   readonly accessKeyId: string | undefined;
   readonly status: number;
+  /** The request's JSON body, parsed (empty when it was not JSON). */
+  readonly input: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -52,6 +58,16 @@ export interface AwsFault {
   readonly operation: string;
   readonly code?: string;
   readonly delayMs?: number;
+  /**
+   * Hold the call, unprocessed, until {@link RunningAwsSecretsManager.release} (after any delay). If
+   * the caller's connection dies meanwhile (a killed client), the call is dropped without effect.
+   */
+  readonly hold?: boolean;
+  /**
+   * Carry the operation out, then hold the answer until {@link RunningAwsSecretsManager.release} or
+   * until the caller's connection dies: the effect happened, the caller may never learn it.
+   */
+  readonly holdAfter?: boolean;
   /** Echo the request's SecretString in the error message (a careless service). */
   readonly echo?: boolean;
   /** Let this many matching calls through first. */
@@ -75,6 +91,15 @@ export interface RunningAwsSecretsManager {
   /** Every version's string, labelled or not. */
   allValues(name: string): string[];
   fail(fault: AwsFault): void;
+  /** Let every call held by a `hold` fault go on, and drop `hold` faults no call has met yet. */
+  release(): void;
+  /**
+   * Resolves once a call is held by a `hold` or `holdAfter` fault (it reached the service); rejects
+   * after `timeoutMs`, a bound on a hang.
+   */
+  held(timeoutMs?: number): Promise<void>;
+  /** Resolves once no request is being handled (one held by a fault's delay included). */
+  idle(timeoutMs?: number): Promise<void>;
   /** Refuse every call of `operation` with AccessDeniedException, or allow it again. */
   deny(operation: string, denied?: boolean): void;
   close(): Promise<void>;
@@ -98,6 +123,28 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
   const requests: AwsRequestLogEntry[] = [];
   const faults: { -readonly [K in keyof AwsFault]-?: AwsFault[K] & {} }[] = [];
   const denied = new Set<string>();
+  let inFlight = 0;
+  // Calls held by a `hold` fault wait on this; release() resolves it and starts a new one.
+  let release = (): void => undefined;
+  let released = new Promise<void>((resolve) => (release = resolve));
+  let holding = 0;
+  /** Wait for release(), or for the caller's connection to close first (false). */
+  const holdCall = async (res: ServerResponse): Promise<boolean> => {
+    holding += 1;
+    try {
+      if (res.destroyed) return false;
+      return await new Promise<boolean>((resolve) => {
+        const closed = (): void => resolve(false);
+        res.once("close", closed);
+        void released.then(() => {
+          res.off("close", closed);
+          resolve(true);
+        });
+      });
+    } finally {
+      holding -= 1;
+    }
+  };
 
   const find = (secretId: unknown): Secret => {
     if (typeof secretId !== "string" || secretId === "") {
@@ -185,6 +232,23 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
 
     DescribeSecret(input) {
       return describe(find(input.SecretId));
+    },
+
+    ListSecretVersionIds(input) {
+      const secret = find(input.SecretId);
+      // As AWS: unlabelled (deprecated) versions only when asked for. One page: tests keep few.
+      const versions = [...secret.versions.values()].filter(
+        (v) => v.stages.size > 0 || input.IncludeDeprecated === true,
+      );
+      return {
+        ARN: secret.arn,
+        Name: secret.name,
+        Versions: versions.map((v) => ({
+          VersionId: v.id,
+          VersionStages: [...v.stages],
+          CreatedDate: seconds(v.created),
+        })),
+      };
     },
 
     GetSecretValue(input) {
@@ -363,6 +427,19 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
           );
         }
         if (fault.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+        if (fault.hold && !(await holdCall(res))) {
+          status = 0; // the caller went away: dropped unprocessed
+          return;
+        }
+        if (fault.holdAfter) {
+          const output = operations[operation](input);
+          if (!(await holdCall(res))) {
+            status = 0; // applied, the answer never sent
+            return;
+          }
+          respond(res, 200, output);
+          return;
+        }
         if (fault.code !== "") throw new AwsError(fault.code, fault.message, fault.status);
       }
       respond(res, 200, operations[operation](input));
@@ -381,12 +458,18 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
               : undefined,
         accessKeyId: credential,
         status,
+        input,
       });
     }
   };
 
   const server = createServer((req, res) => {
-    handle(req, res).catch(() => res.destroy());
+    inFlight += 1;
+    handle(req, res)
+      .catch(() => res.destroy())
+      .finally(() => {
+        inFlight -= 1;
+      });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
@@ -411,14 +494,38 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
         status: fault.status ?? 400,
         times: fault.times ?? 1,
         delayMs: fault.delayMs ?? 0,
+        hold: fault.hold ?? false,
+        holdAfter: fault.holdAfter ?? false,
         echo: fault.echo ?? false,
         skip: fault.skip ?? 0,
         afterApply: fault.afterApply ?? false,
         message: fault.message ?? `injected ${fault.code ?? ""}`,
       }),
+    release: () => {
+      for (let i = faults.length - 1; i >= 0; i--) {
+        if (faults[i]!.hold || faults[i]!.holdAfter) faults.splice(i, 1);
+      }
+      release();
+      released = new Promise<void>((resolve) => (release = resolve));
+    },
+    held: async (timeoutMs = 120_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (holding === 0) {
+        if (Date.now() > deadline) throw new Error("no call reached a held fault of the AWS fake");
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
+    idle: async (timeoutMs = 120_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (inFlight > 0) {
+        if (Date.now() > deadline) throw new Error(`the AWS fake still handles ${inFlight} request(s)`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
     deny: (operation, isDenied = true) => void (isDenied ? denied.add(operation) : denied.delete(operation)),
     close: () =>
       new Promise<void>((resolve) => {
+        release();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
@@ -464,8 +571,20 @@ export function externalSecretSyncStep(
       jsonKey,
       file,
     ],
-    timeout: "20s",
+    timeout: "60s",
   };
+}
+
+/**
+ * The `jsonKey` values the rotator sent to AWS in `PutSecretValue` for `secretId`, from the request
+ * log: proof that a value reached AWS (the log keeps what AWS receives).
+ */
+export function sentValues(aws: RunningAwsSecretsManager, secretId: string, jsonKey: string): string[] {
+  return aws.requests
+    .filter((r) => r.operation === "PutSecretValue" && r.secretId === secretId && r.status === 200)
+    .map((r) => r.input.SecretString)
+    .filter((text): text is string => typeof text === "string")
+    .map((text) => (JSON.parse(text) as Record<string, string>)[jsonKey] ?? "");
 }
 
 /** For the secrets check: the token at `jsonKey` in every version of `secretId`, and the AWS key. */

@@ -1,9 +1,23 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 
 /** The recorded go-fastly traffic in ../shared/fixtures/go-fastly, beside the repository. */
 export const FIXTURES_DIR = fileURLToPath(new URL("../../../shared/fixtures/go-fastly/", import.meta.url));
+
+/**
+ * The `skip` option for a test that reads the recordings: `false` when they are there, else a
+ * one-line reason. A bare clone has no ../shared beside it and skips; under CI=true the recordings
+ * are part of the checkout, so their absence is a broken setup and throws instead of skipping.
+ */
+export const fixturesSkip: string | false = whyNoFixtures();
+
+function whyNoFixtures(): string | false {
+  if (existsSync(FIXTURES_DIR)) return false;
+  const reason = `no go-fastly recordings at ${FIXTURES_DIR} (../shared beside the repository)`;
+  if (process.env["CI"] === "true") throw new Error(`${reason}; CI=true requires them`);
+  return reason;
+}
 
 /** One recorded request and its response. */
 export interface Interaction {

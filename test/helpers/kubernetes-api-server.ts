@@ -30,14 +30,74 @@ const RESOURCES = {
   daemonsets: { group: "apps", kind: "DaemonSet", shortNames: ["ds"] },
   externalsecrets: { group: "external-secrets.io", kind: "ExternalSecret", shortNames: ["es"] },
   secrets: { group: "", kind: "Secret", shortNames: undefined },
+  replicasets: { group: "apps", kind: "ReplicaSet", shortNames: ["rs"] },
+  pods: { group: "", kind: "Pod", shortNames: ["po"] },
 } as const;
 export type Resource = keyof typeof RESOURCES;
+
+/** A pod's log: `/api/v1/namespaces/<ns>/pods/<name>/log`. */
+const LOG_ROUTE = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/;
+
+/** The annotation a Deployment and its ReplicaSets carry: which rollout a ReplicaSet is. */
+const REVISION = "deployment.kubernetes.io/revision";
+
+/** The characters Kubernetes' SafeEncodeString uses for names made from hashes (no vowels). */
+const SAFE = "bcdfghjklmnpqrstvwxz2456789";
+
+/** `value` as JSON with object keys sorted. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    return `{${Object.entries(value)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+/** A pod template's `pod-template-hash` (the real one hashes with FNV; any stable hash will do). */
+function templateHash(template: unknown): string {
+  const digest = createHash("sha256").update(canonical(template)).digest();
+  return [...digest.subarray(0, 10)].map((b) => SAFE[b % SAFE.length]).join("");
+}
+
+/** Five random characters, as the API server's generateName suffix. */
+const suffix = (): string =>
+  Array.from({ length: 5 }, () => SAFE[Math.floor(Math.random() * SAFE.length)]).join("");
+
+/**
+ * Does a label selector (`a=b,c!=d,e in (f,g),h,!i`, the subset kubectl and ftr send) match `labels`?
+ * Throws on what it cannot parse, as the API server answers 400.
+ */
+function selects(selector: string, labels: Record<string, string>): boolean {
+  const terms = selector.match(/[^,(]+(?:\([^)]*\))?/g) ?? [];
+  return terms.every((raw) => {
+    const term = raw.trim();
+    if (term === "") return true;
+    let m = /^([\w./-]+)\s*(==|=|!=)\s*([\w.-]*)$/.exec(term);
+    if (m) return m[2] === "!=" ? labels[m[1]!] !== m[3] : labels[m[1]!] === m[3];
+    m = /^([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(term);
+    if (m) {
+      const values = m[3]!.split(",").map((v) => v.trim());
+      const has = labels[m[1]!] !== undefined && values.includes(labels[m[1]!]!);
+      return m[2] === "in" ? has : !has;
+    }
+    m = /^(!?)([\w./-]+)$/.exec(term);
+    if (m) return m[1] === "!" ? labels[m[2]!] === undefined : labels[m[2]!] !== undefined;
+    throw new Error(`unable to parse requirement: ${term}`);
+  });
+}
 
 /** `/api/v1/...` or `/apis/<group>/v1/...`, a namespaced collection or one object in it. */
 const ROUTE = /^\/(?:api\/v1|apis\/([^/]+)\/v1)\/namespaces\/([^/]+)\/([a-z]+)(?:\/([^/]+))?$/;
 
 /** Status code, body and extra headers of an answer. */
 type Reply = [number, Json, Record<string, string>?];
+/** A plain-text answer (a pod's log). */
+interface TextReply {
+  readonly text: string;
+}
 interface WatchRequest {
   readonly watch: { resource: Resource; namespace: string; name?: string; since?: string };
 }
@@ -62,6 +122,21 @@ interface Options {
   readonly tls?: { readonly key: string; readonly cert: string };
   /** How far the cluster's clock is from this machine's (the operators' timestamps). Default 0. */
   readonly clusterClockSkewMs?: number;
+  /**
+   * Run a Stakater Reloader: when a Secret's data changes, it changes the pod template of every
+   * Deployment in the namespace annotated `reloader.stakater.com/auto: "true"` that uses the
+   * Secret, or naming it in `secret.reloader.stakater.com/reload` (an env var
+   * `STAKATER_<NAME>_SECRET` holding a hash of the data with the default `env-vars` strategy, the
+   * annotation `reloader.stakater.com/last-reloaded-from` with `annotations`).
+   */
+  readonly reloader?: "env-vars" | "annotations";
+}
+
+/** A pod as the fake's controllers made it, for tests that write its logs. */
+export interface FakePod {
+  readonly name: string;
+  readonly ready: boolean;
+  readonly podTemplateHash: string;
 }
 
 export interface RequestLogEntry {
@@ -74,7 +149,22 @@ export interface RequestLogEntry {
 export interface RunningKubernetesApi {
   readonly url: string;
   readonly requests: RequestLogEntry[];
-  addDeployment(namespace: string, name: string, replicas?: number, extra?: { paused?: boolean }): void;
+  /**
+   * A Deployment, rolled out (revision 1: a ReplicaSet and its Ready pods). `secret` mounts that
+   * Secret in the pod template; `annotations` go on the Deployment (Reloader's, say).
+   */
+  addDeployment(
+    namespace: string,
+    name: string,
+    replicas?: number,
+    extra?: { paused?: boolean; secret?: string; annotations?: Record<string, string> },
+  ): void;
+  /** The pods of the Deployment's current ReplicaSet (the newest rollout), oldest first. */
+  currentPods(namespace: string, deployment: string): FakePod[];
+  /** Append a line to a container's log (its only container by default), stamped now. */
+  appendLog(namespace: string, pod: string, line: string, container?: string): void;
+  /** Start or stop the Reloader (see the `reloader` option). */
+  setReloader(strategy: "env-vars" | "annotations" | undefined): void;
   addStatefulSet(namespace: string, name: string, replicas?: number, extra?: { onDelete?: boolean }): void;
   addDaemonSet(namespace: string, name: string, nodes?: number): void;
   statefulSet(namespace: string, name: string): Json | undefined;
@@ -87,6 +177,13 @@ export interface RunningKubernetesApi {
   secretValues(namespace: string, name: string): Record<string, string> | undefined;
   /** Refuse every request of `method` on `resource` (e.g. PATCH secrets) with 403, or allow it again. */
   forbid(method: string, resource: string, forbidden?: boolean): void;
+  /**
+   * Refuse every request of `method` on `resource` with 422 from an admission webhook whose message
+   * quotes the request body, as many webhooks do (or allow it again).
+   */
+  rejectQuoting(method: string, resource: string, rejecting?: boolean): void;
+  /** The request bodies quoted back by {@link rejectQuoting}. */
+  readonly quoted: string[];
   deployment(namespace: string, name: string): Json | undefined;
   externalSecret(namespace: string, name: string): Json | undefined;
   /** Stop the operators acting (a cluster without External Secrets running, a stuck rollout). */
@@ -100,6 +197,18 @@ export interface RunningKubernetesApi {
    * `Retry-After`, as the API server's priority and fairness does under load.
    */
   throttle(method: string, resource: string, times: number, retryAfterSeconds?: number): void;
+  /**
+   * Hold the next request of `method` on `resource` (optionally one object): `before` it is carried
+   * out (dropped unprocessed if the client's connection dies while held) or `after` (the write is
+   * done, the answer held). Held until {@link RunningKubernetesApi.release} or the connection dies.
+   */
+  hold(method: string, resource: Resource, phase: "before" | "after", name?: string): void;
+  /** Resolves once a request is held (it reached the server); rejects after `timeoutMs`. */
+  held(timeoutMs?: number): Promise<void>;
+  /** Let held requests go on and drop holds nothing met yet. */
+  release(): void;
+  /** Resolves once no request is being handled or held. */
+  idle(timeoutMs?: number): Promise<void>;
   /** Write a kubeconfig pointing at this server; returns its path. */
   writeKubeconfig(path: string, context?: string): Promise<string>;
   close(): Promise<void>;
@@ -234,6 +343,8 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     daemonsets: new Map(),
     externalsecrets: new Map(),
     secrets: new Map(),
+    replicasets: new Map(),
+    pods: new Map(),
   };
   const { deployments, externalSecrets, secrets, statefulSets, daemonSets } = {
     deployments: stores.deployments,
@@ -244,6 +355,8 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
   };
   const forbidden = new Set<string>();
   const faults: { method: string; resource: string; remaining: number; retryAfterSeconds: number }[] = [];
+  const quoting = new Set<string>();
+  const quoted: string[] = [];
   const requests: RequestLogEntry[] = [];
   const paused = new Set<string>();
   const watchers = new Set<Watcher>();
@@ -306,6 +419,229 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     return previous ? list.map((c) => (c === previous ? next : c)) : [...list, next];
   };
 
+  /** Container logs by `namespace/pod/container`: lines stamped with the cluster's time. */
+  const logs = new Map<string, { at: number; line: string }[]>();
+  let reloaderStrategy = options.reloader;
+  const metaOf = (o: Json): Json => o.metadata as Json;
+  const labelsOf = (o: Json): Record<string, string> => (metaOf(o).labels ?? {}) as Record<string, string>;
+  const ownedBy = (o: Json, owner: Json): boolean =>
+    Array.isArray(metaOf(o).ownerReferences) &&
+    (metaOf(o).ownerReferences as Json[]).some((r) => r.uid === metaOf(owner).uid);
+  const replicaSetsOf = (dep: Json): Json[] =>
+    [...stores.replicasets.values()].filter(
+      (rs) => metaOf(rs).namespace === metaOf(dep).namespace && ownedBy(rs, dep),
+    );
+  const podsOf = (rs: Json): Json[] =>
+    [...stores.pods.values()].filter((p) => metaOf(p).namespace === metaOf(rs).namespace && ownedBy(p, rs));
+  const ownerRef = (o: Json): Json => ({
+    apiVersion: String(o.apiVersion),
+    kind: String(o.kind),
+    name: metaOf(o).name,
+    uid: metaOf(o).uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  });
+
+  /**
+   * The ReplicaSet of `dep`'s current pod template (found by its pod-template-hash, or made), which
+   * becomes the newest revision; the Deployment's revision annotation follows it, as the
+   * Deployment controller does.
+   */
+  const replicaSetFor = (dep: Json): Json => {
+    const meta = metaOf(dep);
+    const ns = String(meta.namespace);
+    const template = clone((dep.spec as Json).template as Json);
+    const hash = templateHash(template);
+    const owned = replicaSetsOf(dep);
+    const revision = String(
+      Math.max(0, ...owned.map((rs) => Number(((metaOf(rs).annotations ?? {}) as Json)[REVISION] ?? 0))) + 1,
+    );
+    let rs = owned.find((r) => labelsOf(r)["pod-template-hash"] === hash);
+    if (rs) {
+      metaOf(rs).annotations = { ...((metaOf(rs).annotations ?? {}) as Json), [REVISION]: revision };
+      written("replicasets", rs);
+    } else {
+      const name = `${String(meta.name)}-${hash}`;
+      const templateMeta = (template.metadata ?? {}) as Json;
+      const labels = { ...((templateMeta.labels ?? {}) as Json), "pod-template-hash": hash };
+      rs = {
+        apiVersion: "apps/v1",
+        kind: "ReplicaSet",
+        metadata: {
+          namespace: ns,
+          name,
+          labels,
+          annotations: { [REVISION]: revision },
+          ownerReferences: [ownerRef(dep)],
+          generation: 1,
+          uid: randomUUID(),
+          creationTimestamp: seconds(),
+        },
+        spec: {
+          replicas: 0,
+          selector: {
+            matchLabels: {
+              ...(((dep.spec as Json).selector as Json).matchLabels as Json),
+              "pod-template-hash": hash,
+            },
+          },
+          template: { ...template, metadata: { ...templateMeta, labels } },
+        },
+        status: { replicas: 0, observedGeneration: 1 },
+      };
+      stores.replicasets.set(key(ns, name), rs);
+      written("replicasets", rs, "ADDED");
+    }
+    meta.annotations = { ...((meta.annotations ?? {}) as Json), [REVISION]: revision };
+    return rs;
+  };
+
+  /** Sets a pod's readiness (and its container's), as the kubelet reports it. */
+  const setReady = (pod: Json, ready: boolean, waiting?: string): void => {
+    const now = seconds();
+    const status = pod.status as Json;
+    const containers = ((pod.spec as Json).containers as Json[]).map((c) => ({
+      name: c.name,
+      image: c.image,
+      imageID: "",
+      ready,
+      started: ready,
+      restartCount: waiting ? 1 : 0,
+      state: waiting ? { waiting: { reason: waiting } } : { running: { startedAt: status.startTime } },
+    }));
+    pod.status = {
+      ...status,
+      conditions: [
+        { type: "Initialized", status: "True", lastTransitionTime: status.startTime },
+        { type: "Ready", status: ready ? "True" : "False", lastTransitionTime: now },
+        { type: "ContainersReady", status: ready ? "True" : "False", lastTransitionTime: now },
+        { type: "PodScheduled", status: "True", lastTransitionTime: status.startTime },
+      ],
+      containerStatuses: containers,
+    };
+    written("pods", pod);
+  };
+
+  /** A new pod of `rs`, running (Ready when `ready`). */
+  const startPod = (rs: Json, ready: boolean): Json => {
+    const meta = metaOf(rs);
+    const ns = String(meta.namespace);
+    const name = `${String(meta.name)}-${suffix()}`;
+    const template = (rs.spec as Json).template as Json;
+    const now = seconds();
+    const pod: Json = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        namespace: ns,
+        name,
+        generateName: `${String(meta.name)}-`,
+        labels: { ...labelsOf(template) },
+        ...(isObject((template.metadata as Json | undefined)?.annotations)
+          ? { annotations: clone((template.metadata as Json).annotations) }
+          : {}),
+        ownerReferences: [ownerRef(rs)],
+        uid: randomUUID(),
+        creationTimestamp: now,
+      },
+      spec: { ...clone(template.spec as Json), nodeName: "node-1" },
+      status: {
+        phase: "Running",
+        hostIP: "10.0.0.1",
+        podIP: `10.1.0.${stores.pods.size + 2}`,
+        startTime: now,
+      },
+    };
+    for (const c of (pod.spec as Json).containers as Json[]) logs.set(`${ns}/${name}/${String(c.name)}`, []);
+    stores.pods.set(key(ns, name), pod);
+    written("pods", pod, "ADDED");
+    setReady(pod, ready);
+    return pod;
+  };
+
+  const deletePod = (pod: Json): void => {
+    const meta = metaOf(pod);
+    stores.pods.delete(key(String(meta.namespace), String(meta.name)));
+    for (const k of logs.keys())
+      if (k.startsWith(`${String(meta.namespace)}/${String(meta.name)}/`)) logs.delete(k);
+    written("pods", pod, "DELETED");
+  };
+
+  /** Scales a ReplicaSet's reported counts to its pods. */
+  const countReplicaSet = (rs: Json): void => {
+    const pods = podsOf(rs);
+    const ready = pods.filter((p) =>
+      ((p.status as Json).conditions as Json[] | undefined)?.some(
+        (c) => c.type === "Ready" && c.status === "True",
+      ),
+    ).length;
+    (rs.spec as Json).replicas = pods.length;
+    rs.status = {
+      replicas: pods.length,
+      readyReplicas: ready,
+      availableReplicas: ready,
+      observedGeneration: 1,
+    };
+    written("replicasets", rs);
+  };
+
+  /**
+   * The Reloader: a Secret's data changed, so every Deployment of its namespace that asks for it
+   * gets a new pod template (after the controller delay).
+   */
+  const reload = (secret: Json): void => {
+    const strategy = reloaderStrategy;
+    if (!strategy) return;
+    const meta = metaOf(secret);
+    const name = String(meta.name);
+    const ns = String(meta.namespace);
+    const hash = createHash("sha1")
+      .update(canonical(secret.data ?? {}))
+      .digest("hex");
+    later(() => {
+      for (const dep of deployments.values()) {
+        if (metaOf(dep).namespace !== ns) continue;
+        const annotations = (metaOf(dep).annotations ?? {}) as Record<string, string>;
+        const template = (dep.spec as Json).template as Json;
+        const uses =
+          JSON.stringify(template.spec).includes(`"secretName":"${name}"`) ||
+          JSON.stringify(template.spec).includes(`"secretRef":{"name":"${name}"`) ||
+          JSON.stringify(template.spec).includes(`"secretKeyRef":{"name":"${name}"`);
+        const named = (annotations["secret.reloader.stakater.com/reload"] ?? "")
+          .split(",")
+          .map((n) => n.trim())
+          .includes(name);
+        if (!named && !(annotations["reloader.stakater.com/auto"] === "true" && uses)) continue;
+        const next = clone(dep);
+        const nextTemplate = (next.spec as Json).template as Json;
+        if (strategy === "annotations") {
+          const templateMeta = (nextTemplate.metadata ?? {}) as Json;
+          nextTemplate.metadata = {
+            ...templateMeta,
+            annotations: {
+              ...((templateMeta.annotations ?? {}) as Json),
+              "reloader.stakater.com/last-reloaded-from": JSON.stringify({
+                type: "SECRET",
+                name,
+                namespace: ns,
+                hash,
+                containerRefs: ((nextTemplate.spec as Json).containers as Json[]).map((c) => c.name),
+                observedAt: Math.floor(Date.now() / 1000),
+              }),
+            },
+          };
+        } else {
+          const variable = `STAKATER_${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_SECRET`;
+          for (const container of (nextTemplate.spec as Json).containers as Json[]) {
+            const env = ((container.env ?? []) as Json[]).filter((e) => e.name !== variable);
+            container.env = [...env, { name: variable, value: hash }];
+          }
+        }
+        update("deployments", dep, next);
+      }
+    });
+  };
+
   /**
    * The Deployment controller for one new generation (RollingUpdate, maxSurge 1, maxUnavailable 0):
    * observe it and reset Progressing to ReplicaSetUpdated, start one new pod beside the old ones,
@@ -319,7 +655,17 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
       !paused.has("deployments") && (dep.metadata as Json).generation === generation;
     const spec = (): Json => dep.spec as Json;
     const replicas = (): number => (spec().replicas as number | undefined) ?? 1;
-    const rs = `${String((dep.metadata as Json).name)}-${generation}`;
+    let rs = "";
+    let newSet: Json | undefined;
+    /** The pods of the rollouts before this one. */
+    const oldPods = (): Json[] =>
+      replicaSetsOf(dep)
+        .filter((r) => r !== newSet)
+        .flatMap(podsOf);
+    const retire = (count: number): void => {
+      for (const pod of oldPods().slice(0, count)) deletePod(pod);
+      for (const r of replicaSetsOf(dep)) countReplicaSet(r);
+    };
     const set = (fields: Json, progressing: Json): void => {
       const previous = dep.status as Json;
       dep.status = {
@@ -337,6 +683,10 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
         return;
       }
       const n = replicas();
+      newSet = replicaSetFor(dep);
+      rs = String(metaOf(newSet).name);
+      const first = startPod(newSet, false);
+      countReplicaSet(newSet);
       const progressing = {
         status: "True",
         reason: "ReplicaSetUpdated",
@@ -357,10 +707,15 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
         Promise.resolve();
       hook.then(
         () => {
+          if (stores.pods.has(key(String(metaOf(first).namespace), String(metaOf(first).name)))) {
+            setReady(first, true);
+          }
           const step = (updated: number): void =>
             later(() => {
               if (!current()) return;
               if (updated < n) {
+                startPod(newSet!, true);
+                retire(1);
                 // One more new pod ready, one more old pod stopping.
                 set(
                   { replicas: n + 1, updatedReplicas: updated + 1, readyReplicas: n, availableReplicas: n },
@@ -369,6 +724,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
                 step(updated + 1);
                 return;
               }
+              retire(Infinity);
               const { unavailableReplicas: _gone, ...rest } = dep.status as Json;
               dep.status = rest;
               set(
@@ -384,6 +740,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
         },
         () => {
           if (!current()) return;
+          setReady(first, false, "CrashLoopBackOff");
           set(
             {},
             {
@@ -514,6 +871,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     // A resourceVersion in the body is a precondition, never a value to store.
     if (asked !== undefined && asked !== meta.resourceVersion) return stale(resource, String(meta.name));
     const before = JSON.stringify(object.spec);
+    const dataBefore = JSON.stringify([object.data ?? {}, object.stringData ?? {}]);
     const beforeMeta = JSON.stringify([meta.labels, meta.annotations]);
     const kept = {
       name: meta.name,
@@ -536,6 +894,12 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     if (specChanged && resource !== "secrets") newMeta.generation = ((kept.generation as number) ?? 1) + 1;
     written(resource, object);
     if (specChanged && resource === "deployments") rollout(object);
+    if (
+      resource === "secrets" &&
+      JSON.stringify([object.data ?? {}, object.stringData ?? {}]) !== dataBefore
+    ) {
+      reload(object);
+    }
     if (specChanged && (resource === "statefulsets" || resource === "daemonsets")) rollPods(object, resource);
     if (
       resource === "externalsecrets" &&
@@ -595,7 +959,52 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     }
   };
 
-  const handle = (req: IncomingMessage, body: string): Reply | WatchRequest => {
+  /** `GET .../pods/<name>/log`: the container's lines, plain text, as the kubelet serves them. */
+  const podLog = (ns: string, name: string, params: URLSearchParams): Reply | TextReply => {
+    if (forbidden.has("GET pods/log")) {
+      return status(
+        403,
+        "Forbidden",
+        `pods "${name}" is forbidden: User "system:serviceaccount:monitoring:ftr" cannot get resource "pods/log" in API group "" in the namespace "${ns}"`,
+      );
+    }
+    const pod = stores.pods.get(key(ns, name));
+    if (!pod) return status(404, "NotFound", `pods "${name}" not found`, { name, kind: "pods" });
+    const containers = ((pod.spec as Json).containers as Json[]).map((c) => String(c.name));
+    const asked = params.get("container");
+    if (asked === null && containers.length > 1) {
+      return status(
+        400,
+        "BadRequest",
+        `a container name must be specified for pod ${name}, choose one of: [${containers.join(" ")}]`,
+      );
+    }
+    const container = asked ?? containers[0]!;
+    if (!containers.includes(container)) {
+      return status(400, "BadRequest", `container ${container} is not valid for pod ${name}`);
+    }
+    const sinceTime = params.get("sinceTime");
+    const sinceSeconds = params.get("sinceSeconds");
+    const now = Date.now() + (options.clusterClockSkewMs ?? 0);
+    const from =
+      sinceTime !== null
+        ? Date.parse(sinceTime)
+        : sinceSeconds !== null
+          ? now - Number(sinceSeconds) * 1000
+          : -Infinity;
+    if (Number.isNaN(from)) {
+      return status(400, "BadRequest", `parsing time "${sinceTime ?? ""}" as RFC3339: cannot parse`);
+    }
+    let lines = (logs.get(`${ns}/${name}/${container}`) ?? []).filter((l) => l.at >= from);
+    const tail = params.get("tailLines");
+    if (tail !== null) lines = lines.slice(Math.max(0, lines.length - Number(tail)));
+    const stamps = params.get("timestamps") === "true";
+    return {
+      text: lines.map((l) => `${stamps ? `${new Date(l.at).toISOString()} ` : ""}${l.line}\n`).join(""),
+    };
+  };
+
+  const handle = (req: IncomingMessage, body: string): Reply | WatchRequest | TextReply => {
     if (req.headers.authorization !== `Bearer ${KUBE_TEST_TOKEN}`) {
       return status(401, "Unauthorized", "Unauthorized");
     }
@@ -614,6 +1023,8 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
         ];
       }
     }
+    const log = LOG_ROUTE.exec(path);
+    if (log && method === "GET") return podLog(log[1]!, log[2]!, url.searchParams);
     const route = ROUTE.exec(path);
     if (!route) return status(404, "NotFound", "the server could not find the requested resource");
     const [, apiGroup = "", ns = "", plural = "", name] = route;
@@ -636,6 +1047,14 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
       });
       return [code, reply, { "retry-after": String(fault.retryAfterSeconds) }];
     }
+    if (quoting.has(`${method} ${resource}`)) {
+      quoted.push(body);
+      return status(
+        422,
+        "Invalid",
+        `admission webhook "secrets.policy.example.com" denied the request: object ${body} does not carry the label team`,
+      );
+    }
     const store = stores[resource];
     const { group, kind } = RESOURCES[resource];
     const apiVersion = group ? `${group}/v1` : "v1";
@@ -656,11 +1075,18 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
             },
           };
         }
-        const items = [...store.values()].filter(
-          (o) =>
-            (o.metadata as Json).namespace === ns &&
-            (only === undefined || (o.metadata as Json).name === only),
-        );
+        const labelSelector = url.searchParams.get("labelSelector") ?? "";
+        let items: Json[];
+        try {
+          items = [...store.values()].filter(
+            (o) =>
+              (o.metadata as Json).namespace === ns &&
+              (only === undefined || (o.metadata as Json).name === only) &&
+              selects(labelSelector, labelsOf(o)),
+          );
+        } catch (error) {
+          return status(400, "BadRequest", error instanceof Error ? error.message : String(error));
+        }
         return [
           200,
           {
@@ -775,51 +1201,104 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     });
   };
 
+  const holds: { method: string; resource: Resource; phase: "before" | "after"; name?: string }[] = [];
+  let holding = 0;
+  let handling = 0;
+  let releaseHeld = (): void => undefined;
+  let released = new Promise<void>((resolve) => (releaseHeld = resolve));
+  const takeHold = (req: IncomingMessage): "before" | "after" | undefined => {
+    const route = ROUTE.exec((req.url ?? "").split("?")[0] ?? "");
+    const index = holds.findIndex(
+      (h) =>
+        h.method === req.method && route?.[3] === h.resource && (h.name === undefined || route[4] === h.name),
+    );
+    if (index < 0) return undefined;
+    return holds.splice(index, 1)[0]!.phase;
+  };
+  /** Until release() (true) or the client's connection closes (false). */
+  const holdRequest = async (res: ServerResponse): Promise<boolean> => {
+    holding += 1;
+    try {
+      if (res.destroyed) return false;
+      return await new Promise<boolean>((resolve) => {
+        const closed = (): void => resolve(false);
+        res.once("close", closed);
+        void released.then(() => {
+          res.off("close", closed);
+          resolve(true);
+        });
+      });
+    } finally {
+      holding -= 1;
+    }
+  };
+
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    handling += 1;
+    res.once("close", () => (handling -= 1));
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const result = handle(req, Buffer.concat(chunks).toString("utf8"));
-      if (!Array.isArray(result)) {
-        // A watch: events as they happen, one JSON object a line, until the client goes away.
-        log(req, 200);
-        res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
-        res.flushHeaders();
-        const watcher: Watcher = { ...result.watch, res };
-        // From a resourceVersion (a list's, as informers do): the changes since then come first.
-        const since = Number(result.watch.since ?? "0");
-        if (since > 0) {
-          const missed = [...history.values()]
-            .flat()
-            .filter((o) => {
-              const meta = o.metadata as Json;
-              return (
-                Number(meta.resourceVersion) > since &&
-                meta.namespace === watcher.namespace &&
-                (watcher.name === undefined || meta.name === watcher.name) &&
-                RESOURCES[watcher.resource].kind === o.kind
-              );
-            })
-            .sort(
-              (a, b) =>
-                Number((a.metadata as Json).resourceVersion) - Number((b.metadata as Json).resourceVersion),
-            );
-          for (const object of missed) res.write(`${JSON.stringify({ type: "MODIFIED", object })}\n`);
-        }
-        watchers.add(watcher);
-        res.on("close", () => watchers.delete(watcher));
-        return;
-      }
-      const [code, body, headers = {}] = result;
-      log(req, code);
-      const text = JSON.stringify(body);
-      res.writeHead(code, {
-        "content-type": "application/json",
-        "content-length": Buffer.byteLength(text),
-        ...headers,
+    req.on("end", () => void respond(req, res, Buffer.concat(chunks).toString("utf8")));
+  };
+  const respond = async (req: IncomingMessage, res: ServerResponse, text: string): Promise<void> => {
+    const phase = takeHold(req);
+    if (phase === "before" && !(await holdRequest(res))) {
+      log(req, 0); // the client went away: dropped unprocessed
+      return;
+    }
+    const result = handle(req, text);
+    if (phase === "after" && Array.isArray(result) && !(await holdRequest(res))) {
+      log(req, result[0]); // carried out, the answer never sent
+      return;
+    }
+    if ("text" in result) {
+      log(req, 200);
+      res.writeHead(200, {
+        "content-type": "text/plain",
+        "content-length": Buffer.byteLength(result.text),
       });
-      res.end(text);
+      res.end(result.text);
+      return;
+    }
+    if (!Array.isArray(result)) {
+      // A watch: events as they happen, one JSON object a line, until the client goes away.
+      log(req, 200);
+      res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+      res.flushHeaders();
+      const watcher: Watcher = { ...result.watch, res };
+      // From a resourceVersion (a list's, as informers do): the changes since then come first.
+      const since = Number(result.watch.since ?? "0");
+      if (since > 0) {
+        const missed = [...history.values()]
+          .flat()
+          .filter((o) => {
+            const meta = o.metadata as Json;
+            return (
+              Number(meta.resourceVersion) > since &&
+              meta.namespace === watcher.namespace &&
+              (watcher.name === undefined || meta.name === watcher.name) &&
+              RESOURCES[watcher.resource].kind === o.kind
+            );
+          })
+          .sort(
+            (a, b) =>
+              Number((a.metadata as Json).resourceVersion) - Number((b.metadata as Json).resourceVersion),
+          );
+        for (const object of missed) res.write(`${JSON.stringify({ type: "MODIFIED", object })}\n`);
+      }
+      watchers.add(watcher);
+      res.on("close", () => watchers.delete(watcher));
+      return;
+    }
+    const [code, body, headers = {}] = result;
+    log(req, code);
+    const out = JSON.stringify(body);
+    res.writeHead(code, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(out),
+      ...headers,
     });
+    res.end(out);
   };
   const server = options.tls ? createHttpsServer(options.tls, listener) : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -834,13 +1313,20 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     url,
     requests,
     addDeployment(namespace, name, replicas = 1, extra = {}) {
-      deployments.set(key(namespace, name), {
+      const container: Json = { name, image: "fastly-exporter" };
+      const podSpec: Json = { containers: [container] };
+      if (extra.secret) {
+        container.volumeMounts = [{ name: "token", mountPath: "/etc/fastly", readOnly: true }];
+        podSpec.volumes = [{ name: "token", secret: { secretName: extra.secret } }];
+      }
+      const dep: Json = {
         apiVersion: "apps/v1",
         kind: "Deployment",
         metadata: {
           namespace,
           name,
           generation: 1,
+          ...(extra.annotations ? { annotations: { ...extra.annotations } } : {}),
           ...created(),
         },
         spec: {
@@ -849,7 +1335,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
           selector: { matchLabels: { app: name } },
           template: {
             metadata: { labels: { app: name } },
-            spec: { containers: [{ name, image: "fastly-exporter" }] },
+            spec: podSpec,
           },
         },
         status: {
@@ -859,7 +1345,38 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
           availableReplicas: replicas,
           readyReplicas: replicas,
         },
-      });
+      };
+      deployments.set(key(namespace, name), dep);
+      const rs = replicaSetFor(dep);
+      for (let i = 0; i < replicas; i++) startPod(rs, true);
+      countReplicaSet(rs);
+    },
+    currentPods(namespace, deployment) {
+      const dep = deployments.get(key(namespace, deployment));
+      if (!dep) return [];
+      const revision = ((metaOf(dep).annotations ?? {}) as Json)[REVISION];
+      const rs = replicaSetsOf(dep).find(
+        (r) => ((metaOf(r).annotations ?? {}) as Json)[REVISION] === revision,
+      );
+      return (rs ? podsOf(rs) : []).map((pod) => ({
+        name: String(metaOf(pod).name),
+        podTemplateHash: labelsOf(pod)["pod-template-hash"] ?? "",
+        ready:
+          ((pod.status as Json).conditions as Json[] | undefined)?.some(
+            (c) => c.type === "Ready" && c.status === "True",
+          ) ?? false,
+      }));
+    },
+    appendLog(namespace, pod, line, container) {
+      const object = stores.pods.get(key(namespace, pod));
+      if (!object) throw new Error(`no pod ${namespace}/${pod}`);
+      const name = container ?? String(((object.spec as Json).containers as Json[])[0]!.name);
+      const lines = logs.get(`${namespace}/${pod}/${name}`);
+      if (!lines) throw new Error(`pod ${pod} has no container ${name}`);
+      lines.push({ at: Date.now() + (options.clusterClockSkewMs ?? 0), line });
+    },
+    setReloader(strategy) {
+      reloaderStrategy = strategy;
     },
     addExternalSecret(namespace, name, spec = {}, failing) {
       externalSecrets.set(key(namespace, name), {
@@ -914,6 +1431,11 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
           Buffer.from(v, "base64").toString("utf8"),
         ]),
       );
+    },
+    quoted,
+    rejectQuoting(method, resource, rejecting = true) {
+      if (rejecting) quoting.add(`${method} ${resource}`);
+      else quoting.delete(`${method} ${resource}`);
     },
     forbid(method, resource, isForbidden = true) {
       if (isForbidden) forbidden.add(`${method} ${resource}`);
@@ -983,6 +1505,29 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     throttle(method, resource, times, retryAfterSeconds = 1) {
       faults.push({ method, resource, remaining: times, retryAfterSeconds });
     },
+    hold(method, resource, phase, name) {
+      holds.push({ method, resource, phase, ...(name === undefined ? {} : { name }) });
+    },
+    async held(timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (holding === 0) {
+        if (Date.now() > deadline) throw new Error("no request reached a hold of the Kubernetes fake");
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
+    release() {
+      holds.length = 0;
+      releaseHeld();
+      released = new Promise<void>((resolve) => (releaseHeld = resolve));
+    },
+    async idle(timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      // Watches stay open by design; a held or running request is what counts.
+      while (holding > 0 || handling > watchers.size) {
+        if (Date.now() > deadline) throw new Error("the Kubernetes fake still handles a request");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
     async writeKubeconfig(path, context = "test") {
       const text = [
         "apiVersion: v1",
@@ -1005,6 +1550,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     close: () =>
       new Promise<void>((resolve) => {
         for (const timer of timers) clearTimeout(timer);
+        releaseHeld();
         for (const watcher of watchers) watcher.res.end();
         server.closeAllConnections();
         server.close(() => resolve());

@@ -77,10 +77,10 @@ export interface RotationEnvOptions {
   readonly exporters?: boolean;
   /** The emulator's account (default the demo seed). */
   readonly seed?: Seed;
-  /** Timeout and interval of every verifier (defaults `15s`, `1s`). */
+  /** Timeout and interval of every verifier (defaults `60s`, `1s`). */
   readonly verifyTimeout?: string;
   readonly verifyInterval?: string;
-  /** Timeout of the restart reloader (default `20s`). */
+  /** Timeout of the restart reloader (default `90s`, beyond the restart script's own 60 s). */
   readonly reloadTimeout?: string;
   /** Reload entries appended after the restart reloader. */
   readonly extraReload?: (env: DemoEnv) => Record<string, unknown>[];
@@ -97,6 +97,8 @@ export interface RotationEnvOptions {
 export interface ReloadBehaviour {
   /** Wait this long before doing anything (to hold a run inside the reload step). */
   readonly sleepMs?: number;
+  /** Wait, before doing anything, until a later `setReload` drops `hold` (a window closed on a condition). */
+  readonly hold?: boolean;
   /** Exit 0 without restarting anything: a reload that does not reach the consumer. */
   readonly skip?: boolean;
   /** Restart, then exit 1 this many times (a rollout that reports failure). */
@@ -232,6 +234,20 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Whether a process running `script` exists (Linux /proc; elsewhere only the markers count). */
+function restartScriptRunning(script: string): boolean {
+  if (!existsSync("/proc/self/cmdline")) return false;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(script)) return true;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return false;
+}
+
 /** Start the world. Always `close()` it (in `after`). */
 export async function startRotationEnv(options: RotationEnvOptions = {}): Promise<RotationEnv> {
   const environments = [...(options.environments ?? DEMO_ENVIRONMENTS)];
@@ -335,12 +351,12 @@ export async function startRotationEnv(options: RotationEnvOptions = {}): Promis
     for (const e of doc.environments) {
       const name = e.name as DemoEnv;
       e.reload = [
-        ...(e.reload ?? []).map((r) => ({ ...r, timeout: options.reloadTimeout ?? "20s" })),
+        ...(e.reload ?? []).map((r) => ({ ...r, timeout: options.reloadTimeout ?? "90s" })),
         ...(options.extraReload?.(name) ?? []),
       ];
       const builtIn = (e.verify ?? []).map((v) => ({
         ...v,
-        timeout: options.verifyTimeout ?? "15s",
+        timeout: options.verifyTimeout ?? "60s",
         interval: options.verifyInterval ?? "1s",
       }));
       const extra = options.extraVerify?.(name) ?? [];
@@ -385,9 +401,13 @@ export async function startRotationEnv(options: RotationEnvOptions = {}): Promis
           code === 0 ? resolve() : reject(new Error(`restart of ${e} exited ${code}`)),
         );
       }),
-    async reloadsIdle(timeoutMs = 20_000) {
+    async reloadsIdle(timeoutMs = 120_000) {
       const deadline = Date.now() + timeoutMs;
-      while (readdirSync(runDir).some((n) => n.startsWith("reloading-"))) {
+      // A script just started has not written its marker yet: look for its process too.
+      while (
+        readdirSync(runDir).some((n) => n.startsWith("reloading-")) ||
+        restartScriptRunning(restartScript)
+      ) {
         if (Date.now() > deadline) throw new Error("a restart script is still running");
         await sleep(50);
       }
@@ -417,7 +437,7 @@ export async function startRotationEnv(options: RotationEnvOptions = {}): Promis
     journal: () => readJournal(stateDir),
     journalText,
     async waitForJournal(match, waitOptions = {}) {
-      const deadline = Date.now() + (waitOptions.timeoutMs ?? 30_000);
+      const deadline = Date.now() + (waitOptions.timeoutMs ?? 120_000);
       for (;;) {
         const hit = readJournal(stateDir)
           .slice(waitOptions.from ?? 0)

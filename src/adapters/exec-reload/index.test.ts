@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { memoryLogger } from "../../util/log.ts";
 import { ExecReloadError, createExecReloader } from "./index.ts";
@@ -32,7 +33,7 @@ describe("exec reloader", () => {
       const log = memoryLogger();
       const reloader = createExecReloader({
         command: ["sh", "-c", "env > env.txt; pwd; echo to-stderr >&2"],
-        timeoutMs: 5000,
+        timeoutMs: 60_000,
         cwd: dir,
         env: { EXTRA: "yes" },
       });
@@ -59,7 +60,7 @@ describe("exec reloader", () => {
   it("throws with exit code and the last stderr lines", async () => {
     const reloader = createExecReloader({
       command: ["sh", "-c", "echo one >&2; echo two >&2; echo three >&2; echo four >&2; exit 4"],
-      timeoutMs: 5000,
+      timeoutMs: 60_000,
     });
     await assert.rejects(reloader.run({ environment: "e", runId: "r", log: memoryLogger() }), (error) => {
       assert.ok(error instanceof ExecReloadError);
@@ -73,7 +74,7 @@ describe("exec reloader", () => {
     const pidFile = join(dir, "child.pid");
     const reloader = createExecReloader({
       // The grandchild would outlive a kill of the shell alone.
-      command: ["sh", "-c", `sleep 30 & echo $! > ${pidFile}; wait`],
+      command: ["sh", "-c", `sleep 600 & echo $! > ${pidFile}; wait`],
       timeoutMs: 300,
     });
     const started = Date.now();
@@ -83,15 +84,18 @@ describe("exec reloader", () => {
       assert.match(error.message, /timed out after 300ms/);
       return true;
     });
-    assert.ok(Date.now() - started < 3000);
+    // Far less than the grandchild's sleep: the kill did not wait for it.
+    assert.ok(Date.now() - started < 300_000);
     const grandchild = Number(await readFile(pidFile, "utf8"));
-    await new Promise((r) => setTimeout(r, 100));
+    // The SIGKILL is sent; the kernel reaps the grandchild soon after. Wait for that, not a time.
+    const deadline = Date.now() + 60_000;
+    while ((await isAlive(grandchild)) && Date.now() < deadline) await delay(20);
     assert.equal(await isAlive(grandchild), false);
   });
 
   it("stops when the run is interrupted", async () => {
     const controller = new AbortController();
-    const reloader = createExecReloader({ command: ["sleep", "30"], timeoutMs: 10_000 });
+    const reloader = createExecReloader({ command: ["sleep", "600"], timeoutMs: 300_000 });
     setTimeout(() => controller.abort(), 100);
     await assert.rejects(
       reloader.run({ environment: "e", runId: "r", log: memoryLogger(), signal: controller.signal }),
@@ -100,7 +104,7 @@ describe("exec reloader", () => {
   });
 
   it("says when the command cannot be started", async () => {
-    const reloader = createExecReloader({ command: [join(dir, "missing")], timeoutMs: 1000 });
+    const reloader = createExecReloader({ command: [join(dir, "missing")], timeoutMs: 60_000 });
     await assert.rejects(reloader.run({ environment: "e", runId: "r", log: memoryLogger() }), /ENOENT/);
   });
 });

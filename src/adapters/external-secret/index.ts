@@ -6,8 +6,8 @@ import {
   explainKubernetesError,
   kubernetesClient,
   KubernetesError,
-  loadKubeConfig,
   retryAfterMs,
+  makeApiClient,
 } from "../support/kubernetes.ts";
 import type { ExternalSecretConfig } from "./schema.ts";
 import type { OptionsOf } from "../support/config.ts";
@@ -68,7 +68,7 @@ export function createExternalSecretReloader(
     description: `external-secret ${options.namespace}/${options.name}`,
     async run(ctx: AdapterContext) {
       const { CustomObjectsApi, PatchStrategy, setHeaderOptions } = await kubernetesClient();
-      const api = (await loadKubeConfig(options)).makeApiClient(CustomObjectsApi);
+      const api = await makeApiClient(options, CustomObjectsApi);
       const ref = {
         group,
         version,

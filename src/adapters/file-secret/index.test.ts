@@ -29,7 +29,7 @@ describe("file secret store, whole file", () => {
     assert.equal(store.description, `file ${path}`);
   });
 
-  it("stages, promotes with a trailing newline and mode 0600, keeps previous, restores", async () => {
+  it("stages, promotes with a trailing newline keeping the file's mode, keeps previous (0600), restores", async () => {
     const path = join(dir, "token");
     await writeFile(path, `${OLD}\n`, { mode: 0o644 });
     const store = createFileSecretStore({ path });
@@ -41,7 +41,7 @@ describe("file secret store, whole file", () => {
 
     await store.promote("run-1");
     assert.equal(await readFile(path, "utf8"), `${NEW}\n`);
-    assert.equal(await mode(path), 0o600);
+    assert.equal(await mode(path), 0o644, "the consumer's file keeps its mode");
     assert.equal(await readFile(`${path}.previous`, "utf8"), `${OLD}\n`);
     assert.equal(await mode(`${path}.previous`), 0o600);
     assert.equal(await store.readPrevious(), OLD);

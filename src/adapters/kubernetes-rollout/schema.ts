@@ -25,13 +25,21 @@ export function kubernetesRolloutSchema(ctx: ConfigContext) {
       deployment: k8sName("Deployment name", "fastly-exporter-prometheus-fastly-exporter").optional(),
       statefulSet: k8sName("StatefulSet name (instead of deployment)", "fastly-exporter").optional(),
       daemonSet: k8sName("DaemonSet name (instead of deployment)", "fastly-exporter").optional(),
+      restart: z
+        .boolean()
+        .meta({
+          description:
+            'Restart the workload (default true). false: restart nothing and wait for a rollout that something else starts when the Secret changes, such as Stakater Reloader (`reloader.stakater.com/auto: "true"`), then wait for it as kubectl rollout status does.',
+          examples: [false],
+        })
+        .default(true),
       ...kubernetesAccessShape,
       timeout: duration("How long the rollout may take.", "5m"),
       interval: intervalField("How often its status is read."),
     })
     .meta({
       description:
-        "Restart a Deployment (or `statefulSet`, `daemonSet`) as `kubectl rollout restart` does and wait as `kubectl rollout status` does.",
+        "Restart a Deployment (or `statefulSet`, `daemonSet`) as `kubectl rollout restart` does, or with `restart: false` wait for Reloader to, and wait as `kubectl rollout status` does.",
     })
     .transform((entry, issues) => {
       const given = WORKLOADS.flatMap(([key, kind]) => {
@@ -51,8 +59,16 @@ export function kubernetesRolloutSchema(ctx: ConfigContext) {
       const step = { timeoutMs: entry.timeout, intervalMs: entry.interval };
       checkInterval(issues, step);
       const { kind, name } = given[0] ?? { kind: "Deployment", name: "" };
-      const { type, namespace, kubeconfig, context } = entry;
-      return { type, namespace, kind, name, ...step, ...kubernetesAccess(ctx, { kubeconfig, context }) };
+      const { type, namespace, kubeconfig, context, restart } = entry;
+      return {
+        type,
+        namespace,
+        kind,
+        name,
+        restart,
+        ...step,
+        ...kubernetesAccess(ctx, { kubeconfig, context }),
+      };
     });
 }
 

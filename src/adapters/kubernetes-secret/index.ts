@@ -4,7 +4,7 @@ import {
   explainKubernetesError,
   kubernetesClient,
   KubernetesError,
-  loadKubeConfig,
+  makeApiClient,
 } from "../support/kubernetes.ts";
 import type { KubernetesSecretConfig } from "./schema.ts";
 import type { OptionsOf } from "../support/config.ts";
@@ -52,7 +52,7 @@ export function createKubernetesSecretStore(
   const client = async (): Promise<CoreV1Api> => {
     if (!api) {
       const { CoreV1Api: Api } = await kubernetesClient();
-      api = (await loadKubeConfig(options)).makeApiClient(Api);
+      api = await makeApiClient(options, Api);
     }
     return api;
   };

@@ -4,6 +4,7 @@ import { formatDuration } from "../../util/time.ts";
 import type { PrometheusConfig } from "./schema.ts";
 import type { OptionsOf } from "../support/config.ts";
 import { pollUntil, PollTimeoutError, type Probe } from "../support/poll.ts";
+import { BodyTooLargeError, isRedirect, readTextCapped, redirectHost } from "../../util/http.ts";
 
 /** Options of the `prometheus` verifier (already validated; durations in ms). */
 export type PrometheusVerifierOptions = OptionsOf<
@@ -32,6 +33,8 @@ const DEFAULT_METRIC = "fastly_rt_token_expiration";
 const DEFAULT_LABEL = "token_id";
 const DEFAULT_INTERVAL_MS = 5000;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** A query's answer is a few series; anything near this is not Prometheus. */
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 /** Quotes a PromQL label value. */
 export function promqlString(value: string): string {
@@ -60,6 +63,8 @@ export async function queryPrometheus(
   try {
     response = await fetchImpl(url, {
       headers: { Accept: "application/json", ...options.headers },
+      // Never followed: the configured headers (credentials) would go to the Location's host.
+      redirect: "manual",
       signal,
     });
   } catch (error) {
@@ -68,7 +73,24 @@ export async function queryPrometheus(
       cause: error,
     });
   }
-  const text = await response.text();
+  if (isRedirect(response.status)) {
+    await response.body?.cancel().catch(() => {});
+    const host = redirectHost(response.headers.get("location"), url);
+    throw new PrometheusQueryError(
+      `${baseUrl} answered HTTP ${response.status}, redirecting to ${host}; redirects are not followed (the headers would go to that host): configure the URL it redirects to`,
+      response.status,
+    );
+  }
+  let text: string;
+  try {
+    text = await readTextCapped(response, MAX_BODY_BYTES);
+  } catch (error) {
+    const why = error instanceof BodyTooLargeError ? error.message : errorMessage(error);
+    throw new PrometheusQueryError(
+      `${baseUrl} answered HTTP ${response.status}, but ${why}`,
+      response.status,
+    );
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);

@@ -1,5 +1,6 @@
 /** `verify: - { type: prometheus }`: the config as written, and the verifier's Options. */
 import { z } from "zod";
+import { isSecureOrLoopback } from "../../util/http.ts";
 import { checkInterval, defined, duration, intervalField, type ConfigContext } from "../support/config.ts";
 
 /** Metric and label name grammars from the Prometheus data model. */
@@ -7,7 +8,7 @@ const METRIC_NAME_PATTERN = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME_PATTERN = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /** The `prometheus` verify step: Prometheus shows the exporter using the new token. */
-export function prometheusSchema(_ctx: ConfigContext) {
+export function prometheusSchema(ctx: ConfigContext) {
   return z
     .strictObject({
       type: z.literal("prometheus"),
@@ -61,6 +62,13 @@ export function prometheusSchema(_ctx: ConfigContext) {
     .transform(({ type, url, query, timeout, interval, ...rest }, issues) => {
       const step = { timeoutMs: timeout, intervalMs: interval };
       checkInterval(issues, step, " so the check can be retried");
+      // Headers are credentials (a bearer token, basic auth): say so when they would cross the network in clear.
+      if (Object.keys(rest.headers ?? {}).length > 0 && !isSecureOrLoopback(url)) {
+        ctx.warn(
+          ["url"],
+          "the headers are sent over plain http to a host that is not loopback: whoever sees the traffic gets them; use https://",
+        );
+      }
       return { type, url: url.replace(/\/+$/, ""), ...rest, ...defined({ query }), ...step };
     });
 }

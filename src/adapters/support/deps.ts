@@ -15,12 +15,15 @@ export interface AdapterDeps {
    * as `abortSignal`; others stop waiting when it aborts).
    */
   readonly signal?: AbortSignal;
+  /** Environment variables secrets are read from (`…Env` options); defaults to `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** `AdapterDeps` with every member filled in. */
 export interface ResolvedDeps {
   readonly fetch: typeof fetch;
   readonly clock: Clock;
+  readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 /** Fills in the defaults of `deps`. */
@@ -29,7 +32,16 @@ export function resolveDeps(deps: AdapterDeps = {}): ResolvedDeps {
     // Bound late so a test that replaces globalThis.fetch after construction is still honoured.
     fetch: deps.fetch ?? ((input, init) => globalThis.fetch(input, init)),
     clock: deps.clock ?? systemClock,
+    env: deps.env ?? process.env,
   };
+}
+
+/**
+ * An adapter cannot be made from its options and the environment (a credential's variable unset,
+ * a setting refused): a usage problem, said in one line before the run changes anything.
+ */
+export class AdapterSetupError extends Error {
+  override readonly name = "AdapterSetupError";
 }
 
 /** The message of anything thrown. */

@@ -1,7 +1,12 @@
 import type { Command } from "commander";
-import { runDemo } from "../../demo/run-demo.ts";
-import type { CommandContext } from "../main.ts";
-import { colours, printJson, println } from "../io.ts";
+import type { CommandContext } from "../context.ts";
+
+/** `ftr demo` options. */
+export interface DemoOpts {
+  keep?: boolean;
+  prometheus: boolean;
+  json?: boolean;
+}
 
 /** Registers `demo`. */
 export function register(program: Command, { io, run }: CommandContext): void {
@@ -21,28 +26,5 @@ Examples:
   $ ftr demo
   $ ftr demo --keep          # then look at the journal and secrets it wrote`,
     )
-    .action((opts: { keep?: boolean; prometheus: boolean; json?: boolean }) =>
-      run(async () => {
-        const c = colours(io.stderr, io.env);
-        // Imported here: main imports this module, so a static import would be circular.
-        const { main } = await import("../main.ts");
-        const result = await runDemo({
-          ftr: (argv, env) => main(argv, { ...io, env: { ...io.env, ...env } }),
-          say: (line) => println(io.stderr, c.bold(line)),
-          keep: opts.keep === true,
-          prometheus: opts.prometheus,
-        });
-        if (opts.json) printJson(io, result);
-        if (!result.ok) {
-          println(
-            io.stderr,
-            c.red(
-              `demo failed: rotate exited ${result.rotateExitCode}, ${result.refused} refused request(s)`,
-            ),
-          );
-          return 1;
-        }
-        return 0;
-      }),
-    );
+    .action((opts: DemoOpts) => run(async () => (await import("../actions/demo.ts")).demo(io, opts)));
 }

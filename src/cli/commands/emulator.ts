@@ -1,8 +1,22 @@
 import type { Command } from "commander";
-import { startEmulatorFromCli } from "../../emulator/index.ts";
-import { runExporterFromCli } from "../../emulator/exporter.ts";
-import type { CommandContext } from "../main.ts";
-import { println, UsageError } from "../io.ts";
+import type { CommandContext } from "../context.ts";
+
+/** `ftr emulator` options. */
+export interface EmulatorOpts {
+  port: string;
+  host: string;
+  seed: string;
+}
+
+/** `ftr emulator exporter` options. */
+export interface ExporterOpts {
+  endpoint: string;
+  listen: string;
+  tokenFile?: string;
+  serviceAllowlist?: string[];
+  pollInterval: string;
+  authBackoff: string;
+}
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -25,23 +39,8 @@ Examples:
   $ FASTLY_API_ENDPOINT=http://127.0.0.1:8787 ftr plan --config ftr.yaml
   $ ftr emulator --seed ./my-account.json`,
     )
-    .action((opts: { port: string; host: string; seed: string }) =>
-      run(async () => {
-        const port = Number(opts.port);
-        if (!Number.isInteger(port) || port < 0 || port > 65535) {
-          throw new UsageError(`--port must be a port number, got "${opts.port}"`);
-        }
-        let running;
-        try {
-          running = await startEmulatorFromCli({ port, host: opts.host, seed: opts.seed });
-        } catch (error) {
-          throw new UsageError(error instanceof Error ? error.message : String(error));
-        }
-        println(io.stdout, `Fastly API emulator listening on ${running.url}`);
-        await io.interrupted;
-        await running.close();
-        return 0;
-      }),
+    .action((opts: EmulatorOpts) =>
+      run(async () => (await import("../actions/emulator.ts")).emulator(io, opts)),
     );
 
   emulator
@@ -59,35 +58,7 @@ Examples:
 Examples:
   $ ftr emulator exporter --endpoint http://127.0.0.1:8787 --listen 127.0.0.1:9101 --token-file ./secrets/integration`,
     )
-    .action(
-      (opts: {
-        endpoint: string;
-        listen: string;
-        tokenFile?: string;
-        serviceAllowlist?: string[];
-        pollInterval: string;
-        authBackoff: string;
-      }) =>
-        run(async () => {
-          const controller = new AbortController();
-          void io.interrupted.then(() => controller.abort());
-          try {
-            await runExporterFromCli({
-              endpoint: opts.endpoint,
-              listen: opts.listen,
-              ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}),
-              serviceAllowlist: opts.serviceAllowlist ?? [],
-              pollInterval: opts.pollInterval,
-              authBackoff: opts.authBackoff,
-              env: io.env,
-              stdout: io.stdout,
-              stderr: io.stderr,
-              signal: controller.signal,
-            });
-          } catch (error) {
-            throw new UsageError(error instanceof Error ? error.message : String(error));
-          }
-          return 0;
-        }),
+    .action((opts: ExporterOpts) =>
+      run(async () => (await import("../actions/emulator.ts")).exporter(io, opts)),
     );
 }

@@ -1,59 +1,27 @@
 import type { Command } from "commander";
-import { DurationError, parseDuration } from "../../config/index.ts";
-import {
-  checkReport,
-  collectStatus,
-  renderStatus,
-  startServe,
-  ListenAddressError,
-  parseListen,
-} from "../../monitor/index.ts";
-import type { CommandContext } from "../main.ts";
-import {
-  clientFromEnv,
-  colours,
-  endpointFor,
-  loadConfigOption,
-  printJson,
-  println,
-  printWarnings,
-  stderrLogger,
-  UsageError,
-  type CliIO,
-} from "../io.ts";
+import type { CommandContext } from "../context.ts";
 
-interface StatusOpts {
+/** `ftr status` options. */
+export interface StatusOpts {
   config: string;
   json?: boolean;
+  wide?: boolean;
 }
 
-interface CheckOpts {
+/** `ftr check` options. */
+export interface CheckOpts {
   config: string;
   within?: string;
   all?: boolean;
   json?: boolean;
+  quiet?: boolean;
 }
 
-interface ServeOpts {
+/** `ftr serve` options. */
+export interface ServeOpts {
   config: string;
   listen: string;
   interval: string;
-}
-
-function durationOption(flag: string, text: string): number {
-  try {
-    const ms = parseDuration(text);
-    if (ms <= 0) throw new DurationError(text, "it must be longer than zero");
-    return ms;
-  } catch (error) {
-    if (error instanceof DurationError) throw new UsageError(`${flag}: ${error.message}`);
-    throw error;
-  }
-}
-
-/** Say on stderr that only deployed tokens are shown, and why (stdout stays clean for --json). */
-function noteLimitation(io: CliIO, limitation: string | undefined): void {
-  if (limitation) println(io.stderr, `${colours(io.stderr, io.env).yellow("note")} ${limitation}`);
 }
 
 /** Registers `status`, `check` and `serve`. */
@@ -65,6 +33,7 @@ export function register(program: Command, { io, run }: CommandContext): void {
     )
     .requiredOption("-c, --config <file>", "the YAML config")
     .option("--json", "print the report as JSON (dates ISO 8601)")
+    .option("--wide", "every column, however wide (default on a terminal: fit its width)")
     .addHelpText(
       "after",
       `
@@ -77,27 +46,7 @@ Examples:
   $ ftr status --config ftr.yaml --json | jq '.tokens[] | select(.findings | length > 0)'
   $ ftr status --config ftr.yaml                 deployed tokens only, no account credential`,
     )
-    .action((opts: StatusOpts) =>
-      run(async () => {
-        const loaded = await loadConfigOption(io, opts.config);
-        printWarnings(io, loaded);
-        const client = clientFromEnv(io, loaded, false);
-        const report = await collectStatus({
-          client,
-          config: loaded.config,
-          now: new Date(),
-          endpoint: endpointFor(io, loaded),
-          signal: io.signal,
-        });
-        if (opts.json) {
-          noteLimitation(io, report.limitation);
-          printJson(io, report);
-        } else {
-          println(io.stdout, renderStatus(report, colours(io.stdout, io.env)));
-        }
-        return 0;
-      }),
-    );
+    .action((opts: StatusOpts) => run(async () => (await import("../actions/monitor.ts")).status(io, opts)));
 
   program
     .command("check")
@@ -111,60 +60,21 @@ Examples:
     )
     .option("--all", "check every automation token in the account, not only the deployed ones")
     .option("--json", "print { ok, findings, ... } as JSON")
+    .option("-q, --quiet", "print nothing when nothing is due (for cron: mail only when there is news)")
     .addHelpText(
       "after",
       `
-Exit codes: 0 nothing due, 1 a token is due or dead (one line each, with the command that fixes it),
-2 bad usage or config. Needs no sudo; without FASTLY_API_TOKEN it checks the deployed tokens only.
+Exit codes: 0 nothing due, 1 a token is due or dead (one line each, with the command that fixes it)
+or Fastly failed, 2 bad usage or config. Needs no sudo; without FASTLY_API_TOKEN it checks the deployed tokens only.
 
 Examples:
   $ ftr check --config ftr.yaml
   $ ftr check --config ftr.yaml --within 14d
   $ FASTLY_API_TOKEN=... ftr check --config ftr.yaml --all --json
-  # crontab: every morning, mail the output when something is due
-  0 7 * * *  cd /srv/ftr && ftr check --config ftr.yaml || true`,
+  # crontab: every morning; cron mails only when something is due or the check fails
+  0 7 * * *  cd /srv/ftr && ftr check --config ftr.yaml --quiet`,
     )
-    .action((opts: CheckOpts) =>
-      run(async () => {
-        const withinMs = opts.within === undefined ? undefined : durationOption("--within", opts.within);
-        const loaded = await loadConfigOption(io, opts.config);
-        printWarnings(io, loaded);
-        const client = clientFromEnv(io, loaded, false);
-        const report = await collectStatus({
-          client,
-          config: loaded.config,
-          now: new Date(),
-          endpoint: endpointFor(io, loaded),
-          signal: io.signal,
-        });
-        const result = checkReport(report, {
-          configPath: opts.config,
-          all: opts.all === true,
-          ...(withinMs === undefined ? {} : { withinMs }),
-        });
-        noteLimitation(io, report.limitation);
-        if (opts.json) {
-          printJson(io, { ...result, ...(withinMs === undefined ? {} : { withinMs }) });
-          return result.ok ? 0 : 1;
-        }
-        const c = colours(io.stdout, io.env);
-        for (const f of result.findings) {
-          println(io.stdout, `${f.reason === "expiring" ? c.yellow("DUE") : c.red("FAIL")} ${f.message}`);
-        }
-        if (result.ok) {
-          const next = result.next
-            ? `; next: ${result.next.environment ?? result.next.tokenId} expires ${result.next.expiresAt.slice(0, 10)}`
-            : "";
-          println(
-            io.stdout,
-            `${c.green("OK")} ${report.environments.length} environment(s), ${result.checkedTokens} token(s) checked: nothing due${opts.within ? ` within ${opts.within}` : ""}${next}`,
-          );
-          return 0;
-        }
-        println(io.stderr, `${result.findings.length} problem(s) found`);
-        return 1;
-      }),
-    );
+    .action((opts: CheckOpts) => run(async () => (await import("../actions/monitor.ts")).check(io, opts)));
 
   program
     .command("serve")
@@ -186,33 +96,5 @@ Examples:
   $ FASTLY_API_TOKEN=... ftr serve --config ftr.yaml --listen :9300
   $ ftr serve --config ftr.yaml --listen 127.0.0.1:9300 --interval 10m`,
     )
-    .action((opts: ServeOpts) =>
-      run(async () => {
-        const intervalMs = durationOption("--interval", opts.interval);
-        try {
-          parseListen(opts.listen);
-        } catch (error) {
-          if (error instanceof ListenAddressError) throw new UsageError(error.message);
-          throw error;
-        }
-        const loaded = await loadConfigOption(io, opts.config);
-        printWarnings(io, loaded);
-        const log = stderrLogger(io);
-        const client = clientFromEnv(io, loaded, false);
-        const handle = await startServe({
-          config: loaded.config,
-          client,
-          listen: opts.listen,
-          intervalMs,
-          endpoint: endpointFor(io, loaded),
-          log,
-        });
-        println(io.stdout, `ftr serve listening on ${handle.url}`);
-        if (!client) log.warn("FASTLY_API_TOKEN is not set: exporting the deployed tokens only");
-        await io.interrupted;
-        log.info("shutting down");
-        await handle.close();
-        return 0;
-      }),
-    );
+    .action((opts: ServeOpts) => run(async () => (await import("../actions/monitor.ts")).serve(io, opts)));
 }

@@ -1,0 +1,80 @@
+import { createHmac, randomUUID } from "node:crypto";
+import type { NotificationEvent, Notifier } from "../types.ts";
+import type { OptionsOf } from "../support/config.ts";
+import { resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { postNotification } from "../support/webhook-post.ts";
+import { redact, registerSecret } from "../../util/redact.ts";
+import { USER_AGENT } from "../../version.ts";
+import type { WebhookNotifyConfig } from "./schema.ts";
+
+/** Options of the `webhook` notifier (already validated; durations in ms). */
+export type WebhookNotifierOptions = OptionsOf<WebhookNotifyConfig, "headers" | "timeoutMs">;
+
+/** Unix seconds when the request was signed; part of the signed text. */
+export const TIMESTAMP_HEADER = "X-Ftr-Timestamp";
+/** `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. */
+export const SIGNATURE_HEADER = "X-Ftr-Signature";
+/** The event's type, so a receiver can route without parsing. */
+export const EVENT_HEADER = "X-Ftr-Event";
+/** Unique per delivery, so a receiver can drop a repeat. */
+export const DELIVERY_HEADER = "X-Ftr-Delivery";
+
+/** A header whose value is probably a credential, kept out of every message. */
+const CREDENTIAL_HEADER = /auth|token|key|secret|cookie/i;
+
+/**
+ * The signature of one delivery: HMAC-SHA256 with `secret` over the timestamp, a dot and the exact
+ * body bytes. Signing the timestamp too lets a receiver refuse an old request replayed.
+ */
+export function signWebhook(secret: string, timestamp: string, body: string): string {
+  return `sha256=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
+}
+
+/**
+ * POSTs each event as JSON. With `signingSecretEnv`, the key is read from that variable when the
+ * notifier is made (a missing one is an error then, not a silently unsigned delivery).
+ */
+export function createWebhookNotifier(options: WebhookNotifierOptions, deps: AdapterDeps = {}): Notifier {
+  const { fetch, clock, env } = resolveDeps(deps);
+  let secret: string | undefined;
+  if (options.signingSecretEnv !== undefined) {
+    secret = env[options.signingSecretEnv];
+    if (secret === undefined || secret === "") {
+      throw new Error(
+        `${options.signingSecretEnv} (signingSecretEnv) is not set: set it to the receiver's signing key, or remove signingSecretEnv`,
+      );
+    }
+    registerSecret(secret);
+  }
+  const headers = options.headers ?? {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (CREDENTIAL_HEADER.test(name)) registerSecret(value);
+  }
+  const host = new URL(options.url).host;
+  return {
+    description: `webhook ${host}`,
+    async send(event: NotificationEvent) {
+      // Events carry ids only; redacting the text is a second guard against a value in a message.
+      const body = redact(JSON.stringify(event));
+      const timestamp = String(Math.floor(clock.now() / 1000));
+      await postNotification({
+        fetch,
+        url: options.url,
+        body,
+        timeoutMs: options.timeoutMs ?? 10_000,
+        headers: {
+          ...headers,
+          "Content-Type": "application/json",
+          "User-Agent": USER_AGENT,
+          [EVENT_HEADER]: event.event,
+          [DELIVERY_HEADER]: randomUUID(),
+          ...(secret === undefined
+            ? {}
+            : { [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: signWebhook(secret, timestamp, body) }),
+        },
+      });
+    },
+  };
+}
+
+export { createWebhookNotifier as create };

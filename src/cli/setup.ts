@@ -1,0 +1,92 @@
+/**
+ * What most commands do first: load the config named by `--config`, print its warnings (once per
+ * process), and make the Fastly client from FASTLY_API_TOKEN. Separate from io.ts because it loads
+ * the config and Fastly modules, which `--help` never needs.
+ */
+import { loadConfig, type LoadedConfig } from "../config/index.ts";
+import { createFastlyClient, type FastlyClient } from "../fastly/index.ts";
+import { isSecureOrLoopback } from "../util/http.ts";
+import { escapeControl } from "../util/escape.ts";
+import { registerSecret } from "../util/redact.ts";
+import { colours, println, UsageError, type CliIO } from "./io.ts";
+
+/** Load the config named by `--config`; a missing or invalid file is a ConfigError (exit 2). */
+export async function loadConfigOption(io: CliIO, path: string | undefined): Promise<LoadedConfig> {
+  if (!path)
+    throw new UsageError("--config is required: the path of the YAML config (see docs/configuration.md)");
+  return loadConfig(path.startsWith("/") ? path : `${io.cwd}/${path}`);
+}
+
+/** The runs that have printed the plain-http note: at most one a run. */
+const notedInsecure = new WeakSet<CliIO>();
+
+/**
+ * The API endpoint: FASTLY_API_ENDPOINT, else the config's, else Fastly's. Plain http is refused
+ * (a usage error with the fix) unless the host is loopback or the user opted in with
+ * `--insecure-endpoint` or `fastly.allowInsecure: true`; an opted-in one is noted once a run (the
+ * config's own is already warned about by validation).
+ */
+export function endpointFor(io: CliIO, loaded?: LoadedConfig): string | undefined {
+  const fromEnv = io.env.FASTLY_API_ENDPOINT || undefined;
+  const endpoint = fromEnv ?? loaded?.config.fastly.endpoint;
+  if (endpoint === undefined) return undefined;
+  const source = fromEnv === undefined ? "fastly.endpoint" : "FASTLY_API_ENDPOINT";
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new UsageError(`${source} is not a URL: give the API base URL, e.g. https://api.fastly.com`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new UsageError(`${source} must be an https:// URL, e.g. https://api.fastly.com`);
+  }
+  if (isSecureOrLoopback(url)) return endpoint;
+  const optedIn = io.insecureEndpoint === true || loaded?.config.fastly.allowInsecure === true;
+  if (!optedIn) {
+    throw new UsageError(
+      `${source} ${url.origin} is plain http to a host that is not loopback: the user token and sudo password would cross the network unencrypted; use https://, or pass --insecure-endpoint (config: fastly.allowInsecure: true) if the network is trusted`,
+    );
+  }
+  if (fromEnv !== undefined && !notedInsecure.has(io)) {
+    notedInsecure.add(io);
+    println(
+      io.stderr,
+      `${colours(io.stderr, io.env).yellow("note")} ${url.origin} is plain http: the user token and sudo password cross the network unencrypted (--insecure-endpoint)`,
+    );
+  }
+  return endpoint;
+}
+
+/** The user's client from FASTLY_API_TOKEN, or a usage error saying how to supply it. */
+export function requireClient(io: CliIO, loaded?: LoadedConfig): FastlyClient {
+  const client = optionalClient(io, loaded);
+  if (client === undefined) {
+    throw new UsageError(
+      "FASTLY_API_TOKEN is not set: export the user token of a Fastly superuser (it is never read from the command line)",
+    );
+  }
+  return client;
+}
+
+/** The user's client from FASTLY_API_TOKEN, or undefined when it is not set (read-only commands). */
+export function optionalClient(io: CliIO, loaded?: LoadedConfig): FastlyClient | undefined {
+  const token = io.env.FASTLY_API_TOKEN;
+  if (!token) return undefined;
+  registerSecret(token);
+  return createFastlyClient({ token, endpoint: endpointFor(io, loaded), signal: io.signal });
+}
+
+// The demo runs several commands in one process; a warning about the same config says nothing new
+// the second time.
+const warned = new Set<string>();
+
+/** Print config warnings to stderr, one a line, each at most once per process. */
+export function printWarnings(io: CliIO, loaded: LoadedConfig): void {
+  const c = colours(io.stderr, io.env);
+  for (const w of loaded.warnings) {
+    const text = `${w.path ? w.path + ": " : ""}${w.message}`;
+    if (warned.has(`${loaded.path}\n${text}`)) continue;
+    warned.add(`${loaded.path}\n${text}`);
+    println(io.stderr, `${c.yellow("warning")} ${escapeControl(text)}`);
+  }
+}

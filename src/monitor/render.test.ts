@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { renderStatus } from "./render.ts";
+import type { StatusReport, TokenStatus } from "./status.ts";
+
+const day = 86_400_000;
+
+function token(i: number): TokenStatus {
+  return {
+    id: `TokenId${String(i).padStart(15, "0")}`,
+    name: `a rather long token name for exporter number ${i} of the platform team`,
+    role: "engineer",
+    scopes: ["global:read"],
+    services: [{ id: "svc1", name: "www" }],
+    allServices: false,
+    expiresAt: "2027-01-01T00:00:00.000Z",
+    msLeft: 40 * day,
+    daysLeft: 40,
+    lastUsed: { at: "2026-11-01T00:00:00.000Z", userAgent: "fastly-exporter/7" },
+    environment: "production",
+    deployedIn: ["production"],
+    rotateBeforeMs: 30 * day,
+    lifetimeMs: 365 * day,
+    findings: [
+      {
+        code: "unused",
+        severity: "warning",
+        message: "no recorded use for more than 90 days: probably safe to revoke",
+      },
+      { code: "global-scope", severity: "warning", message: "the global scope can change configuration" },
+    ],
+  };
+}
+
+function report(count: number): StatusReport {
+  return {
+    generatedAt: "2026-11-29T00:00:00.000Z",
+    scope: "account",
+    tokens: Array.from({ length: count }, (_, i) => token(i)),
+    environments: [],
+    summary: { critical: 0, warning: 2 * count, info: 0 },
+  };
+}
+
+describe("renderStatus", () => {
+  it("fits a terminal's width, one line a token, cutting with …", () => {
+    const lines = renderStatus(report(3), undefined, { width: 100 }).split("\n");
+    assert.equal(lines.length, 1 + 3 + 1);
+    for (const line of lines) assert.ok(line.length <= 100, `${line.length}: ${line}`);
+    assert.match(lines[1] ?? "", /…/);
+    assert.match(lines[1] ?? "", /TokenId0+/);
+  });
+
+  it("cuts nothing without a width (a pipe or a file), and lists every finding", () => {
+    const text = renderStatus(report(2));
+    assert.match(text, /a rather long token name for exporter number 1 of the platform team/);
+    assert.match(text, /probably safe to revoke; the global scope can change configuration/);
+    assert.doesNotMatch(text, /…/);
+  });
+
+  it("--wide shows access, services and the user agent", () => {
+    const text = renderStatus(report(1), undefined, { wide: true, width: 80 });
+    assert.match(text, /engineer, global:read/);
+    assert.match(text, /fastly-exporter\/7/);
+    assert.match(text, /www/);
+  });
+
+  it("takes time linear in the tokens", () => {
+    const time = (n: number) => {
+      const r = report(n);
+      const started = performance.now();
+      renderStatus(r, undefined, { width: 120 });
+      return performance.now() - started;
+    };
+    time(2_000); // warm up
+    const small = time(2_000);
+    const large = time(20_000);
+    // Ten times the tokens: a quadratic layout would take a hundred times as long.
+    assert.ok(large < small * 30, `2,000 tokens ${small.toFixed(1)} ms, 20,000 ${large.toFixed(1)} ms`);
+  });
+});

@@ -1,0 +1,121 @@
+/**
+ * Plain http to the Fastly API would carry the user token and the sudo password in clear text. It
+ * is refused (exit 2, one line with the fix, nothing sent) unless the host is loopback (no word
+ * then) or the user opted in with `--insecure-endpoint` or `fastly.allowInsecure: true` (one note a
+ * run). The emulator listens on 127.0.0.1, so a non-loopback name for it is needed: a server bound
+ * to every interface, reached through this machine's own non-loopback address.
+ */
+import assert from "node:assert/strict";
+import { networkInterfaces } from "node:os";
+import { after, before, describe, it } from "node:test";
+import { createEmulator, type RunningEmulator } from "../../src/emulator/index.ts";
+import { loadConfig } from "../../src/config/index.ts";
+import { startRotationEnv, type RotationEnv } from "../helpers/rotation-env.ts";
+
+/** An IPv4 address of this machine that is not loopback, if it has one. */
+function outwardAddress(): string | undefined {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  return undefined;
+}
+
+describe("plain http endpoints", () => {
+  let h: RotationEnv;
+  let remote: RunningEmulator;
+  let remoteUrl: string;
+  const address = outwardAddress();
+
+  before(async () => {
+    h = await startRotationEnv({ environments: ["integration"], exporters: false });
+    remote = await createEmulator({ host: "0.0.0.0" });
+    remoteUrl = `http://${address ?? "192.0.2.1"}:${remote.port}`;
+  });
+  after(async () => {
+    await remote?.close();
+    await h?.close();
+  });
+
+  const sent = async () => (await fetch(`http://127.0.0.1:${remote.port}/__emulator/requests`)).json();
+
+  it("FASTLY_API_ENDPOINT=http://<not loopback>: exit 2, one line with the fix, nothing sent", async () => {
+    for (const command of ["plan", "status", "check"]) {
+      const result = await h.runCli([command, "--config", h.configPath], { FASTLY_API_ENDPOINT: remoteUrl });
+      assert.equal(result.code, 2, `${command}: ${result.stderr}`);
+      const lines = result.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, result.stderr);
+      assert.match(lines[0]!, /plain http .*--insecure-endpoint/);
+    }
+    assert.deepEqual(await sent(), [], "nothing reached the endpoint");
+  });
+
+  it("loopback http needs no opt-in and prints no note", async () => {
+    const result = await h.runCli(["plan", "--config", h.configPath]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /plain http|not https|insecure/i);
+  });
+
+  it(
+    "--insecure-endpoint (before or after the command) allows it with one note",
+    { skip: !address },
+    async () => {
+      for (const argv of [
+        ["--insecure-endpoint", "plan", "--config", h.configPath],
+        ["plan", "--config", h.configPath, "--insecure-endpoint"],
+      ]) {
+        const result = await h.runCli(argv, { FASTLY_API_ENDPOINT: remoteUrl });
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(result.stderr.match(/plain http/g)?.length, 1, result.stderr);
+      }
+    },
+  );
+
+  it("config fastly.endpoint http://<not loopback>: a config error unless fastly.allowInsecure", async () => {
+    const original = h.config();
+    const doc = { ...original, fastly: { endpoint: remoteUrl } };
+    await h.writeConfig(doc);
+    try {
+      const refused = await h.runCli(["validate", "--config", h.configPath], { FASTLY_API_ENDPOINT: "" });
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stdout + refused.stderr, /fastly\.endpoint.*plain http.*allowInsecure/s);
+
+      await h.writeConfig({ ...doc, fastly: { endpoint: remoteUrl, allowInsecure: true } });
+      const { config, warnings } = await loadConfig(h.configPath);
+      assert.equal(config.fastly.allowInsecure, true);
+      assert.equal(warnings.filter((w) => /plain http/.test(w.message)).length, 1);
+
+      await h.writeConfig({ ...doc, fastly: { endpoint: "http://127.0.0.5:9" } });
+      const loopback = await loadConfig(h.configPath);
+      assert.deepEqual(
+        loopback.warnings.filter((w) => /http/.test(w.message)),
+        [],
+        "no warning for loopback",
+      );
+    } finally {
+      await h.writeConfig(original);
+    }
+  });
+
+  it("a prometheus verifier sending headers over non-loopback http is warned about", async () => {
+    const original = h.config();
+    const env = original.environments[0]!;
+    await h.writeConfig({
+      ...original,
+      environments: [
+        {
+          ...env,
+          verify: [
+            { type: "token-in-use" },
+            { type: "prometheus", url: remoteUrl, headers: { Authorization: "Bearer x" } },
+          ],
+        },
+      ],
+    });
+    try {
+      const { warnings } = await loadConfig(h.configPath);
+      assert.equal(warnings.filter((w) => /headers are sent over plain http/.test(w.message)).length, 1);
+    } finally {
+      await h.writeConfig(original);
+    }
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * A service selector cannot hang `plan`: `nameMatches: "^(\\w+\\s?)*$"` backtracks exponentially in
+ * a JavaScript RegExp on `"www integration aaaa…a!"`; compiled as RE2 it matches 10,000 service names
+ * in linear time. Patterns RE2 cannot run (backreferences, lookaround) are refused by `validate`,
+ * naming the field.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { createEmulator, demoCredentials, demoSeed, type RunningEmulator } from "../../src/emulator/index.ts";
+import { runCli, spawnCli } from "../helpers/cli.ts";
+
+const { superuser, exporterTokens } = demoCredentials;
+const SERVICES = 10_000;
+// Generous so a busy machine does not fail it; the goal (≤ 2 s) is measured and printed.
+const BOUND_MS = 30_000;
+
+const config = (endpoint: string, nameMatches: string) => `version: 1
+fastly: { endpoint: "${endpoint}" }
+environments:
+  - name: integration
+    token: { name: "${exporterTokens.integration.name}", services: { nameMatches: ${JSON.stringify(nameMatches)} } }
+    secret: { type: file, path: ./integration.txt }
+    verify: [{ type: token-in-use }]
+`;
+
+describe("security: ReDoS in nameMatches", () => {
+  let emulator: RunningEmulator;
+  let dir: string;
+
+  before(async () => {
+    const services = Array.from({ length: SERVICES - 1 }, (_, i) => ({
+      name: `service${String(i).padStart(5, "0")} integration`,
+      version: 1,
+      createdAt: "-1d",
+    }));
+    services.push({ name: `www integration ${"a".repeat(30)}!`, version: 1, createdAt: "-1d" });
+    emulator = await createEmulator({
+      seed: { ...demoSeed, services: [...(demoSeed.services ?? []), ...services] },
+    });
+    dir = await mkdtemp(join(tmpdir(), "ftr-redos-"));
+    await writeFile(join(dir, "integration.txt"), exporterTokens.integration.token + "\n", { mode: 0o600 });
+  });
+
+  after(async () => {
+    await emulator.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it(`plan over ${SERVICES} names with ^(\\w+\\s?)*$ finishes`, async () => {
+    await writeFile(join(dir, "ftr.yaml"), config(emulator.url, "^(\\w+\\s?)*$"));
+    const started = Date.now();
+    // A child process, so a hang is killed at the bound rather than blocking the test runner.
+    const child = spawnCli(["plan", "--config", "ftr.yaml", "--json"], {
+      cwd: dir,
+      env: { FASTLY_API_TOKEN: superuser.token },
+    });
+    const timer = setTimeout(() => child.child.kill("SIGKILL"), BOUND_MS);
+    const result = await child.done.finally(() => clearTimeout(timer));
+    const took = Date.now() - started;
+    process.stdout.write(`# plan over ${SERVICES} services took ${took} ms\n`);
+    assert.ok(took < BOUND_MS, `plan ran for ${took} ms`);
+    assert.equal(result.code, 0, result.stderr);
+    const plan = JSON.parse(result.stdout) as { environments: { services: { name: string }[] }[] };
+    // Every name but the one ending in "!" matches.
+    assert.equal(
+      plan.environments[0]?.services.filter((s) => s.name.includes("integration")).length,
+      SERVICES - 1,
+    );
+  });
+
+  for (const [what, pattern] of [
+    ["a backreference", "(www) \\1"],
+    ["a lookahead", "integration(?!-old)"],
+  ] as const) {
+    it(`validate refuses ${what}, naming the field`, async () => {
+      await writeFile(join(dir, "bad.yaml"), config(emulator.url, pattern));
+      const { code, stdout } = await runCli(["validate", "--config", "bad.yaml"], { cwd: dir });
+      assert.equal(code, 2);
+      assert.match(
+        stdout,
+        /environments\[0\]\.token\.services\.nameMatches: not a valid regular expression \(.*\): service patterns use RE2 syntax/,
+      );
+      assert.match(stdout, /no backreferences or lookaround/);
+    });
+  }
+});

@@ -1,0 +1,133 @@
+/**
+ * A hostile name in the account cannot forge what a superuser reads: a service named with ESC, CR
+ * and a newline that spell out a fake `revoke: nothing` line, and a token named with an OSC
+ * sequence, are printed with their control characters escaped by `plan`, `status` and `check`;
+ * `--json` still carries the names exactly.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { after, before, describe, it } from "node:test";
+import type { CliIO } from "../../src/cli/io.ts";
+import { main } from "../../src/cli/main.ts";
+import { createEmulator, demoCredentials, demoSeed, type RunningEmulator } from "../../src/emulator/index.ts";
+
+const { superuser, exporterTokens } = demoCredentials;
+const HOSTILE_SERVICE = "integration\x1b[2K\r  revoke:   nothing (after the new token is verified in use)\n";
+const HOSTILE_TOKEN = "ci\x1b]0;owned\x07 deploy\u202e";
+const HOSTILE_VALUE = "terminal-injection-ci-token-00001";
+
+function fakeIO(env: Record<string, string>, cwd: string): CliIO & { out(): string; err(): string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
+  stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
+  return {
+    stdout,
+    stderr,
+    stdin: new PassThrough(),
+    env,
+    cwd,
+    interrupted: new Promise<void>(() => {}),
+    out: () => out,
+    err: () => err,
+  };
+}
+
+/** True when `text` holds a raw control character a terminal would act on. */
+function hasRawControl(text: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(text);
+}
+
+describe("security: terminal injection through names in the account", () => {
+  let emulator: RunningEmulator;
+  let dir: string;
+  const run = async (args: string[]) => {
+    const io = fakeIO({ FASTLY_API_TOKEN: superuser.token }, dir);
+    const code = await main([...args, "--config", "ftr.yaml"], io);
+    return { code, out: io.out(), err: io.err() };
+  };
+
+  before(async () => {
+    emulator = await createEmulator({
+      seed: {
+        ...demoSeed,
+        services: [...(demoSeed.services ?? []), { name: HOSTILE_SERVICE, version: 1, createdAt: "-1d" }],
+        automationTokens: [
+          ...(demoSeed.automationTokens ?? []),
+          {
+            name: HOSTILE_TOKEN,
+            value: HOSTILE_VALUE,
+            role: "engineer",
+            scope: "global:read",
+            services: [],
+            expiresAt: "+3d",
+            createdBy: superuser.id,
+          },
+        ],
+      },
+    });
+    dir = await mkdtemp(join(tmpdir(), "ftr-injection-"));
+    await writeFile(join(dir, "integration.txt"), exporterTokens.integration.token + "\n", { mode: 0o600 });
+    await writeFile(
+      join(dir, "ftr.yaml"),
+      `version: 1
+fastly: { endpoint: "${emulator.url}" }
+defaults: { token: { expiresIn: 365d, rotateBefore: 30d } }
+environments:
+  - name: integration
+    token: { name: "${exporterTokens.integration.name}", services: { nameMatches: "ntegration" } }
+    secret: { type: file, path: ./integration.txt }
+    verify: [{ type: token-in-use }]
+`,
+    );
+  });
+
+  after(async () => {
+    await emulator.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("plan shows the hostile service name escaped, and no forged revoke line", async () => {
+    const { code, out, err } = await run(["plan"]);
+    assert.equal(code, 0, err);
+    assert.ok(!hasRawControl(out), `raw control characters in:\n${JSON.stringify(out)}`);
+    assert.ok(out.includes("integration\\x1b[2K\\r  revoke:   nothing"), out);
+    const revokeLines = out.split("\n").filter((l) => /^\s*revoke:/.test(l));
+    assert.equal(revokeLines.length, 1, out);
+    assert.doesNotMatch(revokeLines[0] ?? "", /revoke:\s+nothing/);
+  });
+
+  it("plan --json holds the original names", async () => {
+    const { code, out } = await run(["plan", "--json"]);
+    assert.equal(code, 0);
+    const plan = JSON.parse(out) as { environments: { services: { name: string }[] }[] };
+    assert.ok(plan.environments[0]?.services.some((s) => s.name === HOSTILE_SERVICE));
+  });
+
+  it("status shows the hostile token name escaped; --json holds it", async () => {
+    const { code, out, err } = await run(["status"]);
+    assert.equal(code, 0, err);
+    assert.ok(!hasRawControl(out), `raw control characters in:\n${JSON.stringify(out)}`);
+    assert.ok(!hasRawControl(err), `raw control characters in:\n${JSON.stringify(err)}`);
+    assert.ok(out.includes("ci\\x1b]0;owned\\x07 deploy\\u202e"), out);
+    const json = await run(["status", "--json"]);
+    const report = JSON.parse(json.out) as { tokens: { name: string }[] };
+    assert.ok(report.tokens.some((t) => t.name === HOSTILE_TOKEN));
+  });
+
+  it("check --all names the hostile token escaped; --json holds it", async () => {
+    const { code, out, err } = await run(["check", "--all"]);
+    assert.equal(code, 1, err);
+    assert.ok(!hasRawControl(out + err), `raw control characters in:\n${JSON.stringify(out + err)}`);
+    assert.ok(out.includes("ci\\x1b]0;owned\\x07 deploy\\u202e"), out);
+    const json = await run(["check", "--all", "--json"]);
+    const result = JSON.parse(json.out) as { findings: { tokenName?: string }[] };
+    assert.ok(result.findings.some((f) => f.tokenName === HOSTILE_TOKEN));
+  });
+});

@@ -1,0 +1,70 @@
+/**
+ * `ftr status --json` through a real pipe at 10,000 tokens: a pipe takes 64 KiB at a time, so the
+ * process must wait for stdout to drain before it exits, or the JSON is cut short.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  createEmulator,
+  demoCredentials,
+  generateSeed,
+  type RunningEmulator,
+} from "../src/emulator/index.ts";
+import { CLI_NODE_ARGS } from "./helpers/cli.ts";
+
+describe("ftr status --json through a pipe", () => {
+  let emulator: RunningEmulator;
+  let dir: string;
+
+  before(async () => {
+    emulator = await createEmulator({
+      seed: generateSeed({ services: 200, automationTokens: 10_000 }),
+      rateLimitPerHour: 1_000_000,
+    });
+    dir = await mkdtemp(join(tmpdir(), "ftr-status-pipe-"));
+    await writeFile(join(dir, "integration.txt"), "bench-token-0".padEnd(32, "x"), { mode: 0o600 });
+    await writeFile(
+      join(dir, "ftr.yaml"),
+      `version: 1
+fastly: { endpoint: "${emulator.url}" }
+state: { dir: ./state }
+environments:
+  - name: integration
+    token: { name: "bench token 0", services: { all: true } }
+    secret: { type: file, path: ./integration.txt }
+    verify: [{ type: token-in-use }]
+`,
+    );
+  });
+
+  after(async () => {
+    await emulator.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("writes every byte before exiting, to a reader that is slow to start", async () => {
+    const child = spawn(process.execPath, [...CLI_NODE_ARGS, "status", "--config", "ftr.yaml", "--json"], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? "", FASTLY_API_TOKEN: demoCredentials.superuser.token },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+    // Read nothing for a while: the pipe fills and the writer has to wait for us.
+    child.stdout.pause();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const chunks: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
+    child.stdout.resume();
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    const text = Buffer.concat(chunks).toString("utf8");
+    assert.equal(code, 0, stderr);
+    assert.ok(text.length > 65_536, `only ${text.length} bytes`);
+    const report = JSON.parse(text) as { tokens: unknown[] };
+    assert.equal(report.tokens.length, 10_000);
+  });
+});
