@@ -21,5 +21,7 @@ export {
 export { startExporter } from "./emulator/exporter.ts";
 export { main } from "./cli/main.ts";
 export { redact, registerSecret } from "./util/redact.ts";
+/** The abort reason of a run stopped by SIGINT/SIGTERM; `exitCode` is 130 or 143. */
+export { Interrupted } from "./util/interrupt.ts";
 export type { Logger } from "./util/log.ts";
 export { VERSION } from "./version.ts";

@@ -1,5 +1,7 @@
 /** The process entry point (bin `ftr` / `fastly-token-rotator`). */
-import { main } from "./main.ts";
+// First: the credentials leave the environment before anything else runs (see credentials.ts).
+import { startCredentials } from "./capture.ts";
+import { main, processIO } from "./main.ts";
 
 /** Resolves once everything written to `stream` so far has been handed to the OS. */
 function flushed(stream: NodeJS.WriteStream): Promise<void> {
@@ -15,14 +17,10 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-// A command stopped by a signal before it finished exits 128 + the signal's number (130 for SIGINT,
-// 143 for SIGTERM). Commands that run until stopped (serve, emulator) end cleanly and keep their 0.
-let signalled: number | undefined;
-process.once("SIGINT", () => (signalled ??= 130));
-process.once("SIGTERM", () => (signalled ??= 143));
-
-const result = await main(process.argv.slice(2));
-const code = result !== 0 && signalled !== undefined ? signalled : result;
+// `main` decides the exit code, 130/143 included: a command stopped by a signal before it finished
+// exits 128 + the signal's number; commands that run until stopped (serve, emulator) end cleanly
+// and keep their 0. A second signal exits at once from `processIO`.
+const code = await main(process.argv.slice(2), processIO(startCredentials));
 process.exitCode = code;
 // Exit only once stdout and stderr have drained: a pipe takes 64 KiB at a time, and exiting
 // earlier cut `ftr status --json | cat` there. The explicit exit then stops servers and timers a

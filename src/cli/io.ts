@@ -19,6 +19,13 @@ export interface CliIO {
   readonly cwd: string;
   /** Resolves when the user interrupts (SIGINT/SIGTERM); long-running commands stop then. */
   readonly interrupted: Promise<void>;
+  /**
+   * Aborted on the first SIGINT/SIGTERM (its reason an `Interrupted`): every request, wait and child
+   * process of the command stops, and no new step begins.
+   */
+  readonly signal?: AbortSignal;
+  /** What the command is doing now (`<env> <step>`), named in the `stopping: …` line. */
+  readonly activity?: { current: string | undefined };
   /** `--insecure-endpoint`: plain http to a host that is not loopback is allowed. */
   readonly insecureEndpoint?: boolean;
 }
@@ -167,22 +174,39 @@ export function hiddenPrompt(io: CliIO, question: string): Promise<string> {
   io.stderr.write(question);
   const muted = new Writable({ write: (_chunk, _enc, done) => done() });
   const rl = createInterface({ input: io.stdin, output: muted, terminal: true });
-  return new Promise((resolve) => {
-    rl.question("", (answer) => {
-      rl.close();
-      io.stderr.write("\n");
-      resolve(answer);
-    });
-  });
+  return ask(io, rl, "").finally(() => io.stderr.write("\n"));
 }
 
 /** Ask a yes/no question on the terminal; anything but y/yes is no. */
-export function confirm(io: CliIO, question: string): Promise<boolean> {
+export async function confirm(io: CliIO, question: string): Promise<boolean> {
   const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: true });
-  return new Promise((resolve) => {
-    rl.question(`${question} [y/N] `, (answer) => {
+  const answer = await ask(io, rl, `${question} [y/N] `);
+  return /^y(es)?$/i.test(answer.trim());
+}
+
+/**
+ * One answer from `rl`, closing it after. A signal ends the question: it rejects with the abort
+ * reason. A terminal in raw mode turns Ctrl-C into a keypress, not a signal: it is passed on as the
+ * SIGINT it stands for.
+ */
+function ask(io: CliIO, rl: ReturnType<typeof createInterface>, prompt: string): Promise<string> {
+  const signal = io.signal;
+  return new Promise<string>((resolve, reject) => {
+    const onAbort = (): void => {
       rl.close();
-      resolve(/^y(es)?$/i.test(answer.trim()));
+      const reason: unknown = signal?.reason;
+      reject(reason instanceof Error ? reason : new Error("interrupted"));
+    };
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
+    signal?.addEventListener("abort", onAbort, { once: true });
+    rl.on("SIGINT", () => process.kill(process.pid, "SIGINT"));
+    rl.question(prompt, (answer) => {
+      signal?.removeEventListener("abort", onAbort);
+      rl.close();
+      resolve(answer);
     });
   });
 }

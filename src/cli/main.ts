@@ -7,6 +7,13 @@
  */
 import { Command, CommanderError } from "commander";
 import { escapeControl, escapeControlLines } from "../util/escape.ts";
+import {
+  exitCodeFor,
+  Interrupted,
+  interruptionOf,
+  runHardExitCleanups,
+  type StopSignal,
+} from "../util/interrupt.ts";
 import { redact } from "../util/redact.ts";
 import { VERSION } from "../version.ts";
 import type { CommandContext } from "./context.ts";
@@ -64,7 +71,8 @@ Credentials: FASTLY_API_TOKEN (a superuser's user token); the sudo password from
 prompt, --password-stdin or FASTLY_SUDO_PASSWORD, never from argv. FASTLY_API_ENDPOINT
 overrides the API base URL; it must be https:// unless it is loopback, or ${INSECURE_FLAG}
 (any command) allows plain http to another host. Exit codes: 0 done, 1 failed or refused by a
-remote, 2 bad usage or config, 130/143 interrupted (docs/operations.md).`,
+remote, 2 bad usage or config, 130/143 interrupted by SIGINT/SIGTERM
+(docs/operations.md).`,
     );
   program.enablePositionalOptions();
 
@@ -80,10 +88,20 @@ remote, 2 bad usage or config, 130/143 interrupted (docs/operations.md).`,
     command.configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
   }
 
+  // Until a command says more (a rotation names its environment and step), the command's name.
+  program.hook("preAction", (_program, action) => {
+    if (io.activity) io.activity.current ??= action.name();
+  });
+
   try {
     await program.parseAsync(args, { from: "user" });
-    return exitCode;
+    // A command that finished its work despite a signal (`serve` shutting down) exits as it says;
+    // one that stopped because of it exits 130/143.
+    const stopped = interruptionOf(io.signal);
+    return stopped && exitCode !== 0 ? stopped.exitCode : exitCode;
   } catch (error) {
+    const stopped = interruptionOf(io.signal);
+    if (stopped) return stopped.exitCode;
     return reportError(io, error, program.opts<{ debug?: boolean }>().debug === true);
   }
 }
@@ -171,15 +189,34 @@ export async function reportError(io: CliIO, error: unknown, debug = false): Pro
   return 1;
 }
 
-/** The real process's streams and environment. */
-export function processIO(): CliIO {
+/**
+ * The real process's streams and environment; `credentials` (taken out of `process.env` at start)
+ * are seen by commands through `env` only.
+ *
+ * The first SIGINT/SIGTERM prints `stopping: <what>…` and aborts the command's signal: the command
+ * stops what is running, starts nothing new, releases the lock and exits 130/143. A second signal
+ * exits at once with the same code, after the synchronous cleanups (the lock, child process groups).
+ */
+export function processIO(credentials: Readonly<Record<string, string>> = {}): CliIO {
   let resolveInterrupted: () => void = () => {};
   const interrupted = new Promise<void>((resolve) => {
     resolveInterrupted = resolve;
   });
-  const onSignal = () => resolveInterrupted();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const controller = new AbortController();
+  const activity: { current: string | undefined } = { current: undefined };
+  const onSignal = (signal: StopSignal) => {
+    if (!controller.signal.aborted) {
+      process.stderr.write(`stopping${activity.current ? `: ${activity.current}` : ""}…\n`);
+      controller.abort(new Interrupted(signal));
+      resolveInterrupted();
+      return;
+    }
+    process.stderr.write("stopping now\n");
+    runHardExitCleanups();
+    process.exit(exitCodeFor(signal));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   return {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -188,8 +225,10 @@ export function processIO(): CliIO {
     get stdin() {
       return process.stdin;
     },
-    env: process.env,
+    env: { ...process.env, ...credentials },
     cwd: process.cwd(),
     interrupted,
+    signal: controller.signal,
+    activity,
   };
 }

@@ -73,7 +73,7 @@ export function optionalClient(io: CliIO, loaded?: LoadedConfig): FastlyClient |
   const token = io.env.FASTLY_API_TOKEN;
   if (!token) return undefined;
   registerSecret(token);
-  return createFastlyClient({ token, endpoint: endpointFor(io, loaded) });
+  return createFastlyClient({ token, endpoint: endpointFor(io, loaded), signal: io.signal });
 }
 
 // The demo runs several commands in one process; a warning about the same config says nothing new

@@ -65,6 +65,11 @@ export interface FastlyClientOptions {
   readonly random?: () => number;
   /** Injected clock, for rate-limit resets. */
   readonly now?: () => Date;
+  /**
+   * Aborts every request of this client (in flight, or waiting to retry) and refuses new ones: the
+   * run's signal, aborted on SIGINT/SIGTERM. An aborted request rejects with the signal's reason.
+   */
+  readonly signal?: AbortSignal | undefined;
   /** Largest response body read, in bytes (default 32 MiB); a larger one fails the request. */
   readonly maxBodyBytes?: number;
 }
@@ -171,10 +176,11 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
   const userAgent = options.userAgent ? `${USER_AGENT} ${options.userAgent}` : USER_AGENT;
   const token = options.token;
   registerSecret(token);
+  const signal = options.signal;
   const policy: RetryPolicy = {
     retries: options.retry?.retries ?? 3,
     backoff: (n) => Math.min(maxDelayMs, Math.round(random() * baseDelayMs * 2 ** n)),
-    sleep: options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))),
+    sleep: options.sleep ?? ((ms: number) => abortableSleep(ms, signal)),
   };
 
   let rateLimit: RateLimitInfo = {};
@@ -185,9 +191,12 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
     const request = httpRequest(spec, endpoint, token, userAgent);
     const context: ClassifyContext = { now, maxDelayMs, secrets: [token, ...(spec.secrets ?? [])] };
     return withRetry(policy, async () => {
+      // A stopped run sends nothing more; whatever an aborted exchange came to, it was stopped.
+      throwIfAborted(signal);
       requestCount++;
       if (spec.method !== "GET") writeRequestCount++;
-      const exchange = await attempt(doFetch, request, limits);
+      const exchange = await attempt(doFetch, request, limits, signal);
+      throwIfAborted(signal);
       if ("answer" in exchange && spec.method !== "GET") {
         rateLimit = readRateLimit(exchange.answer.headers, rateLimit);
       }
@@ -371,15 +380,22 @@ interface WireLimits {
  * host); the deadline covers the body too, so a body cut short or stalled is a failure classified
  * like a lost connection, not an exception from somewhere else; a body past the cap is abandoned.
  */
-async function attempt(doFetch: typeof fetch, request: HttpRequest, limits: WireLimits): Promise<Exchange> {
+async function attempt(
+  doFetch: typeof fetch,
+  request: HttpRequest,
+  limits: WireLimits,
+  stop: AbortSignal | undefined,
+): Promise<Exchange> {
   let status = 0;
+  const timeout = AbortSignal.timeout(limits.timeoutMs);
   try {
     const response = await doFetch(request.url, {
       method: request.method,
       headers: request.headers,
       ...(request.body === undefined ? {} : { body: request.body }),
       redirect: "manual",
-      signal: AbortSignal.timeout(limits.timeoutMs),
+      // The run's signal ends the exchange too, body included.
+      signal: stop ? AbortSignal.any([stop, timeout]) : timeout,
     });
     status = response.status;
     if (isRedirect(response.status)) {
@@ -656,3 +672,33 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 
 /** RFC 3339 without fractions, as Fastly writes and reads it. */
 export { formatTime };
+
+/** The error an aborted request rejects with: the signal's reason when it is an Error. */
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new DOMException("aborted", "AbortError");
+}
+
+/** Throws the abort reason of `signal` once it is aborted. */
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortReason(signal);
+}
+
+/** Waits `ms`; ends early (rejecting with the abort reason) when `signal` aborts. */
+function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortReason(signal));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      if (signal) reject(abortReason(signal));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -153,6 +153,8 @@ export interface CollectStatusOptions {
   readonly endpoint?: string | undefined;
   /** Injected fetch for the deployed tokens' requests (tests). */
   readonly fetch?: typeof fetch;
+  /** Stops the deployed tokens' requests and the stores' reads (SIGINT/SIGTERM). */
+  readonly signal?: AbortSignal | undefined;
   /**
    * Identify an environment's deployed token; default: read its secret store and ask
    * `GET /tokens/self` with the value. `listed` is the account listing, when there is one.
@@ -198,7 +200,12 @@ export async function collectStatus(options: CollectStatusOptions): Promise<Stat
   const identify =
     options.identify ??
     (async (env: EnvironmentConfig) =>
-      deployedState(await createSecretStore(env.secret), endpoint, options.fetch));
+      deployedState(
+        await createSecretStore(env.secret, options.signal ? { signal: options.signal } : {}),
+        endpoint,
+        options.fetch,
+        options.signal,
+      ));
   const pairs = await Promise.all(
     config.environments.map(async (env) => [env.name, await identify(env, automationTokens)] as const),
   );

@@ -16,6 +16,8 @@ export interface GatherOptions {
   readonly stores: ReadonlyMap<string, SecretStore>;
   /** Injected fetch for the per-value clients (tests). */
   readonly fetch?: typeof fetch;
+  /** Stops the per-value clients' requests (the superuser's client carries its own). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** List tokens and services and identify each environment's deployed token. */
@@ -26,7 +28,8 @@ export async function gatherState(options: GatherOptions): Promise<LiveState> {
     client.listServices(),
     Promise.all(
       [...stores].map(
-        async ([name, store]) => [name, await deployedState(store, client.endpoint, options.fetch)] as const,
+        async ([name, store]) =>
+          [name, await deployedState(store, client.endpoint, options.fetch, options.signal)] as const,
       ),
     ),
     Promise.all([...stores].map(async ([name, store]) => [name, (await store.preflight?.()) ?? []] as const)),
@@ -45,6 +48,7 @@ export async function deployedState(
   store: SecretStore,
   endpoint: string,
   fetchImpl?: typeof fetch,
+  signal?: AbortSignal,
 ): Promise<DeployedState> {
   let value: string | undefined;
   try {
@@ -59,6 +63,7 @@ export async function deployedState(
     endpoint,
     ...(fetchImpl ? { fetch: fetchImpl } : {}),
     retry: { retries: 2, baseDelayMs: 200 },
+    signal,
   });
   try {
     return { status: "valid", token: await asDeployed.getTokenSelf() };

@@ -32,6 +32,7 @@ import {
 } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { onHardExit } from "../util/interrupt.ts";
 import { formatTime } from "../util/time.ts";
 import { checkStateDir, ensureStateDir, UnsafeStateDirError } from "./state-dir.ts";
 
@@ -110,7 +111,10 @@ export function acquireLock(stateDir: string, options: LockOptions = {}): () => 
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       if (tryLink(temp, path)) {
         held.add(record.id);
+        // A second signal exits at once, without unwinding: the lock goes then too.
+        const forget = onHardExit(() => release(path, record.id));
         return () => {
+          forget();
           held.delete(record.id);
           release(path, record.id);
         };

@@ -17,7 +17,7 @@ import {
   type RunContext,
   type SudoKeeper,
 } from "./rotate.ts";
-import type { EnvironmentResult } from "./steps.ts";
+import { describe, type EnvironmentResult } from "./steps.ts";
 import { registerSecret } from "../util/redact.ts";
 
 /** Runs that never reached `finish`, oldest first. */
@@ -38,6 +38,18 @@ export async function resume(ctx: RunContext): Promise<RotationResult> {
     const sudo: SudoKeeper = { ensure: () => Promise.resolve(), invalidate: () => {} };
     if (runs.length > 0) notices.started(runs.map((r) => r.environment));
     for (const run of runs) {
+      if (ctx.signal?.aborted) {
+        results.push({
+          environment: run.environment,
+          outcome: "interrupted",
+          runId: run.runId,
+          revoked: [],
+          steps: [],
+          error: `not resumed: ${describe(ctx.signal.reason)}`,
+          advice: "Run `ftr resume` again",
+        });
+        continue;
+      }
       const env = ctx.config.environments.find((e) => e.name === run.environment);
       if (!env) {
         results.push({

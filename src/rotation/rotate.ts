@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { Reloader, SecretStore, Verifier } from "../adapters/types.ts";
 import { createReloader, createSecretStore, createVerifier, type AdapterDeps } from "../adapters/registry.ts";
-import { pollUntil, systemClock, type Clock, type Probe } from "../adapters/support/poll.ts";
+import { abortError, pollUntil, systemClock, type Clock, type Probe } from "../adapters/support/poll.ts";
 import type { Config, EnvironmentConfig } from "../config/types.ts";
 import { createFastlyClient } from "../fastly/client.ts";
 import {
@@ -21,6 +21,7 @@ import type { EnvironmentPlan, Plan } from "../plan/plan.ts";
 import { noNotifications, type NotificationSink } from "../notify/dispatch.ts";
 import { environmentEvent, runFinishedEvent, runStartedEvent, type EventSource } from "../notify/events.ts";
 import { silentLogger, type Logger } from "../util/log.ts";
+import { interruptionOf } from "../util/interrupt.ts";
 import { redact, registerSecret } from "../util/redact.ts";
 import { formatTime } from "../util/time.ts";
 import { USER_AGENT } from "../version.ts";
@@ -103,7 +104,14 @@ export async function adaptersFromConfig(
 
 /** The adapters of `env`: injected ones, or the registry's. */
 export function adaptersFor(ctx: RunContext, env: EnvironmentConfig): Promise<EnvironmentAdapters> {
-  return (ctx.adapters ?? ((e) => adaptersFromConfig(e, { clock: runClock(ctx).clock })))(env);
+  return (
+    ctx.adapters ??
+    ((e) =>
+      adaptersFromConfig(e, {
+        clock: runClock(ctx).clock,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      }))
+  )(env);
 }
 
 /** Rotate every environment the plan marks, in config order. */
@@ -116,10 +124,22 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
   const journal = openJournal(options.config.stateDir, now);
   const results: EnvironmentResult[] = [];
   try {
+    // Every approval first, before the password is asked or sudo obtained: declining everything
+    // sends nothing that writes, and nobody is asked twice in a run across environments.
+    const declined = new Set<string>();
+    for (const envPlan of options.plan.environments) {
+      const env = options.config.environments.find((e) => e.name === envPlan.environment);
+      if (!env || !envPlan.rotate || env.approval !== "required" || !options.approve) continue;
+      throwIfStopped(options.signal);
+      if (!(await options.approve(env.name))) declined.add(env.name);
+    }
     const sudo = sudoKeeper(options);
-    const due = options.plan.environments.filter((e) => e.rotate).map((e) => e.environment);
+    const due = options.plan.environments
+      .filter((e) => e.rotate && !declined.has(e.environment))
+      .map((e) => e.environment);
     // Sudo up front: a wrong password stops the run before anything is written.
     if (due.length > 0) {
+      throwIfStopped(options.signal);
       await sudo.ensure();
       notices.started(due);
     }
@@ -127,6 +147,10 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
     for (const envPlan of options.plan.environments) {
       const env = options.config.environments.find((e) => e.name === envPlan.environment);
       if (!env) continue;
+      if (options.signal?.aborted) {
+        results.push(skipped(envPlan, runId, `not started: ${describe(options.signal.reason)}`));
+        continue;
+      }
       if (stopped) {
         results.push(skipped(envPlan, runId, "not started: an earlier environment failed"));
         continue;
@@ -142,7 +166,7 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
         if (envPlan.decision === "error") stopped = true;
         continue;
       }
-      if (env.approval === "required" && options.approve && !(await options.approve(env.name))) {
+      if (declined.has(env.name)) {
         results.push(skipped(envPlan, runId, "declined at the approval prompt"));
         continue;
       }
@@ -206,6 +230,12 @@ export function runNotices(ctx: RunContext, source: EventSource, runId: string):
   };
 }
 
+/** Refuse to start anything once the run is stopped. */
+function throwIfStopped(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortError(signal);
+}
+
+/** Builds the `RotationResult` of a run from its environments' results. */
 export function finishResult(
   runId: string,
   startedAt: string,
@@ -347,6 +377,7 @@ export class EnvironmentRun {
       now: this.now,
       onEvent: ctx.onEvent,
       newTokenId: () => this.newTokenId,
+      signal: ctx.signal,
     });
   }
 
@@ -362,7 +393,7 @@ export class EnvironmentRun {
     try {
       created = await this.mint(plan);
     } catch (error) {
-      return this.failed(error, "mint");
+      return this.stoppedBySignal() ?? this.failed(error, "mint");
     }
     let promoted = false;
     try {
@@ -374,7 +405,8 @@ export class EnvironmentRun {
       await this.promote();
       await this.reloadAndVerify();
     } catch (error) {
-      return this.rollback(error, promoted);
+      // After a signal, never roll back on our own: the user may want to resume instead.
+      return this.stoppedBySignal() ?? this.rollback(error, promoted);
     }
     if (keepOld) return this.finish("kept-old");
     return this.revokeAndProve();
@@ -503,6 +535,7 @@ export class EnvironmentRun {
         token: created.accessToken,
         endpoint: this.ctx.client.endpoint,
         ...(this.ctx.fetch ? { fetch: this.ctx.fetch } : {}),
+        signal: this.ctx.signal,
         retry: { retries: 3, baseDelayMs: 300 },
       });
       const self = await asNew.getTokenSelf().finally(() => (this.valueClientRequests += asNew.requestCount));
@@ -625,6 +658,8 @@ export class EnvironmentRun {
     } catch (error) {
       // The new token is in use and verified; a failed revoke is not a reason to roll back. No
       // `finish`: the run stays unfinished so that `ftr resume` revokes and proves again.
+      const stopped = this.stoppedBySignal();
+      if (stopped) return stopped;
       return this.result(
         "failed",
         `revoke failed: ${describe(error)}`,
@@ -669,6 +704,7 @@ export class EnvironmentRun {
         token: value,
         endpoint: this.ctx.client.endpoint,
         ...(this.ctx.fetch ? { fetch: this.ctx.fetch } : {}),
+        signal: this.ctx.signal,
         retry: { retries: 2, baseDelayMs: 200 },
       });
       try {
@@ -698,6 +734,10 @@ export class EnvironmentRun {
    * consumer is safe it stops and leaves the new token valid.
    */
   async rollback(cause: unknown, promoted: boolean, interruptedAt?: Step): Promise<EnvironmentResult> {
+    // After a signal nothing is rolled back on our own (and no `rollback begin` is journaled, which
+    // would make `ftr resume` roll back rather than continue).
+    const stopped = this.stoppedBySignal();
+    if (stopped) return stopped;
     const reason = describe(cause);
     const reports = this.steps.reports;
     const failedStep = reports[reports.length - 1]?.step ?? interruptedAt ?? "start";
@@ -719,6 +759,8 @@ export class EnvironmentRun {
         await this.adapters.store.discardStaged(this.runId).catch(() => undefined);
       }
     } catch (error) {
+      const stopped = this.stoppedBySignal();
+      if (stopped) return stopped;
       const what = describe(error);
       // No `finish`: the run stays unfinished, so `ftr resume` runs the rollback again.
       this.steps.record("rollback", "failed", `rollback stopped: ${what}`);
@@ -736,6 +778,8 @@ export class EnvironmentRun {
           return { value: undefined, detail: `revoked ${newTokenId}` };
         });
       } catch (error) {
+        const stopped = this.stoppedBySignal();
+        if (stopped) return stopped;
         this.steps.record("rollback", "failed", `could not revoke the new token: ${describe(error)}`);
         return this.result(
           "failed",
@@ -756,6 +800,24 @@ export class EnvironmentRun {
 
   // ---- plumbing -------------------------------------------------------------------------------
 
+  /**
+   * The result of a run stopped by a signal, or undefined when it was not. The step that was
+   * running is journaled `failed` ("interrupted by SIGTERM") and no `finish` is written, so the run
+   * stays unfinished: `ftr resume` treats that step as not done and continues, or rolls back where
+   * the protocol says so. Nothing is rolled back here: after a signal the user decides.
+   */
+  private stoppedBySignal(): EnvironmentResult | undefined {
+    const stopped = interruptionOf(this.ctx.signal);
+    if (!stopped) return undefined;
+    const reports = this.steps.reports;
+    const step = reports[reports.length - 1]?.step ?? "start";
+    return this.result(
+      "interrupted",
+      `${step} ${stopped.message}`,
+      `Run \`${resumeHint(this.ctx.config)}\` to continue the run (or roll it back where it cannot continue)`,
+    );
+  }
+
   private finish(outcome: Outcome): EnvironmentResult {
     this.steps.record("finish", "done", outcome, { outcome });
     return this.result(outcome);
@@ -773,7 +835,7 @@ export class EnvironmentRun {
     );
   }
 
-  private result(outcome: Outcome, error?: string, advice?: string): EnvironmentResult {
+  private result(outcome: EnvironmentResult["outcome"], error?: string, advice?: string): EnvironmentResult {
     return {
       environment: this.env.name,
       outcome,

@@ -4,6 +4,7 @@
  * advice a failure gets.
  */
 import { FastlyApiError, FastlyForbiddenError, FORBIDDEN_ADVICE } from "../fastly/errors.ts";
+import { abortError } from "../adapters/support/poll.ts";
 import type { Logger } from "../util/log.ts";
 import { redact } from "../util/redact.ts";
 import type { Journal, Outcome, Step, StepStatus } from "./journal.ts";
@@ -29,8 +30,11 @@ export interface StepReport {
 /** How one environment ended. */
 export interface EnvironmentResult {
   readonly environment: string;
-  /** `skipped`: not due, declined, or after a failure elsewhere. */
-  readonly outcome: Outcome | "skipped" | "nothing-to-do";
+  /**
+   * `skipped`: not due, declined, or after a failure elsewhere. `interrupted`: stopped by a signal,
+   * unfinished in the journal (`ftr resume` continues it).
+   */
+  readonly outcome: Outcome | "skipped" | "nothing-to-do" | "interrupted";
   readonly runId: string;
   readonly newTokenId?: string;
   /** When the new token expires (ISO 8601), when this run minted it. */
@@ -73,6 +77,8 @@ export interface StepLogOptions {
   readonly onEvent?: ((event: RotationEvent) => void) | undefined;
   /** The run's new token, added to every record once it is known. */
   readonly newTokenId: () => string | undefined;
+  /** Once aborted, no step begins: `run` rejects with the abort reason before journaling. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Journals, announces and reports the steps of one environment's run. */
@@ -120,6 +126,8 @@ export class StepLog {
     fn: () => Promise<StepOutcome<T>>,
     beginFields: Pick<RecordFields, "tokenName" | "oldTokenIds" | "deployedTokenId"> = {},
   ): Promise<T> {
+    // A stopped run starts no new side effect.
+    if (this.o.signal?.aborted) throw abortError(this.o.signal);
     const startedAt = this.o.now().toISOString();
     this.record(step, "begin", undefined, beginFields);
     try {
@@ -134,7 +142,10 @@ export class StepLog {
       });
       return value;
     } catch (error) {
-      const detail = describe(error);
+      // A step stopped by a signal says so first: `ftr resume` treats it as not done.
+      const signal = this.o.signal;
+      const stopped = signal?.aborted && signal.reason !== error ? describe(signal.reason) : undefined;
+      const detail = stopped ? `${stopped}: ${describe(error)}` : describe(error);
       this.record(step, "failed", detail);
       this.done.push({ step, ok: false, startedAt, endedAt: this.o.now().toISOString(), detail });
       throw error;

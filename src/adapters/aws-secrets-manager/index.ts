@@ -11,6 +11,7 @@ import { redact } from "../../util/redact.ts";
 import type { SecretStore } from "../types.ts";
 import type { AwsSecretConfig } from "./schema.ts";
 import type { OptionsOf } from "../support/config.ts";
+import type { AdapterDeps } from "../support/deps.ts";
 
 /** Options of the `aws-secrets-manager` secret store (already validated). */
 export type AwsSecretsManagerStoreOptions = OptionsOf<AwsSecretConfig> & {
@@ -66,7 +67,10 @@ type Versions = Readonly<Record<string, readonly string[]>>;
  * version), and restored by writing the previous value back as a new current version. Every write
  * carries a version id derived from the run id, so a retry after a crash repeats nothing.
  */
-export function createAwsSecretsManagerStore(options: AwsSecretsManagerStoreOptions): SecretStore {
+export function createAwsSecretsManagerStore(
+  options: AwsSecretsManagerStoreOptions,
+  deps: AdapterDeps = {},
+): SecretStore {
   const region = options.region ?? regionOfArn(options.secretId);
   // On Node.js 20 the SDK prints a multi-line notice that its future releases need Node.js 22; the
   // version this package locks works on 20, and the notice would land in every command's output.
@@ -80,6 +84,8 @@ export function createAwsSecretsManagerStore(options: AwsSecretsManagerStoreOpti
     ...options.clientConfig,
   });
   const secretId = options.secretId;
+  // The run's signal ends a call in flight (and its retries) on SIGINT/SIGTERM.
+  const sendOptions = deps.signal ? { abortSignal: deps.signal } : {};
   const where = `AWS Secrets Manager secret ${secretId}${options.jsonKey ? `#${options.jsonKey}` : ""}`;
 
   /** Sends one command, turning any failure into a one-line error with a fix. */
@@ -138,7 +144,7 @@ export function createAwsSecretsManagerStore(options: AwsSecretsManagerStoreOpti
 
   const describeVersions = async (): Promise<Versions> => {
     const out = await call("DescribeSecret", () =>
-      client.send(new DescribeSecretCommand({ SecretId: secretId })),
+      client.send(new DescribeSecretCommand({ SecretId: secretId }), sendOptions),
     );
     return out.VersionIdsToStages ?? {};
   };
@@ -151,7 +157,10 @@ export function createAwsSecretsManagerStore(options: AwsSecretsManagerStoreOpti
     selector: { VersionStage: string } | { VersionId: string },
   ): Promise<{ text: string; stages: readonly string[] } | undefined> => {
     try {
-      const out = await client.send(new GetSecretValueCommand({ SecretId: secretId, ...selector }));
+      const out = await client.send(
+        new GetSecretValueCommand({ SecretId: secretId, ...selector }),
+        sendOptions,
+      );
       if (out.SecretString === undefined) {
         throw new AwsSecretsManagerError(
           `GetSecretValue on ${where}: the version holds binary data, not a string; store the token as SecretString`,
@@ -215,6 +224,7 @@ export function createAwsSecretsManagerStore(options: AwsSecretsManagerStoreOpti
             ...(to ? { MoveToVersionId: to } : {}),
             ...(from ? { RemoveFromVersionId: from } : {}),
           }),
+          sendOptions,
         ),
       );
     } catch (error) {
@@ -250,6 +260,7 @@ export function createAwsSecretsManagerStore(options: AwsSecretsManagerStoreOpti
             SecretString: text,
             VersionStages: stages,
           }),
+          sendOptions,
         ),
       secrets,
     );

@@ -1,6 +1,7 @@
 import type { SecretStore } from "../types.ts";
 import { formatDuration } from "../../util/time.ts";
 import { describeEnd, lastLines, runCommand, type CommandResult } from "../support/process.ts";
+import type { AdapterDeps } from "../support/deps.ts";
 import type { ExecSecretConfig } from "./schema.ts";
 import type { OptionsOf } from "../support/config.ts";
 
@@ -26,7 +27,7 @@ export class ExecSecretError extends Error {
  * or the environment, where other users and crash reports can see it), `read` prints it. Nothing
  * is durable between calls: the staged and previous values live in this process's memory only.
  */
-export function createExecSecretStore(options: ExecSecretStoreOptions): SecretStore {
+export function createExecSecretStore(options: ExecSecretStoreOptions, deps: AdapterDeps = {}): SecretStore {
   const staged = new Map<string, string>();
   /** Runs whose write was started: a failed write may still have changed the value. */
   const attempted = new Set<string>();
@@ -46,6 +47,7 @@ export function createExecSecretStore(options: ExecSecretStoreOptions): SecretSt
       ...(stdin === undefined ? {} : { stdin }),
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       ...(options.env === undefined ? {} : { env: options.env }),
+      ...(deps.signal ? { signal: deps.signal } : {}),
     });
     if (result.code === 0 && !result.timedOut) return result;
     // A failing command may echo what it was given; make sure no value reaches the message.

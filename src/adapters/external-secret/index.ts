@@ -1,5 +1,5 @@
 import type { AdapterContext, Reloader } from "../types.ts";
-import { resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { resolveDeps, untilAborted, type AdapterDeps } from "../support/deps.ts";
 import { formatDuration } from "../../util/time.ts";
 import { pollUntil, type Probe } from "../support/poll.ts";
 import {
@@ -78,7 +78,8 @@ export function createExternalSecretReloader(
       };
       const read = async (): Promise<ExternalSecret> => {
         try {
-          return (await api.getNamespacedCustomObject(ref)) as ExternalSecret;
+          // The client takes no signal: a stopped run stops waiting for the answer.
+          return (await untilAborted(api.getNamespacedCustomObject(ref), ctx.signal)) as ExternalSecret;
         } catch (error) {
           throw explainKubernetesError(`reading ${target}`, error);
         }
@@ -89,9 +90,12 @@ export function createExternalSecretReloader(
       const readyBefore = before.status?.conditions?.find((c) => c.type === "Ready");
       const started = new Date(clock.now());
       try {
-        await api.patchNamespacedCustomObject(
-          { ...ref, body: { metadata: { annotations: { [FORCE_SYNC]: String(started.getTime()) } } } },
-          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        await untilAborted(
+          api.patchNamespacedCustomObject(
+            { ...ref, body: { metadata: { annotations: { [FORCE_SYNC]: String(started.getTime()) } } } },
+            setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+          ),
+          ctx.signal,
         );
       } catch (error) {
         throw explainKubernetesError(`annotating ${target}`, error);

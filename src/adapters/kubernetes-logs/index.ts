@@ -1,6 +1,6 @@
 import type { AppsV1Api, CoreV1Api, V1Pod } from "@kubernetes/client-node";
 import type { Verifier, VerifyContext, VerifyResult } from "../types.ts";
-import { errorMessage, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { errorMessage, resolveDeps, untilAborted, type AdapterDeps } from "../support/deps.ts";
 import { pollUntil, PollTimeoutError, type Probe } from "../support/poll.ts";
 import {
   explainKubernetesError,
@@ -94,9 +94,10 @@ export function createKubernetesLogsVerifier(
       const namespace = options.namespace;
       const call = async <T>(what: string, request: () => Promise<T>): Promise<T> => {
         try {
-          return await request();
+          // The client takes no signal: a stopped run stops waiting for the answer.
+          return await untilAborted(request(), ctx.signal);
         } catch (error) {
-          if (retryAfterMs(error) !== undefined) throw error;
+          if (ctx.signal?.aborted || retryAfterMs(error) !== undefined) throw error;
           throw new Finding(explainKubernetesError(what, error).message);
         }
       };

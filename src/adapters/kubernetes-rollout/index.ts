@@ -1,6 +1,6 @@
 import type { AppsV1Api, V1DaemonSet, V1Deployment, V1StatefulSet } from "@kubernetes/client-node";
 import type { AdapterContext, Reloader } from "../types.ts";
-import { resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { resolveDeps, untilAborted, type AdapterDeps } from "../support/deps.ts";
 import { formatDuration, formatTime } from "../../util/time.ts";
 import { pollUntil, type Probe } from "../support/poll.ts";
 import {
@@ -186,9 +186,13 @@ export function createKubernetesRolloutReloader(
     }
     return api;
   };
-  const read = async (): Promise<Workload> => {
+  /** Reads the workload; `signal` stops the wait (the client takes no signal of its own). */
+  const read = async (signal: AbortSignal | undefined): Promise<Workload> => {
     try {
-      return await ops.read(await connect(), ref);
+      return await untilAborted(
+        connect().then((a) => ops.read(a, ref)),
+        signal,
+      );
     } catch (error) {
       throw explainKubernetesError(`reading ${target}`, error);
     }
@@ -219,7 +223,7 @@ export function createKubernetesRolloutReloader(
       },
       async (): Promise<Probe<undefined>> => {
         // A 429 while waiting is the API server asking for patience, not a failed rollout.
-        const object = await read().catch((error: unknown) => {
+        const object = await read(ctx.signal).catch((error: unknown) => {
           const wait = retryAfterMs(error);
           if (wait === undefined) throw error;
           return wait;
@@ -271,7 +275,7 @@ export function createKubernetesRolloutReloader(
       async prepare(ctx: AdapterContext) {
         nothingToWaitFor = false;
         try {
-          noted = before(await read());
+          noted = before(await read(ctx.signal));
           // No rollout followed the previous change (it timed out), and the template is still the
           // one from before it: the pods still run what this change (a restore) puts back.
           nothingToWaitFor = unstarted !== undefined && unstarted.template === noted.template;
@@ -295,7 +299,7 @@ export function createKubernetesRolloutReloader(
           );
           return;
         }
-        const current = await read();
+        const current = await read(ctx.signal);
         checkRollable(current);
         if (!from) {
           // A resumed run: what the template was before the secret changed is not known here, so
@@ -333,15 +337,23 @@ export function createKubernetesRolloutReloader(
     description: `kubernetes-rollout ${target}`,
     async run(ctx: AdapterContext) {
       const { PatchStrategy, setHeaderOptions } = await kubernetesClient();
-      const current = await read();
+      const current = await read(ctx.signal);
       checkRollable(current);
       const restart = async (): Promise<[string, Workload]> => {
         const at = formatTime(new Date(clock.now()));
         try {
-          const result = await ops.patch(
-            await connect(),
-            { ...ref, body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } } },
-            setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+          const result = await untilAborted(
+            connect().then((a) =>
+              ops.patch(
+                a,
+                {
+                  ...ref,
+                  body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } },
+                },
+                setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+              ),
+            ),
+            ctx.signal,
           );
           return [at, result];
         } catch (error) {

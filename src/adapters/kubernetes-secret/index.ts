@@ -8,6 +8,7 @@ import {
 } from "../support/kubernetes.ts";
 import type { KubernetesSecretConfig } from "./schema.ts";
 import type { OptionsOf } from "../support/config.ts";
+import { untilAborted, type AdapterDeps } from "../support/deps.ts";
 
 /** Options of the `kubernetes-secret` store (already validated). */
 export type KubernetesSecretStoreOptions = OptionsOf<KubernetesSecretConfig>;
@@ -40,7 +41,10 @@ const encode = (value: string): string => Buffer.from(value, "utf8").toString("b
  * consumer's Secret, promotion changes only its key with a merge patch, and rollback writes the
  * previous value back. Every step is idempotent for its run id, as the `file` store's are.
  */
-export function createKubernetesSecretStore(options: KubernetesSecretStoreOptions): SecretStore {
+export function createKubernetesSecretStore(
+  options: KubernetesSecretStoreOptions,
+  deps: AdapterDeps = {},
+): SecretStore {
   const where = `secret ${options.namespace}/${options.name}`;
   const companion = companionName(options.name);
   let api: CoreV1Api | undefined;
@@ -56,7 +60,10 @@ export function createKubernetesSecretStore(options: KubernetesSecretStoreOption
   const get = async (name: string, required: boolean): Promise<V1Secret | undefined> => {
     const core = await client();
     try {
-      return await core.readNamespacedSecret({ name, namespace: options.namespace });
+      return await untilAborted(
+        core.readNamespacedSecret({ name, namespace: options.namespace }),
+        deps.signal,
+      );
     } catch (error) {
       const explained = explainKubernetesError(`reading secret ${options.namespace}/${name}`, error);
       if (explained.status === 404 && !required) return undefined;
@@ -75,9 +82,12 @@ export function createKubernetesSecretStore(options: KubernetesSecretStoreOption
     const core = await client();
     const { PatchStrategy, setHeaderOptions } = await kubernetesClient();
     try {
-      await core.patchNamespacedSecret(
-        { name, namespace: options.namespace, body: { data } },
-        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      await untilAborted(
+        core.patchNamespacedSecret(
+          { name, namespace: options.namespace, body: { data } },
+          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        ),
+        deps.signal,
       );
     } catch (error) {
       throw explainKubernetesError(`updating secret ${options.namespace}/${name}`, error);
@@ -104,7 +114,7 @@ export function createKubernetesSecretStore(options: KubernetesSecretStoreOption
       data: Object.fromEntries(Object.entries(data).filter((e): e is [string, string] => e[1] !== null)),
     };
     try {
-      await core.createNamespacedSecret({ namespace: options.namespace, body });
+      await untilAborted(core.createNamespacedSecret({ namespace: options.namespace, body }), deps.signal);
     } catch (error) {
       const explained = explainKubernetesError(`creating secret ${options.namespace}/${companion}`, error);
       // Created at the same moment (a retry): write into it instead.

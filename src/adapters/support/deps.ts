@@ -10,6 +10,11 @@ export interface AdapterDeps {
   readonly fetch?: typeof fetch;
   /** Time and waits; defaults to `systemClock`. */
   readonly clock?: Clock;
+  /**
+   * The run's signal, for what has no `AdapterContext`: a secret store's calls (AWS SDK calls get it
+   * as `abortSignal`; others stop waiting when it aborts).
+   */
+  readonly signal?: AbortSignal;
   /** Environment variables secrets are read from (`…Env` options); defaults to `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
@@ -42,4 +47,32 @@ export class AdapterSetupError extends Error {
 /** The message of anything thrown. */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * `work`, or the abort reason as soon as `signal` aborts, whichever comes first. For calls that take
+ * no signal of their own (the Kubernetes client's): the call may still complete in the background,
+ * but nobody waits for it, and the step that made it is journaled as interrupted.
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  const reason = (): Error => {
+    const r: unknown = signal.reason;
+    return r instanceof Error ? r : new DOMException("aborted", "AbortError");
+  };
+  if (signal.aborted) return Promise.reject(reason());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(reason());
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { onHardExit } from "../../util/interrupt.ts";
 
 /**
  * Variables never passed on to commands: the superuser's credential and password belong to this
@@ -9,6 +10,7 @@ export const WITHHELD_ENV = [
   "FASTLY_API_KEY",
   "FASTLY_SUDO_PASSWORD",
   "FASTLY_CONTRACT_TOKEN",
+  "FASTLY_CONTRACT_PASSWORD",
 ] as const;
 
 /** How to run one command. */
@@ -105,6 +107,8 @@ export function runCommand(spec: CommandSpec): Promise<CommandResult> {
       killGroup("SIGTERM");
       killTimer ??= setTimeout(() => killGroup("SIGKILL"), KILL_GRACE_MS);
     };
+    // If this process must exit at once (a second signal), the command's group goes with it.
+    const forgetGroup = onHardExit(() => killGroup("SIGKILL"));
     const timer = setTimeout(() => {
       timedOut = true;
       terminate();
@@ -135,6 +139,7 @@ export function runCommand(spec: CommandSpec): Promise<CommandResult> {
     const finish = (): void => {
       if (settled || exit === undefined) return;
       settled = true;
+      forgetGroup();
       clearTimeout(timer);
       clearTimeout(killTimer);
       clearTimeout(pipeTimer);
@@ -148,6 +153,7 @@ export function runCommand(spec: CommandSpec): Promise<CommandResult> {
     child.on("error", (error: NodeJS.ErrnoException) => {
       if (settled) return;
       settled = true;
+      forgetGroup();
       clearTimeout(timer);
       spec.signal?.removeEventListener("abort", onAbort);
       reject(new CommandStartError(program, error.code, error));

@@ -57,7 +57,13 @@ export async function status(io: CliIO, opts: StatusOpts): Promise<number> {
   printWarnings(io, loaded);
   const client = optionalClient(io, loaded);
   const report = await withProgress(io, client, () =>
-    collectStatus({ client, config: loaded.config, now: new Date(), endpoint: endpointFor(io, loaded) }),
+    collectStatus({
+      client,
+      config: loaded.config,
+      now: new Date(),
+      endpoint: endpointFor(io, loaded),
+      signal: io.signal,
+    }),
   );
   if (opts.json) {
     noteLimitation(io, report.limitation);
@@ -85,7 +91,13 @@ export async function check(io: CliIO, opts: CheckOpts): Promise<number> {
   if (opts.quiet !== true) printWarnings(io, loaded);
   const client = optionalClient(io, loaded);
   const report = await withProgress(io, client, () =>
-    collectStatus({ client, config: loaded.config, now: new Date(), endpoint: endpointFor(io, loaded) }),
+    collectStatus({
+      client,
+      config: loaded.config,
+      now: new Date(),
+      endpoint: endpointFor(io, loaded),
+      signal: io.signal,
+    }),
   );
   const result = checkReport(report, {
     configPath: opts.config,

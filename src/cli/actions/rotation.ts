@@ -37,7 +37,7 @@ export async function plan(io: CliIO, opts: PlanOpts): Promise<number> {
   const loaded = await loadConfigOption(io, opts.config);
   printWarnings(io, loaded);
   const client = requireClient(io, loaded);
-  const plan = await computePlan(loaded, client, opts);
+  const plan = await computePlan(loaded, client, opts, io.signal);
   if (opts.json) printJson(io, plan);
   else renderPlan(io, plan, io.stdout);
   return plan.environments.some((e) => e.decision === "error") ? 1 : 0;
@@ -57,7 +57,7 @@ export async function rotate(io: CliIO, opts: RotateOpts): Promise<number> {
     );
   }
   await requireSuperuser(client);
-  const plan = await computePlan(loaded, client, opts);
+  const plan = await computePlan(loaded, client, opts, io.signal);
   if (!opts.json) renderPlan(io, plan, io.stderr);
   const broken = plan.environments.filter((e) => e.decision === "error");
   if (broken.length > 0) {
@@ -89,6 +89,7 @@ export async function rotate(io: CliIO, opts: RotateOpts): Promise<number> {
     plan,
     getPassword: passwordSource(io, opts.passwordStdin === true),
     log,
+    ...(io.signal ? { signal: io.signal } : {}),
     notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
     onEvent: progressPrinter(io, opts.json === true),
     keepOld: opts.keepOld === true,
@@ -126,6 +127,7 @@ export async function resume(io: CliIO, opts: ResumeOpts): Promise<number> {
     client,
     getPassword: passwordSource(io, opts.passwordStdin === true),
     log,
+    ...(io.signal ? { signal: io.signal } : {}),
     notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
     onEvent: progressPrinter(io, opts.json === true),
   });
@@ -149,6 +151,7 @@ export async function rollback(io: CliIO, opts: RollbackOpts): Promise<number> {
       environment: opts.env,
       getPassword: () => Promise.reject(new UsageError("rollback needs no password")),
       log,
+      ...(io.signal ? { signal: io.signal } : {}),
       notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
       onEvent: progressPrinter(io, opts.json === true),
     });
@@ -175,6 +178,7 @@ async function computePlan(
   loaded: LoadedConfig,
   client: FastlyClient,
   opts: { env?: string[]; force?: boolean },
+  signal?: AbortSignal,
 ): Promise<Plan> {
   const only = opts.env ?? [];
   const unknown = only.filter((n) => !loaded.config.environments.some((e) => e.name === n));
@@ -186,9 +190,9 @@ async function computePlan(
   const stores = new Map<string, SecretStore>();
   for (const env of loaded.config.environments) {
     if (only.length === 0 || only.includes(env.name))
-      stores.set(env.name, await createSecretStore(env.secret));
+      stores.set(env.name, await createSecretStore(env.secret, signal ? { signal } : {}));
   }
-  const state = await gatherState({ client, config: loaded.config, stores });
+  const state = await gatherState({ client, config: loaded.config, stores, signal });
   return makePlan(state, loaded.config, { now: new Date(), force: opts.force === true, only });
 }
 
@@ -253,8 +257,11 @@ function progressPrinter(io: CliIO, quiet: boolean): (event: RotationEvent) => v
   const c = colours(io.stderr, io.env);
   const begun = new Map<string, number>();
   return (event) => {
-    if (quiet) return;
     const key = `${event.environment}/${event.step}`;
+    // Named by the `stopping: …` line if a signal comes now.
+    if (event.status === "begin" && io.activity)
+      io.activity.current = x(`${event.environment} ${event.step}`);
+    if (quiet) return;
     if (event.status === "begin") {
       begun.set(key, Date.parse(event.at));
       if (io.stderr.isTTY) io.stderr.write(c.dim(`  ${x(event.environment)}: ${x(event.step)}…\r`));
