@@ -12,17 +12,22 @@ const groups = {
     mutate: ["src/adapters/file-secret/index.ts"],
     testFiles: ["src/adapters/file-secret/index.test.ts", "test/security/symlinks.test.ts"],
   },
-  "rotation-journal": {
-    mutate: ["src/rotation/journal.ts", "src/rotation/state-dir.ts"],
+  "rotation-core": {
+    // rotate.ts itself is exercised by the end-to-end suites (through bin/ftr.js); its pure
+    // functions (the run's verdict, the run id) are mutated here.
+    mutate: [
+      "src/rotation/journal.ts",
+      "src/rotation/state-dir.ts",
+      "src/rotation/steps.ts",
+      "src/rotation/rotate.ts:161-200",
+    ],
     testFiles: [
+      "src/rotation/steps.test.ts",
+      "src/rotation/rotate.test.ts",
       "src/rotation/journal.test.ts",
       "test/security/symlinks.test.ts",
       "test/security/state-dir.test.ts",
     ],
-  },
-  "rotation-steps": {
-    mutate: ["src/rotation/steps.ts"],
-    testFiles: ["src/rotation/steps.test.ts"],
   },
   "kubernetes-rollout": {
     mutate: ["src/adapters/kubernetes-rollout/index.ts"],
