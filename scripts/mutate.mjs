@@ -3,7 +3,8 @@
 // dist/, which Stryker's instrumented sandbox does not reach, and would take hours per group).
 // Base options: stryker.config.json. Reports and the incremental cache: reports/mutation/<group>/.
 // Usage: npm run mutate [-- <group>...]   (no group: all of them, in the order below)
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { Stryker } from "@stryker-mutator/core";
 
 /** Fastest test files first: Stryker stops at the first file that kills a mutant. */
@@ -58,11 +59,22 @@ if (unknown.length > 0) {
   console.error(`unknown group(s): ${unknown.join(", ")}; known: ${Object.keys(groups).join(", ")}`);
   process.exit(2);
 }
+// Tests find the go-fastly recordings in ../shared beside the repository; the sandbox Stryker copies
+// the repository into is <tempDirName>/sandbox-*, so ../shared is looked for in <tempDirName>.
+function linkSharedBesideSandbox() {
+  const shared = resolve("../shared");
+  const link = join(base.tempDirName, "shared");
+  if (!existsSync(shared) || existsSync(link)) return;
+  mkdirSync(base.tempDirName, { recursive: true });
+  symlinkSync(shared, link);
+}
+
 const summary = [];
 for (const name of wanted.length > 0 ? wanted : Object.keys(groups)) {
   const { mutate, testFiles } = groups[name];
   const dir = `reports/mutation/${name}`;
   const started = Date.now();
+  linkSharedBesideSandbox();
   const results = await new Stryker({
     ...base,
     mutate,
