@@ -20,10 +20,12 @@ const groups = {
       "src/rotation/journal.ts",
       "src/rotation/state-dir.ts",
       "src/rotation/steps.ts",
-      "src/rotation/rotate.ts:161-200",
+      "src/rotation/rotate.ts:161-180",
+      "src/rotation/rotate.ts:194-200",
     ],
     testFiles: [
       "src/rotation/steps.test.ts",
+      "src/rotation/state-dir.test.ts",
       "src/rotation/rotate.test.ts",
       "src/rotation/journal.test.ts",
       "test/security/symlinks.test.ts",

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { appendFileSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -249,3 +257,16 @@ test("append keeps a given time, adds none of the absent fields, and a link at t
     },
   );
 });
+
+test(
+  "close() closes the journal's file",
+  { skip: process.platform === "linux" ? false : "counts /proc/self/fd" },
+  () => {
+    const count = () => readdirSync("/proc/self/fd").length;
+    const before = count();
+    const j = openJournal(dir());
+    j.append({ runId: "r", environment: "e", step: "start", status: "done" });
+    j.close();
+    assert.equal(count(), before);
+  },
+);

@@ -173,3 +173,19 @@ test("adviceFor: a StepFailure's own advice, Fastly's 403 advice, a retry for 5x
   assert.equal(failure.name, "StepFailure");
   assert.equal(failure.message, "m");
 });
+
+test("a StepLog without a listener journals and reports all the same", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ftr-steps-"));
+  const journal = openJournal(dir);
+  const steps = new StepLog({
+    journal,
+    runId: "r1",
+    environment: "staging",
+    log: memoryLogger(),
+    now: () => new Date(),
+    newTokenId: () => undefined,
+  });
+  assert.equal(await steps.run("verify", () => Promise.resolve({ value: 1, detail: "ok" })), 1);
+  journal.close();
+  assert.equal(readJournal(dir).length, 2);
+});
