@@ -117,11 +117,12 @@ test("runStates keeps the last value of each field, the first mint begin and pro
   let second = 0;
   const j = openJournal(d, () => new Date(Date.UTC(2026, 0, 1, 0, 0, second++)));
   const base = { runId: "r1", environment: "a" } as const;
+  j.append({ ...base, step: "start", status: "begin" });
   j.append({ ...base, step: "start", status: "done", oldTokenIds: ["o1"], rollbackOf: "r0" });
-  j.append({ ...base, step: "mint", status: "begin", tokenName: "n1" }); // 00:00:01
+  j.append({ ...base, step: "mint", status: "begin", tokenName: "n1" }); // 00:00:02
   j.append({ ...base, step: "mint", status: "done", newTokenId: "new1" });
   j.append({ ...base, step: "promote", status: "begin" });
-  j.append({ ...base, step: "promote", status: "done", newTokenId: "new2" }); // 00:00:04
+  j.append({ ...base, step: "promote", status: "done", newTokenId: "new2" }); // 00:00:05
   j.append({ ...base, step: "verify", status: "failed" });
   j.append({ runId: "r2", environment: "a", step: "start", status: "done" });
   j.append({ runId: "r1", environment: "b", step: "start", status: "done" });
@@ -130,7 +131,7 @@ test("runStates keeps the last value of each field, the first mint begin and pro
   assert.deepEqual(
     states.map((s) => [s.runId, s.environment, s.records.length]),
     [
-      ["r1", "a", 6],
+      ["r1", "a", 7],
       ["r2", "a", 1],
       ["r1", "b", 1],
     ],
@@ -141,8 +142,8 @@ test("runStates keeps the last value of each field, the first mint begin and pro
   assert.equal(a.tokenName, "n1");
   assert.equal(a.rollbackOf, "r0");
   assert.deepEqual(a.oldTokenIds, ["o1"]);
-  assert.equal(a.mintBeganAt, "2026-01-01T00:00:01.000Z");
-  assert.equal(a.promotedAt, "2026-01-01T00:00:04.000Z");
+  assert.equal(a.mintBeganAt, "2026-01-01T00:00:02.000Z");
+  assert.equal(a.promotedAt, "2026-01-01T00:00:05.000Z");
   assert.equal(a.last.step, "verify");
   assert.deepEqual([...a.done].sort(), ["mint", "promote", "start"]);
   assert.equal(a.finished, false);
