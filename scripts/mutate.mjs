@@ -80,6 +80,8 @@ for (const name of wanted.length > 0 ? wanted : Object.keys(groups)) {
   const results = await new Stryker({
     ...base,
     mutate,
+    // MUTATE_CONCURRENCY: test processes per group (stryker.config.json's concurrency otherwise).
+    ...(process.env.MUTATE_CONCURRENCY ? { concurrency: Number(process.env.MUTATE_CONCURRENCY) } : {}),
     tap: { ...base.tap, testFiles },
     incrementalFile: `${dir}/stryker-incremental.json`,
     htmlReporter: { fileName: `${dir}/index.html` },
