@@ -378,6 +378,130 @@ describe("aws-secrets-manager store, errors", () => {
   });
 });
 
+describe("aws-secrets-manager store, edges", () => {
+  it("refuses a value with a line break and writes nothing", async () => {
+    const { name, store } = setup(OLD);
+    for (const value of [`${NEW}\n`, `a\rb`]) {
+      await assert.rejects(store.stage(value, RUN), /refusing to store a value with a line break/);
+    }
+    assert.equal(aws.allValues(name).length, 1);
+  });
+
+  it("each refusal gets its fix; an unknown code gets none; a multi-line message is one line", async () => {
+    const cases: [string, RegExp][] = [
+      ["DecryptionFailure", /; allow the caller to use the secret's KMS key$/],
+      ["KMSAccessDeniedException", /; allow the caller to use the secret's KMS key$/],
+      ["ExpiredTokenException", /; check the AWS credentials \(AWS_PROFILE/],
+      ["InvalidSignatureException", /; check the AWS credentials \(AWS_PROFILE/],
+      ["ThrottlingException", /; AWS is throttling the account; try again in a minute$/],
+    ];
+    for (const [code, fix] of cases) {
+      const { store } = setup(OLD);
+      aws.fail({ operation: "GetSecretValue", code });
+      await assert.rejects(store.read(), (error: Error) => {
+        assert.ok(error instanceof AwsSecretsManagerError);
+        assert.equal(error.code, code);
+        assert.match(
+          error.message,
+          new RegExp(
+            `^GetSecretValue on AWS Secrets Manager secret govuk/fastly-exporter-\\d+ failed: ${code}: `,
+          ),
+        );
+        assert.match(error.message, fix);
+        return true;
+      });
+    }
+    const { store } = setup(OLD);
+    aws.fail({
+      operation: "GetSecretValue",
+      code: "SomethingNewException",
+      message: "first line\n   second line",
+    });
+    await assert.rejects(store.read(), (error: Error) => {
+      assert.match(error.message, /failed: SomethingNewException: first line second line$/);
+      return true;
+    });
+  });
+
+  it("a credentials refusal names the profile when one is configured", async () => {
+    const { store } = setup(OLD, { profile: "rotator" });
+    aws.fail({ operation: "GetSecretValue", code: "ExpiredTokenException" });
+    await assert.rejects(
+      store.read(),
+      /check the AWS credentials of profile rotator \(aws sts get-caller-identity --profile rotator\)$/,
+    );
+  });
+
+  it("a JSON key holding null or an empty string reads as no value; so does an empty document", async () => {
+    for (const doc of [`{"token":null}`, `{"token":""}`, "", "  "]) {
+      const { store } = setup(doc === "" ? undefined : doc, { jsonKey: "token" });
+      assert.equal(await store.read(), undefined, JSON.stringify(doc));
+    }
+    const { store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    assert.equal(await store.readStaged(RUN), NEW);
+  });
+
+  it("a second stage of the same run with another value is refused", async () => {
+    const { name, store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    await assert.rejects(store.stage("a-different-value-of-32-characters", RUN), (error: Error) => {
+      assert.ok(error instanceof AwsSecretsManagerError);
+      assert.equal(error.code, "ResourceExistsException");
+      return noSecretIn(error, OLD, NEW);
+    });
+    assert.equal(await store.readStaged(RUN), NEW);
+    assert.equal(aws.allValues(name).length, 2);
+  });
+
+  it("a label move refused as invalid, with the label not moved, is an error", async () => {
+    const { store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    aws.fail({ operation: "UpdateSecretVersionStage", code: "InvalidParameterException" });
+    await assert.rejects(store.promote(RUN), (error: Error) => {
+      assert.ok(error instanceof AwsSecretsManagerError);
+      assert.equal(error.code, "InvalidParameterException");
+      return true;
+    });
+    assert.equal(await store.read(), OLD);
+    await store.promote(RUN);
+    assert.equal(await store.read(), NEW);
+  });
+
+  it("discardStaged after promote leaves the current version alone", async () => {
+    const { name, store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    await store.promote(RUN);
+    const labels = aws.labels(name);
+    await store.discardStaged(RUN);
+    assert.deepEqual(aws.labels(name), labels);
+    assert.equal(await store.read(), NEW);
+  });
+
+  it("a rollback finished already writes nothing more", async () => {
+    const { name, store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    await store.promote(RUN);
+    await store.restorePrevious(RUN);
+    const versions = aws.allValues(name).length;
+    const puts = aws.requests.filter((r) => r.secretId === name && r.operation === "PutSecretValue").length;
+    await store.restorePrevious(RUN);
+    assert.equal(aws.allValues(name).length, versions);
+    assert.equal(
+      aws.requests.filter((r) => r.secretId === name && r.operation === "PutSecretValue").length,
+      puts,
+    );
+    assert.equal(await store.read(), OLD);
+  });
+
+  it("keeps nested values of the document out of an error that echoes them", async () => {
+    const nested = "a-nested-credential-deep-in-the-document";
+    const { store } = setup(JSON.stringify({ token: OLD, db: { password: nested } }), { jsonKey: "token" });
+    aws.fail({ operation: "PutSecretValue", code: "ValidationException", echo: true });
+    await assert.rejects(store.stage(NEW, RUN), (error: Error) => noSecretIn(error, OLD, NEW, nested));
+  });
+});
+
 describe("the Secrets Manager fake, as AWS documents it", () => {
   it("lists unlabelled (deprecated) versions only with IncludeDeprecated; DescribeSecret never", async () => {
     const { name, store } = setup(OLD);
