@@ -20,8 +20,7 @@ const groups = {
       "src/rotation/journal.ts",
       "src/rotation/state-dir.ts",
       "src/rotation/steps.ts",
-      "src/rotation/rotate.ts:161-180",
-      "src/rotation/rotate.ts:194-200",
+      "src/rotation/rotate.ts:161-200",
     ],
     testFiles: [
       "src/rotation/steps.test.ts",
