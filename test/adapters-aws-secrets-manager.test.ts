@@ -56,6 +56,24 @@ function setup(
   return { name, store };
 }
 
+/** Writes a new current version with the test's own client, as another writer of the secret would. */
+async function putCurrent(name: string, text: string): Promise<void> {
+  probedDirectly.add(name);
+  const client = new SecretsManagerClient({
+    region: AWS_TEST_REGION,
+    endpoint: aws.url,
+    credentials: AWS_TEST_CREDENTIALS,
+    maxAttempts: 1,
+  });
+  try {
+    await client.send(
+      new PutSecretValueCommand({ SecretId: name, SecretString: text, VersionStages: ["AWSCURRENT"] }),
+    );
+  } finally {
+    client.destroy();
+  }
+}
+
 const noSecretIn = (error: unknown, ...values: string[]): true => {
   assert.ok(error instanceof Error);
   for (const value of values) assert.ok(!error.message.includes(value), "no secret value in the message");
@@ -182,11 +200,13 @@ describe("aws-secrets-manager store, jsonKey", () => {
   });
 
   it("a retried stage after other keys changed is accepted when it holds the same value", async () => {
-    const { store } = setup(JSON.stringify({ token: OLD, a: 1 }), { jsonKey: "token" });
+    const { name, store } = setup(JSON.stringify({ token: OLD, a: 1 }), { jsonKey: "token" });
     await store.stage(NEW, RUN);
-    const other = setup(JSON.stringify({ token: OLD, a: 2 }), { jsonKey: "token" });
-    await other.store.stage(NEW, RUN);
-    assert.equal(await other.store.readStaged(RUN), NEW);
+    // Another key changes (a new current version), then the same run stages again: same version
+    // id, other content, so AWS answers ResourceExistsException; the version holds our value.
+    await putCurrent(name, JSON.stringify({ token: OLD, a: 2 }));
+    await store.stage(NEW, RUN);
+    assert.equal(await store.readStaged(RUN), NEW);
   });
 
   it("refuses a secret that is not a JSON object, without quoting it, and writes nothing", async () => {
@@ -499,6 +519,105 @@ describe("aws-secrets-manager store, edges", () => {
     const { store } = setup(JSON.stringify({ token: OLD, db: { password: nested } }), { jsonKey: "token" });
     aws.fail({ operation: "PutSecretValue", code: "ValidationException", echo: true });
     await assert.rejects(store.stage(NEW, RUN), (error: Error) => noSecretIn(error, OLD, NEW, nested));
+  });
+});
+
+describe("aws-secrets-manager store, more edges", () => {
+  const labelMoves = (name: string) =>
+    aws.requests.filter((r) => r.secretId === name && r.operation === "UpdateSecretVersionStage").length;
+
+  it("moves no label that is not where it should be moved from", async () => {
+    const { name, store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    await store.promote(RUN);
+    const moves = labelMoves(name);
+    await store.promote(RUN);
+    await store.discardStaged(RUN);
+    assert.equal(labelMoves(name), moves, "promote again and discard after promote move nothing");
+    await store.restorePrevious(RUN);
+    assert.equal(labelMoves(name), moves, "a rollback writes a new version, it moves no label");
+    assert.equal(await store.read(), OLD);
+  });
+
+  it("a promote compares the other keys by value, not by their order", async () => {
+    const { name, store } = setup(JSON.stringify({ a: 1, b: 2, token: OLD }), { jsonKey: "token" });
+    await store.stage(NEW, RUN);
+    await putCurrent(name, JSON.stringify({ b: 2, a: 1, token: OLD }));
+    await store.promote(RUN);
+    assert.deepEqual(JSON.parse(aws.valueAt(name) ?? ""), { a: 1, b: 2, token: NEW });
+  });
+
+  it("JSON that is not an object is refused; invalid JSON is named as such, on read without 'overwrite'", async () => {
+    for (const text of ["42", `"${OLD}"`]) {
+      const { store } = setup(text, { jsonKey: "token" });
+      await assert.rejects(store.stage(NEW, RUN), /is not a JSON object, refusing to overwrite it/);
+    }
+    const { store } = setup("{", { jsonKey: "token" });
+    await assert.rejects(store.read(), (error: Error) => {
+      assert.match(error.message, /the secret string is not valid JSON; fix the secret/);
+      return true;
+    });
+    const other = setup("[1]", { jsonKey: "token" });
+    await assert.rejects(other.store.read(), /is not a JSON object; fix the secret/);
+  });
+
+  it("an empty secret string reads as no value", async () => {
+    const { store } = setup("");
+    assert.equal(await store.read(), undefined);
+  });
+
+  it("an error keeps what AWS threw as its cause", async () => {
+    const { store } = setup(OLD);
+    aws.fail({ operation: "GetSecretValue", code: "ThrottlingException" });
+    await assert.rejects(store.read(), (error: Error) => {
+      assert.ok(error.cause instanceof Error);
+      assert.equal(error.cause.name, "ThrottlingException");
+      return true;
+    });
+  });
+
+  it("a label move whose answer was lost, without retries, is an error: the store does not guess", async () => {
+    const { store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    aws.fail({ operation: "UpdateSecretVersionStage", afterApply: true });
+    await assert.rejects(store.promote(RUN), AwsSecretsManagerError);
+    await store.promote(RUN);
+    assert.equal(await store.read(), NEW);
+  });
+
+  it("a connection refused is named by its code, not as a generic Error", async () => {
+    const { createServer } = await import("node:net");
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise((resolve) => server.close(resolve));
+    const store = createAwsSecretsManagerStore({
+      secretId: "govuk/unreachable",
+      region: AWS_TEST_REGION,
+      endpoint: `http://127.0.0.1:${port}`,
+      clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 1 },
+    });
+    await assert.rejects(store.read(), (error: Error) => {
+      assert.ok(error instanceof AwsSecretsManagerError);
+      assert.equal(error.code, "ECONNREFUSED");
+      assert.match(error.message, /failed: ECONNREFUSED: /);
+      return true;
+    });
+  });
+});
+
+describe("versionIdFor, at its bounds", () => {
+  // "fastly-token-rotator-" is 21 characters: a run id of 11 to 43 fits AWS's 32 to 64.
+  it("keeps a run id that fits as it is, and hashes one too short, too long or with other characters", () => {
+    const plain = (runId: string) => versionIdFor(runId) === `fastly-token-rotator-${runId}`;
+    assert.ok(plain("a".repeat(11)));
+    assert.ok(plain("a".repeat(43)));
+    assert.ok(!plain("a".repeat(10)));
+    assert.ok(!plain("a".repeat(44)));
+    assert.ok(!plain("bad/run-id-xyz"));
+    assert.ok(!plain("run-id-xyz/bad"));
+    assert.equal(versionIdFor("a".repeat(10)).length, 64);
+    assert.ok(versionIdFor("x", "restore").startsWith("fastly-token-rotator-restore-"));
   });
 });
 
