@@ -3,7 +3,7 @@
 // dist/, which Stryker's instrumented sandbox does not reach, and would take hours per group).
 // Base options: stryker.config.json. Reports and the incremental cache: reports/mutation/<group>/.
 // Usage: npm run mutate [-- <group>...]   (no group: all of them, in the order below)
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Stryker } from "@stryker-mutator/core";
 
@@ -65,8 +65,9 @@ if (unknown.length > 0) {
 function linkSharedBesideSandbox() {
   const shared = resolve("../shared");
   const link = join(base.tempDirName, "shared");
-  if (!existsSync(shared) || existsSync(link)) return;
+  if (!existsSync(shared)) return;
   mkdirSync(base.tempDirName, { recursive: true });
+  rmSync(link, { force: true });
   symlinkSync(shared, link);
 }
 
