@@ -2,7 +2,9 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "coverage/", "bin/", "scripts/*.mjs", "eslint.config.js"] },
+  {
+    ignores: ["dist/", "node_modules/", "coverage/", "reports/", "bin/", "scripts/*.mjs", "eslint.config.js"],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -29,6 +29,8 @@ const RUN = "20261128T041153Z-1a2b3c4d";
 
 let aws: RunningAwsSecretsManager;
 let counter = 0;
+/** Secrets the tests also query with their own client; the IAM policy check leaves those calls out. */
+const probedDirectly = new Set<string>();
 before(async () => {
   aws = await startAwsSecretsManager();
 });
@@ -52,6 +54,24 @@ function setup(
     ...options,
   });
   return { name, store };
+}
+
+/** Writes a new current version with the test's own client, as another writer of the secret would. */
+async function putCurrent(name: string, text: string): Promise<void> {
+  probedDirectly.add(name);
+  const client = new SecretsManagerClient({
+    region: AWS_TEST_REGION,
+    endpoint: aws.url,
+    credentials: AWS_TEST_CREDENTIALS,
+    maxAttempts: 1,
+  });
+  try {
+    await client.send(
+      new PutSecretValueCommand({ SecretId: name, SecretString: text, VersionStages: ["AWSCURRENT"] }),
+    );
+  } finally {
+    client.destroy();
+  }
 }
 
 const noSecretIn = (error: unknown, ...values: string[]): true => {
@@ -180,11 +200,13 @@ describe("aws-secrets-manager store, jsonKey", () => {
   });
 
   it("a retried stage after other keys changed is accepted when it holds the same value", async () => {
-    const { store } = setup(JSON.stringify({ token: OLD, a: 1 }), { jsonKey: "token" });
+    const { name, store } = setup(JSON.stringify({ token: OLD, a: 1 }), { jsonKey: "token" });
     await store.stage(NEW, RUN);
-    const other = setup(JSON.stringify({ token: OLD, a: 2 }), { jsonKey: "token" });
-    await other.store.stage(NEW, RUN);
-    assert.equal(await other.store.readStaged(RUN), NEW);
+    // Another key changes (a new current version), then the same run stages again: same version
+    // id, other content, so AWS answers ResourceExistsException; the version holds our value.
+    await putCurrent(name, JSON.stringify({ token: OLD, a: 2 }));
+    await store.stage(NEW, RUN);
+    assert.equal(await store.readStaged(RUN), NEW);
   });
 
   it("refuses a secret that is not a JSON object, without quoting it, and writes nothing", async () => {
@@ -376,9 +398,233 @@ describe("aws-secrets-manager store, errors", () => {
   });
 });
 
+describe("aws-secrets-manager store, edges", () => {
+  it("refuses a value with a line break and writes nothing", async () => {
+    const { name, store } = setup(OLD);
+    for (const value of [`${NEW}\n`, `a\rb`]) {
+      await assert.rejects(store.stage(value, RUN), /refusing to store a value with a line break/);
+    }
+    assert.equal(aws.allValues(name).length, 1);
+  });
+
+  it("each refusal gets its fix; an unknown code gets none; a multi-line message is one line", async () => {
+    const cases: [string, RegExp][] = [
+      ["DecryptionFailure", /; allow the caller to use the secret's KMS key$/],
+      ["KMSAccessDeniedException", /; allow the caller to use the secret's KMS key$/],
+      ["ExpiredTokenException", /; check the AWS credentials \(AWS_PROFILE/],
+      ["InvalidSignatureException", /; check the AWS credentials \(AWS_PROFILE/],
+      ["ThrottlingException", /; AWS is throttling the account; try again in a minute$/],
+    ];
+    for (const [code, fix] of cases) {
+      const { store } = setup(OLD);
+      aws.fail({ operation: "GetSecretValue", code });
+      await assert.rejects(store.read(), (error: Error) => {
+        assert.ok(error instanceof AwsSecretsManagerError);
+        assert.equal(error.code, code);
+        assert.match(
+          error.message,
+          new RegExp(
+            `^GetSecretValue on AWS Secrets Manager secret govuk/fastly-exporter-\\d+ failed: ${code}: `,
+          ),
+        );
+        assert.match(error.message, fix);
+        return true;
+      });
+    }
+    const { store } = setup(OLD);
+    aws.fail({
+      operation: "GetSecretValue",
+      code: "SomethingNewException",
+      message: "first line\n   second line",
+    });
+    await assert.rejects(store.read(), (error: Error) => {
+      assert.match(error.message, /failed: SomethingNewException: first line second line$/);
+      return true;
+    });
+  });
+
+  it("a credentials refusal names the profile when one is configured", async () => {
+    const { store } = setup(OLD, { profile: "rotator" });
+    aws.fail({ operation: "GetSecretValue", code: "ExpiredTokenException" });
+    await assert.rejects(
+      store.read(),
+      /check the AWS credentials of profile rotator \(aws sts get-caller-identity --profile rotator\)$/,
+    );
+  });
+
+  it("a JSON key holding null or an empty string reads as no value; so does an empty document", async () => {
+    for (const doc of [`{"token":null}`, `{"token":""}`, "", "  "]) {
+      const { store } = setup(doc === "" ? undefined : doc, { jsonKey: "token" });
+      assert.equal(await store.read(), undefined, JSON.stringify(doc));
+    }
+    const { store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    assert.equal(await store.readStaged(RUN), NEW);
+  });
+
+  it("a second stage of the same run with another value is refused", async () => {
+    const { name, store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    await assert.rejects(store.stage("a-different-value-of-32-characters", RUN), (error: Error) => {
+      assert.ok(error instanceof AwsSecretsManagerError);
+      assert.equal(error.code, "ResourceExistsException");
+      return noSecretIn(error, OLD, NEW);
+    });
+    assert.equal(await store.readStaged(RUN), NEW);
+    assert.equal(aws.allValues(name).length, 2);
+  });
+
+  it("a label move refused as invalid, with the label not moved, is an error", async () => {
+    const { store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    aws.fail({ operation: "UpdateSecretVersionStage", code: "InvalidParameterException" });
+    await assert.rejects(store.promote(RUN), (error: Error) => {
+      assert.ok(error instanceof AwsSecretsManagerError);
+      assert.equal(error.code, "InvalidParameterException");
+      return true;
+    });
+    assert.equal(await store.read(), OLD);
+    await store.promote(RUN);
+    assert.equal(await store.read(), NEW);
+  });
+
+  it("discardStaged after promote leaves the current version alone", async () => {
+    const { name, store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    await store.promote(RUN);
+    const labels = aws.labels(name);
+    await store.discardStaged(RUN);
+    assert.deepEqual(aws.labels(name), labels);
+    assert.equal(await store.read(), NEW);
+  });
+
+  it("a rollback finished already writes nothing more", async () => {
+    const { name, store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    await store.promote(RUN);
+    await store.restorePrevious(RUN);
+    const versions = aws.allValues(name).length;
+    const puts = aws.requests.filter((r) => r.secretId === name && r.operation === "PutSecretValue").length;
+    await store.restorePrevious(RUN);
+    assert.equal(aws.allValues(name).length, versions);
+    assert.equal(
+      aws.requests.filter((r) => r.secretId === name && r.operation === "PutSecretValue").length,
+      puts,
+    );
+    assert.equal(await store.read(), OLD);
+  });
+
+  it("keeps nested values of the document out of an error that echoes them", async () => {
+    const nested = "a-nested-credential-deep-in-the-document";
+    const { store } = setup(JSON.stringify({ token: OLD, db: { password: nested } }), { jsonKey: "token" });
+    aws.fail({ operation: "PutSecretValue", code: "ValidationException", echo: true });
+    await assert.rejects(store.stage(NEW, RUN), (error: Error) => noSecretIn(error, OLD, NEW, nested));
+  });
+});
+
+describe("aws-secrets-manager store, more edges", () => {
+  const labelMoves = (name: string) =>
+    aws.requests.filter((r) => r.secretId === name && r.operation === "UpdateSecretVersionStage").length;
+
+  it("moves no label that is not where it should be moved from", async () => {
+    const { name, store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    await store.promote(RUN);
+    const moves = labelMoves(name);
+    await store.promote(RUN);
+    await store.discardStaged(RUN);
+    assert.equal(labelMoves(name), moves, "promote again and discard after promote move nothing");
+    await store.restorePrevious(RUN);
+    assert.equal(labelMoves(name), moves, "a rollback writes a new version, it moves no label");
+    assert.equal(await store.read(), OLD);
+  });
+
+  it("a promote compares the other keys by value, not by their order", async () => {
+    const { name, store } = setup(JSON.stringify({ a: 1, b: 2, token: OLD }), { jsonKey: "token" });
+    await store.stage(NEW, RUN);
+    await putCurrent(name, JSON.stringify({ b: 2, a: 1, token: OLD }));
+    await store.promote(RUN);
+    assert.deepEqual(JSON.parse(aws.valueAt(name) ?? ""), { a: 1, b: 2, token: NEW });
+  });
+
+  it("JSON that is not an object is refused; invalid JSON is named as such, on read without 'overwrite'", async () => {
+    for (const text of ["42", `"${OLD}"`]) {
+      const { store } = setup(text, { jsonKey: "token" });
+      await assert.rejects(store.stage(NEW, RUN), /is not a JSON object, refusing to overwrite it/);
+    }
+    const { store } = setup("{", { jsonKey: "token" });
+    await assert.rejects(store.read(), (error: Error) => {
+      assert.match(error.message, /the secret string is not valid JSON; fix the secret/);
+      return true;
+    });
+    const other = setup("[1]", { jsonKey: "token" });
+    await assert.rejects(other.store.read(), /is not a JSON object; fix the secret/);
+  });
+
+  it("an empty secret string reads as no value", async () => {
+    const { store } = setup("");
+    assert.equal(await store.read(), undefined);
+  });
+
+  it("an error keeps what AWS threw as its cause", async () => {
+    const { store } = setup(OLD);
+    aws.fail({ operation: "GetSecretValue", code: "ThrottlingException" });
+    await assert.rejects(store.read(), (error: Error) => {
+      assert.ok(error.cause instanceof Error);
+      assert.equal(error.cause.name, "ThrottlingException");
+      return true;
+    });
+  });
+
+  it("a label move whose answer was lost, without retries, is an error: the store does not guess", async () => {
+    const { store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    aws.fail({ operation: "UpdateSecretVersionStage", afterApply: true });
+    await assert.rejects(store.promote(RUN), AwsSecretsManagerError);
+    await store.promote(RUN);
+    assert.equal(await store.read(), NEW);
+  });
+
+  it("a connection refused is named by its code, not as a generic Error", async () => {
+    const { createServer } = await import("node:net");
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise((resolve) => server.close(resolve));
+    const store = createAwsSecretsManagerStore({
+      secretId: "govuk/unreachable",
+      region: AWS_TEST_REGION,
+      endpoint: `http://127.0.0.1:${port}`,
+      clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 1 },
+    });
+    await assert.rejects(store.read(), (error: Error) => {
+      assert.ok(error instanceof AwsSecretsManagerError);
+      assert.equal(error.code, "ECONNREFUSED");
+      assert.match(error.message, /failed: ECONNREFUSED: /);
+      return true;
+    });
+  });
+});
+
+describe("versionIdFor, at its bounds", () => {
+  // "fastly-token-rotator-" is 21 characters: a run id of 11 to 43 fits AWS's 32 to 64.
+  it("keeps a run id that fits as it is, and hashes one too short, too long or with other characters", () => {
+    const plain = (runId: string) => versionIdFor(runId) === `fastly-token-rotator-${runId}`;
+    assert.ok(plain("a".repeat(11)));
+    assert.ok(plain("a".repeat(43)));
+    assert.ok(!plain("a".repeat(10)));
+    assert.ok(!plain("a".repeat(44)));
+    assert.ok(!plain("bad/run-id-xyz"));
+    assert.ok(!plain("run-id-xyz/bad"));
+    assert.equal(versionIdFor("a".repeat(10)).length, 64);
+    assert.ok(versionIdFor("x", "restore").startsWith("fastly-token-rotator-restore-"));
+  });
+});
+
 describe("the Secrets Manager fake, as AWS documents it", () => {
   it("lists unlabelled (deprecated) versions only with IncludeDeprecated; DescribeSecret never", async () => {
     const { name, store } = setup(OLD);
+    probedDirectly.add(name);
     await store.stage(NEW, RUN);
     await store.discardStaged(RUN); // the staged version loses its only label
     const client = new SecretsManagerClient({
@@ -433,9 +679,11 @@ describe("deploy/aws/iam-policy.json", () => {
       Statement: { Action: string[] }[];
     };
     const granted = new Set(policy.Statement.flatMap((s) => s.Action));
-    const called = new Set(aws.requests.map((r) => `secretsmanager:${r.operation}`));
-    // The check of the fake itself (above) lists versions directly; the store never does.
-    called.delete("secretsmanager:ListSecretVersionIds");
+    const called = new Set(
+      aws.requests
+        .filter((r) => !probedDirectly.has(r.secretId ?? ""))
+        .map((r) => `secretsmanager:${r.operation}`),
+    );
     assert.deepEqual([...called].sort(), [...granted].sort());
   });
 });

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { atomicWrite, createFileSecretStore } from "./index.ts";
+import { atomicWrite, create, createFileSecretStore, FileSecretError } from "./index.ts";
 
 const NEW = "QoU3neoxQQ6IPL8g7eRkkCjyWcwdNI7J";
 const OLD = "X-srxc_zLpchro9ngNBVgyofN_jqQFJ2";
@@ -236,4 +236,310 @@ describe("file secret store, empty file", () => {
     await store.promote("r1");
     assert.deepEqual(JSON.parse(await readFile(path, "utf8")), { token: NEW });
   });
+});
+
+describe("file secret store, edges", () => {
+  it("reads a whole file minus one trailing newline (LF or CRLF), an empty file as no value", async () => {
+    const path = join(dir, "token");
+    const store = createFileSecretStore({ path });
+    await writeFile(path, `${OLD}\r\n`);
+    assert.equal(await store.read(), OLD);
+    await writeFile(path, `a\nb\n`);
+    assert.equal(await store.read(), "a\nb", "only the last line break goes");
+    await writeFile(path, "");
+    assert.equal(await store.read(), undefined);
+    await writeFile(path, "\n");
+    assert.equal(await store.read(), undefined);
+  });
+
+  it("a JSON file of blanks reads as no value and is replaced by a new object", async () => {
+    const path = join(dir, "secret.json");
+    await writeFile(path, "  \n");
+    const store = createFileSecretStore({ path, jsonKey: "token" });
+    assert.equal(await store.read(), undefined);
+    await store.stage(NEW, "r1");
+    await store.promote("r1");
+    assert.equal(await readFile(path, "utf8"), `{\n  "token": "${NEW}"\n}\n`);
+  });
+
+  it("keeps a compact document compact, and tab or mixed indentation", async () => {
+    const store = (path: string) => createFileSecretStore({ path, jsonKey: "token" });
+    const cases: [string, string][] = [
+      [`{"a":{\n  "b":1},"token":"${OLD}"}`, `{"a":{"b":1},"token":"${NEW}"}\n`],
+      [`{ \n  "token": "${OLD}"\n}`, `{\n  "token": "${NEW}"\n}\n`],
+      [`{\n\t"token": "${OLD}"\n}`, `{\n\t"token": "${NEW}"\n}\n`],
+      [`{\n\t  "token": "${OLD}"\n}`, `{\n\t"token": "${NEW}"\n}\n`],
+    ];
+    for (const [i, [before, after]] of cases.entries()) {
+      const path = join(dir, `s${i}.json`);
+      await writeFile(path, before);
+      await store(path).stage(NEW, "r1");
+      await store(path).promote("r1");
+      assert.equal(await readFile(path, "utf8"), after, JSON.stringify(before));
+    }
+  });
+
+  it("says which: invalid JSON, or JSON that is not an object", async () => {
+    const path = join(dir, "secret.json");
+    const store = createFileSecretStore({ path, jsonKey: "token" });
+    await writeFile(path, "{");
+    await assert.rejects(store.read(), /is not valid JSON/);
+    for (const contents of ["null", "[]", "42", `"${OLD}"`]) {
+      await writeFile(path, contents);
+      await assert.rejects(store.read(), (e: unknown) => {
+        assert.ok(e instanceof FileSecretError, contents);
+        assert.match(e.message, /is not a JSON object/);
+        return true;
+      });
+    }
+  });
+
+  it("a pending file is refused unless it is {runId: string, document: string}", async () => {
+    const path = join(dir, "token");
+    const store = createFileSecretStore({ path });
+    await writeFile(`${path}.pending`, "{");
+    await assert.rejects(
+      store.readStaged("r"),
+      /not a pending version written by this tool \(invalid JSON\)/,
+    );
+    for (const bad of [
+      "null",
+      "7",
+      `"r"`,
+      `{"document":"x\\n"}`,
+      `{"runId":"r"}`,
+      `{"runId":1,"document":"x\\n"}`,
+      `{"runId":"r","document":1}`,
+    ]) {
+      await writeFile(`${path}.pending`, bad);
+      await assert.rejects(store.readStaged("r"), (e: unknown) => {
+        assert.ok(e instanceof FileSecretError, bad);
+        assert.equal(e.message, `${path}.pending: is not a pending version written by this tool`);
+        return true;
+      });
+    }
+    await writeFile(`${path}.pending`, `{"runId":"r","document":"x\\n"}`);
+    assert.equal(await store.readStaged("r"), "x");
+  });
+
+  it("a pending version without a value is refused at promote", async () => {
+    const path = join(dir, "token");
+    await writeFile(path, `${OLD}\n`);
+    await writeFile(`${path}.pending`, JSON.stringify({ runId: "r", document: "" }));
+    await assert.rejects(createFileSecretStore({ path }).promote("r"), /\.pending: holds no value/);
+    assert.equal(await readFile(path, "utf8"), `${OLD}\n`);
+  });
+
+  it("refuses an empty value; a line break is fine inside a JSON string", async () => {
+    const path = join(dir, "secret.json");
+    await assert.rejects(createFileSecretStore({ path: join(dir, "token") }).stage("", "r"), /empty value/);
+    const store = createFileSecretStore({ path, jsonKey: "token" });
+    await assert.rejects(store.stage("", "r"), /empty value/);
+    await store.stage("a\nb", "r");
+    assert.equal(await store.readStaged("r"), "a\nb");
+  });
+
+  it("read() of a path whose directory is missing says so; other open errors pass through", async () => {
+    const missing = join(dir, "nope", "token");
+    await assert.rejects(createFileSecretStore({ path: missing }).read(), (e: unknown) => {
+      assert.ok(e instanceof FileSecretError);
+      assert.equal(
+        e.message,
+        `${missing}: its directory ${join(dir, "nope")} does not exist; create it or fix secret.path`,
+      );
+      return true;
+    });
+    await writeFile(join(dir, "plain"), "x");
+    const under = join(dir, "plain", "token");
+    await assert.rejects(createFileSecretStore({ path: under }).read(), (e: unknown) => {
+      assert.ok(!(e instanceof FileSecretError));
+      assert.equal((e as NodeJS.ErrnoException).code, "ENOTDIR");
+      return true;
+    });
+  });
+
+  it("a link at .pending is refused with the ELOOP as its cause", async () => {
+    const path = join(dir, "token");
+    await writeFile(join(dir, "elsewhere"), JSON.stringify({ runId: "r", document: "x\n" }));
+    await symlink(join(dir, "elsewhere"), `${path}.pending`);
+    await assert.rejects(createFileSecretStore({ path }).readStaged("r"), (e: unknown) => {
+      assert.ok(e instanceof FileSecretError);
+      assert.equal((e.cause as NodeJS.ErrnoException).code, "ELOOP");
+      return true;
+    });
+  });
+
+  it("restorePrevious of a run staged over no file leaves nothing to restore, quietly", async () => {
+    const path = join(dir, "token");
+    const store = createFileSecretStore({ path });
+    await store.stage(NEW, "run-1");
+    await store.restorePrevious("run-1");
+    assert.equal(await store.read(), undefined);
+  });
+
+  it("restorePrevious does not rewrite a file that already holds the previous document", async () => {
+    const path = join(dir, "token");
+    await writeFile(path, `${OLD}\n`);
+    const store = createFileSecretStore({ path });
+    await store.stage(NEW, "run-1");
+    await store.promote("run-1");
+    await store.restorePrevious("run-1");
+    const inode = (await stat(path)).ino;
+    await store.restorePrevious("run-1");
+    assert.equal((await stat(path)).ino, inode, "not replaced again");
+  });
+
+  it("promote over a missing file fails when .previous cannot be removed", async () => {
+    const path = join(dir, "token");
+    const store = createFileSecretStore({ path });
+    await store.stage(NEW, "run-1");
+    await mkdir(`${path}.previous`);
+    await assert.rejects(store.promote("run-1"), (e: unknown) => {
+      assert.ok(["EISDIR", "EPERM"].includes(String((e as NodeJS.ErrnoException).code)));
+      return true;
+    });
+    assert.equal(await store.read(), undefined);
+  });
+
+  it("removes temp files a dead writer left beside the target, and only those", async () => {
+    const path = join(dir, "token");
+    await writeFile(path, `${OLD}\n`);
+    const leftovers = [".token.0123456789ab.tmp"];
+    const kept = [
+      ".token.0123456789abc.tmp",
+      ".token.0123456789ab.tmpx",
+      ".token.0123456789AB.tmp",
+      ".token.123456789ab.tmp",
+      ".other.0123456789ab.tmp",
+      "x.token.0123456789ab.tmp",
+    ];
+    for (const name of [...leftovers, ...kept]) await writeFile(join(dir, name), "secret");
+    const store = createFileSecretStore({ path });
+    await store.stage(NEW, "run-1");
+    await store.promote("run-1");
+    const names = await readdir(dir);
+    assert.ok(!names.includes(".token.0123456789ab.tmp"), "the leftover temp is removed");
+    for (const name of kept) assert.ok(names.includes(name), `${name} is not a temp of token`);
+  });
+
+  it("a write that fails before the rename removes its temp file and leaves the target", async () => {
+    const path = join(dir, "token");
+    await writeFile(path, `${OLD}\n`);
+    const store = createFileSecretStore(
+      { path },
+      { beforeRename: () => Promise.reject(new Error("stop here")) },
+    );
+    await store.stage(NEW, "run-1");
+    await assert.rejects(store.promote("run-1"), /stop here/);
+    assert.equal(await readFile(path, "utf8"), `${OLD}\n`);
+    assert.deepEqual(
+      (await readdir(dir)).filter((n) => n.endsWith(".tmp")),
+      [],
+    );
+  });
+
+  it("preflight: nothing to say about a plain file; a dangling link at path and links at its own files are", async () => {
+    const path = join(dir, "token");
+    await writeFile(path, `${OLD}\n`);
+    assert.deepEqual(await createFileSecretStore({ path }).preflight?.(), []);
+    const linked = join(dir, "linked");
+    await symlink(join(dir, "gone"), linked);
+    await symlink(join(dir, "gone"), `${linked}.pending`);
+    const problems = (await createFileSecretStore({ path: linked }).preflight?.()) ?? [];
+    assert.equal(problems.length, 2);
+    assert.match(problems[0] ?? "", /linked\.pending is a symbolic link/);
+    assert.match(problems[1] ?? "", /is a symbolic link to .*gone, which does not exist/);
+  });
+
+  it("preflight passes a link loop's error through", async () => {
+    const path = join(dir, "a");
+    await symlink(join(dir, "b"), path);
+    await symlink(path, join(dir, "b"));
+    await assert.rejects(createFileSecretStore({ path }).preflight?.() ?? Promise.resolve(), (e: unknown) => {
+      assert.equal((e as NodeJS.ErrnoException).code, "ELOOP");
+      return true;
+    });
+  });
+
+  it("the registry's create() makes the same store", async () => {
+    const path = join(dir, "token");
+    await writeFile(path, `${OLD}\n`);
+    assert.equal(await create({ path }).read(), OLD);
+  });
+
+  it(
+    "closes every file it opens",
+    { skip: process.platform === "linux" ? false : "counts /proc/self/fd" },
+    async () => {
+      const path = join(dir, "token");
+      await writeFile(path, `${OLD}\n`);
+      const store = createFileSecretStore({ path });
+      const fds = async () => (await readdir("/proc/self/fd")).length;
+      const before = await fds();
+      await store.stage(NEW, "run-1");
+      await store.readStaged("run-1");
+      await store.promote("run-1");
+      await store.read();
+      await store.readPrevious();
+      assert.equal(await fds(), before);
+    },
+  );
+});
+
+describe("file secret store, as a user that cannot keep the owner", () => {
+  const canSwitch = process.geteuid?.() === 0 && typeof process.seteuid === "function";
+  /** Runs `fn` with effective uid 12345 (the real uid stays root, so it can switch back). */
+  const asUser = async <T>(fn: () => Promise<T>): Promise<T> => {
+    process.seteuid?.(12345);
+    try {
+      return await fn();
+    } finally {
+      process.seteuid?.(0);
+    }
+  };
+
+  it(
+    "preflight names the owner or the group the new file could not keep; a write refuses before the rename",
+    { skip: canSwitch ? false : "needs root, to switch the effective uid" },
+    async () => {
+      const { chmod, chown } = await import("node:fs/promises");
+      await chmod(dir, 0o777);
+      const path = join(dir, "token");
+      await writeFile(path, `${OLD}\n`, { mode: 0o644 });
+      await chown(path, 23456, 23456);
+      const store = createFileSecretStore({ path });
+      assert.deepEqual(await store.preflight?.(), [], "root can give the new file any owner");
+      const problems = await asUser(async () => (await store.preflight?.()) ?? []);
+      assert.deepEqual(problems, [
+        `${path} is owned by uid 23456 and ftr runs as uid 12345: the new file could not keep that owner (and the consumer could lose access); run ftr as uid 23456 or as root`,
+      ]);
+      await asUser(() => store.stage(NEW, "run-1"));
+      await assert.rejects(
+        asUser(() => store.promote("run-1")),
+        (e: unknown) => {
+          assert.ok(e instanceof FileSecretError);
+          assert.match(
+            e.message,
+            /is owned by uid 23456 and ftr runs as uid 12345.*; the file was left unchanged$/,
+          );
+          assert.equal((e.cause as NodeJS.ErrnoException).code, "EPERM");
+          return true;
+        },
+      );
+      assert.equal(await readFile(path, "utf8"), `${OLD}\n`);
+      assert.equal(await readFile(`${path}.previous`, "utf8"), `${OLD}\n`);
+      assert.deepEqual(
+        (await readdir(dir)).filter((n) => n.endsWith(".tmp")),
+        [],
+        "temp file removed",
+      );
+
+      await chown(path, 12345, 34567);
+      assert.deepEqual(await asUser(async () => (await store.preflight?.()) ?? []), [
+        `${path} belongs to group 34567, which uid 12345 is not a member of: the new file could not keep that group; run ftr in that group or as root`,
+      ]);
+      await chown(path, 12345, 0);
+      assert.deepEqual(await asUser(async () => (await store.preflight?.()) ?? []), []);
+    },
+  );
 });
