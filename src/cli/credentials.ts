@@ -5,15 +5,10 @@
  * script, not a kubeconfig `exec` credential plugin, not an AWS `credential_process`, not an SDK
  * helper. Commands read them from `CliIO.env`, which holds the captured values.
  */
+import { CREDENTIAL_VARIABLES } from "../util/credential-vars.ts";
 
 /** The variables taken out of the process environment at start. */
-export const CAPTURED_CREDENTIALS = [
-  "FASTLY_API_TOKEN",
-  "FASTLY_API_KEY",
-  "FASTLY_SUDO_PASSWORD",
-  "FASTLY_CONTRACT_TOKEN",
-  "FASTLY_CONTRACT_PASSWORD",
-] as const;
+export const CAPTURED_CREDENTIALS = CREDENTIAL_VARIABLES;
 
 /**
  * Moves the credential variables out of `env` (default `process.env`) and returns them. Calling it

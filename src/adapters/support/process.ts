@@ -1,17 +1,12 @@
 import { spawn } from "node:child_process";
+import { CREDENTIAL_VARIABLES } from "../../util/credential-vars.ts";
 import { onHardExit } from "../../util/interrupt.ts";
 
 /**
  * Variables never passed on to commands: the superuser's credential and password belong to this
  * process only, and a reload or verify script has no business seeing them.
  */
-export const WITHHELD_ENV = [
-  "FASTLY_API_TOKEN",
-  "FASTLY_API_KEY",
-  "FASTLY_SUDO_PASSWORD",
-  "FASTLY_CONTRACT_TOKEN",
-  "FASTLY_CONTRACT_PASSWORD",
-] as const;
+export const WITHHELD_ENV = CREDENTIAL_VARIABLES;
 
 /** How to run one command. */
 export interface CommandSpec {
