@@ -14,6 +14,7 @@ import {
   type ArgoCdApiOptions,
   type RunningArgoCdApi,
 } from "./helpers/argocd-api-server.ts";
+import { gate } from "./helpers/wait.ts";
 
 /** The variable the tests' reloaders read their token from (never a developer's real one). */
 const TOKEN_ENV = "FTR_TEST_ARGOCD_TOKEN";
@@ -196,22 +197,26 @@ describe("argocd reloader: restart", () => {
   });
 
   it("times out with the last thing it waited for", async () => {
-    const api = await start({ onRestart: () => new Promise((resolve) => setTimeout(resolve, 2_000)) });
+    const pod = gate();
+    const api = await start({ onRestart: () => pod.wait });
     await rejectsWith(
       reloader(api, { timeoutMs: 300 }).run(ctx()),
       "failed",
       /argocd restart of Deployment monitoring\/fastly-exporter in app fastly-exporter: not done within 300ms/,
       /0 of 1 new replicas updated/,
     );
+    pod.open();
   });
 
   it("stops waiting at once when the run is aborted", async () => {
-    const api = await start({ onRestart: () => new Promise((resolve) => setTimeout(resolve, 5_000)) });
+    const pod = gate();
+    const api = await start({ onRestart: () => pod.wait });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 200);
     const started = Date.now();
     await assert.rejects(reloader(api).run(ctx(controller.signal)), { name: "AbortError" });
     assert.ok(Date.now() - started < 2_000);
+    pod.open();
   });
 });
 
@@ -283,7 +288,8 @@ describe("argocd reloader: refresh and sync", () => {
   });
 
   it("says so when another operation is running", async () => {
-    const api = await start({ onSync: () => new Promise((resolve) => setTimeout(resolve, 1_000)) });
+    const sync = gate();
+    const api = await start({ onSync: () => sync.wait });
     const first = reloader(api, { action: "sync" }).run(ctx());
     await new Promise((resolve) => setTimeout(resolve, 100));
     await rejectsWith(
@@ -291,6 +297,7 @@ describe("argocd reloader: refresh and sync", () => {
       "rejected",
       /HTTP 400: another operation is already in progress; wait for the running operation to finish, or end it \(argocd app terminate-op fastly-exporter\)/,
     );
+    sync.open();
     await first;
   });
 });

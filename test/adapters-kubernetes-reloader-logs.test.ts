@@ -21,6 +21,7 @@ import {
   startKubernetesApi,
   type RunningKubernetesApi,
 } from "./helpers/kubernetes-api-server.ts";
+import { untilNextSecond } from "./helpers/wait.ts";
 
 const NS = "monitoring";
 let kube: RunningKubernetesApi;
@@ -251,7 +252,7 @@ describe("kubernetes-logs verifier", () => {
     kube.addDeployment(NS, "selected", 1);
     const [old] = kube.currentPods(NS, "selected");
     kube.appendLog(NS, old!.name, "status_code=403 refused");
-    await new Promise((r) => setTimeout(r, 1100));
+    await untilNextSecond();
     const since = new Date();
     const before = await logs({ selector: "app=selected", timeoutMs: 400, quietForMs: 100 }).verify(
       verifyCtx(since),

@@ -26,6 +26,7 @@ import {
 } from "../src/adapters/kubernetes-rollout/index.ts";
 import { memoryLogger } from "../src/util/log.ts";
 import { startKubernetesApi, type RunningKubernetesApi } from "./helpers/kubernetes-api-server.ts";
+import { untilNextSecond } from "./helpers/wait.ts";
 
 const which = (command: string): string | undefined =>
   (process.env.PATH ?? "")
@@ -176,7 +177,7 @@ describe("the Kubernetes fake agrees with kubectl", { skip }, () => {
 
     const pod = pods[0]!.name;
     kube.appendLog(NS, pod, "level=info msg=first");
-    await new Promise((r) => setTimeout(r, 1100));
+    await untilNextSecond();
     const cut = new Date().toISOString();
     kube.appendLog(NS, pod, 'level=error msg="token may be invalid"');
     assert.equal(await ok("logs", pod), 'level=info msg=first\nlevel=error msg="token may be invalid"\n');
@@ -497,7 +498,7 @@ describe("the Kubernetes fake agrees with kubectl", { skip }, () => {
     }
 
     // kubectl refuses a second restart within the same second (restartedAt has whole seconds).
-    await new Promise((r) => setTimeout(r, 1100));
+    await untilNextSecond();
     // A new generation: the Deployment controller sets Progressing=ReplicaSetUpdated again, so
     // neither kubectl nor ftr reads the old deadline as this rollout's.
     await ok("rollout", "restart", "deployment", "stuck");

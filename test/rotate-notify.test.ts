@@ -12,7 +12,6 @@ import { refusingUrl, startNotifyReceiver, type NotifyReceiver } from "./helpers
 import {
   assertNoSecrets,
   assertSettled,
-  sleep,
   startRotationEnv,
   type RotationEnv,
 } from "./helpers/rotation-env.ts";
@@ -197,7 +196,7 @@ describe("notifications from rotate, rollback and a failed rotation", () => {
     child.child.kill("SIGKILL");
     await child.done;
     await h.setReload("integration", {});
-    await sleep(2200);
+    // The orphaned restart script is still in its pause: wait until it has finished.
     await h.reloadsIdle();
     const hooks = webhook.requests.length;
     const resumed = await h.runCliProcess(["resume", "--config", h.configPath], env);

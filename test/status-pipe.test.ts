@@ -54,9 +54,12 @@ environments:
     });
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-    // Read nothing for a while: the pipe fills and the writer has to wait for us.
+    // Read nothing until our side's buffer is full and Node stops reading the pipe: from then on the
+    // pipe fills and the writer has to wait for us.
     child.stdout.pause();
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    while (child.stdout.readableLength < child.stdout.readableHighWaterMark && child.exitCode === null) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     const chunks: Buffer[] = [];
     child.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
     child.stdout.resume();

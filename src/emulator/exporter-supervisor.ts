@@ -172,23 +172,27 @@ const control = readControl()[env] ?? {};
 if (control.sleepMs) await new Promise((r) => setTimeout(r, control.sleepMs));
 // Held until the control file says otherwise: a window a test opens and closes on a condition.
 while (readControl()[env]?.hold) await new Promise((r) => setTimeout(r, 20));
-if (control.skip) { say(process.stdout, "reload of " + env + ": nothing restarted"); process.exit(0); }
-const old = Number(readFileSync(here(env + ".pid"), "utf8"));
-try { process.kill(old, "SIGTERM"); } catch (error) { if (error.code !== "ESRCH") throw error; }
-const deadline = Date.now() + ${timeoutMs};
-for (;;) {
-  await new Promise((r) => setTimeout(r, 50));
-  const now = Number(readFileSync(here(env + ".pid"), "utf8"));
-  if (now !== old) { say(process.stdout, "exporter " + env + " restarted: pid " + old + " -> " + now); break; }
-  if (Date.now() > deadline) { say(process.stderr, "exporter " + env + " did not come back within ${timeoutMs} ms"); process.exit(1); }
-}
-const latest = readControl();
-if ((latest[env]?.failTimes ?? 0) > 0) {
-  latest[env].failTimes -= 1;
-  writeFileSync(here("control.json"), JSON.stringify(latest));
-  say(process.stderr, "rollout of " + env + " did not complete (simulated)");
-  process.exit(1);
-}
-process.exit(0);
+// The outcome is an exit code, set rather than exited with: what was said reaches the pipe first.
+const restart = async () => {
+  if (control.skip) { say(process.stdout, "reload of " + env + ": nothing restarted"); return 0; }
+  const old = Number(readFileSync(here(env + ".pid"), "utf8"));
+  try { process.kill(old, "SIGTERM"); } catch (error) { if (error.code !== "ESRCH") throw error; }
+  const deadline = Date.now() + ${timeoutMs};
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = Number(readFileSync(here(env + ".pid"), "utf8"));
+    if (now !== old) { say(process.stdout, "exporter " + env + " restarted: pid " + old + " -> " + now); break; }
+    if (Date.now() > deadline) { say(process.stderr, "exporter " + env + " did not come back within ${timeoutMs} ms"); return 1; }
+  }
+  const latest = readControl();
+  if ((latest[env]?.failTimes ?? 0) > 0) {
+    latest[env].failTimes -= 1;
+    writeFileSync(here("control.json"), JSON.stringify(latest));
+    say(process.stderr, "rollout of " + env + " did not complete (simulated)");
+    return 1;
+  }
+  return 0;
+};
+process.exitCode = await restart();
 `;
 }
