@@ -696,6 +696,18 @@ function withoutUndefined(value: z.output<typeof faultSchema>): FaultSpec {
   return Object.fromEntries(entries);
 }
 
+/** Writes the answer's status and headers, with the length of its whole JSON body; returns the body. */
+function writeJsonHead(res: ServerResponse, reply: Reply, headers: Record<string, string>): Buffer {
+  const payload = Buffer.from(typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body ?? {}));
+  res.writeHead(reply.status, {
+    ...headers,
+    ...reply.headers,
+    "Content-Type": "application/json",
+    "Content-Length": payload.byteLength,
+  });
+  return payload;
+}
+
 /** The answer's headers (with its full Content-Length) and its first `bytes` bytes, then a reset. */
 function sendTruncated(
   res: ServerResponse,
@@ -703,13 +715,7 @@ function sendTruncated(
   headers: Record<string, string>,
   bytes: number,
 ): void {
-  const payload = Buffer.from(typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body ?? {}));
-  res.writeHead(reply.status, {
-    ...headers,
-    ...reply.headers,
-    "Content-Type": "application/json",
-    "Content-Length": payload.byteLength,
-  });
+  const payload = writeJsonHead(res, reply, headers);
   res.write(payload.subarray(0, Math.min(bytes, payload.byteLength)), () => {
     res.socket?.resetAndDestroy();
   });
@@ -717,13 +723,7 @@ function sendTruncated(
 
 /** The answer's headers, then nothing until the client gives up (the connection stays open). */
 function sendStalled(res: ServerResponse, reply: Reply, headers: Record<string, string>): void {
-  const payload = Buffer.from(typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body ?? {}));
-  res.writeHead(reply.status, {
-    ...headers,
-    ...reply.headers,
-    "Content-Type": "application/json",
-    "Content-Length": payload.byteLength,
-  });
+  writeJsonHead(res, reply, headers);
   res.flushHeaders();
 }
 

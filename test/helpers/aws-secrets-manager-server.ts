@@ -16,6 +16,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { TSX_LOADER } from "./cli.ts";
+import { createHolds } from "./holds.ts";
 
 export const AWS_TEST_CREDENTIALS = {
   accessKeyId: "AKIAFTRTESTEXAMPLE01",
@@ -124,27 +125,8 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
   const faults: { -readonly [K in keyof AwsFault]-?: AwsFault[K] & {} }[] = [];
   const denied = new Set<string>();
   let inFlight = 0;
-  // Calls held by a `hold` fault wait on this; release() resolves it and starts a new one.
-  let release = (): void => undefined;
-  let released = new Promise<void>((resolve) => (release = resolve));
-  let holding = 0;
-  /** Wait for release(), or for the caller's connection to close first (false). */
-  const holdCall = async (res: ServerResponse): Promise<boolean> => {
-    holding += 1;
-    try {
-      if (res.destroyed) return false;
-      return await new Promise<boolean>((resolve) => {
-        const closed = (): void => resolve(false);
-        res.once("close", closed);
-        void released.then(() => {
-          res.off("close", closed);
-          resolve(true);
-        });
-      });
-    } finally {
-      holding -= 1;
-    }
-  };
+  // Calls held by a `hold` or `holdAfter` fault, until release() or their connection closes.
+  const holds = createHolds();
 
   const find = (secretId: unknown): Secret => {
     if (typeof secretId !== "string" || secretId === "") {
@@ -427,13 +409,13 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
           );
         }
         if (fault.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
-        if (fault.hold && !(await holdCall(res))) {
+        if (fault.hold && !(await holds.hold(res))) {
           status = 0; // the caller went away: dropped unprocessed
           return;
         }
         if (fault.holdAfter) {
           const output = operations[operation](input);
-          if (!(await holdCall(res))) {
+          if (!(await holds.hold(res))) {
             status = 0; // applied, the answer never sent
             return;
           }
@@ -505,12 +487,11 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
       for (let i = faults.length - 1; i >= 0; i--) {
         if (faults[i]!.hold || faults[i]!.holdAfter) faults.splice(i, 1);
       }
-      release();
-      released = new Promise<void>((resolve) => (release = resolve));
+      holds.release();
     },
     held: async (timeoutMs = 120_000) => {
       const deadline = Date.now() + timeoutMs;
-      while (holding === 0) {
+      while (holds.holding === 0) {
         if (Date.now() > deadline) throw new Error("no call reached a held fault of the AWS fake");
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
@@ -525,7 +506,7 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
     deny: (operation, isDenied = true) => void (isDenied ? denied.add(operation) : denied.delete(operation)),
     close: () =>
       new Promise<void>((resolve) => {
-        release();
+        holds.release();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

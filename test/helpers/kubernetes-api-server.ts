@@ -18,6 +18,7 @@ import { writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import { createHolds } from "./holds.ts";
 
 export const KUBE_TEST_TOKEN = "ftr-test-kube-bearer-token-0123456789";
 
@@ -1202,10 +1203,8 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
   };
 
   const holds: { method: string; resource: Resource; phase: "before" | "after"; name?: string }[] = [];
-  let holding = 0;
   let handling = 0;
-  let releaseHeld = (): void => undefined;
-  let released = new Promise<void>((resolve) => (releaseHeld = resolve));
+  const held = createHolds();
   const takeHold = (req: IncomingMessage): "before" | "after" | undefined => {
     const route = ROUTE.exec((req.url ?? "").split("?")[0] ?? "");
     const index = holds.findIndex(
@@ -1214,23 +1213,6 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     );
     if (index < 0) return undefined;
     return holds.splice(index, 1)[0]!.phase;
-  };
-  /** Until release() (true) or the client's connection closes (false). */
-  const holdRequest = async (res: ServerResponse): Promise<boolean> => {
-    holding += 1;
-    try {
-      if (res.destroyed) return false;
-      return await new Promise<boolean>((resolve) => {
-        const closed = (): void => resolve(false);
-        res.once("close", closed);
-        void released.then(() => {
-          res.off("close", closed);
-          resolve(true);
-        });
-      });
-    } finally {
-      holding -= 1;
-    }
   };
 
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
@@ -1242,12 +1224,12 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
   };
   const respond = async (req: IncomingMessage, res: ServerResponse, text: string): Promise<void> => {
     const phase = takeHold(req);
-    if (phase === "before" && !(await holdRequest(res))) {
+    if (phase === "before" && !(await held.hold(res))) {
       log(req, 0); // the client went away: dropped unprocessed
       return;
     }
     const result = handle(req, text);
-    if (phase === "after" && Array.isArray(result) && !(await holdRequest(res))) {
+    if (phase === "after" && Array.isArray(result) && !(await held.hold(res))) {
       log(req, result[0]); // carried out, the answer never sent
       return;
     }
@@ -1510,20 +1492,19 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     },
     async held(timeoutMs = 120_000) {
       const deadline = Date.now() + timeoutMs;
-      while (holding === 0) {
+      while (held.holding === 0) {
         if (Date.now() > deadline) throw new Error("no request reached a hold of the Kubernetes fake");
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     },
     release() {
       holds.length = 0;
-      releaseHeld();
-      released = new Promise<void>((resolve) => (releaseHeld = resolve));
+      held.release();
     },
     async idle(timeoutMs = 120_000) {
       const deadline = Date.now() + timeoutMs;
       // Watches stay open by design; a held or running request is what counts.
-      while (holding > 0 || handling > watchers.size) {
+      while (held.holding > 0 || handling > watchers.size) {
         if (Date.now() > deadline) throw new Error("the Kubernetes fake still handles a request");
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
@@ -1550,7 +1531,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
     close: () =>
       new Promise<void>((resolve) => {
         for (const timer of timers) clearTimeout(timer);
-        releaseHeld();
+        held.release();
         for (const watcher of watchers) watcher.res.end();
         server.closeAllConnections();
         server.close(() => resolve());

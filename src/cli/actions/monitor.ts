@@ -4,7 +4,8 @@ import type { FastlyClient } from "../../fastly/types.ts";
 import { checkReport } from "../../monitor/check.ts";
 import { renderStatus } from "../../monitor/render.ts";
 import { ListenAddressError, parseListen, startServe } from "../../monitor/serve.ts";
-import { collectStatus } from "../../monitor/status.ts";
+import { collectStatus, type StatusReport } from "../../monitor/status.ts";
+import type { LoadedConfig } from "../../config/index.ts";
 import { notificationsFor } from "../../notify/dispatch.ts";
 import type { CheckOpts, ServeOpts, StatusOpts } from "../commands/monitor.ts";
 import { escapeControl as x } from "../../util/escape.ts";
@@ -51,12 +52,10 @@ async function withProgress<T>(
   }
 }
 
-/** `ftr status`. */
-export async function status(io: CliIO, opts: StatusOpts): Promise<number> {
-  const loaded = await loadConfigOption(io, opts.config);
-  printWarnings(io, loaded);
+/** The account's status now, with the user's credential if there is one; progress on a terminal. */
+function statusNow(io: CliIO, loaded: LoadedConfig): Promise<StatusReport> {
   const client = optionalClient(io, loaded);
-  const report = await withProgress(io, client, () =>
+  return withProgress(io, client, () =>
     collectStatus({
       client,
       config: loaded.config,
@@ -65,6 +64,13 @@ export async function status(io: CliIO, opts: StatusOpts): Promise<number> {
       signal: io.signal,
     }),
   );
+}
+
+/** `ftr status`. */
+export async function status(io: CliIO, opts: StatusOpts): Promise<number> {
+  const loaded = await loadConfigOption(io, opts.config);
+  printWarnings(io, loaded);
+  const report = await statusNow(io, loaded);
   if (opts.json) {
     noteLimitation(io, report.limitation);
     printJson(io, report);
@@ -89,16 +95,7 @@ export async function check(io: CliIO, opts: CheckOpts): Promise<number> {
   const loaded = await loadConfigOption(io, opts.config);
   // Config warnings are no news to a cron job; `ftr validate` shows them.
   if (opts.quiet !== true) printWarnings(io, loaded);
-  const client = optionalClient(io, loaded);
-  const report = await withProgress(io, client, () =>
-    collectStatus({
-      client,
-      config: loaded.config,
-      now: new Date(),
-      endpoint: endpointFor(io, loaded),
-      signal: io.signal,
-    }),
-  );
+  const report = await statusNow(io, loaded);
   const result = checkReport(report, {
     configPath: opts.config,
     all: opts.all === true,
