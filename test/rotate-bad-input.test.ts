@@ -14,6 +14,7 @@ import {
   type ConfigDoc,
   type RotationEnv,
 } from "./helpers/rotation-env.ts";
+import { USER_AGENT } from "../src/version.ts";
 
 const { superuser, engineer, exporterTokens } = demoCredentials;
 
@@ -156,7 +157,10 @@ describe("bad input stops ftr rotate before any write", () => {
   async function run(argv: string[], env: Record<string, string> = {}) {
     const before = (await h.admin.requests()).length;
     const result = await h.runCli(argv, env);
-    const requests = (await h.admin.requests()).slice(before);
+    // Only the tool's own: the exporter stand-ins ask /tokens/self whenever one (re)starts.
+    const requests = (await h.admin.requests())
+      .slice(before)
+      .filter((r) => r.userAgent?.startsWith(USER_AGENT) === true);
     return { ...result, requests, writes: requests.filter((r) => r.method !== "GET") };
   }
 
