@@ -37,7 +37,7 @@ const sizes = values.sizes.split(",").map((s) => {
 });
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = `${root}bin/ftr.js`;
-if (!existsSync(`${root}dist/cli/bin.js`)) {
+if (!existsSync(`${root}dist/ftr/cli/bin.js`)) {
   console.error("dist/ is missing: run `npm run build` first (bin/ftr.js imports dist/)");
   process.exit(2);
 }

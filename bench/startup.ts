@@ -17,7 +17,7 @@ const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }
 const runs = Number(values.runs);
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = `${root}bin/ftr.js`;
-if (!existsSync(`${root}dist/cli/bin.js`)) {
+if (!existsSync(`${root}dist/ftr/cli/bin.js`)) {
   console.error("dist/ is missing: run `npm run build` first (bin/ftr.js imports dist/)");
   process.exit(2);
 }

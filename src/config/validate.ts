@@ -170,6 +170,12 @@ function normaliseToken(
 type SchemaFactory = (ctx: ConfigContext) => z.ZodType;
 
 /**
+ * How the config is parsed: issues keep zod's codes (worded by `wordZodIssues`), and without zod's
+ * compiled fast path, which costs more to generate than it saves on a document parsed once.
+ */
+const PARSE = { error: () => UNWORDED, jitless: true } as const;
+
+/**
  * Runs an adapter entry's schema again, alone, so the warnings it reports (with paths relative to
  * the entry) can be placed at `path`; the environment's schema has already normalised it.
  */
@@ -184,7 +190,7 @@ function adapterWarnings(
     ...options,
     warn: (relative, message) => c.warn([...path, ...relative], message),
   };
-  schema(ctx).safeParse(raw, { error: () => UNWORDED });
+  schema(ctx).safeParse(raw, PARSE);
 }
 
 function normaliseEnvironment(
@@ -305,7 +311,7 @@ function checkAcrossEnvironments(
 }
 
 function parseWithSchema<T extends z.ZodType>(schema: T, data: unknown): z.output<T> | undefined {
-  const result = schema.safeParse(data, { error: () => UNWORDED });
+  const result = schema.safeParse(data, PARSE);
   return result.success ? result.data : undefined;
 }
 
@@ -337,7 +343,7 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
   const configSchema = configSchemaFor(ctx);
   const environmentSchema = environmentEntrySchema(ctx);
 
-  const whole = configSchema.safeParse(data, { error: () => UNWORDED });
+  const whole = configSchema.safeParse(data, PARSE);
   const schemaIssues = whole.success ? [] : wordZodIssues(whole.error.issues, configSchema, data);
 
   // Rules run on whatever parts passed the schema, so their findings join the schema's in one report.

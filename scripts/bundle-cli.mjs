@@ -1,0 +1,76 @@
+// Bundles the command line (src/cli/bin.ts) into dist/ftr/, which bin/ftr.js runs.
+//
+// Why: Node 20 loads ES modules one file at a time, and `ftr validate` needs zod (about 100 files),
+// yaml (about 70) and commander. One file per entry and a few shared chunks cut its start-up by about
+// a quarter (bench/README.md, "start-up"). The library (dist/index.js) stays tsc's unbundled output.
+//
+// - Each command's body and each adapter stays a separate chunk, loaded on first use, as in the
+//   source: `import()` becomes a chunk boundary (splitting).
+// - The heavy dependencies that only some commands need (AWS SDK, Kubernetes client, prom-client,
+//   cli-table3) stay in node_modules and are loaded from there when a command asks for them.
+// - zod's 60-odd locale modules are left out: every zod entry point re-exports them as `locales`,
+//   the tool never reads that namespace, and its messages are English (zod's default, `en`, is
+//   imported separately by zod itself and is kept).
+// - A linked source map (without sources) lets `node --enable-source-maps` show src/ positions.
+//
+// Usage: node scripts/bundle-cli.mjs [outdir]   (default dist/ftr)
+import { rm } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+/** Dependencies loaded from node_modules at run time instead of being bundled. */
+export const EXTERNAL = ["@aws-sdk/*", "@smithy/*", "@kubernetes/client-node", "prom-client", "cli-table3"];
+
+/** Replaces zod's locale index (`export * as locales from "../locales/index.js"`) with an empty module. */
+const withoutZodLocales = {
+  name: "without-zod-locales",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer)
+        ? { path: "zod-locales", namespace: "ftr-empty" }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "ftr-empty" }, () => ({ contents: "export {};", loader: "js" }));
+  },
+};
+
+/**
+ * Bundle src/cli/bin.ts into `outdir` (entry `cli/bin.js`, shared code in `chunks/`: both one
+ * level below `outdir`, so `new URL("../cli/bin.js", import.meta.url)` finds the entry from either).
+ * Resolves to esbuild's metafile.
+ */
+export async function bundleCli(outdir = `${root}dist/ftr`) {
+  await rm(outdir, { recursive: true, force: true });
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: ["src/cli/bin.ts"],
+    outbase: "src",
+    outdir,
+    entryNames: "[dir]/[name]",
+    chunkNames: "chunks/[name]-[hash]",
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    external: EXTERNAL,
+    plugins: [withoutZodLocales],
+    // Bundled CommonJS (commander) calls require() for Node's built-ins; give it the real one.
+    banner: {
+      js: 'import { createRequire as __ftrCreateRequire } from "node:module";\nconst require = __ftrCreateRequire(import.meta.url);',
+    },
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: "linked",
+    sourcesContent: false,
+    metafile: true,
+    logLevel: "warning",
+  });
+  return result.metafile;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await bundleCli(process.argv[2]);
+}
