@@ -32,8 +32,8 @@ const groups = {
     ],
   },
   "kubernetes-rollout": {
-    mutate: ["src/adapters/kubernetes-rollout/index.ts"],
-    testFiles: ["src/adapters/kubernetes-rollout/index.test.ts", "test/adapters-kubernetes.test.ts"],
+    mutate: ["src/adapters/kubernetes-rollout/index.ts", "src/adapters/support/rollout.ts"],
+    testFiles: ["src/adapters/support/rollout.test.ts", "test/adapters-kubernetes.test.ts"],
   },
   "fastly-client": {
     mutate: ["src/fastly/client.ts"],

@@ -17,13 +17,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import {
-  createKubernetesRolloutReloader,
-  daemonSetStatus,
-  rolloutStatus,
-  RESTARTED_AT,
-  statefulSetStatus,
-} from "../src/adapters/kubernetes-rollout/index.ts";
+import { createKubernetesRolloutReloader, RESTARTED_AT } from "../src/adapters/kubernetes-rollout/index.ts";
+import { rolloutState } from "../src/adapters/support/rollout.ts";
 import { memoryLogger } from "../src/util/log.ts";
 import { startKubernetesApi, type RunningKubernetesApi } from "./helpers/kubernetes-api-server.ts";
 import { untilNextSecond } from "./helpers/wait.ts";
@@ -370,7 +365,7 @@ describe("the Kubernetes fake agrees with kubectl", { skip }, () => {
     return `unknown: ${line}`;
   };
   const fromFtr = (object: Record<string, unknown>, generation: number): Verdict => {
-    const state = rolloutStatus(object, generation);
+    const state = rolloutState("Deployment", object, generation);
     if (state.done) return "done";
     if (state.failed) return "failed";
     const waiting = state.waiting ?? "";
@@ -512,9 +507,9 @@ describe("the Kubernetes fake agrees with kubectl", { skip }, () => {
     onRollout = undefined;
     kube.addStatefulSet(NS, "set", 2);
     kube.addDaemonSet(NS, "nodes", 3);
-    for (const [resource, name, judge] of [
-      ["statefulsets", "set", statefulSetStatus],
-      ["daemonsets", "nodes", daemonSetStatus],
+    for (const [resource, name, kind] of [
+      ["statefulsets", "set", "StatefulSet"],
+      ["daemonsets", "nodes", "DaemonSet"],
     ] as const) {
       await ok("rollout", "restart", resource, name);
       const watched = await kubectl("rollout", "status", resource, name, "--timeout=60s");
@@ -526,7 +521,7 @@ describe("the Kubernetes fake agrees with kubectl", { skip }, () => {
       const ftrSaw = kube
         .history(resource, NS, name)
         .filter((o) => (o.metadata as { generation: number }).generation >= 2)
-        .map((o) => (judge(o as never, 2).done ? "done" : "waiting"));
+        .map((o) => (rolloutState(kind, o, 2).done ? "done" : "waiting"));
       assertSameTimeline(kubectlSaw, ftrSaw);
       assert.equal(kubectlSaw.at(-1), "done");
     }

@@ -9,6 +9,7 @@ import type { AdapterContext, Reloader } from "../types.ts";
 import { AdapterSetupError, errorMessage, resolveDeps, type AdapterDeps } from "../support/deps.ts";
 import { pollUntil, type Probe } from "../support/poll.ts";
 import type { OptionsOf } from "../support/config.ts";
+import { rolloutState } from "../support/rollout.ts";
 import { formatDuration } from "../../util/time.ts";
 import { redact, registerSecret } from "../../util/redact.ts";
 import { USER_AGENT } from "../../version.ts";
@@ -201,66 +202,6 @@ function appView(value: unknown): AppView {
           r.name === ref.name,
       )?.health?.status,
   };
-}
-
-/** Where a workload's rollout stands: done, still going (saying what for), or failed. */
-export interface RolloutState {
-  readonly done: boolean;
-  readonly failed?: string;
-  readonly waiting?: string;
-}
-
-const OBSERVING: RolloutState = { done: false, waiting: "waiting for the spec update to be observed" };
-
-/**
- * A live workload's rollout of `generation`, by `kubectl rollout status`'s rules for Deployments,
- * StatefulSets and DaemonSets; for other kinds, the new generation observed where the resource
- * reports one (Argo CD's health of it is checked after).
- */
-export function rolloutState(kind: string, manifest: LiveManifest, generation: number): RolloutState {
-  const spec = manifest.spec ?? {};
-  const status = manifest.status ?? {};
-  const observed = status.observedGeneration;
-  if (kind === "Deployment") {
-    if ((observed ?? 0) < generation) return OBSERVING;
-    if (status.conditions?.some((c) => c.type === "Progressing" && c.reason === "ProgressDeadlineExceeded")) {
-      return { done: false, failed: "the Deployment exceeded its progress deadline" };
-    }
-    const want = spec.replicas ?? 1;
-    const updated = status.updatedReplicas ?? 0;
-    if (updated < want) return { done: false, waiting: `${updated} of ${want} new replicas updated` };
-    const total = status.replicas ?? 0;
-    if (total > updated)
-      return { done: false, waiting: `${total - updated} old replicas pending termination` };
-    const available = status.availableReplicas ?? 0;
-    if (available < updated) {
-      return { done: false, waiting: `${available} of ${updated} updated replicas available` };
-    }
-    return { done: true };
-  }
-  if (kind === "StatefulSet") {
-    if ((observed ?? 0) < generation) return OBSERVING;
-    const want = spec.replicas ?? 1;
-    const ready = status.readyReplicas ?? 0;
-    if (ready < want) return { done: false, waiting: `${ready} of ${want} pods ready` };
-    const partition = spec.updateStrategy?.rollingUpdate?.partition ?? 0;
-    const updated = status.updatedReplicas ?? 0;
-    if (updated < want - partition) {
-      return { done: false, waiting: `${updated} of ${want - partition} pods updated` };
-    }
-    return { done: true };
-  }
-  if (kind === "DaemonSet") {
-    if ((observed ?? 0) < generation) return OBSERVING;
-    const want = status.desiredNumberScheduled ?? 0;
-    const updated = status.updatedNumberScheduled ?? 0;
-    if (updated < want) return { done: false, waiting: `${updated} of ${want} new pods updated` };
-    const available = status.numberAvailable ?? 0;
-    if (available < want) return { done: false, waiting: `${available} of ${want} updated pods available` };
-    return { done: true };
-  }
-  if (observed !== undefined && observed < generation) return OBSERVING;
-  return { done: true };
 }
 
 /** One call to the API. */

@@ -10,6 +10,7 @@ import {
   retryAfterMs,
   makeApiClient,
 } from "../support/kubernetes.ts";
+import { OBSERVING, rolloutState, type RolloutState } from "../support/rollout.ts";
 import type { KubernetesRolloutConfig } from "./schema.ts";
 import type { OptionsOf } from "../support/config.ts";
 
@@ -22,78 +23,11 @@ export type KubernetesRolloutOptions = OptionsOf<KubernetesRolloutConfig, "kind"
 /** The annotation `kubectl rollout restart` sets on the pod template. */
 export const RESTARTED_AT = "kubectl.kubernetes.io/restartedAt";
 
-/** Where a rollout stands: done, still going (with what it waits for), or failed. */
-export interface RolloutState {
-  readonly done: boolean;
-  readonly failed?: string;
-  readonly waiting?: string;
-}
-
-const OBSERVING: RolloutState = { done: false, waiting: "waiting for the spec update to be observed" };
 const NOT_STARTED = "waiting for a new pod template";
-
-/**
- * A Deployment's rollout by kubectl's rules (`rollout status`). `generation` is the one the
- * restart produced.
- */
-export function rolloutStatus(deployment: V1Deployment, generation: number): RolloutState {
-  const name = deployment.metadata?.name ?? "?";
-  const status = deployment.status ?? {};
-  if ((status.observedGeneration ?? 0) < generation) return OBSERVING;
-  const progressing = status.conditions?.find((c) => c.type === "Progressing");
-  if (progressing?.reason === "ProgressDeadlineExceeded") {
-    return { done: false, failed: `deployment ${name} exceeded its progress deadline` };
-  }
-  const want = deployment.spec?.replicas ?? 1;
-  const updated = status.updatedReplicas ?? 0;
-  if (updated < want) return { done: false, waiting: `${updated} of ${want} new replicas updated` };
-  if ((status.replicas ?? 0) > updated) {
-    return { done: false, waiting: `${(status.replicas ?? 0) - updated} old replicas pending termination` };
-  }
-  const available = status.availableReplicas ?? 0;
-  if (available < updated) {
-    return { done: false, waiting: `${available} of ${updated} updated replicas available` };
-  }
-  return { done: true };
-}
-
-/**
- * A StatefulSet's rollout by kubectl's rules (RollingUpdate only): every pod ready, and every pod
- * above the partition (all of them without one) at the new revision.
- */
-export function statefulSetStatus(set: V1StatefulSet, generation: number): RolloutState {
-  const status = set.status ?? { replicas: 0 };
-  if (!status.observedGeneration || status.observedGeneration < generation) return OBSERVING;
-  const want = set.spec?.replicas ?? 1;
-  const ready = status.readyReplicas ?? 0;
-  if (ready < want) return { done: false, waiting: `${ready} of ${want} pods ready` };
-  // Pods at the new revision: all of them, or those above a partition.
-  const partition = set.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
-  const updated = status.updatedReplicas ?? 0;
-  if (updated < want - partition) {
-    return {
-      done: false,
-      waiting: `${updated} of ${want - partition} pods updated${partition > 0 ? ` (partition ${partition})` : ""}`,
-    };
-  }
-  return { done: true };
-}
-
-/** A DaemonSet's rollout by kubectl's rules (RollingUpdate only). */
-export function daemonSetStatus(set: V1DaemonSet, generation: number): RolloutState {
-  const status = set.status;
-  if (!status || (status.observedGeneration ?? 0) < generation) return OBSERVING;
-  const want = status.desiredNumberScheduled;
-  const updated = status.updatedNumberScheduled ?? 0;
-  if (updated < want) return { done: false, waiting: `${updated} of ${want} new pods updated` };
-  const available = status.numberAvailable ?? 0;
-  if (available < want) return { done: false, waiting: `${available} of ${want} updated pods available` };
-  return { done: true };
-}
 
 type Workload = V1Deployment | V1StatefulSet | V1DaemonSet;
 
-/** The calls and rules of one kind. */
+/** The calls of one kind. */
 interface KindOps {
   readonly resource: string;
   read(api: AppsV1Api, ref: { name: string; namespace: string }): Promise<Workload>;
@@ -102,7 +36,6 @@ interface KindOps {
     ref: { name: string; namespace: string; body: object },
     options: object,
   ): Promise<Workload>;
-  status(object: Workload, generation: number): RolloutState;
 }
 
 const KINDS: Readonly<Record<WorkloadKind, KindOps>> = {
@@ -110,19 +43,16 @@ const KINDS: Readonly<Record<WorkloadKind, KindOps>> = {
     resource: "deployment",
     read: (api, ref) => api.readNamespacedDeployment(ref),
     patch: (api, ref, options) => api.patchNamespacedDeployment(ref, options),
-    status: (object, generation) => rolloutStatus(object, generation),
   },
   StatefulSet: {
     resource: "statefulset",
     read: (api, ref) => api.readNamespacedStatefulSet(ref),
     patch: (api, ref, options) => api.patchNamespacedStatefulSet(ref, options),
-    status: (object, generation) => statefulSetStatus(object as V1StatefulSet, generation),
   },
   DaemonSet: {
     resource: "daemonset",
     read: (api, ref) => api.readNamespacedDaemonSet(ref),
     patch: (api, ref, options) => api.patchNamespacedDaemonSet(ref, options),
-    status: (object, generation) => daemonSetStatus(object as V1DaemonSet, generation),
   },
 };
 
@@ -172,7 +102,8 @@ export function createKubernetesRolloutReloader(
   deps: AdapterDeps = {},
 ): Reloader {
   const { clock } = resolveDeps(deps);
-  const ops = KINDS[options.kind ?? "Deployment"];
+  const kind = options.kind ?? "Deployment";
+  const ops = KINDS[kind];
   const target = `${ops.resource} ${options.namespace}/${options.name}`;
   const intervalMs = options.intervalMs ?? 2000;
   const restarts = options.restart ?? true;
@@ -238,8 +169,10 @@ export function createKubernetesRolloutReloader(
         seen = object;
         const generation = generationOf(object);
         const state: RolloutState =
-          generation === undefined ? { done: false, waiting: NOT_STARTED } : ops.status(object, generation);
-        if (state.failed) throw new KubernetesError(`${state.failed}; see ${describe}`);
+          generation === undefined
+            ? { done: false, waiting: NOT_STARTED }
+            : rolloutState(kind, object, generation);
+        if (state.failed) throw new KubernetesError(`${target}: ${state.failed}; see ${describe}`);
         if (state.done) {
           ctx.log.info(`${target} rolled out`, { environment: ctx.environment });
           return { done: true, value: undefined };
