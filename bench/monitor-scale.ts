@@ -2,8 +2,8 @@
  * Monitoring at scale, as a user runs it: `ftr status` (table, and --json) over an emulated account
  * with 2,000 automation tokens / 10,000 services and with 10,000 / 50,000, three configured
  * environments. The emulator runs as its own process (`ftr emulator --seed <file>`), so the figures
- * are the ftr process's alone: wall and CPU time and peak RSS from wait4 (bench/lib/process.ts), the bytes printed
- * (stdout is a pipe, as in `ftr status | less`), and the cost per token. Then `serve` refreshes and a
+ * are the ftr process's alone: wall and CPU time and peak RSS from wait4 (bench/lib/process.ts),
+ * the bytes printed (stdout is a pipe, as in `ftr status | less`), and the cost per token. Then `serve` refreshes and a
  * /metrics scrape in this process at the first size. Uses bin/ftr.js, which imports dist/: run
  * `npm run build` first. Loopback only.
  *
