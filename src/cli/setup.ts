@@ -20,6 +20,11 @@ export async function loadConfigOption(io: CliIO, path: string | undefined): Pro
 /** The runs that have printed the plain-http note: at most one a run. */
 const notedInsecure = new WeakSet<CliIO>();
 
+/** Whether the user opted in to plain http off loopback: `--insecure-endpoint` or `fastly.allowInsecure`. */
+export function insecureAllowed(io: CliIO, loaded?: LoadedConfig): boolean {
+  return io.insecureEndpoint === true || loaded?.config.fastly.allowInsecure === true;
+}
+
 /**
  * The API endpoint: FASTLY_API_ENDPOINT, else the config's, else Fastly's. Plain http is refused
  * (a usage error with the fix) unless the host is loopback or the user opted in with
@@ -41,8 +46,7 @@ export function endpointFor(io: CliIO, loaded?: LoadedConfig): string | undefine
     throw new UsageError(`${source} must be an https:// URL, e.g. https://api.fastly.com`);
   }
   if (isSecureOrLoopback(url)) return endpoint;
-  const optedIn = io.insecureEndpoint === true || loaded?.config.fastly.allowInsecure === true;
-  if (!optedIn) {
+  if (!insecureAllowed(io, loaded)) {
     throw new UsageError(
       `${source} ${url.origin} is plain http to a host that is not loopback: the user token and sudo password would cross the network unencrypted; use https://, or pass --insecure-endpoint (config: fastly.allowInsecure: true) if the network is trusted`,
     );
@@ -73,7 +77,12 @@ export function optionalClient(io: CliIO, loaded?: LoadedConfig): FastlyClient |
   const token = io.env.FASTLY_API_TOKEN;
   if (!token) return undefined;
   registerSecret(token);
-  return createFastlyClient({ token, endpoint: endpointFor(io, loaded), signal: io.signal });
+  return createFastlyClient({
+    token,
+    endpoint: endpointFor(io, loaded),
+    allowInsecure: insecureAllowed(io, loaded),
+    signal: io.signal,
+  });
 }
 
 // The demo runs several commands in one process; a warning about the same config says nothing new

@@ -29,6 +29,7 @@ import {
   DEFAULT_MAX_BODY_BYTES,
   formatBytes,
   isRedirect,
+  isSecureOrLoopback,
   readTextCapped,
   redirectHost,
 } from "../util/http.ts";
@@ -52,8 +53,13 @@ export interface RetryOptions {
 export interface FastlyClientOptions {
   /** The API token sent as `Fastly-Key`. */
   readonly token: string;
-  /** Base URL; default `https://api.fastly.com`. */
+  /** Base URL; default `https://api.fastly.com`. https, or plain http to a loopback host only. */
   readonly endpoint?: string | undefined;
+  /**
+   * Allow plain http to a host that is not loopback: the token (and a sudo password) then cross the
+   * network unencrypted. Default false, and `createFastlyClient` throws for such an endpoint.
+   */
+  readonly allowInsecure?: boolean;
   /** Injected fetch (tests); default the global one. */
   readonly fetch?: typeof fetch;
   /** Appended to the tool's own User-Agent. */
@@ -159,6 +165,28 @@ const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN"]);
 
 /**
+ * Refuses an endpoint that is not an http(s) URL, or is plain http to a host that is not loopback
+ * without `allowInsecure`: the `Fastly-Key` would cross the network readable by anyone on the path.
+ * The command line gives its own message first (`--insecure-endpoint`); this guards library callers.
+ */
+function checkEndpoint(endpoint: string, allowInsecure: boolean): void {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new TypeError(`the Fastly endpoint is not a URL: give the API base URL, e.g. ${DEFAULT_ENDPOINT}`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new TypeError(`the Fastly endpoint must be an https:// URL, e.g. ${DEFAULT_ENDPOINT}`);
+  }
+  if (!allowInsecure && !isSecureOrLoopback(url)) {
+    throw new TypeError(
+      `the Fastly endpoint ${url.origin} is plain http to a host that is not loopback: the token would cross the network unencrypted; use https://, or pass allowInsecure: true if the network is trusted`,
+    );
+  }
+}
+
+/**
  * A Fastly API client over one request pipeline: `Fastly-Key` auth, a User-Agent naming the tool,
  * retries with backoff and jitter on 429 (honouring `Fastly-RateLimit-Reset` up to a bound), 5xx and
  * network errors for requests that are safe to repeat, typed errors that never carry secrets, and
@@ -166,6 +194,8 @@ const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN"]);
  */
 export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
   const endpoint = (options.endpoint ?? DEFAULT_ENDPOINT).replace(/\/+$/, "");
+  const allowInsecure = options.allowInsecure === true;
+  checkEndpoint(endpoint, allowInsecure);
   const doFetch = options.fetch ?? globalThis.fetch;
   const baseDelayMs = options.retry?.baseDelayMs ?? 500;
   const maxDelayMs = options.retry?.maxDelayMs ?? 60_000;
@@ -243,6 +273,7 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
 
   const client: FastlyClient = {
     endpoint,
+    allowInsecure,
     get rateLimit() {
       return rateLimit;
     },

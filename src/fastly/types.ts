@@ -98,6 +98,8 @@ export interface RateLimitInfo {
 export interface FastlyClient {
   /** The API base URL in use. */
   readonly endpoint: string;
+  /** Whether the client was allowed plain http to a host that is not loopback (`allowInsecure`). */
+  readonly allowInsecure: boolean;
   /** The last rate-limit headers seen, if any. */
   readonly rateLimit: RateLimitInfo;
   /** How many HTTP requests this client has sent, retries included. */

@@ -75,6 +75,8 @@ export interface ServeOptions {
   readonly fetch?: typeof fetch;
   /** API base URL for the deployed tokens' requests; default the client's, the config's, Fastly's. */
   readonly endpoint?: string | undefined;
+  /** Plain http off loopback is allowed for those requests; default the client's, else the config's. */
+  readonly allowInsecure?: boolean;
   /** Refresh failures and recoveries are logged here; default silent. */
   readonly log?: Logger;
   /**
@@ -137,6 +139,10 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const now = options.now ?? (() => new Date());
   const log = options.log ?? silentLogger;
   const endpoint = options.endpoint ?? client?.endpoint ?? config.fastly.endpoint ?? DEFAULT_ENDPOINT;
+  const at = {
+    endpoint,
+    allowInsecure: options.allowInsecure ?? client?.allowInsecure ?? config.fastly.allowInsecure === true,
+  };
   const metrics = createMonitorMetrics();
   const stores = new Map<string, SecretStore>(
     await Promise.all(
@@ -189,7 +195,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     }
     const probed = await deployedState(
       { ...store, read: () => Promise.resolve(value) },
-      endpoint,
+      at,
       options.fetch,
     );
     if (probed.status === "valid") {
@@ -285,7 +291,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
         client,
         config,
         now: now(),
-        endpoint,
+        ...at,
         identify,
         fallback: false,
         ...(options.fetch ? { fetch: options.fetch } : {}),

@@ -151,6 +151,8 @@ export interface CollectStatusOptions {
   readonly now: Date;
   /** API base URL for the deployed tokens' own requests; default the client's, the config's, Fastly's. */
   readonly endpoint?: string | undefined;
+  /** Plain http off loopback is allowed for those requests; default the client's, else the config's. */
+  readonly allowInsecure?: boolean;
   /** Injected fetch for the deployed tokens' requests (tests). */
   readonly fetch?: typeof fetch;
   /** Stops the deployed tokens' requests and the stores' reads (SIGINT/SIGTERM). */
@@ -197,12 +199,16 @@ export async function collectStatus(options: CollectStatusOptions): Promise<Stat
     }
   }
   const endpoint = options.endpoint ?? client?.endpoint ?? config.fastly.endpoint ?? DEFAULT_ENDPOINT;
+  const at = {
+    endpoint,
+    allowInsecure: options.allowInsecure ?? client?.allowInsecure ?? config.fastly.allowInsecure === true,
+  };
   const identify =
     options.identify ??
     (async (env: EnvironmentConfig) =>
       deployedState(
         await createSecretStore(env.secret, options.signal ? { signal: options.signal } : {}),
-        endpoint,
+        at,
         options.fetch,
         options.signal,
       ));

@@ -29,7 +29,7 @@ export async function gatherState(options: GatherOptions): Promise<LiveState> {
     Promise.all(
       [...stores].map(
         async ([name, store]) =>
-          [name, await deployedState(store, client.endpoint, options.fetch, options.signal)] as const,
+          [name, await deployedState(store, client, options.fetch, options.signal)] as const,
       ),
     ),
     Promise.all([...stores].map(async ([name, store]) => [name, (await store.preflight?.()) ?? []] as const)),
@@ -43,10 +43,10 @@ export async function gatherState(options: GatherOptions): Promise<LiveState> {
   };
 }
 
-/** Which token a store's value is: `GET /tokens/self` with that value. */
+/** Which token a store's value is: `GET /tokens/self` with that value, at `client`'s endpoint. */
 export async function deployedState(
   store: SecretStore,
-  endpoint: string,
+  client: Pick<FastlyClient, "endpoint" | "allowInsecure">,
   fetchImpl?: typeof fetch,
   signal?: AbortSignal,
 ): Promise<DeployedState> {
@@ -60,7 +60,8 @@ export async function deployedState(
   registerSecret(value);
   const asDeployed = createFastlyClient({
     token: value,
-    endpoint,
+    endpoint: client.endpoint,
+    allowInsecure: client.allowInsecure,
     ...(fetchImpl ? { fetch: fetchImpl } : {}),
     retry: { retries: 2, baseDelayMs: 200 },
     signal,

@@ -534,6 +534,7 @@ export class EnvironmentRun {
       const asNew = createFastlyClient({
         token: created.accessToken,
         endpoint: this.ctx.client.endpoint,
+        allowInsecure: this.ctx.client.allowInsecure,
         ...(this.ctx.fetch ? { fetch: this.ctx.fetch } : {}),
         signal: this.ctx.signal,
         retry: { retries: 3, baseDelayMs: 300 },
@@ -703,6 +704,7 @@ export class EnvironmentRun {
       const asOld = createFastlyClient({
         token: value,
         endpoint: this.ctx.client.endpoint,
+        allowInsecure: this.ctx.client.allowInsecure,
         ...(this.ctx.fetch ? { fetch: this.ctx.fetch } : {}),
         signal: this.ctx.signal,
         retry: { retries: 2, baseDelayMs: 200 },

@@ -10,6 +10,7 @@ import { networkInterfaces } from "node:os";
 import { after, before, describe, it } from "node:test";
 import { createEmulator, type RunningEmulator } from "../../src/emulator/index.ts";
 import { loadConfig } from "../../src/config/index.ts";
+import { createFastlyClient } from "../../src/fastly/client.ts";
 import { startRotationEnv, type RotationEnv } from "../helpers/rotation-env.ts";
 
 /** An IPv4 address of this machine that is not loopback, if it has one. */
@@ -69,6 +70,52 @@ describe("plain http endpoints", () => {
       }
     },
   );
+
+  it(
+    "with --insecure-endpoint, every command's own clients (the deployed tokens' too) reach it",
+    { skip: !address },
+    async () => {
+      for (const command of ["plan", "status", "check"]) {
+        const result = await h.runCli(["--insecure-endpoint", command, "--config", h.configPath], {
+          FASTLY_API_ENDPOINT: remoteUrl,
+        });
+        assert.doesNotMatch(
+          result.stderr,
+          /allowInsecure|unexpected failure/,
+          `${command}: ${result.stderr}`,
+        );
+        assert.ok(
+          result.code === 0 || result.code === 1,
+          `${command} exited ${result.code}: ${result.stderr}`,
+        );
+      }
+      const paths = ((await sent()) as { path: string }[]).map((r) => r.path);
+      assert.ok(paths.includes("/tokens/self"), `the deployed token was asked about: ${paths.join(", ")}`);
+    },
+  );
+
+  it("the library's createFastlyClient refuses plain http off loopback unless allowInsecure", () => {
+    const token = "library-token-value-0123456789";
+    assert.throws(
+      () => createFastlyClient({ token, endpoint: "http://192.0.2.1:8080" }),
+      (error: unknown) =>
+        error instanceof TypeError &&
+        /http:\/\/192\.0\.2\.1:8080 is plain http .*allowInsecure: true/.test(error.message) &&
+        !error.message.includes(token),
+    );
+    assert.throws(() => createFastlyClient({ token, endpoint: "ftp://api.fastly.com" }), /https:\/\//);
+    assert.throws(() => createFastlyClient({ token, endpoint: "api.fastly.com" }), /not a URL/);
+    const opted = createFastlyClient({ token, endpoint: "http://192.0.2.1:8080", allowInsecure: true });
+    assert.equal(opted.allowInsecure, true);
+    for (const endpoint of [
+      "https://api.fastly.com",
+      "http://127.0.0.1:9",
+      "http://[::1]:9",
+      "http://localhost:9",
+    ]) {
+      assert.equal(createFastlyClient({ token, endpoint }).allowInsecure, false, endpoint);
+    }
+  });
 
   it("config fastly.endpoint http://<not loopback>: a config error unless fastly.allowInsecure", async () => {
     const original = h.config();

@@ -10,7 +10,7 @@ import { notificationsFor } from "../../notify/dispatch.ts";
 import type { CheckOpts, ServeOpts, StatusOpts } from "../commands/monitor.ts";
 import { escapeControl as x } from "../../util/escape.ts";
 import { colours, OsError, printJson, println, stderrLogger, UsageError, type CliIO } from "../io.ts";
-import { endpointFor, loadConfigOption, optionalClient, printWarnings } from "../setup.ts";
+import { endpointFor, insecureAllowed, loadConfigOption, optionalClient, printWarnings } from "../setup.ts";
 
 function durationOption(flag: string, text: string): number {
   try {
@@ -61,6 +61,7 @@ function statusNow(io: CliIO, loaded: LoadedConfig): Promise<StatusReport> {
       config: loaded.config,
       now: new Date(),
       endpoint: endpointFor(io, loaded),
+      allowInsecure: insecureAllowed(io, loaded),
       signal: io.signal,
     }),
   );
@@ -149,6 +150,7 @@ export async function serve(io: CliIO, opts: ServeOpts): Promise<number> {
       listen: opts.listen,
       intervalMs,
       endpoint: endpointFor(io, loaded),
+      allowInsecure: insecureAllowed(io, loaded),
       log,
       notify,
     });
