@@ -23,7 +23,7 @@ export interface GatherOptions {
 /** List tokens and services and identify each environment's deployed token. */
 export async function gatherState(options: GatherOptions): Promise<LiveState> {
   const { client, stores } = options;
-  const [automationTokens, services, deployedPairs, problemPairs] = await Promise.all([
+  const [automationTokens, services, deployedPairs, problemPairs] = await allSettledOrThrow([
     client.listAutomationTokens(),
     client.listServices(),
     Promise.all(
@@ -41,6 +41,29 @@ export async function gatherState(options: GatherOptions): Promise<LiveState> {
     deployed: Object.fromEntries(deployedPairs),
     ...(Object.keys(storeProblems).length > 0 ? { storeProblems } : {}),
   };
+}
+
+/**
+ * Every task's value, or the first failure, thrown only once the others have settled, so nothing
+ * this gathering started is still in flight when it throws. With `Promise.all` the rest ran on after
+ * the error, and a caller in the same process (the demo, a test counting a command's requests) met
+ * their requests later. The tasks are reads with their own timeouts; the run's signal still stops
+ * them at once.
+ */
+async function allSettledOrThrow<T extends readonly unknown[]>(tasks: {
+  readonly [K in keyof T]: Promise<T[K]>;
+}): Promise<T> {
+  let failure: { readonly error: unknown } | undefined;
+  const settled = await Promise.allSettled(
+    tasks.map((task: Promise<unknown>) =>
+      task.catch((error: unknown) => {
+        failure ??= { error };
+        throw error;
+      }),
+    ),
+  );
+  if (failure !== undefined) throw failure.error;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 /** Which token a store's value is: `GET /tokens/self` with that value, at `client`'s endpoint. */
