@@ -14,6 +14,13 @@ export const MAX_SECRET_VALUE_BYTES = 64 * 1024;
 /** The largest secret document (a JSON file holding the token under `jsonKey`, and its versions). */
 export const MAX_SECRET_DOCUMENT_BYTES = 1024 * 1024;
 
+/**
+ * The largest answer read from AWS Secrets Manager (any call, errors included). A secret's value is
+ * at most 64 KiB (AWS's limit on SecretString and SecretBinary), so a real answer is a few KiB; the
+ * cap only stops an endpoint (`secret.endpoint` can point anywhere) streaming an endless body.
+ */
+export const MAX_AWS_RESPONSE_BYTES = 1024 * 1024;
+
 /** A byte count for people: `1 MiB`, `64 KiB`, `1,234,567 bytes`. */
 export function formatBytes(bytes: number): string {
   if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;

@@ -75,14 +75,32 @@ export interface AwsFault {
   readonly skip?: number;
   /** Carry the operation out, then drop the connection without answering. */
   readonly afterApply?: boolean;
+  /**
+   * Answer 200 with a body of {@link OVERSIZED_BODY_BYTES}: `declared` in its Content-Length, or
+   * `chunked` without one. Writing stops as soon as the caller goes away.
+   */
+  readonly oversized?: "declared" | "chunked";
   readonly status?: number;
   readonly times?: number;
   readonly message?: string;
 }
 
+/** The size of an `oversized` answer: far past any cap, small enough for a test without one. */
+export const OVERSIZED_BODY_BYTES = 64 * 1024 * 1024;
+
+/** What one `oversized` answer wrote before it ended or its caller went away. */
+export interface OversizedAnswer {
+  /** Bytes of body written. */
+  readonly written: number;
+  /** True when the whole body was written; false when the caller hung up first. */
+  readonly finished: boolean;
+}
+
 export interface RunningAwsSecretsManager {
   readonly url: string;
   readonly requests: AwsRequestLogEntry[];
+  /** One entry per `oversized` answer, once it has ended. */
+  readonly oversizedAnswers: OversizedAnswer[];
   /** Create a secret, optionally with a current value. */
   createSecret(name: string, text?: string): void;
   /** Version id → labels, for labelled versions (what DescribeSecret shows). */
@@ -118,11 +136,60 @@ class AwsError extends Error {
 
 const seconds = (ms: number): number => ms / 1000;
 
+/** Filler for `oversized` answers: the inside of a JSON string, in writes of 64 KiB. */
+const FILLER = Buffer.alloc(64 * 1024, "oversized-answer-");
+
+/**
+ * Writes an answer of OVERSIZED_BODY_BYTES (`{"SecretString":"…"}`, valid JSON), with or without a
+ * Content-Length, following back-pressure; resolves when it is written or the caller has gone.
+ */
+function writeOversized(res: ServerResponse, declared: boolean): Promise<OversizedAnswer> {
+  const head = Buffer.from('{"SecretString":"');
+  const tail = Buffer.from('"}');
+  res.writeHead(200, {
+    "content-type": "application/x-amz-json-1.1",
+    "x-amzn-requestid": randomBytes(16).toString("hex"),
+    ...(declared ? { "content-length": OVERSIZED_BODY_BYTES } : {}),
+  });
+  let written = 0;
+  const write = (chunk: Buffer): boolean => {
+    written += chunk.byteLength;
+    return res.write(chunk);
+  };
+  return new Promise((resolve) => {
+    res.once("close", () => {
+      res.removeAllListeners("drain");
+      resolve({ written, finished: res.writableFinished });
+    });
+    const more = (): void => {
+      while (!res.destroyed) {
+        const left = OVERSIZED_BODY_BYTES - tail.byteLength - written;
+        if (left <= 0) {
+          written += tail.byteLength;
+          res.end(tail);
+          return;
+        }
+        if (!write(left >= FILLER.byteLength ? FILLER : FILLER.subarray(0, left))) {
+          res.once("drain", more);
+          return;
+        }
+      }
+    };
+    write(head);
+    more();
+  });
+}
+
 /** Starts the server on 127.0.0.1, port 0. */
 export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager> {
   const secrets = new Map<string, Secret>();
   const requests: AwsRequestLogEntry[] = [];
-  const faults: { -readonly [K in keyof AwsFault]-?: AwsFault[K] & {} }[] = [];
+  const oversizedAnswers: OversizedAnswer[] = [];
+  // Every field of a fault filled in, but `oversized`, which has no "none" value.
+  const faults: ({ -readonly [K in Exclude<keyof AwsFault, "oversized">]-?: AwsFault[K] & {} } & Pick<
+    AwsFault,
+    "oversized"
+  >)[] = [];
   const denied = new Set<string>();
   let inFlight = 0;
   // Calls held by a `hold` or `holdAfter` fault, until release() or their connection closes.
@@ -422,6 +489,10 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
           respond(res, 200, output);
           return;
         }
+        if (fault.oversized) {
+          oversizedAnswers.push(await writeOversized(res, fault.oversized === "declared"));
+          return;
+        }
         if (fault.code !== "") throw new AwsError(fault.code, fault.message, fault.status);
       }
       respond(res, 200, operations[operation](input));
@@ -465,6 +536,7 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    oversizedAnswers,
     createSecret: (name, text) => void createSecret(name, text),
     labels: (name) => describe(byName(name)).VersionIdsToStages as Record<string, string[]>,
     valueAt: (name, stage = "AWSCURRENT") => holder(byName(name), stage)?.text,
@@ -481,6 +553,7 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
         echo: fault.echo ?? false,
         skip: fault.skip ?? 0,
         afterApply: fault.afterApply ?? false,
+        ...(fault.oversized ? { oversized: fault.oversized } : {}),
         message: fault.message ?? `injected ${fault.code ?? ""}`,
       }),
     release: () => {

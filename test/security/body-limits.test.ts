@@ -2,7 +2,8 @@
  * A hostile or broken server answering with an endless body must not take the process's memory:
  * the Fastly API client reads at most 32 MiB (then fails with one line), and so do the Kubernetes
  * clients; the Prometheus verifier reads at most 8 MiB. Each server here streams 64 MiB of JSON-ish
- * filler without a Content-Length.
+ * filler without a Content-Length. The AWS Secrets Manager store reads at most 1 MiB of an answer,
+ * against the Secrets Manager fake answering 64 MiB with and without a Content-Length.
  */
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
@@ -10,8 +11,19 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import {
+  AwsSecretsManagerError,
+  createAwsSecretsManagerStore,
+} from "../../src/adapters/aws-secrets-manager/index.ts";
 import { createKubernetesSecretStore } from "../../src/adapters/kubernetes-secret/index.ts";
 import { queryPrometheus } from "../../src/adapters/prometheus/index.ts";
+import {
+  AWS_TEST_CREDENTIALS,
+  AWS_TEST_REGION,
+  OVERSIZED_BODY_BYTES,
+  startAwsSecretsManager,
+  type RunningAwsSecretsManager,
+} from "../helpers/aws-secrets-manager-server.ts";
 import { KUBE_TEST_TOKEN } from "../helpers/kubernetes-api-server.ts";
 import { startRotationEnv, type RotationEnv } from "../helpers/rotation-env.ts";
 
@@ -102,4 +114,61 @@ describe("response bodies are capped", () => {
     });
     await assert.rejects(store.read(), /larger than 32 MiB/);
   });
+});
+
+describe("AWS Secrets Manager answers are capped at 1 MiB", () => {
+  const OLD = "X-srxc_zLpchro9ngNBVgyofN_jqQFJ2";
+  const NEW = "QoU3neoxQQ6IPL8g7eRkkCjyWcwdNI7J";
+  const RUN = "20261128T041153Z-1a2b3c4d";
+  let aws: RunningAwsSecretsManager;
+
+  before(async () => {
+    aws = await startAwsSecretsManager();
+  });
+  after(async () => {
+    await aws?.close();
+  });
+
+  for (const oversized of ["declared", "chunked"] as const) {
+    const how =
+      oversized === "declared" ? "a Content-Length of 64 MiB" : "a chunked body streaming past the cap";
+    it(`GetSecretValue answering ${how}: read and stage fail with one line, and nothing is written`, async () => {
+      const name = `govuk/fastly-exporter-${oversized}`;
+      const document = JSON.stringify({ token: OLD, other: "kept" });
+      aws.createSecret(name, document);
+      // The SDK's default retries: a too-large answer must not be asked for again.
+      const store = createAwsSecretsManagerStore({
+        secretId: name,
+        jsonKey: "token",
+        region: AWS_TEST_REGION,
+        endpoint: aws.url,
+        clientConfig: { credentials: AWS_TEST_CREDENTIALS },
+      });
+      const answersBefore = aws.oversizedAnswers.length;
+      aws.fail({ operation: "GetSecretValue", oversized, times: 2 });
+
+      const refused = (error: unknown): true => {
+        assert.ok(error instanceof AwsSecretsManagerError, String(error));
+        assert.equal(
+          error.message,
+          `GetSecretValue on AWS Secrets Manager secret ${name}#token failed: the endpoint answered with more than 1 MiB, so the read was stopped (a Secrets Manager answer is a few KiB); check that secret.endpoint points at Secrets Manager`,
+        );
+        assert.ok(!error.message.includes(OLD), "no secret value in the message");
+        return true;
+      };
+      await assert.rejects(store.read(), refused);
+      await assert.rejects(store.stage(NEW, RUN), refused);
+
+      // Both calls finished (no heap filled with 64 MiB); the fake has seen each caller hang up.
+      await aws.idle(30_000);
+      const answers = aws.oversizedAnswers.slice(answersBefore);
+      assert.equal(answers.length, 2, "one oversized answer per call, none asked again");
+      for (const answer of answers) {
+        assert.equal(answer.finished, false, "the client hung up before the end of the body");
+        assert.ok(answer.written < OVERSIZED_BODY_BYTES);
+      }
+      assert.deepEqual(aws.allValues(name), [document], "nothing written to the secret");
+      assert.equal(aws.requests.filter((r) => r.operation === "PutSecretValue").length, 0);
+    });
+  }
 });

@@ -6,7 +6,11 @@ import {
   UpdateSecretVersionStageCommand,
   type SecretsManagerClientConfig,
 } from "@aws-sdk/client-secrets-manager";
+import { NodeHttpHandler, type NodeHttpHandlerOptions } from "@smithy/node-http-handler";
 import { createHash } from "node:crypto";
+import { pipeline, Transform, type Readable } from "node:stream";
+import { BodyTooLargeError } from "../../util/http.ts";
+import { formatBytes, MAX_AWS_RESPONSE_BYTES } from "../../util/limits.ts";
 import { redact } from "../../util/redact.ts";
 import type { SecretStore } from "../types.ts";
 import type { AwsSecretConfig } from "./schema.ts";
@@ -61,6 +65,47 @@ function regionOfArn(secretId: string): string | undefined {
 type Versions = Readonly<Record<string, readonly string[]>>;
 
 /**
+ * The SDK's Node.js handler with a cap on every answer: a Content-Length over `limit` fails before
+ * the body is read, and a body passing `limit` as it is read is abandoned there (its connection
+ * closed), either way with BodyTooLargeError, which the SDK does not retry.
+ */
+class CappedHttpHandler extends NodeHttpHandler {
+  readonly #limit: number;
+
+  constructor(options: NodeHttpHandlerOptions, limit: number) {
+    super(options);
+    this.#limit = limit;
+  }
+
+  override async handle(
+    ...args: Parameters<NodeHttpHandler["handle"]>
+  ): ReturnType<NodeHttpHandler["handle"]> {
+    const out = await super.handle(...args);
+    const limit = this.#limit;
+    // The handler's body is the IncomingMessage (a Readable); HttpResponse types it loosely.
+    const body = out.response.body as Readable;
+    const declared = Number(out.response.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > limit) {
+      body.destroy();
+      throw new BodyTooLargeError(limit);
+    }
+    let total = 0;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        total += chunk.byteLength;
+        if (total > limit) callback(new BodyTooLargeError(limit));
+        else callback(null, chunk);
+      },
+    });
+    // A failure on either side destroys both: past the cap the connection is closed, and the
+    // error reaches the SDK through `counted`, the body it reads.
+    pipeline(body, counted, () => undefined);
+    out.response.body = counted;
+    return out;
+  }
+}
+
+/**
  * A secret in AWS Secrets Manager, rotated the way Secrets Manager's own rotation does it: the new
  * value is written as a version labelled `AWSPENDING` (invisible to readers of `AWSCURRENT`, such as
  * External Secrets), promoted by moving `AWSCURRENT` to it (AWS moves `AWSPREVIOUS` to the old
@@ -80,7 +125,10 @@ export function createAwsSecretsManagerStore(
     ...(region ? { region } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.profile ? { profile: options.profile } : {}),
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
+    requestHandler: new CappedHttpHandler(
+      { connectionTimeout: 5_000, requestTimeout: 30_000 },
+      MAX_AWS_RESPONSE_BYTES,
+    ),
     ...options.clientConfig,
   });
   const secretId = options.secretId;
@@ -107,6 +155,17 @@ export function createAwsSecretsManagerStore(
     error: unknown,
     secrets: readonly string[] = [],
   ): AwsSecretsManagerError => {
+    if (error instanceof BodyTooLargeError) {
+      // Not error.message: the SDK appends a line to an error met while reading the body.
+      const check = options.endpoint
+        ? "check that secret.endpoint points at Secrets Manager"
+        : "check what answers for Secrets Manager on this network (a proxy?)";
+      return new AwsSecretsManagerError(
+        `${operation} on ${where} failed: the endpoint answered with more than ${formatBytes(error.limit)}, so the read was stopped (a Secrets Manager answer is a few KiB); ${check}`,
+        undefined,
+        { cause: error },
+      );
+    }
     const code = errorCode(error);
     const message = redact(error instanceof Error ? error.message : String(error), secrets);
     const fix = fixFor(code, message);
