@@ -193,11 +193,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       // the new token; a request of ours with it would count as such a use. Ask after the run.
       return cached.state;
     }
-    const probed = await deployedState(
-      { ...store, read: () => Promise.resolve(value) },
-      at,
-      options.fetch,
-    );
+    const probed = await deployedState({ ...store, read: () => Promise.resolve(value) }, at, options.fetch);
     if (probed.status === "valid") {
       cache.set(env.name, { digest, state: probed });
       return probed;
