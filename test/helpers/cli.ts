@@ -26,6 +26,10 @@ export interface CliOptions {
   readonly cwd?: string;
   /** Text on standard input (e.g. for `--password-stdin`); empty otherwise. */
   readonly stdin?: string;
+  /** In-process only: stdout says it is a terminal (colours on). */
+  readonly tty?: boolean;
+  /** In-process only: resolving it interrupts the command, as SIGINT does; default never. */
+  readonly interrupted?: Promise<void>;
 }
 
 /** The entry point, for child processes. */
@@ -48,32 +52,48 @@ const INHERITED_CREDENTIALS = [
   "ARGOCD_AUTH_TOKEN",
 ];
 
+/** An in-process CLI io over in-memory streams, keeping what is printed. */
+export interface CapturedIO extends CliIO {
+  /** What was written to stdout so far. */
+  out(): string;
+  /** What was written to stderr so far. */
+  err(): string;
+}
+
 /**
- * Run `ftr argv` in this process. Its environment is exactly `options.env` (not ours), stdin is not
- * a terminal, and nothing it prints reaches the test's own output.
+ * The io of an in-process run: its environment is exactly `options.env` (not ours), stdin holds
+ * `options.stdin` and is not a terminal, and nothing printed reaches the test's own output.
  */
-export async function runCli(argv: readonly string[], options: CliOptions = {}): Promise<CliResult> {
-  const stdout = new PassThrough();
+export function captureIO(options: CliOptions = {}): CapturedIO {
+  const stdout = new PassThrough() as PassThrough & { isTTY?: boolean };
   const stderr = new PassThrough();
   const stdin = new PassThrough();
   stdin.end(options.stdin ?? "");
+  if (options.tty) stdout.isTTY = true;
   let out = "";
   let err = "";
   stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
   stderr.on("data", (chunk: Buffer) => (err += chunk.toString("utf8")));
-  const io: CliIO = {
+  return {
     stdout,
     stderr,
     stdin,
     env: { ...options.env },
     cwd: options.cwd ?? process.cwd(),
-    // Never interrupted.
-    interrupted: new Promise<void>(() => {}),
+    // Never interrupted unless the test says so.
+    interrupted: options.interrupted ?? new Promise<void>(() => {}),
+    out: () => out,
+    err: () => err,
   };
+}
+
+/** Run `ftr argv` in this process, with the io of {@link captureIO}. */
+export async function runCli(argv: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  const io = captureIO(options);
   const code = await main(argv, io);
   // Let the last writes through the streams.
   await new Promise((resolve) => setImmediate(resolve));
-  return { code, stdout: out, stderr: err };
+  return { code, stdout: io.out(), stderr: io.err() };
 }
 
 /** A running `ftr` child process. */

@@ -109,7 +109,8 @@ interface Watcher {
   readonly res: ServerResponse;
 }
 
-interface Options {
+/** Options of {@link startKubernetesApi}. */
+export interface KubernetesApiOptions {
   /** Restart the consumer; a throw makes the rollout exceed its progress deadline. */
   readonly onRollout?: (namespace: string, name: string) => Promise<void>;
   /** Copy the value into the target Secret; a throw reports `SecretSyncedError`. */
@@ -337,7 +338,7 @@ function jsonPatch(target: Json, operations: unknown): Json {
 
 const format = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, "Z");
 
-export async function startKubernetesApi(options: Options = {}): Promise<RunningKubernetesApi> {
+export async function startKubernetesApi(options: KubernetesApiOptions = {}): Promise<RunningKubernetesApi> {
   const stores: Record<Resource, Map<string, Json>> = {
     deployments: new Map(),
     statefulsets: new Map(),
@@ -1509,25 +1510,7 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     },
-    async writeKubeconfig(path, context = "test") {
-      const text = [
-        "apiVersion: v1",
-        "kind: Config",
-        "clusters:",
-        `  - name: ${context}`,
-        `    cluster: { server: "${url}", insecure-skip-tls-verify: true }`,
-        "users:",
-        `  - name: ${context}`,
-        `    user: { token: "${KUBE_TEST_TOKEN}" }`,
-        "contexts:",
-        `  - name: ${context}`,
-        `    context: { cluster: ${context}, user: ${context} }`,
-        `current-context: ${context}`,
-        "",
-      ].join("\n");
-      await writeFile(path, text, { mode: 0o600 });
-      return path;
-    },
+    writeKubeconfig: (path, context) => writeKubeconfig(path, url, context),
     close: () =>
       new Promise<void>((resolve) => {
         for (const timer of timers) clearTimeout(timer);
@@ -1536,5 +1519,59 @@ export async function startKubernetesApi(options: Options = {}): Promise<Running
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * Write a kubeconfig for `server` (TLS not verified), with the test's bearer token and one context
+ * named `context`; returns its path.
+ */
+export async function writeKubeconfig(path: string, server: string, context = "test"): Promise<string> {
+  const text = [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    `  - name: ${context}`,
+    `    cluster: { server: "${server}", insecure-skip-tls-verify: true }`,
+    "users:",
+    `  - name: ${context}`,
+    `    user: { token: "${KUBE_TEST_TOKEN}" }`,
+    "contexts:",
+    `  - name: ${context}`,
+    `    context: { cluster: ${context}, user: ${context} }`,
+    `current-context: ${context}`,
+    "",
+  ].join("\n");
+  await writeFile(path, text, { mode: 0o600 });
+  return path;
+}
+
+// ---- the rotation world's side of it -----------------------------------------------------------
+
+/** The config of a `kubernetes-secret` store: key `key` of Secret `namespace/name`. */
+export function kubernetesSecretStoreConfig(
+  kubeconfig: string,
+  namespace: string,
+  name: string,
+  key: string,
+): Record<string, unknown> {
+  return { type: "kubernetes-secret", namespace, name, key, kubeconfig };
+}
+
+/** A `kubernetes-rollout` reload step for Deployment `namespace/deployment`, waiting 20 s at most. */
+export function kubernetesRolloutStep(
+  kubeconfig: string,
+  namespace: string,
+  deployment: string,
+  extra: Readonly<Record<string, unknown>> = {},
+): Record<string, unknown> {
+  return {
+    type: "kubernetes-rollout",
+    namespace,
+    deployment,
+    kubeconfig,
+    timeout: "20s",
+    interval: "1s",
+    ...extra,
   };
 }

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
@@ -168,6 +168,11 @@ export interface RotationEnv {
   secretPath(env: DemoEnv): string;
   /** The value in `env`'s secret file (without the newline). */
   readSecret(env: DemoEnv): string;
+  /**
+   * Replace the value in `env`'s secret file, the one its stand-in reads, in one rename: what a
+   * kubelet does to a mounted Secret, or External Secrets to the Secret it syncs.
+   */
+  writeSecret(env: DemoEnv, value: string): Promise<void>;
   journal(): JournalRecord[];
   journalText(): string;
   /** Poll the journal every `intervalMs` (default 5) until a record after `from` matches. */
@@ -434,6 +439,10 @@ export async function startRotationEnv(options: RotationEnvOptions = {}): Promis
 
     secretPath,
     readSecret: (e) => readFileSync(secretPath(e), "utf8").replace(/\r?\n$/, ""),
+    async writeSecret(e, value) {
+      await writeFile(`${secretPath(e)}.new`, `${value}\n`, { mode: 0o600 });
+      await rename(`${secretPath(e)}.new`, secretPath(e));
+    },
     journal: () => readJournal(stateDir),
     journalText,
     async waitForJournal(match, waitOptions = {}) {
