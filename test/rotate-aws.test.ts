@@ -19,16 +19,11 @@ import {
   awsStoreConfig,
   externalSecretSyncStep,
   sentValues,
-  startAwsSecretsManager,
   useAwsTestCredentials,
   type RunningAwsSecretsManager,
 } from "./helpers/aws-secrets-manager-server.ts";
-import {
-  assertNoSecrets,
-  assertSettled,
-  startRotationEnv,
-  type RotationEnv,
-} from "./helpers/rotation-env.ts";
+import { assertNoSecrets, assertSettled, type RotationEnv } from "./helpers/rotation-env.ts";
+import { world, type AwsParts, type World } from "./helpers/world.ts";
 
 const SECRET = "govuk/fastly/api";
 const KEY = "fastly-api-token";
@@ -37,16 +32,21 @@ const KEY = "fastly-api-token";
 useAwsTestCredentials();
 
 describe("ftr rotate with an aws-secrets-manager store", () => {
+  let w: World & AwsParts;
   let aws: RunningAwsSecretsManager;
   let h: RotationEnv;
 
   beforeEach(async () => {
-    aws = await startAwsSecretsManager();
-    aws.createSecret(
-      SECRET,
-      JSON.stringify({ [KEY]: demoCredentials.exporterTokens.integration.token, "other-key": "kept" }),
-    );
-    h = await startRotationEnv({
+    w = await world({
+      aws: {
+        [SECRET]: JSON.stringify({
+          [KEY]: demoCredentials.exporterTokens.integration.token,
+          "other-key": "kept",
+        }),
+      },
+    });
+    aws = w.aws;
+    h = await w.startRotationEnv({
       environments: ["integration"],
       verifyTimeout: "10s",
       verifyInterval: "1s",
@@ -63,8 +63,7 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
     await mkdir(h.stateDir, { recursive: true, mode: 0o700 });
   });
   afterEach(async () => {
-    await h?.close();
-    await aws?.close();
+    await w?.close();
   });
 
   /** No token value, password or AWS secret key in what the rotator printed or journaled. */

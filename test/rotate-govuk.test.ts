@@ -7,9 +7,6 @@
  * `token-in-use` and a real Prometheus scraping the stand-in prove the new token in use.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { demoCredentials } from "../src/emulator/index.ts";
 import type { RotationResult } from "../src/rotation/rotate.ts";
@@ -17,21 +14,12 @@ import {
   awsSecrets,
   awsStoreConfig,
   sentValues,
-  startAwsSecretsManager,
   useAwsTestCredentials,
   type RunningAwsSecretsManager,
 } from "./helpers/aws-secrets-manager-server.ts";
-import {
-  KUBE_TEST_TOKEN,
-  startKubernetesApi,
-  type RunningKubernetesApi,
-} from "./helpers/kubernetes-api-server.ts";
-import {
-  assertNoSecrets,
-  assertSettled,
-  startRotationEnv,
-  type RotationEnv,
-} from "./helpers/rotation-env.ts";
+import { KUBE_TEST_TOKEN, type RunningKubernetesApi } from "./helpers/kubernetes-api-server.ts";
+import { assertNoSecrets, assertSettled, type RotationEnv } from "./helpers/rotation-env.ts";
+import { world, type AwsParts, type KubernetesParts, type World } from "./helpers/world.ts";
 
 const SECRET = "govuk/fastly/api";
 const KEY = "fastly-api-token";
@@ -42,41 +30,40 @@ const DEPLOYMENT = "fastly-exporter-prometheus-fastly-exporter";
 useAwsTestCredentials();
 
 describe("the GOV.UK pipeline: Secrets Manager, External Secrets, a Deployment rollout", () => {
+  let w: World & AwsParts & KubernetesParts;
   let aws: RunningAwsSecretsManager;
   let kube: RunningKubernetesApi;
   let h: RotationEnv;
-  let kubeDir: string;
-  let exporterFile = "";
   let failSyncs = 0;
 
   before(async () => {
-    aws = await startAwsSecretsManager();
-    aws.createSecret(
-      SECRET,
-      JSON.stringify({ [KEY]: demoCredentials.exporterTokens.integration.token, "other-key": "kept" }),
-    );
-    kube = await startKubernetesApi({
-      // Each controller step slower than the reloaders' 1 s poll, so their waits are exercised.
-      controllerDelayMs: 1_200,
-      // The operator copies AWSCURRENT into the Secret, here the file the stand-in reads.
-      onSync: async () => {
-        if (failSyncs > 0) {
-          failSyncs -= 1;
-          throw new Error("AccessDeniedException: not authorized to perform secretsmanager:GetSecretValue");
-        }
-        const value = (JSON.parse(aws.valueAt(SECRET) ?? "{}") as Record<string, string>)[KEY] ?? "";
-        await writeFile(`${exporterFile}.sync`, `${value}\n`, { mode: 0o600 });
-        await rename(`${exporterFile}.sync`, exporterFile);
+    w = await world({
+      aws: {
+        [SECRET]: JSON.stringify({
+          [KEY]: demoCredentials.exporterTokens.integration.token,
+          "other-key": "kept",
+        }),
       },
-      // The Deployment controller replaces the pod: the stand-in restarts and reads the file.
-      onRollout: () => h.restartExporter("integration"),
+      kubernetes: {
+        // Each controller step slower than the reloaders' 1 s poll, so their waits are exercised.
+        controllerDelayMs: 1_200,
+        // The operator copies AWSCURRENT into the Secret, here the file the stand-in reads.
+        onSync: async () => {
+          if (failSyncs > 0) {
+            failSyncs -= 1;
+            throw new Error("AccessDeniedException: not authorized to perform secretsmanager:GetSecretValue");
+          }
+          await h.writeSecret("integration", current()[KEY] ?? "");
+        },
+        // The Deployment controller replaces the pod: the stand-in restarts and reads the file.
+        onRollout: () => h.restartExporter("integration"),
+      },
     });
+    ({ aws, kube } = w);
     kube.addExternalSecret(NAMESPACE, EXTERNAL_SECRET);
     kube.addDeployment(NAMESPACE, DEPLOYMENT);
-    kubeDir = await mkdtemp(join(tmpdir(), "ftr-kube-"));
-    const kubeconfig = await kube.writeKubeconfig(join(kubeDir, "kubeconfig"), "integration");
 
-    h = await startRotationEnv({
+    h = await w.startRotationEnv({
       environments: ["integration"],
       prometheus: true,
       verifyTimeout: "20s",
@@ -84,23 +71,17 @@ describe("the GOV.UK pipeline: Secrets Manager, External Secrets, a Deployment r
       stateDir: "state",
       configure: (doc) => {
         const env = doc.environments[0]!;
-        exporterFile = String(env.secret.path);
         env.secret = awsStoreConfig(aws, SECRET, KEY);
-        const access = { kubeconfig, context: "integration", timeout: "20s", interval: "1s" };
+        const access = { kubeconfig: w.kubeconfig, context: "integration", timeout: "20s", interval: "1s" };
         env.reload = [
           { type: "external-secret", namespace: NAMESPACE, name: EXTERNAL_SECRET, ...access },
           { type: "kubernetes-rollout", namespace: NAMESPACE, deployment: DEPLOYMENT, ...access },
         ];
       },
     });
-    // The secret path in the demo config is relative to the config's directory.
-    if (!exporterFile.startsWith("/")) exporterFile = join(h.dir, exporterFile);
   });
   after(async () => {
-    await h?.close();
-    await kube?.close();
-    await aws?.close();
-    if (kubeDir) await rm(kubeDir, { recursive: true, force: true });
+    await w?.close();
   });
 
   const current = (): Record<string, string> =>

@@ -7,34 +7,26 @@
  * become the new pod's log).
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { RotationResult } from "../src/rotation/rotate.ts";
 import { demoCredentials } from "../src/emulator/index.ts";
 import {
   KUBE_TEST_TOKEN,
-  startKubernetesApi,
+  kubernetesRolloutStep,
+  kubernetesSecretStoreConfig,
   type RunningKubernetesApi,
 } from "./helpers/kubernetes-api-server.ts";
-import {
-  assertNoSecrets,
-  assertSettled,
-  startRotationEnv,
-  type ConfigDoc,
-  type RotationEnv,
-} from "./helpers/rotation-env.ts";
+import { assertNoSecrets, assertSettled, type ConfigDoc, type RotationEnv } from "./helpers/rotation-env.ts";
+import { world, type KubernetesParts, type World } from "./helpers/world.ts";
 
 const NAMESPACE = "monitoring";
 const SECRET = "fastly-exporter-token";
 const DEPLOYMENT = "fastly-exporter";
 
 describe("ftr rotate with Reloader restarting the exporter (restart: false) and a kubernetes-logs check", () => {
+  let w: World & KubernetesParts;
   let kube: RunningKubernetesApi;
   let h: RotationEnv;
-  let kubeDir: string;
-  let exporterFile = "";
   let mirrored = 0;
   let mirror: NodeJS.Timeout | undefined;
   /** The next new pod logs the real exporter's refusal, with the token it started with in it. */
@@ -53,27 +45,29 @@ describe("ftr rotate with Reloader restarting the exporter (restart: false) and 
   };
 
   before(async () => {
-    kube = await startKubernetesApi({
-      controllerDelayMs: 300,
-      reloader: "env-vars",
-      onRollout: async () => {
-        const value = kube.secretValues(NAMESPACE, SECRET)?.["fastly-api-token"] ?? "";
-        await writeFile(`${exporterFile}.new`, `${value}\n`, { mode: 0o600 });
-        await rename(`${exporterFile}.new`, exporterFile);
-        copyLogs();
-        await h.restartExporter("integration");
-        if (refuseNext) {
-          refuseNext = false;
-          for (const pod of kube.currentPods(NAMESPACE, DEPLOYMENT)) {
-            kube.appendLog(
-              NAMESPACE,
-              pod.name,
-              `level=error component=rt service_id=SU1Z0isxPaozGVKXdv0eY status_code=403 response_ts=0 err="key ${value} not allowed" msg="token may be invalid"\u001b[31m\r`,
-            );
+    w = await world({
+      kubernetes: {
+        controllerDelayMs: 300,
+        reloader: "env-vars",
+        onRollout: async () => {
+          const value = kube.secretValues(NAMESPACE, SECRET)?.["fastly-api-token"] ?? "";
+          await h.writeSecret("integration", value);
+          copyLogs();
+          await h.restartExporter("integration");
+          if (refuseNext) {
+            refuseNext = false;
+            for (const pod of kube.currentPods(NAMESPACE, DEPLOYMENT)) {
+              kube.appendLog(
+                NAMESPACE,
+                pod.name,
+                `level=error component=rt service_id=SU1Z0isxPaozGVKXdv0eY status_code=403 response_ts=0 err="key ${value} not allowed" msg="token may be invalid"\u001b[31m\r`,
+              );
+            }
           }
-        }
+        },
       },
     });
+    kube = w.kube;
     kube.addSecret(NAMESPACE, SECRET, {
       "fastly-api-token": demoCredentials.exporterTokens.integration.token,
     });
@@ -81,39 +75,20 @@ describe("ftr rotate with Reloader restarting the exporter (restart: false) and 
       secret: SECRET,
       annotations: { "reloader.stakater.com/auto": "true" },
     });
-    kubeDir = await mkdtemp(join(tmpdir(), "ftr-kube-"));
-    const kubeconfig = await kube.writeKubeconfig(join(kubeDir, "kubeconfig"), "integration");
-    h = await startRotationEnv({
+    h = await w.startRotationEnv({
       environments: ["integration"],
       verifyTimeout: "20s",
       verifyInterval: "1s",
       configure: (doc) => {
         const env = doc.environments[0]!;
-        exporterFile = String(env.secret.path);
-        env.secret = {
-          type: "kubernetes-secret",
-          namespace: NAMESPACE,
-          name: SECRET,
-          key: "fastly-api-token",
-          kubeconfig,
-        };
-        env.reload = [
-          {
-            type: "kubernetes-rollout",
-            namespace: NAMESPACE,
-            deployment: DEPLOYMENT,
-            restart: false,
-            kubeconfig,
-            timeout: "20s",
-            interval: "1s",
-          },
-        ];
+        env.secret = kubernetesSecretStoreConfig(w.kubeconfig, NAMESPACE, SECRET, "fastly-api-token");
+        env.reload = [kubernetesRolloutStep(w.kubeconfig, NAMESPACE, DEPLOYMENT, { restart: false })];
         env.verify = [
           {
             type: "kubernetes-logs",
             namespace: NAMESPACE,
             deployment: DEPLOYMENT,
-            kubeconfig,
+            kubeconfig: w.kubeconfig,
             quietFor: "3s",
             timeout: "20s",
             interval: "1s",
@@ -122,14 +97,11 @@ describe("ftr rotate with Reloader restarting the exporter (restart: false) and 
         ];
       },
     });
-    if (!exporterFile.startsWith("/")) exporterFile = join(h.dir, exporterFile);
     mirror = setInterval(copyLogs, 100);
   });
   after(async () => {
     if (mirror) clearInterval(mirror);
-    await h?.close();
-    await kube?.close();
-    if (kubeDir) await rm(kubeDir, { recursive: true, force: true });
+    await w?.close();
   });
 
   const generation = (): number =>

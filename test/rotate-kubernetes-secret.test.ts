@@ -8,90 +8,64 @@
  * annotation reaches the API server, then `ftr resume` must reach a consistent end.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { demoCredentials } from "../src/emulator/index.ts";
 import {
   KUBE_TEST_TOKEN,
-  startKubernetesApi,
+  kubernetesRolloutStep,
+  kubernetesSecretStoreConfig,
   type RunningKubernetesApi,
 } from "./helpers/kubernetes-api-server.ts";
-import {
-  assertNoSecrets,
-  assertSettled,
-  startRotationEnv,
-  type RotationEnv,
-} from "./helpers/rotation-env.ts";
+import { assertNoSecrets, assertSettled, type RotationEnv } from "./helpers/rotation-env.ts";
+import { world, type KubernetesParts, type World } from "./helpers/world.ts";
 
 const NAMESPACE = "monitoring";
 const SECRET = "fastly-exporter-token";
 const DEPLOYMENT = "fastly-exporter";
 
 describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout reloader", () => {
+  let w: World & KubernetesParts;
   let kube: RunningKubernetesApi;
   let h: RotationEnv;
-  let kubeDir: string;
-  let exporterFile = "";
   let failRollouts = 0;
 
   beforeEach(async () => {
     failRollouts = 0;
-    kube = await startKubernetesApi({
-      // Each controller step slower than the reloaders' 1 s poll, so their waits are exercised.
-      controllerDelayMs: 1_200,
-      onRollout: async () => {
-        if (failRollouts > 0) {
-          failRollouts -= 1;
-          throw new Error("CrashLoopBackOff");
-        }
-        // The new pod starts with the Secret as it is now.
-        const value = kube.secretValues(NAMESPACE, SECRET)?.["fastly-api-token"] ?? "";
-        await writeFile(`${exporterFile}.new`, `${value}\n`, { mode: 0o600 });
-        await rename(`${exporterFile}.new`, exporterFile);
-        await h.restartExporter("integration");
+    w = await world({
+      kubernetes: {
+        // Each controller step slower than the reloaders' 1 s poll, so their waits are exercised.
+        controllerDelayMs: 1_200,
+        onRollout: async () => {
+          if (failRollouts > 0) {
+            failRollouts -= 1;
+            throw new Error("CrashLoopBackOff");
+          }
+          // The new pod starts with the Secret as it is now.
+          const value = kube.secretValues(NAMESPACE, SECRET)?.["fastly-api-token"] ?? "";
+          await h.writeSecret("integration", value);
+          await h.restartExporter("integration");
+        },
       },
     });
+    kube = w.kube;
     kube.addSecret(NAMESPACE, SECRET, {
       "fastly-api-token": demoCredentials.exporterTokens.integration.token,
       "other-key": "kept",
     });
     kube.addDeployment(NAMESPACE, DEPLOYMENT);
-    kubeDir = await mkdtemp(join(tmpdir(), "ftr-kube-"));
-    const kubeconfig = await kube.writeKubeconfig(join(kubeDir, "kubeconfig"), "integration");
-    h = await startRotationEnv({
+    h = await w.startRotationEnv({
       environments: ["integration"],
       verifyTimeout: "10s",
       verifyInterval: "1s",
       configure: (doc) => {
         const env = doc.environments[0]!;
-        exporterFile = String(env.secret.path);
-        env.secret = {
-          type: "kubernetes-secret",
-          namespace: NAMESPACE,
-          name: SECRET,
-          key: "fastly-api-token",
-          kubeconfig,
-        };
-        env.reload = [
-          {
-            type: "kubernetes-rollout",
-            namespace: NAMESPACE,
-            deployment: DEPLOYMENT,
-            kubeconfig,
-            timeout: "20s",
-            interval: "1s",
-          },
-        ];
+        env.secret = kubernetesSecretStoreConfig(w.kubeconfig, NAMESPACE, SECRET, "fastly-api-token");
+        env.reload = [kubernetesRolloutStep(w.kubeconfig, NAMESPACE, DEPLOYMENT)];
       },
     });
-    if (!exporterFile.startsWith("/")) exporterFile = join(h.dir, exporterFile);
   });
   afterEach(async () => {
-    await h?.close();
-    await kube?.close();
-    if (kubeDir) await rm(kubeDir, { recursive: true, force: true });
+    await w?.close();
   });
 
   /** No token value, password or Kubernetes token in what the world printed or journaled. */
