@@ -5,9 +5,6 @@
  * Deployment's pod template when a Secret it uses changes.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createKubernetesRolloutReloader, RESTARTED_AT } from "../src/adapters/kubernetes-rollout/index.ts";
 import { createKubernetesLogsVerifier, escapeControl } from "../src/adapters/kubernetes-logs/index.ts";
@@ -16,26 +13,21 @@ import type { AdapterContext, VerifyContext } from "../src/adapters/types.ts";
 import type { FastlyClient } from "../src/fastly/types.ts";
 import { memoryLogger } from "../src/util/log.ts";
 import { clearSecrets, registerSecret } from "../src/util/redact.ts";
-import {
-  KUBE_TEST_TOKEN,
-  startKubernetesApi,
-  type RunningKubernetesApi,
-} from "./helpers/kubernetes-api-server.ts";
+import { KUBE_TEST_TOKEN, type RunningKubernetesApi } from "./helpers/kubernetes-api-server.ts";
 import { untilNextSecond } from "./helpers/wait.ts";
+import { world, type KubernetesParts, type World } from "./helpers/world.ts";
 
 const NS = "monitoring";
+let w: World & KubernetesParts;
 let kube: RunningKubernetesApi;
-let dir: string;
 let kubeconfig: string;
 
 before(async () => {
-  kube = await startKubernetesApi({ controllerDelayMs: 30, reloader: "env-vars" });
-  dir = await mkdtemp(join(tmpdir(), "ftr-kube-"));
-  kubeconfig = await kube.writeKubeconfig(join(dir, "kubeconfig"), "integration");
+  w = await world({ kubernetes: { controllerDelayMs: 30, reloader: "env-vars" } });
+  ({ kube, kubeconfig } = w);
 });
 after(async () => {
-  await kube.close();
-  await rm(dir, { recursive: true, force: true });
+  await w.close();
 });
 
 const ctx = (): AdapterContext & { log: ReturnType<typeof memoryLogger> } => ({

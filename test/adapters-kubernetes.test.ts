@@ -5,8 +5,7 @@
  * the External Secrets operator.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createExternalSecretReloader } from "../src/adapters/external-secret/index.ts";
@@ -21,7 +20,9 @@ import {
   startKubernetesApi,
   type RunningKubernetesApi,
 } from "./helpers/kubernetes-api-server.ts";
+import { world, type KubernetesParts, type World } from "./helpers/world.ts";
 
+let w: World & KubernetesParts;
 let kube: RunningKubernetesApi;
 let dir: string;
 let kubeconfig: string;
@@ -31,23 +32,24 @@ let failRollout = false;
 let failSync = false;
 
 before(async () => {
-  kube = await startKubernetesApi({
-    controllerDelayMs: 30,
-    onRollout: (ns, name) => {
-      rollouts.push(`${ns}/${name}`);
-      return failRollout ? Promise.reject(new Error("crash loop")) : Promise.resolve();
-    },
-    onSync: (ns, name) => {
-      syncs.push(`${ns}/${name}`);
-      return failSync ? Promise.reject(new Error("AccessDeniedException")) : Promise.resolve();
+  w = await world({
+    dir: "ftr-kube-",
+    kubernetes: {
+      controllerDelayMs: 30,
+      onRollout: (ns, name) => {
+        rollouts.push(`${ns}/${name}`);
+        return failRollout ? Promise.reject(new Error("crash loop")) : Promise.resolve();
+      },
+      onSync: (ns, name) => {
+        syncs.push(`${ns}/${name}`);
+        return failSync ? Promise.reject(new Error("AccessDeniedException")) : Promise.resolve();
+      },
     },
   });
-  dir = await mkdtemp(join(tmpdir(), "ftr-kube-"));
-  kubeconfig = await kube.writeKubeconfig(join(dir, "kubeconfig"), "integration");
+  ({ kube, dir, kubeconfig } = w);
 });
 after(async () => {
-  await kube.close();
-  await rm(dir, { recursive: true, force: true });
+  await w.close();
 });
 
 const ctx = (): AdapterContext & { log: ReturnType<typeof memoryLogger> } => ({

@@ -6,7 +6,6 @@
  * against the Secrets Manager fake answering 64 MiB with and without a Content-Length.
  */
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -24,7 +23,7 @@ import {
   startAwsSecretsManager,
   type RunningAwsSecretsManager,
 } from "../helpers/aws-secrets-manager-server.ts";
-import { KUBE_TEST_TOKEN } from "../helpers/kubernetes-api-server.ts";
+import { writeKubeconfig } from "../helpers/kubernetes-api-server.ts";
 import { startRotationEnv, type RotationEnv } from "../helpers/rotation-env.ts";
 
 const TOTAL = 64 * 1024 * 1024;
@@ -87,25 +86,7 @@ describe("response bodies are capped", () => {
 
   it("Kubernetes: an answer past 32 MiB fails naming the cap", async () => {
     const kubeconfig = join(h.dir, "capped-kubeconfig");
-    await writeFile(
-      kubeconfig,
-      [
-        "apiVersion: v1",
-        "kind: Config",
-        "clusters:",
-        `  - name: c`,
-        `    cluster: { server: "${url}", insecure-skip-tls-verify: true }`,
-        "users:",
-        `  - name: c`,
-        `    user: { token: "${KUBE_TEST_TOKEN}" }`,
-        "contexts:",
-        `  - name: c`,
-        `    context: { cluster: c, user: c }`,
-        `current-context: c`,
-        "",
-      ].join("\n"),
-      { mode: 0o600 },
-    );
+    await writeKubeconfig(kubeconfig, url, "c");
     const store = createKubernetesSecretStore({
       namespace: "monitoring",
       name: "exporter",

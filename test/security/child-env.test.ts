@@ -11,14 +11,10 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { demoCredentials } from "../../src/emulator/index.ts";
-import {
-  AWS_TEST_CREDENTIALS,
-  awsStoreConfig,
-  startAwsSecretsManager,
-  type RunningAwsSecretsManager,
-} from "../helpers/aws-secrets-manager-server.ts";
-import { startKubernetesApi, type RunningKubernetesApi } from "../helpers/kubernetes-api-server.ts";
-import { startRotationEnv, type RotationEnv } from "../helpers/rotation-env.ts";
+import { AWS_TEST_CREDENTIALS, awsStoreConfig } from "../helpers/aws-secrets-manager-server.ts";
+import { kubernetesSecretStoreConfig } from "../helpers/kubernetes-api-server.ts";
+import type { RotationEnv } from "../helpers/rotation-env.ts";
+import { world, type AwsParts, type KubernetesParts, type World } from "../helpers/world.ts";
 
 const CREDENTIAL_NAMES = [
   "FASTLY_API_TOKEN",
@@ -38,9 +34,8 @@ delete process.env.AWS_SESSION_TOKEN;
 delete process.env.AWS_PROFILE;
 
 describe("credentials stay in ftr's memory", () => {
+  let w: World & AwsParts & KubernetesParts;
   let h: RotationEnv;
-  let aws: RunningAwsSecretsManager;
-  let kube: RunningKubernetesApi;
   const dumped = (name: string) => join(h.dir, name);
   const secretValues = () => [
     demoCredentials.superuser.token,
@@ -62,10 +57,11 @@ describe("credentials stay in ftr's memory", () => {
   }
 
   before(async () => {
-    aws = await startAwsSecretsManager();
-    aws.createSecret("govuk/fastly/api", demoCredentials.exporterTokens.staging.token);
-    kube = await startKubernetesApi();
-    h = await startRotationEnv({
+    w = await world({
+      aws: { "govuk/fastly/api": demoCredentials.exporterTokens.staging.token },
+      kubernetes: true,
+    });
+    h = await w.startRotationEnv({
       environments: ["integration", "staging", "production"],
       verifyTimeout: "15s",
       verifyInterval: "1s",
@@ -78,15 +74,14 @@ describe("credentials stay in ftr's memory", () => {
           : [],
       configure: (doc) => {
         const [, staging, production] = doc.environments;
-        staging!.secret = { ...awsStoreConfig(aws, "govuk/fastly/api", ""), profile: "dumper" };
+        staging!.secret = { ...awsStoreConfig(w.aws, "govuk/fastly/api", ""), profile: "dumper" };
         delete staging!.secret.jsonKey;
-        production!.secret = {
-          type: "kubernetes-secret",
-          namespace: "monitoring",
-          name: "govuk-fastly-api",
-          key: "fastly-api-token",
-          kubeconfig: "./kubeconfig",
-        };
+        production!.secret = kubernetesSecretStoreConfig(
+          "./kubeconfig",
+          "monitoring",
+          "govuk-fastly-api",
+          "fastly-api-token",
+        );
       },
     });
     await mkdir(h.stateDir, { recursive: true, mode: 0o700 });
@@ -111,7 +106,7 @@ describe("credentials stay in ftr's memory", () => {
       [
         "apiVersion: v1",
         "kind: Config",
-        "clusters: [{ name: test, cluster: { server: " + JSON.stringify(kube.url) + " } }]",
+        "clusters: [{ name: test, cluster: { server: " + JSON.stringify(w.kube.url) + " } }]",
         "users:",
         "  - name: plugin",
         "    user:",
@@ -127,9 +122,7 @@ describe("credentials stay in ftr's memory", () => {
     );
   });
   after(async () => {
-    await h?.close();
-    await aws?.close();
-    await kube?.close();
+    await w?.close();
   });
 
   it("an exec reloader and an exec verifier see neither variable", async () => {

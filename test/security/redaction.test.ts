@@ -6,14 +6,12 @@
  * larger encoded value), URL-encoded and JSON-escaped forms.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { demoCredentials } from "../../src/emulator/index.ts";
 import { redact, registerSecret } from "../../src/util/redact.ts";
-import { startKubernetesApi, type RunningKubernetesApi } from "../helpers/kubernetes-api-server.ts";
-import { startRotationEnv, type RotationEnv } from "../helpers/rotation-env.ts";
+import { kubernetesSecretStoreConfig, type RunningKubernetesApi } from "../helpers/kubernetes-api-server.ts";
+import type { RotationEnv } from "../helpers/rotation-env.ts";
+import { world, type KubernetesParts, type World } from "../helpers/world.ts";
 
 /** The forms of `value` a server may echo. */
 function echoes(value: string): string[] {
@@ -29,38 +27,34 @@ function echoes(value: string): string[] {
 }
 
 describe("a Kubernetes 422 quoting the Secret it refused", () => {
+  let w: World & KubernetesParts;
   let kube: RunningKubernetesApi;
   let h: RotationEnv;
-  let kubeDir: string;
 
   before(async () => {
-    kube = await startKubernetesApi({ controllerDelayMs: 50 });
+    w = await world({ kubernetes: { controllerDelayMs: 50 } });
+    kube = w.kube;
     kube.addSecret("monitoring", "fastly-exporter-token", {
       "fastly-api-token": demoCredentials.exporterTokens.integration.token,
     });
-    kubeDir = await mkdtemp(join(tmpdir(), "ftr-kube-"));
-    const kubeconfig = await kube.writeKubeconfig(join(kubeDir, "kubeconfig"), "integration");
-    h = await startRotationEnv({
+    h = await w.startRotationEnv({
       environments: ["integration"],
       exporters: false,
       configure: (doc) => {
         const env = doc.environments[0]!;
-        env.secret = {
-          type: "kubernetes-secret",
-          namespace: "monitoring",
-          name: "fastly-exporter-token",
-          key: "fastly-api-token",
-          kubeconfig,
-        };
+        env.secret = kubernetesSecretStoreConfig(
+          w.kubeconfig,
+          "monitoring",
+          "fastly-exporter-token",
+          "fastly-api-token",
+        );
         env.reload = [];
         env.verify = [{ type: "token-in-use", timeout: "2s", interval: "1s" }];
       },
     });
   });
   after(async () => {
-    await h?.close();
-    await kube?.close();
-    await rm(kubeDir, { recursive: true, force: true });
+    await w?.close();
   });
 
   it("the new token's base64 form reaches neither stderr, stdout nor the journal", async () => {

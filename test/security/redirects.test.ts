@@ -8,13 +8,12 @@ import assert from "node:assert/strict";
 import { createServer, request, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { writeFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { createAwsSecretsManagerStore } from "../../src/adapters/aws-secrets-manager/index.ts";
 import { createKubernetesSecretStore } from "../../src/adapters/kubernetes-secret/index.ts";
 import { queryPrometheus } from "../../src/adapters/prometheus/index.ts";
 import { AWS_TEST_CREDENTIALS, AWS_TEST_REGION } from "../helpers/aws-secrets-manager-server.ts";
-import { KUBE_TEST_TOKEN } from "../helpers/kubernetes-api-server.ts";
+import { writeKubeconfig } from "../helpers/kubernetes-api-server.ts";
 import { startRotationEnv, type RotationEnv } from "../helpers/rotation-env.ts";
 
 /** What the second host received. */
@@ -154,25 +153,7 @@ describe("redirects are never followed", () => {
     received.length = 0;
     redirects = () => true;
     const kubeconfig = join(h.dir, "redirecting-kubeconfig");
-    await writeFile(
-      kubeconfig,
-      [
-        "apiVersion: v1",
-        "kind: Config",
-        "clusters:",
-        `  - name: r`,
-        `    cluster: { server: "${redirectorUrl}", insecure-skip-tls-verify: true }`,
-        "users:",
-        `  - name: r`,
-        `    user: { token: "${KUBE_TEST_TOKEN}" }`,
-        "contexts:",
-        `  - name: r`,
-        `    context: { cluster: r, user: r }`,
-        `current-context: r`,
-        "",
-      ].join("\n"),
-      { mode: 0o600 },
-    );
+    await writeKubeconfig(kubeconfig, redirectorUrl, "r");
     const store = createKubernetesSecretStore({
       namespace: "monitoring",
       name: "exporter",
