@@ -6,13 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { createEmulator, generateSeed, type RunningEmulator } from "../src/emulator/index.ts";
 import { VERSION } from "../src/version.ts";
+import { BENCH_ENVIRONMENT, writeFileConfig } from "./helpers/world.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -107,19 +108,7 @@ describe("the bundled CLI (dist/ftr)", () => {
     let emulator: RunningEmulator;
     before(async () => {
       emulator = await createEmulator({ seed: generateSeed({ services: 20, automationTokens: 30 }) });
-      await writeFile(join(dir, "integration.txt"), "bench-token-0".padEnd(32, "x"), { mode: 0o600 });
-      await writeFile(
-        join(dir, "ftr.yaml"),
-        `version: 1
-fastly: { endpoint: "${emulator.url}" }
-state: { dir: ./state }
-environments:
-  - name: integration
-    token: { name: "bench token 0", services: { all: true } }
-    secret: { type: file, path: ./integration.txt }
-    verify: [{ type: token-in-use }]
-`,
-      );
+      await writeFileConfig(dir, emulator.url, [BENCH_ENVIRONMENT], "state: { dir: ./state }");
     });
     after(async () => {
       await emulator.close();

@@ -4,51 +4,32 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import {
-  createEmulator,
-  demoCredentials,
-  generateSeed,
-  type RunningEmulator,
-} from "../src/emulator/index.ts";
+import { demoCredentials, generateSeed } from "../src/emulator/index.ts";
 import { CLI_NODE_ARGS } from "./helpers/cli.ts";
+import { BENCH_ENVIRONMENT, world, type FastlyParts, type World } from "./helpers/world.ts";
 
 describe("ftr status --json through a pipe", () => {
-  let emulator: RunningEmulator;
-  let dir: string;
+  let w: World & FastlyParts;
 
   before(async () => {
-    emulator = await createEmulator({
-      seed: generateSeed({ services: 200, automationTokens: 10_000 }),
-      rateLimitPerHour: 1_000_000,
+    w = await world({
+      dir: "ftr-status-pipe-",
+      fastly: {
+        seed: generateSeed({ services: 200, automationTokens: 10_000 }),
+        rateLimitPerHour: 1_000_000,
+      },
     });
-    dir = await mkdtemp(join(tmpdir(), "ftr-status-pipe-"));
-    await writeFile(join(dir, "integration.txt"), "bench-token-0".padEnd(32, "x"), { mode: 0o600 });
-    await writeFile(
-      join(dir, "ftr.yaml"),
-      `version: 1
-fastly: { endpoint: "${emulator.url}" }
-state: { dir: ./state }
-environments:
-  - name: integration
-    token: { name: "bench token 0", services: { all: true } }
-    secret: { type: file, path: ./integration.txt }
-    verify: [{ type: token-in-use }]
-`,
-    );
+    await w.writeFileConfig([BENCH_ENVIRONMENT], "state: { dir: ./state }");
   });
 
   after(async () => {
-    await emulator.close();
-    await rm(dir, { recursive: true, force: true });
+    await w.close();
   });
 
   it("writes every byte before exiting, to a reader that is slow to start", async () => {
     const child = spawn(process.execPath, [...CLI_NODE_ARGS, "status", "--config", "ftr.yaml", "--json"], {
-      cwd: dir,
+      cwd: w.dir,
       env: { PATH: process.env.PATH ?? "", FASTLY_API_TOKEN: demoCredentials.superuser.token },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -4,45 +4,29 @@
  * Without FASTLY_API_TOKEN, the documented deployed-tokens-only mode still answers OK.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { createEmulator, demoCredentials, demoSeed, type RunningEmulator } from "../../src/emulator/index.ts";
+import { demoSeed } from "../../src/emulator/index.ts";
 import { runCli } from "../helpers/cli.ts";
-
-const { exporterTokens } = demoCredentials;
+import { demoFileEnvironment, world, type FastlyParts, type World } from "../helpers/world.ts";
 
 describe("security: check with a refused credential", () => {
-  let emulator: RunningEmulator;
-  let dir: string;
+  let w: World & FastlyParts;
 
   before(async () => {
-    emulator = await createEmulator({ seed: demoSeed });
-    dir = await mkdtemp(join(tmpdir(), "ftr-check-refused-"));
-    await writeFile(join(dir, "integration.txt"), exporterTokens.integration.token + "\n", { mode: 0o600 });
-    await writeFile(
-      join(dir, "ftr.yaml"),
-      `version: 1
-fastly: { endpoint: "${emulator.url}" }
-defaults: { token: { expiresIn: 365d, rotateBefore: 2d } }
-environments:
-  - name: integration
-    token: { name: "${exporterTokens.integration.name}", services: { nameMatches: "ntegration" } }
-    secret: { type: file, path: ./integration.txt }
-    verify: [{ type: token-in-use }]
-`,
+    w = await world({ dir: "ftr-check-refused-", fastly: demoSeed });
+    await w.writeFileConfig(
+      [demoFileEnvironment("integration")],
+      "defaults: { token: { expiresIn: 365d, rotateBefore: 2d } }",
     );
   });
 
   after(async () => {
-    await emulator.close();
-    await rm(dir, { recursive: true, force: true });
+    await w.close();
   });
 
   it("FASTLY_API_TOKEN=typo ftr check --all exits 1 and says the credential was refused", async () => {
     const { code, stdout, stderr } = await runCli(["check", "--all", "--config", "ftr.yaml"], {
-      cwd: dir,
+      cwd: w.dir,
       env: { FASTLY_API_TOKEN: "typo" },
     });
     assert.equal(code, 1, stdout + stderr);
@@ -54,7 +38,7 @@ environments:
 
   it("--json says the same in a finding", async () => {
     const { code, stdout } = await runCli(["check", "--json", "--config", "ftr.yaml"], {
-      cwd: dir,
+      cwd: w.dir,
       env: { FASTLY_API_TOKEN: "typo" },
     });
     assert.equal(code, 1);
@@ -65,7 +49,7 @@ environments:
 
   it("without FASTLY_API_TOKEN, check still judges the deployed tokens alone and says OK", async () => {
     const { code, stdout, stderr } = await runCli(["check", "--all", "--config", "ftr.yaml"], {
-      cwd: dir,
+      cwd: w.dir,
       env: {},
     });
     assert.equal(code, 0, stdout + stderr);

@@ -5,30 +5,23 @@
  * naming the field.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { createEmulator, demoCredentials, demoSeed, type RunningEmulator } from "../../src/emulator/index.ts";
+import { demoCredentials, demoSeed } from "../../src/emulator/index.ts";
 import { runCli, spawnCli } from "../helpers/cli.ts";
+import { demoFileEnvironment, fileConfig, world, type FastlyParts, type World } from "../helpers/world.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
 const SERVICES = 10_000;
 // Generous so a busy machine does not fail it; the goal (≤ 2 s) is measured and printed.
 const BOUND_MS = 30_000;
 
-const config = (endpoint: string, nameMatches: string) => `version: 1
-fastly: { endpoint: "${endpoint}" }
-environments:
-  - name: integration
-    token: { name: "${exporterTokens.integration.name}", services: { nameMatches: ${JSON.stringify(nameMatches)} } }
-    secret: { type: file, path: ./integration.txt }
-    verify: [{ type: token-in-use }]
-`;
+const config = (endpoint: string, nameMatches: string) =>
+  fileConfig(endpoint, [
+    demoFileEnvironment("integration", `{ nameMatches: ${JSON.stringify(nameMatches)} }`),
+  ]);
 
 describe("security: ReDoS in nameMatches", () => {
-  let emulator: RunningEmulator;
-  let dir: string;
+  let w: World & FastlyParts;
 
   before(async () => {
     const services = Array.from({ length: SERVICES - 1 }, (_, i) => ({
@@ -37,24 +30,23 @@ describe("security: ReDoS in nameMatches", () => {
       createdAt: "-1d",
     }));
     services.push({ name: `www integration ${"a".repeat(30)}!`, version: 1, createdAt: "-1d" });
-    emulator = await createEmulator({
-      seed: { ...demoSeed, services: [...(demoSeed.services ?? []), ...services] },
+    w = await world({
+      dir: "ftr-redos-",
+      fastly: { ...demoSeed, services: [...(demoSeed.services ?? []), ...services] },
     });
-    dir = await mkdtemp(join(tmpdir(), "ftr-redos-"));
-    await writeFile(join(dir, "integration.txt"), exporterTokens.integration.token + "\n", { mode: 0o600 });
+    await w.writeSecret("integration.txt", exporterTokens.integration.token + "\n");
   });
 
   after(async () => {
-    await emulator.close();
-    await rm(dir, { recursive: true, force: true });
+    await w.close();
   });
 
   it(`plan over ${SERVICES} names with ^(\\w+\\s?)*$ finishes`, async () => {
-    await writeFile(join(dir, "ftr.yaml"), config(emulator.url, "^(\\w+\\s?)*$"));
+    await w.writeConfig(config(w.emulator.url, "^(\\w+\\s?)*$"));
     const started = Date.now();
     // A child process, so a hang is killed at the bound rather than blocking the test runner.
     const child = spawnCli(["plan", "--config", "ftr.yaml", "--json"], {
-      cwd: dir,
+      cwd: w.dir,
       env: { FASTLY_API_TOKEN: superuser.token },
     });
     const timer = setTimeout(() => child.child.kill("SIGKILL"), BOUND_MS);
@@ -76,8 +68,8 @@ describe("security: ReDoS in nameMatches", () => {
     ["a lookahead", "integration(?!-old)"],
   ] as const) {
     it(`validate refuses ${what}, naming the field`, async () => {
-      await writeFile(join(dir, "bad.yaml"), config(emulator.url, pattern));
-      const { code, stdout } = await runCli(["validate", "--config", "bad.yaml"], { cwd: dir });
+      await w.writeConfig(config(w.emulator.url, pattern), "bad.yaml");
+      const { code, stdout } = await runCli(["validate", "--config", "bad.yaml"], { cwd: w.dir });
       assert.equal(code, 2);
       assert.match(
         stdout,

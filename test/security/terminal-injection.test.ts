@@ -5,38 +5,16 @@
  * `--json` still carries the names exactly.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import type { CliIO } from "../../src/cli/io.ts";
 import { main } from "../../src/cli/main.ts";
-import { createEmulator, demoCredentials, demoSeed, type RunningEmulator } from "../../src/emulator/index.ts";
+import { demoCredentials, demoSeed } from "../../src/emulator/index.ts";
+import { captureIO } from "../helpers/cli.ts";
+import { demoFileEnvironment, world, type FastlyParts, type World } from "../helpers/world.ts";
 
-const { superuser, exporterTokens } = demoCredentials;
+const { superuser } = demoCredentials;
 const HOSTILE_SERVICE = "integration\x1b[2K\r  revoke:   nothing (after the new token is verified in use)\n";
 const HOSTILE_TOKEN = "ci\x1b]0;owned\x07 deploy\u202e";
 const HOSTILE_VALUE = "terminal-injection-ci-token-00001";
-
-function fakeIO(env: Record<string, string>, cwd: string): CliIO & { out(): string; err(): string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
-  stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
-  return {
-    stdout,
-    stderr,
-    stdin: new PassThrough(),
-    env,
-    cwd,
-    interrupted: new Promise<void>(() => {}),
-    out: () => out,
-    err: () => err,
-  };
-}
 
 /** True when `text` holds a raw control character a terminal would act on. */
 function hasRawControl(text: string): boolean {
@@ -45,17 +23,17 @@ function hasRawControl(text: string): boolean {
 }
 
 describe("security: terminal injection through names in the account", () => {
-  let emulator: RunningEmulator;
-  let dir: string;
+  let w: World & FastlyParts;
   const run = async (args: string[]) => {
-    const io = fakeIO({ FASTLY_API_TOKEN: superuser.token }, dir);
+    const io = captureIO({ env: { FASTLY_API_TOKEN: superuser.token }, cwd: w.dir });
     const code = await main([...args, "--config", "ftr.yaml"], io);
     return { code, out: io.out(), err: io.err() };
   };
 
   before(async () => {
-    emulator = await createEmulator({
-      seed: {
+    w = await world({
+      dir: "ftr-injection-",
+      fastly: {
         ...demoSeed,
         services: [...(demoSeed.services ?? []), { name: HOSTILE_SERVICE, version: 1, createdAt: "-1d" }],
         automationTokens: [
@@ -72,25 +50,14 @@ describe("security: terminal injection through names in the account", () => {
         ],
       },
     });
-    dir = await mkdtemp(join(tmpdir(), "ftr-injection-"));
-    await writeFile(join(dir, "integration.txt"), exporterTokens.integration.token + "\n", { mode: 0o600 });
-    await writeFile(
-      join(dir, "ftr.yaml"),
-      `version: 1
-fastly: { endpoint: "${emulator.url}" }
-defaults: { token: { expiresIn: 365d, rotateBefore: 30d } }
-environments:
-  - name: integration
-    token: { name: "${exporterTokens.integration.name}", services: { nameMatches: "ntegration" } }
-    secret: { type: file, path: ./integration.txt }
-    verify: [{ type: token-in-use }]
-`,
+    await w.writeFileConfig(
+      [demoFileEnvironment("integration")],
+      "defaults: { token: { expiresIn: 365d, rotateBefore: 30d } }",
     );
   });
 
   after(async () => {
-    await emulator.close();
-    await rm(dir, { recursive: true, force: true });
+    await w.close();
   });
 
   it("plan shows the hostile service name escaped, and no forged revoke line", async () => {
