@@ -4,57 +4,27 @@
  * managed is due at first.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import type { CliIO } from "../src/cli/io.ts";
 import { main } from "../src/cli/main.ts";
-import {
-  createEmulator,
-  createEmulatorAdmin,
-  demoCredentials,
-  demoSeed,
-  type EmulatorAdmin,
-  type RunningEmulator,
-} from "../src/emulator/index.ts";
+import { demoCredentials, demoSeed } from "../src/emulator/index.ts";
 import { loadConfig } from "../src/config/index.ts";
 import { buildStatus, checkReport, type CheckResult } from "../src/monitor/index.ts";
+import { captureIO } from "./helpers/cli.ts";
+import {
+  DEMO_TOKEN_VALUES,
+  demoFileEnvironment,
+  world,
+  type FastlyParts,
+  type World,
+} from "./helpers/world.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
 const CI_VALUE = "check-test-ci-token-value-0000001";
-const SECRETS = [
-  superuser.token,
-  exporterTokens.integration.token,
-  exporterTokens.staging.token,
-  exporterTokens.production.token,
-  CI_VALUE,
-];
-
-function fakeIO(env: Record<string, string>, cwd: string): CliIO & { out(): string; err(): string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
-  stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
-  return {
-    stdout,
-    stderr,
-    stdin: new PassThrough(),
-    env,
-    cwd,
-    interrupted: new Promise<void>(() => {}),
-    out: () => out,
-    err: () => err,
-  };
-}
+const SECRETS = [...DEMO_TOKEN_VALUES, CI_VALUE];
 
 describe("ftr check", () => {
-  let emulator: RunningEmulator;
-  let admin: EmulatorAdmin;
-  let dir: string;
+  let w: World & FastlyParts;
   const outputs: string[] = [];
 
   /** Run `ftr check` in-process; relative config path, as a cron job would write it. */
@@ -62,15 +32,16 @@ describe("ftr check", () => {
     args: string[],
     env: Record<string, string> = { FASTLY_API_TOKEN: superuser.token },
   ) => {
-    const io = fakeIO(env, dir);
+    const io = captureIO({ env, cwd: w.dir });
     const code = await main(["check", ...args], io);
     outputs.push(io.out(), io.err());
     return { code, out: io.out(), err: io.err() };
   };
 
   beforeEach(async () => {
-    emulator = await createEmulator({
-      seed: {
+    w = await world({
+      dir: "ftr-check-",
+      fastly: {
         ...demoSeed,
         automationTokens: [
           ...(demoSeed.automationTokens ?? []),
@@ -86,30 +57,14 @@ describe("ftr check", () => {
         ],
       },
     });
-    admin = createEmulatorAdmin(emulator.url);
-    dir = await mkdtemp(join(tmpdir(), "ftr-check-"));
-    let envs = "";
-    for (const name of ["integration", "staging", "production"] as const) {
-      await writeFile(join(dir, `${name}.txt`), exporterTokens[name].token + "\n", { mode: 0o600 });
-      envs += `
-  - name: ${name}
-    token: { name: "${exporterTokens[name].name}", services: { nameMatches: "${name.slice(1)}" } }
-    secret: { type: file, path: ./${name}.txt }
-    verify: [{ type: token-in-use }]`;
-    }
-    await writeFile(
-      join(dir, "ftr.yaml"),
-      `version: 1
-fastly: { endpoint: "${emulator.url}" }
-defaults: { token: { expiresIn: 365d, rotateBefore: 5d } }
-environments:${envs}
-`,
+    await w.writeFileConfig(
+      (["integration", "staging", "production"] as const).map((name) => demoFileEnvironment(name)),
+      "defaults: { token: { expiresIn: 365d, rotateBefore: 5d } }",
     );
   });
 
   afterEach(async () => {
-    await emulator.close();
-    await rm(dir, { recursive: true, force: true });
+    await w.close();
     for (const text of outputs) {
       for (const secret of SECRETS) assert.ok(!text.includes(secret), "a token value appears in the output");
     }
@@ -156,7 +111,7 @@ environments:${envs}
 
   it("exits 1 once the emulator's clock passes the deployed token's expiry", async () => {
     assert.equal((await check(["--config", "ftr.yaml"])).code, 0);
-    await admin.advanceClock("7d");
+    await w.admin.advanceClock("7d");
     const { code, out } = await check(["--config", "ftr.yaml"]);
     assert.equal(code, 1);
     assert.match(
@@ -201,7 +156,7 @@ environments:${envs}
     const ok = await check(["--config", "ftr.yaml"], {});
     assert.equal(ok.code, 0);
     assert.match(ok.err, /only the deployed tokens/);
-    await admin.advanceClock("7d");
+    await w.admin.advanceClock("7d");
     assert.equal((await check(["--config", "ftr.yaml"], {})).code, 1);
   });
 
@@ -215,7 +170,7 @@ environments:${envs}
   });
 
   it("judges a deployed token the listing does not show (a user token) by what it says of itself", async () => {
-    const { config } = await loadConfig(join(dir, "ftr.yaml"));
+    const { config } = await loadConfig(join(w.dir, "ftr.yaml"));
     const now = new Date("2025-06-01T00:00:00Z");
     const report = buildStatus(
       {

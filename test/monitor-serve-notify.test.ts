@@ -6,15 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { NotificationEvent } from "../src/adapters/types.ts";
 import { loadConfig, type Config } from "../src/config/index.ts";
 import {
-  createEmulator,
-  createEmulatorAdmin,
   demoCredentials,
   demoSeed,
   type EmulatorAdmin,
@@ -26,29 +22,34 @@ import { notificationsFor } from "../src/notify/dispatch.ts";
 import { NOTICES_FILE } from "../src/notify/expiring.ts";
 import { memoryLogger } from "../src/util/log.ts";
 import { startNotifyReceiver, type NotifyReceiver } from "./helpers/notify-receiver.ts";
+import { fileConfig, world, type FastlyParts, type World } from "./helpers/world.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
 const SECRET = "serve-notify-signing-key-55aa";
 const ENVS = ["integration", "staging", "production"] as const;
 
 describe("ftr serve notifies tokens entering their warning window", () => {
+  let w: World & FastlyParts;
   let emulator: RunningEmulator;
   let admin: EmulatorAdmin;
   let receiver: NotifyReceiver;
-  let dir: string;
   let offsetMs = 0;
   const now = () => new Date(Date.now() + offsetMs);
 
   /** A config in its own directory (so its own state dir) with `rotateBefore`. */
   const writeConfig = async (name: string, rotateBefore: string): Promise<Config> => {
-    let yaml = `version: 1\nfastly: { endpoint: "${emulator.url}" }\nstate: { dir: ./state-${name} }\n`;
-    yaml += `defaults: { token: { rotateBefore: ${rotateBefore} } }\n`;
-    yaml += `notify:\n  - { type: webhook, url: "${receiver.url}/serve", signingSecretEnv: HOOK_KEY, timeout: 2s }\nenvironments:`;
-    for (const env of ENVS) {
-      yaml += `\n  - name: ${env}\n    token: { name: "${exporterTokens[env].name}", services: { all: true } }\n    secret: { type: file, path: ./${env}.txt }\n    verify: [{ type: token-in-use }]`;
-    }
-    const path = join(dir, `${name}.yaml`);
-    await writeFile(path, yaml + "\n");
+    const head = [
+      `state: { dir: ./state-${name} }`,
+      `defaults: { token: { rotateBefore: ${rotateBefore} } }`,
+      "notify:",
+      `  - { type: webhook, url: "${receiver.url}/serve", signingSecretEnv: HOOK_KEY, timeout: 2s }`,
+    ].join("\n");
+    const environments = ENVS.map((env) => ({
+      name: env,
+      token: exporterTokens[env].name,
+      services: "{ all: true }",
+    }));
+    const path = await w.writeConfig(fileConfig(emulator.url, environments, head), `${name}.yaml`);
     return (await loadConfig(path)).config;
   };
 
@@ -70,18 +71,13 @@ describe("ftr serve notifies tokens entering their warning window", () => {
     });
 
   before(async () => {
-    emulator = await createEmulator({ seed: demoSeed });
-    admin = createEmulatorAdmin(emulator.url);
-    receiver = await startNotifyReceiver({ secret: SECRET });
-    dir = await mkdtemp(join(tmpdir(), "ftr-serve-notify-"));
-    for (const env of ENVS) {
-      await writeFile(join(dir, `${env}.txt`), exporterTokens[env].token, { mode: 0o600 });
-    }
+    w = await world({ dir: "ftr-serve-notify-", fastly: demoSeed });
+    ({ emulator, admin } = w);
+    receiver = w.adopt(await startNotifyReceiver({ secret: SECRET }));
+    for (const env of ENVS) await w.writeSecret(`${env}.txt`, exporterTokens[env].token);
   });
   after(async () => {
-    await emulator?.close();
-    await receiver?.close();
-    await rm(dir, { recursive: true, force: true });
+    await w?.close();
   });
 
   it("once per token per window: not at the next refresh, not after a restart; a token entering later is told", async () => {

@@ -7,17 +7,12 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import type { CliIO } from "../src/cli/io.ts";
 import { main } from "../src/cli/main.ts";
 import { loadConfig, type Config } from "../src/config/index.ts";
 import {
-  createEmulator,
-  createEmulatorAdmin,
   demoCredentials,
   demoSeed,
   type EmulatorAdmin,
@@ -26,18 +21,14 @@ import {
 import { createFastlyClient } from "../src/fastly/index.ts";
 import { parseListen, startServe, type ServeHandle } from "../src/monitor/index.ts";
 import { openJournal } from "../src/rotation/journal.ts";
+import { captureIO } from "./helpers/cli.ts";
 import { skipWithoutPrometheus, startPrometheus, type RunningPrometheus } from "./helpers/prometheus.ts";
+import { DEMO_TOKEN_VALUES, world, type FastlyParts, type World } from "./helpers/world.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
 const EDGE_VALUE = "serve-test-edge-token-value-00001";
 const EDGE_ID = "EdgeExporterToken00001";
-const SECRETS = [
-  superuser.token,
-  exporterTokens.integration.token,
-  exporterTokens.staging.token,
-  exporterTokens.production.token,
-  EDGE_VALUE,
-];
+const SECRETS = [...DEMO_TOKEN_VALUES, EDGE_VALUE];
 const DAY = 86_400;
 
 function assertNoSecrets(text: string): void {
@@ -78,6 +69,7 @@ const DEPLOYED_EXPIRES_IN =
   "(min by (token_id) (fastly_automation_token_expiry_timestamp_seconds) - time()) * on (token_id) group_right () (fastly_automation_token_deployed == 1)";
 
 describe("ftr serve", () => {
+  let w: World & FastlyParts;
   let emulator: RunningEmulator;
   let admin: EmulatorAdmin;
   let dir: string;
@@ -97,8 +89,9 @@ describe("ftr serve", () => {
     });
 
   before(async () => {
-    emulator = await createEmulator({
-      seed: {
+    w = await world({
+      dir: "ftr-serve-",
+      fastly: {
         ...demoSeed,
         automationTokens: [
           ...(demoSeed.automationTokens ?? []),
@@ -116,21 +109,18 @@ describe("ftr serve", () => {
         ],
       },
     });
-    admin = createEmulatorAdmin(emulator.url);
-    dir = await mkdtemp(join(tmpdir(), "ftr-serve-"));
+    ({ emulator, admin, dir } = w);
     const envs: [string, string, string][] = [
       ["integration", exporterTokens.integration.name, exporterTokens.integration.token],
       ["staging", exporterTokens.staging.name, exporterTokens.staging.token],
       ["production", exporterTokens.production.name, exporterTokens.production.token],
       ["edge", "edge exporter", EDGE_VALUE],
     ];
-    let yaml = `version: 1\nfastly: { endpoint: "${emulator.url}" }\nstate: { dir: ./state }\nenvironments:`;
-    for (const [name, tokenName, value] of envs) {
-      await writeFile(join(dir, `${name}.txt`), value, { mode: 0o600 });
-      yaml += `\n  - name: ${name}\n    token: { name: "${tokenName}", services: { all: true } }\n    secret: { type: file, path: ./${name}.txt }\n    verify: [{ type: token-in-use }]`;
-    }
-    await writeFile(join(dir, "ftr.yaml"), yaml + "\n");
-    config = (await loadConfig(join(dir, "ftr.yaml"))).config;
+    const path = await w.writeFileConfig(
+      envs.map(([name, token, value]) => ({ name, token, services: "{ all: true }", value })),
+      "state: { dir: ./state }",
+    );
+    config = (await loadConfig(path)).config;
     // A finished run per environment, as `rotate` would have journaled it.
     const journal = openJournal(config.stateDir);
     journal.append({
@@ -153,8 +143,7 @@ describe("ftr serve", () => {
   });
 
   after(async () => {
-    await emulator.close();
-    await rm(dir, { recursive: true, force: true });
+    await w.close();
   });
 
   it("refreshes within its API budget, keeps the last values on failure, recovers, and closes", async () => {
@@ -356,24 +345,11 @@ describe("ftr serve", () => {
     await admin.reset();
     let interrupt: () => void = () => {};
     const interrupted = new Promise<void>((resolve) => (interrupt = resolve));
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = "";
-    let err = "";
-    stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
-    stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
-    const io: CliIO = {
-      stdout,
-      stderr,
-      stdin: new PassThrough(),
-      env: { FASTLY_API_TOKEN: superuser.token },
-      cwd: dir,
-      interrupted,
-    };
+    const io = captureIO({ env: { FASTLY_API_TOKEN: superuser.token }, cwd: dir, interrupted });
     const exit = main(["serve", "--config", "ftr.yaml", "--listen", "127.0.0.1:0", "--interval", "1s"], io);
     const url = await until(
       "the first line",
-      async () => /^ftr serve listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(out)?.[1],
+      async () => /^ftr serve listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(io.out())?.[1],
     );
     const metrics = await until("a refresh", async () => {
       const text = await (await fetch(`${url}/metrics`)).text();
@@ -386,7 +362,7 @@ describe("ftr serve", () => {
     interrupt();
     assert.equal(await exit, 0);
     await assert.rejects(fetch(`${url}/metrics`));
-    assertNoSecrets(out + err + metrics);
+    assertNoSecrets(io.out() + io.err() + metrics);
 
     const quiet = (): CliIO => ({ ...io, stdout: new PassThrough(), stderr: new PassThrough() });
     assert.equal(await main(["serve", "--config", "ftr.yaml", "--listen", "nowhere"], quiet()), 2);
@@ -402,21 +378,11 @@ describe("ftr serve", () => {
     await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
     try {
       const { port } = busy.address() as AddressInfo;
-      const stderr = new PassThrough();
-      let err = "";
-      stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
-      const io: CliIO = {
-        stdout: new PassThrough(),
-        stderr,
-        stdin: new PassThrough(),
-        env: { FASTLY_API_TOKEN: superuser.token },
-        cwd: dir,
-        interrupted: new Promise<void>(() => {}),
-      };
+      const io = captureIO({ env: { FASTLY_API_TOKEN: superuser.token }, cwd: dir });
       const code = await main(["serve", "--config", "ftr.yaml", "--listen", `127.0.0.1:${port}`], io);
       assert.equal(code, 1);
       assert.equal(
-        err,
+        io.err(),
         `error: cannot listen on 127.0.0.1:${port}: the address is already in use (EADDRINUSE); stop what listens there or choose another with --listen\n`,
       );
     } finally {

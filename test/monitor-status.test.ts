@@ -4,39 +4,22 @@
  * secret files hold a managed token, an unmanaged one and a refused one.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import type { CliIO } from "../src/cli/io.ts";
 import { main } from "../src/cli/main.ts";
 import { loadConfig } from "../src/config/index.ts";
 import { createFastlyClient } from "../src/fastly/index.ts";
-import {
-  createEmulator,
-  createEmulatorAdmin,
-  demoCredentials,
-  demoSeed,
-  type Seed,
-} from "../src/emulator/index.ts";
+import { demoCredentials, demoSeed, type Seed } from "../src/emulator/index.ts";
 import { collectStatus, renderStatus, timeBar, type StatusReport } from "../src/monitor/index.ts";
+import { captureIO } from "./helpers/cli.ts";
+import { DEMO_TOKEN_VALUES, world, type FastlyParts, type World } from "./helpers/world.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
 const UNMANAGED_VALUE = "status-test-unmanaged-value-0001";
 const CI_VALUE = "status-test-ci-global-value-00002";
 const LEFTOVER_VALUE = "status-test-leftover-value-000003";
 const REFUSED_VALUE = "status-test-refused-value-0000004";
-const SECRETS = [
-  superuser.token,
-  exporterTokens.integration.token,
-  exporterTokens.staging.token,
-  exporterTokens.production.token,
-  UNMANAGED_VALUE,
-  CI_VALUE,
-  LEFTOVER_VALUE,
-  REFUSED_VALUE,
-];
+const SECRETS = [...DEMO_TOKEN_VALUES, UNMANAGED_VALUE, CI_VALUE, LEFTOVER_VALUE, REFUSED_VALUE];
 
 const seed: Seed = {
   ...demoSeed,
@@ -82,47 +65,20 @@ const seed: Seed = {
   ],
 };
 
-/** A CLI io over in-memory streams. */
-function fakeIO(
-  env: Record<string, string>,
-  cwd: string,
-  tty = false,
-): CliIO & { out(): string; err(): string } {
-  const stdout = new PassThrough() as PassThrough & { isTTY?: boolean };
-  const stderr = new PassThrough() as PassThrough & { isTTY?: boolean };
-  if (tty) stdout.isTTY = true;
-  let out = "";
-  let err = "";
-  stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
-  stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
-  return {
-    stdout,
-    stderr,
-    stdin: new PassThrough(),
-    env,
-    cwd,
-    interrupted: new Promise<void>(() => {}),
-    out: () => out,
-    err: () => err,
-  };
-}
-
 function assertNoSecrets(text: string): void {
   for (const secret of SECRETS) assert.ok(!text.includes(secret), "a token value appears in the output");
 }
 
 describe("ftr status", () => {
-  let emulator: { url: string; close(): Promise<void> };
-  let dir: string;
+  let w: World & FastlyParts;
   let configPath: string;
+  /** The io of an in-process run in the world's directory, its stdout a terminal or not. */
+  const cliIO = (env: Record<string, string>, tty = false) => captureIO({ env, cwd: w.dir, tty });
 
   before(async () => {
-    emulator = await createEmulator({ seed });
-    dir = await mkdtemp(join(tmpdir(), "ftr-status-"));
+    w = await world({ dir: "ftr-status-", fastly: seed });
     const secret = (file: string, value: string) =>
-      writeFile(join(dir, file), JSON.stringify({ "fastly-api-token": value, other: "kept" }), {
-        mode: 0o600,
-      });
+      w.writeSecret(file, JSON.stringify({ "fastly-api-token": value, other: "kept" }));
     await secret("integration.json", exporterTokens.integration.token);
     await secret("staging.json", UNMANAGED_VALUE);
     await secret("production.json", REFUSED_VALUE);
@@ -133,11 +89,9 @@ describe("ftr status", () => {
       services: { nameMatches: "${title}" }
     secret: { type: file, path: ./${name}.json, jsonKey: fastly-api-token }
     verify: [{ type: token-in-use }]`;
-    configPath = join(dir, "ftr.yaml");
-    await writeFile(
-      configPath,
+    configPath = await w.writeConfig(
       `version: 1
-fastly: { endpoint: "${emulator.url}" }
+fastly: { endpoint: "${w.emulator.url}" }
 defaults:
   token: { role: engineer, scope: "global:read", expiresIn: 365d, rotateBefore: 30d }
 environments:${env("integration", "Integration")}${env("staging", "Staging")}${env("production", "Production")}
@@ -146,8 +100,7 @@ environments:${env("integration", "Integration")}${env("staging", "Staging")}${e
   });
 
   after(async () => {
-    await emulator.close();
-    await rm(dir, { recursive: true, force: true });
+    await w.close();
   });
 
   const codes = (report: StatusReport, id: string) =>
@@ -155,8 +108,8 @@ environments:${env("integration", "Integration")}${env("staging", "Staging")}${e
 
   it("collectStatus computes the findings", async () => {
     const { config } = await loadConfig(configPath);
-    const client = createFastlyClient({ token: superuser.token, endpoint: emulator.url });
-    const now = await createEmulatorAdmin(emulator.url).now();
+    const client = createFastlyClient({ token: superuser.token, endpoint: w.emulator.url });
+    const now = await w.admin.now();
     const report = await collectStatus({ client, config, now });
 
     assert.equal(report.scope, "account");
@@ -203,7 +156,7 @@ environments:${env("integration", "Integration")}${env("staging", "Staging")}${e
   });
 
   it("renders a table without colours when not a terminal, with colours on one", async () => {
-    const plain = fakeIO({ FASTLY_API_TOKEN: superuser.token }, dir);
+    const plain = cliIO({ FASTLY_API_TOKEN: superuser.token });
     assert.equal(await main(["status", "--config", configPath], plain), 0);
     const text = plain.out();
     assert.ok(!text.includes("\u001b["), "no escape codes when stdout is not a TTY");
@@ -215,13 +168,13 @@ environments:${env("integration", "Integration")}${env("staging", "Staging")}${e
     assert.ok(text.indexOf(exporterTokens.integration.id) < text.indexOf(exporterTokens.production.id));
     assertNoSecrets(text + plain.err());
 
-    const tty = fakeIO({ FASTLY_API_TOKEN: superuser.token, FORCE_COLOR: "0" }, dir, true);
+    const tty = cliIO({ FASTLY_API_TOKEN: superuser.token, FORCE_COLOR: "0" }, true);
     assert.equal(await main(["status", "--config", configPath], tty), 0);
     assert.ok(tty.out().includes("\u001b["), "colours on a TTY");
   });
 
   it("--json prints the same facts with ISO dates", async () => {
-    const io = fakeIO({ FASTLY_API_TOKEN: superuser.token }, dir);
+    const io = cliIO({ FASTLY_API_TOKEN: superuser.token });
     assert.equal(await main(["status", "--config", configPath, "--json"], io), 0);
     const report = JSON.parse(io.out()) as StatusReport;
     assert.equal(report.scope, "account");
@@ -235,7 +188,7 @@ environments:${env("integration", "Integration")}${env("staging", "Staging")}${e
   });
 
   it("without FASTLY_API_TOKEN reports the deployed tokens only, and says so", async () => {
-    const io = fakeIO({}, dir);
+    const io = cliIO({});
     assert.equal(await main(["status", "--config", configPath, "--json"], io), 0);
     const report = JSON.parse(io.out()) as StatusReport;
     assert.equal(report.scope, "deployed-only");
@@ -251,7 +204,7 @@ environments:${env("integration", "Integration")}${env("staging", "Staging")}${e
       report.tokens.every((t) => !t.findings.some((f) => ["never-used", "leftover"].includes(f.code))),
     );
 
-    const table = fakeIO({}, dir);
+    const table = cliIO({});
     assert.equal(await main(["status", "--config", configPath], table), 0);
     assert.match(table.out(), /note: FASTLY_API_TOKEN is not set/);
     assertNoSecrets(io.out() + io.err() + table.out() + table.err());
@@ -259,7 +212,7 @@ environments:${env("integration", "Integration")}${env("staging", "Staging")}${e
 
   it("falls back to the deployed tokens when the listing is refused", async () => {
     // An automation token cannot list the account's tokens: 403.
-    const io = fakeIO({ FASTLY_API_TOKEN: exporterTokens.staging.token }, dir);
+    const io = cliIO({ FASTLY_API_TOKEN: exporterTokens.staging.token });
     assert.equal(await main(["status", "--config", configPath, "--json"], io), 0);
     const report = JSON.parse(io.out()) as StatusReport;
     assert.equal(report.scope, "deployed-only");
@@ -268,9 +221,9 @@ environments:${env("integration", "Integration")}${env("staging", "Staging")}${e
   });
 
   it("exits 2 on a missing config", async () => {
-    const io = fakeIO({}, dir);
-    assert.equal(await main(["status", "--config", join(dir, "nope.yaml")], io), 2);
-    assert.equal(await main(["status"], fakeIO({}, dir)), 2);
+    const io = cliIO({});
+    assert.equal(await main(["status", "--config", join(w.dir, "nope.yaml")], io), 2);
+    assert.equal(await main(["status"], cliIO({})), 2);
   });
 
   it("draws the time-left bar over the lifetime", () => {
