@@ -4,8 +4,6 @@ import { createTokenInUseVerifier } from "../src/adapters/token-in-use/index.ts"
 import type { VerifyContext } from "../src/adapters/types.ts";
 import { startExporter } from "../src/emulator/exporter.ts";
 import {
-  createEmulator,
-  createEmulatorAdmin,
   demoCredentials,
   demoSeed,
   type EmulatorAdmin,
@@ -15,19 +13,21 @@ import { createFastlyClient } from "../src/fastly/index.ts";
 import type { FastlyClient } from "../src/fastly/types.ts";
 import { memoryLogger } from "../src/util/log.ts";
 import { USER_AGENT } from "../src/version.ts";
+import { world, type FastlyParts, type World } from "./helpers/world.ts";
 
 const { integration, staging } = demoCredentials.exporterTokens;
 
+let w: World & FastlyParts;
 let emulator: RunningEmulator;
 let admin: EmulatorAdmin;
 let superuser: FastlyClient;
 before(async () => {
-  emulator = await createEmulator({ seed: demoSeed });
-  admin = createEmulatorAdmin(emulator.url);
+  w = await world({ fastly: demoSeed });
+  ({ emulator, admin } = w);
   superuser = createFastlyClient({ token: demoCredentials.superuser.token, endpoint: emulator.url });
 });
 after(async () => {
-  await emulator.close();
+  await w.close();
 });
 
 const ctx = (tokenId: string, since: Date, otherTokenIds: string[] = []): VerifyContext => ({

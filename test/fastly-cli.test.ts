@@ -4,19 +4,16 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
-  createEmulator,
-  createEmulatorAdmin,
   demoCredentials,
   demoSeed,
   type EmulatorAdmin,
   type RunningEmulator,
 } from "../src/emulator/index.ts";
 import { FASTLY_CLI, fastlyCliSkip } from "./helpers/fastly-cli.ts";
+import { world, type FastlyParts, type World } from "./helpers/world.ts";
 
 const CLI = FASTLY_CLI;
 const { superuser } = demoCredentials;
@@ -27,6 +24,7 @@ interface CliResult {
 }
 
 describe("the Fastly CLI against the emulator", { skip: fastlyCliSkip }, () => {
+  let w: World & FastlyParts;
   let emu: RunningEmulator;
   let admin: EmulatorAdmin;
   let home: string;
@@ -65,13 +63,11 @@ describe("the Fastly CLI against the emulator", { skip: fastlyCliSkip }, () => {
     });
 
   before(async () => {
-    emu = await createEmulator({ seed: demoSeed });
-    admin = createEmulatorAdmin(emu.url);
-    home = await mkdtemp(join(tmpdir(), "fastly-cli-home-"));
+    w = await world({ dir: "fastly-cli-home-", fastly: demoSeed });
+    ({ emulator: emu, admin, dir: home } = w);
   });
   after(async () => {
-    await emu?.close();
-    if (home) await rm(home, { recursive: true, force: true });
+    await w?.close();
   });
 
   test("fastly service list", async () => {

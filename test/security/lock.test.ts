@@ -15,6 +15,7 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { acquireLock, LockedError } from "../../src/rotation/journal.ts";
 import { runCliProcess, TSX_LOADER } from "../helpers/cli.ts";
+import { STATE_ONLY_CONFIG } from "../helpers/world.ts";
 
 const JOURNAL_MODULE = fileURLToPath(new URL("../../src/rotation/journal.ts", import.meta.url));
 
@@ -213,17 +214,7 @@ describe("the state directory's lock", { timeout: 300_000 }, () => {
       const root = mkdtempSync(join(tmpdir(), "ftr-lock-cli-"));
       const dir = join(root, "state");
       const config = join(root, "ftr.yaml");
-      writeFileSync(
-        config,
-        [
-          "version: 1",
-          "state: { dir: ./state }",
-          "environments:",
-          "  - name: staging",
-          "    token: { name: exporter staging, services: { all: true } }",
-          "    secret: { type: file, path: ./token }",
-        ].join("\n"),
-      );
+      writeFileSync(config, STATE_ONLY_CONFIG);
       // What the live run has journaled so far: started, not finished.
       const { openJournal } = await import("../../src/rotation/journal.ts");
       const journal = openJournal(dir);

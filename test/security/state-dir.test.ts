@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { acquireLock, openJournal, readJournal } from "../../src/rotation/journal.ts";
 import { runCliProcess } from "../helpers/cli.ts";
+import { STATE_ONLY_CONFIG } from "../helpers/world.ts";
 
 const isRoot = process.getuid?.() === 0;
 
@@ -23,17 +24,7 @@ function world(mode: number, uid?: number) {
   chmodSync(state, mode);
   if (uid !== undefined) chownSync(state, uid, uid);
   const config = join(root, "ftr.yaml");
-  writeFileSync(
-    config,
-    [
-      "version: 1",
-      "state: { dir: ./state }",
-      "environments:",
-      "  - name: staging",
-      "    token: { name: exporter staging, services: { all: true } }",
-      "    secret: { type: file, path: ./token }",
-    ].join("\n"),
-  );
+  writeFileSync(config, STATE_ONLY_CONFIG);
   return { state, config };
 }
 
