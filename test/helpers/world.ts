@@ -16,10 +16,13 @@ import {
   createEmulator,
   createEmulatorAdmin,
   demoCredentials,
+  demoSeed,
   type EmulatorAdmin,
   type EmulatorOptions,
   type RunningEmulator,
   type Seed,
+  type SeedAutomationToken,
+  type SeedService,
 } from "../../src/emulator/index.ts";
 import { startAwsSecretsManager, type RunningAwsSecretsManager } from "./aws-secrets-manager-server.ts";
 import {
@@ -157,6 +160,39 @@ export const BENCH_ENVIRONMENT: FileEnvironment = {
   services: "{ all: true }",
   value: "bench-token-0".padEnd(32, "x"),
 };
+
+/** The demo account with more services and automation tokens. */
+export function demoSeedWith(extra: {
+  readonly services?: readonly SeedService[];
+  readonly automationTokens?: readonly SeedAutomationToken[];
+}): Seed {
+  return {
+    ...demoSeed,
+    services: [...(demoSeed.services ?? []), ...(extra.services ?? [])],
+    automationTokens: [...(demoSeed.automationTokens ?? []), ...(extra.automationTokens ?? [])],
+  };
+}
+
+/**
+ * An automation token the demo superuser made: engineer, `global:read`, every service, expiring in
+ * 3 days; `fields` change any of that.
+ */
+export function seedToken(
+  name: string,
+  value: string,
+  fields: Partial<SeedAutomationToken> = {},
+): SeedAutomationToken {
+  return {
+    name,
+    value,
+    role: "engineer",
+    scope: "global:read",
+    services: [],
+    expiresAt: "+3d",
+    createdBy: demoCredentials.superuser.id,
+    ...fields,
+  };
+}
 
 /** Every token value of the demo account (the superuser's and the exporters'), for leak checks. */
 export const DEMO_TOKEN_VALUES: readonly string[] = [
