@@ -3,12 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { createTokenInUseVerifier } from "../src/adapters/token-in-use/index.ts";
 import type { VerifyContext } from "../src/adapters/types.ts";
 import { startExporter } from "../src/emulator/exporter.ts";
-import {
-  demoCredentials,
-  demoSeed,
-  type EmulatorAdmin,
-  type RunningEmulator,
-} from "../src/emulator/index.ts";
+import { demoCredentials, demoSeed } from "../src/emulator/index.ts";
 import { createFastlyClient } from "../src/fastly/index.ts";
 import type { FastlyClient } from "../src/fastly/types.ts";
 import { memoryLogger } from "../src/util/log.ts";
@@ -18,13 +13,10 @@ import { world, type FastlyParts, type World } from "./helpers/world.ts";
 const { integration, staging } = demoCredentials.exporterTokens;
 
 let w: World & FastlyParts;
-let emulator: RunningEmulator;
-let admin: EmulatorAdmin;
 let superuser: FastlyClient;
 before(async () => {
   w = await world({ fastly: demoSeed });
-  ({ emulator, admin } = w);
-  superuser = createFastlyClient({ token: demoCredentials.superuser.token, endpoint: emulator.url });
+  superuser = createFastlyClient({ token: demoCredentials.superuser.token, endpoint: w.emulator.url });
 });
 after(async () => {
   await w.close();
@@ -46,8 +38,8 @@ const ctx = (tokenId: string, since: Date, otherTokenIds: string[] = []): Verify
  * a `since` in the same second as that use, the case the one-second resolution makes ambiguous.
  */
 async function ownUseThenSince(token: string, tokenId: string): Promise<Date> {
-  await createFastlyClient({ token, endpoint: emulator.url }).getTokenSelf();
-  const state = await admin.state();
+  await createFastlyClient({ token, endpoint: w.emulator.url }).getTokenSelf();
+  const state = await w.admin.state();
   const used = state.automationTokens.find((t) => t.id === tokenId)?.lastUsedAt;
   assert.ok(used, "the emulator recorded the use");
   return new Date(Date.parse(used) + 500);
@@ -73,7 +65,7 @@ describe("token-in-use verifier against the emulator", () => {
     const verifier = createTokenInUseVerifier({ timeoutMs: 60_000, intervalMs: 200 });
     const pending = verifier.verify(ctx(integration.id, since, [staging.id]));
     const exporter = await startExporter({
-      endpoint: emulator.url,
+      endpoint: w.emulator.url,
       token: integration.token,
       listen: { host: "127.0.0.1", port: 0 },
       serviceAllowlist: [/Integration/],

@@ -6,12 +6,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import {
-  demoCredentials,
-  demoSeed,
-  type EmulatorAdmin,
-  type RunningEmulator,
-} from "../src/emulator/index.ts";
+import { demoCredentials, demoSeed } from "../src/emulator/index.ts";
 import { FASTLY_CLI, fastlyCliSkip } from "./helpers/fastly-cli.ts";
 import { world, type FastlyParts, type World } from "./helpers/world.ts";
 
@@ -25,9 +20,6 @@ interface CliResult {
 
 describe("the Fastly CLI against the emulator", { skip: fastlyCliSkip }, () => {
   let w: World & FastlyParts;
-  let emu: RunningEmulator;
-  let admin: EmulatorAdmin;
-  let home: string;
 
   /**
    * Run the CLI with only the variables it needs: no inherited credentials or endpoints. Failures
@@ -42,10 +34,10 @@ describe("the Fastly CLI against the emulator", { skip: fastlyCliSkip }, () => {
           timeout: 30_000,
           env: {
             PATH: process.env["PATH"] ?? "/usr/bin:/bin",
-            HOME: home,
-            XDG_CONFIG_HOME: join(home, ".config"),
-            FASTLY_API_ENDPOINT: emu.url,
-            FASTLY_ACCOUNT_ENDPOINT: emu.url,
+            HOME: w.dir,
+            XDG_CONFIG_HOME: join(w.dir, ".config"),
+            FASTLY_API_ENDPOINT: w.emulator.url,
+            FASTLY_ACCOUNT_ENDPOINT: w.emulator.url,
             FASTLY_API_TOKEN: superuser.token,
           },
         },
@@ -64,7 +56,6 @@ describe("the Fastly CLI against the emulator", { skip: fastlyCliSkip }, () => {
 
   before(async () => {
     w = await world({ dir: "fastly-cli-home-", fastly: demoSeed });
-    ({ emulator: emu, admin, dir: home } = w);
   });
   after(async () => {
     await w?.close();
@@ -74,7 +65,7 @@ describe("the Fastly CLI against the emulator", { skip: fastlyCliSkip }, () => {
     const { stdout } = await fastly("service", "list", "--non-interactive");
     for (const service of demoSeed.services ?? []) assert.ok(stdout.includes(service.name), service.name);
     assert.match(stdout, /www Production\s+Y1PL1f1tWiO1zKvbSLFVFn\s+vcl\s+31/);
-    const log = await admin.requests();
+    const log = await w.admin.requests();
     const list = log.find((e) => e.path.startsWith("/service?"));
     assert.equal(list?.path, "/service?direction=ascend&page=1&per_page=100&sort=created");
     assert.equal(list?.tokenId, superuser.tokenId);
@@ -91,7 +82,7 @@ describe("the Fastly CLI against the emulator", { skip: fastlyCliSkip }, () => {
   test("fastly whoami", async () => {
     const { stdout } = await fastly("whoami", "--non-interactive");
     assert.match(stdout, /Ops <ops@example\.com>/);
-    assert.ok((await admin.requests()).some((e) => e.path === "/verify" && e.status === 200));
+    assert.ok((await w.admin.requests()).some((e) => e.path === "/verify" && e.status === 200));
   });
 
   test("fastly auth-token describe and list", async () => {
@@ -103,7 +94,7 @@ describe("the Fastly CLI against the emulator", { skip: fastlyCliSkip }, () => {
   });
 
   test("fastly auth-token create then delete", async () => {
-    await admin.clearRequests();
+    await w.admin.clearRequests();
     const created = await fastly(
       "auth-token",
       "create",
@@ -118,12 +109,12 @@ describe("the Fastly CLI against the emulator", { skip: fastlyCliSkip }, () => {
       );
     assert.ok(match, "the CLI reports the new token");
     const [, value, id] = match;
-    let state = await admin.state();
+    let state = await w.admin.state();
     const token = state.tokens.find((t) => t.id === id);
     assert.equal(token?.scope, "global:read");
     assert.equal(token?.userId, superuser.id);
 
-    let log = await admin.requests();
+    let log = await w.admin.requests();
     assert.deepEqual(
       log.filter((e) => e.method === "POST").map((e) => [e.path, e.status]),
       [
@@ -136,11 +127,11 @@ describe("the Fastly CLI against the emulator", { skip: fastlyCliSkip }, () => {
 
     const deleted = await fastly("auth-token", "delete", `--id=${id}`, "--non-interactive");
     assert.match(deleted.stdout + deleted.stderr, /SUCCESS/);
-    state = await admin.state();
+    state = await w.admin.state();
     const revoked = state.tokens.find((t) => t.id === id);
     assert.ok(revoked, `token ${id} is still listed after delete`);
     assert.notEqual(revoked.revokedAt, null);
-    log = await admin.requests();
+    log = await w.admin.requests();
     assert.ok(log.some((e) => e.method === "DELETE" && e.path === `/tokens/${id}` && e.status === 204));
   });
 });

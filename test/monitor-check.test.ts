@@ -7,13 +7,15 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { main } from "../src/cli/main.ts";
-import { demoCredentials, demoSeed } from "../src/emulator/index.ts";
+import { demoCredentials } from "../src/emulator/index.ts";
 import { loadConfig } from "../src/config/index.ts";
 import { buildStatus, checkReport, type CheckResult } from "../src/monitor/index.ts";
 import { captureIO } from "./helpers/cli.ts";
 import {
   DEMO_TOKEN_VALUES,
   demoFileEnvironment,
+  demoSeedWith,
+  seedToken,
   world,
   type FastlyParts,
   type World,
@@ -41,21 +43,7 @@ describe("ftr check", () => {
   beforeEach(async () => {
     w = await world({
       dir: "ftr-check-",
-      fastly: {
-        ...demoSeed,
-        automationTokens: [
-          ...(demoSeed.automationTokens ?? []),
-          {
-            name: "ci deploy",
-            value: CI_VALUE,
-            role: "engineer",
-            scope: "global:read",
-            services: [],
-            expiresAt: "+3d",
-            createdBy: superuser.id,
-          },
-        ],
-      },
+      fastly: demoSeedWith({ automationTokens: [seedToken("ci deploy", CI_VALUE)] }),
     });
     await w.writeFileConfig(
       (["integration", "staging", "production"] as const).map((name) => demoFileEnvironment(name)),

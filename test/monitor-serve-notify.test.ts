@@ -10,12 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { NotificationEvent } from "../src/adapters/types.ts";
 import { loadConfig, type Config } from "../src/config/index.ts";
-import {
-  demoCredentials,
-  demoSeed,
-  type EmulatorAdmin,
-  type RunningEmulator,
-} from "../src/emulator/index.ts";
+import { demoCredentials, demoSeed } from "../src/emulator/index.ts";
 import { createFastlyClient } from "../src/fastly/index.ts";
 import { startServe } from "../src/monitor/index.ts";
 import { notificationsFor } from "../src/notify/dispatch.ts";
@@ -30,8 +25,6 @@ const ENVS = ["integration", "staging", "production"] as const;
 
 describe("ftr serve notifies tokens entering their warning window", () => {
   let w: World & FastlyParts;
-  let emulator: RunningEmulator;
-  let admin: EmulatorAdmin;
   let receiver: NotifyReceiver;
   let offsetMs = 0;
   const now = () => new Date(Date.now() + offsetMs);
@@ -49,14 +42,14 @@ describe("ftr serve notifies tokens entering their warning window", () => {
       token: exporterTokens[env].name,
       services: "{ all: true }",
     }));
-    const path = await w.writeConfig(fileConfig(emulator.url, environments, head), `${name}.yaml`);
+    const path = await w.writeConfig(fileConfig(w.emulator.url, environments, head), `${name}.yaml`);
     return (await loadConfig(path)).config;
   };
 
   const serve = async (config: Config, log = memoryLogger()) =>
     startServe({
       config,
-      client: createFastlyClient({ token: superuser.token, endpoint: emulator.url }),
+      client: createFastlyClient({ token: superuser.token, endpoint: w.emulator.url }),
       listen: "127.0.0.1:0",
       intervalMs: 3_600_000,
       now,
@@ -72,7 +65,6 @@ describe("ftr serve notifies tokens entering their warning window", () => {
 
   before(async () => {
     w = await world({ dir: "ftr-serve-notify-", fastly: demoSeed });
-    ({ emulator, admin } = w);
     receiver = w.adopt(await startNotifyReceiver({ secret: SECRET }));
     for (const env of ENVS) await w.writeSecret(`${env}.txt`, exporterTokens[env].token);
   });
@@ -118,7 +110,7 @@ describe("ftr serve notifies tokens entering their warning window", () => {
       await handle.refresh();
       assert.equal(receiver.requests.length, afterRestart, "nothing sent again after a restart");
       // Eight days on, production (27 days) enters the 20-day window; the others stay told.
-      offsetMs = (await admin.advanceClock("8d")).getTime() - Date.now();
+      offsetMs = (await w.admin.advanceClock("8d")).getTime() - Date.now();
       await handle.refresh();
     } finally {
       await handle.close();
@@ -127,7 +119,7 @@ describe("ftr serve notifies tokens entering their warning window", () => {
       expiring(afterRestart).map((e) => [e.environment, e.tokenId]),
       [["production", exporterTokens.production.id]],
     );
-    await admin.reset();
+    await w.admin.reset();
     offsetMs = 0;
   });
 

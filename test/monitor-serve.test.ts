@@ -12,18 +12,20 @@ import { after, before, describe, it } from "node:test";
 import type { CliIO } from "../src/cli/io.ts";
 import { main } from "../src/cli/main.ts";
 import { loadConfig, type Config } from "../src/config/index.ts";
-import {
-  demoCredentials,
-  demoSeed,
-  type EmulatorAdmin,
-  type RunningEmulator,
-} from "../src/emulator/index.ts";
+import { demoCredentials } from "../src/emulator/index.ts";
 import { createFastlyClient } from "../src/fastly/index.ts";
 import { parseListen, startServe, type ServeHandle } from "../src/monitor/index.ts";
 import { openJournal } from "../src/rotation/journal.ts";
 import { captureIO } from "./helpers/cli.ts";
 import { skipWithoutPrometheus, startPrometheus, type RunningPrometheus } from "./helpers/prometheus.ts";
-import { DEMO_TOKEN_VALUES, world, type FastlyParts, type World } from "./helpers/world.ts";
+import {
+  DEMO_TOKEN_VALUES,
+  demoSeedWith,
+  seedToken,
+  world,
+  type FastlyParts,
+  type World,
+} from "./helpers/world.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
 const EDGE_VALUE = "serve-test-edge-token-value-00001";
@@ -70,46 +72,35 @@ const DEPLOYED_EXPIRES_IN =
 
 describe("ftr serve", () => {
   let w: World & FastlyParts;
-  let emulator: RunningEmulator;
-  let admin: EmulatorAdmin;
-  let dir: string;
   let config: Config;
   /** The emulator's clock offset from ours, applied to the exporter's `now`. */
   let offsetMs = 0;
   const now = () => new Date(Date.now() + offsetMs);
   const advance = async (by: string) => {
-    const emulatorNow = await admin.advanceClock(by);
+    const emulatorNow = await w.admin.advanceClock(by);
     offsetMs = emulatorNow.getTime() - Date.now();
   };
   const client = () =>
     createFastlyClient({
       token: superuser.token,
-      endpoint: emulator.url,
+      endpoint: w.emulator.url,
       retry: { retries: 1, baseDelayMs: 20 },
     });
 
   before(async () => {
     w = await world({
       dir: "ftr-serve-",
-      fastly: {
-        ...demoSeed,
+      fastly: demoSeedWith({
         automationTokens: [
-          ...(demoSeed.automationTokens ?? []),
-          {
+          // Crosses the 7-day line a few seconds after the emulator starts.
+          seedToken("edge exporter", EDGE_VALUE, {
             id: EDGE_ID,
-            name: "edge exporter",
-            value: EDGE_VALUE,
-            role: "engineer",
-            scope: "global:read",
             services: ["datagovuk"],
-            // Crosses the 7-day line a few seconds after the emulator starts.
             expiresAt: `+${7 * DAY + 6}s`,
-            createdBy: superuser.id,
-          },
+          }),
         ],
-      },
+      }),
     });
-    ({ emulator, admin, dir } = w);
     const envs: [string, string, string][] = [
       ["integration", exporterTokens.integration.name, exporterTokens.integration.token],
       ["staging", exporterTokens.staging.name, exporterTokens.staging.token],
@@ -147,7 +138,7 @@ describe("ftr serve", () => {
   });
 
   it("refreshes within its API budget, keeps the last values on failure, recovers, and closes", async () => {
-    await admin.reset();
+    await w.admin.reset();
     offsetMs = 0;
     const c = client();
     const handle = await startServe({ config, client: c, listen: "127.0.0.1:0", intervalMs: 60_000, now });
@@ -157,7 +148,7 @@ describe("ftr serve", () => {
       const first = await handle.refresh();
       assert.ok(first.ok, first.errors.join("; "));
       // One listing of each kind and one /tokens/self per environment.
-      const paths = (await admin.requests()).map((r) => `${r.method} ${r.path.split("?")[0]}`).sort();
+      const paths = (await w.admin.requests()).map((r) => `${r.method} ${r.path.split("?")[0]}`).sort();
       assert.deepEqual(paths, [
         "GET /automation-tokens",
         "GET /service",
@@ -167,9 +158,9 @@ describe("ftr serve", () => {
         "GET /tokens/self",
       ]);
       // Unchanged values are not asked about again: a /tokens/self request counts as a use.
-      await admin.clearRequests();
+      await w.admin.clearRequests();
       assert.ok((await handle.refresh()).ok);
-      assert.deepEqual((await admin.requests()).map((r) => r.path.split("?")[0]).sort(), [
+      assert.deepEqual((await w.admin.requests()).map((r) => r.path.split("?")[0]).sort(), [
         "/automation-tokens",
         "/service",
       ]);
@@ -178,7 +169,7 @@ describe("ftr serve", () => {
       assertNoSecrets(metrics);
       const integration = `token_id="${exporterTokens.integration.id}",name="${exporterTokens.integration.name}",environment="integration"`;
       const expiry = sample(metrics, "fastly_automation_token_expiry_timestamp_seconds", integration)!;
-      const state = await admin.state();
+      const state = await w.admin.state();
       const seeded = state.automationTokens.find((t) => t.id === exporterTokens.integration.id)!;
       assert.equal(expiry, Date.parse(seeded.expiresAt!) / 1000);
       assert.equal(
@@ -216,7 +207,7 @@ describe("ftr serve", () => {
       assert.equal(health.status, 200);
 
       // The API fails: the last good values stay, the success gauge says so.
-      await admin.fault({ path: "/automation-tokens*", status: 500, count: 1000 });
+      await w.admin.fault({ path: "/automation-tokens*", status: 500, count: 1000 });
       const failed = await handle.refresh();
       assert.equal(failed.ok, false);
       assert.match(failed.errors.join(), /500/);
@@ -228,7 +219,7 @@ describe("ftr serve", () => {
       assert.equal((await fetch(`${handle.url}/healthz`)).status, 200);
       assertNoSecrets(during + failed.errors.join());
 
-      await admin.clearFaults();
+      await w.admin.clearFaults();
       assert.ok((await handle.refresh()).ok);
       assert.match(
         await (await fetch(`${handle.url}/metrics`)).text(),
@@ -244,7 +235,7 @@ describe("ftr serve", () => {
   });
 
   it("/healthz turns 503 when refreshes keep failing past three intervals", async () => {
-    await admin.reset();
+    await w.admin.reset();
     offsetMs = 0;
     const handle = await startServe({
       config,
@@ -257,7 +248,7 @@ describe("ftr serve", () => {
       await until("a healthy exporter", async () =>
         (await fetch(`${handle.url}/healthz`)).status === 200 ? true : undefined,
       );
-      await admin.fault({ path: "/automation-tokens*", status: 503, count: 100_000 });
+      await w.admin.fault({ path: "/automation-tokens*", status: 503, count: 100_000 });
       const body = await until("an unhealthy exporter", async () => {
         const response = await fetch(`${handle.url}/healthz`);
         return response.status === 503
@@ -266,7 +257,7 @@ describe("ftr serve", () => {
       });
       assert.equal(body.status, "failing");
       assert.match(body.lastError, /503/);
-      await admin.clearFaults();
+      await w.admin.clearFaults();
       await until("recovery", async () =>
         (await fetch(`${handle.url}/healthz`)).status === 200 ? true : undefined,
       );
@@ -279,7 +270,7 @@ describe("ftr serve", () => {
     "Prometheus sees thresholds crossed, a dead deployed token, and failed refreshes",
     { skip: skipWithoutPrometheus() },
     async () => {
-      await admin.reset();
+      await w.admin.reset();
       offsetMs = 0;
       const handle: ServeHandle = await startServe({
         config,
@@ -313,7 +304,7 @@ describe("ftr serve", () => {
         );
 
         // The listing fails: success drops to 0, the series stay.
-        await admin.fault({ path: "/automation-tokens*", status: 500, count: 100_000 });
+        await w.admin.fault({ path: "/automation-tokens*", status: 500, count: 100_000 });
         await until("refresh failure seen", async () =>
           (await query(prometheus, "fastly_token_rotator_refresh_success == 0")).length === 1
             ? true
@@ -325,7 +316,7 @@ describe("ftr serve", () => {
             (await query(prometheus, 'fastly_token_rotator_api_errors_total{kind="server"}'))[0]!.value[1],
           ) > 0,
         );
-        await admin.clearFaults();
+        await w.admin.clearFaults();
         await until("refresh recovered", async () =>
           (await query(prometheus, "fastly_token_rotator_refresh_success == 1")).length === 1
             ? true
@@ -342,10 +333,10 @@ describe("ftr serve", () => {
   );
 
   it("runs as `ftr serve`: first line names the URL, stops on interrupt, refuses bad usage", async () => {
-    await admin.reset();
+    await w.admin.reset();
     let interrupt: () => void = () => {};
     const interrupted = new Promise<void>((resolve) => (interrupt = resolve));
-    const io = captureIO({ env: { FASTLY_API_TOKEN: superuser.token }, cwd: dir, interrupted });
+    const io = captureIO({ env: { FASTLY_API_TOKEN: superuser.token }, cwd: w.dir, interrupted });
     const exit = main(["serve", "--config", "ftr.yaml", "--listen", "127.0.0.1:0", "--interval", "1s"], io);
     const url = await until(
       "the first line",
@@ -378,7 +369,7 @@ describe("ftr serve", () => {
     await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
     try {
       const { port } = busy.address() as AddressInfo;
-      const io = captureIO({ env: { FASTLY_API_TOKEN: superuser.token }, cwd: dir });
+      const io = captureIO({ env: { FASTLY_API_TOKEN: superuser.token }, cwd: w.dir });
       const code = await main(["serve", "--config", "ftr.yaml", "--listen", `127.0.0.1:${port}`], io);
       assert.equal(code, 1);
       assert.equal(

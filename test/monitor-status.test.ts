@@ -9,10 +9,17 @@ import { after, before, describe, it } from "node:test";
 import { main } from "../src/cli/main.ts";
 import { loadConfig } from "../src/config/index.ts";
 import { createFastlyClient } from "../src/fastly/index.ts";
-import { demoCredentials, demoSeed, type Seed } from "../src/emulator/index.ts";
+import { demoCredentials } from "../src/emulator/index.ts";
 import { collectStatus, renderStatus, timeBar, type StatusReport } from "../src/monitor/index.ts";
 import { captureIO } from "./helpers/cli.ts";
-import { DEMO_TOKEN_VALUES, world, type FastlyParts, type World } from "./helpers/world.ts";
+import {
+  DEMO_TOKEN_VALUES,
+  demoSeedWith,
+  seedToken,
+  world,
+  type FastlyParts,
+  type World,
+} from "./helpers/world.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
 const UNMANAGED_VALUE = "status-test-unmanaged-value-0001";
@@ -21,49 +28,33 @@ const LEFTOVER_VALUE = "status-test-leftover-value-000003";
 const REFUSED_VALUE = "status-test-refused-value-0000004";
 const SECRETS = [...DEMO_TOKEN_VALUES, UNMANAGED_VALUE, CI_VALUE, LEFTOVER_VALUE, REFUSED_VALUE];
 
-const seed: Seed = {
-  ...demoSeed,
+const seed = demoSeedWith({
   automationTokens: [
-    ...(demoSeed.automationTokens ?? []),
-    {
+    seedToken(exporterTokens.staging.name, LEFTOVER_VALUE, {
       id: "LeftoverStagingToken01",
-      name: exporterTokens.staging.name,
-      value: LEFTOVER_VALUE,
-      role: "engineer",
-      scope: "global:read",
       services: ["www Staging"],
       expiresAt: "+40d",
       createdAt: "-700d",
-      createdBy: superuser.id,
       lastUsedAt: "-100d",
       userAgent: "Fastly-Exporter (9.0.0)",
       ip: "10.2.0.11",
-    },
-    {
+    }),
+    seedToken("ci deploy", CI_VALUE, {
       id: "CiGlobalTokenNever0002",
-      name: "ci deploy",
-      value: CI_VALUE,
-      role: "engineer",
       scope: "global",
-      services: [],
       expiresAt: null,
       createdAt: "-10d",
-      createdBy: superuser.id,
-    },
-    {
+    }),
+    seedToken("hand-made staging exporter token", UNMANAGED_VALUE, {
       id: "UnmanagedStagingTok003",
-      name: "hand-made staging exporter token",
-      value: UNMANAGED_VALUE,
       role: "user",
-      scope: "global:read",
       services: ["www Staging", "assets Staging"],
       expiresAt: "+200d",
       createdAt: "-20d",
-      createdBy: superuser.id,
       lastUsedAt: "-2h",
-    },
+    }),
   ],
-};
+});
 
 function assertNoSecrets(text: string): void {
   for (const secret of SECRETS) assert.ok(!text.includes(secret), "a token value appears in the output");

@@ -6,9 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { demoCredentials, demoSeed } from "../../src/emulator/index.ts";
+import { demoCredentials } from "../../src/emulator/index.ts";
 import { runCli, spawnCli } from "../helpers/cli.ts";
-import { demoFileEnvironment, fileConfig, world, type FastlyParts, type World } from "../helpers/world.ts";
+import {
+  demoFileEnvironment,
+  demoSeedWith,
+  fileConfig,
+  world,
+  type FastlyParts,
+  type World,
+} from "../helpers/world.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
 const SERVICES = 10_000;
@@ -32,7 +39,7 @@ describe("security: ReDoS in nameMatches", () => {
     services.push({ name: `www integration ${"a".repeat(30)}!`, version: 1, createdAt: "-1d" });
     w = await world({
       dir: "ftr-redos-",
-      fastly: { ...demoSeed, services: [...(demoSeed.services ?? []), ...services] },
+      fastly: demoSeedWith({ services }),
     });
     await w.writeSecret("integration.txt", exporterTokens.integration.token + "\n");
   });

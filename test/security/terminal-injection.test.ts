@@ -7,9 +7,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { main } from "../../src/cli/main.ts";
-import { demoCredentials, demoSeed } from "../../src/emulator/index.ts";
+import { demoCredentials } from "../../src/emulator/index.ts";
 import { captureIO } from "../helpers/cli.ts";
-import { demoFileEnvironment, world, type FastlyParts, type World } from "../helpers/world.ts";
+import {
+  demoFileEnvironment,
+  demoSeedWith,
+  seedToken,
+  world,
+  type FastlyParts,
+  type World,
+} from "../helpers/world.ts";
 
 const { superuser } = demoCredentials;
 const HOSTILE_SERVICE = "integration\x1b[2K\r  revoke:   nothing (after the new token is verified in use)\n";
@@ -33,22 +40,10 @@ describe("security: terminal injection through names in the account", () => {
   before(async () => {
     w = await world({
       dir: "ftr-injection-",
-      fastly: {
-        ...demoSeed,
-        services: [...(demoSeed.services ?? []), { name: HOSTILE_SERVICE, version: 1, createdAt: "-1d" }],
-        automationTokens: [
-          ...(demoSeed.automationTokens ?? []),
-          {
-            name: HOSTILE_TOKEN,
-            value: HOSTILE_VALUE,
-            role: "engineer",
-            scope: "global:read",
-            services: [],
-            expiresAt: "+3d",
-            createdBy: superuser.id,
-          },
-        ],
-      },
+      fastly: demoSeedWith({
+        services: [{ name: HOSTILE_SERVICE, version: 1, createdAt: "-1d" }],
+        automationTokens: [seedToken(HOSTILE_TOKEN, HOSTILE_VALUE)],
+      }),
     });
     await w.writeFileConfig(
       [demoFileEnvironment("integration")],
