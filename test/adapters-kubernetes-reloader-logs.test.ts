@@ -15,10 +15,10 @@ import { memoryLogger } from "../src/util/log.ts";
 import { clearSecrets, registerSecret } from "../src/util/redact.ts";
 import { KUBE_TEST_TOKEN, type RunningKubernetesApi } from "./helpers/kubernetes-api-server.ts";
 import { untilNextSecond } from "./helpers/wait.ts";
-import { world, type KubernetesParts, type World } from "./helpers/world.ts";
+import { world, type World } from "./helpers/world.ts";
 
 const NS = "monitoring";
-let w: World & KubernetesParts;
+let w: World<"kubernetes">;
 let kube: RunningKubernetesApi;
 let kubeconfig: string;
 
@@ -26,9 +26,7 @@ before(async () => {
   w = await world({ kubernetes: { controllerDelayMs: 30, reloader: "env-vars" } });
   ({ kube, kubeconfig } = w);
 });
-after(async () => {
-  await w.close();
-});
+after(() => w.close());
 
 const ctx = (): AdapterContext & { log: ReturnType<typeof memoryLogger> } => ({
   environment: "integration",

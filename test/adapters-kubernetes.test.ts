@@ -20,9 +20,9 @@ import {
   startKubernetesApi,
   type RunningKubernetesApi,
 } from "./helpers/kubernetes-api-server.ts";
-import { world, type KubernetesParts, type World } from "./helpers/world.ts";
+import { world, type World } from "./helpers/world.ts";
 
-let w: World & KubernetesParts;
+let w: World<"kubernetes">;
 let kube: RunningKubernetesApi;
 let dir: string;
 let kubeconfig: string;
@@ -48,9 +48,7 @@ before(async () => {
   });
   ({ kube, dir, kubeconfig } = w);
 });
-after(async () => {
-  await w.close();
-});
+after(() => w.close());
 
 const ctx = (): AdapterContext & { log: ReturnType<typeof memoryLogger> } => ({
   environment: "integration",

@@ -8,19 +8,17 @@ import { createFastlyClient } from "../src/fastly/index.ts";
 import type { FastlyClient } from "../src/fastly/types.ts";
 import { memoryLogger } from "../src/util/log.ts";
 import { USER_AGENT } from "../src/version.ts";
-import { world, type FastlyParts, type World } from "./helpers/world.ts";
+import { world, type World } from "./helpers/world.ts";
 
 const { integration, staging } = demoCredentials.exporterTokens;
 
-let w: World & FastlyParts;
+let w: World<"fastly">;
 let superuser: FastlyClient;
 before(async () => {
   w = await world({ fastly: demoSeed });
   superuser = createFastlyClient({ token: demoCredentials.superuser.token, endpoint: w.emulator.url });
 });
-after(async () => {
-  await w.close();
-});
+after(() => w.close());
 
 const ctx = (tokenId: string, since: Date, otherTokenIds: string[] = []): VerifyContext => ({
   environment: "integration",

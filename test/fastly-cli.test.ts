@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { demoCredentials, demoSeed } from "../src/emulator/index.ts";
 import { FASTLY_CLI, fastlyCliSkip } from "./helpers/fastly-cli.ts";
-import { world, type FastlyParts, type World } from "./helpers/world.ts";
+import { world, type World } from "./helpers/world.ts";
 
 const CLI = FASTLY_CLI;
 const { superuser } = demoCredentials;
@@ -19,7 +19,7 @@ interface CliResult {
 }
 
 describe("the Fastly CLI against the emulator", { skip: fastlyCliSkip }, () => {
-  let w: World & FastlyParts;
+  let w: World<"fastly">;
 
   /**
    * Run the CLI with only the variables it needs: no inherited credentials or endpoints. Failures
@@ -57,9 +57,7 @@ describe("the Fastly CLI against the emulator", { skip: fastlyCliSkip }, () => {
   before(async () => {
     w = await world({ dir: "fastly-cli-home-", fastly: demoSeed });
   });
-  after(async () => {
-    await w?.close();
-  });
+  after(() => w?.close());
 
   test("fastly service list", async () => {
     const { stdout } = await fastly("service", "list", "--non-interactive");

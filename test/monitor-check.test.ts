@@ -17,7 +17,6 @@ import {
   demoSeedWith,
   seedToken,
   world,
-  type FastlyParts,
   type World,
 } from "./helpers/world.ts";
 
@@ -26,7 +25,7 @@ const CI_VALUE = "check-test-ci-token-value-0000001";
 const SECRETS = [...DEMO_TOKEN_VALUES, CI_VALUE];
 
 describe("ftr check", () => {
-  let w: World & FastlyParts;
+  let w: World<"fastly">;
   const outputs: string[] = [];
 
   /** Run `ftr check` in-process; relative config path, as a cron job would write it. */

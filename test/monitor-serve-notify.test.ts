@@ -17,14 +17,14 @@ import { notificationsFor } from "../src/notify/dispatch.ts";
 import { NOTICES_FILE } from "../src/notify/expiring.ts";
 import { memoryLogger } from "../src/util/log.ts";
 import { startNotifyReceiver, type NotifyReceiver } from "./helpers/notify-receiver.ts";
-import { fileConfig, world, type FastlyParts, type World } from "./helpers/world.ts";
+import { fileConfig, world, type World } from "./helpers/world.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
 const SECRET = "serve-notify-signing-key-55aa";
 const ENVS = ["integration", "staging", "production"] as const;
 
 describe("ftr serve notifies tokens entering their warning window", () => {
-  let w: World & FastlyParts;
+  let w: World<"fastly">;
   let receiver: NotifyReceiver;
   let offsetMs = 0;
   const now = () => new Date(Date.now() + offsetMs);
@@ -68,9 +68,7 @@ describe("ftr serve notifies tokens entering their warning window", () => {
     receiver = w.adopt(await startNotifyReceiver({ secret: SECRET }));
     for (const env of ENVS) await w.writeSecret(`${env}.txt`, exporterTokens[env].token);
   });
-  after(async () => {
-    await w?.close();
-  });
+  after(() => w?.close());
 
   it("once per token per window: not at the next refresh, not after a restart; a token entering later is told", async () => {
     const config = await writeConfig("window", "20d");

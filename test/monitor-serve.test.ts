@@ -18,14 +18,7 @@ import { parseListen, startServe, type ServeHandle } from "../src/monitor/index.
 import { openJournal } from "../src/rotation/journal.ts";
 import { captureIO } from "./helpers/cli.ts";
 import { skipWithoutPrometheus, startPrometheus, type RunningPrometheus } from "./helpers/prometheus.ts";
-import {
-  DEMO_TOKEN_VALUES,
-  demoSeedWith,
-  seedToken,
-  world,
-  type FastlyParts,
-  type World,
-} from "./helpers/world.ts";
+import { DEMO_TOKEN_VALUES, demoSeedWith, seedToken, world, type World } from "./helpers/world.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
 const EDGE_VALUE = "serve-test-edge-token-value-00001";
@@ -71,7 +64,7 @@ const DEPLOYED_EXPIRES_IN =
   "(min by (token_id) (fastly_automation_token_expiry_timestamp_seconds) - time()) * on (token_id) group_right () (fastly_automation_token_deployed == 1)";
 
 describe("ftr serve", () => {
-  let w: World & FastlyParts;
+  let w: World<"fastly">;
   let config: Config;
   /** The emulator's clock offset from ours, applied to the exporter's `now`. */
   let offsetMs = 0;
@@ -133,9 +126,7 @@ describe("ftr serve", () => {
     journal.close();
   });
 
-  after(async () => {
-    await w.close();
-  });
+  after(() => w.close());
 
   it("refreshes within its API budget, keeps the last values on failure, recovers, and closes", async () => {
     await w.admin.reset();

@@ -12,14 +12,7 @@ import { createFastlyClient } from "../src/fastly/index.ts";
 import { demoCredentials } from "../src/emulator/index.ts";
 import { collectStatus, renderStatus, timeBar, type StatusReport } from "../src/monitor/index.ts";
 import { captureIO } from "./helpers/cli.ts";
-import {
-  DEMO_TOKEN_VALUES,
-  demoSeedWith,
-  seedToken,
-  world,
-  type FastlyParts,
-  type World,
-} from "./helpers/world.ts";
+import { DEMO_TOKEN_VALUES, demoSeedWith, seedToken, world, type World } from "./helpers/world.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
 const UNMANAGED_VALUE = "status-test-unmanaged-value-0001";
@@ -61,7 +54,7 @@ function assertNoSecrets(text: string): void {
 }
 
 describe("ftr status", () => {
-  let w: World & FastlyParts;
+  let w: World<"fastly">;
   let configPath: string;
   /** The io of an in-process run in the world's directory, its stdout a terminal or not. */
   const cliIO = (env: Record<string, string>, tty = false) => captureIO({ env, cwd: w.dir, tty });
@@ -90,9 +83,7 @@ environments:${env("integration", "Integration")}${env("staging", "Staging")}${e
     );
   });
 
-  after(async () => {
-    await w.close();
-  });
+  after(() => w.close());
 
   const codes = (report: StatusReport, id: string) =>
     report.tokens.find((t) => t.id === id)?.findings.map((f) => f.code) ?? [];

@@ -20,10 +20,9 @@ import {
   externalSecretSyncStep,
   sentValues,
   useAwsTestCredentials,
-  type RunningAwsSecretsManager,
 } from "./helpers/aws-secrets-manager-server.ts";
 import { assertNoSecrets, assertSettled, type RotationEnv } from "./helpers/rotation-env.ts";
-import { world, type AwsParts, type World } from "./helpers/world.ts";
+import { world, type World } from "./helpers/world.ts";
 
 const SECRET = "govuk/fastly/api";
 const KEY = "fastly-api-token";
@@ -32,8 +31,7 @@ const KEY = "fastly-api-token";
 useAwsTestCredentials();
 
 describe("ftr rotate with an aws-secrets-manager store", () => {
-  let w: World & AwsParts;
-  let aws: RunningAwsSecretsManager;
+  let w: World<"aws">;
   let h: RotationEnv;
 
   beforeEach(async () => {
@@ -45,7 +43,6 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
         }),
       },
     });
-    aws = w.aws;
     h = await w.startRotationEnv({
       environments: ["integration"],
       verifyTimeout: "10s",
@@ -56,23 +53,21 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
         // The file the stand-in reads (relative paths resolve against the config's directory, which
         // is also the reload command's working directory).
         const exporterFile = String(env.secret.path);
-        env.secret = awsStoreConfig(aws, SECRET, KEY);
-        env.reload = [externalSecretSyncStep(aws, SECRET, KEY, exporterFile), ...(env.reload ?? [])];
+        env.secret = awsStoreConfig(w.aws, SECRET, KEY);
+        env.reload = [externalSecretSyncStep(w.aws, SECRET, KEY, exporterFile), ...(env.reload ?? [])];
       },
     });
     await mkdir(h.stateDir, { recursive: true, mode: 0o700 });
   });
-  afterEach(async () => {
-    await w?.close();
-  });
+  afterEach(() => w?.close());
 
   /** No token value, password or AWS secret key in what the rotator printed or journaled. */
   const assertNothingPrinted = (): void =>
-    assertNoSecrets(h.collectOutput(), [...h.knownSecrets(), ...awsSecrets(aws, SECRET, KEY)]);
+    assertNoSecrets(h.collectOutput(), [...h.knownSecrets(), ...awsSecrets(w.aws, SECRET, KEY)]);
 
   /** The secret's current JSON document. */
   const current = (): Record<string, string> =>
-    JSON.parse(aws.valueAt(SECRET) ?? "{}") as Record<string, string>;
+    JSON.parse(w.aws.valueAt(SECRET) ?? "{}") as Record<string, string>;
 
   it("plans from the value in AWS, rotates, and leaves the labels as AWS's own rotation does", async () => {
     // As a process of its own, so that whatever the AWS SDK prints would show.
@@ -91,7 +86,7 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
     const deployed = await assertSettled(h, "integration");
     assert.equal(deployed, result.environments[0]?.newTokenId);
 
-    const labels = aws.labels(SECRET);
+    const labels = w.aws.labels(SECRET);
     const ours = Object.entries(labels).find(([, stages]) => stages.includes("AWSCURRENT"))?.[0];
     assert.match(ours ?? "", /^fastly-token-rotator-\d{8}T\d{6}Z-[0-9a-f]{8}$/);
     assert.ok(Object.values(labels).some((stages) => stages.includes("AWSPREVIOUS")));
@@ -102,7 +97,7 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
     assert.deepEqual(await h.consumerRefusals(), []);
     // The value did reach AWS (the fake keeps what it received), and nowhere in our output.
     assert.ok(
-      sentValues(aws, SECRET, KEY).includes(h.readSecret("integration")),
+      sentValues(w.aws, SECRET, KEY).includes(h.readSecret("integration")),
       "the new token was sent to AWS",
     );
     assertNothingPrinted();
@@ -117,7 +112,7 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
     assert.match(failed.stdout + failed.stderr, /rolled back/);
     assert.equal(current()[KEY], before, "AWSCURRENT holds the previous value again");
     assert.equal(current()["other-key"], "kept");
-    assert.ok(!Object.values(aws.labels(SECRET)).some((stages) => stages.includes("AWSPENDING")));
+    assert.ok(!Object.values(w.aws.labels(SECRET)).some((stages) => stages.includes("AWSPENDING")));
     await assertSettled(h, "integration");
     assert.deepEqual(await h.consumerRefusals(), []);
     assertNothingPrinted();
@@ -127,7 +122,7 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
     const before = current()[KEY]!;
     const beforeId = (await h.tokenSelf(before)).id;
     // The first label move (AWSCURRENT) succeeds; the second (dropping AWSPENDING) keeps failing.
-    aws.fail({
+    w.aws.fail({
       operation: "UpdateSecretVersionStage",
       skip: 1,
       times: 3,
@@ -139,7 +134,7 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
     assert.match(failed.stdout, /integration\s+│\s+rolled-back/);
     assert.match(failed.stdout, /promote failed/);
     assert.equal(current()[KEY], before, "AWSCURRENT holds the previous value again");
-    assert.ok(!Object.values(aws.labels(SECRET)).some((stages) => stages.includes("AWSPENDING")));
+    assert.ok(!Object.values(w.aws.labels(SECRET)).some((stages) => stages.includes("AWSPENDING")));
     assert.equal(await assertSettled(h, "integration"), beforeId);
     assert.deepEqual(await h.consumerRefusals(), []);
     assertNothingPrinted();
@@ -158,14 +153,14 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
       const before = current()[KEY]!;
       const beforeId = (await h.tokenSelf(before)).id;
       const from = h.journal().length;
-      aws.fail(
+      w.aws.fail(
         kill.phase === "before"
           ? { operation: kill.operation, hold: true }
           : { operation: kill.operation, holdAfter: true },
       );
       const child = h.spawnCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
       await Promise.race([
-        aws.held(),
+        w.aws.held(),
         child.done.then((ended) => {
           throw new Error(`the run ended before ${kill.operation}: ${ended.stdout}${ended.stderr}`);
         }),
@@ -173,8 +168,8 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
       child.child.kill("SIGKILL");
       const ended = await child.done;
       assert.equal(ended.signal, "SIGKILL");
-      await aws.idle(); // the held call ends with its connection
-      aws.release();
+      await w.aws.idle(); // the held call ends with its connection
+      w.aws.release();
       const left = h.journal().slice(from);
       t.diagnostic(`killed after "${left.at(-1)?.step} ${left.at(-1)?.status}"`);
       const runId = left.at(-1)?.runId;
@@ -196,7 +191,7 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
         assert.equal(current()[KEY], before, "AWSCURRENT holds the previous value");
       }
       assert.equal(current()["other-key"], "kept");
-      assert.ok(!Object.values(aws.labels(SECRET)).some((stages) => stages.includes("AWSPENDING")));
+      assert.ok(!Object.values(w.aws.labels(SECRET)).some((stages) => stages.includes("AWSPENDING")));
       // No token of the run alive besides the deployed one.
       assert.deepEqual(
         (await h.liveTokens()).filter((tk) => tk.id !== deployed && tk.id === finish.newTokenId),

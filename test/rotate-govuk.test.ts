@@ -15,11 +15,10 @@ import {
   awsStoreConfig,
   sentValues,
   useAwsTestCredentials,
-  type RunningAwsSecretsManager,
 } from "./helpers/aws-secrets-manager-server.ts";
-import { KUBE_TEST_TOKEN, type RunningKubernetesApi } from "./helpers/kubernetes-api-server.ts";
+import { KUBE_TEST_TOKEN } from "./helpers/kubernetes-api-server.ts";
 import { assertNoSecrets, assertSettled, type RotationEnv } from "./helpers/rotation-env.ts";
-import { world, type AwsParts, type KubernetesParts, type World } from "./helpers/world.ts";
+import { world, type World } from "./helpers/world.ts";
 
 const SECRET = "govuk/fastly/api";
 const KEY = "fastly-api-token";
@@ -30,9 +29,7 @@ const DEPLOYMENT = "fastly-exporter-prometheus-fastly-exporter";
 useAwsTestCredentials();
 
 describe("the GOV.UK pipeline: Secrets Manager, External Secrets, a Deployment rollout", () => {
-  let w: World & AwsParts & KubernetesParts;
-  let aws: RunningAwsSecretsManager;
-  let kube: RunningKubernetesApi;
+  let w: World<"aws" | "kubernetes">;
   let h: RotationEnv;
   let failSyncs = 0;
 
@@ -59,9 +56,8 @@ describe("the GOV.UK pipeline: Secrets Manager, External Secrets, a Deployment r
         onRollout: () => h.restartExporter("integration"),
       },
     });
-    ({ aws, kube } = w);
-    kube.addExternalSecret(NAMESPACE, EXTERNAL_SECRET);
-    kube.addDeployment(NAMESPACE, DEPLOYMENT);
+    w.kube.addExternalSecret(NAMESPACE, EXTERNAL_SECRET);
+    w.kube.addDeployment(NAMESPACE, DEPLOYMENT);
 
     h = await w.startRotationEnv({
       environments: ["integration"],
@@ -71,7 +67,7 @@ describe("the GOV.UK pipeline: Secrets Manager, External Secrets, a Deployment r
       stateDir: "state",
       configure: (doc) => {
         const env = doc.environments[0]!;
-        env.secret = awsStoreConfig(aws, SECRET, KEY);
+        env.secret = awsStoreConfig(w.aws, SECRET, KEY);
         const access = { kubeconfig: w.kubeconfig, context: "integration", timeout: "20s", interval: "1s" };
         env.reload = [
           { type: "external-secret", namespace: NAMESPACE, name: EXTERNAL_SECRET, ...access },
@@ -80,12 +76,10 @@ describe("the GOV.UK pipeline: Secrets Manager, External Secrets, a Deployment r
       },
     });
   });
-  after(async () => {
-    await w?.close();
-  });
+  after(() => w?.close());
 
   const current = (): Record<string, string> =>
-    JSON.parse(aws.valueAt(SECRET) ?? "{}") as Record<string, string>;
+    JSON.parse(w.aws.valueAt(SECRET) ?? "{}") as Record<string, string>;
 
   it("rotates with no exec step and proves the new token in use through Fastly and Prometheus", async () => {
     assert.ok(h.prometheusUrl, "Prometheus runs");
@@ -107,17 +101,17 @@ describe("the GOV.UK pipeline: Secrets Manager, External Secrets, a Deployment r
     assert.equal(deployed, env.newTokenId);
     assert.equal(current()[KEY], h.readSecret("integration"));
     assert.equal(current()["other-key"], "kept");
-    const es = kube.externalSecret(NAMESPACE, EXTERNAL_SECRET) as {
+    const es = w.kube.externalSecret(NAMESPACE, EXTERNAL_SECRET) as {
       metadata: { annotations: Record<string, string> };
     };
     assert.ok(es.metadata.annotations["force-sync"]);
-    const dep = kube.deployment(NAMESPACE, DEPLOYMENT) as { metadata: { generation: number } };
+    const dep = w.kube.deployment(NAMESPACE, DEPLOYMENT) as { metadata: { generation: number } };
     assert.equal(dep.metadata.generation, 2, "one rollout restart");
     assert.deepEqual(await h.consumerRefusals(), []);
     // The fake keeps what AWS received: the new value was sent there (and is searched for in our
     // output, never in AWS's log, at the end).
     assert.ok(
-      sentValues(aws, SECRET, KEY).includes(h.readSecret("integration")),
+      sentValues(w.aws, SECRET, KEY).includes(h.readSecret("integration")),
       "the new token was sent to AWS",
     );
   });
@@ -137,10 +131,10 @@ describe("the GOV.UK pipeline: Secrets Manager, External Secrets, a Deployment r
 
   it("printed no token value, password, AWS key or Kubernetes token anywhere", () => {
     assertNoSecrets(
-      [...h.collectOutput(), { source: "Kubernetes request log", text: JSON.stringify(kube.requests) }],
+      [...h.collectOutput(), { source: "Kubernetes request log", text: JSON.stringify(w.kube.requests) }],
       [
         ...h.knownSecrets(),
-        ...awsSecrets(aws, SECRET, KEY),
+        ...awsSecrets(w.aws, SECRET, KEY),
         { label: "Kubernetes token", value: KUBE_TEST_TOKEN },
       ],
     );

@@ -10,22 +10,16 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { RotationResult } from "../src/rotation/rotate.ts";
 import { demoCredentials } from "../src/emulator/index.ts";
-import {
-  KUBE_TEST_TOKEN,
-  kubernetesRolloutStep,
-  kubernetesSecretStoreConfig,
-  type RunningKubernetesApi,
-} from "./helpers/kubernetes-api-server.ts";
+import { KUBE_TEST_TOKEN, kubeRolloutStep, kubeSecretStoreConfig } from "./helpers/kubernetes-api-server.ts";
 import { assertNoSecrets, assertSettled, type ConfigDoc, type RotationEnv } from "./helpers/rotation-env.ts";
-import { world, type KubernetesParts, type World } from "./helpers/world.ts";
+import { world, type World } from "./helpers/world.ts";
 
 const NAMESPACE = "monitoring";
 const SECRET = "fastly-exporter-token";
 const DEPLOYMENT = "fastly-exporter";
 
 describe("ftr rotate with Reloader restarting the exporter (restart: false) and a kubernetes-logs check", () => {
-  let w: World & KubernetesParts;
-  let kube: RunningKubernetesApi;
+  let w: World<"kubernetes">;
   let h: RotationEnv;
   let mirrored = 0;
   let mirror: NodeJS.Timeout | undefined;
@@ -39,8 +33,8 @@ describe("ftr rotate with Reloader restarting the exporter (restart: false) and 
     if (end <= mirrored) return;
     const lines = text.slice(mirrored, end).split("\n").filter(Boolean);
     mirrored = end;
-    for (const pod of kube.currentPods(NAMESPACE, DEPLOYMENT)) {
-      for (const line of lines) kube.appendLog(NAMESPACE, pod.name, line);
+    for (const pod of w.kube.currentPods(NAMESPACE, DEPLOYMENT)) {
+      for (const line of lines) w.kube.appendLog(NAMESPACE, pod.name, line);
     }
   };
 
@@ -50,14 +44,14 @@ describe("ftr rotate with Reloader restarting the exporter (restart: false) and 
         controllerDelayMs: 300,
         reloader: "env-vars",
         onRollout: async () => {
-          const value = kube.secretValues(NAMESPACE, SECRET)?.["fastly-api-token"] ?? "";
+          const value = w.kube.secretValues(NAMESPACE, SECRET)?.["fastly-api-token"] ?? "";
           await h.writeSecret("integration", value);
           copyLogs();
           await h.restartExporter("integration");
           if (refuseNext) {
             refuseNext = false;
-            for (const pod of kube.currentPods(NAMESPACE, DEPLOYMENT)) {
-              kube.appendLog(
+            for (const pod of w.kube.currentPods(NAMESPACE, DEPLOYMENT)) {
+              w.kube.appendLog(
                 NAMESPACE,
                 pod.name,
                 `level=error component=rt service_id=SU1Z0isxPaozGVKXdv0eY status_code=403 response_ts=0 err="key ${value} not allowed" msg="token may be invalid"\u001b[31m\r`,
@@ -67,11 +61,10 @@ describe("ftr rotate with Reloader restarting the exporter (restart: false) and 
         },
       },
     });
-    kube = w.kube;
-    kube.addSecret(NAMESPACE, SECRET, {
+    w.kube.addSecret(NAMESPACE, SECRET, {
       "fastly-api-token": demoCredentials.exporterTokens.integration.token,
     });
-    kube.addDeployment(NAMESPACE, DEPLOYMENT, 1, {
+    w.kube.addDeployment(NAMESPACE, DEPLOYMENT, 1, {
       secret: SECRET,
       annotations: { "reloader.stakater.com/auto": "true" },
     });
@@ -81,8 +74,8 @@ describe("ftr rotate with Reloader restarting the exporter (restart: false) and 
       verifyInterval: "1s",
       configure: (doc) => {
         const env = doc.environments[0]!;
-        env.secret = kubernetesSecretStoreConfig(w.kubeconfig, NAMESPACE, SECRET, "fastly-api-token");
-        env.reload = [kubernetesRolloutStep(w.kubeconfig, NAMESPACE, DEPLOYMENT, { restart: false })];
+        env.secret = kubeSecretStoreConfig(w.kubeconfig, NAMESPACE, SECRET, "fastly-api-token");
+        env.reload = [kubeRolloutStep(w.kubeconfig, NAMESPACE, DEPLOYMENT, { restart: false })];
         env.verify = [
           {
             type: "kubernetes-logs",
@@ -105,7 +98,7 @@ describe("ftr rotate with Reloader restarting the exporter (restart: false) and 
   });
 
   const generation = (): number =>
-    (kube.deployment(NAMESPACE, DEPLOYMENT) as { metadata: { generation: number } }).metadata.generation;
+    (w.kube.deployment(NAMESPACE, DEPLOYMENT) as { metadata: { generation: number } }).metadata.generation;
 
   it("rotates: Reloader's rollout is waited for, the new pod's log is quiet, no consumer refusals", async () => {
     const before = generation();
@@ -117,7 +110,7 @@ describe("ftr rotate with Reloader restarting the exporter (restart: false) and 
     assert.match(steps.find((s) => s.step === "verify")?.detail ?? "", /kubernetes-logs .*quiet for 3s/);
     await assertSettled(h, "integration");
     assert.equal(generation(), before + 1, "one rollout, Reloader's; ftr restarted nothing");
-    const template = kube.deployment(NAMESPACE, DEPLOYMENT) as {
+    const template = w.kube.deployment(NAMESPACE, DEPLOYMENT) as {
       spec: { template: { metadata: { annotations?: Record<string, string> } } };
     };
     assert.equal(
@@ -141,7 +134,7 @@ describe("ftr rotate with Reloader restarting the exporter (restart: false) and 
   });
 
   it("without Reloader running, the wait times out naming its annotation and the rotation rolls back", async () => {
-    kube.setReloader(undefined);
+    w.kube.setReloader(undefined);
     const doc: ConfigDoc = h.config();
     const reload = doc.environments[0]!.reload![0]!;
     reload.timeout = "4s";
@@ -158,13 +151,13 @@ describe("ftr rotate with Reloader restarting the exporter (restart: false) and 
       await assertSettled(h, "integration");
       assert.deepEqual(await h.consumerRefusals(), []);
     } finally {
-      kube.setReloader("env-vars");
+      w.kube.setReloader("env-vars");
     }
   });
 
   it("printed no token value, password or Kubernetes token anywhere", () => {
     assertNoSecrets(
-      [...h.collectOutput(), { source: "Kubernetes request log", text: JSON.stringify(kube.requests) }],
+      [...h.collectOutput(), { source: "Kubernetes request log", text: JSON.stringify(w.kube.requests) }],
       [...h.knownSecrets(), { label: "Kubernetes token", value: KUBE_TEST_TOKEN }],
     );
   });

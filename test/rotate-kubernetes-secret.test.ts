@@ -10,22 +10,16 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { demoCredentials } from "../src/emulator/index.ts";
-import {
-  KUBE_TEST_TOKEN,
-  kubernetesRolloutStep,
-  kubernetesSecretStoreConfig,
-  type RunningKubernetesApi,
-} from "./helpers/kubernetes-api-server.ts";
+import { KUBE_TEST_TOKEN, kubeRolloutStep, kubeSecretStoreConfig } from "./helpers/kubernetes-api-server.ts";
 import { assertNoSecrets, assertSettled, type RotationEnv } from "./helpers/rotation-env.ts";
-import { world, type KubernetesParts, type World } from "./helpers/world.ts";
+import { world, type World } from "./helpers/world.ts";
 
 const NAMESPACE = "monitoring";
 const SECRET = "fastly-exporter-token";
 const DEPLOYMENT = "fastly-exporter";
 
 describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout reloader", () => {
-  let w: World & KubernetesParts;
-  let kube: RunningKubernetesApi;
+  let w: World<"kubernetes">;
   let h: RotationEnv;
   let failRollouts = 0;
 
@@ -41,42 +35,39 @@ describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout rel
             throw new Error("CrashLoopBackOff");
           }
           // The new pod starts with the Secret as it is now.
-          const value = kube.secretValues(NAMESPACE, SECRET)?.["fastly-api-token"] ?? "";
+          const value = w.kube.secretValues(NAMESPACE, SECRET)?.["fastly-api-token"] ?? "";
           await h.writeSecret("integration", value);
           await h.restartExporter("integration");
         },
       },
     });
-    kube = w.kube;
-    kube.addSecret(NAMESPACE, SECRET, {
+    w.kube.addSecret(NAMESPACE, SECRET, {
       "fastly-api-token": demoCredentials.exporterTokens.integration.token,
       "other-key": "kept",
     });
-    kube.addDeployment(NAMESPACE, DEPLOYMENT);
+    w.kube.addDeployment(NAMESPACE, DEPLOYMENT);
     h = await w.startRotationEnv({
       environments: ["integration"],
       verifyTimeout: "10s",
       verifyInterval: "1s",
       configure: (doc) => {
         const env = doc.environments[0]!;
-        env.secret = kubernetesSecretStoreConfig(w.kubeconfig, NAMESPACE, SECRET, "fastly-api-token");
-        env.reload = [kubernetesRolloutStep(w.kubeconfig, NAMESPACE, DEPLOYMENT)];
+        env.secret = kubeSecretStoreConfig(w.kubeconfig, NAMESPACE, SECRET, "fastly-api-token");
+        env.reload = [kubeRolloutStep(w.kubeconfig, NAMESPACE, DEPLOYMENT)];
       },
     });
   });
-  afterEach(async () => {
-    await w?.close();
-  });
+  afterEach(() => w?.close());
 
   /** No token value, password or Kubernetes token in what the world printed or journaled. */
   const assertNothingPrinted = (): void =>
     assertNoSecrets(
-      [...h.collectOutput(), { source: "Kubernetes request log", text: JSON.stringify(kube.requests) }],
+      [...h.collectOutput(), { source: "Kubernetes request log", text: JSON.stringify(w.kube.requests) }],
       [
         ...h.knownSecrets(),
         {
           label: "previous value in the companion Secret",
-          value: kube.secretValues(NAMESPACE, `${SECRET}-ftr`)?.previous ?? "",
+          value: w.kube.secretValues(NAMESPACE, `${SECRET}-ftr`)?.previous ?? "",
         },
         { label: "Kubernetes token", value: KUBE_TEST_TOKEN },
       ],
@@ -86,11 +77,11 @@ describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout rel
     const rotated = await h.runCli(["rotate", "--config", h.configPath, "--yes"]);
     assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
     await assertSettled(h, "integration");
-    const values = kube.secretValues(NAMESPACE, SECRET)!;
+    const values = w.kube.secretValues(NAMESPACE, SECRET)!;
     assert.equal(values["fastly-api-token"], h.readSecret("integration"));
     assert.equal(values["other-key"], "kept");
     assert.equal(
-      kube.secretValues(NAMESPACE, `${SECRET}-ftr`)?.previous,
+      w.kube.secretValues(NAMESPACE, `${SECRET}-ftr`)?.previous,
       demoCredentials.exporterTokens.integration.token,
     );
     assert.deepEqual(await h.consumerRefusals(), []);
@@ -98,14 +89,14 @@ describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout rel
   });
 
   it("a rollout past its progress deadline restores the Secret and rolls out the old token again", async () => {
-    const before = kube.secretValues(NAMESPACE, SECRET)?.["fastly-api-token"];
+    const before = w.kube.secretValues(NAMESPACE, SECRET)?.["fastly-api-token"];
     assert.equal(before, demoCredentials.exporterTokens.integration.token);
     failRollouts = 1;
     const failed = await h.runCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
     assert.equal(failed.code, 1, failed.stdout + failed.stderr);
     assert.match(failed.stdout, /integration\s+│\s+rolled-back/);
     assert.match(failed.stdout, /exceeded its progress deadline/);
-    assert.equal(kube.secretValues(NAMESPACE, SECRET)!["fastly-api-token"], before);
+    assert.equal(w.kube.secretValues(NAMESPACE, SECRET)!["fastly-api-token"], before);
     await assertSettled(h, "integration");
     assert.deepEqual(await h.consumerRefusals(), []);
     assertNothingPrinted();
@@ -125,13 +116,13 @@ describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout rel
   ] as const;
   for (const kill of KILLS) {
     it(`a rotate killed when ${kill.what} reached the API server (held ${kill.phase} it is carried out) is finished by ftr resume`, async (t) => {
-      const before = kube.secretValues(NAMESPACE, SECRET)!["fastly-api-token"];
+      const before = w.kube.secretValues(NAMESPACE, SECRET)!["fastly-api-token"];
       const beforeId = (await h.tokenSelf(before!)).id;
       const from = h.journal().length;
-      kube.hold("PATCH", kill.resource, kill.phase, kill.name);
+      w.kube.hold("PATCH", kill.resource, kill.phase, kill.name);
       const child = h.spawnCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
       await Promise.race([
-        kube.held(),
+        w.kube.held(),
         child.done.then((ended) => {
           throw new Error(`the run ended before ${kill.what}: ${ended.stdout}${ended.stderr}`);
         }),
@@ -139,8 +130,8 @@ describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout rel
       child.child.kill("SIGKILL");
       const ended = await child.done;
       assert.equal(ended.signal, "SIGKILL");
-      await kube.idle(); // the held request ends with its connection
-      kube.release();
+      await w.kube.idle(); // the held request ends with its connection
+      w.kube.release();
       const left = h.journal().slice(from);
       t.diagnostic(`killed after "${left.at(-1)?.step} ${left.at(-1)?.status}"`);
       const runId = left.at(-1)?.runId;
@@ -153,7 +144,7 @@ describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout rel
         .find((r) => r.runId === runId && r.step === "finish");
       assert.ok(finish, resumed.stdout + resumed.stderr);
       const deployed = await assertSettled(h, "integration");
-      const values = kube.secretValues(NAMESPACE, SECRET)!;
+      const values = w.kube.secretValues(NAMESPACE, SECRET)!;
       if (finish.outcome === "rotated") {
         assert.equal(deployed, finish.newTokenId);
       } else {

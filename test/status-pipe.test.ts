@@ -7,10 +7,10 @@ import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { demoCredentials, generateSeed } from "../src/emulator/index.ts";
 import { CLI_NODE_ARGS } from "./helpers/cli.ts";
-import { BENCH_ENVIRONMENT, world, type FastlyParts, type World } from "./helpers/world.ts";
+import { BENCH_ENVIRONMENT, world, type World } from "./helpers/world.ts";
 
 describe("ftr status --json through a pipe", () => {
-  let w: World & FastlyParts;
+  let w: World<"fastly">;
 
   before(async () => {
     w = await world({
@@ -23,9 +23,7 @@ describe("ftr status --json through a pipe", () => {
     await w.writeFileConfig([BENCH_ENVIRONMENT], "state: { dir: ./state }");
   });
 
-  after(async () => {
-    await w.close();
-  });
+  after(() => w.close());
 
   it("writes every byte before exiting, to a reader that is slow to start", async () => {
     const child = spawn(process.execPath, [...CLI_NODE_ARGS, "status", "--config", "ftr.yaml", "--json"], {

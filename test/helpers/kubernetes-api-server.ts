@@ -1549,7 +1549,7 @@ export async function writeKubeconfig(path: string, server: string, context = "t
 // ---- the rotation world's side of it -----------------------------------------------------------
 
 /** The config of a `kubernetes-secret` store: key `key` of Secret `namespace/name`. */
-export function kubernetesSecretStoreConfig(
+export function kubeSecretStoreConfig(
   kubeconfig: string,
   namespace: string,
   name: string,
@@ -1559,7 +1559,7 @@ export function kubernetesSecretStoreConfig(
 }
 
 /** A `kubernetes-rollout` reload step for Deployment `namespace/deployment`, waiting 20 s at most. */
-export function kubernetesRolloutStep(
+export function kubeRolloutStep(
   kubeconfig: string,
   namespace: string,
   deployment: string,

@@ -53,7 +53,7 @@ export interface Closable {
 }
 
 /** What every world has. */
-export interface World {
+export interface WorldBase {
   /** The temporary directory (removed by `close()`). */
   readonly dir: string;
   /** Write `yaml` to `name` (default `ftr.yaml`) in the directory; returns its path. */
@@ -87,11 +87,20 @@ export interface KubernetesParts {
   readonly kubeconfig: string;
 }
 
-/** The world {@link world} returns for `O`: the parts asked for, typed as present. */
-export type WorldOf<O extends WorldOptions> = World &
-  (O extends { readonly fastly: object } ? FastlyParts : unknown) &
-  (O extends { readonly aws: object | true } ? AwsParts : unknown) &
-  (O extends { readonly kubernetes: object | true } ? KubernetesParts : unknown);
+/** A part of a world, named by the option that starts it. */
+export type Part = "fastly" | "aws" | "kubernetes";
+
+/** A world with the parts `P` (`World<"aws" | "kubernetes">`), each typed as present. */
+export type World<P extends Part = never> = WorldBase &
+  ("fastly" extends P ? FastlyParts : unknown) &
+  ("aws" extends P ? AwsParts : unknown) &
+  ("kubernetes" extends P ? KubernetesParts : unknown);
+
+/** The parts `O` asks for. */
+type PartsOf<O extends WorldOptions> =
+  | (O extends { readonly fastly: object } ? "fastly" : never)
+  | (O extends { readonly aws: object | true } ? "aws" : never)
+  | (O extends { readonly kubernetes: object | true } ? "kubernetes" : never);
 
 /** One environment of a config whose secrets are files: `./<name>.txt`, verified by `token-in-use`. */
 export interface FileEnvironment {
@@ -216,7 +225,7 @@ export const STATE_ONLY_CONFIG = [
 ].join("\n");
 
 /** Start what `options` asks for. Always `close()` the world (in `after`); a failed start closes itself. */
-export async function world<const O extends WorldOptions>(options: O): Promise<WorldOf<O>> {
+export async function world<const O extends WorldOptions>(options: O): Promise<World<PartsOf<O>>> {
   const dir = await mkdtemp(join(tmpdir(), options.dir ?? "ftr-test-"));
   const closers: (() => Promise<void>)[] = [() => rm(dir, { recursive: true, force: true })];
   const close = async (): Promise<void> => {
@@ -266,7 +275,7 @@ export async function world<const O extends WorldOptions>(options: O): Promise<W
     throw error;
   }
 
-  const base: World = {
+  const base: WorldBase = {
     dir,
     async writeConfig(yaml, name = "ftr.yaml") {
       const path = join(dir, name);
@@ -282,5 +291,5 @@ export async function world<const O extends WorldOptions>(options: O): Promise<W
     adopt,
     close,
   };
-  return { ...base, ...parts } as WorldOf<O>;
+  return { ...base, ...parts } as World<PartsOf<O>>;
 }

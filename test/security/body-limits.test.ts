@@ -85,8 +85,7 @@ describe("response bodies are capped", () => {
   });
 
   it("Kubernetes: an answer past 32 MiB fails naming the cap", async () => {
-    const kubeconfig = join(h.dir, "capped-kubeconfig");
-    await writeKubeconfig(kubeconfig, url, "c");
+    const kubeconfig = await writeKubeconfig(join(h.dir, "capped-kubeconfig"), url, "c");
     const store = createKubernetesSecretStore({
       namespace: "monitoring",
       name: "exporter",

@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { demoSeed } from "../../src/emulator/index.ts";
 import { runCli } from "../helpers/cli.ts";
-import { demoFileEnvironment, world, type FastlyParts, type World } from "../helpers/world.ts";
+import { demoFileEnvironment, world, type World } from "../helpers/world.ts";
 
 describe("security: check with a refused credential", () => {
-  let w: World & FastlyParts;
+  let w: World<"fastly">;
 
   before(async () => {
     w = await world({ dir: "ftr-check-refused-", fastly: demoSeed });
@@ -20,9 +20,7 @@ describe("security: check with a refused credential", () => {
     );
   });
 
-  after(async () => {
-    await w.close();
-  });
+  after(() => w.close());
 
   it("FASTLY_API_TOKEN=typo ftr check --all exits 1 and says the credential was refused", async () => {
     const { code, stdout, stderr } = await runCli(["check", "--all", "--config", "ftr.yaml"], {

@@ -12,9 +12,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { demoCredentials } from "../../src/emulator/index.ts";
 import { AWS_TEST_CREDENTIALS, awsStoreConfig } from "../helpers/aws-secrets-manager-server.ts";
-import { kubernetesSecretStoreConfig } from "../helpers/kubernetes-api-server.ts";
+import { kubeSecretStoreConfig } from "../helpers/kubernetes-api-server.ts";
 import type { RotationEnv } from "../helpers/rotation-env.ts";
-import { world, type AwsParts, type KubernetesParts, type World } from "../helpers/world.ts";
+import { world, type World } from "../helpers/world.ts";
 
 const CREDENTIAL_NAMES = [
   "FASTLY_API_TOKEN",
@@ -34,7 +34,7 @@ delete process.env.AWS_SESSION_TOKEN;
 delete process.env.AWS_PROFILE;
 
 describe("credentials stay in ftr's memory", () => {
-  let w: World & AwsParts & KubernetesParts;
+  let w: World<"aws" | "kubernetes">;
   let h: RotationEnv;
   const dumped = (name: string) => join(h.dir, name);
   const secretValues = () => [
@@ -76,7 +76,7 @@ describe("credentials stay in ftr's memory", () => {
         const [, staging, production] = doc.environments;
         staging!.secret = { ...awsStoreConfig(w.aws, "govuk/fastly/api", ""), profile: "dumper" };
         delete staging!.secret.jsonKey;
-        production!.secret = kubernetesSecretStoreConfig(
+        production!.secret = kubeSecretStoreConfig(
           "./kubeconfig",
           "monitoring",
           "govuk-fastly-api",
@@ -121,9 +121,7 @@ describe("credentials stay in ftr's memory", () => {
       ].join("\n"),
     );
   });
-  after(async () => {
-    await w?.close();
-  });
+  after(() => w?.close());
 
   it("an exec reloader and an exec verifier see neither variable", async () => {
     const result = await h.runCliProcess(

@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { demoCredentials } from "../../src/emulator/index.ts";
 import { redact, registerSecret } from "../../src/util/redact.ts";
-import { kubernetesSecretStoreConfig, type RunningKubernetesApi } from "../helpers/kubernetes-api-server.ts";
+import { kubeSecretStoreConfig } from "../helpers/kubernetes-api-server.ts";
 import type { RotationEnv } from "../helpers/rotation-env.ts";
-import { world, type KubernetesParts, type World } from "../helpers/world.ts";
+import { world, type World } from "../helpers/world.ts";
 
 /** The forms of `value` a server may echo. */
 function echoes(value: string): string[] {
@@ -27,14 +27,12 @@ function echoes(value: string): string[] {
 }
 
 describe("a Kubernetes 422 quoting the Secret it refused", () => {
-  let w: World & KubernetesParts;
-  let kube: RunningKubernetesApi;
+  let w: World<"kubernetes">;
   let h: RotationEnv;
 
   before(async () => {
     w = await world({ kubernetes: { controllerDelayMs: 50 } });
-    kube = w.kube;
-    kube.addSecret("monitoring", "fastly-exporter-token", {
+    w.kube.addSecret("monitoring", "fastly-exporter-token", {
       "fastly-api-token": demoCredentials.exporterTokens.integration.token,
     });
     h = await w.startRotationEnv({
@@ -42,7 +40,7 @@ describe("a Kubernetes 422 quoting the Secret it refused", () => {
       exporters: false,
       configure: (doc) => {
         const env = doc.environments[0]!;
-        env.secret = kubernetesSecretStoreConfig(
+        env.secret = kubeSecretStoreConfig(
           w.kubeconfig,
           "monitoring",
           "fastly-exporter-token",
@@ -53,13 +51,11 @@ describe("a Kubernetes 422 quoting the Secret it refused", () => {
       },
     });
   });
-  after(async () => {
-    await w?.close();
-  });
+  after(() => w?.close());
 
   it("the new token's base64 form reaches neither stderr, stdout nor the journal", async () => {
-    kube.rejectQuoting("PATCH", "secrets");
-    kube.rejectQuoting("POST", "secrets");
+    w.kube.rejectQuoting("PATCH", "secrets");
+    w.kube.rejectQuoting("POST", "secrets");
     const result = await h.runCliProcess([
       "rotate",
       "--config",
@@ -70,10 +66,10 @@ describe("a Kubernetes 422 quoting the Secret it refused", () => {
       "--force",
     ]);
     assert.equal(result.code, 1, result.stderr);
-    assert.ok(kube.quoted.length > 0, "the webhook quoted a request");
+    assert.ok(w.kube.quoted.length > 0, "the webhook quoted a request");
     // The token values the rotation sent, decoded from what the webhook quoted.
     const sentValues = new Set<string>();
-    for (const body of kube.quoted) {
+    for (const body of w.kube.quoted) {
       const data = (JSON.parse(body) as { data?: Record<string, string | null> }).data ?? {};
       for (const [key, encoded] of Object.entries(data)) {
         if (encoded && key === "pending") sentValues.add(Buffer.from(encoded, "base64").toString("utf8"));

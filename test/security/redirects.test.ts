@@ -152,8 +152,7 @@ describe("redirects are never followed", () => {
   it("Kubernetes (client-node): neither the bearer token nor the Secret's data go elsewhere", async () => {
     received.length = 0;
     redirects = () => true;
-    const kubeconfig = join(h.dir, "redirecting-kubeconfig");
-    await writeKubeconfig(kubeconfig, redirectorUrl, "r");
+    const kubeconfig = await writeKubeconfig(join(h.dir, "redirecting-kubeconfig"), redirectorUrl, "r");
     const store = createKubernetesSecretStore({
       namespace: "monitoring",
       name: "exporter",

@@ -8,14 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { demoCredentials } from "../../src/emulator/index.ts";
 import { runCli, spawnCli } from "../helpers/cli.ts";
-import {
-  demoFileEnvironment,
-  demoSeedWith,
-  fileConfig,
-  world,
-  type FastlyParts,
-  type World,
-} from "../helpers/world.ts";
+import { demoFileEnvironment, demoSeedWith, fileConfig, world, type World } from "../helpers/world.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
 const SERVICES = 10_000;
@@ -28,7 +21,7 @@ const config = (endpoint: string, nameMatches: string) =>
   ]);
 
 describe("security: ReDoS in nameMatches", () => {
-  let w: World & FastlyParts;
+  let w: World<"fastly">;
 
   before(async () => {
     const services = Array.from({ length: SERVICES - 1 }, (_, i) => ({
@@ -44,9 +37,7 @@ describe("security: ReDoS in nameMatches", () => {
     await w.writeSecret("integration.txt", exporterTokens.integration.token + "\n");
   });
 
-  after(async () => {
-    await w.close();
-  });
+  after(() => w.close());
 
   it(`plan over ${SERVICES} names with ^(\\w+\\s?)*$ finishes`, async () => {
     await w.writeConfig(config(w.emulator.url, "^(\\w+\\s?)*$"));

@@ -9,14 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { main } from "../../src/cli/main.ts";
 import { demoCredentials } from "../../src/emulator/index.ts";
 import { captureIO } from "../helpers/cli.ts";
-import {
-  demoFileEnvironment,
-  demoSeedWith,
-  seedToken,
-  world,
-  type FastlyParts,
-  type World,
-} from "../helpers/world.ts";
+import { demoFileEnvironment, demoSeedWith, seedToken, world, type World } from "../helpers/world.ts";
 
 const { superuser } = demoCredentials;
 const HOSTILE_SERVICE = "integration\x1b[2K\r  revoke:   nothing (after the new token is verified in use)\n";
@@ -30,7 +23,7 @@ function hasRawControl(text: string): boolean {
 }
 
 describe("security: terminal injection through names in the account", () => {
-  let w: World & FastlyParts;
+  let w: World<"fastly">;
   const run = async (args: string[]) => {
     const io = captureIO({ env: { FASTLY_API_TOKEN: superuser.token }, cwd: w.dir });
     const code = await main([...args, "--config", "ftr.yaml"], io);
@@ -51,9 +44,7 @@ describe("security: terminal injection through names in the account", () => {
     );
   });
 
-  after(async () => {
-    await w.close();
-  });
+  after(() => w.close());
 
   it("plan shows the hostile service name escaped, and no forged revoke line", async () => {
     const { code, out, err } = await run(["plan"]);
