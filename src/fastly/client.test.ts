@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { cassette, fixturesSkip, recordedBody, replayFetch } from "../../test/helpers/fixtures.ts";
-import { createFastlyClient, nextLink, numberedPages } from "./client.ts";
+import { createFastlyClient, nextLink, numberedPages, type RetryOptions } from "./client.ts";
 import {
   FastlyAuthError,
   FastlyForbiddenError,
+  FastlyNetworkError,
+  FastlyNotFoundError,
   FastlyRateLimitError,
+  FastlyRedirectError,
+  FastlyRequestError,
   FastlyResponseError,
   FastlyServerError,
   FastlyUnknownOutcomeError,
@@ -19,6 +23,8 @@ import {
   serviceSchema,
   tokenSelfSchema,
 } from "./schemas.ts";
+import type { FastlyClient } from "./types.ts";
+import { clearSecrets, redact, REDACTED } from "../util/redact.ts";
 import { VERSION } from "../version.ts";
 import { readFileSync } from "node:fs";
 
@@ -433,6 +439,11 @@ describe("request pipeline", () => {
     assert.equal(numberedPages("/service?page=2", "/service?page=x"), undefined);
     assert.equal(numberedPages("/service?page=2", "/service?page=1"), undefined);
     assert.equal(numberedPages("/service?page=2", "/service?page=99999999"), undefined, "too many pages");
+    assert.equal(numberedPages("/service?page=2", "/service?page=x5"), undefined);
+    assert.equal(numberedPages("/service?page=2", "/service?page=5x"), undefined);
+    assert.deepEqual(numberedPages("/service?page=2", "/service?page=2"), ["/service?page=2"], "two pages");
+    assert.equal(numberedPages("/service?page=2", "/service?page=12")?.length, 11, "two digits");
+    assert.equal(numberedPages("/service?page=2", "/service?page=10000")?.length, 9999, "the most believed");
   });
 
   test('listServices fetches the pages rel="last" counts at once, then follows a list that grew', async () => {
@@ -502,6 +513,650 @@ describe("request pipeline", () => {
       tokens.map((t) => t.id),
       ["a", "b", "c", "d", "e"],
     );
+    assert.deepEqual(
+      fetch.calls.map((c) => c.url),
+      [1, 2, 3].map((n) => `https://api.fastly.com/automation-tokens?page=${n}&per_page=2`),
+    );
+  });
+
+  test("listAutomationTokens reads one page when the answer has no meta", async () => {
+    const fetch = scripted([json(200, { data: [{ id: "a", name: "a", scopes: "global" }] })]);
+    const tokens = await createFastlyClient({ token: TOKEN, fetch }).listAutomationTokens();
+    assert.deepEqual(
+      tokens.map((t) => t.id),
+      ["a"],
+    );
+    assert.equal(fetch.calls.length, 1);
+  });
+});
+
+/** A fetch failure without an HTTP answer, its code on the cause as undici puts it. */
+const lost = (code?: string) => Object.assign(new TypeError("fetch failed"), { cause: { code } });
+const createInput = { name: "n", role: "engineer", scope: "global:read", services: [] } as const;
+const created = {
+  id: "t1",
+  name: "n",
+  role: "engineer",
+  scope: "global:read",
+  access_token: "new-token-value",
+};
+const service = (id: string) => ({ id, name: id, type: "vcl", version: 1 });
+
+/**
+ * A fetch serving Link-paginated `/service` pages by their `page` parameter: each page's ids and
+ * the relations of its Link header as "last=3 next=2" (the page each points to). Records the pages
+ * asked for and the most requests in flight at once.
+ */
+function servicePages(pages: Record<string, [string[], string]>, origin = "https://api.fastly.com") {
+  const link = (rels: string) =>
+    rels
+      .split(" ")
+      .filter((rel) => rel !== "")
+      .map((rel) => rel.split("="))
+      .map(([rel, n]) => `<${origin}/service?page=${n}&per_page=2>; rel="${rel}"`)
+      .join(", ");
+  const asked: string[] = [];
+  let inFlight = 0;
+  const result = {
+    asked,
+    mostInFlight: 0,
+    fetch: (async (input: string | URL | Request) => {
+      const url = new URL(input instanceof Request ? input.url : input.toString());
+      const page = url.searchParams.get("page") ?? "";
+      asked.push(page);
+      inFlight++;
+      result.mostInFlight = Math.max(result.mostInFlight, inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      inFlight--;
+      const [ids, rels] = pages[page] ?? [[], ""];
+      return json(200, ids.map(service), { link: link(rels) });
+    }) as typeof globalThis.fetch,
+  };
+  return result;
+}
+
+describe("endpoint guard", () => {
+  test("plain http off loopback is refused before anything is sent, unless allowInsecure", () => {
+    const fetch = scripted([]);
+    assert.throws(
+      () => createFastlyClient({ token: TOKEN, fetch, endpoint: "http://fastly.example.com" }),
+      (e: unknown) => e instanceof TypeError && /http:\/\/fastly\.example\.com is plain http/.test(e.message),
+    );
+    const insecure = createFastlyClient({
+      token: TOKEN,
+      fetch,
+      endpoint: "http://fastly.example.com",
+      allowInsecure: true,
+    });
+    assert.equal(insecure.allowInsecure, true);
+    const loopback = createFastlyClient({ token: TOKEN, fetch, endpoint: "http://127.0.0.1:8080" });
+    assert.equal(loopback.allowInsecure, false);
+    assert.equal(createFastlyClient({ token: TOKEN, fetch }).allowInsecure, false);
+    assert.equal(fetch.calls.length, 0);
+  });
+
+  test("an endpoint that is not an http(s) URL is refused; trailing slashes are dropped", () => {
+    for (const [endpoint, message] of [
+      ["api.fastly.com", /is not a URL/],
+      ["ftp://api.fastly.com", /must be an https:\/\/ URL/],
+      ["file:///etc/passwd", /must be an https:\/\/ URL/],
+    ] as const) {
+      assert.throws(
+        () => createFastlyClient({ token: TOKEN, endpoint, allowInsecure: true }),
+        (e: unknown) => e instanceof TypeError && message.test(e.message),
+        endpoint,
+      );
+    }
+    assert.equal(
+      createFastlyClient({ token: TOKEN, endpoint: "https://x.example//" }).endpoint,
+      "https://x.example",
+    );
+  });
+});
+
+describe("what the wire may do", () => {
+  test("a redirect is refused, not followed and not repeated, naming only the Location's host", async () => {
+    const location = `https://elsewhere.example:8443/collect?key=${TOKEN}`;
+    for (const send of [
+      (c: FastlyClient) => c.getTokenSelf(),
+      (c: FastlyClient) => c.createAutomationToken(createInput),
+    ]) {
+      const fetch = scripted([new Response(null, { status: 307, headers: { location } })]);
+      await assert.rejects(
+        send(createFastlyClient({ token: TOKEN, fetch, sleep: noSleep })),
+        (e: unknown) => {
+          assert.ok(e instanceof FastlyRedirectError, String(e));
+          assert.equal(e.status, 307);
+          assert.equal(e.locationHost, "elsewhere.example:8443");
+          assert.match(e.message, /redirecting to elsewhere\.example:8443;/);
+          assert.ok(!e.message.includes("collect") && !e.message.includes(TOKEN));
+          return true;
+        },
+      );
+      assert.equal(fetch.calls.length, 1);
+      assert.equal(fetch.calls[0]!.init.redirect, "manual");
+    }
+  });
+
+  test("an answer past maxBodyBytes fails a read at once, and leaves a create's outcome unknown", async () => {
+    const big = () => json(200, { id: "x".repeat(100), name: "n" });
+    const read = scripted([big()]);
+    const reader = createFastlyClient({ token: TOKEN, fetch: read, sleep: noSleep, maxBodyBytes: 64 });
+    await assert.rejects(reader.getService("x"), (e: unknown) => {
+      assert.ok(e instanceof FastlyResponseError, String(e));
+      assert.equal(e.status, 200);
+      assert.match(e.message, /unexpected response from the Fastly API: the answer is larger than 64 bytes/);
+      return true;
+    });
+    assert.equal(read.calls.length, 1);
+    const write = scripted([big()]);
+    const writer = createFastlyClient({ token: TOKEN, fetch: write, sleep: noSleep, maxBodyBytes: 64 });
+    await assert.rejects(writer.createAutomationToken(createInput), (e: unknown) => {
+      assert.ok(e instanceof FastlyUnknownOutcomeError, String(e));
+      assert.match(e.message, /the outcome is unknown \(the answer is larger than 64 bytes\)/);
+      return true;
+    });
+    assert.equal(write.calls.length, 1);
+  });
+
+  test("a request that does not answer in timeoutMs is retried when safe, and unknown for a create", async () => {
+    // Answers only by failing when the request's signal aborts (the timer stands for the socket,
+    // which keeps the process alive: AbortSignal.timeout's own timer does not).
+    const calls: string[] = [];
+    const hang = (async (_input: string | URL | Request, init?: RequestInit) => {
+      calls.push(String(init?.method));
+      return new Promise<Response>((_resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("the timeout never came")), 30_000);
+        init?.signal?.addEventListener("abort", () => {
+          clearTimeout(timer);
+          reject(init.signal?.reason as Error);
+        });
+      });
+    }) as typeof fetch;
+    const retry = { timeoutMs: 20, retries: 1 };
+    const client = createFastlyClient({ token: TOKEN, fetch: hang, sleep: noSleep, retry });
+    await assert.rejects(client.getTokenSelf(), (e: unknown) => {
+      assert.ok(e instanceof FastlyNetworkError, String(e));
+      assert.match(e.message, /no answer from the Fastly API \(timed out\)/);
+      return true;
+    });
+    await assert.rejects(client.createAutomationToken(createInput), (e: unknown) => {
+      assert.ok(e instanceof FastlyUnknownOutcomeError, String(e));
+      assert.match(e.message, /the outcome is unknown \(timed out\)/);
+      return true;
+    });
+    assert.deepEqual(calls, ["GET", "GET", "POST"]);
+  });
+
+  test("an error body that is not JSON is quoted up to 200 characters; an empty one says nothing", async () => {
+    const page = `<html>${"x".repeat(300)}</html>`;
+    const fetch = scripted([
+      new Response(page, { status: 400, headers: { "content-type": "text/html" } }),
+      new Response(null, { status: 404 }),
+    ]);
+    const client = createFastlyClient({ token: TOKEN, fetch });
+    await assert.rejects(client.getTokenSelf(), (e: unknown) => {
+      assert.ok(e instanceof FastlyRequestError);
+      assert.equal(e.apiMessage, page.slice(0, 200));
+      return true;
+    });
+    await assert.rejects(client.getTokenSelf(), (e: unknown) => {
+      assert.ok(e instanceof FastlyNotFoundError);
+      assert.equal(e.apiMessage, undefined);
+      return true;
+    });
+  });
+});
+
+describe("retries and their limits", () => {
+  test("the backoff doubles from baseDelayMs with jitter, up to maxDelayMs, for `retries` retries", async () => {
+    for (const [retry, expected] of [
+      [{ baseDelayMs: 100 }, [100, 200, 400]],
+      [{ baseDelayMs: 100, maxDelayMs: 250 }, [100, 200, 250]],
+      [{ baseDelayMs: 100, retries: 1 }, [100]],
+    ] as const) {
+      const waits: number[] = [];
+      const fetch = scripted([json(503, {}), json(503, {}), json(503, {}), json(503, {})]);
+      const client = createFastlyClient({
+        token: TOKEN,
+        fetch,
+        retry,
+        random: () => 1,
+        sleep: (ms) => (waits.push(ms), Promise.resolve()),
+      });
+      await assert.rejects(client.getTokenSelf(), FastlyServerError);
+      assert.deepEqual(waits, expected);
+      assert.equal(fetch.calls.length, expected.length + 1);
+    }
+  });
+
+  test("without an injected sleep the backoff really waits, and ends early when the run is stopped", async () => {
+    const fetch = scripted([json(503, {}), json(200, service("s"))]);
+    const client = createFastlyClient({ token: TOKEN, fetch, retry: { baseDelayMs: 1 } });
+    assert.equal((await client.getService("s")).id, "s");
+
+    const stop = new AbortController();
+    const stopped = new Error("stopped by SIGTERM");
+    let calls = 0;
+    const always503 = (async () => {
+      calls++;
+      setTimeout(() => stop.abort(stopped), 10);
+      return json(503, {});
+    }) as typeof globalThis.fetch;
+    const waiting = createFastlyClient({
+      token: TOKEN,
+      fetch: always503,
+      signal: stop.signal,
+      random: () => 1,
+      retry: { baseDelayMs: 60_000 },
+    });
+    const started = Date.now();
+    await assert.rejects(waiting.getTokenSelf(), (e: unknown) => e === stopped);
+    assert.equal(calls, 1);
+    // The backoff was 60 s; the stop ended it long before (a generous bound for a busy machine).
+    assert.ok(Date.now() - started < 50_000);
+  });
+
+  test("a stopped run sends nothing, and a stop ends the request in flight", async () => {
+    const before = new AbortController();
+    before.abort(new Error("already stopped"));
+    const fetch = scripted([json(200, service("s"))]);
+    const client = createFastlyClient({ token: TOKEN, fetch, signal: before.signal });
+    await assert.rejects(client.getService("s"), /already stopped/);
+    assert.equal(fetch.calls.length, 0);
+
+    const quiet = new AbortController();
+    quiet.abort("not an Error");
+    await assert.rejects(
+      createFastlyClient({ token: TOKEN, fetch, signal: quiet.signal }).getService("s"),
+      (e: unknown) => e instanceof DOMException && e.name === "AbortError",
+    );
+
+    const during = new AbortController();
+    const stopped = new Error("stopped in flight");
+    // Fails by itself after 30 s, so a stop that does not reach the request shows as that failure.
+    const hang = (async (_input: string | URL | Request, init?: RequestInit) => {
+      setTimeout(() => during.abort(stopped), 5);
+      return new Promise<Response>((_resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("the stop never reached the request")), 30_000);
+        init?.signal?.addEventListener("abort", () => {
+          clearTimeout(timer);
+          reject(init.signal?.reason as Error);
+        });
+      });
+    }) as typeof globalThis.fetch;
+    const inFlight = createFastlyClient({ token: TOKEN, fetch: hang, signal: during.signal, sleep: noSleep });
+    await assert.rejects(inFlight.getTokenSelf(), (e: unknown) => e === stopped);
+  });
+
+  test("a 4xx is not repeated", async () => {
+    const fetch = scripted([json(400, { msg: "bad request" })]);
+    await assert.rejects(
+      createFastlyClient({ token: TOKEN, fetch, sleep: noSleep }).getTokenSelf(),
+      (e: unknown) => e instanceof FastlyRequestError && e.status === 400,
+    );
+    assert.equal(fetch.calls.length, 1);
+  });
+
+  test("a 429 without a usable reset retries with the backoff and says to wait for the hour", async () => {
+    for (const reset of [undefined, "0", "-5", "soon"]) {
+      const waits: number[] = [];
+      const headers: Record<string, string> = reset === undefined ? {} : { "fastly-ratelimit-reset": reset };
+      const fetch = scripted([json(429, {}, headers), json(429, {}, headers)]);
+      const client = createFastlyClient({
+        token: TOKEN,
+        fetch,
+        retry: { retries: 1, baseDelayMs: 100 },
+        random: () => 1,
+        now: () => new Date("2026-01-01T10:00:00Z"),
+        sleep: (ms) => (waits.push(ms), Promise.resolve()),
+      });
+      await assert.rejects(client.revokeSelf(), (e: unknown) => {
+        assert.ok(e instanceof FastlyRateLimitError);
+        assert.equal(e.resetAt, undefined, String(reset));
+        assert.match(e.message, /Try again after the top of the hour/);
+        return true;
+      });
+      assert.deepEqual(waits, [100], String(reset));
+      assert.equal(client.rateLimit.reset, undefined);
+    }
+  });
+
+  test("a 429 waits up to maxDelayMs for its reset, and at least the backoff", async () => {
+    const limited = (reset: string) => json(429, {}, { "fastly-ratelimit-reset": reset });
+    const attempt = async (now: string, retry: RetryOptions) => {
+      const waits: number[] = [];
+      const fetch = scripted([limited("1767265200"), new Response(null, { status: 204 })]);
+      const client = createFastlyClient({
+        token: TOKEN,
+        fetch,
+        retry,
+        random: () => 1,
+        now: () => new Date(now),
+        sleep: (ms) => (waits.push(ms), Promise.resolve()),
+      });
+      await client.revokeSelf();
+      return waits;
+    };
+    // 1767265200 is 2026-01-01T11:00:00Z.
+    assert.deepEqual(await attempt("2026-01-01T10:59:00Z", {}), [60_000], "exactly maxDelayMs away");
+    assert.deepEqual(await attempt("2026-01-01T10:59:58Z", { baseDelayMs: 5000 }), [5000], "backoff longer");
+    await assert.rejects(attempt("2026-01-01T10:59:00Z", { maxDelayMs: 59_999 }), FastlyRateLimitError);
+  });
+
+  test("a 429's reset is measured from the real clock when none is injected", async () => {
+    const waits: number[] = [];
+    const reset = String(Math.floor(Date.now() / 1000) + 30);
+    const fetch = scripted([
+      json(429, {}, { "fastly-ratelimit-reset": reset }),
+      new Response(null, { status: 204 }),
+    ]);
+    const client = createFastlyClient({
+      token: TOKEN,
+      fetch,
+      random: () => 0,
+      sleep: (ms) => (waits.push(ms), Promise.resolve()),
+    });
+    await client.revokeSelf();
+    assert.equal(waits.length, 1);
+    // Up to 30 s from now; far more than the backoff, however slowly this test reaches the client.
+    assert.ok(waits[0]! > 10_000 && waits[0]! <= 30_000, String(waits[0]));
+  });
+
+  test("a 5xx carrying a rate-limit reset is retried with the backoff, not waited for", async () => {
+    const waits: number[] = [];
+    const fetch = scripted([
+      json(503, {}, { "fastly-ratelimit-reset": "1767265200" }),
+      new Response(null, { status: 204 }),
+    ]);
+    const client = createFastlyClient({
+      token: TOKEN,
+      fetch,
+      random: () => 1,
+      retry: { baseDelayMs: 100 },
+      now: () => new Date("2026-01-01T10:00:00Z"),
+      sleep: (ms) => (waits.push(ms), Promise.resolve()),
+    });
+    await client.revokeSelf();
+    assert.deepEqual(waits, [100]);
+  });
+
+  test("reads, sudo and deletes are sent again after a lost answer or a 5xx", async () => {
+    const reset = lost("ECONNRESET");
+    const noContent = () => new Response(null, { status: 204 });
+    const cases: [string, (c: FastlyClient) => Promise<unknown>, (Response | Error)[]][] = [
+      [
+        "sudo",
+        (c) => c.sudo({ password: "a-sudo-password" }),
+        [reset, json(200, { expiry_time: "2026-01-01T10:05:00Z" })],
+      ],
+      ["revokeToken", (c) => c.revokeToken("abc"), [reset, noContent()]],
+      ["revokeToken's fallback", (c) => c.revokeToken("abc"), [json(404, {}), reset, noContent()]],
+      ["revokeSelf", (c) => c.revokeSelf(), [json(503, {}), noContent()]],
+      ["listAutomationTokens", (c) => c.listAutomationTokens(), [reset, json(200, { data: [] })]],
+      [
+        "listServices' linked page",
+        (c) => c.listServices(),
+        [
+          json(200, [service("a")], { link: '<https://api.fastly.com/service?page=2>; rel="next"' }),
+          json(503, {}),
+          json(200, [service("b")]),
+        ],
+      ],
+    ];
+    for (const [name, call, script] of cases) {
+      const sent = script.length;
+      const fetch = scripted(script);
+      await call(createFastlyClient({ token: TOKEN, fetch, sleep: noSleep }));
+      assert.equal(fetch.calls.length, sent, name);
+    }
+  });
+
+  test("a create never sent (refused, unresolved, anywhere on the cause chain) is sent again", async () => {
+    for (const failure of [
+      lost("ECONNREFUSED"),
+      lost("ENOTFOUND"),
+      lost("EAI_AGAIN"),
+      // A numeric code is not the socket's; the string one further down the chain is.
+      Object.assign(new TypeError("fetch failed"), {
+        code: 42,
+        cause: new Error("x", { cause: lost("ECONNREFUSED") }),
+      }),
+    ]) {
+      const fetch = scripted([failure, json(200, created)]);
+      const token = await createFastlyClient({ token: TOKEN, fetch, sleep: noSleep }).createAutomationToken(
+        createInput,
+      );
+      assert.equal(token.accessToken, "new-token-value");
+      assert.equal(fetch.calls.length, 2);
+    }
+  });
+
+  test("a failure without a code is classified by its message, however odd its cause chain", async () => {
+    const circular: Error & { cause?: unknown } = new Error("socket hang up");
+    circular.cause = circular;
+    for (const failure of [
+      new Error("socket hang up"),
+      new Error("socket hang up", { cause: "a string" }),
+      new Error("socket hang up", { cause: null }),
+      circular,
+    ]) {
+      const reader = createFastlyClient({ token: TOKEN, fetch: scripted([failure]), retry: { retries: 0 } });
+      await assert.rejects(reader.getTokenSelf(), (e: unknown) => {
+        assert.ok(e instanceof FastlyNetworkError, String(e));
+        assert.equal(e.status, 0);
+        assert.match(e.message, /^GET \/tokens\/self: no answer from the Fastly API \(socket hang up\)/);
+        return true;
+      });
+    }
+    const writer = createFastlyClient({ token: TOKEN, fetch: scripted([new Error("socket hang up")]) });
+    await assert.rejects(writer.createAutomationToken(createInput), (e: unknown) => {
+      assert.ok(e instanceof FastlyUnknownOutcomeError, String(e));
+      assert.match(e.message, /the outcome is unknown \(socket hang up\)/);
+      assert.equal((e.cause as Error).message, "socket hang up");
+      return true;
+    });
+  });
+
+  test("a read with no answer after the retries names the failure's code", async () => {
+    const fetch = scripted([lost("ECONNRESET"), lost("ECONNRESET")]);
+    const client = createFastlyClient({ token: TOKEN, fetch, sleep: noSleep, retry: { retries: 1 } });
+    await assert.rejects(client.getTokenSelf(), (e: unknown) => {
+      assert.ok(e instanceof FastlyNetworkError, String(e));
+      assert.match(e.message, /no answer from the Fastly API \(ECONNRESET\)/);
+      return true;
+    });
+  });
+
+  test("a create answered 500 is unknown; answered 4xx it failed", async () => {
+    const fetch = scripted([json(500, {}), json(400, { msg: "name taken" })]);
+    const client = createFastlyClient({ token: TOKEN, fetch, sleep: noSleep });
+    await assert.rejects(client.createAutomationToken(createInput), (e: unknown) => {
+      assert.ok(e instanceof FastlyUnknownOutcomeError, String(e));
+      assert.match(e.message, /the outcome is unknown \(the API answered 500\)/);
+      return true;
+    });
+    await assert.rejects(client.createAutomationToken(createInput), FastlyRequestError);
+    assert.equal(fetch.calls.length, 2);
+  });
+
+  test("a create answered 2xx with an unreadable body is unknown, naming at most three problems", async () => {
+    const fetch = scripted([json(201, { id: 1, name: 2, role: 3, scope: 4, access_token: 5 })]);
+    const client = createFastlyClient({ token: TOKEN, fetch, sleep: noSleep });
+    await assert.rejects(client.createAutomationToken(createInput), (e: unknown) => {
+      assert.ok(e instanceof FastlyUnknownOutcomeError, String(e));
+      const problems = /the answer could not be read: ([^)]*)\)/.exec(e.message)?.[1] ?? "";
+      assert.deepEqual(
+        problems.split("; ").map((p) => p.split(" ")[0]),
+        ["id", "name", "role"],
+      );
+      return true;
+    });
+    assert.equal(fetch.calls.length, 1);
+  });
+});
+
+describe("what the client sends and counts", () => {
+  test("sudo posts a form with the optional username and expiry", async () => {
+    const fetch = scripted([
+      json(200, { expiry_time: "2026-01-01T10:05:00Z" }),
+      json(200, { expiry_time: "2026-01-01T10:05:00Z" }),
+    ]);
+    const client = createFastlyClient({ token: TOKEN, fetch });
+    await client.sudo({
+      password: "pass word&",
+      username: "u@example.com",
+      expiryTime: new Date("2026-01-01T10:05:00.5Z"),
+    });
+    await client.sudo({ password: "pass word&" });
+    const forms = fetch.calls.map((c) => c.init.body);
+    assert.deepEqual(forms, [
+      "password=pass+word%26&username=u%40example.com&expiry_time=2026-01-01T10%3A05%3A00Z",
+      "password=pass+word%26",
+    ]);
+    const headers = fetch.calls[0]!.init.headers as Record<string, string>;
+    assert.equal(headers["Content-Type"], "application/x-www-form-urlencoded");
+  });
+
+  test("getService and searchService encode the id and the name", async () => {
+    const fetch = scripted([json(200, service("a/b")), json(200, service("my svc"))]);
+    const client = createFastlyClient({ token: TOKEN, fetch });
+    assert.equal((await client.getService("a/b")).id, "a/b");
+    assert.equal((await client.searchService("my svc&x")).id, "my svc");
+    assert.deepEqual(
+      fetch.calls.map((c) => c.url),
+      ["https://api.fastly.com/service/a%2Fb", "https://api.fastly.com/service/search?name=my+svc%26x"],
+    );
+  });
+
+  test("requests are counted, writes apart; only a write's answer updates the rate limit", async () => {
+    const fetch = scripted([
+      json(503, {}, { "fastly-ratelimit-remaining": "5" }),
+      json(200, service("s"), { "fastly-ratelimit-remaining": "5" }),
+      new Response(null, { status: 204, headers: { "fastly-ratelimit-remaining": "998" } }),
+      new Response(null, { status: 204 }),
+      new Response(null, { status: 204, headers: { "fastly-ratelimit-reset": "1767265200" } }),
+    ]);
+    const client = createFastlyClient({ token: TOKEN, fetch, sleep: noSleep });
+    await client.getService("s");
+    assert.deepEqual([client.requestCount, client.writeRequestCount], [2, 0]);
+    assert.deepEqual(client.rateLimit, {});
+    await client.revokeSelf();
+    assert.deepEqual(client.rateLimit, { remaining: 998 });
+    await client.revokeSelf();
+    assert.deepEqual(client.rateLimit, { remaining: 998 }, "an answer without the headers keeps the last");
+    await client.revokeSelf();
+    assert.deepEqual(client.rateLimit, { reset: new Date("2026-01-01T11:00:00Z") });
+    assert.deepEqual([client.requestCount, client.writeRequestCount], [5, 3]);
+  });
+
+  test("revokeToken falls back on 400 and 405, not on 403, and keeps the first error if both miss", async () => {
+    for (const status of [400, 405]) {
+      const fetch = scripted([json(status, {}), new Response(null, { status: 204 })]);
+      await createFastlyClient({ token: TOKEN, fetch }).revokeToken("abc");
+      assert.equal(fetch.calls.length, 2, String(status));
+    }
+    const forbidden = scripted([json(403, { msg: "forbidden" })]);
+    await assert.rejects(
+      createFastlyClient({ token: TOKEN, fetch: forbidden }).revokeToken("abc"),
+      FastlyForbiddenError,
+    );
+    assert.equal(forbidden.calls.length, 1);
+
+    const missing = scripted([json(405, {}), json(404, {})]);
+    await assert.rejects(
+      createFastlyClient({ token: TOKEN, fetch: missing }).revokeToken("abc"),
+      (e: unknown) => e instanceof FastlyRequestError && e.status === 405 && e.path === "/tokens/abc",
+    );
+    const failing = scripted([json(404, {}), json(500, {})]);
+    await assert.rejects(
+      createFastlyClient({ token: TOKEN, fetch: failing, retry: { retries: 0 } }).revokeToken("abc"),
+      (e: unknown) => e instanceof FastlyServerError && e.path === "/automation-tokens/abc",
+    );
+  });
+
+  test("errors redact the request's own secrets even with nothing in the process-wide list", async () => {
+    const password = "correct-horse-battery";
+    const client = createFastlyClient({
+      token: TOKEN,
+      fetch: scripted([json(403, { msg: `bad key ${TOKEN}`, detail: `password ${password} is wrong` })]),
+    });
+    clearSecrets();
+    await assert.rejects(client.sudo({ password }), (e: unknown) => {
+      assert.ok(e instanceof FastlyForbiddenError);
+      clearSecrets();
+      const text = `${e.message} ${e.apiMessage} ${e.apiDetail}`;
+      assert.ok(!text.includes(TOKEN) && !text.includes(password), text);
+      return true;
+    });
+  });
+
+  test("a created token's value is registered as a secret", async () => {
+    const fetch = scripted([json(200, created)]);
+    await createFastlyClient({ token: TOKEN, fetch }).createAutomationToken(createInput);
+    assert.equal(redact("value new-token-value"), `value ${REDACTED}`);
+  });
+});
+
+describe("pagination follows only the configured endpoint", () => {
+  test("a Link to another host or path is followed on the endpoint, under its base path", async () => {
+    const fetch = scripted([
+      json(200, [service("a")], {
+        // A part that is not a link, an unquoted relation without spaces, and a second rel=next.
+        link: 'garbage, <https://elsewhere.example/base/service?page=2>;rel=next, <https://api.fastly.com/base/service?page=9>; rel="next"',
+      }),
+      json(200, [service("b")], { link: '<https://elsewhere.example/service?page=3> ; rel="next"' }),
+      json(200, [service("c")]),
+    ]);
+    const client = createFastlyClient({ token: TOKEN, fetch, endpoint: "http://127.0.0.1:9/base/" });
+    const services = await client.listServices();
+    assert.deepEqual(
+      services.map((s) => s.id),
+      ["a", "b", "c"],
+    );
+    assert.deepEqual(
+      fetch.calls.map((c) => c.url),
+      [
+        "http://127.0.0.1:9/base/service?page=1&per_page=1000&filter%5Binclude_versions%5D=false",
+        "http://127.0.0.1:9/base/service?page=2",
+        "http://127.0.0.1:9/base/service?page=3",
+      ],
+    );
+  });
+
+  test("an empty list ends at its first page, whatever its Link says", async () => {
+    const fetch = scripted([json(200, [], { link: '<https://api.fastly.com/service?page=2>; rel="next"' })]);
+    assert.deepEqual(await createFastlyClient({ token: TOKEN, fetch }).listServices(), []);
+    assert.equal(fetch.calls.length, 1);
+  });
+
+  test("the counted pages are asked 4 at a time, and the list goes on from the last one", async () => {
+    const pages = servicePages({
+      "1": [["a", "b"], "last=6 next=2"],
+      "2": [["c"], "next=3"],
+      "3": [["d"], "next=4"],
+      "4": [["e"], "next=5"],
+      "5": [["f"], "next=6"],
+      "6": [["g"], "next=7"],
+      "7": [["h"], ""],
+    });
+    const services = await createFastlyClient({ token: TOKEN, fetch: pages.fetch }).listServices();
+    assert.deepEqual(
+      services.map((s) => s.id),
+      ["a", "b", "c", "d", "e", "f", "g", "h"],
+    );
+    assert.deepEqual(pages.asked, ["1", "2", "3", "4", "5", "6", "7"]);
+    assert.equal(pages.mostInFlight, 4);
+  });
+
+  test("a counted page linking back to a page already read is not read again", async () => {
+    const pages = servicePages({
+      "1": [["a"], "last=3 next=2"],
+      "2": [["b"], "next=3"],
+      "3": [["c"], "next=2"],
+    });
+    await createFastlyClient({ token: TOKEN, fetch: pages.fetch }).listServices();
+    assert.deepEqual(pages.asked, ["1", "2", "3"]);
   });
 });
 
