@@ -49,6 +49,11 @@ export const BUILTIN_TOKEN_DEFAULTS = {
   tlsAccess: boolean;
 };
 
+/** A Kubernetes namespace name. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** A Kubernetes object name. */
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
 /** The default journal directory, beside the config file. */
 export const DEFAULT_STATE_DIR = ".ftr-state";
 
@@ -236,16 +241,87 @@ export function configSchemaFor(ctx: ConfigContext) {
         .optional(),
       state: z
         .strictObject({
+          type: z
+            .enum(["directory", "kubernetes"])
+            .meta({
+              description:
+                "Where the lock and the journal live: `directory` (default, `dir` on this machine) or `kubernetes` (a Lease and a Secret or ConfigMap, for rotation run as a Job).",
+              examples: ["kubernetes"],
+            })
+            .optional(),
           dir: z
             .string()
             .min(1, { error: "state.dir is empty; give a directory or remove the key" })
             .meta({
-              description: `Journal directory, relative to the config file's directory. Default \`${DEFAULT_STATE_DIR}\`.`,
+              description: `Journal directory, relative to the config file's directory. Default \`${DEFAULT_STATE_DIR}\`. With \`type: kubernetes\` it keeps only \`serve\`'s remembered notices.`,
               examples: [".ftr-state"],
             })
             .optional(),
+          namespace: z
+            .string()
+            .regex(DNS_LABEL, { error: "state.namespace must be a Kubernetes namespace name (DNS label)" })
+            .meta({
+              description: "With `type: kubernetes`: the namespace of the Lease and the journal.",
+              examples: ["monitoring"],
+            })
+            .optional(),
+          name: z
+            .string()
+            .regex(DNS_SUBDOMAIN, {
+              error: "state.name must be a Kubernetes object name (lower-case DNS subdomain)",
+            })
+            .meta({
+              description:
+                "With `type: kubernetes`: the name of the Lease (the lock) and of the Secret or ConfigMap (the journal).",
+              examples: ["ftr-state"],
+            })
+            .optional(),
+          resource: z
+            .enum(["secret", "configmap"])
+            .meta({
+              description:
+                "With `type: kubernetes`: keep the journal in a `secret` (default) or a `configmap`. It never holds a token value.",
+            })
+            .optional(),
+          kubeconfig: z
+            .string()
+            .min(1)
+            .meta({
+              description:
+                "With `type: kubernetes`: a kubeconfig file; default `KUBECONFIG`, `~/.kube/config`, then the pod's service account.",
+            })
+            .optional(),
+          context: z
+            .string()
+            .min(1)
+            .meta({
+              description: "With `type: kubernetes`: the kubeconfig context; default its current one.",
+            })
+            .optional(),
+          leaseDuration: durationWithoutDefault(
+            "With `type: kubernetes`: how long the Lease stays held without renewal (renewed every third of it while the run lives). Default `60s`.",
+            "60s",
+          ).optional(),
         })
-        .meta({ description: "Where rotation runs are journaled." })
+        .meta({ description: "Where rotation runs are locked and journaled." })
+        .optional(),
+      schedule: z
+        .strictObject({
+          window: z
+            .union([z.string(), z.array(z.string()).min(1)])
+            .meta({
+              description:
+                "When `ftr rotate --due` may start an environment: days and a time range, e.g. `Mon-Thu 09:30-16:00`; a list for several. A run in progress finishes the environment it is in.",
+              examples: ["Mon-Thu 09:30-16:00"],
+            })
+            .optional(),
+          timeZone: z
+            .string()
+            .min(1)
+            .meta({ description: "IANA time zone of the window. Default UTC.", examples: ["Europe/London"] })
+            .optional(),
+        })
+        .meta({ description: "When unattended rotation (`ftr rotate --due`) may start." })
         .optional(),
       defaults: z
         .strictObject({

@@ -80,6 +80,28 @@ export interface EnvironmentConfig {
   readonly approval: Approval;
 }
 
+/** Where the lock and the journal live. */
+export type StateConfig =
+  | { readonly type: "directory"; readonly dir: string }
+  | {
+      readonly type: "kubernetes";
+      readonly namespace: string;
+      readonly name: string;
+      /** The journal's kind. */
+      readonly resource: "secret" | "configmap";
+      readonly kubeconfig?: string;
+      readonly context?: string;
+      readonly leaseDurationMs: number;
+    };
+
+/** Maintenance windows for unattended rotation. */
+export interface ScheduleConfig {
+  /** Window specs as written, e.g. `Mon-Thu 09:30-16:00` (parsed by plan/window.ts). */
+  readonly windows: readonly string[];
+  /** IANA time zone; default UTC. */
+  readonly timeZone: string;
+}
+
 /** The whole normalised configuration. */
 export interface Config {
   readonly version: 1;
@@ -91,6 +113,10 @@ export interface Config {
   };
   /** Absolute journal directory. Default `.ftr-state` beside the config file. */
   readonly stateDir: string;
+  /** Where the lock and journal live; absent: the directory `stateDir`. */
+  readonly state?: StateConfig;
+  /** When `ftr rotate --due` may start an environment; absent: any time. */
+  readonly schedule?: ScheduleConfig;
   /** Absolute directory relative paths were resolved against (the config file's directory). */
   readonly baseDir: string;
   /** Absolute path of the config file, when it came from one. */

@@ -11,6 +11,7 @@ import { notifiers, reloaders, secretStores, verifiers } from "../adapters/regis
 import type { ConfigContext } from "../adapters/support/config.ts";
 import { parseDuration, formatDuration } from "../util/time.ts";
 import { isSecureOrLoopback } from "../util/http.ts";
+import { checkTimeZone, parseWindow } from "../plan/window.ts";
 import { UNWORDED, formatPath, valueAt, wordZodIssues, type IssuePath } from "./issues.ts";
 import {
   BUILTIN_TOKEN_DEFAULTS,
@@ -26,7 +27,9 @@ import type {
   ConfigIssue,
   ConfigResult,
   EnvironmentConfig,
+  ScheduleConfig,
   ServiceSelector,
+  StateConfig,
   TokenScope,
   TokenSpec,
 } from "./types.ts";
@@ -363,6 +366,8 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
     checkPathText(c, ["state", "dir"], whole.data.state.dir);
     stateDir = resolve(baseDir, whole.data.state.dir);
   }
+  const state = whole.success ? stateConfig(c, whole.data.state, stateDir, baseDir) : undefined;
+  const schedule = whole.success ? scheduleConfig(c, whole.data.schedule) : undefined;
   // Plain http is refused unless it stays on this machine or the user opted in; loopback needs no word.
   if (
     whole.success &&
@@ -399,10 +404,101 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
       ...(whole.data.fastly?.allowInsecure === true ? { allowInsecure: true } : {}),
     },
     stateDir,
+    ...(state ? { state } : {}),
+    ...(schedule ? { schedule } : {}),
     baseDir,
     ...(options.configPath === undefined ? {} : { configPath: resolve(baseDir, options.configPath) }),
     environments,
     notify: whole.data.notify,
   };
   return { config, errors: [], warnings: c.warnings };
+}
+
+type StateInput = {
+  type?: "directory" | "kubernetes" | undefined;
+  namespace?: string | undefined;
+  name?: string | undefined;
+  resource?: "secret" | "configmap" | undefined;
+  kubeconfig?: string | undefined;
+  context?: string | undefined;
+  leaseDuration?: string | undefined;
+};
+
+/** `state:` as a `StateConfig`: a directory by default, or Kubernetes with its namespace and name. */
+function stateConfig(
+  c: Collector,
+  input: StateInput | undefined,
+  stateDir: string,
+  baseDir: string,
+): StateConfig | undefined {
+  if (input?.type !== "kubernetes") {
+    for (const key of ["namespace", "name", "resource", "kubeconfig", "context", "leaseDuration"] as const) {
+      if (input?.[key] !== undefined) {
+        c.error(
+          ["state", key],
+          `state.${key} applies only with \`type: kubernetes\`; add it or remove the key`,
+        );
+      }
+    }
+    return { type: "directory", dir: stateDir };
+  }
+  if (input.namespace === undefined)
+    c.error(["state", "namespace"], "state with `type: kubernetes` needs a namespace, e.g. monitoring");
+  if (input.name === undefined)
+    c.error(
+      ["state", "name"],
+      "state with `type: kubernetes` needs a name for its Lease and journal, e.g. ftr-state",
+    );
+  let leaseDurationMs = 60_000;
+  if (input.leaseDuration !== undefined) {
+    let ms = NaN;
+    try {
+      ms = parseDuration(input.leaseDuration);
+    } catch {
+      // Worded below.
+    }
+    if (!Number.isFinite(ms) || ms < 15_000 || ms > 3_600_000) {
+      c.error(
+        ["state", "leaseDuration"],
+        `state.leaseDuration "${input.leaseDuration}" must be a duration from 15s to 1h, e.g. 60s`,
+      );
+    } else leaseDurationMs = ms;
+  }
+  if (input.namespace === undefined || input.name === undefined) return undefined;
+  return {
+    type: "kubernetes",
+    namespace: input.namespace,
+    name: input.name,
+    resource: input.resource ?? "secret",
+    ...(input.kubeconfig === undefined ? {} : { kubeconfig: resolve(baseDir, input.kubeconfig) }),
+    ...(input.context === undefined ? {} : { context: input.context }),
+    leaseDurationMs,
+  };
+}
+
+/** `schedule:` checked: every window readable, the time zone known. */
+function scheduleConfig(
+  c: Collector,
+  input: { window?: string | string[] | undefined; timeZone?: string | undefined } | undefined,
+): ScheduleConfig | undefined {
+  if (input === undefined) return undefined;
+  const windows =
+    input.window === undefined ? [] : typeof input.window === "string" ? [input.window] : input.window;
+  windows.forEach((w, i) => {
+    try {
+      parseWindow(w);
+    } catch (error) {
+      c.error(
+        typeof input.window === "string" ? ["schedule", "window"] : ["schedule", "window", i],
+        (error as Error).message,
+      );
+    }
+  });
+  const timeZone = input.timeZone ?? "UTC";
+  try {
+    checkTimeZone(timeZone);
+  } catch (error) {
+    c.error(["schedule", "timeZone"], (error as Error).message);
+  }
+  return { windows, timeZone };
 }

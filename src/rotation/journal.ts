@@ -62,10 +62,20 @@ export function journalPath(stateDir: string): string {
   return join(stateDir, "journal.jsonl");
 }
 
-/** An open journal that appends durable records. */
+/**
+ * An open journal. `append` returns the record as stored; a record is durable once a later `flush`
+ * resolves (the directory journal fsyncs in `append` already; a remote one writes in `flush`).
+ */
 export interface Journal {
+  /** Where the journal is, for messages. */
   readonly path: string;
   append(record: Omit<JournalRecord, "v" | "at"> & { at?: string }): JournalRecord;
+  /** Resolves once every record appended so far is durable; rejects when it cannot be made so. */
+  flush(): Promise<void>;
+}
+
+/** The directory journal: durable at each `append`; closed by its owner. */
+export interface FileJournal extends Journal {
   close(): void;
 }
 
@@ -74,7 +84,7 @@ export interface Journal {
  * when unsafe (`UnsafeStateDirError`); a symbolic link in place of the journal is refused, never
  * followed.
  */
-export function openJournal(stateDir: string, now: () => Date = () => new Date()): Journal {
+export function openJournal(stateDir: string, now: () => Date = () => new Date()): FileJournal {
   ensureStateDir(stateDir);
   const path = journalPath(stateDir);
   let fd: number;
@@ -100,6 +110,9 @@ export function openJournal(stateDir: string, now: () => Date = () => new Date()
       fsyncSync(fd);
       return full;
     },
+    flush() {
+      return Promise.resolve();
+    },
     close() {
       closeSync(fd);
     },
@@ -108,6 +121,11 @@ export function openJournal(stateDir: string, now: () => Date = () => new Date()
 
 /** Every record of the journal of `stateDir`; a torn last line (crash mid-write) is ignored. */
 export function readJournal(stateDir: string): JournalRecord[] {
+  return parseJournal(readJournalText(stateDir));
+}
+
+/** The journal file's text, `""` when there is none. */
+function readJournalText(stateDir: string): string {
   // Reading is not refused in an unsafe directory (a monitor may read a directory it does not own);
   // every command that writes checks it first.
   const path = journalPath(stateDir);
@@ -115,9 +133,14 @@ export function readJournal(stateDir: string): JournalRecord[] {
   try {
     text = readNoFollow(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "";
     throw error;
   }
+  return text;
+}
+
+/** JSON lines to records; a torn line (a crash mid-write) and anything not a record are ignored. */
+export function parseJournal(text: string): JournalRecord[] {
   const records: JournalRecord[] = [];
   for (const line of text.split("\n")) {
     if (line.trim() === "") continue;
@@ -201,14 +224,26 @@ export function runStates(records: readonly JournalRecord[]): RunState[] {
 }
 
 /** The last finished run per environment (for `serve`'s last-rotation metric and `rollback`). */
-export function lastRotations(
-  stateDir: string,
-): { environment: string; runId: string; outcome: Outcome; at: string; newTokenId?: string }[] {
+export function lastRotations(stateDir: string): LastRotation[] {
+  return lastRotationsOf(readJournal(stateDir));
+}
+
+/** How an environment's last finished run ended. */
+export interface LastRotation {
+  readonly environment: string;
+  readonly runId: string;
+  readonly outcome: Outcome;
+  readonly at: string;
+  readonly newTokenId?: string;
+}
+
+/** The last finished run per environment, from records. */
+export function lastRotationsOf(records: readonly JournalRecord[]): LastRotation[] {
   const latest = new Map<
     string,
     { environment: string; runId: string; outcome: Outcome; at: string; newTokenId?: string }
   >();
-  for (const run of runStates(readJournal(stateDir))) {
+  for (const run of runStates(records)) {
     if (!run.finished || !run.outcome) continue;
     latest.set(run.environment, {
       environment: run.environment,

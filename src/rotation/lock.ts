@@ -373,3 +373,14 @@ function sleepSync(ms: number): void {
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return value === undefined ? {} : ({ [key]: value } as { [P in K]?: V });
 }
+
+/**
+ * The live holder of the lock of `stateDir` as a `LockedError`, or undefined when nobody (alive)
+ * holds it. Changes nothing; an unsafe directory throws `UnsafeStateDirError`.
+ */
+export function lockHolder(stateDir: string): LockedError | undefined {
+  checkStateDir(stateDir);
+  const path = lockPath(stateDir);
+  const holder = readHolder(path);
+  return (holder && refusalFor(path, holder)) || undefined;
+}
