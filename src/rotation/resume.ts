@@ -5,34 +5,44 @@
  */
 import type { EnvironmentConfig } from "../config/types.ts";
 import { FastlyNotFoundError } from "../fastly/errors.ts";
-import { acquireLock, openJournal, readJournal, runStates, type Journal, type RunState } from "./journal.ts";
+import { readJournal, runStates, type Journal, type JournalRecord, type RunState } from "./journal.ts";
 import {
   adaptersFor,
   EnvironmentRun,
   finishResult,
   newRunId,
+  resumeHint,
   runClock,
   runNotices,
   type RotationResult,
   type RunContext,
   type SudoKeeper,
+  withState,
 } from "./rotate.ts";
 import { describe, type EnvironmentResult } from "./steps.ts";
 import { registerSecret } from "../util/redact.ts";
 
-/** Runs that never reached `finish`, oldest first. */
+/** Runs of a state directory's journal that never reached `finish`, oldest first. */
 export function unfinishedRuns(stateDir: string): RunState[] {
-  return runStates(readJournal(stateDir)).filter((run) => !run.finished);
+  return unfinishedRunsOf(readJournal(stateDir));
 }
 
-/** Continue or roll back every unfinished environment run in the journal. */
+/** Runs that never reached `finish`, oldest first. */
+export function unfinishedRunsOf(records: readonly JournalRecord[]): RunState[] {
+  return runStates(records).filter((run) => !run.finished);
+}
+
+/** Continue or roll back every unfinished environment run in the journal (read under the lock). */
 export async function resume(ctx: RunContext): Promise<RotationResult> {
+  return withState(ctx, undefined, async (held, session) =>
+    resumeHeld(held, session.journal, unfinishedRunsOf(await session.readJournal())),
+  );
+}
+
+async function resumeHeld(ctx: RunContext, journal: Journal, runs: RunState[]): Promise<RotationResult> {
   const { now } = runClock(ctx);
   const startedAt = now().toISOString();
-  const release = acquireLock(ctx.config.stateDir);
-  const journal = openJournal(ctx.config.stateDir, now);
   const results: EnvironmentResult[] = [];
-  const runs = unfinishedRuns(ctx.config.stateDir);
   const notices = runNotices(ctx, "resume", runs[0]?.runId ?? "none");
   try {
     const sudo: SudoKeeper = { ensure: () => Promise.resolve(), invalidate: () => {} };
@@ -70,10 +80,8 @@ export async function resume(ctx: RunContext): Promise<RotationResult> {
   } catch (error) {
     await notices.flush();
     throw error;
-  } finally {
-    journal.close();
-    release();
   }
+  await journal.flush();
   const result = finishResult(results[0]?.runId ?? "none", startedAt, now, results);
   // Resume succeeds when every run reached a consistent end: rotated, or rolled back.
   return notices.finished({
@@ -166,15 +174,27 @@ export interface RollbackOptions extends RunContext {
  * the old token is in use again, revoke the new one. Only while the old token still lives.
  */
 export async function rollbackLast(options: RollbackOptions): Promise<RollbackResult> {
-  const { now } = runClock(options);
-  const startedAt = now().toISOString();
   const env = options.config.environments.find((e) => e.name === options.environment);
   if (!env) throw new RollbackError(`no environment named "${options.environment}" in the config`);
-  const runs = runStates(readJournal(options.config.stateDir)).filter((r) => r.environment === env.name);
+  // The lock first: the journal read and the checks below hold only while nobody else can write.
+  return withState(options, undefined, async (held, session) =>
+    rollbackHeld({ ...options, ...held }, env, session.journal, await session.readJournal()),
+  );
+}
+
+async function rollbackHeld(
+  options: RollbackOptions,
+  env: EnvironmentConfig,
+  journal: Journal,
+  records: readonly JournalRecord[],
+): Promise<RollbackResult> {
+  const { now } = runClock(options);
+  const startedAt = now().toISOString();
+  const runs = runStates(records).filter((r) => r.environment === env.name);
   const unfinished = runs.filter((r) => !r.finished);
   if (unfinished.length > 0) {
     throw new RollbackError(
-      `run ${unfinished[0]?.runId ?? ""} of ${env.name} is unfinished; run \`ftr resume\` first`,
+      `run ${unfinished[0]?.runId ?? ""} of ${env.name} is unfinished (stopped at ${unfinished[0]?.last.step ?? "?"}); run \`${resumeHint(options.config)}\` first`,
     );
   }
   const last = [...runs].reverse().find((r) => r.outcome === "rotated" || r.outcome === "kept-old");
@@ -199,8 +219,6 @@ export async function rollbackLast(options: RollbackOptions): Promise<RollbackRe
     }
     throw error;
   }
-  const release = acquireLock(options.config.stateDir);
-  const journal = openJournal(options.config.stateDir, now);
   const runId = newRunId(now());
   const notices = runNotices(options, "rollback", runId);
   let outcome: RollbackResult;
@@ -248,10 +266,8 @@ export async function rollbackLast(options: RollbackOptions): Promise<RollbackRe
   } catch (error) {
     await notices.flush();
     throw error;
-  } finally {
-    journal.close();
-    release();
   }
+  await journal.flush();
   return notices.finished(outcome);
 }
 

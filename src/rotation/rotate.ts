@@ -25,7 +25,8 @@ import { interruptionOf } from "../util/interrupt.ts";
 import { redact, registerSecret } from "../util/redact.ts";
 import { formatTime } from "../util/time.ts";
 import { USER_AGENT } from "../version.ts";
-import { acquireLock, openJournal, type Journal, type Outcome, type Step } from "./journal.ts";
+import type { Journal, Outcome, Step } from "./journal.ts";
+import { stateBackend, type StateSession } from "./state/index.ts";
 import {
   adviceFor,
   describe,
@@ -78,6 +79,12 @@ export interface RunContext {
    * its deliveries only before it returns. Default: none.
    */
   readonly notify?: NotificationSink;
+  /**
+   * The lock and journal, already held: the caller took the lock before it read the journal and
+   * made the plan, so the plan is made from what is true while nobody else can change it. Without
+   * it, the run takes the lock of the config's state backend itself and releases it at the end.
+   */
+  readonly state?: StateSession;
 }
 
 /** Options of `rotate`. */
@@ -114,14 +121,51 @@ export function adaptersFor(ctx: RunContext, env: EnvironmentConfig): Promise<En
   )(env);
 }
 
+/**
+ * Runs `fn` holding the run's state: `ctx.state` when the caller holds it already, else the lock of
+ * the config's state backend, taken here and released (journal flushed) at the end. The context
+ * handed to `fn` carries the session, and its signal also aborts when the lock is lost.
+ */
+export async function withState<T>(
+  ctx: RunContext,
+  runId: string | undefined,
+  fn: (ctx: RunContext, session: StateSession) => Promise<T>,
+): Promise<T> {
+  const owned = ctx.state === undefined;
+  const session =
+    ctx.state ??
+    (await (
+      await stateBackend(ctx.config, { clock: runClock(ctx).clock })
+    ).acquire({
+      ...(runId === undefined ? {} : { runId }),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    }));
+  const signals = [ctx.signal, session.lost].filter((s): s is AbortSignal => s !== undefined);
+  const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+  try {
+    return await fn({ ...ctx, state: session, ...(signal ? { signal } : {}) }, session);
+  } finally {
+    if (owned) await session.release();
+    else await session.journal.flush();
+  }
+}
+
 /** Rotate every environment the plan marks, in config order. */
 export async function rotate(options: RotateOptions): Promise<RotationResult> {
   const runId = options.runId ?? newRunId();
+  return withState(options, runId, (ctx, session) =>
+    rotateHeld({ ...options, ...ctx, runId }, session.journal),
+  );
+}
+
+async function rotateHeld(
+  options: RotateOptions & { runId: string },
+  journal: Journal,
+): Promise<RotationResult> {
+  const { runId } = options;
   const { now } = runClock(options);
   const startedAt = now().toISOString();
   const notices = runNotices(options, "rotate", runId);
-  const release = acquireLock(options.config.stateDir, { runId });
-  const journal = openJournal(options.config.stateDir, now);
   const results: EnvironmentResult[] = [];
   try {
     // Every approval first, before the password is asked or sudo obtained: declining everything
@@ -191,10 +235,8 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
   } catch (error) {
     await notices.flush();
     throw error;
-  } finally {
-    journal.close();
-    release();
   }
+  await journal.flush();
   return notices.finished(finishResult(runId, startedAt, now, results));
 }
 
@@ -341,6 +383,8 @@ export class EnvironmentRun {
   private readonly adapters: EnvironmentAdapters;
   private readonly steps: StepLog;
   private readonly revoked: string[] = [];
+  /** What prove found that contradicts the journal (reported, never taken as proof). */
+  private readonly inconsistencies: string[] = [];
   // Set by startRollbackOf: this run is an `ftr rollback`, asked for, not a failure undone.
   private requestedRollback = false;
   private readonly log: Logger;
@@ -645,15 +689,17 @@ export class EnvironmentRun {
   async revokeAndProve(): Promise<EnvironmentResult> {
     try {
       await this.steps.run("revoke", async () => {
-        for (const id of this.oldTokenIds) {
-          if (id === this.newTokenId) continue;
+        const targets = this.oldTokenIds.filter((id) => id !== this.newTokenId);
+        const { ours, gone } = await this.provablyOurs(targets);
+        for (const id of ours) {
           await revokeQuietly(this.ctx.client, id);
           this.revoked.push(id);
         }
-        return {
-          value: undefined,
-          detail: this.revoked.length ? `revoked ${this.revoked.join(", ")}` : "no old tokens",
-        };
+        const notes = [
+          ...(this.revoked.length ? [`revoked ${this.revoked.join(", ")}`] : []),
+          ...(gone.length ? [`already gone: ${gone.join(", ")}`] : []),
+        ];
+        return { value: undefined, detail: notes.join("; ") || "no old tokens" };
       });
       await this.steps.run("prove", async () => this.prove());
     } catch (error) {
@@ -670,6 +716,69 @@ export class EnvironmentRun {
     return this.finish("rotated");
   }
 
+  /**
+   * Which of `ids` may be revoked: only automation tokens of this account named as this
+   * environment's token, or the token the store's previous value authenticates as (the deployed one
+   * when it was misnamed). The ids come from the plan or from the journal, and a journal can be
+   * edited: an id that is someone's user token or another environment's token stops the step before
+   * anything is revoked. Ids no longer among the account's automation tokens are gone already.
+   */
+  private async provablyOurs(ids: readonly string[]): Promise<{ ours: string[]; gone: string[] }> {
+    if (ids.length === 0) return { ours: [], gone: [] };
+    const listed = new Map((await this.ctx.client.listAutomationTokens()).map((t) => [t.id, t]));
+    const ours: string[] = [];
+    const gone: string[] = [];
+    const refused: string[] = [];
+    let previousId: string | undefined | null = null;
+    for (const id of ids) {
+      const token = listed.get(id);
+      if (!token) {
+        // Not an automation token of this account (any more): nothing is sent for it. A user
+        // token's id is never listed here, so a forged id cannot reach a DELETE this way.
+        gone.push(id);
+        continue;
+      }
+      if (token.name === this.tokenName) {
+        ours.push(id);
+        continue;
+      }
+      if (id === this.deployedTokenId) {
+        if (previousId === null) previousId = await this.previousValueTokenId();
+        if (previousId === id) {
+          ours.push(id);
+          continue;
+        }
+      }
+      refused.push(`${id} ("${token.name}")`);
+    }
+    if (refused.length > 0) {
+      throw new StepFailure(
+        `refusing to revoke ${refused.join(", ")}: not named "${this.tokenName}" and not the token the secret store held before this run, so not provably ${this.env.name}'s; nothing was revoked`,
+        "Check the journal and the account (ftr status); revoke by hand in the Fastly web interface if the token is really this environment's",
+      );
+    }
+    return { ours, gone };
+  }
+
+  /** The token the store's previous value authenticates as, or undefined when that cannot be told. */
+  private async previousValueTokenId(): Promise<string | undefined> {
+    const previous = await this.adapters.store.readPrevious().catch(() => undefined);
+    if (previous === undefined) return undefined;
+    const asOld = createFastlyClient({
+      token: previous,
+      endpoint: this.ctx.client.endpoint,
+      allowInsecure: this.ctx.client.allowInsecure,
+      ...(this.ctx.fetch ? { fetch: this.ctx.fetch } : {}),
+      signal: this.ctx.signal,
+      retry: { retries: 2, baseDelayMs: 200 },
+    });
+    try {
+      return (await asOld.getTokenSelf().finally(() => (this.valueClientRequests += asOld.requestCount))).id;
+    } catch {
+      return undefined;
+    }
+  }
+
   private async prove(): Promise<{ value: undefined; detail: string }> {
     const deadline = this.clock.now() + (this.ctx.proveTimeoutMs ?? 30_000);
     const previous = await this.adapters.store.readPrevious().catch(() => undefined);
@@ -677,6 +786,7 @@ export class EnvironmentRun {
     for (const id of this.oldTokenIds) {
       if (id === this.newTokenId) continue;
       const value = id === this.deployedTokenId ? previous : undefined;
+      let other: string | undefined;
       await pollUntil(
         {
           deadline,
@@ -689,17 +799,36 @@ export class EnvironmentRun {
               "Revoke it in the Fastly web interface and report this",
             ),
         },
-        async (): Promise<Probe<undefined>> =>
-          (await this.isDead(id, value))
+        async (): Promise<Probe<undefined>> => {
+          const seen = await this.probeOld(id, other === undefined ? value : undefined);
+          if (seen.state === "another") {
+            // Never proof: the value is someone else's token. Say so, then judge the id itself.
+            other = seen.tokenId;
+            return { done: false, reason: `the previous value authenticates as ${seen.tokenId}` };
+          }
+          return seen.state === "dead"
             ? { done: true, value: undefined }
-            : { done: false, reason: `token ${id} still works` },
+            : { done: false, reason: `token ${id} still works` };
+        },
       );
-      checks.push(value !== undefined ? `${id}: its value is refused (401)` : `${id}: gone`);
+      if (other !== undefined) {
+        const line = `the store's previous value authenticates as token ${other}, not as ${id}: the secret was changed by someone else, and ${other} is live`;
+        this.inconsistencies.push(line);
+        checks.push(`${id}: gone (looked up by id); INCONSISTENT: ${line}`);
+      } else checks.push(value !== undefined ? `${id}: its value is refused (401)` : `${id}: gone`);
     }
     return { value: undefined, detail: checks.join("; ") || "nothing to prove" };
   }
 
-  private async isDead(id: string, value: string | undefined): Promise<boolean> {
+  /**
+   * Whether the old token `id` is dead: its value (when known) is refused, or, without a value, the
+   * id is gone from the account. A value that authenticates as another token proves nothing about
+   * `id` and is reported as `another`.
+   */
+  private async probeOld(
+    id: string,
+    value: string | undefined,
+  ): Promise<{ state: "dead" | "alive" } | { state: "another"; tokenId: string }> {
     if (value !== undefined) {
       const asOld = createFastlyClient({
         token: value,
@@ -713,17 +842,18 @@ export class EnvironmentRun {
         const self = await asOld
           .getTokenSelf()
           .finally(() => (this.valueClientRequests += asOld.requestCount));
-        return self.id !== id;
+        return self.id === id ? { state: "alive" } : { state: "another", tokenId: self.id };
       } catch (error) {
-        if (error instanceof FastlyAuthError || error instanceof FastlyForbiddenError) return true;
+        if (error instanceof FastlyAuthError || error instanceof FastlyForbiddenError)
+          return { state: "dead" };
         throw error;
       }
     }
     try {
       await this.ctx.client.getAutomationToken(id);
-      return false;
+      return { state: "alive" };
     } catch (error) {
-      if (error instanceof FastlyNotFoundError) return true;
+      if (error instanceof FastlyNotFoundError) return { state: "dead" };
       throw error;
     }
   }
@@ -775,6 +905,8 @@ export class EnvironmentRun {
     if (newTokenId) {
       try {
         await this.steps.run("revoke-new", async () => {
+          const { ours } = await this.provablyOurs([newTokenId]);
+          if (ours.length === 0) return { value: undefined, detail: `${newTokenId} was already gone` };
           await revokeQuietly(this.ctx.client, newTokenId);
           this.revoked.push(newTokenId);
           return { value: undefined, detail: `revoked ${newTokenId}` };
@@ -853,6 +985,7 @@ export class EnvironmentRun {
       },
       ...(error ? { error: redact(error) } : {}),
       ...(advice ? { advice } : {}),
+      ...(this.inconsistencies.length > 0 ? { warnings: this.inconsistencies.map((w) => redact(w)) } : {}),
     };
   }
 

@@ -46,6 +46,8 @@ export interface EnvironmentResult {
   readonly error?: string;
   /** One line: what to do now. */
   readonly advice?: string;
+  /** What the run found that contradicts what it expected, for a person to look at (one line each). */
+  readonly warnings?: readonly string[];
   /** Fastly requests this environment's run made (retries included); non-GETs count against the rate limit. */
   readonly requests?: { readonly total: number; readonly nonGet: number };
 }
@@ -130,6 +132,8 @@ export class StepLog {
     if (this.o.signal?.aborted) throw abortError(this.o.signal);
     const startedAt = this.o.now().toISOString();
     this.record(step, "begin", undefined, beginFields);
+    // The `begin` (and every record before it) is durable before the side effect starts.
+    await this.o.journal.flush();
     try {
       const { value, detail, record } = await fn();
       this.record(step, "done", detail, record ?? {});
