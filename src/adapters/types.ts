@@ -91,7 +91,11 @@ export type NotificationEventType =
   | "environment-failed"
   | "environment-rolled-back"
   | "run-finished"
-  | "token-expiring";
+  | "token-expiring"
+  /** `serve` found a run left unfinished in the journal (sent once per run). */
+  | "run-unfinished"
+  /** An unattended `rotate --due` left a due environment alone because it needs approval. */
+  | "approval-required";
 
 /**
  * One notification, as every notifier receives it and the `webhook` notifier sends it (JSON). It
@@ -127,6 +131,9 @@ export interface NotificationEvent {
   readonly tokenId?: string;
   readonly expiresAt?: string;
   readonly daysLeft?: number;
+  /** `run-unfinished`: the last step journaled and how it stood (`begin`, `done`, `failed`). */
+  readonly step?: string;
+  readonly stepStatus?: string;
   /** What went wrong, one line, secrets removed. */
   readonly error?: string;
   /** What to do now, e.g. the command to run. */

@@ -17,7 +17,7 @@ export interface CheckOptions {
 }
 
 /** Why a check failed. */
-export type CheckReason = "expiring" | "expired" | "dead" | "absent" | "unknown" | "refused";
+export type CheckReason = "expiring" | "expired" | "dead" | "absent" | "unknown" | "refused" | "unfinished";
 
 /** One problem `check` reports. */
 export interface CheckFinding {
@@ -32,6 +32,9 @@ export interface CheckFinding {
   readonly message: string;
   /** The command that fixes it, when there is one. */
   readonly fix?: string;
+  /** `unfinished`: the run and the step it stopped at. */
+  readonly runId?: string;
+  readonly step?: string;
 }
 
 /** The check's outcome; `ok` is false when there is at least one finding. */
@@ -122,6 +125,19 @@ export function checkReport(report: StatusReport, options: CheckOptions): CheckR
     findings.push({
       reason: "refused",
       message: `FASTLY_API_TOKEN was refused by Fastly (${status}${status === 403 ? ": not a superuser's user token?" : ": revoked, expired or mistyped?"}); fix: export a valid user token of a superuser, or unset FASTLY_API_TOKEN to check the deployed tokens only`,
+    });
+  }
+  // A run stopped part-way comes first: until it is resumed, nothing else about its environment is settled.
+  for (const run of report.unfinished ?? []) {
+    if (run.running) continue; // a live run holds the lock: it is still going, not stopped
+    const fix = `ftr resume --config ${shellQuote(options.configPath)}`;
+    findings.push({
+      environment: run.environment,
+      reason: "unfinished",
+      runId: run.runId,
+      step: run.step,
+      message: `${run.environment}: run ${run.runId} stopped at ${run.step}${run.status === "done" ? "" : ` (${run.status === "begin" ? "begun" : "failed"})`} at ${run.at.replace(/\.\d{3}Z$/, "Z")} and is unfinished; fix: ${fix}`,
+      fix,
     });
   }
   for (const env of report.environments) {

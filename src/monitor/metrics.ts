@@ -16,6 +16,8 @@ export const MONITOR_METRIC_NAMES = [
   "fastly_token_rotator_refresh_duration_seconds",
   "fastly_token_rotator_api_errors_total",
   "fastly_token_rotator_last_successful_refresh_timestamp_seconds",
+  "fastly_token_rotator_unfinished_run_timestamp_seconds",
+  "fastly_token_rotator_awaiting_approval_timestamp_seconds",
 ] as const;
 
 /** Labels of the per-token series. `environment` is `""` for a token no environment manages. */
@@ -33,6 +35,8 @@ export interface MonitorMetrics {
   readonly refreshDuration: Gauge;
   readonly apiErrors: Counter<"kind">;
   readonly lastSuccessfulRefresh: Gauge;
+  readonly unfinished: Gauge<"environment" | "run_id" | "step" | "running">;
+  readonly awaitingApproval: Gauge<"environment">;
 }
 
 /** A fresh registry with every metric registered. */
@@ -91,6 +95,18 @@ export function createMonitorMetrics(): MonitorMetrics {
     lastSuccessfulRefresh: new Gauge({
       name: "fastly_token_rotator_last_successful_refresh_timestamp_seconds",
       help: "When the last fully successful refresh ended, as a Unix timestamp.",
+      registers,
+    }),
+    unfinished: new Gauge({
+      name: "fastly_token_rotator_unfinished_run_timestamp_seconds",
+      help: "One series per rotation run unfinished in the journal: when its last step was journaled, as a Unix timestamp; step is that step, running is true while a live run holds the lock. Resume it with ftr resume.",
+      labelNames: ["environment", "run_id", "step", "running"],
+      registers,
+    }),
+    awaitingApproval: new Gauge({
+      name: "fastly_token_rotator_awaiting_approval_timestamp_seconds",
+      help: "When an unattended run (rotate --due) last left the environment, due, for a person because it needs approval, as a Unix timestamp; no series once a run has rotated it since.",
+      labelNames: ["environment"],
       registers,
     }),
   };

@@ -28,9 +28,13 @@ import type { AutomationToken, FastlyClient } from "../fastly/types.ts";
 import { deployedState } from "../plan/gather.ts";
 import type { DeployedState } from "../plan/plan.ts";
 import type { NotificationSink } from "../notify/dispatch.ts";
-import { tokenExpiringEvent, type ExpiringToken } from "../notify/events.ts";
+import { runUnfinishedEvent, tokenExpiringEvent, type ExpiringToken } from "../notify/events.ts";
 import { ExpiryNotices } from "../notify/expiring.ts";
-import { lastRotations, readJournal, runStates } from "../rotation/journal.ts";
+import { awaitingApprovalOf, lastRotationsOf, type JournalRecord } from "../rotation/journal.ts";
+import { describeUnfinished, unfinishedRunsOf } from "../rotation/resume.ts";
+import { stateBackend } from "../rotation/state/index.ts";
+import type { UnfinishedRun } from "../plan/plan.ts";
+import { withUnfinished } from "./unfinished.ts";
 import { silentLogger, type Logger } from "../util/log.ts";
 import { redact } from "../util/redact.ts";
 import { createMonitorMetrics, type MonitorMetrics } from "./metrics.ts";
@@ -159,11 +163,22 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   let lastSuccessAt: number | undefined; // performance.now() of the last success
   let lastError: string | undefined;
 
-  const rotationInFlight = (env: string): boolean => {
+  const backend = await stateBackend(config);
+  // Read once per refresh, before the status: which environments a run is switching over.
+  let journal: JournalRecord[] | undefined;
+  let unfinished: UnfinishedRun[] = [];
+  const notifiedUnfinished = new Set<string>();
+  const rotationInFlight = (env: string): boolean => unfinished.some((r) => r.environment === env);
+  const readState = async (): Promise<string[]> => {
     try {
-      return runStates(readJournal(config.stateDir)).some((r) => r.environment === env && !r.finished);
-    } catch {
-      return false;
+      journal = await backend.readJournal();
+      const runs = unfinishedRunsOf(journal);
+      const holder = runs.length > 0 ? await backend.holder().catch(() => undefined) : undefined;
+      unfinished = describeUnfinished(runs, holder !== undefined);
+      return [];
+    } catch (error) {
+      metrics.apiErrors.inc({ kind: "journal" });
+      return [`journal: ${message(error)}`];
     }
   };
 
@@ -231,6 +246,12 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
         problems.push(`${env.name}: ${d.reason ?? d.status}`);
       }
     }
+    // While a run is unfinished, the store holds what the journal says it wrote (serve does not ask
+    // Fastly with a value a verifier may be watching): the new token once promoted.
+    for (const run of unfinished) {
+      if (run.storeHolds !== undefined)
+        deployedSeries.set(run.environment, { tokenId: run.storeHolds, value: 1 });
+    }
     metrics.deployed.reset();
     for (const [environment, s] of deployedSeries) {
       metrics.deployed.set({ environment, token_id: s.tokenId }, s.value);
@@ -239,17 +260,44 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   };
 
   const applyJournal = (): string[] => {
-    try {
-      const rotations = lastRotations(config.stateDir);
-      metrics.lastRotation.reset();
-      for (const r of rotations) {
-        metrics.lastRotation.set({ environment: r.environment, result: r.outcome }, Date.parse(r.at) / 1000);
-      }
-      return [];
-    } catch (error) {
-      metrics.apiErrors.inc({ kind: "journal" });
-      return [`journal: ${message(error)}`];
+    if (journal === undefined) return [];
+    metrics.lastRotation.reset();
+    for (const r of lastRotationsOf(journal)) {
+      metrics.lastRotation.set({ environment: r.environment, result: r.outcome }, Date.parse(r.at) / 1000);
     }
+    metrics.awaitingApproval.reset();
+    for (const a of awaitingApprovalOf(journal)) {
+      metrics.awaitingApproval.set({ environment: a.environment }, Date.parse(a.at) / 1000);
+    }
+    metrics.unfinished.reset();
+    for (const run of unfinished) {
+      metrics.unfinished.set(
+        {
+          environment: run.environment,
+          run_id: run.runId,
+          step: run.step,
+          running: String(run.running === true),
+        },
+        Date.parse(run.at) / 1000,
+      );
+    }
+    return [];
+  };
+
+  /** Tell the notifiers once about each run found stopped (not one a live process holds). */
+  const notifyUnfinished = async (): Promise<void> => {
+    const sink = options.notify;
+    if (!sink) return;
+    const at = now();
+    await Promise.all(
+      unfinished
+        .filter((run) => !run.running && !notifiedUnfinished.has(`${run.runId}/${run.environment}`))
+        .map(async (run) => {
+          if ((await sink.emit(runUnfinishedEvent(run, at, config.configPath))) > 0) {
+            notifiedUnfinished.add(`${run.runId}/${run.environment}`);
+          }
+        }),
+    );
   };
 
   const notices = options.notify ? new ExpiryNotices(config.stateDir, log) : undefined;
@@ -281,6 +329,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const runRefresh = async (): Promise<RefreshResult> => {
     const started = performance.now();
     const errors: string[] = [];
+    errors.push(...(await readState()));
     let report: StatusReport | undefined;
     try {
       report = await collectStatus({
@@ -311,7 +360,14 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     }
     lastOk = ok;
     lastError = ok ? undefined : errors.join("; ");
+    if (report)
+      report = withUnfinished(
+        report,
+        unfinished,
+        `ftr resume --config ${config.configPath ?? "<config file>"}`,
+      );
     if (report) await notifyExpiring(report);
+    await notifyUnfinished();
     return { ok, errors, durationMs, ...(report ? { report } : {}) };
   };
 

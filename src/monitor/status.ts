@@ -9,7 +9,7 @@ import { DEFAULT_ENDPOINT } from "../fastly/client.ts";
 import { FastlyAuthError, FastlyForbiddenError } from "../fastly/errors.ts";
 import type { AutomationToken, FastlyClient, Service } from "../fastly/types.ts";
 import { deployedState } from "../plan/gather.ts";
-import type { DeployedState } from "../plan/plan.ts";
+import type { DeployedState, UnfinishedRun } from "../plan/plan.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -33,7 +33,9 @@ export type FindingCode =
   | "deployed-dead"
   | "deployed-absent"
   | "deployed-unmanaged"
-  | "deployed-unknown";
+  | "deployed-unknown"
+  /** A rotation run stopped part-way and is unfinished in the journal (monitor/unfinished.ts). */
+  | "unfinished-run";
 
 /** How much a finding matters: critical breaks a consumer now, warning needs action, info is hygiene. */
 export type Severity = "critical" | "warning" | "info";
@@ -126,6 +128,8 @@ export interface StatusReport {
   /** Most urgent first: expired or dead, then by time left, never-expiring last. */
   readonly tokens: readonly TokenStatus[];
   readonly environments: readonly EnvironmentStatus[];
+  /** Runs unfinished in the journal, when the caller looked (`withUnfinished`). */
+  readonly unfinished?: readonly UnfinishedRun[];
   /** Finding counts by severity, over tokens and environments. */
   readonly summary: { readonly critical: number; readonly warning: number; readonly info: number };
 }

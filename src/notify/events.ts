@@ -153,3 +153,49 @@ export function tokenExpiringEvent(
     nextStep: `ftr rotate --config ${configPath ?? "<config file>"} --env ${token.environment}`,
   };
 }
+
+/** `run-unfinished`: a run stopped part-way and nobody resumed it (found by `serve`). */
+export function runUnfinishedEvent(
+  run: {
+    readonly runId: string;
+    readonly environment: string;
+    readonly step: string;
+    readonly status: string;
+    readonly at: string;
+  },
+  at: Date,
+  configPath: string | undefined,
+): NotificationEvent {
+  return {
+    version: 1,
+    event: "run-unfinished",
+    at: at.toISOString(),
+    source: "serve",
+    runId: run.runId,
+    environment: run.environment,
+    step: run.step,
+    stepStatus: run.status,
+    summary: `${run.environment}: run ${run.runId} stopped at ${run.step} (${run.status}, ${run.at}) and is unfinished`,
+    nextStep: `ftr resume --config ${configPath ?? "<config file>"}`,
+  };
+}
+
+/** `approval-required`: `rotate --due` found `environment` due but left it for a person. */
+export function approvalRequiredEvent(
+  runId: string,
+  environment: string,
+  reason: string,
+  at: Date,
+  configPath: string | undefined,
+): NotificationEvent {
+  return {
+    version: 1,
+    event: "approval-required",
+    at: at.toISOString(),
+    source: "rotate",
+    runId,
+    environment,
+    summary: `${environment}: due (${reason}) but needs approval; an unattended run does not rotate it`,
+    nextStep: `ftr rotate --config ${configPath ?? "<config file>"} --env ${environment}`,
+  };
+}

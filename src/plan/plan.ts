@@ -31,7 +31,29 @@ export interface LiveState {
 }
 
 /** Why an environment is or is not rotated. */
-export type Decision = "due" | "forced" | "missing" | "drifted" | "ok" | "error";
+export type Decision = "due" | "forced" | "missing" | "drifted" | "ok" | "error" | "unfinished";
+
+/** A run the journal holds unfinished (a crash, a kill, a failed revoke): plain data. */
+export interface UnfinishedRun {
+  readonly runId: string;
+  readonly environment: string;
+  /** The last step journaled, and how it stood. */
+  readonly step: string;
+  readonly status: "begin" | "done" | "failed";
+  /** When that last record was written (ISO 8601). */
+  readonly at: string;
+  /** True when a live run holds the lock now (it may be this very run, still going). */
+  readonly running?: boolean;
+  /** The token the run minted, once minted. */
+  readonly newTokenId?: string;
+  /** The token deployed before the run. */
+  readonly deployedTokenId?: string;
+  /**
+   * The token the secret store holds by the journal: the new one once promoted (until a restore),
+   * else the one deployed before; absent while that is unknown (promote or restore begun, not done).
+   */
+  readonly storeHolds?: string;
+}
 
 /** A token as the plan reports it (never a value). */
 export interface PlannedToken {
@@ -85,6 +107,10 @@ export interface EnvironmentPlan {
 /** The plan for a whole run. */
 export interface Plan {
   readonly generatedAt: string;
+  /** Runs left unfinished in the journal: each must be resumed before its environment is planned. */
+  readonly unfinished: readonly UnfinishedRun[];
+  /** The command that resumes them. */
+  readonly resumeHint?: string;
   readonly environments: readonly EnvironmentPlan[];
 }
 
@@ -95,6 +121,15 @@ export interface PlanOptions {
   readonly force?: boolean;
   /** Only these environments (all when empty or absent). */
   readonly only?: readonly string[];
+  /** Runs unfinished in the journal: their environments are planned as `unfinished`, nothing else. */
+  readonly unfinished?: readonly UnfinishedRun[];
+  /**
+   * `rotate --due`: act only where the deployed token is within `rotateBefore` or refused by Fastly
+   * (expired, revoked); every other decision is reported and left alone.
+   */
+  readonly dueOnly?: boolean;
+  /** The `ftr resume` command line, for the reasons of unfinished environments. */
+  readonly resumeHint?: string;
 }
 
 const DAY = 86_400_000;
@@ -104,10 +139,49 @@ export function makePlan(state: LiveState, config: Config, options: PlanOptions)
   const selected = config.environments.filter(
     (env) => !options.only || options.only.length === 0 || options.only.includes(env.name),
   );
+  const unfinished = (options.unfinished ?? []).filter((r) => selected.some((e) => e.name === r.environment));
   return {
     generatedAt: options.now.toISOString(),
-    environments: selected.map((env) => planEnvironment(state, env, options)),
+    unfinished,
+    ...(options.resumeHint ? { resumeHint: options.resumeHint } : {}),
+    environments: selected.map((env) => {
+      const planned = planEnvironment(state, env, options);
+      const run = unfinished.find((r) => r.environment === env.name);
+      if (run) {
+        return {
+          ...planned,
+          decision: "unfinished" as const,
+          rotate: false,
+          reasons: [unfinishedLine(run, options.resumeHint)],
+          revoke: [],
+        };
+      }
+      if (options.dueOnly && planned.rotate && !isDue(planned)) {
+        return {
+          ...planned,
+          rotate: false,
+          reasons: [
+            ...planned.reasons,
+            `not rotated by --due: only a deployed token within rotateBefore or refused by Fastly is; rotate it with \`ftr rotate --env ${env.name}\``,
+          ],
+        };
+      }
+      return planned;
+    }),
   };
+}
+
+/** True when --due rotates the environment: its token is due, or the deployed value is refused. */
+function isDue(plan: EnvironmentPlan): boolean {
+  return plan.decision === "due" || (plan.decision === "missing" && plan.deployed.status === "dead");
+}
+
+/** One line naming an unfinished run and the command that finishes it. */
+export function unfinishedLine(run: UnfinishedRun, resumeHint = "ftr resume"): string {
+  const where = `${run.step}${run.status === "done" ? "" : ` (${run.status === "begin" ? "begun" : "failed"})`}`;
+  return run.running
+    ? `run ${run.runId} of ${run.environment} is in progress at ${where} (lock held); wait for it`
+    : `run ${run.runId} of ${run.environment} stopped at ${where} at ${formatTime(new Date(run.at))} and is unfinished; run \`${resumeHint}\``;
 }
 
 function planEnvironment(state: LiveState, env: EnvironmentConfig, options: PlanOptions): EnvironmentPlan {

@@ -31,7 +31,7 @@ export type Step =
 export type StepStatus = "begin" | "done" | "failed";
 
 /** How an environment's run ended. */
-export type Outcome = "rotated" | "rolled-back" | "failed" | "kept-old";
+export type Outcome = "rotated" | "rolled-back" | "failed" | "kept-old" | "awaiting-approval";
 
 /** One journal line. */
 export interface JournalRecord {
@@ -244,7 +244,8 @@ export function lastRotationsOf(records: readonly JournalRecord[]): LastRotation
     { environment: string; runId: string; outcome: Outcome; at: string; newTokenId?: string }
   >();
   for (const run of runStates(records)) {
-    if (!run.finished || !run.outcome) continue;
+    // An environment left for approval was not rotated: it is no rotation's result.
+    if (!run.finished || !run.outcome || run.outcome === "awaiting-approval") continue;
     latest.set(run.environment, {
       environment: run.environment,
       runId: run.runId,
@@ -258,3 +259,17 @@ export function lastRotationsOf(records: readonly JournalRecord[]): LastRotation
 
 export { acquireLock, assertUnlocked, LockedError, type LockOptions } from "./lock.ts";
 export { UnsafeStateDirError } from "./state-dir.ts";
+
+/**
+ * Environments an unattended run left for approval, and when, that no run has rotated (or tried to)
+ * since: the newest finished run of the environment is the one that left it.
+ */
+export function awaitingApprovalOf(
+  records: readonly JournalRecord[],
+): { environment: string; at: string; runId: string }[] {
+  const latest = new Map<string, RunState>();
+  for (const run of runStates(records)) if (run.finished) latest.set(run.environment, run);
+  return [...latest.values()]
+    .filter((r) => r.outcome === "awaiting-approval")
+    .map((r) => ({ environment: r.environment, at: r.last.at, runId: r.runId }));
+}

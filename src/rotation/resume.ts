@@ -21,6 +21,8 @@ import {
 } from "./rotate.ts";
 import { describe, type EnvironmentResult } from "./steps.ts";
 import { registerSecret } from "../util/redact.ts";
+import type { UnfinishedRun } from "../plan/plan.ts";
+import type { StateBackend } from "./state/types.ts";
 
 /** Runs of a state directory's journal that never reached `finish`, oldest first. */
 export function unfinishedRuns(stateDir: string): RunState[] {
@@ -279,4 +281,45 @@ export class RollbackError extends Error {
 /** The rotation was undone already: a repeated `ftr rollback` has nothing to do (not a failure). */
 export class AlreadyRolledBack extends RollbackError {
   override readonly name = "AlreadyRolledBack";
+}
+
+/** Unfinished runs as plain data; `running` when a live run holds the lock (it may be that run). */
+export function describeUnfinished(runs: readonly RunState[], running = false): UnfinishedRun[] {
+  return runs.map((run) => ({
+    runId: run.runId,
+    environment: run.environment,
+    step: run.last.step,
+    status: run.last.status,
+    at: run.last.at,
+    ...(running ? { running: true } : {}),
+    ...(run.newTokenId ? { newTokenId: run.newTokenId } : {}),
+    ...(run.deployedTokenId ? { deployedTokenId: run.deployedTokenId } : {}),
+    ...optionalHolds(storeHolds(run)),
+  }));
+}
+
+function optionalHolds(id: string | undefined): { storeHolds?: string } {
+  return id === undefined ? {} : { storeHolds: id };
+}
+
+/** Which token the secret store holds, by the journal of an unfinished run (see `UnfinishedRun`). */
+export function storeHolds(run: RunState): string | undefined {
+  const begun = (step: string) => run.records.some((r) => r.step === step && r.status === "begin");
+  if (run.done.has("restore")) return run.deployedTokenId;
+  if (begun("restore")) return undefined;
+  if (run.done.has("promote")) return run.newTokenId;
+  if (begun("promote")) return undefined;
+  return run.deployedTokenId;
+}
+
+/**
+ * What every surface reports: the unfinished runs of a state backend, marked `running` when a live
+ * run holds its lock. Reads only.
+ */
+export async function unfinishedIn(backend: StateBackend): Promise<UnfinishedRun[]> {
+  const runs = unfinishedRunsOf(await backend.readJournal());
+  if (runs.length === 0) return [];
+  // A monitor may read state it cannot judge the lock of (another user's directory): not running.
+  const holder = await backend.holder().catch(() => undefined);
+  return describeUnfinished(runs, holder !== undefined);
 }

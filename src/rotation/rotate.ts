@@ -19,7 +19,13 @@ import {
 import type { CreatedAutomationToken, FastlyClient } from "../fastly/types.ts";
 import type { EnvironmentPlan, Plan } from "../plan/plan.ts";
 import { noNotifications, type NotificationSink } from "../notify/dispatch.ts";
-import { environmentEvent, runFinishedEvent, runStartedEvent, type EventSource } from "../notify/events.ts";
+import {
+  approvalRequiredEvent,
+  environmentEvent,
+  runFinishedEvent,
+  runStartedEvent,
+  type EventSource,
+} from "../notify/events.ts";
 import { silentLogger, type Logger } from "../util/log.ts";
 import { interruptionOf } from "../util/interrupt.ts";
 import { redact, registerSecret } from "../util/redact.ts";
@@ -95,6 +101,16 @@ export interface RotateOptions extends RunContext {
   /** Skip the revoke and prove steps: the old token stays valid, `rollback` can undo the run. */
   readonly keepOld?: boolean;
   readonly runId?: string;
+  /**
+   * Nobody is there to approve (`rotate --due` without a terminal): environments with `approval:
+   * required` are never rotated; each is journaled, reported and notified as awaiting approval.
+   */
+  readonly unattended?: boolean;
+  /**
+   * Asked before each environment starts: a reason not to start it (outside the maintenance
+   * window), or undefined. An environment already started always finishes.
+   */
+  readonly mayStart?: (environment: string) => string | undefined;
 }
 
 /** Builds the adapters of an environment from its config, through the registry (loading them). */
@@ -171,15 +187,21 @@ async function rotateHeld(
     // Every approval first, before the password is asked or sudo obtained: declining everything
     // sends nothing that writes, and nobody is asked twice in a run across environments.
     const declined = new Set<string>();
+    const awaiting = new Set<string>();
     for (const envPlan of options.plan.environments) {
       const env = options.config.environments.find((e) => e.name === envPlan.environment);
-      if (!env || !envPlan.rotate || env.approval !== "required" || !options.approve) continue;
+      if (!env || !envPlan.rotate || env.approval !== "required") continue;
+      if (options.unattended) {
+        awaiting.add(env.name);
+        continue;
+      }
+      if (!options.approve) continue;
       throwIfStopped(options.signal);
       if (!(await options.approve(env.name))) declined.add(env.name);
     }
     const sudo = sudoKeeper(options);
     const due = options.plan.environments
-      .filter((e) => e.rotate && !declined.has(e.environment))
+      .filter((e) => e.rotate && !declined.has(e.environment) && !awaiting.has(e.environment))
       .map((e) => e.environment);
     // Sudo up front: a wrong password stops the run before anything is written.
     if (due.length > 0) {
@@ -212,6 +234,15 @@ async function rotateHeld(
       }
       if (declined.has(env.name)) {
         results.push(skipped(envPlan, runId, "declined at the approval prompt"));
+        continue;
+      }
+      if (awaiting.has(env.name)) {
+        results.push(awaitApproval(options, journal, envPlan, runId));
+        continue;
+      }
+      const closed = options.mayStart?.(env.name);
+      if (closed !== undefined) {
+        results.push(skipped(envPlan, runId, `not started: ${closed}`));
         continue;
       }
       const runner = new EnvironmentRun({
@@ -297,6 +328,29 @@ export function finishResult(
     endedAt: now().toISOString(),
     environments,
   };
+}
+
+/**
+ * Leave a due environment that needs approval to a person, aloud: journaled (so `serve` exports it),
+ * notified, and reported as skipped.
+ */
+function awaitApproval(
+  options: RotateOptions,
+  journal: Journal,
+  envPlan: EnvironmentPlan,
+  runId: string,
+): EnvironmentResult {
+  const { now } = runClock(options);
+  const why = envPlan.reasons.join("; ");
+  const detail = `needs approval (approval: required): an unattended run does not rotate it; rotate it with \`ftr rotate --config ${options.config.configPath ?? "<config file>"} --env ${envPlan.environment}\``;
+  const base = { runId, environment: envPlan.environment } as const;
+  journal.append({ ...base, step: "start", status: "done", detail: `due: ${why}` });
+  journal.append({ ...base, step: "finish", status: "done", outcome: "awaiting-approval", detail });
+  void (options.notify ?? noNotifications).emit(
+    approvalRequiredEvent(runId, envPlan.environment, why, now(), options.config.configPath),
+  );
+  options.log?.warn(`${envPlan.environment}: ${detail}`);
+  return skipped(envPlan, runId, detail);
 }
 
 function skipped(envPlan: EnvironmentPlan, runId: string, detail: string): EnvironmentResult {

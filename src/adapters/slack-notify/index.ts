@@ -21,6 +21,8 @@ const ICONS: Readonly<Record<NotificationEvent["event"], string>> = {
   "environment-rolled-back": ":leftwards_arrow_with_hook:",
   "run-finished": ":checkered_flag:",
   "token-expiring": ":hourglass_flowing_sand:",
+  "run-unfinished": ":warning:",
+  "approval-required": ":raised_hand:",
 };
 
 /** The incoming-webhook payload: `text` (the notification and fallback) and a few simple blocks. */

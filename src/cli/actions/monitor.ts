@@ -1,7 +1,8 @@
 /** The bodies of `status`, `check` and `serve`, loaded when one of them runs. */
 import { DurationError, parseDuration } from "../../util/time.ts";
 import type { FastlyClient } from "../../fastly/types.ts";
-import { checkReport } from "../../monitor/check.ts";
+import { checkReport, shellQuote } from "../../monitor/check.ts";
+import { withUnfinished } from "../../monitor/unfinished.ts";
 import { renderStatus } from "../../monitor/render.ts";
 import { ListenAddressError, parseListen, startServe } from "../../monitor/serve.ts";
 import { collectStatus, type StatusReport } from "../../monitor/status.ts";
@@ -52,10 +53,15 @@ async function withProgress<T>(
   }
 }
 
-/** The account's status now, with the user's credential if there is one; progress on a terminal. */
-function statusNow(io: CliIO, loaded: LoadedConfig): Promise<StatusReport> {
+/**
+ * The account's status now, with the user's credential if there is one, and the runs the journal
+ * holds unfinished; progress on a terminal.
+ */
+async function statusNow(io: CliIO, loaded: LoadedConfig, configArg: string): Promise<StatusReport> {
   const client = optionalClient(io, loaded);
-  return withProgress(io, client, () =>
+  const { stateBackend, unfinishedIn } = await import("../../rotation/index.ts");
+  const unfinished = await unfinishedIn(await stateBackend(loaded.config));
+  const report = await withProgress(io, client, () =>
     collectStatus({
       client,
       config: loaded.config,
@@ -65,13 +71,14 @@ function statusNow(io: CliIO, loaded: LoadedConfig): Promise<StatusReport> {
       signal: io.signal,
     }),
   );
+  return withUnfinished(report, unfinished, `ftr resume --config ${shellQuote(configArg)}`);
 }
 
 /** `ftr status`. */
 export async function status(io: CliIO, opts: StatusOpts): Promise<number> {
   const loaded = await loadConfigOption(io, opts.config);
   printWarnings(io, loaded);
-  const report = await statusNow(io, loaded);
+  const report = await statusNow(io, loaded, opts.config);
   if (opts.json) {
     noteLimitation(io, report.limitation);
     printJson(io, report);
@@ -96,7 +103,7 @@ export async function check(io: CliIO, opts: CheckOpts): Promise<number> {
   const loaded = await loadConfigOption(io, opts.config);
   // Config warnings are no news to a cron job; `ftr validate` shows them.
   if (opts.quiet !== true) printWarnings(io, loaded);
-  const report = await statusNow(io, loaded);
+  const report = await statusNow(io, loaded, opts.config);
   const result = checkReport(report, {
     configPath: opts.config,
     all: opts.all === true,
@@ -112,7 +119,13 @@ export async function check(io: CliIO, opts: CheckOpts): Promise<number> {
   noteLimitation(io, report.limitation);
   const c = colours(io.stdout, io.env);
   for (const f of result.findings) {
-    println(io.stdout, `${f.reason === "expiring" ? c.yellow("DUE") : c.red("FAIL")} ${x(f.message)}`);
+    const label =
+      f.reason === "expiring"
+        ? c.yellow("DUE")
+        : f.reason === "unfinished"
+          ? c.red("UNFINISHED")
+          : c.red("FAIL");
+    println(io.stdout, `${label} ${x(f.message)}`);
   }
   if (result.ok) {
     const next = result.next

@@ -4,14 +4,18 @@ import { createSecretStore } from "../../adapters/registry.ts";
 import type { SecretStore } from "../../adapters/types.ts";
 import type { LoadedConfig } from "../../config/index.ts";
 import { FastlyForbiddenError, type FastlyClient } from "../../fastly/index.ts";
-import { gatherState, makePlan, type Plan } from "../../plan/index.ts";
+import { gatherState, makePlan, unfinishedLine, type Plan, type UnfinishedRun } from "../../plan/index.ts";
+import { parseWindow, windowState, WindowError, type Window } from "../../plan/window.ts";
 import {
   AlreadyRolledBack,
-  assertUnlocked,
+  describeUnfinished,
+  newRunId,
   resume as resumeRuns,
   rollbackLast,
   rotate as rotateEnvironments,
-  unfinishedRuns,
+  stateBackend,
+  unfinishedIn,
+  unfinishedRunsOf,
   type RollbackResult,
   type RotationEvent,
   type RotationResult,
@@ -30,6 +34,7 @@ import {
   type CliIO,
 } from "../io.ts";
 import { escapeControl as x } from "../../util/escape.ts";
+import { formatTime } from "../../util/time.ts";
 import { loadConfigOption, printWarnings, requireClient } from "../setup.ts";
 
 /** `ftr plan`. */
@@ -37,10 +42,13 @@ export async function plan(io: CliIO, opts: PlanOpts): Promise<number> {
   const loaded = await loadConfigOption(io, opts.config);
   printWarnings(io, loaded);
   const client = requireClient(io, loaded);
-  const plan = await computePlan(loaded, client, opts, io.signal);
+  const backend = await stateBackend(loaded.config);
+  const unfinished = await unfinishedIn(backend);
+  const plan = await computePlan(loaded, client, opts, io.signal, { unfinished });
   if (opts.json) printJson(io, plan);
   else renderPlan(io, plan, io.stdout);
-  return plan.environments.some((e) => e.decision === "error") ? 1 : 0;
+  // An unfinished run needs a person (or `rotate --due`) as much as an error does.
+  return plan.environments.some((e) => e.decision === "error" || e.decision === "unfinished") ? 1 : 0;
 }
 
 /** `ftr rotate`. */
@@ -48,103 +56,181 @@ export async function rotate(io: CliIO, opts: RotateOpts): Promise<number> {
   const loaded = await loadConfigOption(io, opts.config);
   printWarnings(io, loaded);
   const client = requireClient(io, loaded);
-  // A live run's journal looks unfinished: name the run rather than advise a resume.
-  assertUnlocked(loaded.config.stateDir);
-  const unfinished = unfinishedRuns(loaded.config.stateDir);
-  if (unfinished.length > 0) {
-    throw new UsageError(
-      `run ${unfinished[0]?.runId ?? ""} (${unfinished.map((r) => r.environment).join(", ")}) did not finish; run \`ftr resume --config ${opts.config}\` first`,
-    );
-  }
-  await requireSuperuser(client);
-  const plan = await computePlan(loaded, client, opts, io.signal);
-  if (!opts.json) renderPlan(io, plan, io.stderr);
-  const broken = plan.environments.filter((e) => e.decision === "error");
-  if (broken.length > 0) {
-    // Refuse the whole run before any write: rotating the environments before a broken one
-    // would leave the run half done.
-    throw new UsageError(
-      `cannot rotate: ${broken.map((e) => `${e.environment}: ${e.errors.join("; ")}`).join(" | ")}. Fix the config (or leave the environment out with --env) and run again`,
-    );
-  }
-  const due = plan.environments.filter((e) => e.rotate);
-  if (due.length === 0) {
-    if (opts.json) printJson(io, { plan, result: null });
-    else println(io.stderr, "Nothing to rotate.");
-    return plan.environments.some((e) => e.decision === "error") ? 1 : 0;
-  }
-  const needApproval = due.filter(
-    (e) => loaded.config.environments.find((c) => c.name === e.environment)?.approval === "required",
-  );
-  const interactive = io.stdin.isTTY === true && io.stderr.isTTY === true;
-  if (needApproval.length > 0 && !opts.yes && !interactive) {
-    throw new UsageError(
-      `${needApproval.map((e) => e.environment).join(", ")} need(s) approval: run with --yes, or on a terminal to be asked`,
-    );
-  }
+  checkEnvNames(loaded, opts.env ?? []);
+  const windows = opts.due ? dueWindows(loaded, opts.window) : undefined;
+  if (!opts.due && opts.window !== undefined) throw new UsageError("--window applies only with --due");
+  const runId = newRunId();
   const log = stderrLogger(io);
-  const result = await rotateEnvironments({
+  const notify = await notificationsFor(loaded.config.notify, log, { env: io.env });
+  const base = {
     config: loaded.config,
     client,
-    plan,
     getPassword: passwordSource(io, opts.passwordStdin === true),
     log,
     ...(io.signal ? { signal: io.signal } : {}),
-    notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
+    notify,
     onEvent: progressPrinter(io, opts.json === true),
-    keepOld: opts.keepOld === true,
-    ...(opts.yes ? {} : { approve: (env: string) => confirm(io, `Rotate the token of ${x(env)} now?`) }),
+  };
+  // The lock first: the journal and the plan are read while no other run can change them.
+  const session = await (
+    await stateBackend(loaded.config)
+  ).acquire({
+    runId,
+    ...(io.signal ? { signal: io.signal } : {}),
   });
-  report(io, result, opts.json === true, plan);
-  return result.ok ? 0 : 1;
+  try {
+    const unfinished = unfinishedRunsOf(await session.readJournal());
+    let resumed: RotationResult | undefined;
+    if (unfinished.length > 0) {
+      if (!opts.due) {
+        throw new UsageError(
+          `${unfinished.map((r) => unfinishedLine(describeUnfinished([r])[0]!, `ftr resume --config ${opts.config}`)).join("; ")}; run \`ftr resume --config ${opts.config}\` first`,
+        );
+      }
+      for (const run of unfinished) {
+        if (!opts.json)
+          println(io.stderr, x(`resuming run ${run.runId}: ${run.environment} from ${run.last.step} first`));
+      }
+      resumed = await resumeRuns({ ...base, state: session });
+      if (!resumed.ok) {
+        report(io, resumed, opts.json === true);
+        return 1;
+      }
+      if (!opts.json) report(io, resumed, false);
+    }
+    if (windows) {
+      const state = windowState(windows.windows, windows.timeZone, new Date());
+      if (!state.open) {
+        const next = state.nextOpen
+          ? `; it next opens ${formatTime(state.nextOpen)} (${windows.timeZone})`
+          : "; it never opens";
+        const line = `outside the rotation window (${windows.windows.map((w) => w.text).join(", ")}, ${windows.timeZone})${next}: nothing started`;
+        if (opts.json)
+          printJson(io, {
+            resumed: resumed ?? null,
+            plan: null,
+            result: null,
+            window: { open: false, nextOpen: state.nextOpen?.toISOString() ?? null },
+          });
+        else println(io.stderr, line);
+        return 0;
+      }
+    }
+    await requireSuperuser(client);
+    const plan = await computePlan(loaded, client, opts, io.signal, { dueOnly: opts.due === true });
+    if (!opts.json) renderPlan(io, plan, io.stderr);
+    const broken = plan.environments.filter((e) => e.decision === "error");
+    if (broken.length > 0) {
+      // Refuse the whole run before any write: rotating the environments before a broken one
+      // would leave the run half done.
+      throw new UsageError(
+        `cannot rotate: ${broken.map((e) => `${e.environment}: ${e.errors.join("; ")}`).join(" | ")}. Fix the config (or leave the environment out with --env) and run again`,
+      );
+    }
+    const due = plan.environments.filter((e) => e.rotate);
+    if (due.length === 0) {
+      if (opts.json) printJson(io, { ...(resumed ? { resumed } : {}), plan, result: null });
+      else println(io.stderr, opts.due ? "Nothing due." : "Nothing to rotate.");
+      return 0;
+    }
+    const needApproval = due.filter(
+      (e) => loaded.config.environments.find((c) => c.name === e.environment)?.approval === "required",
+    );
+    const interactive = io.stdin.isTTY === true && io.stderr.isTTY === true;
+    // Unattended (--due with nobody at a terminal): approval-required environments are left alone, aloud.
+    const unattended = opts.due === true && !interactive;
+    if (needApproval.length > 0 && !opts.yes && !interactive && !unattended) {
+      throw new UsageError(
+        `${needApproval.map((e) => e.environment).join(", ")} need(s) approval: run with --yes, or on a terminal to be asked`,
+      );
+    }
+    const result = await rotateEnvironments({
+      ...base,
+      state: session,
+      runId,
+      plan,
+      keepOld: opts.keepOld === true,
+      unattended,
+      ...(windows ? { mayStart: windowGate(windows) } : {}),
+      ...(opts.yes && !opts.due
+        ? {}
+        : { approve: (env: string) => confirm(io, `Rotate the token of ${x(env)} now?`) }),
+    });
+    report(io, result, opts.json === true, plan);
+    return result.ok ? 0 : 1;
+  } finally {
+    await session.release();
+  }
 }
 
 /** `ftr resume`. */
 export async function resume(io: CliIO, opts: ResumeOpts): Promise<number> {
   const loaded = await loadConfigOption(io, opts.config);
   const client = requireClient(io, loaded);
-  assertUnlocked(loaded.config.stateDir);
-  const runs = unfinishedRuns(loaded.config.stateDir);
-  if (runs.length === 0) {
-    if (opts.json) printJson(io, { runId: null, ok: true, environments: [] });
-    else println(io.stderr, "Nothing to resume: every run in the journal finished.");
-    return 0;
-  }
-  if (!opts.json) {
-    for (const run of runs) {
-      const { step, status } = run.last;
-      println(
-        io.stderr,
-        x(
-          `resuming run ${run.runId}: ${run.environment} from ${step}${status === "done" ? "" : ` (${status})`}`,
-        ),
-      );
+  // The lock first: a live run's journal looks unfinished, and the holder is named instead.
+  const session = await (await stateBackend(loaded.config)).acquire(io.signal ? { signal: io.signal } : {});
+  try {
+    const runs = unfinishedRunsOf(await session.readJournal());
+    if (runs.length === 0) {
+      if (opts.json) printJson(io, { runId: null, ok: true, environments: [] });
+      else println(io.stderr, "Nothing to resume: every run in the journal finished.");
+      return 0;
     }
+    if (!opts.json) {
+      for (const run of runs) {
+        const { step, status } = run.last;
+        println(
+          io.stderr,
+          x(
+            `resuming run ${run.runId}: ${run.environment} from ${step}${status === "done" ? "" : status === "begin" ? " (begun, not finished)" : " (stopped)"}`,
+          ),
+        );
+      }
+    }
+    const log = stderrLogger(io);
+    const result = await resumeRuns({
+      config: loaded.config,
+      client,
+      getPassword: passwordSource(io, opts.passwordStdin === true),
+      log,
+      ...(io.signal ? { signal: io.signal } : {}),
+      notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
+      onEvent: progressPrinter(io, opts.json === true),
+      state: session,
+    });
+    report(io, result, opts.json === true);
+    return result.ok ? 0 : 1;
+  } finally {
+    await session.release();
   }
-  const log = stderrLogger(io);
-  const result = await resumeRuns({
-    config: loaded.config,
-    client,
-    getPassword: passwordSource(io, opts.passwordStdin === true),
-    log,
-    ...(io.signal ? { signal: io.signal } : {}),
-    notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
-    onEvent: progressPrinter(io, opts.json === true),
-  });
-  report(io, result, opts.json === true);
-  return result.ok ? 0 : 1;
 }
 
 /** `ftr rollback`. */
 export async function rollback(io: CliIO, opts: RollbackOpts): Promise<number> {
   const loaded = await loadConfigOption(io, opts.config);
   const client = requireClient(io, loaded);
-  if (!loaded.config.environments.some((e) => e.name === opts.env)) {
+  const env = loaded.config.environments.find((e) => e.name === opts.env);
+  if (!env) {
     throw new UsageError(`no environment named "${opts.env}" in ${opts.config}`);
+  }
+  // Asked like `rotate`: undoing production is as much a change as rotating it.
+  if (env.approval === "required" && !opts.yes) {
+    const interactive = io.stdin.isTTY === true && io.stderr.isTTY === true;
+    if (!interactive) {
+      throw new UsageError(`${env.name} needs approval: run with --yes, or on a terminal to be asked`);
+    }
   }
   let result: RollbackResult;
   const log = stderrLogger(io);
+  // The lock first: a live run is named, and the journal is read only while nobody can write it.
+  const session = await (await stateBackend(loaded.config)).acquire(io.signal ? { signal: io.signal } : {});
   try {
+    if (env.approval === "required" && !opts.yes) {
+      if (!(await confirm(io, `Roll back the last rotation of ${x(env.name)} now?`))) {
+        println(io.stderr, "Nothing done: declined at the approval prompt.");
+        return 1;
+      }
+    }
     result = await rollbackLast({
       config: loaded.config,
       client,
@@ -154,6 +240,7 @@ export async function rollback(io: CliIO, opts: RollbackOpts): Promise<number> {
       ...(io.signal ? { signal: io.signal } : {}),
       notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
       onEvent: progressPrinter(io, opts.json === true),
+      state: session,
     });
   } catch (error) {
     if (!(error instanceof AlreadyRolledBack)) throw error;
@@ -161,6 +248,8 @@ export async function rollback(io: CliIO, opts: RollbackOpts): Promise<number> {
     if (opts.json === true) printJson(io, { ok: true, nothingToDo: error.message });
     else println(io.stderr, x(error.message));
     return 0;
+  } finally {
+    await session.release();
   }
   if (opts.json === true) {
     printJson(io, result);
@@ -173,27 +262,63 @@ export async function rollback(io: CliIO, opts: RollbackOpts): Promise<number> {
   return result.ok ? 0 : 1;
 }
 
-/** The plan for the selected environments, from live state. */
-async function computePlan(
+/** The windows `rotate --due` starts environments in: `--window`, else `schedule.window`. */
+function dueWindows(
   loaded: LoadedConfig,
-  client: FastlyClient,
-  opts: { env?: string[]; force?: boolean },
-  signal?: AbortSignal,
-): Promise<Plan> {
-  const only = opts.env ?? [];
+  fromFlag: string[] | undefined,
+): { windows: Window[]; timeZone: string } {
+  const timeZone = loaded.config.schedule?.timeZone ?? "UTC";
+  const specs = fromFlag ?? loaded.config.schedule?.windows ?? [];
+  try {
+    return { windows: specs.map(parseWindow), timeZone };
+  } catch (error) {
+    if (error instanceof WindowError) throw new UsageError(`--window: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Before each environment: a reason not to start it when the window has closed meanwhile. */
+function windowGate(w: { windows: Window[]; timeZone: string }): (env: string) => string | undefined {
+  return () => {
+    const state = windowState(w.windows, w.timeZone, new Date());
+    if (state.open) return undefined;
+    return `the rotation window closed${state.nextOpen ? `; it next opens ${formatTime(state.nextOpen)} (${w.timeZone})` : ""}`;
+  };
+}
+
+function checkEnvNames(loaded: LoadedConfig, only: readonly string[]): void {
   const unknown = only.filter((n) => !loaded.config.environments.some((e) => e.name === n));
   if (unknown.length > 0) {
     throw new UsageError(
       `no environment named ${unknown.map((n) => `"${n}"`).join(", ")}; the config has ${loaded.config.environments.map((e) => e.name).join(", ")}`,
     );
   }
+}
+
+/** The plan for the selected environments, from live state. */
+async function computePlan(
+  loaded: LoadedConfig,
+  client: FastlyClient,
+  opts: { env?: string[]; force?: boolean; config: string },
+  signal: AbortSignal | undefined,
+  extra: { unfinished?: UnfinishedRun[]; dueOnly?: boolean } = {},
+): Promise<Plan> {
+  const only = opts.env ?? [];
+  checkEnvNames(loaded, only);
   const stores = new Map<string, SecretStore>();
   for (const env of loaded.config.environments) {
     if (only.length === 0 || only.includes(env.name))
       stores.set(env.name, await createSecretStore(env.secret, signal ? { signal } : {}));
   }
   const state = await gatherState({ client, config: loaded.config, stores, signal });
-  return makePlan(state, loaded.config, { now: new Date(), force: opts.force === true, only });
+  return makePlan(state, loaded.config, {
+    now: new Date(),
+    force: opts.force === true,
+    only,
+    resumeHint: `ftr resume --config ${opts.config}`,
+    ...(extra.unfinished ? { unfinished: extra.unfinished } : {}),
+    ...(extra.dueOnly ? { dueOnly: true } : {}),
+  });
 }
 
 /** Refuse early, before any write, when the token cannot create automation tokens. */
@@ -223,13 +348,19 @@ async function requireSuperuser(client: FastlyClient): Promise<void> {
 function renderPlan(io: CliIO, plan: Plan, stream: CliIO["stdout"]): void {
   const c = colours(stream, io.env);
   const out = (s = "") => println(stream, s);
+  for (const run of plan.unfinished) {
+    out(`${c.red("UNFINISHED")}  ${x(unfinishedLine(run, plan.resumeHint))}`);
+  }
+  if (plan.unfinished.length > 0) out();
   for (const env of plan.environments) {
     const label =
       env.decision === "error"
         ? c.red("ERROR")
-        : env.rotate
-          ? c.yellow(`ROTATE (${env.decision})`)
-          : c.green("ok, nothing to do");
+        : env.decision === "unfinished"
+          ? c.red("UNFINISHED: resume first")
+          : env.rotate
+            ? c.yellow(`ROTATE (${env.decision})`)
+            : c.green("ok, nothing to do");
     out(`${c.bold(x(env.environment))}  ${label}`);
     for (const reason of env.reasons) out(`  why:      ${x(reason)}`);
     for (const error of env.errors) out(`  ${c.red("error:")}    ${x(error)}`);
@@ -307,6 +438,9 @@ function report(io: CliIO, result: RotationResult, json: boolean, plan?: Plan, v
   }
   println(io.stdout, table.toString());
   for (const env of result.environments) {
+    for (const warning of env.warnings ?? []) {
+      println(io.stdout, `${c.bold(x(env.environment))}: ${c.yellow("warning:")} ${x(warning)}`);
+    }
     if (env.error && env.outcome !== "nothing-to-do") {
       println(
         io.stdout,

@@ -14,6 +14,8 @@ export interface RotateOpts extends PlanOpts {
   yes?: boolean;
   keepOld?: boolean;
   passwordStdin?: boolean;
+  due?: boolean;
+  window?: string[];
 }
 
 /** `ftr resume` options. */
@@ -28,6 +30,7 @@ export interface RollbackOpts {
   config: string;
   env: string;
   json?: boolean;
+  yes?: boolean;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -58,6 +61,15 @@ Examples:
     .option("-y, --yes", "do not ask before environments with `approval: required`")
     .option("--force", "rotate even where nothing is due")
     .option("--keep-old", "do not revoke the old token (so `ftr rollback` can undo the run)")
+    .option(
+      "--due",
+      "unattended: resume an unfinished run first, then rotate only what is due, inside the window",
+    )
+    .option(
+      "--window <spec>",
+      'with --due: when an environment may start, e.g. "Mon-Thu 09:30-16:00" (repeatable; overrides schedule.window)',
+      collect,
+    )
     .option("--password-stdin", "read the sudo password from standard input")
     .option("--json", "print the full result as JSON")
     .addHelpText(
@@ -67,11 +79,22 @@ The protocol, per environment: mint a new token, test it, stage and promote it i
 store, run the reloaders, verify the consumer uses it, then revoke the old token and prove it
 is refused. A failure before the revoke restores the previous secret and revokes the new token.
 
+The lock is taken first: the journal is read and the plan made while no other run can change
+them. An unfinished run must be resumed first (--due resumes it by itself).
+
+--due is for a scheduled job: it resumes an unfinished run, then rotates only environments whose
+deployed token is within rotateBefore or refused by Fastly, starting none outside the window
+(schedule.window in the config, or --window; exit 0 naming the next opening). Environments with
+\`approval: required\` are rotated only when a person answers the prompt on a terminal; otherwise
+they are skipped aloud (output, journal, notification, and serve's metric), even with --yes.
+
 Examples:
   $ export FASTLY_API_TOKEN=...                  # a superuser's user token
   $ ftr rotate --config ftr.yaml                  # asks for the sudo password
   $ printf '%s' "$PW" | ftr rotate --config ftr.yaml --password-stdin --yes
-  $ ftr rotate --config ftr.yaml --env staging --force --json`,
+  $ ftr rotate --config ftr.yaml --env staging --force --json
+  $ ftr rotate --config ftr.yaml --due --yes      # a daily CronJob
+  $ ftr rotate --config ftr.yaml --due --window "Mon-Thu 09:30-16:00"`,
     )
     .action((opts: RotateOpts) => run(async () => (await import("../actions/rotation.ts")).rotate(io, opts)));
 
@@ -97,6 +120,7 @@ Examples:
     .description("undo the last completed rotation of one environment while its old token lives")
     .requiredOption("-c, --config <file>", "the YAML config")
     .requiredOption("-e, --env <name>", "the environment")
+    .option("-y, --yes", "do not ask when the environment has `approval: required`")
     .option("--json", "print the full result as JSON")
     .addHelpText(
       "after",
@@ -104,8 +128,12 @@ Examples:
 Restores the previous secret, runs the reloaders, verifies the old token is in use again and
 revokes the new one. Possible after \`ftr rotate --keep-old\`, or when the revoke failed.
 
+An environment with \`approval: required\` is asked about on a terminal, as \`rotate\` does; without
+one, --yes is needed.
+
 Examples:
-  $ ftr rollback --config ftr.yaml --env staging`,
+  $ ftr rollback --config ftr.yaml --env staging
+  $ ftr rollback --config ftr.yaml --env production --yes`,
     )
     .action((opts: RollbackOpts) =>
       run(async () => (await import("../actions/rotation.ts")).rollback(io, opts)),
