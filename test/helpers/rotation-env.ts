@@ -397,7 +397,9 @@ export async function startRotationEnv(options: RotationEnvOptions = {}): Promis
         ? (JSON.parse(readFileSync(controlFile, "utf8")) as Record<string, ReloadBehaviour>)
         : {};
       control[e] = behaviour;
-      await writeFile(controlFile, JSON.stringify(control));
+      // In one rename: a restart script reading it meanwhile sees the old or the new file, never half.
+      await writeFile(`${controlFile}.tmp`, JSON.stringify(control));
+      await rename(`${controlFile}.tmp`, controlFile);
     },
     restartExporter: (e) =>
       new Promise<void>((resolve, reject) => {
