@@ -196,3 +196,62 @@ test("daysLeft", () => {
   assert.equal(daysLeft(new Date(NOW.getTime() + 3.5 * DAY), NOW), "in 3 days");
   assert.equal(daysLeft(new Date(NOW.getTime() - 2 * DAY), NOW), "2 days ago");
 });
+
+describe("makePlan: unfinished runs and --due", () => {
+  const int = token("int1", "exporter integration", { expiresAt: new Date(NOW.getTime() + 10 * DAY) });
+  const stg = token("stg1", "exporter staging", { scopes: ["global"] });
+  const live = state([int, stg], {
+    integration: { status: "valid", token: self(int) },
+    staging: { status: "valid", token: self(stg) },
+  });
+
+  test("an environment with an unfinished run is planned as unfinished, nothing else", () => {
+    const p = makePlan(live, config, {
+      now: NOW,
+      force: true,
+      resumeHint: "ftr resume --config ftr.yaml",
+      unfinished: [
+        { runId: "r1", environment: "integration", step: "reload", status: "begin", at: NOW.toISOString() },
+      ],
+    });
+    const env = p.environments[0]!;
+    assert.deepEqual([env.decision, env.rotate, env.revoke], ["unfinished", false, []]);
+    assert.match(
+      env.reasons[0]!,
+      /run r1 of integration stopped at reload \(begun\) .* run `ftr resume --config ftr.yaml`/,
+    );
+    assert.equal(p.unfinished.length, 1);
+    // The other environment is planned as usual.
+    assert.equal(p.environments[1]!.decision, "drifted");
+  });
+
+  test("--due rotates what is due and leaves what is only drifted, saying why", () => {
+    const p = makePlan(live, config, { now: NOW, dueOnly: true });
+    assert.deepEqual(
+      p.environments.map((e) => [e.environment, e.decision, e.rotate]),
+      [
+        ["integration", "due", true],
+        ["staging", "drifted", false],
+      ],
+    );
+    assert.match(p.environments[1]!.reasons.at(-1)!, /not rotated by --due/);
+  });
+
+  test("--due rotates a deployed token Fastly refuses, not an empty store", () => {
+    const p = makePlan(
+      state([], {
+        integration: { status: "dead", reason: "401" },
+        staging: { status: "absent" },
+      }),
+      config,
+      { now: NOW, dueOnly: true },
+    );
+    assert.deepEqual(
+      p.environments.map((e) => [e.decision, e.rotate]),
+      [
+        ["missing", true],
+        ["missing", false],
+      ],
+    );
+  });
+});
