@@ -60,6 +60,7 @@ describe("parseConfig: valid configs", () => {
       version: 1,
       fastly: {},
       stateDir: `${BASE}/.ftr-state`,
+      state: { type: "directory", dir: `${BASE}/.ftr-state` },
       baseDir: BASE,
       configPath: `${BASE}/ftr.yaml`,
       environments: [
@@ -245,7 +246,7 @@ describe("parseConfig: errors name the field and the fix", () => {
     const result = parse(variant("version: 1", "version: 1\nbanana: yes"));
     assert.match(
       issueAt(result.errors, "banana").message,
-      /valid keys here: version, fastly, state, defaults, notify, environments/,
+      /valid keys here: version, fastly, state, schedule, defaults, notify, environments/,
     );
   });
 
