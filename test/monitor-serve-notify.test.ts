@@ -5,7 +5,7 @@
  * restart, and again only when a receiver failed to take it.
  */
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { NotificationEvent } from "../src/adapters/types.ts";
@@ -149,5 +149,38 @@ describe("ftr serve notifies tokens entering their warning window", () => {
       expiring(from).map((e) => e.environment),
       ["integration", "integration"],
     );
+  });
+
+  it("a run left unfinished in the journal is notified once, with the step and the resume command", async () => {
+    const config = await writeConfig("unfinished", "1d");
+    const at = new Date().toISOString();
+    const line = (step: string, status: string) =>
+      JSON.stringify({ v: 1, runId: "20261206T000000Z-dead0001", environment: "staging", step, status, at });
+    mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
+    writeFileSync(
+      join(config.stateDir, "journal.jsonl"),
+      [line("start", "done"), line("mint", "begin"), line("mint", "done"), line("reload", "begin")].join(
+        "\n",
+      ) + "\n",
+      { mode: 0o600 },
+    );
+    const from = receiver.requests.length;
+    const handle = await serve(config);
+    try {
+      await handle.refresh();
+      await handle.refresh();
+      const text = await (await fetch(`${handle.url}/metrics`)).text();
+      assert.match(
+        text,
+        /fastly_token_rotator_unfinished_run_timestamp_seconds\{environment="staging",run_id="20261206T000000Z-dead0001",step="reload",running="false"\} \d+/,
+      );
+    } finally {
+      await handle.close();
+    }
+    const events = expiring(from).filter((e) => e.event === "run-unfinished");
+    assert.equal(events.length, 1, JSON.stringify(expiring(from)));
+    assert.equal(events[0]?.environment, "staging");
+    assert.equal(events[0]?.step, "reload");
+    assert.match(events[0]?.nextStep ?? "", /^ftr resume --config .*unfinished\.yaml$/);
   });
 });
