@@ -376,7 +376,6 @@ export async function kubernetesState(
           }
           const verdict = judge(lease, now);
           if (verdict.kind === "live") throw verdict.error;
-          const had = lease.spec?.holderIdentity;
           current = await replaceLease(
             {
               ...lease,
@@ -387,7 +386,8 @@ export async function kubernetesState(
                 leaseDurationSeconds: durationSeconds,
                 acquireTime: micro(now),
                 renewTime: micro(now),
-                leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + (had ? 1 : 0),
+                // Every change of holder counts, from nobody too (as client-go's leader election counts).
+                leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + 1,
               },
             },
             signal,
