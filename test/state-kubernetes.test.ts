@@ -13,7 +13,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { CoreV1Api } from "@kubernetes/client-node";
+import { CoordinationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { KubernetesError, makeApiClient } from "../src/adapters/support/kubernetes.ts";
 import { abortError, type Clock } from "../src/adapters/support/poll.ts";
 import type { JournalRecord } from "../src/rotation/journal.ts";
@@ -28,6 +28,8 @@ import {
   parseIdentity,
   type KubernetesStateConfig,
 } from "../src/rotation/state/kubernetes.ts";
+import { stateBackend } from "../src/rotation/state/index.ts";
+import type { Config } from "../src/config/types.ts";
 import { clearSecrets, registerSecret } from "../src/util/redact.ts";
 import type { RunningKubernetesApi } from "./helpers/kubernetes-api-server.ts";
 import { world, type World } from "./helpers/world.ts";
@@ -357,6 +359,21 @@ describe("Kubernetes state: the Lease", () => {
     await theirs.release();
   });
 
+  it("aborts lost when the Lease is deleted while held, and release then leaves it alone", async () => {
+    const name = fresh();
+    const clock = manualClock();
+    const backend = await kubernetesState(config(name), { clock });
+    const session = await backend.acquire();
+    const core = await makeApiClient({ kubeconfig }, CoordinationV1Api);
+    await core.deleteNamespacedLease({ name, namespace: NS });
+    await until(() => clock.sleepers === 1, "the renewal waits");
+    clock.advance(20_000);
+    await until(() => session.lost.aborted, "the session is told");
+    assert.match((session.lost.reason as Error).message, /was released or deleted while this run held it/);
+    await session.release();
+    assert.equal(kube.object("leases", NS, name), undefined, "release creates nothing");
+  });
+
   it("a renewal failing past the Lease's duration aborts lost; a failing one before it is tried again", async () => {
     const name = fresh();
     const clock = manualClock();
@@ -613,6 +630,17 @@ describe("Kubernetes state: failures", () => {
     }
     await session.release(); // the queued record is written now
     assert.equal((await backend.readJournal()).length, 1);
+  });
+
+  it("stateBackend picks it for a config with state type kubernetes", async () => {
+    const name = fresh();
+    const backend = await stateBackend({ stateDir: w.dir, state: config(name) } as unknown as Config, {
+      clock: manualClock(),
+    });
+    assert.equal(backend.description, `Kubernetes Lease ${NS}/${name}`);
+    const session = await backend.acquire();
+    assert.ok(leaseOf(name).spec.holderIdentity);
+    await session.release();
   });
 
   it("a kubeconfig without the context named fails when the backend is made", async () => {

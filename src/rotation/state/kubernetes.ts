@@ -296,8 +296,9 @@ export async function kubernetesState(
         else await createStored(text);
         return;
       } catch (error) {
-        // 409: changed (or created) since it was read; read it again and append again.
-        if (!hasStatus(error, 409)) throw error;
+        // 409: changed (or created) since it was read; 404 on an update: deleted since. Read it
+        // again and append again.
+        if (!hasStatus(error, 409) && !(stored && hasStatus(error, 404))) throw error;
       }
     }
     throw new KubernetesError(
@@ -393,8 +394,9 @@ export async function kubernetesState(
             signal,
           );
         } catch (error) {
-          // 409: created or changed since it was read (AlreadyExists, Conflict): read and decide again.
-          if (!hasStatus(error, 409)) throw error;
+          // 409: created or changed since it was read (AlreadyExists, Conflict); 404 on an update:
+          // deleted since. Read and decide again.
+          if (!hasStatus(error, 409) && !(lease && hasStatus(error, 404))) throw error;
         }
       }
       if (!current) {
@@ -424,7 +426,8 @@ export async function kubernetesState(
             renewedAt = now;
             return;
           } catch (error) {
-            if (!hasStatus(error, 409)) throw error;
+            // 409: written by someone since; 404: deleted. Either way, see who holds it now.
+            if (!hasStatus(error, 409) && !hasStatus(error, 404)) throw error;
           }
           const fresh = await readLease();
           if (fresh?.spec?.holderIdentity !== me) {
