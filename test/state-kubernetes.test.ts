@@ -643,6 +643,42 @@ describe("Kubernetes state: failures", () => {
     await session.release();
   });
 
+  it("a 429 is tried again after the Retry-After it asks for; one that persists fails in one line", async () => {
+    const name = fresh();
+    const clock = manualClock();
+    const backend = await kubernetesState(config(name), { clock });
+    kube.throttle("GET", "leases", 1, 2);
+    const acquiring = backend.acquire();
+    await until(() => clock.sleepers === 1, "the call waits after the 429");
+    clock.advance(1_999);
+    assert.equal(clock.sleepers, 1, "not before the Retry-After");
+    clock.advance(1);
+    const session = await acquiring;
+    const leaseGets = kube.requests.filter((r) => r.method === "GET" && r.path.includes(`/leases/${name}`));
+    assert.deepEqual(
+      leaseGets.map((r) => r.status),
+      [429, 404],
+    );
+
+    session.journal.append(record("run-1", "production", "start", "begin"));
+    kube.throttle("GET", "secrets", 4, 1);
+    const flushing = session.journal.flush().then(
+      () => assert.fail("a persistent 429 was ignored"),
+      (error: unknown) => error,
+    );
+    for (let i = 0; i < 3; i++) {
+      // The renewal sleeps too: wait for both.
+      await until(() => clock.sleepers === 2, `wait ${i + 1} after a 429`);
+      clock.advance(1_000);
+    }
+    const error = await flushing;
+    assert.ok(error instanceof KubernetesError);
+    assert.equal(error.status, 429);
+    assert.match(error.message, new RegExp(`^reading Secret ${NS}/${name} failed: .*429 Too Many Requests`));
+    await session.release();
+    assert.equal((await backend.readJournal()).length, 1, "written at release");
+  });
+
   it("a kubeconfig without the context named fails when the backend is made", async () => {
     await assert.rejects(
       kubernetesState(config(fresh(), { context: "nope" }), {}),

@@ -51,6 +51,10 @@ export const COMPACT_TO_BYTES = 512 * 1024;
 const CALL_TIMEOUT_MS = 30_000;
 /** Conflicts (409) in a row before a write gives up. */
 const ATTEMPTS = 10;
+/** Tries of one call the API server answers 429 Too Many Requests. */
+const THROTTLED_ATTEMPTS = 4;
+/** Longest wait a 429's Retry-After gets. */
+const MAX_THROTTLE_WAIT_MS = 10_000;
 
 /** The Lease was lost while the session held it (taken over after it expired): the run must stop. */
 export class LeaseLostError extends Error {
@@ -151,14 +155,22 @@ export async function kubernetesState(
     404: `check state.namespace (${namespace}) in the config: the namespace must exist`,
   };
 
-  /** A client call, bounded in time and by `signal`; failures as one-line KubernetesErrors. */
+  /**
+   * A client call, bounded in time and by `signal`; failures as one-line KubernetesErrors. A 429
+   * (the API server shedding load) is tried again after the wait it asks for, a few times.
+   */
   const call = async <T>(what: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> => {
-    const timeout = AbortSignal.timeout(CALL_TIMEOUT_MS);
-    try {
-      return await untilAborted(work(), signal ? AbortSignal.any([signal, timeout]) : timeout);
-    } catch (error) {
-      if (signal?.aborted) throw abortError(signal);
-      throw explainKubernetesError(what, error, fixes);
+    for (let attempt = 1; ; attempt++) {
+      const timeout = AbortSignal.timeout(CALL_TIMEOUT_MS);
+      try {
+        return await untilAborted(work(), signal ? AbortSignal.any([signal, timeout]) : timeout);
+      } catch (error) {
+        if (signal?.aborted) throw abortError(signal);
+        const explained = explainKubernetesError(what, error, fixes);
+        if (explained.status !== 429 || attempt >= THROTTLED_ATTEMPTS) throw explained;
+        const wait = Math.min(explained.retryAfterMs ?? 1000, MAX_THROTTLE_WAIT_MS);
+        await sleep(wait, signal ?? new AbortController().signal);
+      }
     }
   };
 
@@ -422,14 +434,17 @@ export async function kubernetesState(
         for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
           const now = clock.now();
           try {
-            lease = await replaceLease({ ...lease, spec: { ...lease.spec, renewTime: micro(now) } });
+            lease = await replaceLease(
+              { ...lease, spec: { ...lease.spec, renewTime: micro(now) } },
+              stopped.signal,
+            );
             renewedAt = now;
             return;
           } catch (error) {
             // 409: written by someone since; 404: deleted. Either way, see who holds it now.
             if (!hasStatus(error, 409) && !hasStatus(error, 404)) throw error;
           }
-          const fresh = await readLease();
+          const fresh = await readLease(stopped.signal);
           if (fresh?.spec?.holderIdentity !== me) {
             const other = fresh?.spec?.holderIdentity;
             lose(
@@ -451,6 +466,7 @@ export async function kubernetesState(
           try {
             await renew();
           } catch (error) {
+            if (stopped.signal.aborted) return; // released while renewing
             // A failed renewal is tried again at the next tick, until the Lease would have expired.
             if (clock.now() >= renewedAt + durationMs) {
               lose(
@@ -482,15 +498,19 @@ export async function kubernetesState(
           stopped.abort();
           await renewing;
           held.delete(id);
-          // Clear holderIdentity, only while it is still ours (a 409 or another holder: not ours any more).
-          try {
-            const fresh = await readLease();
-            if (fresh?.spec?.holderIdentity === me) {
+          // Clear holderIdentity, only while it is still ours: read, and PUT with that resourceVersion;
+          // a 409 (a renewal abandoned mid-flight landed, or a takeover) means read again.
+          for (let attempt = 0; attempt < 3; attempt++) {
+            try {
+              const fresh = await readLease();
+              if (fresh?.spec?.holderIdentity !== me) break; // not ours any more
               const { holderIdentity: _mine, ...spec } = fresh.spec;
               await replaceLease({ ...fresh, spec: { ...spec, renewTime: micro(clock.now()) } });
+              break;
+            } catch (error) {
+              // Anything else (the cluster unreachable): the Lease expires by itself.
+              if (!hasStatus(error, 409)) break;
             }
-          } catch {
-            // Not ours any more, or the cluster is unreachable: the Lease expires by itself.
           }
           if (failure !== undefined) throw failure;
         },
