@@ -237,7 +237,7 @@ describe("Kubernetes state: the Lease", () => {
     await session.release();
   });
 
-  it("a holder that is not ftr's is named as it is and waited for until expiry", async () => {
+  it("a holder that is not ftr's is named as it is and waited for until expiry, whatever its duration", async () => {
     const name = fresh();
     kube.addLease(NS, name, {
       holderIdentity: "someone\nelse",
@@ -248,9 +248,16 @@ describe("Kubernetes state: the Lease", () => {
     await assert.rejects(backend.acquire(), (error: Error) => {
       assert.ok(error instanceof LockedError);
       assert.match(error.message, /another run \(holder "someone\?else"\)/);
+      assert.match(error.message, /expires at 2026-12-01T10:00:30Z/);
       assert.doesNotMatch(error.message, /\n/);
       return true;
     });
+    kube.addLease(NS, name, {
+      holderIdentity: "forever",
+      leaseDurationSeconds: Number.MAX_SAFE_INTEGER,
+      renewTime: "2026-12-01T10:00:00.000000Z",
+    });
+    await assert.rejects(backend.acquire(), /holder "forever"\) .* it expires at never unless renewed/);
   });
 
   it("is taken at once from a process on this host that was killed (kill -9) while holding it", async () => {

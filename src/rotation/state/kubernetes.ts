@@ -111,6 +111,12 @@ function printable(text: string): string {
   return clean.length > 120 ? `${clean.slice(0, 120)}…` : clean;
 }
 
+/** A time for a message; a Lease's absurd duration (no date can hold it) is "never". */
+function when(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? "never" : formatTime(date);
+}
+
 /** Is `error` a KubernetesError with status `status`? */
 const hasStatus = (error: unknown, status: number): boolean =>
   error instanceof KubernetesError && error.status === status;
@@ -221,7 +227,7 @@ export async function kubernetesState(
       kind: "live",
       error: new LockedError(
         `lease ${namespace}/${name}`,
-        `another run (${who}) holds the Kubernetes ${leaseName}: it last renewed it at ${formatTime(new Date(renewed))} and it expires at ${formatTime(new Date(expires))} unless renewed; wait for that run to finish, or, if it has died, run again after that time`,
+        `another run (${who}) holds the Kubernetes ${leaseName}: it last renewed it at ${when(renewed)} and it expires at ${when(expires)} unless renewed; wait for that run to finish, or, if it has died, run again after that time`,
         identity?.pid ?? 0,
         identity?.host,
       ),
