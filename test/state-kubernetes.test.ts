@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { CoordinationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { KubernetesError, makeApiClient } from "../src/adapters/support/kubernetes.ts";
-import { abortError, type Clock } from "../src/adapters/support/poll.ts";
+import { abortError, instantClock, type Clock } from "../src/adapters/support/poll.ts";
 import type { JournalRecord } from "../src/rotation/journal.ts";
 import { LockedError, processStart } from "../src/rotation/lock.ts";
 import {
@@ -340,6 +340,22 @@ describe("Kubernetes state: the Lease", () => {
     assert.equal(session.lost.aborted, false);
     await session.release();
     assert.equal(clock.sleepers, 0, "release stops renewing");
+  });
+
+  it("an instant clock (sleeps return at once) does not make renewal a stream of requests", async () => {
+    const name = fresh();
+    const clock = instantClock(T0);
+    const backend = await kubernetesState(config(name), { clock });
+    const session = await backend.acquire();
+    const started = Date.now();
+    const renewals = (): number =>
+      kube.requests.filter((r) => r.method === "PUT" && r.path.includes(`/leases/${name}`)).length;
+    await until(() => renewals() >= 3, "three renewals");
+    // The first renewal follows acquisition by a second at least, and each next one by another:
+    // without that floor, the instant clock renews as fast as the fake answers.
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 2_000, `three renewals in ${elapsed} ms`);
+    await session.release();
   });
 
   it("aborts the session's lost signal when a renewal finds the Lease taken over", async () => {

@@ -53,6 +53,8 @@ const CALL_TIMEOUT_MS = 30_000;
 const ATTEMPTS = 10;
 /** Tries of one call the API server answers 429 Too Many Requests. */
 const THROTTLED_ATTEMPTS = 4;
+/** Least real time between two renewals (see the renewal loop). */
+const MIN_RENEWAL_SPACING_MS = 1000;
 /** Longest wait a 429's Retry-After gets. */
 const MAX_THROTTLE_WAIT_MS = 10_000;
 
@@ -461,14 +463,20 @@ export async function kubernetesState(
           lease = fresh;
         }
       };
+      let lastCall = Date.now();
       const renewing = (async () => {
         while (!stopped.signal.aborted && !lostController.signal.aborted) {
           try {
             await sleep(durationMs / 3, stopped.signal);
+            // At most one renewal a second of real time, whatever the clock: a test's instant clock
+            // (whose sleeps return at once) must not turn renewing into a stream of requests.
+            const spacing = MIN_RENEWAL_SPACING_MS - (Date.now() - lastCall);
+            if (spacing > 0) await unrefSleep(spacing, stopped.signal);
           } catch {
             return; // released
           }
           if (stopped.signal.aborted) return;
+          lastCall = Date.now();
           try {
             await renew();
           } catch (error) {
