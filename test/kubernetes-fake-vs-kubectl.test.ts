@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -538,5 +538,144 @@ describe("the Kubernetes fake agrees with kubectl", { skip }, () => {
       timeoutMs: 5_000,
     });
     await assert.rejects(reloader.run({ environment: "test", runId: "r", log: memoryLogger() }), /OnDelete/);
+  });
+
+  it("Leases: create -f (AlreadyExists twice), get -o json, replace with a stale resourceVersion is a Conflict, delete", async () => {
+    const manifest = join(dir, "lease.json");
+    const lease = {
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      metadata: { name: "ftr-state", namespace: NS },
+      spec: {
+        holderIdentity: "rotate-job-abcde/1/-/0123456789abcdef01234567",
+        leaseDurationSeconds: 60,
+        acquireTime: "2026-12-01T10:00:00.000000Z",
+        renewTime: "2026-12-01T10:00:20.123456Z",
+        leaseTransitions: 3,
+      },
+    };
+    await writeFile(manifest, JSON.stringify(lease));
+    // --validate=false: the fake serves no OpenAPI document for kubectl's client-side validation.
+    assert.match(
+      await ok("create", "-f", manifest, "--validate=false"),
+      /lease.coordination.k8s.io\/ftr-state created/,
+    );
+    const stored = kube.object("leases", NS, "ftr-state") as typeof lease & {
+      metadata: { resourceVersion: string; uid: string };
+    };
+    assert.deepEqual(stored.spec, lease.spec, "MicroTimes are kept as written");
+    assert.deepEqual(JSON.parse(await ok("get", "lease", "ftr-state", "-o", "json")), stored);
+    const twice = await kubectl("create", "-f", manifest, "--validate=false");
+    assert.equal(twice.code, 1);
+    assert.match(
+      twice.stderr,
+      /Error from server \(AlreadyExists\).*leases.coordination.k8s.io "ftr-state" already exists/,
+    );
+
+    // A replace with the resourceVersion read: done; with the same one again (stale now): Conflict.
+    const renewed = {
+      ...lease,
+      metadata: { ...lease.metadata, resourceVersion: stored.metadata.resourceVersion },
+      spec: { ...lease.spec, renewTime: "2026-12-01T10:00:40.000000Z" },
+    };
+    await writeFile(manifest, JSON.stringify(renewed));
+    assert.match(
+      await ok("replace", "-f", manifest, "--validate=false"),
+      /lease.coordination.k8s.io\/ftr-state replaced/,
+    );
+    const after = kube.object("leases", NS, "ftr-state") as typeof stored;
+    assert.equal(after.spec.renewTime, "2026-12-01T10:00:40.000000Z");
+    assert.equal(after.metadata.uid, stored.metadata.uid);
+    assert.equal(
+      (after.metadata as { generation?: number }).generation,
+      undefined,
+      "a Lease has no generation",
+    );
+    await writeFile(
+      manifest,
+      JSON.stringify({ ...renewed, spec: { ...renewed.spec, holderIdentity: "someone-else/2/-/x" } }),
+    );
+    const stale = await kubectl("replace", "-f", manifest, "--validate=false");
+    assert.equal(stale.code, 1);
+    assert.match(
+      stale.stderr,
+      /Error from server \(Conflict\).*Operation cannot be fulfilled on leases.coordination.k8s.io "ftr-state": the object has been modified/,
+    );
+    assert.equal(
+      (kube.object("leases", NS, "ftr-state") as typeof stored).spec.holderIdentity,
+      lease.spec.holderIdentity,
+      "the stale replace changed nothing",
+    );
+
+    assert.match(await ok("delete", "lease", "ftr-state"), /lease.coordination.k8s.io "ftr-state" deleted/);
+    const gone = await kubectl("get", "lease", "ftr-state", "-o", "json");
+    assert.equal(gone.code, 1);
+    assert.match(
+      gone.stderr,
+      /Error from server \(NotFound\): leases.coordination.k8s.io "ftr-state" not found/,
+    );
+  });
+
+  it("ConfigMaps and Secrets: made from literals, get -o json, AlreadyExists, a stale replace is a Conflict for both", async () => {
+    const line =
+      '{"v":1,"runId":"r","environment":"e","step":"start","status":"begin","at":"2026-12-01T10:00:00.000Z"}';
+    // kubectl's typed `create configmap` speaks protobuf, which the fake does not: kubectl renders
+    // the object (--dry-run=client) and `create -f` sends it as JSON, as a manifest would be.
+    const made = async (...args: string[]): Promise<string> => {
+      const manifest = join(dir, `${args[0]}-made.json`);
+      await writeFile(manifest, await ok("create", ...args, "--dry-run=client", "-o", "json"));
+      return manifest;
+    };
+    const mapManifest = await made("configmap", "ftr-journal", `--from-literal=journal.jsonl=${line}`);
+    assert.match(await ok("create", "-f", mapManifest, "--validate=false"), /configmap\/ftr-journal created/);
+    const map = kube.object("configmaps", NS, "ftr-journal") as {
+      data: Record<string, string>;
+      metadata: { resourceVersion: string };
+    };
+    assert.equal(map.data["journal.jsonl"], line);
+    assert.deepEqual(JSON.parse(await ok("get", "cm", "ftr-journal", "-o", "json")), map);
+    const again = await kubectl("create", "-f", mapManifest, "--validate=false");
+    assert.equal(again.code, 1);
+    assert.match(
+      again.stderr,
+      /Error from server \(AlreadyExists\).*configmaps "ftr-journal" already exists/,
+    );
+
+    const secretManifest = await made(
+      "secret",
+      "generic",
+      "ftr-journal",
+      `--from-literal=journal.jsonl=${line}`,
+    );
+    assert.match(await ok("create", "-f", secretManifest, "--validate=false"), /secret\/ftr-journal created/);
+    const secret = kube.object("secrets", NS, "ftr-journal") as {
+      type: string;
+      metadata: { resourceVersion: string };
+    };
+    assert.equal(secret.type, "Opaque");
+    assert.equal(kube.secretValues(NS, "ftr-journal")?.["journal.jsonl"], line);
+    assert.deepEqual(JSON.parse(await ok("get", "secret", "ftr-journal", "-o", "json")), secret);
+
+    for (const [kind, object] of [
+      ["configmaps", map],
+      ["secrets", secret],
+    ] as const) {
+      const manifest = join(dir, `${kind}.json`);
+      // First with the resourceVersion read (done), then with it again, stale now (Conflict).
+      await writeFile(
+        manifest,
+        JSON.stringify({ ...object, data: { "journal.jsonl": kind === "secrets" ? "eA==" : "x" } }),
+      );
+      assert.match(await ok("replace", "-f", manifest, "--validate=false"), /replaced/);
+      const stale = await kubectl("replace", "-f", manifest, "--validate=false");
+      assert.equal(stale.code, 1, `${kind}: ${stale.stdout}`);
+      assert.match(
+        stale.stderr,
+        new RegExp(
+          `Error from server \\(Conflict\\).*Operation cannot be fulfilled on ${kind} "ftr-journal": the object has been modified`,
+        ),
+      );
+    }
+    assert.equal((kube.object("configmaps", NS, "ftr-journal") as typeof map).data["journal.jsonl"], "x");
   });
 });

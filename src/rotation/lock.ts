@@ -357,7 +357,8 @@ function unlinkQuietly(path: string): void {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Is there a process `pid` (one this user may not signal counts as alive)? */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

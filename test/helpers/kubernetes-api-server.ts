@@ -1,10 +1,11 @@
 /**
  * A local server speaking the Kubernetes API's REST protocol for what ftr's Kubernetes adapters
  * touch, so the real `@kubernetes/client-node` (and kubectl, in kubernetes-fake-vs-kubectl.test.ts)
- * can be driven against it: Deployments, StatefulSets, DaemonSets (`apps/v1`), Secrets (`v1`) and
- * ExternalSecrets (`external-secrets.io/v1`); GET, list, watch, PUT, PATCH (merge, strategic merge
- * with merge keys, JSON patch) and POST; one resourceVersion counter with 409 Conflict on a stale
- * one; `metadata.generation` bumped on spec changes; `Status` bodies for errors; bearer-token
+ * can be driven against it: Deployments, StatefulSets, DaemonSets (`apps/v1`), Secrets and ConfigMaps
+ * (`v1`), Leases (`coordination.k8s.io/v1`) and ExternalSecrets (`external-secrets.io/v1`); GET,
+ * list, watch, PUT, PATCH (merge, strategic merge with merge keys, JSON patch), POST (Secrets,
+ * ConfigMaps, Leases; 409 AlreadyExists) and DELETE (the same); one resourceVersion counter with 409
+ * Conflict on a stale one (PUT and PATCH alike); `metadata.generation` bumped on spec changes; `Status` bodies for errors; bearer-token
  * authentication; discovery; 403 and 429 faults on request. Small controllers play the cluster,
  * one step per configurable delay: a Deployment controller that rolls a new generation as the real
  * one reports it (observedGeneration, replica counts, Progressing reset per generation, and
@@ -33,8 +34,15 @@ const RESOURCES = {
   secrets: { group: "", kind: "Secret", shortNames: undefined },
   replicasets: { group: "apps", kind: "ReplicaSet", shortNames: ["rs"] },
   pods: { group: "", kind: "Pod", shortNames: ["po"] },
+  configmaps: { group: "", kind: "ConfigMap", shortNames: ["cm"] },
+  leases: { group: "coordination.k8s.io", kind: "Lease", shortNames: undefined },
 } as const;
 export type Resource = keyof typeof RESOURCES;
+
+/** What POST may create and DELETE remove (the others are made by `add…` and the controllers). */
+const CREATABLE: ReadonlySet<Resource> = new Set<Resource>(["secrets", "configmaps", "leases"]);
+/** Objects without `metadata.generation` (no spec, or a spec the API does not count: a Lease's). */
+const UNGENERATED: ReadonlySet<Resource> = new Set<Resource>(["secrets", "configmaps", "leases"]);
 
 /** A pod's log: `/api/v1/namespaces/<ns>/pods/<name>/log`. */
 const LOG_ROUTE = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/;
@@ -188,6 +196,10 @@ export interface RunningKubernetesApi {
   readonly quoted: string[];
   deployment(namespace: string, name: string): Json | undefined;
   externalSecret(namespace: string, name: string): Json | undefined;
+  /** Any object as stored (a copy), or undefined when it does not exist. */
+  object(resource: Resource, namespace: string, name: string): Json | undefined;
+  /** A Lease with this spec (holderIdentity, renewTime..., as the API holds them). */
+  addLease(namespace: string, name: string, spec: Json): void;
   /** Stop the operators acting (a cluster without External Secrets running, a stuck rollout). */
   pause(controller: "deployments" | "externalsecrets", paused?: boolean): void;
   /** Every version of an object written since it was added (controllers' writes too), oldest first. */
@@ -347,6 +359,8 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
     secrets: new Map(),
     replicasets: new Map(),
     pods: new Map(),
+    configmaps: new Map(),
+    leases: new Map(),
   };
   const { deployments, externalSecrets, secrets, statefulSets, daemonSets } = {
     deployments: stores.deployments,
@@ -893,7 +907,8 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
     else delete object.status;
     const specChanged = JSON.stringify(object.spec) !== before;
     const newMeta = object.metadata as Json;
-    if (specChanged && resource !== "secrets") newMeta.generation = ((kept.generation as number) ?? 1) + 1;
+    if (specChanged && !UNGENERATED.has(resource))
+      newMeta.generation = ((kept.generation as number) ?? 1) + 1;
     written(resource, object);
     if (specChanged && resource === "deployments") rollout(object);
     if (
@@ -948,7 +963,11 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
       case "/apis":
         return [
           200,
-          { kind: "APIGroupList", apiVersion: "v1", groups: [group("apps"), group("external-secrets.io")] },
+          {
+            kind: "APIGroupList",
+            apiVersion: "v1",
+            groups: [group("apps"), group("external-secrets.io"), group("coordination.k8s.io")],
+          },
         ];
       case "/api/v1":
         return [200, list("v1")];
@@ -956,6 +975,8 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
         return [200, list("apps/v1")];
       case "/apis/external-secrets.io/v1":
         return [200, list("external-secrets.io/v1")];
+      case "/apis/coordination.k8s.io/v1":
+        return [200, list("coordination.k8s.io/v1")];
       default:
         return undefined;
     }
@@ -1062,7 +1083,7 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
     const apiVersion = group ? `${group}/v1` : "v1";
 
     if (name === undefined) {
-      // The collection: list (by name only), watch, and create (Secrets).
+      // The collection: list (by name only), watch, and create (Secrets, ConfigMaps, Leases).
       if (method === "GET") {
         const selector = url.searchParams.get("fieldSelector") ?? "";
         const only = /^metadata\.name=(.+)$/.exec(selector)?.[1];
@@ -1099,7 +1120,7 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
           },
         ];
       }
-      if (method === "POST" && resource === "secrets") {
+      if (method === "POST" && CREATABLE.has(resource)) {
         let object: Json;
         try {
           const parsed: unknown = JSON.parse(body);
@@ -1108,21 +1129,32 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
         } catch {
           return status(400, "BadRequest", "the body of the request could not be decoded");
         }
-        const meta = isObject(object.metadata) ? object.metadata : {};
-        const secretName = String(meta.name);
-        if (store.has(key(ns, secretName))) {
-          return status(409, "AlreadyExists", `secrets "${secretName}" already exists`, {
-            name: secretName,
-            kind: "secrets",
+        // A resourceVersion sent with a create is dropped, as the API server does.
+        const { resourceVersion: _ignored, ...meta } = isObject(object.metadata) ? object.metadata : {};
+        if (typeof meta.name !== "string" || meta.name === "") {
+          return status(
+            422,
+            "Invalid",
+            `${kind} "" is invalid: metadata.name: Required value: name or generateName is required`,
+          );
+        }
+        const objectName = meta.name;
+        if (store.has(key(ns, objectName))) {
+          const qualified = `${resource}${group ? `.${group}` : ""}`;
+          return status(409, "AlreadyExists", `${qualified} "${objectName}" already exists`, {
+            name: objectName,
+            group,
+            kind: resource,
           });
         }
         const stored: Json = {
-          apiVersion: "v1",
-          kind: "Secret",
           ...object,
+          apiVersion,
+          kind,
           metadata: { ...meta, namespace: ns, uid: randomUUID(), creationTimestamp: seconds() },
         };
-        store.set(key(ns, secretName), stored);
+        if (resource === "secrets" && stored.type === undefined) stored.type = "Opaque";
+        store.set(key(ns, objectName), stored);
         written(resource, stored, "ADDED");
         return [201, clone(stored)];
       }
@@ -1142,6 +1174,21 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
       });
     }
     if (method === "GET") return [200, clone(object)];
+    if (method === "DELETE" && CREATABLE.has(resource)) {
+      store.delete(key(ns, name));
+      const meta = object.metadata as Json;
+      written(resource, object, "DELETED");
+      return [
+        200,
+        {
+          kind: "Status",
+          apiVersion: "v1",
+          metadata: {},
+          status: "Success",
+          details: { name, group, kind: resource, uid: meta.uid },
+        },
+      ];
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);
@@ -1477,6 +1524,15 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
     daemonSet: (namespace, name) => clone(daemonSets.get(key(namespace, name))),
     deployment: (namespace, name) => clone(deployments.get(key(namespace, name))),
     externalSecret: (namespace, name) => clone(externalSecrets.get(key(namespace, name))),
+    object: (resource, namespace, name) => clone(stores[resource].get(key(namespace, name))),
+    addLease(namespace, name, spec) {
+      stores.leases.set(key(namespace, name), {
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: { namespace, name, ...created() },
+        spec: clone(spec),
+      });
+    },
     pause(controller, isPaused = true) {
       if (isPaused) paused.add(controller);
       else paused.delete(controller);

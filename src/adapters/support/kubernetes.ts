@@ -228,14 +228,22 @@ const safeParse = (text: string): unknown => {
   }
 };
 
-/** Turns what a client call threw into a KubernetesError saying what failed and what to do. */
-export function explainKubernetesError(what: string, error: unknown): KubernetesError {
+/**
+ * Turns what a client call threw into a KubernetesError saying what failed and what to do; `fixes`
+ * words the fix for a status more precisely than the general one (which Role rule a 403 lacks).
+ */
+export function explainKubernetesError(
+  what: string,
+  error: unknown,
+  fixes: Readonly<Partial<Record<number, string>>> = {},
+): KubernetesError {
   if (error instanceof KubernetesError) return error;
   if (isApiException(error)) {
     const status = error.code;
     const detail = cutServerMessage(statusMessage(error.body)) ?? `HTTP ${status}`;
     const fix =
-      status === 401
+      fixes[status] ??
+      (status === 401
         ? "the cluster refused the credentials; refresh them (kubectl auth whoami)"
         : status === 403
           ? "grant the permission in a Role bound to this identity"
@@ -245,7 +253,7 @@ export function explainKubernetesError(what: string, error: unknown): Kubernetes
               ? "it was changed at the same moment; run again"
               : status === 429
                 ? "the API server is shedding load (429 Too Many Requests); run again in a minute"
-                : undefined;
+                : undefined);
     // No cause: the client's exception carries the whole response body (which may quote the request).
     const wait = retryAfterMs(error);
     return new KubernetesError(
