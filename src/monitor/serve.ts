@@ -69,7 +69,7 @@ export interface ServeOptions {
   readonly listen: string;
   /** Time between refreshes (and the least time between two scheduled refreshes). */
   readonly intervalMs: number;
-  /** The clock findings and timestamps use; default the system clock. */
+  /** The clock findings and timestamps use; default the Fastly API's (the client's `apiNow`), else the system clock. */
   readonly now?: () => Date;
   /** Injected fetch for the deployed tokens' requests (tests). */
   readonly fetch?: typeof fetch;
@@ -136,7 +136,8 @@ function message(error: unknown): string {
 export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const { config, client } = options;
   if (!(options.intervalMs > 0)) throw new RangeError("intervalMs must be positive");
-  const now = options.now ?? (() => new Date());
+  // Expiry is judged by the Fastly API's clock (its Date header) when a client has seen it.
+  const now = options.now ?? (() => client?.apiNow() ?? new Date());
   const log = options.log ?? silentLogger;
   const endpoint = options.endpoint ?? client?.endpoint ?? config.fastly.endpoint ?? DEFAULT_ENDPOINT;
   const at = {
@@ -286,7 +287,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       report = await collectStatus({
         client,
         config,
-        now: now(),
+        now,
         ...at,
         identify,
         fallback: false,

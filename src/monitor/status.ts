@@ -148,7 +148,11 @@ export interface CollectStatusOptions {
   /** An account-wide client (a superuser's user token; sudo not needed). Without it: deployed-only. */
   readonly client?: FastlyClient | undefined;
   readonly config: Config;
-  readonly now: Date;
+  /**
+   * The instant findings are judged at; a function is called once everything has been read, so it
+   * can be the Fastly API's time (`client.apiNow`).
+   */
+  readonly now: Date | (() => Date);
   /** API base URL for the deployed tokens' own requests; default the client's, the config's, Fastly's. */
   readonly endpoint?: string | undefined;
   /** Plain http off loopback is allowed for those requests; default the client's, else the config's. */
@@ -224,7 +228,7 @@ export async function collectStatus(options: CollectStatusOptions): Promise<Stat
       deployed: Object.fromEntries(pairs),
     },
     config,
-    options.now,
+    typeof options.now === "function" ? options.now() : options.now,
   );
 }
 

@@ -59,7 +59,8 @@ function statusNow(io: CliIO, loaded: LoadedConfig): Promise<StatusReport> {
     collectStatus({
       client,
       config: loaded.config,
-      now: new Date(),
+      // Judged by the Fastly API's clock, read once the listing has answered.
+      now: () => client?.apiNow() ?? new Date(),
       endpoint: endpointFor(io, loaded),
       allowInsecure: insecureAllowed(io, loaded),
       signal: io.signal,

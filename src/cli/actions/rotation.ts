@@ -193,7 +193,8 @@ async function computePlan(
       stores.set(env.name, await createSecretStore(env.secret, signal ? { signal } : {}));
   }
   const state = await gatherState({ client, config: loaded.config, stores, signal });
-  return makePlan(state, loaded.config, { now: new Date(), force: opts.force === true, only });
+  // Due, dead and the new expiry follow the Fastly API's clock (its Date header), not this machine's.
+  return makePlan(state, loaded.config, { now: client.apiNow(), force: opts.force === true, only });
 }
 
 /** Refuse early, before any write, when the token cannot create automation tokens. */
