@@ -500,7 +500,9 @@ function accessSince2026(state: AccountState, fields: Fields): Access {
   if (ids !== undefined && ids.length > 0) {
     const unknown = ids.filter((id) => !state.roles.has(id));
     if (unknown.length > 0) {
-      throw badRequest(`Unknown role id ${unknown.map((id) => `'${id}'`).join(", ")}: list the roles with GET /roles`);
+      throw badRequest(
+        `Unknown role id ${unknown.map((id) => `'${id}'`).join(", ")}: list the roles with GET /roles`,
+      );
     }
     roles = state.sortRoles(ids);
   } else {
@@ -510,9 +512,7 @@ function accessSince2026(state: AccountState, fields: Fields): Access {
     roles = [role.id];
   }
   const limitServices = booleanField(fields, "limit_services") ?? false;
-  const services = limitServices
-    ? validateServices(state, stringListField(fields, "services") ?? [])
-    : [];
+  const services = limitServices ? validateServices(state, stringListField(fields, "services") ?? []) : [];
   const takesWorkspaces = roles.some((id) => state.roles.get(id)?.workspaces === true);
   const limitWorkspaces = takesWorkspaces && (booleanField(fields, "limit_workspaces") ?? true);
   const workspaces = limitWorkspaces ? [...new Set(stringListField(fields, "workspaces") ?? [])] : [];

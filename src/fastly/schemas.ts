@@ -48,10 +48,7 @@ const scopeValue = z.union([z.string(), z.array(z.string()), z.null()]).optional
 const rolesValue = z
   .union([
     z.array(
-      z.union([
-        z.object({ id: z.string(), name: z.union([z.string(), z.null()]).optional() }),
-        z.string(),
-      ]),
+      z.union([z.object({ id: z.string(), name: z.union([z.string(), z.null()]).optional() }), z.string()]),
     ),
     z.null(),
   ])
@@ -182,7 +179,9 @@ export const tokenSelfSchema = z
 /** `GET /roles`: `{data, meta}` (meta optional). */
 export const rolePageSchema = z.object({
   data: z.array(
-    z.object({ id: z.string().min(1), name: z.string() }).transform((r): Role => ({ id: r.id, name: r.name })),
+    z
+      .object({ id: z.string().min(1), name: z.string() })
+      .transform((r): Role => ({ id: r.id, name: r.name })),
   ),
   meta: z.object({ total_pages: z.number().int().nonnegative().optional() }).optional(),
 });
