@@ -355,6 +355,8 @@ describe("request pipeline", () => {
         role: "engineer",
         scope: "global:read",
         services: ["s1", "s2"],
+        // Since 2026-09 services apply only with limit_services: true (default false: every service).
+        limit_services: true,
         expires_at: "2027-01-01T00:00:00Z",
         tls_access: false,
       });
