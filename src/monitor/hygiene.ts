@@ -181,6 +181,7 @@ function broaderThanConfig(
   const want = new Set(spec.roles ?? [spec.role]);
   const have = t.roles ? t.roles.map((r) => r.name || r.id) : t.role ? [t.role] : [];
   const extra = have.filter((name) => !want.has(name));
-  if (extra.length > 0) out.push(`has role${extra.length === 1 ? "" : "s"} ${extra.join(", ")} beyond the config's`);
+  if (extra.length > 0)
+    out.push(`has role${extra.length === 1 ? "" : "s"} ${extra.join(", ")} beyond the config's`);
   return out;
 }

@@ -215,8 +215,10 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     metrics.expiry.reset();
     metrics.lastUsed.reset();
     metrics.info.reset();
+    metrics.finding.reset();
     for (const t of report.tokens) {
       const labels = { token_id: t.id, name: t.name, environment: t.environment ?? "" };
+      for (const f of t.findings) metrics.finding.set({ ...labels, code: f.code, severity: f.severity }, 1);
       if (t.expiresAt) metrics.expiry.set(labels, Date.parse(t.expiresAt) / 1000);
       if (t.lastUsed) metrics.lastUsed.set(labels, Date.parse(t.lastUsed.at) / 1000);
       metrics.info.set({ ...labels, role: t.role, scopes: t.scopes.join(" ") }, 1);
