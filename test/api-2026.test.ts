@@ -6,6 +6,8 @@
  * through its admin API, never by waiting).
  */
 import assert from "node:assert/strict";
+import { createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { createFastlyClient } from "../src/fastly/index.ts";
 import {
@@ -254,6 +256,86 @@ environments:
   });
 });
 
+/**
+ * A proxy in front of the emulator that drops `limit_services` and `roles` from creates: an API
+ * that ignores them, as the 2026 API did for every client that did not send them.
+ */
+async function startIgnoringProxy(target: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      let body = Buffer.concat(chunks);
+      if (req.method === "POST" && req.url === "/automation-tokens") {
+        const json = JSON.parse(body.toString("utf8")) as Record<string, unknown>;
+        delete json["limit_services"];
+        delete json["roles"];
+        body = Buffer.from(JSON.stringify(json));
+      }
+      const headers = { ...req.headers, "content-length": String(body.length) };
+      const forward = request(new URL(req.url ?? "/", target), { method: req.method, headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      forward.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+describe("the test step judges what the API made", () => {
+  let w: World<"fastly">;
+
+  before(async () => {
+    w = await world({ dir: "ftr-api-2026-test-step-", fastly: seed });
+  });
+  after(() => w.close());
+
+  it("a token given every service and fewer roles than asked is rolled back, saying why", async () => {
+    const proxy = w.adopt(await startIgnoringProxy(w.emulator.url));
+    await w.writeSecret("integration.txt", exporterTokens.integration.token);
+    await w.writeConfig(`version: 1
+fastly: { endpoint: "${proxy.url}" }
+environments:
+  - name: integration
+    token:
+      name: ${exporterTokens.integration.name}
+      services: { nameMatches: "Integration" }
+      roles: [engineer, auditor]
+    secret: { type: file, path: ./integration.txt }
+`);
+    const result = await runCli(["rotate", "--config", "ftr.yaml", "--yes", "--force"], {
+      env: { FASTLY_API_TOKEN: superuser.token, FASTLY_SUDO_PASSWORD: superuser.password },
+      cwd: w.dir,
+    });
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    const text = result.stdout + result.stderr;
+    assert.match(text, /the new token is not as asked: /);
+    assert.match(text, /services are \[\], asked \[/);
+    assert.match(text, /it reaches every service \(limit_services is false\)/);
+    assert.match(text, /roles are \[engineer\], asked \[/);
+    const state = await w.admin.state();
+    const minted = state.automationTokens.filter(
+      (t) => t.name === exporterTokens.integration.name && t.id !== exporterTokens.integration.id,
+    );
+    assert.equal(minted.length, 1);
+    assert.notEqual(minted[0]!.revokedAt, null, "the broader token is revoked");
+    assert.equal(
+      state.automationTokens.find((t) => t.id === exporterTokens.integration.id)?.revokedAt,
+      null,
+      "the old token stays",
+    );
+  });
+});
+
 describe("expiry follows the Fastly API's clock", () => {
   let w: World<"fastly">;
   const env = { FASTLY_API_TOKEN: superuser.token };
@@ -291,7 +373,7 @@ environments:
     const integration = integrationOf(JSON.parse(status.stdout) as StatusReport);
     assert.equal(integration.daysLeft, 0);
     assert.ok(integration.findings.some((f) => f.code === "expiring"));
-    assert.match(status.stderr, /warning the Fastly API's clock is 5d(?: \d+s)? ahead of this machine's/);
+    assert.match(status.stderr, /warning the Fastly API's clock is 5d ahead of this machine's/);
     assert.equal(status.stderr.match(/clock is/g)?.length, 1, "the skew is warned about once");
     check = await run(["check", "--config", "ftr.yaml", "--json"]);
     assert.equal(check.code, 1);

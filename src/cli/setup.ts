@@ -90,13 +90,16 @@ export function optionalClient(io: CliIO, loaded?: LoadedConfig): FastlyClient |
 /** The runs that have printed the clock-skew warning: at most one a run. */
 const warnedSkew = new WeakSet<CliIO>();
 
-/** Say once a run that this machine's clock and the Fastly API's differ by more than five minutes. */
+/**
+ * Say once a run that this machine's clock and the Fastly API's differ by more than five minutes,
+ * to the minute (the `Date` header has whole seconds, and the answer took some time to arrive).
+ */
 export function warnClockSkew(io: CliIO, skewMs: number): void {
   if (warnedSkew.has(io)) return;
   warnedSkew.add(io);
   println(
     io.stderr,
-    `${colours(io.stderr, io.env).yellow("warning")} the Fastly API's clock is ${formatDuration(Math.abs(skewMs))} ${skewMs > 0 ? "ahead of" : "behind"} this machine's: expiry is judged by the API's time; check this machine's clock (NTP)`,
+    `${colours(io.stderr, io.env).yellow("warning")} the Fastly API's clock is ${formatDuration(Math.round(Math.abs(skewMs) / 60_000) * 60_000)} ${skewMs > 0 ? "ahead of" : "behind"} this machine's: expiry is judged by the API's time; check this machine's clock (NTP)`,
   );
 }
 
