@@ -18,7 +18,8 @@ import {
   type Seed,
 } from "../src/emulator/index.ts";
 import type { Plan } from "../src/plan/index.ts";
-import type { CheckResult, StatusReport } from "../src/monitor/index.ts";
+import { loadConfig } from "../src/config/index.ts";
+import { startServe, type CheckResult, type StatusReport } from "../src/monitor/index.ts";
 import { runCli } from "./helpers/cli.ts";
 import { DEMO_TOKEN_VALUES, world, type World } from "./helpers/world.ts";
 
@@ -405,5 +406,58 @@ environments:
     planned = (JSON.parse(plan.stdout) as Plan).environments[0]!;
     assert.equal(planned.rotate, true);
     assert.equal(planned.deployed.status, "dead");
+  });
+});
+
+describe("serve follows the Fastly API's clock", () => {
+  let w: World<"fastly">;
+  before(async () => {
+    w = await world({ dir: "ftr-api-clock-serve-", fastly: seed });
+    await w.writeSecret("integration.txt", exporterTokens.integration.token);
+  });
+  after(() => w.close());
+
+  it("the emulator's clock moved forward turns the token due, then expired and the deployed one dead", async () => {
+    const path = await w.writeConfig(`version: 1
+fastly: { endpoint: "${w.emulator.url}" }
+environments:
+  - name: integration
+    token:
+      name: ${exporterTokens.integration.name}
+      services: { nameMatches: "Integration" }
+      rotateBefore: 3d
+    secret: { type: file, path: ./integration.txt }
+`);
+    const { config } = await loadConfig(path);
+    const client = createFastlyClient({ token: superuser.token, endpoint: w.emulator.url });
+    const handle = await startServe({ config, client, listen: "127.0.0.1:0", intervalMs: 3_600_000 });
+    const codes = async (): Promise<string[]> => {
+      await handle.refresh();
+      const metrics = await (await fetch(`${handle.url}/metrics`)).text();
+      return [
+        ...metrics.matchAll(
+          new RegExp(
+            `^fastly_automation_token_finding\\{token_id="${exporterTokens.integration.id}"[^}]*code="([^"]+)"`,
+            "gm",
+          ),
+        ),
+      ]
+        .map((m) => m[1]!)
+        .sort();
+    };
+    const deployed = async (): Promise<string | undefined> =>
+      /^fastly_automation_token_deployed\{environment="integration"[^}]*\} (\d)$/m.exec(
+        await (await fetch(`${handle.url}/metrics`)).text(),
+      )?.[1];
+    try {
+      assert.deepEqual(await codes(), []);
+      await w.admin.advanceClock("5d");
+      assert.deepEqual(await codes(), ["expiring"]);
+      await w.admin.advanceClock("2d");
+      assert.deepEqual(await codes(), ["expired"]);
+      assert.equal(await deployed(), "0");
+    } finally {
+      await handle.close();
+    }
   });
 });
