@@ -9,7 +9,7 @@ import { DEFAULT_ENDPOINT } from "../fastly/client.ts";
 import { FastlyAuthError, FastlyForbiddenError, FastlyNotFoundError } from "../fastly/errors.ts";
 import type { AccountUser, AutomationToken, FastlyClient, Service } from "../fastly/types.ts";
 import { shellQuote } from "./check.ts";
-import { HYGIENE_CODES, hygieneFindings, reachesAllServices } from "./hygiene.ts";
+import { hygieneFindings, reachesAllServices } from "./hygiene.ts";
 import { deployedState } from "../plan/gather.ts";
 import type { DeployedState } from "../plan/plan.ts";
 
@@ -53,9 +53,6 @@ export interface Finding {
   /** What to do about it, one line (a command where there is one). */
   readonly fix?: string;
 }
-
-/** Hygiene finding codes (not expiry, not the deployed token): `check --all` fails on these. */
-export const HYGIENE_FINDING_CODES: ReadonlySet<FindingCode> = new Set<FindingCode>(HYGIENE_CODES);
 
 /** One automation token as `status` reports it (never its value). */
 export interface TokenStatus {
