@@ -135,7 +135,8 @@ async function createAutomationToken(base: string, body: Record<string, unknown>
 describe("emulator representations match the recordings", { skip: fixturesSkip }, () => {
   let emu: RunningEmulator;
   before(async () => {
-    emu = await createEmulator({ seed: demoSeed, clock: fixedClock() });
+    // The recordings are 2024-2025 traffic: the switch that keeps those shapes.
+    emu = await createEmulator({ seed: demoSeed, clock: fixedClock(), apiVersion: "2025" });
   });
   after(() => emu.close());
 
@@ -357,7 +358,14 @@ describe("emulator semantics", () => {
     };
     const before = await createAutomationToken(emu.url, body);
     assert.equal(before.status, 403);
-    assert.deepEqual(before.body, { msg: "You must POST /sudo to access this endpoint" });
+    // The 2026 API's automation-token endpoints answer errors as problem+json.
+    assert.equal(before.headers.get("content-type"), "application/problem+json");
+    assert.deepEqual(before.body, {
+      title: "You must POST /sudo to access this endpoint",
+      status: 403,
+      detail: "",
+      errors: [],
+    });
     assert.equal((await sudo(emu.url)).status, 200);
     assert.equal((await createAutomationToken(emu.url, body)).status, 200);
     await admin.advanceClock("301s");
@@ -395,7 +403,7 @@ describe("emulator semantics", () => {
       json: { name: "n", role: "engineer" },
     });
     assert.equal(r.status, 403);
-    assert.match(r.body.msg, /superuser/);
+    assert.match(r.body.title, /superuser/);
   });
 
   test("MFA and SSO users cannot create automation tokens", async () => {
@@ -433,7 +441,7 @@ describe("emulator semantics", () => {
           json: { name: "n", role: "engineer" },
         });
         assert.equal(r.status, 403);
-        assert.match(r.body.msg, pattern);
+        assert.match(r.body.title, pattern);
       }
     } finally {
       await locked.close();
@@ -453,7 +461,7 @@ describe("emulator semantics", () => {
       json: { name: "n", role: "engineer" },
     });
     assert.equal(r.status, 403);
-    assert.match(r.body.msg, /Automation tokens cannot create tokens/);
+    assert.match(r.body.title, /Automation tokens cannot create tokens/);
     const me = await call(emu.url, "/current_user", { key: created.body.access_token });
     assert.equal(me.status, 403);
   });

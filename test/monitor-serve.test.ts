@@ -138,10 +138,13 @@ describe("ftr serve", () => {
       // The log was emptied by reset(); the first refresh started with the server.
       const first = await handle.refresh();
       assert.ok(first.ok, first.errors.join("; "));
-      // One listing of each kind and one /tokens/self per environment.
-      const paths = (await w.admin.requests()).map((r) => `${r.method} ${r.path.split("?")[0]}`).sort();
+      // One listing of each kind (users: whose creator is gone) and one /tokens/self per environment.
+      const paths = (await w.admin.requests())
+        .map((r) => `${r.method} ${r.path.split("?")[0]?.replace(/\/customer\/\w+\//, "/customer/{id}/")}`)
+        .sort();
       assert.deepEqual(paths, [
         "GET /automation-tokens",
+        "GET /customer/{id}/users",
         "GET /service",
         "GET /tokens/self",
         "GET /tokens/self",
@@ -151,10 +154,12 @@ describe("ftr serve", () => {
       // Unchanged values are not asked about again: a /tokens/self request counts as a use.
       await w.admin.clearRequests();
       assert.ok((await handle.refresh()).ok);
-      assert.deepEqual((await w.admin.requests()).map((r) => r.path.split("?")[0]).sort(), [
-        "/automation-tokens",
-        "/service",
-      ]);
+      assert.deepEqual(
+        (await w.admin.requests())
+          .map((r) => r.path.split("?")[0]?.replace(/\/customer\/\w+\//, "/customer/{id}/"))
+          .sort(),
+        ["/automation-tokens", "/customer/{id}/users", "/service"],
+      );
 
       const metrics = await (await fetch(`${handle.url}/metrics`)).text();
       assertNoSecrets(metrics);

@@ -114,9 +114,15 @@ environments:${env("integration", "Integration")}${env("staging", "Staging")}${e
       "global-scope",
       "never-expires",
       "never-used",
+      "unmanaged",
     ]);
     // Two tokens named for staging: the older, undeployed one is the leftover.
-    assert.deepEqual(codes(report, "LeftoverStagingToken01").sort(), ["leftover", "unused"]);
+    // Created 700 days ago, expiring in 40: a lifetime over policy.maxLifetime (400 days by default).
+    assert.deepEqual(codes(report, "LeftoverStagingToken01").sort(), [
+      "leftover",
+      "over-max-lifetime",
+      "unused",
+    ]);
     assert.ok(!codes(report, exporterTokens.staging.id).includes("leftover"));
     const staging = report.environments.find((e) => e.name === "staging")!;
     assert.deepEqual(staging.managedTokenIds, ["LeftoverStagingToken01", exporterTokens.staging.id]);

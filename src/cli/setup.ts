@@ -7,6 +7,7 @@ import { loadConfig, type LoadedConfig } from "../config/index.ts";
 import { createFastlyClient, type FastlyClient } from "../fastly/index.ts";
 import { isSecureOrLoopback } from "../util/http.ts";
 import { escapeControl } from "../util/escape.ts";
+import { formatDuration } from "../util/time.ts";
 import { registerSecret } from "../util/redact.ts";
 import { colours, println, UsageError, type CliIO } from "./io.ts";
 
@@ -82,7 +83,24 @@ export function optionalClient(io: CliIO, loaded?: LoadedConfig): FastlyClient |
     endpoint: endpointFor(io, loaded),
     allowInsecure: insecureAllowed(io, loaded),
     signal: io.signal,
+    onClockSkew: (skewMs) => warnClockSkew(io, skewMs),
   });
+}
+
+/** The runs that have printed the clock-skew warning: at most one a run. */
+const warnedSkew = new WeakSet<CliIO>();
+
+/**
+ * Say once a run that this machine's clock and the Fastly API's differ by more than five minutes,
+ * to the minute (the `Date` header has whole seconds, and the answer took some time to arrive).
+ */
+export function warnClockSkew(io: CliIO, skewMs: number): void {
+  if (warnedSkew.has(io)) return;
+  warnedSkew.add(io);
+  println(
+    io.stderr,
+    `${colours(io.stderr, io.env).yellow("warning")} the Fastly API's clock is ${formatDuration(Math.round(Math.abs(skewMs) / 60_000) * 60_000)} ${skewMs > 0 ? "ahead of" : "behind"} this machine's: expiry is judged by the API's time; check this machine's clock (NTP)`,
+  );
 }
 
 // The demo runs several commands in one process; a warning about the same config says nothing new

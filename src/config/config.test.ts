@@ -92,6 +92,7 @@ describe("parseConfig: valid configs", () => {
         },
       ],
       notify: [],
+      policy: { unusedAfterMs: 90 * 86_400_000, maxLifetimeMs: 400 * 86_400_000 },
     });
   });
 
@@ -246,7 +247,7 @@ describe("parseConfig: errors name the field and the fix", () => {
     const result = parse(variant("version: 1", "version: 1\nbanana: yes"));
     assert.match(
       issueAt(result.errors, "banana").message,
-      /valid keys here: version, fastly, state, schedule, defaults, notify, environments/,
+      /valid keys here: version, fastly, state, schedule, policy, defaults, notify, environments/,
     );
   });
 

@@ -53,6 +53,8 @@ export const BUILTIN_TOKEN_DEFAULTS = {
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** A Kubernetes object name. */
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** The hygiene policy when `policy:` does not say. */
+export const BUILTIN_POLICY = { unusedAfter: "90d", maxLifetime: "400d" } as const;
 
 /** The default journal directory, beside the config file. */
 export const DEFAULT_STATE_DIR = ".ftr-state";
@@ -61,6 +63,24 @@ const roleField = z.enum(TOKEN_ROLES).meta({
   description: `Role of the token. Default \`${BUILTIN_TOKEN_DEFAULTS.role}\`.`,
   examples: ["engineer"],
 });
+
+const rolesField = z
+  .array(z.string().trim().min(1, { error: "an empty role name; remove it" }))
+  .min(1, { error: "the list of roles is empty; name at least one role, or use role" })
+  .meta({
+    description:
+      "Roles of the token, by name as `GET /roles` lists them (the 2026 API's several roles); resolved to ids when the plan is made, and an unknown name stops the environment. Takes precedence over `role`.",
+    examples: [["engineer"]],
+  });
+
+const workspacesField = z
+  .array(z.string().min(1, { error: "an empty workspace id; remove it" }))
+  .min(1, { error: "the list of workspaces is empty; remove the key" })
+  .meta({
+    description:
+      "Next-Gen WAF workspace ids the token is limited to (sent with `limit_workspaces: true`); only roles that take workspaces use them.",
+    examples: [["wsA1b2C3d4E5f6G7h8I9j0"]],
+  });
 
 const scopeField = z
   .string()
@@ -86,6 +106,8 @@ const tlsAccessField = z.boolean().meta({
 /** The overridable token settings: in `defaults.token` and in each environment's `token`. */
 const tokenDefaultsShape = {
   role: roleField.optional(),
+  roles: rolesField.optional(),
+  workspaces: workspacesField.optional(),
   scope: scopeField.optional(),
   expiresIn: expiresInField.optional(),
   rotateBefore: rotateBeforeField.optional(),
@@ -323,6 +345,22 @@ export function configSchemaFor(ctx: ConfigContext) {
         })
         .meta({ description: "When unattended rotation (`ftr rotate --due`) may start." })
         .optional(),
+      policy: z
+        .strictObject({
+          unusedAfter: durationWithoutDefault(
+            `A token nobody has used for this long (or never used and older than this) is a finding. Default \`${BUILTIN_POLICY.unusedAfter}\`.`,
+            BUILTIN_POLICY.unusedAfter,
+          ).optional(),
+          maxLifetime: durationWithoutDefault(
+            `A token whose lifetime (creation to expiry) is longer than this is a finding, as is one that never expires. Default \`${BUILTIN_POLICY.maxLifetime}\`.`,
+            BUILTIN_POLICY.maxLifetime,
+          ).optional(),
+        })
+        .meta({
+          description:
+            "Hygiene rules `status`, `check --all` and `serve` judge every automation token in the account by.",
+        })
+        .optional(),
       defaults: z
         .strictObject({
           token: z
@@ -372,6 +410,8 @@ export const environmentEntrySchema = environmentSchemaFor;
 /** Each `defaults.token` field's schema, so the valid ones still apply when another is broken. */
 export const tokenDefaultFields = {
   role: roleField,
+  roles: rolesField,
+  workspaces: workspacesField,
   scope: scopeField,
   expiresIn: expiresInField,
   rotateBefore: rotateBeforeField,

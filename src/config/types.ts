@@ -24,8 +24,12 @@ export type ServiceSelector =
 export interface TokenSpec {
   /** The token's name in Fastly; identifies the environment's tokens, so it is unique across environments. */
   readonly name: string;
-  /** Role the token carries. */
+  /** Role the token carries (sent as `role`; with `roles`, the API lets those take precedence). */
   readonly role: AutomationTokenRole;
+  /** Role names (`token.roles`), resolved to ids through `GET /roles` when the plan is made. */
+  readonly roles?: readonly string[];
+  /** Next-Gen WAF workspace ids (`token.workspaces`). */
+  readonly workspaces?: readonly string[];
   /** Scope string as sent to Fastly: scopes separated by single spaces, e.g. `global:read`. */
   readonly scope: string;
   /** The same scopes, split. */
@@ -125,6 +129,16 @@ export interface Config {
   readonly environments: readonly EnvironmentConfig[];
   /** Notifiers told about rotations and expiring tokens; empty when none are configured. */
   readonly notify: readonly NotifyConfig[];
+  /** Hygiene rules for every automation token in the account (`policy:`, with defaults). */
+  readonly policy: PolicyConfig;
+}
+
+/** `policy:` in ms. */
+export interface PolicyConfig {
+  /** Unused (or never used and older) for longer than this is a finding. */
+  readonly unusedAfterMs: number;
+  /** A lifetime longer than this (or none: never expires) is a finding. */
+  readonly maxLifetimeMs: number;
 }
 
 /** One problem found in a config. */

@@ -14,6 +14,7 @@ import { isSecureOrLoopback } from "../util/http.ts";
 import { checkTimeZone, parseWindow } from "../plan/window.ts";
 import { UNWORDED, formatPath, valueAt, wordZodIssues, type IssuePath } from "./issues.ts";
 import {
+  BUILTIN_POLICY,
   BUILTIN_TOKEN_DEFAULTS,
   DEFAULT_STATE_DIR,
   configSchemaFor,
@@ -72,7 +73,7 @@ interface Sourced<T> {
   readonly path: IssuePath | undefined;
 }
 
-function pick<K extends keyof ParsedTokenDefaults>(
+function pick<K extends keyof ParsedTokenDefaults & keyof typeof BUILTIN_TOKEN_DEFAULTS>(
   key: K,
   env: ParsedEnvironment,
   index: number,
@@ -108,6 +109,9 @@ function normaliseToken(
 ): TokenSpec {
   const at = (...rest: PropertyKey[]): IssuePath => ["environments", index, "token", ...rest];
   const role = pick("role", env, index, defaults);
+  // No built-in default: without them the token has its one `role` and no workspace limit.
+  const roles = env.token.roles ?? defaults.roles;
+  const workspaces = env.token.workspaces ?? defaults.workspaces;
   const scope = pick("scope", env, index, defaults);
   const expiresIn = pick("expiresIn", env, index, defaults);
   const rotateBefore = pick("rotateBefore", env, index, defaults);
@@ -160,6 +164,8 @@ function normaliseToken(
   return {
     name: env.token.name,
     role: role.value,
+    ...(roles === undefined ? {} : { roles: [...new Set(roles)] }),
+    ...(workspaces === undefined ? {} : { workspaces: [...new Set(workspaces)] }),
     scope: scopes.join(" "),
     scopes,
     expiresInMs,
@@ -397,6 +403,10 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
   if (!whole.success || errors.length > 0) return { errors, warnings: c.warnings };
 
   const endpoint = whole.data.fastly?.endpoint?.replace(/\/+$/, "");
+  const policy = {
+    unusedAfterMs: parseDuration(whole.data.policy?.unusedAfter ?? BUILTIN_POLICY.unusedAfter),
+    maxLifetimeMs: parseDuration(whole.data.policy?.maxLifetime ?? BUILTIN_POLICY.maxLifetime),
+  };
   const config: Config = {
     version: 1,
     fastly: {
@@ -410,6 +420,7 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
     ...(options.configPath === undefined ? {} : { configPath: resolve(baseDir, options.configPath) }),
     environments,
     notify: whole.data.notify,
+    policy,
   };
   return { config, errors: [], warnings: c.warnings };
 }

@@ -18,7 +18,6 @@ import { realtimeResponse } from "./realtime.ts";
 import * as rep from "./representations.ts";
 import {
   type AccountState,
-  type AutomationRole,
   checkPassword,
   type ServiceRecord,
   type TokenRecord,
@@ -67,6 +66,8 @@ export interface Route {
   readonly realtime?: boolean;
   /** Writes allowed whatever the token's scope (revoking the calling token). */
   readonly anyScope?: boolean;
+  /** The 2026 API answers this endpoint's errors as RFC 7807 problem+json. */
+  readonly problemJson?: boolean;
   readonly handler: (ctx: ApiContext, params: readonly string[]) => Reply | Promise<Reply>;
 }
 
@@ -80,7 +81,7 @@ export const RATE_LIMITED =
 
 const SUDO_DEFAULT_MS = 5 * 60_000;
 const SCOPES = new Set(["global", "global:read", "purge_all", "purge_select"]);
-const ROLES: readonly AutomationRole[] = ["billing", "engineer", "user"];
+const ROLES: readonly string[] = ["billing", "engineer", "user"];
 
 const ok = (body: unknown): Reply => ({ status: 200, body });
 const noContent: Reply = { status: 204 };
@@ -128,14 +129,14 @@ function validateServices(state: AccountState, ids: readonly string[]): string[]
   return [...new Set(ids)];
 }
 
-/** Services the token may see: its own list, or every service when it has none. */
+/** Services the token may see: its own list when it is limited, else every service. */
 export function visibleServices(state: AccountState, token: TokenRecord): ServiceRecord[] {
-  if (token.services.length === 0) return [...state.services.values()];
+  if (!token.limitServices) return [...state.services.values()];
   return token.services.flatMap((id) => state.services.get(id) ?? []);
 }
 
 function canSeeService(token: TokenRecord, serviceId: string): boolean {
-  return token.services.length === 0 || token.services.includes(serviceId);
+  return !token.limitServices || token.services.includes(serviceId);
 }
 
 function liveToken(state: AccountState, id: string): TokenRecord | undefined {
@@ -255,11 +256,17 @@ async function postTokens(ctx: ApiContext): Promise<Reply> {
       });
     }
   }
+  const services = validateServices(ctx.state, stringListField(fields, "services") ?? []);
   const { token, value } = issueToken(ctx, fields, {
     kind: "user",
     name: requiredName(fields),
     userId: user.id,
     role: null,
+    roles: [],
+    services,
+    limitServices: services.length > 0,
+    workspaces: [],
+    limitWorkspaces: false,
     tlsAccess: false,
   });
   return ok(rep.userTokenCreated(token, value, ctx.state.customer.id));
@@ -273,23 +280,33 @@ function requiredName(fields: Fields): string {
 }
 
 /**
- * Create and store a token, user or automation alike: what differs (`kind`, `role`, TLS access)
- * is given; scope, services and expiry are read from the create request's fields and checked.
+ * Create and store a token, user or automation alike: what differs (`kind`, roles, services, TLS
+ * access) is given; scope and expiry are read from the create request's fields and checked.
  */
 function issueToken(
   ctx: ApiContext,
   fields: Fields,
-  given: Pick<TokenRecord, "kind" | "name" | "userId" | "role" | "tlsAccess">,
+  given: Pick<
+    TokenRecord,
+    | "kind"
+    | "name"
+    | "userId"
+    | "role"
+    | "roles"
+    | "services"
+    | "limitServices"
+    | "workspaces"
+    | "limitWorkspaces"
+    | "tlsAccess"
+  >,
 ): { readonly token: TokenRecord; readonly value: string } {
   const scope = validateScope(stringField(fields, "scope") ?? "global");
-  const services = validateServices(ctx.state, stringListField(fields, "services") ?? []);
   const expiresAt = parseExpiry(stringField(fields, "expires_at"), ctx.now, "expires_at");
   const value = newTokenValue();
   const token: TokenRecord = {
     id: ctx.state.newId(),
     ...given,
     scope,
-    services,
     createdAt: wholeSecond(ctx.now),
     expiresAt,
     lastUsedAt: null,
@@ -318,7 +335,7 @@ function getTokens(ctx: ApiContext): Reply {
 }
 
 function getTokenSelf(ctx: ApiContext): Reply {
-  return ok(rep.userToken(requireAuth(ctx).token, ctx.state.customer.id));
+  return ok(rep.tokenSelf(requireAuth(ctx).token, ctx.state));
 }
 
 function deleteTokenSelf(ctx: ApiContext): Reply {
@@ -390,7 +407,7 @@ function getAutomationTokens(ctx: ApiContext): Reply {
   const all = [...ctx.state.tokens.values()].filter((t) => t.kind === "automation" && t.revokedAt === null);
   const data = all
     .slice((page - 1) * perPage, page * perPage)
-    .map((t) => rep.automationTokenListItem(t, ctx.state.customer.id));
+    .map((t) => rep.automationTokenListItem(t, ctx.state));
   return ok({
     data,
     meta: {
@@ -439,21 +456,105 @@ async function postAutomationTokens(ctx: ApiContext): Promise<Reply> {
     fields = attributes as Fields;
   }
   const name = requiredName(fields);
-  const role = ROLES.find((r) => r === stringField(fields, "role"));
-  if (role === undefined) throw badRequest("'role' must be one of billing, engineer, user");
+  const access =
+    ctx.state.apiVersion === "2026" ? accessSince2026(ctx.state, fields) : accessUntil2025(ctx.state, fields);
   const { token, value } = issueToken(ctx, fields, {
     kind: "automation",
     name,
     userId: user.id,
-    role,
+    ...access,
     tlsAccess: booleanField(fields, "tls_access") ?? false,
   });
-  return ok(rep.automationTokenCreated(token, value, ctx.state.customer.id));
+  return ok(rep.automationTokenCreated(token, value, ctx.state));
+}
+
+type Access = Pick<
+  TokenRecord,
+  "role" | "roles" | "services" | "limitServices" | "workspaces" | "limitWorkspaces"
+>;
+
+/** 2024-2025 (recorded): one `role`; `services` given means limited to them, none means every service. */
+function accessUntil2025(state: AccountState, fields: Fields): Access {
+  const role = ROLES.find((r) => r === stringField(fields, "role"));
+  if (role === undefined) throw badRequest("'role' must be one of billing, engineer, user");
+  const services = validateServices(state, stringListField(fields, "services") ?? []);
+  const roleId = state.roleByName(role)?.id;
+  return {
+    role,
+    roles: roleId ? [roleId] : [],
+    services,
+    limitServices: services.length > 0,
+    workspaces: [],
+    limitWorkspaces: false,
+  };
+}
+
+/**
+ * Since 2026-09: `roles` (ids from `GET /roles`) take precedence over `role`; `services` apply only
+ * with `limit_services: true` (default false: every service); `workspaces` with `limit_workspaces`
+ * (default true) only for roles that take workspaces.
+ */
+function accessSince2026(state: AccountState, fields: Fields): Access {
+  const ids = stringListField(fields, "roles");
+  let roles: string[];
+  if (ids !== undefined && ids.length > 0) {
+    const unknown = ids.filter((id) => !state.roles.has(id));
+    if (unknown.length > 0) {
+      throw badRequest(
+        `Unknown role id ${unknown.map((id) => `'${id}'`).join(", ")}: list the roles with GET /roles`,
+      );
+    }
+    roles = state.sortRoles(ids);
+  } else {
+    const name = stringField(fields, "role");
+    const role = name === undefined ? undefined : state.roleByName(name);
+    if (role === undefined) throw badRequest("'roles' (role ids from GET /roles) or 'role' is required");
+    roles = [role.id];
+  }
+  const limitServices = booleanField(fields, "limit_services") ?? false;
+  const services = limitServices ? validateServices(state, stringListField(fields, "services") ?? []) : [];
+  const takesWorkspaces = roles.some((id) => state.roles.get(id)?.workspaces === true);
+  const limitWorkspaces = takesWorkspaces && (booleanField(fields, "limit_workspaces") ?? true);
+  const workspaces = limitWorkspaces ? [...new Set(stringListField(fields, "workspaces") ?? [])] : [];
+  return {
+    role: state.roles.get(roles[0] ?? "")?.name ?? null,
+    roles,
+    services,
+    limitServices,
+    workspaces,
+    limitWorkspaces,
+  };
+}
+
+function getRoles(ctx: ApiContext): Reply {
+  requireAuth(ctx);
+  const page = intParam(ctx.query, "page", 1, 1, 1_000_000);
+  const perPage = intParam(ctx.query, "per_page", 100, 1, 1000);
+  const all = [...ctx.state.roles.values()];
+  return ok({
+    data: all.slice((page - 1) * perPage, page * perPage).map((r) => rep.role(r)),
+    meta: {
+      per_page: perPage,
+      current_page: page,
+      record_count: all.length,
+      total_pages: Math.max(1, Math.ceil(all.length / perPage)),
+    },
+  });
+}
+
+function getCustomerUsers(ctx: ApiContext, [customerId]: readonly string[]): Reply {
+  const auth = requireAuth(ctx);
+  if (customerId !== ctx.state.customer.id) throw notFound();
+  if (auth.token.kind === "automation") {
+    throw apiError(403, "Automation tokens cannot list users", "Use a user token");
+  }
+  const list = [...ctx.state.users.values()].filter((u) => u.deletedAt === null);
+  return ok(list.map((u) => rep.currentUser(u, ctx.state.customer.id)));
 }
 
 function getAutomationToken(ctx: ApiContext, [id]: readonly string[]): Reply {
   requireSuperuser(requireAuth(ctx), "read automation tokens");
-  return ok(rep.automationTokenGet(automationTokenById(ctx, id)));
+  return ok(rep.automationTokenGet(automationTokenById(ctx, id), ctx.state));
 }
 
 function getAutomationTokenServices(ctx: ApiContext, [id]: readonly string[]): Reply {
@@ -483,8 +584,7 @@ function getServices(ctx: ApiContext): Reply {
   }
   const includeVersions = ctx.query.get("filter[include_versions]") !== "false";
   const sorted = ctx.state.servicesSorted(sort, direction);
-  const visible =
-    auth.token.services.length === 0 ? sorted : sorted.filter((s) => canSeeService(auth.token, s.id));
+  const visible = auth.token.limitServices ? sorted.filter((s) => canSeeService(auth.token, s.id)) : sorted;
   const items = visible
     .slice((page - 1) * perPage, page * perPage)
     .map((s) => serviceListItemJson(s, ctx.state.customer.id, includeVersions));
@@ -613,24 +713,46 @@ export const routes: readonly Route[] = [
     auth: "required",
     handler: getCustomerTokens,
   },
-  { method: "GET", pattern: /^\/automation-tokens$/, auth: "required", handler: getAutomationTokens },
-  { method: "POST", pattern: /^\/automation-tokens$/, auth: "required", handler: postAutomationTokens },
+  {
+    method: "GET",
+    pattern: new RegExp(`^/customer/${ID}/users$`),
+    auth: "required",
+    handler: getCustomerUsers,
+  },
+  { method: "GET", pattern: /^\/roles$/, auth: "required", problemJson: true, handler: getRoles },
+  {
+    method: "GET",
+    pattern: /^\/automation-tokens$/,
+    auth: "required",
+    problemJson: true,
+    handler: getAutomationTokens,
+  },
+  {
+    method: "POST",
+    pattern: /^\/automation-tokens$/,
+    auth: "required",
+    problemJson: true,
+    handler: postAutomationTokens,
+  },
   {
     method: "GET",
     pattern: new RegExp(`^/automation-tokens/${ID}/services$`),
     auth: "required",
+    problemJson: true,
     handler: getAutomationTokenServices,
   },
   {
     method: "GET",
     pattern: new RegExp(`^/automation-tokens/${ID}$`),
     auth: "required",
+    problemJson: true,
     handler: getAutomationToken,
   },
   {
     method: "DELETE",
     pattern: new RegExp(`^/automation-tokens/${ID}$`),
     auth: "required",
+    problemJson: true,
     handler: deleteAutomationToken,
   },
   { method: "GET", pattern: /^\/service$/, auth: "required", handler: getServices },
@@ -697,7 +819,8 @@ export function authenticate(
     throw route.realtime ? rtError(401, message) : apiError(401, message);
   }
   const user = state.users.get(token.userId);
-  if (!user) throw invalid();
+  // A user who left the account takes their user tokens along; automation tokens they made stay.
+  if (!user || (token.kind === "user" && user.deletedAt !== null)) throw invalid();
   const auth = { token, user };
   onValid(auth);
   const write = method !== "GET" && method !== "HEAD";

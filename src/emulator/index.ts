@@ -11,7 +11,16 @@ export type { EmulatorAdmin, EmulatorAdminOptions } from "./admin-client.ts";
 export { demoCredentials, demoSeed, demoServiceIds, generateSeed } from "./demo-account.ts";
 export type { GenerateSeedOptions } from "./demo-account.ts";
 export { EmulatorSeedError, loadSeedFile, parseSeed, seedSchema } from "./seed.ts";
-export type { ParsedSeed, Seed, SeedAutomationToken, SeedService, SeedUser, SeedUserToken } from "./seed.ts";
+export type {
+  ParsedSeed,
+  Seed,
+  SeedAutomationToken,
+  SeedRole,
+  SeedService,
+  SeedUser,
+  SeedUserToken,
+} from "./seed.ts";
+export type { ApiVersion } from "./state.ts";
 export { createEmulator } from "./server.ts";
 export type { EmulatorOptions, RunningEmulator } from "./server.ts";
 export { systemClock } from "./time.ts";
@@ -32,6 +41,8 @@ export interface EmulatorCliOptions {
   readonly host?: string;
   /** `demo` (default) or the path of a JSON seed file. */
   readonly seed?: string;
+  /** `2026` (today's API) or `2025` (the recorded shapes); default the seed's. */
+  readonly apiVersion?: "2025" | "2026";
 }
 
 /**
@@ -45,5 +56,6 @@ export async function startEmulatorFromCli(options: EmulatorCliOptions = {}): Pr
     seed,
     ...(options.host === undefined ? {} : { host: options.host }),
     ...(options.port === undefined ? {} : { port: options.port }),
+    ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
   });
 }

@@ -3,20 +3,43 @@
  * rendered differently by create, get and list (`scope` vs `scopes`, `""` vs `null`, fields present
  * or not); key order follows the recordings.
  */
-import type { AccountState, ServiceRecord, TokenRecord, UserRecord } from "./state.ts";
+import type { AccountState, RoleRecord, ServiceRecord, TokenRecord, UserRecord } from "./state.ts";
 import { formatTime } from "../util/time.ts";
 
 const ts = (date: Date | null): string | null => (date === null ? null : formatTime(date));
 /** The 2025 create response writes unset times and strings as "". */
 const tsOrEmpty = (date: Date | null): string => (date === null ? "" : formatTime(date));
 
-/** `POST /automation-tokens` (2025 recording). */
-export function automationTokenCreated(token: TokenRecord, value: string, customerId: string) {
+/**
+ * What the 2026 API adds to an automation token (reference/changes/2026/09, fastly-api 15's
+ * `AutomationToken`): its roles, `limit_services`, and workspaces. `services` is empty unless
+ * `limit_services` is true.
+ */
+function since2026(token: TokenRecord, state: AccountState) {
   return {
+    roles: token.roles.map((id) => ({ id, name: state.roles.get(id)?.name ?? "" })),
+    limit_services: token.limitServices,
+    limit_workspaces: token.limitWorkspaces,
+    workspaces: [...token.workspaces],
+  };
+}
+
+/** The services a representation lists: none for a token that reaches every service. */
+function listedServices(token: TokenRecord): string[] {
+  return token.limitServices ? [...token.services] : [];
+}
+
+/** `POST /automation-tokens` (2025 recording; the 2026 fields after `role`). */
+export function automationTokenCreated(token: TokenRecord, value: string, state: AccountState) {
+  const recorded = {
     id: token.id,
-    services: [...token.services],
+    services: listedServices(token),
     name: token.name,
     role: token.role,
+  };
+  return {
+    ...recorded,
+    ...(state.apiVersion === "2026" ? since2026(token, state) : {}),
     access_token: value,
     scope: token.scope,
     ip: token.ip ?? "",
@@ -25,17 +48,19 @@ export function automationTokenCreated(token: TokenRecord, value: string, custom
     expires_at: tsOrEmpty(token.expiresAt),
     user_agent: token.userAgent ?? "",
     tls_access: token.tlsAccess,
-    customer_id: customerId,
+    customer_id: state.customer.id,
   };
 }
 
 /** `GET /automation-tokens/{id}`: nulls, `access_token:""`, `services:null` when unrestricted. */
-export function automationTokenGet(token: TokenRecord) {
+export function automationTokenGet(token: TokenRecord, state: AccountState) {
+  const services = listedServices(token);
   return {
     id: token.id,
-    services: token.services.length === 0 ? null : [...token.services],
+    services: services.length === 0 ? null : services,
     name: token.name,
     role: token.role,
+    ...(state.apiVersion === "2026" ? since2026(token, state) : {}),
     access_token: "",
     scope: token.scope,
     ip: token.ip,
@@ -47,24 +72,48 @@ export function automationTokenGet(token: TokenRecord) {
 }
 
 /** An item of `GET /automation-tokens`: `scopes` is a string here, plus `creator_id` and friends. */
-export function automationTokenListItem(token: TokenRecord, customerId: string) {
+export function automationTokenListItem(token: TokenRecord, state: AccountState) {
+  const services = listedServices(token);
   return {
     id: token.id,
     creator_id: token.userId,
-    customer_id: customerId,
+    customer_id: state.customer.id,
     name: token.name,
     access_token: "",
     role: token.role,
+    ...(state.apiVersion === "2026" ? since2026(token, state) : {}),
     ip: token.ip,
     user_agent: token.userAgent,
     scopes: token.scope,
-    services: token.services.length === 0 ? null : [...token.services],
+    services: services.length === 0 ? null : services,
     service_id: null,
     sudo_expires_at: null,
     last_used_at: ts(token.lastUsedAt),
     created_at: formatTime(token.createdAt),
     expires_at: ts(token.expiresAt),
     tls_access: token.tlsAccess,
+  };
+}
+
+/**
+ * `GET /tokens/self`: the user-token shape; an automation token on the 2026 API also says its
+ * roles and `limit_services` (not recorded: inferred from the automation-token representations).
+ */
+export function tokenSelf(token: TokenRecord, state: AccountState) {
+  const base = userToken(token, state.customer.id);
+  if (token.kind !== "automation" || state.apiVersion !== "2026") return base;
+  const { roles, limit_services } = since2026(token, state);
+  return { ...base, role: token.role, roles, limit_services };
+}
+
+/** An item of `GET /roles` (IAM roles; the shape of fastly-api's `IamRole`). */
+export function role(record: RoleRecord) {
+  return {
+    id: record.id,
+    object: "role",
+    name: record.name,
+    description: record.description,
+    custom: record.custom,
   };
 }
 
@@ -86,8 +135,8 @@ export function userToken(token: TokenRecord, customerId: string) {
     sudo_expires_at: ts(token.sudoExpiresAt),
     scopes: token.scope.split(" "),
     scope: token.scope,
-    services: [...token.services],
-    service_id: token.services.at(-1) ?? null,
+    services: token.limitServices ? [...token.services] : [],
+    service_id: (token.limitServices ? token.services.at(-1) : undefined) ?? null,
   };
 }
 

@@ -40,6 +40,17 @@ const seedUserSchema = z.strictObject({
   mfa: z.boolean().default(false),
   sso: z.boolean().default(false),
   tokens: z.array(seedUserTokenSchema).default([]),
+  /** The user left the account then (tokens it created stay; it is no longer listed). */
+  deletedAt: seedTime.optional(),
+});
+
+const seedRoleSchema = z.strictObject({
+  id: fastlyId.optional(),
+  name: z.string().min(1),
+  description: z.string().default(""),
+  custom: z.boolean().default(true),
+  /** A Next-Gen WAF role, which takes workspaces. */
+  workspaces: z.boolean().default(false),
 });
 
 const seedServiceSchema = z.strictObject({
@@ -57,9 +68,14 @@ const seedAutomationTokenSchema = z.strictObject({
   name: z.string().min(1),
   value: tokenValue,
   role: z.enum(["billing", "engineer", "user"]),
+  /** Role ids or names (2026 API); default `[role]`. */
+  roles: z.array(z.string().min(1)).min(1).optional(),
   scope: scopeText.default("global"),
   /** Service ids or names; empty means every service. */
   services: z.array(z.string().min(1)).default([]),
+  /** Default: true when `services` is not empty. */
+  limitServices: z.boolean().optional(),
+  workspaces: z.array(z.string().min(1)).default([]),
   expiresAt: seedTime.nullable().default(null),
   /** The creating user: id or login. */
   createdBy: z.string().min(1),
@@ -72,6 +88,10 @@ const seedAutomationTokenSchema = z.strictObject({
 
 /** The runtime schema of a seed (a seed file is this, as JSON). */
 export const seedSchema = z.strictObject({
+  /** Which API to serve: `2026` (today's, default) or `2025` (the recorded 2024-2025 shapes). */
+  apiVersion: z.enum(["2025", "2026"]).default("2026"),
+  /** Roles besides the built-in engineer, user and billing. */
+  roles: z.array(seedRoleSchema).default([]),
   customer: z.strictObject({ id: fastlyId.optional(), name: z.string().min(1) }),
   users: z.array(seedUserSchema).min(1, "a seed needs at least one user"),
   services: z.array(seedServiceSchema).default([]),
@@ -84,6 +104,8 @@ export type Seed = z.input<typeof seedSchema>;
 export type SeedUser = z.input<typeof seedUserSchema>;
 /** A user token in a seed. `value` is the token value the emulator accepts. */
 export type SeedUserToken = z.input<typeof seedUserTokenSchema>;
+/** A role in a seed. */
+export type SeedRole = z.input<typeof seedRoleSchema>;
 /** A service in a seed. */
 export type SeedService = z.input<typeof seedServiceSchema>;
 /** An automation token in a seed. `value` is the token value the emulator accepts. */
@@ -168,8 +190,19 @@ export function parseSeed(input: unknown, source = "seed"): ParsedSeed {
     });
   });
 
+  const roleKeys = new Set<string>(["engineer", "user", "billing"]);
+  seed.roles.forEach((role, i) => {
+    claimId(role.id, `roles[${i}]`);
+    if (roleKeys.has(role.name)) problems.push(`roles[${i}].name: ${role.name} appears twice`);
+    if (role.id) roleKeys.add(role.id);
+    roleKeys.add(role.name);
+  });
+
   seed.automationTokens.forEach((token, i) => {
     const where = `automationTokens[${i}]`;
+    for (const ref of token.roles ?? []) {
+      if (!roleKeys.has(ref)) problems.push(`${where}.roles: no role with id or name "${ref}"`);
+    }
     claimId(token.id, where);
     claimValue(token.value, where);
     checkServices(token.services, where);

@@ -14,7 +14,7 @@ import { demoSeed } from "./demo-account.ts";
 import { ApiError, type Fields, parseFields, readBody, type Reply } from "./http.ts";
 import { digest } from "./ids.ts";
 import { type ParsedSeed, parseSeed, type Seed } from "./seed.ts";
-import { AccountState, type TokenRecord } from "./state.ts";
+import { AccountState, type ApiVersion, type TokenRecord } from "./state.ts";
 import { type Clock, nextUtcHour, parseOffset, systemClock } from "./time.ts";
 import { formatTime } from "../util/time.ts";
 import { Ring } from "./ring.ts";
@@ -39,6 +39,8 @@ export interface EmulatorOptions {
   readonly port?: number;
   /** Non-GET requests per user (or automation token) per UTC hour; default 1000 as in the API. */
   readonly rateLimitPerHour?: number;
+  /** Which API to serve; default the seed's `apiVersion` (itself default `2026`, today's API). */
+  readonly apiVersion?: ApiVersion;
 }
 
 /** A listening emulator. */
@@ -206,8 +208,9 @@ class Emulator {
     private readonly seed: ParsedSeed,
     private readonly clock: Clock,
     private readonly rateLimit: number,
+    private readonly apiVersion: ApiVersion = seed.apiVersion,
   ) {
-    this.state = new AccountState(seed, this.now());
+    this.state = new AccountState(seed, this.now(), apiVersion);
   }
 
   now(): Date {
@@ -220,7 +223,7 @@ class Emulator {
     this.faults = [];
     this.clearHooks();
     this.rateWindows.clear();
-    this.state = new AccountState(this.seed, this.now());
+    this.state = new AccountState(this.seed, this.now(), this.apiVersion);
   }
 
   /** Remove every hook and let the requests they hold go on. */
@@ -488,6 +491,7 @@ class Emulator {
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       reply = { status: error.status, body: error.body, headers: error.headers };
+      if (route.problemJson === true && this.state.apiVersion === "2026") reply = problemReply(reply);
     }
     const headers = route.realtime ? realtimeHeaders(now) : apiHeaders(reply.status, now);
     await respond(reply, Object.assign(headers, extraHeaders, reply.headers), answer);
@@ -639,8 +643,10 @@ class Emulator {
       name: t.name,
       userId: t.userId,
       role: t.role,
+      roles: t.roles.map((id) => this.state.roles.get(id)?.name ?? id),
       scope: t.scope,
       services: [...t.services],
+      limitServices: t.limitServices,
       createdAt: formatTime(t.createdAt),
       expiresAt: time(t.expiresAt),
       lastUsedAt: time(t.lastUsedAt),
@@ -653,6 +659,7 @@ class Emulator {
     const users = [...this.state.users.values()];
     return {
       now: formatTime(now),
+      apiVersion: this.state.apiVersion,
       customer: { id: this.state.customer.id, name: this.state.customer.name },
       users: users.map((u) => ({
         id: u.id,
@@ -727,6 +734,25 @@ function sendStalled(res: ServerResponse, reply: Reply, headers: Record<string, 
   res.flushHeaders();
 }
 
+/**
+ * An error as the 2026 API's automation-token endpoints send it: RFC 7807 problem+json
+ * (`AutomationTokenErrorResponse {title, status, detail, errors}`) instead of `{msg, detail}`.
+ */
+function problemReply(reply: Reply): Reply {
+  const legacy = (reply.body ?? {}) as { msg?: unknown; detail?: unknown };
+  const title = typeof legacy.msg === "string" ? legacy.msg : (STATUS_CODES[reply.status] ?? "Error");
+  return {
+    status: reply.status,
+    body: {
+      title,
+      status: reply.status,
+      detail: typeof legacy.detail === "string" ? legacy.detail : "",
+      errors: [],
+    },
+    headers: { ...reply.headers, "Content-Type": "application/problem+json" },
+  };
+}
+
 /** Answer with `reply`; `headers` (a fresh object) is added to and sent. */
 function send(res: ServerResponse, reply: Reply, headers: Record<string, string>, method: string): void {
   const hasBody = reply.body !== undefined && reply.status !== 204 && reply.status !== 304;
@@ -749,7 +775,12 @@ function send(res: ServerResponse, reply: Reply, headers: Record<string, string>
  */
 export async function createEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
   const seed = parseSeed(options.seed ?? demoSeed);
-  const emulator = new Emulator(seed, options.clock ?? systemClock, options.rateLimitPerHour ?? 1000);
+  const emulator = new Emulator(
+    seed,
+    options.clock ?? systemClock,
+    options.rateLimitPerHour ?? 1000,
+    options.apiVersion ?? seed.apiVersion,
+  );
   const server = createServer(emulator.handle);
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {

@@ -5,8 +5,48 @@ import { resolveSeedTime } from "./time.ts";
 
 /** Roles of users. */
 export type UserRole = "user" | "billing" | "engineer" | "superuser";
-/** Roles of automation tokens. */
+/** Roles of automation tokens (the built-in ones; an account may have more, see {@link RoleRecord}). */
 export type AutomationRole = "billing" | "engineer" | "user";
+
+/**
+ * Which API the emulator serves: `2026` is today's (several roles, `limit_services`, workspaces,
+ * problem+json errors on the automation-token endpoints); `2025` keeps the 2024-2025 shapes and
+ * semantics the go-fastly recordings show.
+ */
+export type ApiVersion = "2025" | "2026";
+
+/** A role an automation token can carry (`GET /roles`). */
+export interface RoleRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  /** Fastly's own roles are not custom. */
+  readonly custom: boolean;
+  /** Next-Gen WAF roles take workspaces. */
+  readonly workspaces: boolean;
+}
+
+/** The built-in roles, highest priority first (the order decides a token's `role`). */
+export const BUILTIN_ROLES: readonly Omit<RoleRecord, "id">[] = [
+  {
+    name: "engineer",
+    description: "Create services and manage their configurations",
+    custom: false,
+    workspaces: false,
+  },
+  {
+    name: "user",
+    description: "View basic information about service configurations, and controls",
+    custom: false,
+    workspaces: false,
+  },
+  {
+    name: "billing",
+    description: "View basic information about service configurations, invoices and billing history",
+    custom: false,
+    workspaces: false,
+  },
+];
 
 /** A user of the customer. */
 export interface UserRecord {
@@ -26,6 +66,8 @@ export interface UserRecord {
   sudoExpiresAt: Date | null;
   /** The token that opened the sudo session. */
   sudoTokenId: string | null;
+  /** When the user left the account: no longer listed, cannot authenticate. */
+  readonly deletedAt: Date | null;
 }
 
 /** A user token or an automation token. */
@@ -35,11 +77,18 @@ export interface TokenRecord {
   readonly name: string;
   /** Owner (user token) or creator (automation token). */
   readonly userId: string;
-  /** Automation tokens only. */
-  readonly role: AutomationRole | null;
+  /** Automation tokens only: the name of its highest-priority role. */
+  readonly role: string | null;
+  /** Automation tokens only: role ids, highest priority first. */
+  readonly roles: readonly string[];
   readonly scope: string;
-  /** Service ids; empty means every service. */
+  /** Service ids; with `limitServices` false they are ignored (every service). */
   readonly services: readonly string[];
+  /** True when the token reaches only `services` (none when that is empty). */
+  readonly limitServices: boolean;
+  /** Next-Gen WAF workspace ids, and whether they limit the token. */
+  readonly workspaces: readonly string[];
+  readonly limitWorkspaces: boolean;
   readonly tlsAccess: boolean;
   readonly createdAt: Date;
   readonly expiresAt: Date | null;
@@ -69,12 +118,17 @@ export class AccountState {
   readonly users = new Map<string, UserRecord>();
   readonly tokens = new Map<string, TokenRecord>();
   readonly services = new Map<string, ServiceRecord>();
+  /** Roles, highest priority first. */
+  readonly roles = new Map<string, RoleRecord>();
+  /** The API's shapes and semantics. */
+  readonly apiVersion: ApiVersion;
   /** Token digest -> token id, including revoked tokens so the log can still name them. */
   private readonly byDigest = new Map<string, string>();
   private readonly servicesByName = new Map<string, ServiceRecord>();
   private sortedServices = new Map<string, readonly ServiceRecord[]>();
 
-  constructor(seed: ParsedSeed, now: Date) {
+  constructor(seed: ParsedSeed, now: Date, apiVersion: ApiVersion = seed.apiVersion) {
+    this.apiVersion = apiVersion;
     const time = (text: string | undefined, fallback: Date): Date =>
       (text === undefined ? undefined : resolveSeedTime(text, now)) ?? fallback;
     const nullableTime = (text: string | null): Date | null =>
@@ -99,6 +153,19 @@ export class AccountState {
     const serviceIds = (refs: readonly string[]): string[] =>
       refs.map((ref) => (this.services.has(ref) ? ref : (this.servicesByName.get(ref)?.id ?? ref)));
 
+    for (const role of [...BUILTIN_ROLES, ...seed.roles]) {
+      const record: RoleRecord = {
+        id: ("id" in role && typeof role.id === "string" ? role.id : undefined) ?? newId(),
+        name: role.name,
+        description: role.description,
+        custom: role.custom,
+        workspaces: role.workspaces,
+      };
+      this.roles.set(record.id, record);
+    }
+    const roleIds = (refs: readonly string[]): string[] =>
+      refs.map((ref) => (this.roles.has(ref) ? ref : (this.roleByName(ref)?.id ?? ref)));
+
     const userIdByKey = new Map<string, string>();
     for (const user of seed.users) {
       const salt = randomBytes(16);
@@ -116,6 +183,7 @@ export class AccountState {
         passwordDigest: hashPassword(user.password, salt),
         sudoExpiresAt: null,
         sudoTokenId: null,
+        deletedAt: user.deletedAt === undefined ? null : (resolveSeedTime(user.deletedAt, now) ?? null),
       };
       this.users.set(record.id, record);
       userIdByKey.set(record.id, record.id);
@@ -128,8 +196,12 @@ export class AccountState {
             name: token.name,
             userId: record.id,
             role: null,
+            roles: [],
             scope: token.scope,
             services: serviceIds(token.services),
+            limitServices: token.services.length > 0,
+            workspaces: [],
+            limitWorkspaces: false,
             tlsAccess: false,
             createdAt: time(token.createdAt, daysAgo(1)),
             expiresAt: nullableTime(token.expiresAt),
@@ -145,15 +217,20 @@ export class AccountState {
     }
 
     for (const token of seed.automationTokens) {
+      const roles = this.sortRoles(roleIds(token.roles ?? [token.role]));
       this.addToken(
         {
           id: token.id ?? newId(),
           kind: "automation",
           name: token.name,
           userId: userIdByKey.get(token.createdBy) ?? token.createdBy,
-          role: token.role,
+          role: this.roles.get(roles[0] ?? "")?.name ?? token.role,
+          roles,
           scope: token.scope,
           services: serviceIds(token.services),
+          limitServices: token.limitServices ?? token.services.length > 0,
+          workspaces: token.workspaces,
+          limitWorkspaces: token.workspaces.length > 0,
           tlsAccess: token.tlsAccess,
           createdAt: time(token.createdAt, daysAgo(1)),
           expiresAt: nullableTime(token.expiresAt),
@@ -166,6 +243,18 @@ export class AccountState {
         token.value,
       );
     }
+  }
+
+  /** A role by exact name. */
+  roleByName(name: string): RoleRecord | undefined {
+    for (const role of this.roles.values()) if (role.name === name) return role;
+    return undefined;
+  }
+
+  /** Role ids, deduplicated, highest priority (the account's role order) first. */
+  sortRoles(ids: readonly string[]): string[] {
+    const order = [...this.roles.keys()];
+    return [...new Set(ids)].sort((a, b) => order.indexOf(a) - order.indexOf(b));
   }
 
   /** A fresh id no record uses yet. */

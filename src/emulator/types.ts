@@ -85,6 +85,8 @@ export type ClockChange = { readonly advance: string | number } | { readonly set
 /** `GET /__emulator/state`: the account without any secret. */
 export interface EmulatorStateSnapshot {
   readonly now: string;
+  /** The API served: `2026` (today's) or `2025` (the recorded shapes). */
+  readonly apiVersion: "2025" | "2026";
   readonly customer: { readonly id: string; readonly name: string };
   readonly users: readonly {
     readonly id: string;
@@ -127,8 +129,12 @@ export interface EmulatorTokenSnapshot {
   /** Owner of a user token; creator of an automation token. */
   readonly userId: string;
   readonly role: string | null;
+  /** Role names, highest priority first (automation tokens). */
+  readonly roles: readonly string[];
   readonly scope: string;
   readonly services: readonly string[];
+  /** True when the token reaches only `services`. */
+  readonly limitServices: boolean;
   readonly createdAt: string;
   readonly expiresAt: string | null;
   readonly lastUsedAt: string | null;

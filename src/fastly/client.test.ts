@@ -355,11 +355,67 @@ describe("request pipeline", () => {
         role: "engineer",
         scope: "global:read",
         services: ["s1", "s2"],
+        // Since 2026-09 services apply only with limit_services: true (default false: every service).
+        limit_services: true,
         expires_at: "2027-01-01T00:00:00Z",
         tls_access: false,
       });
     },
   );
+
+  test(
+    "a create sends roles and workspaces when given, and no limit_services for every service",
+    { skip: fixturesSkip },
+    async () => {
+      const fetch = scripted([
+        json(200, recordedBody("automation_tokens/create.yaml", "POST", "automation-tokens")),
+      ]);
+      await createFastlyClient({ token: TOKEN, fetch }).createAutomationToken({
+        name: "n",
+        role: "engineer",
+        roles: ["RoleId1", "RoleId2"],
+        workspaces: ["ws1"],
+        scope: "global:read",
+        services: [],
+      });
+      assert.deepEqual(JSON.parse(fetch.calls[0]!.init.body as string), {
+        name: "n",
+        role: "engineer",
+        roles: ["RoleId1", "RoleId2"],
+        scope: "global:read",
+        services: [],
+        workspaces: ["ws1"],
+        limit_workspaces: true,
+        tls_access: false,
+      });
+    },
+  );
+
+  test("the API's clock: skew from the Date header, apiNow, and one report past five minutes", async () => {
+    const ahead = (ms: number) => ({ date: new Date(Date.parse("2026-01-01T00:00:00Z") + ms).toUTCString() });
+    const fetch = scripted([
+      json(200, { data: [], meta: { total_pages: 1 } }, ahead(1000)),
+      json(200, { data: [], meta: { total_pages: 1 } }, ahead(10 * 60_000)),
+      json(200, { data: [], meta: { total_pages: 1 } }, ahead(20 * 60_000)),
+    ]);
+    const reported: number[] = [];
+    const client = createFastlyClient({
+      token: TOKEN,
+      fetch,
+      now: () => new Date("2026-01-01T00:00:00Z"),
+      onClockSkew: (skew) => reported.push(skew),
+    });
+    assert.equal(client.clockSkewMs, 0);
+    await client.listRoles();
+    // Within two seconds is the header's rounding, not skew.
+    assert.equal(client.clockSkewMs, 0);
+    await client.listRoles();
+    assert.equal(client.clockSkewMs, 10 * 60_000);
+    assert.equal(client.apiNow().toISOString(), "2026-01-01T00:10:00.000Z");
+    await client.listRoles();
+    assert.equal(client.clockSkewMs, 20 * 60_000);
+    assert.deepEqual(reported, [10 * 60_000], "reported once");
+  });
 
   test("errors are typed by status and 403 reasons are told apart", async () => {
     const cases: [unknown, string][] = [

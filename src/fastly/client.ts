@@ -21,6 +21,8 @@ import {
   serviceSchema,
   sudoSchema,
   tokenSelfSchema,
+  rolePageSchema,
+  userListSchema,
 } from "./schemas.ts";
 import type { CreateAutomationTokenInput, FastlyClient, RateLimitInfo } from "./types.ts";
 import { formatTime } from "../util/time.ts";
@@ -69,8 +71,13 @@ export interface FastlyClientOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Injected randomness for jitter (tests). */
   readonly random?: () => number;
-  /** Injected clock, for rate-limit resets. */
+  /** Injected clock, for rate-limit resets and the API's clock skew. */
   readonly now?: () => Date;
+  /**
+   * Called once, the first time an answer's `Date` is more than five minutes from the local clock
+   * (`skewMs`: the API's clock minus ours). The CLI warns with it.
+   */
+  readonly onClockSkew?: (skewMs: number) => void;
   /**
    * Aborts every request of this client (in flight, or waiting to retry) and refuses new ones: the
    * run's signal, aborted on SIGINT/SIGTERM. An aborted request rejects with the signal's reason.
@@ -214,6 +221,8 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
   };
 
   let rateLimit: RateLimitInfo = {};
+  let clockSkewMs = 0;
+  let skewReported = false;
   let requestCount = 0;
   let writeRequestCount = 0;
 
@@ -229,6 +238,16 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
       throwIfAborted(signal);
       if ("answer" in exchange && spec.method !== "GET") {
         rateLimit = readRateLimit(exchange.answer.headers, rateLimit);
+      }
+      if ("answer" in exchange) {
+        const skew = readClockSkew(exchange.answer.headers, now());
+        if (skew !== undefined) {
+          clockSkewMs = skew;
+          if (!skewReported && Math.abs(skew) > CLOCK_SKEW_WARN_MS && options.onClockSkew) {
+            skewReported = true;
+            options.onClockSkew(skew);
+          }
+        }
       }
       return classify(spec, exchange, context);
     });
@@ -283,6 +302,10 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
     get writeRequestCount() {
       return writeRequestCount;
     },
+    get clockSkewMs() {
+      return clockSkewMs;
+    },
+    apiNow: () => new Date(now().getTime() + clockSkewMs),
 
     getCurrentUser: () =>
       request({ method: "GET", path: "/current_user", idempotent: true }, currentUserSchema),
@@ -309,6 +332,18 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
         return { items: body.data, totalPages: body.meta?.total_pages ?? 1 };
       }),
 
+    listRoles: () =>
+      paginate(async (at) => {
+        const { body } = await listPage(at, { path: "/roles", query: { per_page: "100" } }, rolePageSchema);
+        return { items: body.data, totalPages: body.meta?.total_pages ?? 1 };
+      }),
+
+    listUsers: (customerId) =>
+      request(
+        { method: "GET", path: `/customer/${encodeURIComponent(customerId)}/users`, idempotent: true },
+        userListSchema,
+      ),
+
     getAutomationToken: (id) =>
       request(
         { method: "GET", path: `/automation-tokens/${encodeURIComponent(id)}`, idempotent: true },
@@ -316,12 +351,19 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
       ),
 
     async createAutomationToken(input: CreateAutomationTokenInput) {
-      // Flat JSON, the body proven against the real API; never the `attributes` wrapper.
+      // Flat JSON, the body proven against the real API; never the `attributes` wrapper. Since
+      // 2026-09 `services` applies only with `limit_services: true` (default false: every service),
+      // so it is sent whenever services are asked; older APIs ignore it.
       const body = {
         name: input.name,
         role: input.role,
+        ...(input.roles && input.roles.length > 0 ? { roles: [...input.roles] } : {}),
         scope: input.scope,
         services: [...input.services],
+        ...(input.services.length > 0 ? { limit_services: true } : {}),
+        ...(input.workspaces && input.workspaces.length > 0
+          ? { workspaces: [...input.workspaces], limit_workspaces: true }
+          : {}),
         ...(input.expiresAt ? { expires_at: formatTime(input.expiresAt) } : {}),
         tls_access: input.tlsAccess ?? false,
       };
@@ -609,6 +651,22 @@ export function numberedPages(next: string | undefined, last: string | undefined
     const url = at(n);
     return url.pathname + url.search;
   });
+}
+
+/** A skew beyond this is worth a warning: expiry decisions then follow the API's clock. */
+export const CLOCK_SKEW_WARN_MS = 5 * 60_000;
+
+/**
+ * The API's clock minus ours from a `Date` header (RFC 7231, whole seconds). Differences within
+ * two seconds are the header's rounding and the answer's travel time, not skew: they count as 0.
+ */
+export function readClockSkew(headers: Headers, localNow: Date): number | undefined {
+  const text = headers.get("date");
+  if (text === null) return undefined;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  const skew = at - localNow.getTime();
+  return Math.abs(skew) <= 2000 ? 0 : skew;
 }
 
 function readRateLimit(headers: Headers, previous: RateLimitInfo): RateLimitInfo {

@@ -5,7 +5,9 @@
  */
 import { z } from "zod";
 import type {
+  AccountUser,
   AutomationToken,
+  Role,
   CreatedAutomationToken,
   CurrentUser,
   Service,
@@ -42,6 +44,26 @@ const services = z
 
 const scopeValue = z.union([z.string(), z.array(z.string()), z.null()]).optional();
 
+/** `roles: [{id, name}]` (2026 API); ids alone are accepted too. Absent or null: not said. */
+const rolesValue = z
+  .union([
+    z.array(
+      z.union([z.object({ id: z.string(), name: z.union([z.string(), z.null()]).optional() }), z.string()]),
+    ),
+    z.null(),
+  ])
+  .optional()
+  .transform((value): Role[] | undefined =>
+    value === null || value === undefined
+      ? undefined
+      : value.map((r) => (typeof r === "string" ? { id: r, name: "" } : { id: r.id, name: r.name ?? "" })),
+  );
+
+const flag = z
+  .union([z.boolean(), z.null()])
+  .optional()
+  .transform((v) => v ?? undefined);
+
 function splitScopes(value: string | string[] | null | undefined): string[] {
   if (value === null || value === undefined) return [];
   const parts = Array.isArray(value) ? value.flatMap((s) => s.split(" ")) : value.split(" ");
@@ -64,6 +86,12 @@ const automationTokenFields = z.object({
   creator_id: text,
   user_id: text,
   tls_access: z.union([z.boolean(), z.null()]).optional(),
+  roles: rolesValue,
+  limit_services: flag,
+  workspaces: z
+    .union([z.array(z.string()), z.null()])
+    .optional()
+    .transform((v) => v ?? undefined),
 });
 
 type AutomationTokenFields = z.output<typeof automationTokenFields>;
@@ -74,7 +102,10 @@ function toAutomationToken(raw: AutomationTokenFields): AutomationToken {
   return withoutUndefined({
     id: raw.id,
     name: raw.name,
-    role: raw.role ?? "",
+    role: raw.role ?? raw.roles?.[0]?.name ?? "",
+    roles: raw.roles,
+    limitServices: raw.limit_services,
+    workspaces: raw.workspaces,
     scopes,
     services: raw.services,
     expiresAt: raw.expires_at,
@@ -124,6 +155,8 @@ export const tokenSelfSchema = z
     created_at: time,
     ip: text,
     user_agent: text,
+    roles: rolesValue,
+    limit_services: flag,
   })
   .transform((raw): TokenSelf =>
     withoutUndefined({
@@ -138,8 +171,27 @@ export const tokenSelfSchema = z
       createdAt: raw.created_at,
       ip: raw.ip,
       userAgent: raw.user_agent,
+      roles: raw.roles,
+      limitServices: raw.limit_services,
     }),
   );
+
+/** `GET /roles`: `{data, meta}` (meta optional). */
+export const rolePageSchema = z.object({
+  data: z.array(
+    z
+      .object({ id: z.string().min(1), name: z.string() })
+      .transform((r): Role => ({ id: r.id, name: r.name })),
+  ),
+  meta: z.object({ total_pages: z.number().int().nonnegative().optional() }).optional(),
+});
+
+/** `GET /customer/{id}/users`: a bare array of users. */
+export const userListSchema = z.array(
+  z
+    .object({ id: z.string().min(1), login: z.string(), role: z.string() })
+    .transform((u): AccountUser => ({ id: u.id, login: u.login, role: u.role })),
+);
 
 /** `GET /current_user`. */
 export const currentUserSchema = z

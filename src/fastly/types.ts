@@ -10,11 +10,34 @@ export type AutomationTokenRole = "billing" | "engineer" | "user";
 /** Roles a user can have. */
 export type UserRole = "user" | "billing" | "engineer" | "superuser";
 
+/** A role an automation token can carry (`GET /roles`; on tokens since the 2026 API). */
+export interface Role {
+  readonly id: string;
+  readonly name: string;
+}
+
+/** A user of the customer (`GET /customer/{id}/users`). */
+export interface AccountUser {
+  readonly id: string;
+  readonly login: string;
+  readonly role: string;
+}
+
 /** An automation token as listed or fetched (never carries its value). */
 export interface AutomationToken {
   readonly id: string;
   readonly name: string;
+  /** The highest-priority role's name. */
   readonly role: string;
+  /** Every role (2026 API); absent when the API does not say. */
+  readonly roles?: readonly Role[];
+  /**
+   * False: every service (2026 API, whatever `services` says); true: only `services`. Absent when
+   * the API does not say (2024-2025), where an empty `services` means every service.
+   */
+  readonly limitServices?: boolean;
+  /** Next-Gen WAF workspace ids (2026 API). */
+  readonly workspaces?: readonly string[];
   /** Scopes, split on spaces; `scope` and `scopes` in the API both end up here. */
   readonly scopes: string[];
   /** Service ids the token is limited to; empty means every service. */
@@ -48,6 +71,9 @@ export interface TokenSelf {
   readonly createdAt?: Date;
   readonly ip?: string;
   readonly userAgent?: string;
+  /** Automation tokens on the 2026 API: role names and `limit_services`, when it says them. */
+  readonly roles?: readonly Role[];
+  readonly limitServices?: boolean;
 }
 
 /** `GET /current_user`. */
@@ -79,9 +105,13 @@ export interface SudoSession {
 export interface CreateAutomationTokenInput {
   readonly name: string;
   readonly role: AutomationTokenRole;
+  /** Role ids (from `GET /roles`); sent as `roles`, which takes precedence over `role`. */
+  readonly roles?: readonly string[];
+  /** Next-Gen WAF workspace ids; sent with `limit_workspaces: true`. */
+  readonly workspaces?: readonly string[];
   /** Space-delimited scopes, e.g. `global:read`. */
   readonly scope: string;
-  /** Service ids; empty means every service. */
+  /** Service ids; empty means every service. Given ones are sent with `limit_services: true`. */
   readonly services: readonly string[];
   /** Omit for a token that never expires. */
   readonly expiresAt?: Date;
@@ -106,6 +136,17 @@ export interface FastlyClient {
   readonly requestCount: number;
   /** How many of those were not GETs (Fastly rate-limits these: 1,000 per user per hour). */
   readonly writeRequestCount: number;
+  /**
+   * The Fastly API's clock minus the local one, in ms, from the last answer's `Date` header; 0
+   * until an answer came, and within the header's one-second resolution.
+   */
+  readonly clockSkewMs: number;
+  /** The API's time now: the local clock corrected by {@link clockSkewMs}. */
+  apiNow(): Date;
+  /** `GET /roles`: the account's roles, every page. */
+  listRoles(): Promise<Role[]>;
+  /** `GET /customer/{id}/users`: the users in the account now. */
+  listUsers(customerId: string): Promise<AccountUser[]>;
   getCurrentUser(): Promise<CurrentUser>;
   getTokenSelf(): Promise<TokenSelf>;
   sudo(input: { password: string; username?: string; expiryTime?: Date }): Promise<SudoSession>;

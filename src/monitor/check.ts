@@ -4,7 +4,8 @@
  * leftovers under a managed name are reported by `status`, not here, so a rotation run with
  * `--keep-old` does not keep the check failing until the old token expires.
  */
-import type { DeployedStatus, EnvironmentStatus, StatusReport, TokenStatus } from "./status.ts";
+import type { DeployedStatus, EnvironmentStatus, FindingCode, StatusReport, TokenStatus } from "./status.ts";
+import { HYGIENE_CODES } from "./hygiene.ts";
 
 /** Options of {@link checkReport}. */
 export interface CheckOptions {
@@ -17,7 +18,7 @@ export interface CheckOptions {
 }
 
 /** Why a check failed. */
-export type CheckReason = "expiring" | "expired" | "dead" | "absent" | "unknown" | "refused" | "unfinished";
+export type CheckReason = "expiring" | "expired" | "dead" | "absent" | "unknown" | "refused" | "unfinished" | "hygiene";
 
 /** One problem `check` reports. */
 export interface CheckFinding {
@@ -35,6 +36,8 @@ export interface CheckFinding {
   /** `unfinished`: the run and the step it stopped at. */
   readonly runId?: string;
   readonly step?: string;
+  /** For `hygiene`: the status finding's code (`unused`, `broader-than-config`, ...). */
+  readonly code?: FindingCode;
 }
 
 /** The check's outcome; `ok` is false when there is at least one finding. */
@@ -74,6 +77,7 @@ function selfDescribed(
     allServices: false,
     ...(d.expiresAt ? { expiresAt: d.expiresAt, msLeft: Date.parse(d.expiresAt) - Date.parse(at) } : {}),
     environment: env.name,
+    managed: d.managed,
     deployedIn: [env.name],
     rotateBeforeMs: env.rotateBeforeMs,
     lifetimeMs: 0,
@@ -174,11 +178,33 @@ export function checkReport(report: StatusReport, options: CheckOptions): CheckR
       if (t) judge(t, env.name);
     }
   }
-  if (options.all) for (const t of report.tokens) judge(t, t.environment);
+  if (options.all) {
+    for (const t of report.tokens) judge(t, t.environment);
+    // Least privilege and hygiene, every token in the account: a warning or worse fails the check.
+    const hygiene = new Set<string>(HYGIENE_CODES);
+    for (const t of report.tokens) {
+      for (const f of t.findings) {
+        if (!hygiene.has(f.code) || f.severity === "info") continue;
+        findings.push({
+          ...(t.environment ? { environment: t.environment } : {}),
+          tokenId: t.id,
+          tokenName: t.name,
+          reason: "hygiene",
+          code: f.code,
+          ...(t.expiresAt ? { expiresAt: t.expiresAt } : {}),
+          message: `${t.environment ?? "unmanaged"}: token ${t.id} ("${t.name}") ${f.message}${f.fix ? `; fix: ${f.fix}` : ""}`,
+          ...(f.fix ? { fix: f.fix } : {}),
+        });
+      }
+    }
+  }
 
   const fine = [...checked.values()]
     .filter(
-      (t) => t.msLeft !== undefined && t.expiresAt !== undefined && !findings.some((f) => f.tokenId === t.id),
+      (t) =>
+        t.msLeft !== undefined &&
+        t.expiresAt !== undefined &&
+        !findings.some((f) => f.tokenId === t.id && f.reason !== "hygiene"),
     )
     .sort((a, b) => (a.msLeft ?? 0) - (b.msLeft ?? 0))[0];
   return {

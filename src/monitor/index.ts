@@ -18,6 +18,7 @@ export type {
   StatusReport,
   TokenStatus,
 } from "./status.ts";
+export { HYGIENE_CODES, hygieneFindings, reachesAllServices, type HygieneContext } from "./hygiene.ts";
 export { renderStatus, timeBar, plainPaint, type Paint, type RenderOptions } from "./render.ts";
 export { checkReport, shellQuote } from "./check.ts";
 export type { CheckFinding, CheckOptions, CheckReason, CheckResult } from "./check.ts";

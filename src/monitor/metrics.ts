@@ -11,6 +11,7 @@ export const MONITOR_METRIC_NAMES = [
   "fastly_automation_token_last_used_timestamp_seconds",
   "fastly_automation_token_info",
   "fastly_automation_token_deployed",
+  "fastly_automation_token_finding",
   "fastly_token_rotator_last_rotation_timestamp_seconds",
   "fastly_token_rotator_refresh_success",
   "fastly_token_rotator_refresh_duration_seconds",
@@ -30,6 +31,7 @@ export interface MonitorMetrics {
   readonly lastUsed: Gauge<TokenLabels>;
   readonly info: Gauge<TokenLabels | "role" | "scopes">;
   readonly deployed: Gauge<"environment" | "token_id">;
+  readonly finding: Gauge<TokenLabels | "code" | "severity">;
   readonly lastRotation: Gauge<"environment" | "result">;
   readonly refreshSuccess: Gauge;
   readonly refreshDuration: Gauge;
@@ -68,6 +70,12 @@ export function createMonitorMetrics(): MonitorMetrics {
       name: "fastly_automation_token_deployed",
       help: "1 when the environment's secret store holds a token Fastly accepts (token_id says which); 0 when it holds a refused (expired, revoked) token or none.",
       labelNames: ["environment", "token_id"],
+      registers,
+    }),
+    finding: new Gauge({
+      name: "fastly_automation_token_finding",
+      help: "Always 1: one series per finding on an automation token (code: unused, never-expires, over-max-lifetime, broader-than-config, global-scope, all-services, creator-gone, unmanaged, expiring, expired, leftover, ...; severity: critical, warning or info).",
+      labelNames: [...tokenLabels, "code", "severity"],
       registers,
     }),
     lastRotation: new Gauge({

@@ -18,6 +18,7 @@ function token(i: number): TokenStatus {
     daysLeft: 40,
     lastUsed: { at: "2026-11-01T00:00:00.000Z", userAgent: "fastly-exporter/7" },
     environment: "production",
+    managed: true,
     deployedIn: ["production"],
     rotateBeforeMs: 30 * day,
     lifetimeMs: 365 * day,

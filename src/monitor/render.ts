@@ -173,6 +173,11 @@ function findingsCell(paint: Paint, findings: readonly Finding[], all: boolean):
   return { text, paint: (s) => paintSeverity(paint, severity, s) };
 }
 
+function accessText(t: TokenStatus): string {
+  const roles = t.roles && t.roles.length > 0 ? t.roles.join("+") : t.role;
+  return [roles, t.scopes.join(" ")].filter((s) => s !== "").join(", ") || "—";
+}
+
 function envText(t: TokenStatus): string {
   if (t.environment) return `${t.environment}${t.deployedIn.includes(t.environment) ? " (deployed)" : ""}`;
   return t.deployedIn.length > 0 ? `— (deployed in ${t.deployedIn.join(", ")})` : "—";
@@ -202,31 +207,49 @@ export function renderStatus(
     ...(wide ? [{ head: "user agent" }, { head: "access" }, { head: "services" }] : []),
     { head: "findings", flexible: true, min: 12 },
   ];
-  const rows: Cell[][] = [];
-  for (const t of report.tokens) {
-    const severity = worst(t.findings);
-    const row: Cell[] = [
-      { text: t.name },
-      { text: t.id, paint: paint.dim },
-      { text: envText(t) },
-      { text: day(t.expiresAt) },
-      {
-        text: `${timeBar(t.msLeft, t.lifetimeMs)} ${left(t)}`,
-        paint: (s) => paintSeverity(paint, severity, s),
-      },
-      { text: t.lastUsed ? day(t.lastUsed.at) : "—" },
-    ];
-    if (wide) {
-      row.push(
-        { text: t.lastUsed?.userAgent ?? "—", paint: paint.dim },
-        { text: [t.role, t.scopes.join(" ")].filter((s) => s !== "").join(", ") || "—" },
-        { text: servicesText(t) },
-      );
-    }
-    row.push(findingsCell(paint, t.findings, wide || width === undefined));
-    rows.push(row);
+  const tokenRows = (tokens: readonly TokenStatus[]): Cell[][] =>
+    tokens.map((t) => {
+      const severity = worst(t.findings);
+      const row: Cell[] = [
+        { text: t.name },
+        { text: t.id, paint: paint.dim },
+        { text: envText(t) },
+        { text: day(t.expiresAt) },
+        {
+          text: `${timeBar(t.msLeft, t.lifetimeMs)} ${left(t)}`,
+          paint: (s) => paintSeverity(paint, severity, s),
+        },
+        { text: t.lastUsed ? day(t.lastUsed.at) : "—" },
+      ];
+      if (wide) {
+        row.push(
+          { text: t.lastUsed?.userAgent ?? "—", paint: paint.dim },
+          { text: accessText(t) },
+          { text: servicesText(t) },
+        );
+      }
+      row.push(findingsCell(paint, t.findings, wide || width === undefined));
+      return row;
+    });
+  // Tokens no environment names are listed apart, after the managed ones.
+  const managed = report.tokens.filter((t) => t.managed !== false);
+  const unmanaged = report.tokens.filter((t) => t.managed === false);
+  if (report.tokens.length === 0) out.push(paint.dim("no automation tokens"));
+  if (managed.length > 0) out.push(columns(cols, tokenRows(managed), paint, width));
+  if (unmanaged.length > 0) {
+    if (managed.length > 0) out.push("");
+    out.push(paint.bold(`tokens no environment manages (${unmanaged.length}):`));
+    out.push(columns(cols, tokenRows(unmanaged), paint, width));
   }
-  out.push(report.tokens.length > 0 ? columns(cols, rows, paint, width) : paint.dim("no automation tokens"));
+  if (wide) {
+    // Each finding that needs action, with its fix.
+    const fixes = report.tokens.flatMap((t) =>
+      t.findings
+        .filter((f) => f.fix !== undefined && f.severity !== "info")
+        .map((f) => `  ${t.name} (${t.id}): ${f.message}; fix: ${f.fix ?? ""}`),
+    );
+    if (fixes.length > 0) out.push("", paint.bold("fixes:"), ...fixes.map((f) => escapeControl(f)));
+  }
 
   if (report.environments.length > 0) {
     const envRows = report.environments.map((e): Cell[] => {
@@ -248,7 +271,7 @@ export function renderStatus(
     );
   }
   const { critical, warning, info } = report.summary;
-  const counts = `${report.tokens.length} token(s), ${report.environments.length} environment(s): ${critical} critical, ${warning} warning(s), ${info} note(s)`;
+  const counts = `${report.tokens.length} token(s), ${report.environments.length} environment(s): ${critical} critical, ${warning} warning(s), ${info} note(s)${!wide && critical + warning > 0 ? " (--wide shows each fix)" : ""}`;
   out.push(critical > 0 ? paint.red(counts) : warning > 0 ? paint.yellow(counts) : paint.green(counts));
   return out.join("\n");
 }

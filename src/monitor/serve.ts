@@ -73,7 +73,7 @@ export interface ServeOptions {
   readonly listen: string;
   /** Time between refreshes (and the least time between two scheduled refreshes). */
   readonly intervalMs: number;
-  /** The clock findings and timestamps use; default the system clock. */
+  /** The clock findings and timestamps use; default the Fastly API's (the client's `apiNow`), else the system clock. */
   readonly now?: () => Date;
   /** Injected fetch for the deployed tokens' requests (tests). */
   readonly fetch?: typeof fetch;
@@ -140,7 +140,8 @@ function message(error: unknown): string {
 export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const { config, client } = options;
   if (!(options.intervalMs > 0)) throw new RangeError("intervalMs must be positive");
-  const now = options.now ?? (() => new Date());
+  // Expiry is judged by the Fastly API's clock (its Date header) when a client has seen it.
+  const now = options.now ?? (() => client?.apiNow() ?? new Date());
   const log = options.log ?? silentLogger;
   const endpoint = options.endpoint ?? client?.endpoint ?? config.fastly.endpoint ?? DEFAULT_ENDPOINT;
   const at = {
@@ -229,8 +230,10 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     metrics.expiry.reset();
     metrics.lastUsed.reset();
     metrics.info.reset();
+    metrics.finding.reset();
     for (const t of report.tokens) {
       const labels = { token_id: t.id, name: t.name, environment: t.environment ?? "" };
+      for (const f of t.findings) metrics.finding.set({ ...labels, code: f.code, severity: f.severity }, 1);
       if (t.expiresAt) metrics.expiry.set(labels, Date.parse(t.expiresAt) / 1000);
       if (t.lastUsed) metrics.lastUsed.set(labels, Date.parse(t.lastUsed.at) / 1000);
       metrics.info.set({ ...labels, role: t.role, scopes: t.scopes.join(" ") }, 1);
@@ -335,7 +338,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       report = await collectStatus({
         client,
         config,
-        now: now(),
+        now,
         ...at,
         identify,
         fallback: false,

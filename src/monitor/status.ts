@@ -6,8 +6,10 @@
 import { createSecretStore } from "../adapters/registry.ts";
 import type { Config, EnvironmentConfig } from "../config/types.ts";
 import { DEFAULT_ENDPOINT } from "../fastly/client.ts";
-import { FastlyAuthError, FastlyForbiddenError } from "../fastly/errors.ts";
-import type { AutomationToken, FastlyClient, Service } from "../fastly/types.ts";
+import { FastlyAuthError, FastlyForbiddenError, FastlyNotFoundError } from "../fastly/errors.ts";
+import type { AccountUser, AutomationToken, FastlyClient, Service } from "../fastly/types.ts";
+import { shellQuote } from "./check.ts";
+import { hygieneFindings, reachesAllServices } from "./hygiene.ts";
 import { deployedState } from "../plan/gather.ts";
 import type { DeployedState, UnfinishedRun } from "../plan/plan.ts";
 
@@ -15,7 +17,7 @@ const DAY_MS = 86_400_000;
 
 /** The expiry window for tokens no environment manages. */
 export const UNMANAGED_ROTATE_BEFORE_MS = 30 * DAY_MS;
-/** A token unused for longer than this is reported. */
+/** A token unused for longer than this is reported (`policy.unusedAfter`'s default). */
 export const UNUSED_AFTER_MS = 90 * DAY_MS;
 /** The time-left bar spans this much when the token's environment does not say (a year). */
 export const DEFAULT_LIFETIME_MS = 365 * DAY_MS;
@@ -29,6 +31,10 @@ export type FindingCode =
   | "unused"
   | "global-scope"
   | "all-services"
+  | "broader-than-config"
+  | "over-max-lifetime"
+  | "creator-gone"
+  | "unmanaged"
   | "leftover"
   | "deployed-dead"
   | "deployed-absent"
@@ -46,6 +52,8 @@ export interface Finding {
   readonly severity: Severity;
   /** One line, for people. */
   readonly message: string;
+  /** What to do about it, one line (a command where there is one). */
+  readonly fix?: string;
 }
 
 /** One automation token as `status` reports it (never its value). */
@@ -59,6 +67,10 @@ export interface TokenStatus {
   readonly services: readonly { readonly id: string; readonly name?: string }[];
   /** True when the token may use every service in the account. */
   readonly allServices: boolean;
+  /** Every role's name (2026 API); absent when the API does not say. */
+  readonly roles?: readonly string[];
+  /** Who created it (`creator_id`), when the API says. */
+  readonly creatorId?: string;
   /** ISO 8601. */
   readonly createdAt?: string;
   /** ISO 8601; absent for a token that never expires. */
@@ -69,8 +81,10 @@ export interface TokenStatus {
   readonly daysLeft?: number;
   /** Last use as Fastly recorded it before this report's own requests. */
   readonly lastUsed?: { readonly at: string; readonly userAgent?: string; readonly ip?: string };
-  /** The configured environment whose `token.name` this token carries. */
+  /** The configured environment whose `token.name` this token carries; absent: unmanaged. */
   readonly environment?: string;
+  /** True when an environment's `token.name` names it (the others are listed apart). */
+  readonly managed: boolean;
   /** Environments whose secret store holds this token now. */
   readonly deployedIn: readonly string[];
   /** Expiring within this long is reported: the environment's `rotateBefore`, else 30 days. */
@@ -139,6 +153,8 @@ export interface StatusFacts {
   /** The account's automation tokens, or undefined when they could not be listed. */
   readonly automationTokens?: readonly AutomationToken[];
   readonly services?: readonly Service[];
+  /** The account's users now (`GET /customer/{id}/users`), when they could be listed. */
+  readonly users?: readonly AccountUser[];
   /** Why the listing is missing. */
   readonly limitation?: string;
   /** The HTTP status of a refused listing. */
@@ -152,7 +168,11 @@ export interface CollectStatusOptions {
   /** An account-wide client (a superuser's user token; sudo not needed). Without it: deployed-only. */
   readonly client?: FastlyClient | undefined;
   readonly config: Config;
-  readonly now: Date;
+  /**
+   * The instant findings are judged at; a function is called once everything has been read, so it
+   * can be the Fastly API's time (`client.apiNow`).
+   */
+  readonly now: Date | (() => Date);
   /** API base URL for the deployed tokens' own requests; default the client's, the config's, Fastly's. */
   readonly endpoint?: string | undefined;
   /** Plain http off loopback is allowed for those requests; default the client's, else the config's. */
@@ -183,6 +203,7 @@ export async function collectStatus(options: CollectStatusOptions): Promise<Stat
   const { client, config } = options;
   let automationTokens: AutomationToken[] | undefined;
   let services: Service[] | undefined;
+  let users: AccountUser[] | undefined;
   let limitation: string | undefined;
   let credentialRefused: number | undefined;
   if (!client) {
@@ -193,6 +214,7 @@ export async function collectStatus(options: CollectStatusOptions): Promise<Stat
         client.listAutomationTokens(),
         client.listServices(),
       ]);
+      users = await accountUsers(client, automationTokens);
     } catch (error) {
       const refused = error instanceof FastlyAuthError || error instanceof FastlyForbiddenError;
       if (!refused || options.fallback === false) throw error;
@@ -223,13 +245,34 @@ export async function collectStatus(options: CollectStatusOptions): Promise<Stat
     {
       ...(automationTokens ? { automationTokens } : {}),
       ...(services ? { services } : {}),
+      ...(users ? { users } : {}),
       ...(limitation ? { limitation } : {}),
       ...(credentialRefused === undefined ? {} : { credentialRefused }),
       deployed: Object.fromEntries(pairs),
     },
     config,
-    options.now,
+    typeof options.now === "function" ? options.now() : options.now,
   );
+}
+
+/**
+ * The account's users, to tell whether each token's creator is still there; the customer id comes
+ * from the listing. Undefined when there is no token to ask about or the API will not say.
+ */
+async function accountUsers(
+  client: FastlyClient,
+  tokens: readonly AutomationToken[],
+): Promise<AccountUser[] | undefined> {
+  const customerId = tokens.find((t) => t.customerId)?.customerId;
+  if (customerId === undefined || !tokens.some((t) => t.creatorId)) return undefined;
+  try {
+    return await client.listUsers(customerId);
+  } catch (error) {
+    // A user list refused or missing is a question unanswered, not a finding.
+    if (error instanceof FastlyAuthError || error instanceof FastlyForbiddenError) return undefined;
+    if (error instanceof FastlyNotFoundError) return undefined;
+    throw error;
+  }
 }
 
 /** Judge the facts. Pure: same inputs, same report. */
@@ -250,6 +293,16 @@ export function buildStatus(facts: StatusFacts, config: Config, now: Date): Stat
   }
 
   const leftovers = leftoverIds(tokens, config, facts.deployed);
+  const rotateCommand = (env: string, force: boolean): string =>
+    `ftr rotate${config.configPath ? ` --config ${shellQuote(config.configPath)}` : ""} --env ${shellQuote(env)}${force ? " --force" : ""}`;
+  const hygiene = {
+    now,
+    policy: config.policy,
+    account,
+    userIds: facts.users ? new Set(facts.users.map((u) => u.id)) : undefined,
+    services: facts.services ?? [],
+    rotateCommand,
+  };
 
   const tokenStatuses = tokens.map((t): TokenStatus => {
     const env = envByTokenName.get(t.name);
@@ -257,44 +310,29 @@ export function buildStatus(facts: StatusFacts, config: Config, now: Date): Stat
     const msLeft = t.expiresAt ? t.expiresAt.getTime() - now.getTime() : undefined;
     const findings: Finding[] = [];
     if (msLeft !== undefined && msLeft <= 0) {
-      findings.push({ code: "expired", severity: "critical", message: `expired ${ago(-msLeft)}` });
+      findings.push({
+        code: "expired",
+        severity: "critical",
+        message: `expired ${ago(-msLeft)}`,
+        fix: env ? rotateCommand(env.name, false) : "replace it by hand and revoke it",
+      });
     } else if (msLeft !== undefined && msLeft <= rotateBeforeMs) {
       findings.push({
         code: "expiring",
         severity: "warning",
         message: `due: expires in ${span(msLeft)} (rotate before ${span(rotateBeforeMs)})`,
-      });
-    } else if (msLeft === undefined) {
-      findings.push({ code: "never-expires", severity: "warning", message: "never expires" });
-    }
-    // Last-use data only means something when it comes from the listing: the deployed-only report
-    // learns of a token through a request made with it.
-    if (account) {
-      if (!t.lastUsedAt) {
-        findings.push({ code: "never-used", severity: "info", message: "never used" });
-      } else if (now.getTime() - t.lastUsedAt.getTime() > UNUSED_AFTER_MS) {
-        findings.push({
-          code: "unused",
-          severity: "warning",
-          message: `unused for ${span(now.getTime() - t.lastUsedAt.getTime())}`,
-        });
-      }
-    }
-    if (t.scopes.includes("global")) {
-      findings.push({
-        code: "global-scope",
-        severity: "warning",
-        message: "has the `global` scope (can change configuration); prefer global:read",
+        fix: env
+          ? rotateCommand(env.name, false)
+          : "rotate it by hand, or add an environment for it to rotate it with ftr",
       });
     }
-    if (t.services.length === 0 && !(env && env.token.services.kind === "all")) {
-      findings.push({ code: "all-services", severity: "warning", message: "may access all services" });
-    }
+    findings.push(...hygieneFindings(t, env, hygiene));
     if (leftovers.has(t.id)) {
       findings.push({
         code: "leftover",
         severity: "warning",
         message: `leftover: another token is named "${t.name}" too${env ? `; \`ftr rotate --env ${env.name}\` revokes it` : ""}`,
+        ...(env ? { fix: rotateCommand(env.name, true) } : {}),
       });
     }
     return {
@@ -306,7 +344,9 @@ export function buildStatus(facts: StatusFacts, config: Config, now: Date): Stat
         const name = serviceNames.get(id);
         return name === undefined ? { id } : { id, name };
       }),
-      allServices: t.services.length === 0,
+      allServices: reachesAllServices(t),
+      ...(t.roles ? { roles: t.roles.map((r) => r.name || r.id) } : {}),
+      ...(t.creatorId ? { creatorId: t.creatorId } : {}),
       ...(t.createdAt ? { createdAt: t.createdAt.toISOString() } : {}),
       ...(t.expiresAt ? { expiresAt: t.expiresAt.toISOString() } : {}),
       ...(msLeft !== undefined ? { msLeft, daysLeft: Math.floor(msLeft / DAY_MS) } : {}),
@@ -320,6 +360,7 @@ export function buildStatus(facts: StatusFacts, config: Config, now: Date): Stat
           }
         : {}),
       ...(env ? { environment: env.name } : {}),
+      managed: env !== undefined,
       deployedIn: deployedIn.get(t.id) ?? [],
       rotateBeforeMs,
       lifetimeMs: env?.token.expiresInMs ?? DEFAULT_LIFETIME_MS,

@@ -35,8 +35,13 @@ export async function gatherState(options: GatherOptions): Promise<LiveState> {
     Promise.all([...stores].map(async ([name, store]) => [name, (await store.preflight?.()) ?? []] as const)),
   ]);
   const storeProblems = Object.fromEntries(problemPairs.filter(([, problems]) => problems.length > 0));
+  // The account's roles, only when an environment names some (`token.roles`).
+  const roles = options.config.environments.some((env) => env.token.roles !== undefined)
+    ? await client.listRoles()
+    : undefined;
   return {
     automationTokens,
+    ...(roles ? { roles } : {}),
     services,
     deployed: Object.fromEntries(deployedPairs),
     ...(Object.keys(storeProblems).length > 0 ? { storeProblems } : {}),

@@ -3,7 +3,7 @@
  * --json` prints and `ftr rotate` executes. No I/O here; `gather.ts` reads the live state.
  */
 import type { Config, EnvironmentConfig, ServiceSelector } from "../config/types.ts";
-import type { AutomationToken, Service, TokenSelf } from "../fastly/types.ts";
+import type { AutomationToken, Role, Service, TokenSelf } from "../fastly/types.ts";
 import { compileNamePattern } from "../util/pattern.ts";
 import { formatTime } from "../util/time.ts";
 
@@ -28,6 +28,8 @@ export interface LiveState {
   readonly deployed: Readonly<Record<string, DeployedState>>;
   /** By environment name: why its secret store cannot be written safely (see `SecretStore.preflight`). */
   readonly storeProblems?: Readonly<Record<string, readonly string[]>>;
+  /** The account's roles (`GET /roles`), read when an environment names `token.roles`. */
+  readonly roles?: readonly Role[];
 }
 
 /** Why an environment is or is not rotated. */
@@ -95,6 +97,9 @@ export interface EnvironmentPlan {
   readonly create: {
     readonly name: string;
     readonly role: string;
+    /** Role ids, resolved from `token.roles` (absent when the config names none). */
+    readonly roles?: readonly string[];
+    readonly workspaces?: readonly string[];
     readonly scope: string;
     readonly services: readonly string[];
     readonly expiresAt: string;
@@ -195,6 +200,8 @@ function planEnvironment(state: LiveState, env: EnvironmentConfig, options: Plan
 
   if (services.error) errors.push(services.error);
   errors.push(...(state.storeProblems?.[env.name] ?? []));
+  const roles = resolveRoles(spec.roles, state.roles);
+  if (roles.error) errors.push(roles.error);
   const wantServices = services.matched.map((s) => s.id).sort();
 
   const deployedToken = deployedState.status === "valid" ? deployedState.token : undefined;
@@ -271,6 +278,8 @@ function planEnvironment(state: LiveState, env: EnvironmentConfig, options: Plan
     create: {
       name: spec.name,
       role: spec.role,
+      ...(roles.ids ? { roles: roles.ids } : {}),
+      ...(spec.workspaces ? { workspaces: spec.workspaces } : {}),
       scope: spec.scope,
       services: wantServices,
       expiresAt: formatTime(new Date(now.getTime() + spec.expiresInMs)),
@@ -308,7 +317,13 @@ function driftOf(
   const haveScopes = [...token.scopes].sort().join(" ");
   const wantScopes = [...spec.scopes].sort().join(" ");
   if (haveScopes !== wantScopes) drift.push(`scope is "${haveScopes}", config asks for "${wantScopes}"`);
-  if (automation && automation.role !== "" && automation.role !== spec.role) {
+  if (spec.roles && automation?.roles) {
+    const have = automation.roles.map((r) => r.name).sort();
+    const want = [...spec.roles].sort();
+    if (have.join(",") !== want.join(",")) {
+      drift.push(`roles are [${have.join(", ")}], config asks for [${want.join(", ")}]`);
+    }
+  } else if (!spec.roles && automation && automation.role !== "" && automation.role !== spec.role) {
     drift.push(`role is "${automation.role}", config asks for "${spec.role}"`);
   }
   const haveServices = [...token.services].sort();
@@ -323,6 +338,26 @@ function driftOf(
     drift.push(`services differ from the selector (${parts.join("; ")})`);
   }
   return drift;
+}
+
+/**
+ * `token.roles` names as the account's role ids, or an error naming the unknown ones and listing
+ * the roles that exist.
+ */
+export function resolveRoles(
+  names: readonly string[] | undefined,
+  roles: readonly Role[] | undefined,
+): { ids?: string[]; error?: string } {
+  if (names === undefined) return {};
+  if (roles === undefined) return { error: "token.roles is set but the account's roles were not read" };
+  const ids = names.map((name) => roles.find((r) => r.name === name || r.id === name)?.id);
+  const unknown = names.filter((_, i) => ids[i] === undefined);
+  if (unknown.length > 0) {
+    return {
+      error: `unknown role ${unknown.map((n) => `"${n}"`).join(", ")} in token.roles: the account's roles are ${roles.map((r) => r.name).join(", ") || "(none)"}`,
+    };
+  }
+  return { ids: ids.filter((id): id is string => id !== undefined) };
 }
 
 /** The services a selector picks, or an error when it picks none. */

@@ -16,7 +16,7 @@ import {
   FastlyNotFoundError,
   FastlyUnknownOutcomeError,
 } from "../fastly/errors.ts";
-import type { CreatedAutomationToken, FastlyClient } from "../fastly/types.ts";
+import type { CreatedAutomationToken, FastlyClient, TokenSelf } from "../fastly/types.ts";
 import type { EnvironmentPlan, Plan } from "../plan/plan.ts";
 import { noNotifications, type NotificationSink } from "../notify/dispatch.ts";
 import {
@@ -553,9 +553,13 @@ export class EnvironmentRun {
     const input = {
       name: this.tokenName,
       role: this.env.token.role,
+      ...(plan.create.roles ? { roles: plan.create.roles } : {}),
+      ...(plan.create.workspaces ? { workspaces: plan.create.workspaces } : {}),
       scope: this.env.token.scope,
       services: plan.create.services,
-      expiresAt: new Date(this.now().getTime() + this.env.token.expiresInMs),
+      // As planned, on the Fastly API's clock: a local clock that is off would mint a token expiring
+      // off by as much (and the test step checks the expiry against the plan's).
+      expiresAt: new Date(plan.create.expiresAt),
       tlsAccess: this.env.token.tlsAccess,
     };
     return this.steps.run(
@@ -647,6 +651,16 @@ export class EnvironmentRun {
       const haveServices = [...self.services].sort().join(",");
       if (wantServices !== haveServices)
         problems.push(`services are [${haveServices}], asked [${wantServices}]`);
+      // The 2026 API says `limit_services`: false reaches every service, whatever `services` lists.
+      const limited = self.limitServices ?? created.limitServices;
+      if (limited !== undefined && limited !== plan.create.services.length > 0) {
+        problems.push(
+          limited
+            ? "it is limited to its services, asked every service"
+            : "it reaches every service (limit_services is false)",
+        );
+      }
+      problems.push(...roleProblems(created, self, this.env.token.role, plan.create.roles));
       const wantExpiry = Date.parse(plan.create.expiresAt);
       if (!self.expiresAt || Math.abs(self.expiresAt.getTime() - wantExpiry) > 15 * 60_000) {
         problems.push(
@@ -1081,4 +1095,36 @@ export async function revokeQuietly(client: FastlyClient, id: string): Promise<v
     if (error instanceof FastlyNotFoundError) return;
     throw error;
   }
+}
+
+/**
+ * How the new token's roles differ from those asked: by id when `token.roles` was resolved, else
+ * the one `role`. What the token says of itself (`/tokens/self`) wins over the create answer; an
+ * API that says neither (2024-2025 `/tokens/self`) is judged by the create answer alone.
+ */
+function roleProblems(
+  created: CreatedAutomationToken,
+  self: TokenSelf,
+  role: string,
+  roleIds: readonly string[] | undefined,
+): string[] {
+  const roles = self.roles ?? created.roles;
+  if (roleIds) {
+    if (roles === undefined) return [];
+    const have = roles
+      .map((r) => r.id)
+      .sort()
+      .join(",");
+    const want = [...roleIds].sort().join(",");
+    return have === want
+      ? []
+      : [`roles are [${roles.map((r) => r.name || r.id).join(", ")}], asked [${want}]`];
+  }
+  if (roles !== undefined && roles.length > 0) {
+    const names = roles.map((r) => r.name);
+    return names.length === 1 && names[0] === role
+      ? []
+      : [`roles are [${names.join(", ")}], asked [${role}]`];
+  }
+  return created.role !== "" && created.role !== role ? [`role is "${created.role}", asked "${role}"`] : [];
 }

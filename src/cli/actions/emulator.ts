@@ -10,9 +10,20 @@ export async function emulator(io: CliIO, opts: EmulatorOpts): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new UsageError(`--port must be a port number, got "${opts.port}"`);
   }
+  const apiVersion = opts.apiVersion;
+  if (apiVersion !== undefined && apiVersion !== "2025" && apiVersion !== "2026") {
+    throw new UsageError(
+      `--api-version must be 2026 (today's API) or 2025 (the recorded 2024-2025 shapes), got "${apiVersion}"`,
+    );
+  }
   let running;
   try {
-    running = await startEmulatorFromCli({ port, host: opts.host, seed: opts.seed });
+    running = await startEmulatorFromCli({
+      port,
+      host: opts.host,
+      seed: opts.seed,
+      ...(apiVersion === undefined ? {} : { apiVersion }),
+    });
   } catch (error) {
     const os = OsError.from(error, `cannot listen on ${opts.host}:${port}`, "--host and --port");
     if (os !== undefined) throw os;

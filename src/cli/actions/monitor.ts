@@ -65,7 +65,8 @@ async function statusNow(io: CliIO, loaded: LoadedConfig, configArg: string): Pr
     collectStatus({
       client,
       config: loaded.config,
-      now: new Date(),
+      // Judged by the Fastly API's clock, read once the listing has answered.
+      now: () => client?.apiNow() ?? new Date(),
       endpoint: endpointFor(io, loaded),
       allowInsecure: insecureAllowed(io, loaded),
       signal: io.signal,

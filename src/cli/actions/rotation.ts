@@ -312,7 +312,8 @@ async function computePlan(
   }
   const state = await gatherState({ client, config: loaded.config, stores, signal });
   return makePlan(state, loaded.config, {
-    now: new Date(),
+    // Due, dead and the new expiry follow the Fastly API's clock (its Date header), not this machine's.
+    now: client.apiNow(),
     force: opts.force === true,
     only,
     resumeHint: `ftr resume --config ${opts.config}`,

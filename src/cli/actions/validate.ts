@@ -1,10 +1,66 @@
 /** The body of `validate`, loaded when it runs. */
 import { dirname, resolve } from "node:path";
 import { formatIssues, parseConfig, readConfigText } from "../../config/parse.ts";
+import type { ConfigIssue, ConfigResult } from "../../config/types.ts";
+import { FastlyApiError } from "../../fastly/errors.ts";
+import type { Role } from "../../fastly/types.ts";
+import { resolveRoles } from "../../plan/plan.ts";
+import { optionalClient } from "../setup.ts";
 import { escapeControl } from "../../util/escape.ts";
 import { TooLargeError } from "../../util/limits.ts";
 import type { ValidateOpts } from "../commands/validate.ts";
 import { colours, OsError, printJson, println, UsageError, type CliIO } from "../io.ts";
+
+/**
+ * `token.roles` names exist only in the account: with FASTLY_API_TOKEN they are looked up through
+ * `GET /roles` (an unknown name is an error listing the roles there are); without it, a warning
+ * says they were not checked (`ftr plan` checks them).
+ */
+async function checkRolesAgainstAccount(
+  io: CliIO,
+  result: ConfigResult,
+  path: string,
+): Promise<ConfigResult> {
+  const config = result.config;
+  if (!config) return result;
+  const withRoles = config.environments.filter((env) => env.token.roles !== undefined);
+  if (withRoles.length === 0) return result;
+  const client = optionalClient(io, { config, warnings: result.warnings, path });
+  if (!client) {
+    return {
+      ...result,
+      warnings: [
+        ...result.warnings,
+        {
+          path: "",
+          message:
+            "token.roles was not checked against the account's roles: set FASTLY_API_TOKEN to check it here (ftr plan checks it too)",
+        },
+      ],
+    };
+  }
+  let roles: Role[];
+  try {
+    roles = await client.listRoles();
+  } catch (error) {
+    if (!(error instanceof FastlyApiError)) throw error;
+    return {
+      ...result,
+      warnings: [
+        ...result.warnings,
+        { path: "", message: `token.roles could not be checked against the account: ${error.message}` },
+      ],
+    };
+  }
+  const errors: ConfigIssue[] = [];
+  for (const env of withRoles) {
+    const resolved = resolveRoles(env.token.roles, roles);
+    if (resolved.error)
+      errors.push({ path: `environments[${env.index}].token.roles`, message: resolved.error });
+  }
+  if (errors.length === 0) return result;
+  return { errors: [...result.errors, ...errors], warnings: result.warnings };
+}
 
 /** `ftr validate`. */
 export async function validate(io: CliIO, opts: ValidateOpts): Promise<number> {
@@ -18,7 +74,8 @@ export async function validate(io: CliIO, opts: ValidateOpts): Promise<number> {
     // Exit 2 like every other config problem, in the same words as the OS errors.
     throw new UsageError(os?.message ?? `cannot read the config ${opts.config}: ${String(error)}`);
   }
-  const result = parseConfig(text, { baseDir: dirname(path), sourceName: opts.config });
+  const parsed = parseConfig(text, { baseDir: dirname(path), sourceName: opts.config });
+  const result = await checkRolesAgainstAccount(io, parsed, path);
   if (opts.json) {
     printJson(io, {
       valid: result.errors.length === 0,

@@ -6,6 +6,7 @@ export interface EmulatorOpts {
   port: string;
   host: string;
   seed: string;
+  apiVersion?: string;
 }
 
 /** `ftr emulator exporter` options. */
@@ -28,6 +29,10 @@ export function register(program: Command, { io, run }: CommandContext): void {
     .option("-p, --port <port>", "port to listen on (0 picks a free one)", "0")
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--seed <demo|file>", "the account to start with: `demo` or a JSON seed file", "demo")
+    .option(
+      "--api-version <2026|2025>",
+      "2026: today's API (roles, limit_services, problem+json); 2025: the recorded 2024-2025 shapes (default: the seed's, else 2026)",
+    )
     .addHelpText(
       "after",
       `
@@ -37,7 +42,8 @@ The first line of output is "Fastly API emulator listening on <url>". Admin API 
 Examples:
   $ ftr emulator --port 8787
   $ FASTLY_API_ENDPOINT=http://127.0.0.1:8787 ftr plan --config ftr.yaml
-  $ ftr emulator --seed ./my-account.json`,
+  $ ftr emulator --seed ./my-account.json
+  $ ftr emulator --api-version 2025`,
     )
     .action((opts: EmulatorOpts) =>
       run(async () => (await import("../actions/emulator.ts")).emulator(io, opts)),
