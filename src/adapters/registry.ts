@@ -130,6 +130,7 @@ function withValueCap(store: SecretStore): SecretStore {
   return {
     description: store.description,
     durableStaging: store.durableStaging,
+    ...(store.readBack === false ? { readBack: false } : {}),
     read: async () => capped(await store.read()),
     ...(store.preflight ? { preflight: store.preflight.bind(store) } : {}),
     stage: (value, runId) => store.stage(value, runId),
