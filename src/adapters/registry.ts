@@ -14,6 +14,7 @@ import { execSecretSchema } from "./exec-secret/schema.ts";
 import { fileSecretSchema } from "./file-secret/schema.ts";
 import { kubernetesSecretSchema } from "./kubernetes-secret/schema.ts";
 import { githubActionsSchema } from "./github-actions/schema.ts";
+import { vaultKvSchema } from "./vault-kv/schema.ts";
 import { execReloadSchema } from "./exec-reload/schema.ts";
 import { externalSecretSchema } from "./external-secret/schema.ts";
 import { kubernetesRolloutSchema } from "./kubernetes-rollout/schema.ts";
@@ -53,6 +54,7 @@ export const secretStores = {
   "aws-secrets-manager": entry(awsSecretSchema, () => import("./aws-secrets-manager/index.ts")),
   "kubernetes-secret": entry(kubernetesSecretSchema, () => import("./kubernetes-secret/index.ts")),
   "github-actions": entry(githubActionsSchema, () => import("./github-actions/index.ts")),
+  "vault-kv": entry(vaultKvSchema, () => import("./vault-kv/index.ts")),
 } satisfies Record<string, { readonly create: Create<never, SecretStore> }>;
 
 /** Reloaders by `type`. */
