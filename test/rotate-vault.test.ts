@@ -164,6 +164,20 @@ describe("ftr rotate with a vault-kv store", () => {
     assertNothingPrinted();
   });
 
+  it("ftr rollback after --keep-old writes the version before the rotation back", async () => {
+    const rotated = await h.runCli(["rotate", "--config", h.configPath, "--yes", "--force", "--keep-old"]);
+    assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
+    assert.notEqual(current()[KEY], OLD.token);
+    const rollback = await h.runCli(["rollback", "--config", h.configPath, "--env", "integration"]);
+    assert.equal(rollback.code, 0, rollback.stdout + rollback.stderr);
+    assert.deepEqual(current(), { [KEY]: OLD.token, "other-key": "kept" });
+    assert.equal(await assertSettled(h, "integration"), OLD.id);
+    const again = await h.runCli(["rollback", "--config", h.configPath, "--env", "integration"]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.equal(vault.currentVersion(MOUNT, PATH, NS), 3, "asked again, nothing more is written");
+    assertNothingPrinted();
+  });
+
   it("Vault's 403 is one line naming the policy it needs", async () => {
     vault.addToken(VAULT_TOKEN, "read", NS);
     const failed = await h.runCli(["rotate", "--config", h.configPath, "--yes", "--force"]);

@@ -147,6 +147,12 @@ export function createVaultKvStore(options: VaultKvOptions, deps: AdapterDeps = 
     return redact(text).replace(/\s+/g, " ").replace(/\* /g, "").trim() || `HTTP ${answer.status}`;
   };
 
+  /** A 404 that is not "no such secret" (whose `errors` is empty) but no such mount or route. */
+  const routeMissing = (answer: Answer): boolean => {
+    const errors = answer.body?.errors;
+    return Array.isArray(errors) && errors.length > 0;
+  };
+
   const fail = (what: string, answer: Answer): VaultError => {
     const said = vaultSaid(answer);
     const fix =
@@ -223,7 +229,7 @@ export function createVaultKvStore(options: VaultKvOptions, deps: AdapterDeps = 
 
   const readMetadata = async (): Promise<Metadata | undefined> => {
     const answer = await request("GET", `/v1/${mount}/metadata/${encodedPath}`);
-    if (answer.status === 404) return undefined;
+    if (answer.status === 404 && !routeMissing(answer)) return undefined;
     if (answer.status !== 200) throw fail("reading the metadata", answer);
     const data = (answer.body?.data ?? {}) as { current_version?: unknown; custom_metadata?: unknown };
     const custom: Record<string, string> = {};
@@ -244,7 +250,7 @@ export function createVaultKvStore(options: VaultKvOptions, deps: AdapterDeps = 
       "GET",
       `/v1/${mount}/data/${encodedPath}${version === undefined ? "" : `?version=${version}`}`,
     );
-    if (answer.status === 404) return undefined;
+    if (answer.status === 404 && !routeMissing(answer)) return undefined;
     if (answer.status !== 200)
       throw fail(`reading ${version === undefined ? "the secret" : `version ${version}`}`, answer);
     const outer = (answer.body?.data ?? {}) as { data?: unknown; metadata?: { version?: unknown } };
