@@ -15,6 +15,7 @@ import { fileSecretSchema } from "./file-secret/schema.ts";
 import { kubernetesSecretSchema } from "./kubernetes-secret/schema.ts";
 import { githubActionsSchema } from "./github-actions/schema.ts";
 import { vaultKvSchema } from "./vault-kv/schema.ts";
+import { hcpTerraformSchema } from "./hcp-terraform/schema.ts";
 import { execReloadSchema } from "./exec-reload/schema.ts";
 import { externalSecretSchema } from "./external-secret/schema.ts";
 import { kubernetesRolloutSchema } from "./kubernetes-rollout/schema.ts";
@@ -24,6 +25,7 @@ import { prometheusSchema } from "./prometheus/schema.ts";
 import { tokenInUseSchema } from "./token-in-use/schema.ts";
 import { kubernetesLogsSchema } from "./kubernetes-logs/schema.ts";
 import { githubWorkflowSchema } from "./github-workflow/schema.ts";
+import { hcpTerraformRunSchema } from "./hcp-terraform-run/schema.ts";
 import { webhookNotifySchema } from "./webhook-notify/schema.ts";
 import { slackNotifySchema } from "./slack-notify/schema.ts";
 
@@ -55,6 +57,7 @@ export const secretStores = {
   "kubernetes-secret": entry(kubernetesSecretSchema, () => import("./kubernetes-secret/index.ts")),
   "github-actions": entry(githubActionsSchema, () => import("./github-actions/index.ts")),
   "vault-kv": entry(vaultKvSchema, () => import("./vault-kv/index.ts")),
+  "hcp-terraform": entry(hcpTerraformSchema, () => import("./hcp-terraform/index.ts")),
 } satisfies Record<string, { readonly create: Create<never, SecretStore> }>;
 
 /** Reloaders by `type`. */
@@ -72,6 +75,7 @@ export const verifiers = {
   exec: entry(execVerifySchema, () => import("./exec-verify/index.ts")),
   "kubernetes-logs": entry(kubernetesLogsSchema, () => import("./kubernetes-logs/index.ts")),
   "github-workflow": entry(githubWorkflowSchema, () => import("./github-workflow/index.ts")),
+  "hcp-terraform-run": entry(hcpTerraformRunSchema, () => import("./hcp-terraform-run/index.ts")),
 } satisfies Record<string, { readonly create: Create<never, Verifier> }>;
 
 /** Notifiers by `type`. */
