@@ -227,7 +227,8 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       if (d.status === "valid") deployedSeries.set(env.name, { tokenId: d.tokenId, value: 1 });
       else if (d.status === "dead") deployedSeries.set(env.name, { tokenId: d.tokenId ?? "", value: 0 });
       else if (d.status === "absent") deployedSeries.set(env.name, { tokenId: "", value: 0 });
-      else if (d.status === "write-only") continue; // nothing to compare: no series, not a failure
+      else if (d.status === "write-only")
+        continue; // nothing to compare: no series, not a failure
       else {
         // Unknown is not dead: keep the last answer and say the refresh was incomplete.
         metrics.apiErrors.inc({ kind: d.status === "unreadable" ? "secret-store" : "deployed" });

@@ -112,8 +112,7 @@ async function continueRun(
   // A store that cannot be read back is rolled back only when its write changed nothing.
   const writeOnly = r.store.readBack === false;
   // An `ftr rollback` run never promotes, but its restore may have begun: it always restores.
-  const promoted =
-    (done.has("promote") || began("promote") || run.rollbackOf !== undefined) && !writeOnly;
+  const promoted = (done.has("promote") || began("promote") || run.rollbackOf !== undefined) && !writeOnly;
 
   if (began("rollback") || run.rollbackOf !== undefined) {
     return r.rollback(new Error("an interrupted rollback was resumed"), promoted, run.last.step);

@@ -384,7 +384,7 @@ export async function startTerraformApi(options: {
           id: id("run"),
           status: "pending",
           planOnly: data.attributes?.["plan-only"] === true,
-          message: String(data.attributes?.message ?? ""),
+          message: typeof data.attributes?.message === "string" ? data.attributes.message : "",
           workspace: wsId,
         };
         runs.set(run.id, run);
