@@ -149,7 +149,9 @@ async function continueRun(
       // Reload again: whether the consumer restarted before the crash is unknown.
       await r.reloadAndVerify();
     } catch (error) {
-      return writeOnly ? r.leaveForPerson(error) : r.rollback(error, true, "verify");
+      return writeOnly
+        ? r.leaveForPerson(error, !done.has("promote") && began("promote"))
+        : r.rollback(error, true, "verify");
     }
   }
   return r.revokeAndProve();

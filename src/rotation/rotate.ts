@@ -812,16 +812,19 @@ export class EnvironmentRun {
    * valid (never revoked without proof), and no `finish` is journaled: `ftr resume` reloads and
    * verifies again once a person has fixed the consumer, then revokes.
    */
-  leaveForPerson(cause: unknown): EnvironmentResult {
+  leaveForPerson(cause: unknown, writeUnknown = false): EnvironmentResult {
     const stopped = this.stoppedBySignal();
     if (stopped) return stopped;
     const reports = this.steps.reports;
     const failedStep = reports[reports.length - 1]?.step ?? "promote";
-    const old = this.oldTokenIds.filter((id) => id !== this.newTokenId);
+    const old = this.oldTokenIds.filter((id) => id !== this.newTokenId).join(", ") || "(none)";
+    const where = this.store.description;
     return this.result(
       "failed",
       `${failedStep} failed: ${describe(cause)}`,
-      `The new token ${this.newTokenId ?? "?"} is in ${this.store.description}, which cannot be read back, so the old value cannot be put back: nothing was undone and the old token(s) ${old.join(", ") || "(none)"} stay valid. Fix the consumer, then run \`${resumeHint(this.ctx.config)}\` to verify again and revoke the old token(s)`,
+      writeUnknown
+        ? `The run stopped while writing the new token ${this.newTokenId ?? "?"} to ${where}, which cannot be read back, and the value was lost with the process: ftr cannot tell whether the write landed, so it revoked nothing; the old token(s) ${old} stay valid. Check ${where} (its last update time) and the consumer; if the write landed, fix the consumer and run \`${resumeHint(this.ctx.config)}\` again`
+        : `The new token ${this.newTokenId ?? "?"} is in ${where}, which cannot be read back, so the old value cannot be put back: nothing was undone and the old token(s) ${old} stay valid. Fix the consumer, then run \`${resumeHint(this.ctx.config)}\` to verify again and revoke the old token(s)`,
     );
   }
 
