@@ -298,8 +298,9 @@ function checkAcrossEnvironments(
           : secret.type === "aws-secrets-manager"
             ? // The same name in another account (profile) or region is another secret.
               `aws:${secret.profile ?? ""}:${secret.endpoint ?? ""}:${secret.region ?? ""}:${secret.secretId}`
-            : // Any other store: the same settings are the same place.
-              `${secret.type}:${JSON.stringify(secret)}`;
+            : // Any other store: the same settings but the key are the same place (a rollback
+              // writes back the whole secret, other keys included).
+              `${secret.type}:${JSON.stringify({ ...secret, key: undefined })}`;
     const first = destinations.get(destination);
     if (first !== undefined) {
       const field =
