@@ -6,8 +6,9 @@
 //
 // - Each command's body and each adapter stays a separate chunk, loaded on first use, as in the
 //   source: `import()` becomes a chunk boundary (splitting).
-// - The heavy dependencies that only some commands need (AWS SDK, Kubernetes client, prom-client,
-//   cli-table3) stay in node_modules and are loaded from there when a command asks for them.
+// - The heavy dependencies that only some commands need (AWS SDK, Kubernetes client, Octokit,
+//   libsodium, prom-client, cli-table3) stay in node_modules and are loaded from there when a
+//   command asks for them.
 // - zod's 60-odd locale modules are left out: every zod entry point re-exports them as `locales`,
 //   the tool never reads that namespace, and its messages are English (zod's default, `en`, is
 //   imported separately by zod itself and is kept).
@@ -21,7 +22,15 @@ import { build } from "esbuild";
 const root = fileURLToPath(new URL("..", import.meta.url));
 
 /** Dependencies loaded from node_modules at run time instead of being bundled. */
-export const EXTERNAL = ["@aws-sdk/*", "@smithy/*", "@kubernetes/client-node", "prom-client", "cli-table3"];
+export const EXTERNAL = [
+  "@aws-sdk/*",
+  "@smithy/*",
+  "@kubernetes/client-node",
+  "@octokit/*",
+  "libsodium-wrappers",
+  "prom-client",
+  "cli-table3",
+];
 
 /** Replaces zod's locale index (`export * as locales from "../locales/index.js"`) with an empty module. */
 const withoutZodLocales = {

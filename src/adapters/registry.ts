@@ -13,6 +13,9 @@ import { awsSecretSchema } from "./aws-secrets-manager/schema.ts";
 import { execSecretSchema } from "./exec-secret/schema.ts";
 import { fileSecretSchema } from "./file-secret/schema.ts";
 import { kubernetesSecretSchema } from "./kubernetes-secret/schema.ts";
+import { githubActionsSchema } from "./github-actions/schema.ts";
+import { vaultKvSchema } from "./vault-kv/schema.ts";
+import { hcpTerraformSchema } from "./hcp-terraform/schema.ts";
 import { execReloadSchema } from "./exec-reload/schema.ts";
 import { externalSecretSchema } from "./external-secret/schema.ts";
 import { kubernetesRolloutSchema } from "./kubernetes-rollout/schema.ts";
@@ -21,6 +24,8 @@ import { execVerifySchema } from "./exec-verify/schema.ts";
 import { prometheusSchema } from "./prometheus/schema.ts";
 import { tokenInUseSchema } from "./token-in-use/schema.ts";
 import { kubernetesLogsSchema } from "./kubernetes-logs/schema.ts";
+import { githubWorkflowSchema } from "./github-workflow/schema.ts";
+import { hcpTerraformRunSchema } from "./hcp-terraform-run/schema.ts";
 import { webhookNotifySchema } from "./webhook-notify/schema.ts";
 import { slackNotifySchema } from "./slack-notify/schema.ts";
 
@@ -50,6 +55,9 @@ export const secretStores = {
   exec: entry(execSecretSchema, () => import("./exec-secret/index.ts")),
   "aws-secrets-manager": entry(awsSecretSchema, () => import("./aws-secrets-manager/index.ts")),
   "kubernetes-secret": entry(kubernetesSecretSchema, () => import("./kubernetes-secret/index.ts")),
+  "github-actions": entry(githubActionsSchema, () => import("./github-actions/index.ts")),
+  "vault-kv": entry(vaultKvSchema, () => import("./vault-kv/index.ts")),
+  "hcp-terraform": entry(hcpTerraformSchema, () => import("./hcp-terraform/index.ts")),
 } satisfies Record<string, { readonly create: Create<never, SecretStore> }>;
 
 /** Reloaders by `type`. */
@@ -66,6 +74,8 @@ export const verifiers = {
   prometheus: entry(prometheusSchema, () => import("./prometheus/index.ts")),
   exec: entry(execVerifySchema, () => import("./exec-verify/index.ts")),
   "kubernetes-logs": entry(kubernetesLogsSchema, () => import("./kubernetes-logs/index.ts")),
+  "github-workflow": entry(githubWorkflowSchema, () => import("./github-workflow/index.ts")),
+  "hcp-terraform-run": entry(hcpTerraformRunSchema, () => import("./hcp-terraform-run/index.ts")),
 } satisfies Record<string, { readonly create: Create<never, Verifier> }>;
 
 /** Notifiers by `type`. */
@@ -130,6 +140,7 @@ function withValueCap(store: SecretStore): SecretStore {
   return {
     description: store.description,
     durableStaging: store.durableStaging,
+    ...(store.readBack === false ? { readBack: false } : {}),
     read: async () => capped(await store.read()),
     ...(store.preflight ? { preflight: store.preflight.bind(store) } : {}),
     stage: (value, runId) => store.stage(value, runId),

@@ -12,6 +12,13 @@ export interface SecretStore {
   readonly description: string;
   /** False when the store cannot hold a pending version durably (a crash before promote loses it). */
   readonly durableStaging: boolean;
+  /**
+   * False when the store's value cannot be read back (a GitHub Actions secret, a sensitive Terraform
+   * variable): `read` and `readPrevious` return undefined and `restorePrevious` cannot put the old
+   * value back. The plan says so before anything runs; a failure after the write leaves the new
+   * token deployed, the old one alive and the run unfinished for a person. Absent means true.
+   */
+  readonly readBack?: boolean;
   /** The current value, or undefined when the store holds none (or cannot be read). */
   read(): Promise<string | undefined>;
   /**
@@ -24,7 +31,11 @@ export interface SecretStore {
   stage(value: string, runId: string): Promise<void>;
   /** The pending value staged by `runId`, if it is still there. */
   readStaged(runId: string): Promise<string | undefined>;
-  /** Make run `runId`'s pending version current; the old current becomes the previous version. */
+  /**
+   * Make run `runId`'s pending version current; the old current becomes the previous version. A
+   * failure known to have changed nothing (a refused write) is a `NothingWrittenError`
+   * (`support/store.ts`).
+   */
   promote(runId: string): Promise<void>;
   /** The previous version (the value before the last promote), if kept. */
   readPrevious(): Promise<string | undefined>;

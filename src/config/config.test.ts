@@ -565,6 +565,15 @@ describe("parseConfig: errors name the field and the fix", () => {
       `version: 1\nenvironments:\n${env("a", "{ type: aws-secrets-manager, secretId: shared, profile: a }")}${env("b", "{ type: aws-secrets-manager, secretId: shared, profile: b }")}`,
     );
     assert.deepEqual(otherAccount.errors, []);
+    // Any other store: the same settings but the key are the same secret.
+    const vault = parse(
+      `version: 1\nenvironments:\n${env("a", "{ type: vault-kv, address: https://v, path: p, key: a }")}${env("b", "{ type: vault-kv, address: https://v, path: p, key: b }")}`,
+    );
+    assert.match(issueAt(vault.errors, "environments[1].secret.type").message, /same secret/);
+    const github = parse(
+      `version: 1\nenvironments:\n${env("a", "{ type: github-actions, repository: o/r, name: A }")}${env("b", "{ type: github-actions, repository: o/r, name: B }")}`,
+    );
+    assert.deepEqual(github.errors, [], "two secrets of one repository are two secrets");
   });
 
   it("rejects a file secret that is the config file itself", () => {

@@ -304,12 +304,22 @@ function checkAcrossEnvironments(
         : secret.type === "kubernetes-secret"
           ? // The same name in another cluster (context) is another Secret.
             `k8s:${secret.kubeconfig ?? ""}:${secret.context ?? ""}:${secret.namespace}/${secret.name}`
-          : // The same name in another account (profile) or region is another secret.
-            `aws:${secret.profile ?? ""}:${secret.endpoint ?? ""}:${secret.region ?? ""}:${secret.secretId}`;
+          : secret.type === "aws-secrets-manager"
+            ? // The same name in another account (profile) or region is another secret.
+              `aws:${secret.profile ?? ""}:${secret.endpoint ?? ""}:${secret.region ?? ""}:${secret.secretId}`
+            : // Any other store: the same settings but the key are the same place (a rollback
+              // writes back the whole secret, other keys included).
+              `${secret.type}:${JSON.stringify({ ...secret, key: undefined })}`;
     const first = destinations.get(destination);
     if (first !== undefined) {
       const field =
-        secret.type === "file" ? "path" : secret.type === "kubernetes-secret" ? "name" : "secretId";
+        secret.type === "file"
+          ? "path"
+          : secret.type === "kubernetes-secret"
+            ? "name"
+            : secret.type === "aws-secrets-manager"
+              ? "secretId"
+              : "type";
       const what = secret.type === "file" ? "file" : "secret";
       c.error(
         ["environments", env.index, "secret", field],

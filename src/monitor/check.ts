@@ -154,6 +154,22 @@ export function checkReport(report: StatusReport, options: CheckOptions): CheckR
       judge(listed, env.name, env.rotateBeforeMs);
       continue;
     }
+    if (d.status === "write-only" && report.scope === "account") {
+      // The store cannot be read back: the newest token of the managed name is taken to be the
+      // deployed one, and judged as such.
+      const newest = env.managedTokenIds.at(-1);
+      const t = newest === undefined ? undefined : byId.get(newest);
+      if (t) judge(t, env.name, env.rotateBeforeMs);
+      else {
+        findings.push({
+          environment: env.name,
+          reason: "absent",
+          message: `${env.name}: no token named "${env.tokenName}" exists, so the secret store holds none of ours; fix: ${fix}`,
+          fix,
+        });
+      }
+      continue;
+    }
     if (d.status === "dead" || d.status === "absent") {
       findings.push({
         environment: env.name,

@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { createSecretStore } from "../adapters/registry.ts";
+import { writeOnlyReason } from "../adapters/support/store.ts";
 import type { SecretStore } from "../adapters/types.ts";
 import type { Config, EnvironmentConfig } from "../config/types.ts";
 import { DEFAULT_ENDPOINT } from "../fastly/client.ts";
@@ -188,6 +189,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     listed: readonly AutomationToken[] | undefined,
   ): Promise<DeployedState> => {
     const store = stores.get(env.name) as SecretStore;
+    if (store.readBack === false) return { status: "write-only", reason: writeOnlyReason(store.description) };
     let value: string | undefined;
     try {
       value = await store.read();
@@ -243,6 +245,8 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       if (d.status === "valid") deployedSeries.set(env.name, { tokenId: d.tokenId, value: 1 });
       else if (d.status === "dead") deployedSeries.set(env.name, { tokenId: d.tokenId ?? "", value: 0 });
       else if (d.status === "absent") deployedSeries.set(env.name, { tokenId: "", value: 0 });
+      else if (d.status === "write-only")
+        continue; // nothing to compare: no series, not a failure
       else {
         // Unknown is not dead: keep the last answer and say the refresh was incomplete.
         metrics.apiErrors.inc({ kind: d.status === "unreadable" ? "secret-store" : "deployed" });

@@ -41,7 +41,8 @@ export type FindingCode =
   | "deployed-unmanaged"
   | "deployed-unknown"
   /** A rotation run stopped part-way and is unfinished in the journal (monitor/unfinished.ts). */
-  | "unfinished-run";
+  | "unfinished-run"
+  | "deployed-write-only";
 
 /** How much a finding matters: critical breaks a consumer now, warning needs action, info is hygiene. */
 export type Severity = "critical" | "warning" | "info";
@@ -105,7 +106,7 @@ export type DeployedStatus =
       readonly expiresAt?: string;
     }
   | {
-      readonly status: "absent" | "dead" | "unreadable" | "unknown";
+      readonly status: "absent" | "dead" | "unreadable" | "unknown" | "write-only";
       readonly reason?: string;
       /** The token the value was last known to be, when known (serve remembers it). */
       readonly tokenId?: string;
@@ -434,6 +435,13 @@ function environmentStatus(
         code: "deployed-absent",
         severity: "critical",
         message: "the secret store holds no token",
+      });
+    } else if (d.status === "write-only") {
+      const newest = managed.at(-1);
+      findings.push({
+        code: "deployed-write-only",
+        severity: "info",
+        message: `${d.reason}: status cannot compare the deployed value${newest ? `; the newest token named "${env.token.name}", ${newest.id}, is taken to be the deployed one` : ""}`,
       });
     } else {
       findings.push({

@@ -1,5 +1,6 @@
 /** Reads the live state a plan is computed from. Read-only: no request here writes anything. */
 import type { SecretStore } from "../adapters/types.ts";
+import { writeOnlyReason } from "../adapters/support/store.ts";
 import type { Config } from "../config/types.ts";
 import { createFastlyClient } from "../fastly/client.ts";
 import { FastlyApiError, FastlyAuthError, FastlyForbiddenError } from "../fastly/errors.ts";
@@ -78,6 +79,7 @@ export async function deployedState(
   fetchImpl?: typeof fetch,
   signal?: AbortSignal,
 ): Promise<DeployedState> {
+  if (store.readBack === false) return { status: "write-only", reason: writeOnlyReason(store.description) };
   let value: string | undefined;
   try {
     value = await store.read();

@@ -255,3 +255,56 @@ describe("makePlan: unfinished runs and --due", () => {
     );
   });
 });
+
+describe("a store that cannot be read back", () => {
+  const writeOnly: DeployedState = {
+    status: "write-only",
+    reason: "github-actions secret X cannot be read back, so which token it holds cannot be compared",
+  };
+  const state = (tokens: AutomationToken[]): LiveState => ({
+    automationTokens: tokens,
+    services,
+    deployed: { integration: writeOnly, staging: { status: "absent" } },
+  });
+  const integration = (tokens: AutomationToken[], force = false) =>
+    makePlan(state(tokens), config, { now: NOW, force, only: ["integration"] }).environments[0]!;
+
+  test("takes the newest managed token as the deployed one, and says before anything runs what a failure means", () => {
+    const older = token("tOld", "exporter integration", { createdAt: new Date(NOW.getTime() - 300 * DAY) });
+    const newer = token("tNew", "exporter integration", {
+      createdAt: new Date(NOW.getTime() - 10 * DAY),
+      expiresAt: new Date(NOW.getTime() + 5 * DAY),
+    });
+    const plan = integration([older, newer]);
+    assert.equal(plan.decision, "due");
+    assert.deepEqual(plan.deployed, {
+      status: "write-only",
+      reason: writeOnly.reason,
+      assumedTokenId: "tNew",
+    });
+    assert.match(
+      plan.reasons[0] ?? "",
+      /newest token named "exporter integration", tNew, taken to be the deployed one, expires/,
+    );
+    assert.match(
+      plan.notes?.[0] ?? "",
+      /cannot be restored.*new token stays deployed, the old token\(s\) stay valid.*unfinished.*revoked only after the verifiers prove/,
+    );
+    assert.deepEqual(
+      [...plan.revoke].sort(),
+      ["tNew", "tOld"],
+      "every managed token, revoked only after verification",
+    );
+    assert.match(plan.reasons.join(" "), /1 other token\(s\).*tOld/);
+  });
+
+  test("nothing due is ok; --force rotates; no managed token is missing", () => {
+    const fresh = token("tNew", "exporter integration", { createdAt: new Date(NOW.getTime() - DAY) });
+    assert.equal(integration([fresh]).decision, "ok");
+    assert.equal(integration([fresh], true).decision, "forced");
+    const none = integration([]);
+    assert.equal(none.decision, "missing");
+    assert.ok(none.rotate);
+    assert.equal(none.notes?.length, 1);
+  });
+});

@@ -18,7 +18,9 @@ export type DeployedState =
   /** Fastly refuses the value (revoked or expired). */
   | { readonly status: "dead"; readonly reason: string }
   /** Fastly could not be asked (network, 5xx). */
-  | { readonly status: "unknown"; readonly reason: string };
+  | { readonly status: "unknown"; readonly reason: string }
+  /** The store cannot be read back (a GitHub Actions secret, a sensitive Terraform variable). */
+  | { readonly status: "write-only"; readonly reason: string };
 
 /** Everything the plan needs to know about the world. */
 export interface LiveState {
@@ -90,7 +92,17 @@ export interface EnvironmentPlan {
         readonly managed: boolean;
         readonly expiresAt?: string;
       }
-    | { readonly status: "absent" | "unreadable" | "dead" | "unknown"; readonly reason?: string };
+    | {
+        readonly status: "absent" | "unreadable" | "dead" | "unknown" | "write-only";
+        readonly reason?: string;
+        /** `write-only`: the newest token named `token.name`, taken to be the deployed one. */
+        readonly assumedTokenId?: string;
+      };
+  /**
+   * What people must know before the run: for a store that cannot be read back, that a failure
+   * after the write cannot be undone.
+   */
+  readonly notes?: readonly string[];
   /** Services the selector resolves to. */
   readonly services: readonly { readonly id: string; readonly name: string }[];
   /** The token `rotate` would create. */
@@ -197,6 +209,7 @@ function planEnvironment(state: LiveState, env: EnvironmentConfig, options: Plan
   const services = resolveServices(spec.services, state.services);
   const errors: string[] = [];
   const reasons: string[] = [];
+  const notes: string[] = [];
 
   if (services.error) errors.push(services.error);
   errors.push(...(state.storeProblems?.[env.name] ?? []));
@@ -210,12 +223,41 @@ function planEnvironment(state: LiveState, env: EnvironmentConfig, options: Plan
     ? state.automationTokens.find((t) => t.id === deployedToken.id)
     : undefined;
 
+  // A store that cannot be read back: the newest managed token is taken to be the deployed one.
+  const assumed =
+    deployedState.status === "write-only"
+      ? [...managed].sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0))[0]
+      : undefined;
+  if (deployedState.status === "write-only") {
+    notes.push(
+      `${deployedState.reason}: the old value cannot be restored, so if anything fails after the new token is written, the new token stays deployed, the old token(s) stay valid and the run is left unfinished for you (fix the consumer, then \`ftr resume\` verifies again); old tokens are revoked only after the verifiers prove the new one in use`,
+    );
+  }
+
   let decision: Decision;
   if (errors.length > 0) {
     decision = "error";
   } else if (deployedState.status === "unknown" || deployedState.status === "unreadable") {
     decision = "error";
     errors.push(`cannot tell which token is deployed: ${deployedState.reason}`);
+  } else if (deployedState.status === "write-only") {
+    if (!assumed) {
+      decision = "missing";
+      reasons.push(`no token named "${spec.name}" exists, so the store holds none of ours`);
+    } else if (assumed.expiresAt && assumed.expiresAt.getTime() - now.getTime() <= spec.rotateBeforeMs) {
+      decision = "due";
+      reasons.push(
+        `the newest token named "${spec.name}", ${assumed.id}, taken to be the deployed one, expires ${formatTime(assumed.expiresAt)} (${daysLeft(assumed.expiresAt, now)}), within the rotateBefore window of ${Math.round(spec.rotateBeforeMs / DAY)} days`,
+      );
+    } else if (options.force) {
+      decision = "forced";
+      reasons.push("--force");
+    } else {
+      decision = "ok";
+      reasons.push(
+        `the newest token named "${spec.name}", ${assumed.id}, taken to be the deployed one, ${assumed.expiresAt ? `is valid until ${formatTime(assumed.expiresAt)} (${daysLeft(assumed.expiresAt, now)})` : "never expires"}`,
+      );
+    }
   } else if (!deployedToken) {
     decision = "missing";
     reasons.push(
@@ -251,7 +293,7 @@ function planEnvironment(state: LiveState, env: EnvironmentConfig, options: Plan
       );
     }
   }
-  const leftovers = managed.filter((t) => t.id !== deployedToken?.id);
+  const leftovers = managed.filter((t) => t.id !== (deployedToken?.id ?? assumed?.id));
   if (leftovers.length > 0) {
     reasons.push(
       `${leftovers.length} other token(s) named "${spec.name}" (${leftovers.map((t) => t.id).join(", ")}) will be revoked by the next rotation`,
@@ -273,7 +315,8 @@ function planEnvironment(state: LiveState, env: EnvironmentConfig, options: Plan
     errors,
     tokenName: spec.name,
     managedTokens: managed.map(plannedToken),
-    deployed: describeDeployed(deployedState, deployedManaged !== undefined),
+    deployed: describeDeployed(deployedState, deployedManaged !== undefined, assumed?.id),
+    ...(notes.length > 0 ? { notes } : {}),
     services: services.matched.map((s) => ({ id: s.id, name: s.name })),
     create: {
       name: spec.name,
@@ -289,7 +332,11 @@ function planEnvironment(state: LiveState, env: EnvironmentConfig, options: Plan
   };
 }
 
-function describeDeployed(state: DeployedState, managed: boolean): EnvironmentPlan["deployed"] {
+function describeDeployed(
+  state: DeployedState,
+  managed: boolean,
+  assumedTokenId: string | undefined,
+): EnvironmentPlan["deployed"] {
   switch (state.status) {
     case "valid":
       return {
@@ -300,6 +347,8 @@ function describeDeployed(state: DeployedState, managed: boolean): EnvironmentPl
       };
     case "absent":
       return { status: "absent" };
+    case "write-only":
+      return { status: state.status, reason: state.reason, ...(assumedTokenId ? { assumedTokenId } : {}) };
     default:
       return { status: state.status, reason: state.reason };
   }

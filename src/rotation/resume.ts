@@ -23,6 +23,7 @@ import { describe, type EnvironmentResult } from "./steps.ts";
 import { registerSecret } from "../util/redact.ts";
 import type { UnfinishedRun } from "../plan/plan.ts";
 import type { StateBackend } from "./state/types.ts";
+import { nothingWritten } from "../adapters/support/store.ts";
 
 /** Runs of a state directory's journal that never reached `finish`, oldest first. */
 export function unfinishedRuns(stateDir: string): RunState[] {
@@ -118,8 +119,10 @@ async function continueRun(
   });
   const done = run.done;
   const began = (step: string) => run.records.some((x) => x.step === step);
+  // A store that cannot be read back is rolled back only when its write changed nothing.
+  const writeOnly = r.store.readBack === false;
   // An `ftr rollback` run never promotes, but its restore may have begun: it always restores.
-  const promoted = done.has("promote") || began("promote") || run.rollbackOf !== undefined;
+  const promoted = (done.has("promote") || began("promote") || run.rollbackOf !== undefined) && !writeOnly;
 
   if (began("rollback") || run.rollbackOf !== undefined) {
     return r.rollback(new Error("an interrupted rollback was resumed"), promoted, run.last.step);
@@ -144,9 +147,11 @@ async function continueRun(
   }
 
   try {
-    if (!done.has("promote")) await r.promote();
+    // A write to a store that cannot be read back, begun and never answered: its value was only in
+    // memory, so it cannot be written again; whether it landed, the verifiers tell.
+    if (!done.has("promote") && !(writeOnly && began("promote"))) await r.promote();
   } catch (error) {
-    return r.rollback(error, true, "promote");
+    return r.rollback(error, !nothingWritten(error), "promote");
   }
 
   if (!done.has("verify")) {
@@ -154,7 +159,9 @@ async function continueRun(
       // Reload again: whether the consumer restarted before the crash is unknown.
       await r.reloadAndVerify();
     } catch (error) {
-      return r.rollback(error, true, "verify");
+      return writeOnly
+        ? r.leaveForPerson(error, !done.has("promote") && began("promote"))
+        : r.rollback(error, true, "verify");
     }
   }
   return r.revokeAndProve();
@@ -208,6 +215,12 @@ async function rollbackHeld(
       `the last rotation of ${env.name} (run ${last.runId}) was already undone by run ${undone.runId}; nothing to roll back`,
     );
   }
+  const adapters = await adaptersFor(options, env);
+  if (adapters.store.readBack === false) {
+    throw new RollbackError(
+      `${adapters.store.description} cannot be read back, so the value before run ${last.runId} was never known and cannot be put back; rotate again instead (ftr rotate --force --env ${env.name})`,
+    );
+  }
   if (!last.deployedTokenId) {
     throw new RollbackError(`the last rotation of ${env.name} had no previous token to go back to`);
   }
@@ -231,7 +244,7 @@ async function rollbackHeld(
       runId,
       journal,
       sudo: { ensure: () => Promise.resolve(), invalidate: () => {} },
-      adapters: await adaptersFor(options, env),
+      adapters,
       tokens: {
         newTokenId: last.newTokenId,
         deployedTokenId: last.deployedTokenId,

@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { Reloader, SecretStore, Verifier } from "../adapters/types.ts";
 import { createReloader, createSecretStore, createVerifier, type AdapterDeps } from "../adapters/registry.ts";
 import { abortError, pollUntil, systemClock, type Clock, type Probe } from "../adapters/support/poll.ts";
+import { nothingWritten } from "../adapters/support/store.ts";
 import type { Config, EnvironmentConfig } from "../config/types.ts";
 import { createFastlyClient } from "../fastly/client.ts";
 import {
@@ -504,7 +505,12 @@ export class EnvironmentRun {
       await this.reloadAndVerify();
     } catch (error) {
       // After a signal, never roll back on our own: the user may want to resume instead.
-      return this.stoppedBySignal() ?? this.rollback(error, promoted);
+      const stopped = this.stoppedBySignal();
+      if (stopped) return stopped;
+      // A write the store refused changed nothing: there is nothing to restore.
+      if (promoted && nothingWritten(error)) return this.rollback(error, false);
+      if (promoted && this.store.readBack === false) return this.leaveForPerson(error);
+      return this.rollback(error, promoted);
     }
     if (keepOld) return this.finish("kept-old");
     return this.revokeAndProve();
@@ -997,6 +1003,28 @@ export class EnvironmentRun {
       "rolled-back",
       `${failedStep} failed: ${reason}`,
       adviceFor(cause, "The previous token is back in place; fix the cause and run again"),
+    );
+  }
+
+  /**
+   * A failure after the new value was written to a store that cannot be read back: the old value
+   * cannot be put back, so nothing is undone. The new token stays deployed, the old ones stay
+   * valid (never revoked without proof), and no `finish` is journaled: `ftr resume` reloads and
+   * verifies again once a person has fixed the consumer, then revokes.
+   */
+  leaveForPerson(cause: unknown, writeUnknown = false): EnvironmentResult {
+    const stopped = this.stoppedBySignal();
+    if (stopped) return stopped;
+    const reports = this.steps.reports;
+    const failedStep = reports[reports.length - 1]?.step ?? "promote";
+    const old = this.oldTokenIds.filter((id) => id !== this.newTokenId).join(", ") || "(none)";
+    const where = this.store.description;
+    return this.result(
+      "failed",
+      `${failedStep} failed: ${describe(cause)}`,
+      writeUnknown
+        ? `The run stopped while writing the new token ${this.newTokenId ?? "?"} to ${where}, which cannot be read back, and the value was lost with the process: ftr cannot tell whether the write landed, so it revoked nothing; the old token(s) ${old} stay valid. Check ${where} (its last update time) and the consumer; if the write landed, fix the consumer and run \`${resumeHint(this.ctx.config)}\` again`
+        : `The new token ${this.newTokenId ?? "?"} is in ${where}, which cannot be read back, so the old value cannot be put back: nothing was undone and the old token(s) ${old} stay valid. Fix the consumer, then run \`${resumeHint(this.ctx.config)}\` to verify again and revoke the old token(s)`,
     );
   }
 

@@ -11,6 +11,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createAwsSecretsManagerStore } from "../../src/adapters/aws-secrets-manager/index.ts";
 import { createKubernetesSecretStore } from "../../src/adapters/kubernetes-secret/index.ts";
+import { createGitHubActionsStore } from "../../src/adapters/github-actions/index.ts";
+import { createHcpTerraformStore } from "../../src/adapters/hcp-terraform/index.ts";
+import { createVaultKvStore } from "../../src/adapters/vault-kv/index.ts";
 import { queryPrometheus } from "../../src/adapters/prometheus/index.ts";
 import { AWS_TEST_CREDENTIALS, AWS_TEST_REGION } from "../helpers/aws-secrets-manager-server.ts";
 import { writeKubeconfig } from "../helpers/kubernetes-api-server.ts";
@@ -179,6 +182,45 @@ describe("redirects are never followed", () => {
     });
     await assert.rejects(store.read());
     await assert.rejects(store.stage("QoU3neoxQQ6IPL8g7eRkkCjyWcwdNI7J", "20261128T041153Z-1a2b3c4d"));
+    assert.deepEqual(received, [], "nothing reached the other host");
+  });
+
+  it("GitHub (Octokit), Vault and HCP Terraform: neither the token nor the value go elsewhere", async () => {
+    received.length = 0;
+    redirects = () => true;
+    const env = { T: "redirect-test-credential-0123456789" };
+    const value = "QoU3neoxQQ6IPL8g7eRkkCjyWcwdNI7J";
+    const stores = [
+      createGitHubActionsStore(
+        { repository: "o/r", name: "X", tokenEnv: "T", apiUrl: redirectorUrl },
+        { env },
+      ),
+      createVaultKvStore(
+        { address: redirectorUrl, path: "p", auth: { method: "token", tokenEnv: "T" } },
+        { env },
+      ),
+      createHcpTerraformStore(
+        { organization: "o", workspace: "w", key: "K", tokenEnv: "T", address: redirectorUrl },
+        { env },
+      ),
+    ];
+    for (const store of stores) {
+      const problems = (await store.preflight?.()) ?? [];
+      if (store.readBack !== false)
+        await assert.rejects(store.read(), (error: Error) => error.message.includes(otherHost));
+      else
+        assert.match(
+          problems.join(""),
+          new RegExp(
+            `redirect.*${otherHost.replace(/\./g, "\\.")}|${otherHost.replace(/\./g, "\\.")}.*redirect`,
+          ),
+        );
+      const staged = await store.stage(value, "20261128T041153Z-1a2b3c4d").then(
+        () => true,
+        () => false,
+      );
+      if (staged) await assert.rejects(store.promote("20261128T041153Z-1a2b3c4d"));
+    }
     assert.deepEqual(received, [], "nothing reached the other host");
   });
 });

@@ -365,9 +365,10 @@ function renderPlan(io: CliIO, plan: Plan, stream: CliIO["stdout"]): void {
     out(`${c.bold(x(env.environment))}  ${label}`);
     for (const reason of env.reasons) out(`  why:      ${x(reason)}`);
     for (const error of env.errors) out(`  ${c.red("error:")}    ${x(error)}`);
+    for (const note of env.notes ?? []) out(`  ${c.yellow("note:")}     ${x(note)}`);
     const d = env.deployed;
     out(
-      `  deployed: ${x(d.status === "valid" ? `${d.tokenId}${d.managed ? "" : " (not a managed token)"}${d.expiresAt ? `, expires ${d.expiresAt.replace(/\.\d{3}Z$/, "Z")}` : ", never expires"}` : `${d.status}${d.reason ? ` (${d.reason})` : ""}`)}`,
+      `  deployed: ${x(d.status === "valid" ? `${d.tokenId}${d.managed ? "" : " (not a managed token)"}${d.expiresAt ? `, expires ${d.expiresAt.replace(/\.\d{3}Z$/, "Z")}` : ", never expires"}` : `${d.status}${d.reason ? ` (${d.reason})` : ""}${d.status === "write-only" && d.assumedTokenId ? `; taken to be ${d.assumedTokenId}, the newest managed token` : ""}`)}`,
     );
     out(
       `  services: ${env.services.length > 0 ? env.services.map((s) => `${x(s.name)} (${x(s.id)})`).join(", ") : env.errors.length > 0 ? "none matched" : "all services"}`,
