@@ -18,7 +18,8 @@ export interface CheckOptions {
 }
 
 /** Why a check failed. */
-export type CheckReason = "expiring" | "expired" | "dead" | "absent" | "unknown" | "refused" | "unfinished" | "hygiene";
+export type CheckReason =
+  "expiring" | "expired" | "dead" | "absent" | "unknown" | "refused" | "unfinished" | "hygiene";
 
 /** One problem `check` reports. */
 export interface CheckFinding {
