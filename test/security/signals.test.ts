@@ -12,6 +12,8 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { JournalRecord } from "../../src/rotation/journal.ts";
+import { USER_AGENT } from "../../src/version.ts";
+import type { CliProcess } from "../helpers/cli.ts";
 import { assertSettled, sleep, startRotationEnv, type RotationEnv } from "../helpers/rotation-env.ts";
 
 /** A reload command that blocks while the file `block` exists ("ignore" in it: it ignores SIGTERM). */
@@ -49,6 +51,25 @@ async function waitFor(what: string, test: () => boolean, timeoutMs = 30_000): P
   while (!test()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
+  }
+}
+
+/**
+ * The child's end, which must come while what it would otherwise wait for is still held (never
+ * released before it exits). A minute bounds a hang and fails with `what`.
+ */
+async function exitsWhileHeld(child: CliProcess, what: string): Promise<Awaited<CliProcess["done"]>> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new assert.AssertionError({ message: `it did not exit: it waited for ${what}` })),
+      60_000,
+    );
+  });
+  try {
+    return await Promise.race([child.done, bound]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -186,25 +207,34 @@ describe("signals", () => {
       const from = h.journal().length;
       const caseStart = (await h.admin.now()).getTime();
       const previous = (await h.tokenSelf(h.readSecret("integration"))).id!;
-      // The emulator holds the create for 3 s. The journal keeps "mint begin" without "mint done", so
-      // resume searches for a token the create may have made (by name and creation time) and revokes
-      // it, as after a kill -9 (test/rotate-crash.test.ts, where the emulator completes the create).
-      await h.admin.fault({ method: "POST", path: "/automation-tokens", delayMs: 3000 });
+      // The emulator creates the token and holds the answer until the test releases it, which it
+      // does only after ftr has exited: a run that waited for the answer would never exit. The
+      // journal keeps "mint begin" without "mint done", so resume searches for a token the create
+      // made (by name and creation time) and revokes it, as after a kill -9 (test/rotate-crash.test.ts).
+      const hook = await h.admin.hook({
+        method: "POST",
+        path: "/automation-tokens",
+        userAgent: `${USER_AGENT}*`,
+        action: "hold",
+        phase: "after",
+      });
       try {
         const child = h.spawnCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
-        await h.waitForJournal((r) => r.step === "mint" && r.status === "begin", { from, timeoutMs: 30_000 });
-        const began = Date.now();
-        await sleep(300);
+        await h.admin.waitForHook(hook.id);
         child.child.kill("SIGTERM");
-        const ended = await child.done;
+        const ended = await exitsWhileHeld(child, "the create's answer");
         assert.equal(ended.code, 143, ended.stderr);
         assert.match(ended.stderr, /stopping: integration mint…/);
-        assert.ok(Date.now() - began < 2500, "it did not wait for the create's answer");
         assert.ok(!existsSync(lockFile()), "the lock was released");
-        // Let the emulator finish the create nobody waits for.
-        await sleep(Math.max(0, began + 3500 - Date.now()));
       } finally {
-        await h.admin.clearFaults();
+        await h.admin.releaseHook(hook.id).catch(() => undefined);
+        await h.admin.clearHooks();
+      }
+      // The create was carried out and answered to nobody; nothing else is in flight.
+      const idleBy = Date.now() + 60_000;
+      while ((await h.admin.state()).inFlight > 0) {
+        assert.ok(Date.now() < idleBy, "the emulator still holds a request");
+        await sleep(20);
       }
       await resumeAndCheck(from, caseStart, previous);
     },
