@@ -238,7 +238,11 @@ describe("kubernetes-logs verifier", () => {
     );
     // The verifier has read the (clean) log of a Ready pod: it is inside quietFor now.
     await until(() => logReads() > before, "the verifier to read the pod's log");
-    kube.appendLog(NS, pod.name, 'level=error component=rt service_id=abc status_code=403 msg="token may be invalid"');
+    kube.appendLog(
+      NS,
+      pod.name,
+      'level=error component=rt service_id=abc status_code=403 msg="token may be invalid"',
+    );
     const result = await verdict;
     assert.equal(result.ok, false, `passed before quietFor was over: ${result.detail}`);
     assert.match(result.detail, new RegExp(`pod ${pod.name} logged a line matching /`));

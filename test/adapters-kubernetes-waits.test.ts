@@ -90,7 +90,11 @@ describe("external-secret: already Ready before the force-sync, with a slow oper
       () => run.settled() || (annotated() >= 0 && reads(from + annotated(), path) >= 3),
       "the reloader to read the ExternalSecret after annotating it",
     );
-    assert.equal(run.settled(), false, "it returned before the operator synced (Ready was from the last sync)");
+    assert.equal(
+      run.settled(),
+      false,
+      "it returned before the operator synced (Ready was from the last sync)",
+    );
     operator.open();
     await run.promise;
     const synced = kube.externalSecret(NS, "ready-slow") as typeof initial;
@@ -116,7 +120,14 @@ describe("kubernetes-rollout with restart: false: Reloader late, and never", () 
   }
   const dep = (name: string): Dep => kube.deployment(NS, name) as unknown as Dep;
   const waiting = (name: string, timeoutMs: number) =>
-    createKubernetesRolloutReloader({ namespace: NS, name, kubeconfig, restart: false, timeoutMs, intervalMs: 50 });
+    createKubernetesRolloutReloader({
+      namespace: NS,
+      name,
+      kubeconfig,
+      restart: false,
+      timeoutMs,
+      intervalMs: 50,
+    });
 
   it("waits for a rollout Reloader starts only after the step began", async () => {
     kube.addSecret(NS, "token-late", { token: "old" });

@@ -127,7 +127,10 @@ describe("rotation under API faults and failing consumers", () => {
         (r) => r.userAgent === EXPORTER_USER_AGENT && r.tokenId === verified.newTokenId && r.status === 200,
       );
       for (const { entry, index } of deletes) {
-        assert.ok(index > lastVerify, `a DELETE of the old token (${entry.path}) precedes the verify's last request`);
+        assert.ok(
+          index > lastVerify,
+          `a DELETE of the old token (${entry.path}) precedes the verify's last request`,
+        );
         assert.ok(
           firstUse >= 0 && firstUse < index,
           "the old token was deleted before the consumer used the new one",

@@ -142,11 +142,17 @@ describe("ftr rotate killed after promote, before the consumer restarted; ftr re
       assert.ok(newTokenId, "the run had minted its token");
       assert.notEqual(h.readSecret("integration"), previousValue, "the new value is in the store");
       if (point === "restart-held") {
-        assert.ok(killed.some((r) => key(r) === "promote done"), "killed after promote was journaled done");
+        assert.ok(
+          killed.some((r) => key(r) === "promote done"),
+          "killed after promote was journaled done",
+        );
         assert.ok(!killed.some((r) => key(r) === "reload done"), "killed before the reload was done");
       }
       if (point === "verify") {
-        assert.ok(killed.some((r) => key(r) === "reload done"), "killed after reload was journaled done");
+        assert.ok(
+          killed.some((r) => key(r) === "reload done"),
+          "killed after reload was journaled done",
+        );
         assert.ok(!killed.some((r) => key(r) === "verify done"), "killed before verify was done");
       }
 
