@@ -121,7 +121,12 @@ function ftrAs(uid: number, args: readonly string[], env: Record<string, string>
   const child = spawn(
     "setpriv",
     [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", process.execPath, ...cliArgsAs(uid), ...args],
-    { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", ...env }, stdio: "pipe" },
+    {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", ...env },
+      stdio: "pipe",
+      // A working directory that uid can enter (the checkout's may not be).
+      cwd: tmpdir(),
+    },
   );
   child.stdin.end(stdin);
   let stdout = "";
