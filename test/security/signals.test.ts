@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterEach, beforeEach, describe, it } from "node:test";
 import type { JournalRecord } from "../../src/rotation/journal.ts";
 import { USER_AGENT } from "../../src/version.ts";
 import type { CliProcess } from "../helpers/cli.ts";
@@ -46,7 +46,8 @@ function liveInGroup(pgid: number): number[] {
   return live;
 }
 
-async function waitFor(what: string, test: () => boolean, timeoutMs = 30_000): Promise<void> {
+/** Resolves once `test` holds; the deadline (two minutes unless told) bounds a hang, not a budget. */
+async function waitFor(what: string, test: () => boolean, timeoutMs = 120_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!test()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -79,7 +80,8 @@ describe("signals", () => {
   const pidFile = () => join(h.dir, "reload.pid");
   const blockFile = () => join(h.dir, "block");
 
-  before(async () => {
+  // A world per case: a case that fails (a run left holding the lock) leaves it to itself.
+  beforeEach(async () => {
     h = await startRotationEnv({
       environments: ["integration"],
       verifyTimeout: "15s",
@@ -90,7 +92,7 @@ describe("signals", () => {
     writeFileSync(join(h.dir, "blocker.sh"), BLOCKER, { mode: 0o755 });
     await mkdir(h.stateDir, { recursive: true, mode: 0o700 });
   });
-  after(async () => {
+  afterEach(async () => {
     if (h) rmSync(blockFile(), { force: true });
     await h?.close();
   });
@@ -182,7 +184,7 @@ describe("signals", () => {
       // The blocker ignores SIGTERM, so the first signal's stop takes the 2 s kill grace.
       const { child, pgid, from, caseStart, previous } = await rotateUntilBlocked("ignore");
       child.child.kill("SIGTERM");
-      await waitFor("the stopping line", () => child.output().stderr.includes("stopping: "), 10_000);
+      await waitFor("the stopping line", () => child.output().stderr.includes("stopping: "));
       const second = Date.now();
       child.child.kill("SIGTERM");
       const ended = await child.done;
