@@ -8,6 +8,7 @@
 // Base options: stryker.config.json. Reports and the incremental cache: reports/mutation/<group>/.
 // Usage: npm run mutate [-- <group>...]   (no group: all of them, in the order below)
 //        npm run mutate -- --list [<group>...]   (what each group mutates, resolved; runs nothing)
+//        npm run mutate -- --dry-run [<group>...]   (instrument and run the tests once; no mutants)
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import ts from "typescript";
@@ -183,7 +184,8 @@ function resolveMutate(name, entries) {
 
 const base = JSON.parse(readFileSync(new URL("../stryker.config.json", import.meta.url), "utf8"));
 const listOnly = process.argv.includes("--list");
-const wanted = process.argv.slice(2).filter((a) => a !== "--list");
+const dryRun = process.argv.includes("--dry-run");
+const wanted = process.argv.slice(2).filter((a) => a !== "--list" && a !== "--dry-run");
 const unknown = wanted.filter((name) => !(name in groups));
 if (unknown.length > 0) {
   console.error(`unknown group(s): ${unknown.join(", ")}; known: ${Object.keys(groups).join(", ")}`);
@@ -231,6 +233,7 @@ for (const name of wanted.length > 0 ? wanted : Object.keys(groups)) {
     // MUTATE_CONCURRENCY: test processes per group (stryker.config.json's concurrency otherwise).
     ...(process.env.MUTATE_CONCURRENCY ? { concurrency: Number(process.env.MUTATE_CONCURRENCY) } : {}),
     tap: { ...base.tap, testFiles },
+    ...(dryRun ? { dryRunOnly: true } : {}),
     incrementalFile: `${dir}/stryker-incremental.json`,
     htmlReporter: { fileName: `${dir}/index.html` },
     jsonReporter: { fileName: `${dir}/mutation.json` },
