@@ -11,6 +11,7 @@
 //        npm run mutate -- --dry-run [<group>...]   (instrument and run the tests once; no mutants)
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { Stryker } from "@stryker-mutator/core";
 import ts from "typescript";
 
 /**
