@@ -194,6 +194,8 @@ describe("rotation under API faults and failing consumers", () => {
       }
       const deployed = await assertInvariants(s);
       assert.notEqual(deployed, s.previous);
+      // The secrets check searched for the values this run wrote, not only the demo's.
+      assert.ok(h.knownSecrets().some((secret) => secret.label.startsWith("value seen in")));
     });
   }
 
