@@ -1,26 +1,32 @@
-// Mutation testing of the core, one Stryker run per group: each group mutates a few source files and
-// runs only the in-process test files that exercise them (the end-to-end suites spawn bin/ftr.js over
-// dist/, which Stryker's instrumented sandbox does not reach, and would take hours per group).
+// Mutation testing, one Stryker run per group: each group mutates source files, whole or only some of
+// their functions, and runs the in-process test files that exercise them. Functions are named, never
+// given as line ranges, so a group follows the code as it moves: each name is looked up in the file
+// (with the TypeScript parser) when the script runs, and a name that is no longer there stops it.
+// Test files run as `node --import tsx <file>` in Stryker's sandbox; code a test runs in a child
+// process (`spawnCli`) is not seen, so groups name the tests that run the code in their own process
+// (`runCli` and the adapters' own tests do).
 // Base options: stryker.config.json. Reports and the incremental cache: reports/mutation/<group>/.
 // Usage: npm run mutate [-- <group>...]   (no group: all of them, in the order below)
+//        npm run mutate -- --list [<group>...]   (what each group mutates, resolved; runs nothing)
+//        npm run mutate -- --dry-run [<group>...]   (instrument and run the tests once; no mutants)
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Stryker } from "@stryker-mutator/core";
+import ts from "typescript";
 
-/** Fastest test files first: Stryker stops at the first file that kills a mutant. */
+/**
+ * A group: `mutate` lists files, each whole (a string) or only the named functions (`Class.method`
+ * for a method, `Class` for a whole class); `testFiles` the in-process tests, fastest first
+ * (Stryker stops at the first file that kills a mutant).
+ */
 const groups = {
-  "file-secret": {
-    mutate: ["src/adapters/file-secret/index.ts"],
-    testFiles: ["src/adapters/file-secret/index.test.ts", "test/security/symlinks.test.ts"],
-  },
   "rotation-core": {
-    // rotate.ts itself is exercised by the end-to-end suites (through bin/ftr.js); its pure
-    // functions (the run's verdict, the run id) are mutated here.
     mutate: [
       "src/rotation/journal.ts",
       "src/rotation/state-dir.ts",
       "src/rotation/steps.ts",
-      "src/rotation/rotate.ts:161-200",
+      { file: "src/rotation/rotate.ts", functions: ["finishResult", "newRunId", "resumeHint", "runClock"] },
+      { file: "src/rotation/resume.ts", functions: ["unfinishedRunsOf", "describeUnfinished", "storeHolds"] },
     ],
     testFiles: [
       "src/rotation/steps.test.ts",
@@ -29,15 +35,39 @@ const groups = {
       "src/rotation/journal.test.ts",
       "test/security/symlinks.test.ts",
       "test/security/state-dir.test.ts",
+      "test/monitor-status.test.ts",
     ],
   },
-  "kubernetes-rollout": {
-    mutate: ["src/adapters/kubernetes-rollout/index.ts", "src/adapters/support/rollout.ts"],
-    testFiles: ["src/adapters/support/rollout.test.ts", "test/adapters-kubernetes.test.ts"],
+  // The protocol itself, exercised end to end in-process (`runCli`): slow, minutes per mutant.
+  "rotation-protocol": {
+    mutate: [
+      {
+        file: "src/rotation/rotate.ts",
+        functions: [
+          "rotateHeld",
+          "withState",
+          "sudoKeeper",
+          "findMintedSince",
+          "revokeQuietly",
+          "EnvironmentRun",
+        ],
+      },
+      { file: "src/rotation/resume.ts", functions: ["resumeHeld", "continueRun", "rollbackHeld"] },
+    ],
+    testFiles: [
+      "test/rotate-negative-proofs.test.ts",
+      "test/rotate-resume-reload.test.ts",
+      "test/rotate-faults.test.ts",
+      "test/rotate-crash.test.ts",
+    ],
   },
-  "fastly-client": {
-    mutate: ["src/fastly/client.ts"],
-    testFiles: ["src/fastly/client.test.ts"],
+  "rotation-lock": {
+    mutate: ["src/rotation/lock.ts"],
+    testFiles: ["test/security/lock.test.ts"],
+  },
+  "file-secret": {
+    mutate: ["src/adapters/file-secret/index.ts"],
+    testFiles: ["src/adapters/file-secret/index.test.ts", "test/security/symlinks.test.ts"],
   },
   "aws-secrets-manager": {
     mutate: ["src/adapters/aws-secrets-manager/index.ts"],
@@ -47,14 +77,116 @@ const groups = {
     mutate: ["src/adapters/kubernetes-secret/index.ts"],
     testFiles: ["test/adapters-kubernetes.test.ts"],
   },
-  "rotation-lock": {
-    mutate: ["src/rotation/lock.ts"],
-    testFiles: ["test/security/lock.test.ts"],
+  "fastly-client": {
+    mutate: ["src/fastly/client.ts"],
+    testFiles: ["src/fastly/client.test.ts"],
+  },
+  "kubernetes-rollout": {
+    mutate: ["src/adapters/kubernetes-rollout/index.ts", "src/adapters/support/rollout.ts"],
+    testFiles: [
+      "src/adapters/support/rollout.test.ts",
+      "test/adapters-kubernetes-waits.test.ts",
+      "test/adapters-kubernetes.test.ts",
+      "test/adapters-kubernetes-reloader-logs.test.ts",
+    ],
+  },
+  "external-secret": {
+    mutate: ["src/adapters/external-secret/index.ts"],
+    testFiles: [
+      "src/adapters/external-secret/index.test.ts",
+      "test/adapters-kubernetes-waits.test.ts",
+      "test/adapters-kubernetes.test.ts",
+    ],
+  },
+  "kubernetes-logs": {
+    mutate: ["src/adapters/kubernetes-logs/index.ts"],
+    testFiles: ["test/adapters-kubernetes-reloader-logs.test.ts", "test/adapters-kubernetes.test.ts"],
+  },
+  monitor: {
+    mutate: [
+      "src/monitor/check.ts",
+      "src/monitor/render.ts",
+      "src/monitor/status.ts",
+      "src/monitor/unfinished.ts",
+      "src/monitor/serve.ts",
+    ],
+    testFiles: [
+      "src/monitor/render.test.ts",
+      "test/monitor-check.test.ts",
+      "test/monitor-status.test.ts",
+      "test/monitor-serve-notify.test.ts",
+      "test/monitor-serve.test.ts",
+    ],
+  },
+  notify: {
+    mutate: [
+      "src/notify/dispatch.ts",
+      "src/notify/events.ts",
+      "src/notify/expiring.ts",
+      "src/adapters/slack-notify/index.ts",
+      "src/adapters/webhook-notify/index.ts",
+    ],
+    testFiles: [
+      "src/notify/expiring.test.ts",
+      "src/adapters/webhook-notify/index.test.ts",
+      "src/adapters/slack-notify/index.test.ts",
+      "test/monitor-serve-notify.test.ts",
+      "test/rotate-notify.test.ts",
+    ],
   },
 };
 
+/** The first and last line (1-based) of every top-level function, class and class method of `file`. */
+function declarations(file) {
+  const source = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
+  const found = new Map();
+  const lines = (node) => [
+    source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1,
+    source.getLineAndCharacterOfPosition(node.getEnd()).line + 1,
+  ];
+  for (const statement of source.statements) {
+    if (ts.isFunctionDeclaration(statement) && statement.name) {
+      found.set(statement.name.text, lines(statement));
+    } else if (ts.isClassDeclaration(statement) && statement.name) {
+      found.set(statement.name.text, lines(statement));
+      for (const member of statement.members) {
+        if (member.name && ts.isIdentifier(member.name) && (member.body || member.initializer)) {
+          found.set(`${statement.name.text}.${member.name.text}`, lines(member));
+        }
+      }
+    } else if (ts.isVariableStatement(statement)) {
+      for (const d of statement.declarationList.declarations) {
+        if (ts.isIdentifier(d.name) && d.initializer && ts.isArrowFunction(d.initializer)) {
+          found.set(d.name.text, lines(statement));
+        }
+      }
+    }
+  }
+  return found;
+}
+
+/** Stryker's `mutate` patterns for a group: whole files, or `file:first-last` per named function. */
+function resolveMutate(name, entries) {
+  return entries.flatMap((entry) => {
+    if (typeof entry === "string") {
+      if (!existsSync(entry)) throw new Error(`group ${name}: ${entry} does not exist`);
+      return [entry];
+    }
+    if (!existsSync(entry.file)) throw new Error(`group ${name}: ${entry.file} does not exist`);
+    const found = declarations(entry.file);
+    return entry.functions.map((fn) => {
+      const range = found.get(fn);
+      if (!range)
+        throw new Error(`group ${name}: no function ${fn} in ${entry.file}; update scripts/mutate.mjs`);
+      return `${entry.file}:${range[0]}-${range[1]}`;
+    });
+  });
+}
+
 const base = JSON.parse(readFileSync(new URL("../stryker.config.json", import.meta.url), "utf8"));
-const wanted = process.argv.slice(2);
+const listOnly = process.argv.includes("--list");
+const dryRun = process.argv.includes("--dry-run");
+const wanted = process.argv.slice(2).filter((a) => a !== "--list" && a !== "--dry-run");
 const unknown = wanted.filter((name) => !(name in groups));
 if (unknown.length > 0) {
   console.error(`unknown group(s): ${unknown.join(", ")}; known: ${Object.keys(groups).join(", ")}`);
@@ -71,9 +203,28 @@ function linkSharedBesideSandbox() {
   symlinkSync(shared, link);
 }
 
+// Every group is resolved first: a stale name fails before any run starts.
+const resolved = Object.fromEntries(
+  Object.entries(groups).map(([name, group]) => [name, resolveMutate(name, group.mutate)]),
+);
+for (const [name, group] of Object.entries(groups)) {
+  for (const file of group.testFiles) {
+    if (!existsSync(file)) throw new Error(`group ${name}: test file ${file} does not exist`);
+  }
+}
+if (listOnly) {
+  for (const name of wanted.length > 0 ? wanted : Object.keys(groups)) {
+    console.log(
+      `${name}\n  mutate: ${resolved[name].join(" ")}\n  tests: ${groups[name].testFiles.join(" ")}`,
+    );
+  }
+  process.exit(0);
+}
+
 const summary = [];
 for (const name of wanted.length > 0 ? wanted : Object.keys(groups)) {
-  const { mutate, testFiles } = groups[name];
+  const { testFiles } = groups[name];
+  const mutate = resolved[name];
   const dir = `reports/mutation/${name}`;
   const started = Date.now();
   linkSharedBesideSandbox();
@@ -83,10 +234,19 @@ for (const name of wanted.length > 0 ? wanted : Object.keys(groups)) {
     // MUTATE_CONCURRENCY: test processes per group (stryker.config.json's concurrency otherwise).
     ...(process.env.MUTATE_CONCURRENCY ? { concurrency: Number(process.env.MUTATE_CONCURRENCY) } : {}),
     tap: { ...base.tap, testFiles },
+    ...(dryRun ? { dryRunOnly: true } : {}),
     incrementalFile: `${dir}/stryker-incremental.json`,
     htmlReporter: { fileName: `${dir}/index.html` },
     jsonReporter: { fileName: `${dir}/mutation.json` },
   }).runMutationTest();
+  if (dryRun) {
+    summary.push({
+      group: name,
+      "dry run": "instrumented, tests passed",
+      minutes: ((Date.now() - started) / 60000).toFixed(1),
+    });
+    continue;
+  }
   const count = (status) => results.filter((r) => r.status === status).length;
   const killed = count("Killed") + count("Timeout");
   const valid = results.filter((r) => r.status !== "Ignored" && r.status !== "CompileError").length;

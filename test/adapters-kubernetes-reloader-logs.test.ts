@@ -18,6 +18,15 @@ import { untilNextSecond } from "./helpers/wait.ts";
 import { world, type World } from "./helpers/world.ts";
 
 const NS = "monitoring";
+
+/** Resolves once `condition` holds, looked at every 10 ms; a minute bounds a hang, and says what hung. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!condition()) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 let w: World<"kubernetes">;
 let kube: RunningKubernetesApi;
 let kubeconfig: string;
@@ -107,12 +116,17 @@ describe("kubernetes-rollout with restart: false", () => {
     await reloader.prepare!(c);
     await setSecret("token-b", "new");
     // Reloader has changed the template and the rollout is done before the step starts.
-    for (let i = 0; i < 200 && dep("early").status.observedGeneration < 2; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    await new Promise((r) => setTimeout(r, 200));
+    await until(() => {
+      const d = dep("early");
+      return d.status.observedGeneration === 2 && d.status.updatedReplicas === 1;
+    }, "Reloader's rollout to finish");
+    const writes = kube.requests.length;
     await reloader.run(c);
     assert.equal(dep("early").metadata.generation, 2);
+    assert.ok(
+      kube.requests.slice(writes).every((r) => r.method === "GET"),
+      "ftr restarted nothing: the rollout it waited for was Reloader's",
+    );
   });
 
   it("with Reloader's annotations strategy too", async () => {
@@ -153,9 +167,8 @@ describe("kubernetes-rollout with restart: false", () => {
     // The rollback: the pods never restarted, so they run what the restore puts back.
     await reloader.prepare!(c);
     await setSecret("token-d", "old");
-    const started = Date.now();
+    // Without waiting: a reloader that waited would time out (300 ms) and reject here.
     await reloader.run(c);
-    assert.ok(Date.now() - started < 250, "returned without waiting");
     assert.ok(c.log.lines.some((l) => l.message.includes("nothing to wait for")));
     assert.equal(dep("unwatched").metadata.generation, 1);
   });
@@ -202,7 +215,7 @@ describe("kubernetes-logs verifier", () => {
       const now = kube.currentPods(NS, "quiet");
       return now.length === 2 && now.every((p) => p.ready && p.podTemplateHash !== old!.podTemplateHash);
     };
-    for (let i = 0; i < 300 && !rolledOut(); i++) await new Promise((r) => setTimeout(r, 10));
+    await until(rolledOut, "the restart to roll out");
     const pods = kube.currentPods(NS, "quiet");
     assert.notEqual(pods[0]!.podTemplateHash, old!.podTemplateHash);
     for (const pod of pods)
@@ -210,6 +223,29 @@ describe("kubernetes-logs verifier", () => {
     const result = await logs({ deployment: "quiet" }).verify(verifyCtx(since));
     assert.equal(result.ok, true, result.detail);
     assert.match(result.detail, /2 pods of the current ReplicaSet Ready and quiet for/);
+  });
+
+  it("waits out quietFor: an error line logged after the pods are Ready, but inside quietFor, fails it", async () => {
+    kube.addDeployment(NS, "late-error", 1);
+    const [pod] = kube.currentPods(NS, "late-error");
+    assert.ok(pod?.ready, "the pod is Ready before the verifier starts");
+    const logReads = () =>
+      kube.requests.filter((r) => r.path.startsWith(`/api/v1/namespaces/${NS}/pods/${pod.name}/log`)).length;
+    const before = logReads();
+    // quietFor far beyond anything the test waits for: only the line can end the wait.
+    const verdict = logs({ deployment: "late-error", quietForMs: 600_000, timeoutMs: 600_000 }).verify(
+      verifyCtx(new Date(Date.now() - 60_000)),
+    );
+    // The verifier has read the (clean) log of a Ready pod: it is inside quietFor now.
+    await until(() => logReads() > before, "the verifier to read the pod's log");
+    kube.appendLog(
+      NS,
+      pod.name,
+      'level=error component=rt service_id=abc status_code=403 msg="token may be invalid"',
+    );
+    const result = await verdict;
+    assert.equal(result.ok, false, `passed before quietFor was over: ${result.detail}`);
+    assert.match(result.detail, new RegExp(`pod ${pod.name} logged a line matching /`));
   });
 
   it("fails on an authentication error, quoting the line redacted and escaped", async () => {

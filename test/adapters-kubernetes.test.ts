@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { createExternalSecretReloader } from "../src/adapters/external-secret/index.ts";
 import { createKubernetesRolloutReloader, RESTARTED_AT } from "../src/adapters/kubernetes-rollout/index.ts";
 import { createKubernetesSecretStore } from "../src/adapters/kubernetes-secret/index.ts";
-import { instantClock, systemClock, type Clock } from "../src/adapters/support/poll.ts";
+import { abortError, instantClock, systemClock, type Clock } from "../src/adapters/support/poll.ts";
 import type { AdapterContext } from "../src/adapters/types.ts";
 import type { FastlyClient } from "../src/fastly/types.ts";
 import { memoryLogger } from "../src/util/log.ts";
@@ -49,6 +49,47 @@ before(async () => {
   ({ kube, dir, kubeconfig } = w);
 });
 after(() => w.close());
+
+/**
+ * A clock whose pauses end when the run is aborted, as the system clock's do, or else only after a
+ * real minute, which it notes (`ranOut`): a wait not cut short by the abort. `pausing` counts the
+ * pauses under way, so a test aborts once the reloader is inside one.
+ */
+function abortableClock() {
+  const state = { pausing: 0, ranOut: 0 };
+  const clock: Clock = {
+    now: () => Date.now(),
+    sleep: (_ms, signal) =>
+      new Promise((resolve, reject) => {
+        if (signal?.aborted) return reject(abortError(signal));
+        state.pausing += 1;
+        const timer = setTimeout(() => {
+          state.pausing -= 1;
+          state.ranOut += 1;
+          resolve();
+        }, 60_000);
+        signal?.addEventListener(
+          "abort",
+          () => {
+            clearTimeout(timer);
+            state.pausing -= 1;
+            reject(abortError(signal));
+          },
+          { once: true },
+        );
+      }),
+  };
+  return { clock, state };
+}
+
+/** Resolves once `condition` holds; a minute bounds a hang and says what hung. */
+async function eventually(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!condition()) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 const ctx = (): AdapterContext & { log: ReturnType<typeof memoryLogger> } => ({
   environment: "integration",
@@ -176,21 +217,23 @@ describe("kubernetes-rollout reloader", () => {
     kube.addDeployment("monitoring", "stuck-aborted");
     kube.pause("deployments");
     try {
-      const reloader = createKubernetesRolloutReloader({
-        namespace: "monitoring",
-        name: "stuck-aborted",
-        kubeconfig,
-        timeoutMs: 600_000,
-        intervalMs: 60_000,
-      });
-      const controller = new AbortController();
-      setTimeout(() => controller.abort(new Error("interrupted by SIGINT")), 300);
-      const started = Date.now();
-      await assert.rejects(
-        reloader.run({ ...ctx(), signal: controller.signal }),
-        /^Error: interrupted by SIGINT$/,
+      const { clock, state } = abortableClock();
+      const reloader = createKubernetesRolloutReloader(
+        {
+          namespace: "monitoring",
+          name: "stuck-aborted",
+          kubeconfig,
+          timeoutMs: 600_000,
+          intervalMs: 60_000,
+        },
+        { clock },
       );
-      assert.ok(Date.now() - started < 10_000, "the one-minute pause was cut short");
+      const controller = new AbortController();
+      const run = reloader.run({ ...ctx(), signal: controller.signal });
+      await eventually(() => state.pausing > 0, "the reloader to pause between looks");
+      controller.abort(new Error("interrupted by SIGINT"));
+      await assert.rejects(run, /^Error: interrupted by SIGINT$/);
+      assert.equal(state.ranOut, 0, "the pause was cut short by the abort");
     } finally {
       kube.pause("deployments", false);
     }
@@ -474,21 +517,17 @@ describe("external-secret reloader", () => {
     kube.addExternalSecret("monitoring", "idle-aborted");
     kube.pause("externalsecrets");
     try {
-      const reloader = createExternalSecretReloader({
-        namespace: "monitoring",
-        name: "idle-aborted",
-        kubeconfig,
-        timeoutMs: 600_000,
-        intervalMs: 60_000,
-      });
-      const controller = new AbortController();
-      setTimeout(() => controller.abort(new Error("interrupted by SIGTERM")), 300);
-      const started = Date.now();
-      await assert.rejects(
-        reloader.run({ ...ctx(), signal: controller.signal }),
-        /^Error: interrupted by SIGTERM$/,
+      const { clock, state } = abortableClock();
+      const reloader = createExternalSecretReloader(
+        { namespace: "monitoring", name: "idle-aborted", kubeconfig, timeoutMs: 600_000, intervalMs: 60_000 },
+        { clock },
       );
-      assert.ok(Date.now() - started < 10_000, "the one-minute pause was cut short");
+      const controller = new AbortController();
+      const run = reloader.run({ ...ctx(), signal: controller.signal });
+      await eventually(() => state.pausing > 0, "the reloader to pause between looks");
+      controller.abort(new Error("interrupted by SIGTERM"));
+      await assert.rejects(run, /^Error: interrupted by SIGTERM$/);
+      assert.equal(state.ranOut, 0, "the pause was cut short by the abort");
     } finally {
       kube.pause("externalsecrets", false);
     }

@@ -104,16 +104,32 @@ describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout rel
 
   // Killed the moment a write reaches the API server, never on a journal record: the fake holds the
   // PATCH (before carrying it out, or after, with the answer lost) and the rotator dies then.
-  const KILLS = [
+  // `mustRotate`: killed after promote was journaled done and before the restart took effect, so
+  // resume must reload and verify itself; the consumer's pods never restarted, and a resume that
+  // skipped the reload would roll back.
+  const KILLS: readonly {
+    what: string;
+    resource: "secrets" | "deployments";
+    name: string;
+    phase: "before" | "after";
+    mustRotate?: boolean;
+  }[] = [
     { what: "the Secret's PATCH (promote)", resource: "secrets", name: SECRET, phase: "before" },
     { what: "the Secret's PATCH (promote)", resource: "secrets", name: SECRET, phase: "after" },
     {
       what: "the restart annotation's PATCH (reload)",
       resource: "deployments",
       name: DEPLOYMENT,
+      phase: "before",
+      mustRotate: true,
+    },
+    {
+      what: "the restart annotation's PATCH (reload)",
+      resource: "deployments",
+      name: DEPLOYMENT,
       phase: "after",
     },
-  ] as const;
+  ];
   for (const kill of KILLS) {
     it(`a rotate killed when ${kill.what} reached the API server (held ${kill.phase} it is carried out) is finished by ftr resume`, async (t) => {
       const before = w.kube.secretValues(NAMESPACE, SECRET)!["fastly-api-token"];
@@ -136,8 +152,24 @@ describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout rel
       t.diagnostic(`killed after "${left.at(-1)?.step} ${left.at(-1)?.status}"`);
       const runId = left.at(-1)?.runId;
 
+      const resumedFrom = h.journal().length;
       const resumed = await h.runCli(["resume", "--config", h.configPath]);
       assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+      if (kill.mustRotate) {
+        const marks = h
+          .journal()
+          .slice(resumedFrom)
+          .filter((r) => r.runId === runId)
+          .map((r) => `${r.step} ${r.status}`);
+        assert.ok(
+          left.some((r) => r.step === "promote" && r.status === "done"),
+          "killed after promote",
+        );
+        const at = (mark: string) => marks.indexOf(mark);
+        assert.ok(at("reload done") >= 0 && at("verify done") > at("reload done"), marks.join(", "));
+        assert.ok(at("revoke begin") > at("verify done"), `revoked before verify: ${marks.join(", ")}`);
+        assert.ok(marks.includes("finish done"), marks.join(", "));
+      }
       const finish = h
         .journal()
         .slice(from)
@@ -145,6 +177,7 @@ describe("ftr rotate with a kubernetes-secret store and a kubernetes-rollout rel
       assert.ok(finish, resumed.stdout + resumed.stderr);
       const deployed = await assertSettled(h, "integration");
       const values = w.kube.secretValues(NAMESPACE, SECRET)!;
+      if (kill.mustRotate) assert.equal(finish.outcome, "rotated", resumed.stdout + resumed.stderr);
       if (finish.outcome === "rotated") {
         assert.equal(deployed, finish.newTokenId);
       } else {

@@ -227,33 +227,79 @@ function scripted(
   return f;
 }
 
+/**
+ * Answers in Fastly's shapes for the pipeline tests below, which are about requests, not about
+ * decoding (the recorded responses are decoded above): they run without the recordings too.
+ */
+const SELF_BODY = {
+  id: "t0kenS3lf0000000000000",
+  user_id: "us3r0000000000000000000",
+  customer_id: "cust0mer00000000000000",
+  name: "pipeline",
+  last_used_at: null,
+  created_at: "2026-01-01T00:00:00Z",
+  expires_at: null,
+  ip: "",
+  user_agent: "",
+  sudo_expires_at: null,
+  scopes: ["global"],
+  scope: "global",
+  services: [],
+};
+const USER_BODY = {
+  id: "us3r0000000000000000000",
+  created_at: "2026-01-01T00:00:00Z",
+  updated_at: "2026-01-01T00:00:00Z",
+  name: "Pipeline User",
+  customer_id: "cust0mer00000000000000",
+  require_new_password: false,
+  role: "superuser",
+  login: "pipeline@example.com",
+  deleted_at: null,
+  locked: false,
+  two_factor_auth_enabled: null,
+  limit_services: false,
+  last_active_at: "2026-01-01T00:00:00Z",
+};
+const CREATED_BODY = {
+  id: "n3wT0ken00000000000000",
+  services: ["s1", "s2"],
+  name: "n",
+  role: "engineer",
+  access_token: "n3wT0kenValue00000000000000000000",
+  scope: "global:read",
+  ip: "",
+  created_at: "2026-01-01T00:00:00Z",
+  last_used_at: "",
+  expires_at: "2027-01-01T00:00:00Z",
+  user_agent: "",
+  tls_access: false,
+  customer_id: "cust0mer00000000000000",
+};
+
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 const noSleep = () => Promise.resolve();
 
 describe("request pipeline", () => {
-  test(
-    "sends Fastly-Key, Accept and a User-Agent naming the tool and version",
-    { skip: fixturesSkip },
-    async () => {
-      const fetch = scripted([json(200, recordedBody("tokens/get_self.yaml", "GET"))]);
-      await createFastlyClient({ token: TOKEN, fetch, endpoint: "http://127.0.0.1:1/" }).getTokenSelf();
-      const headers = fetch.calls[0]!.init.headers as Record<string, string>;
-      assert.equal(headers["Fastly-Key"], TOKEN);
-      assert.equal(headers.Accept, "application/json");
-      assert.match(
-        headers["User-Agent"]!,
-        new RegExp(`^fastly-token-rotator/${VERSION.replace(/\./g, "\\.")}`),
-      );
-      assert.equal(fetch.calls[0]!.url, "http://127.0.0.1:1/tokens/self");
-    },
-  );
+  test("sends Fastly-Key, Accept and a User-Agent naming the tool and version", async () => {
+    const fetch = scripted([json(200, SELF_BODY)]);
+    await createFastlyClient({ token: TOKEN, fetch, endpoint: "http://127.0.0.1:1/" }).getTokenSelf();
+    const headers = fetch.calls[0]!.init.headers as Record<string, string>;
+    assert.equal(headers["Fastly-Key"], TOKEN);
+    assert.equal(headers.Accept, "application/json");
+    assert.match(
+      headers["User-Agent"]!,
+      new RegExp(`^fastly-token-rotator/${VERSION.replace(/\./g, "\\.")}`),
+    );
+    assert.equal(fetch.calls[0]!.url, "http://127.0.0.1:1/tokens/self");
+  });
 
-  test("retries a GET on 503 and on a reset connection, then succeeds", { skip: fixturesSkip }, async () => {
+  test("retries a GET on 503 and on a reset connection, then succeeds", async () => {
     const fetch = scripted([
       json(503, { msg: "unavailable" }),
       Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNRESET" } }),
-      json(200, recordedBody("users/get_current_user.yaml", "GET")),
+      json(200, USER_BODY),
     ]);
     const user = await createFastlyClient({ token: TOKEN, fetch, sleep: noSleep }).getCurrentUser();
     assert.equal(user.role, "superuser");
@@ -336,32 +382,26 @@ describe("request pipeline", () => {
     assert.equal(fetch.calls.length, 1);
   });
 
-  test(
-    "a create sends the flat JSON body with expires_at without fractions",
-    { skip: fixturesSkip },
-    async () => {
-      const fetch = scripted([
-        json(200, recordedBody("automation_tokens/create.yaml", "POST", "automation-tokens")),
-      ]);
-      await createFastlyClient({ token: TOKEN, fetch }).createAutomationToken({
-        name: "n",
-        role: "engineer",
-        scope: "global:read",
-        services: ["s1", "s2"],
-        expiresAt: new Date("2027-01-01T00:00:00.123Z"),
-      });
-      assert.deepEqual(JSON.parse(fetch.calls[0]!.init.body as string), {
-        name: "n",
-        role: "engineer",
-        scope: "global:read",
-        services: ["s1", "s2"],
-        // Since 2026-09 services apply only with limit_services: true (default false: every service).
-        limit_services: true,
-        expires_at: "2027-01-01T00:00:00Z",
-        tls_access: false,
-      });
-    },
-  );
+  test("a create sends the flat JSON body with expires_at without fractions", async () => {
+    const fetch = scripted([json(200, CREATED_BODY)]);
+    await createFastlyClient({ token: TOKEN, fetch }).createAutomationToken({
+      name: "n",
+      role: "engineer",
+      scope: "global:read",
+      services: ["s1", "s2"],
+      expiresAt: new Date("2027-01-01T00:00:00.123Z"),
+    });
+    assert.deepEqual(JSON.parse(fetch.calls[0]!.init.body as string), {
+      name: "n",
+      role: "engineer",
+      scope: "global:read",
+      services: ["s1", "s2"],
+      // Since 2026-09 services apply only with limit_services: true (default false: every service).
+      limit_services: true,
+      expires_at: "2027-01-01T00:00:00Z",
+      tls_access: false,
+    });
+  });
 
   test(
     "a create sends roles and workspaces when given, and no limit_services for every service",

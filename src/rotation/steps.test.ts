@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { FastlyApiError, FastlyForbiddenError, FORBIDDEN_ADVICE } from "../fastly/errors.ts";
 import { memoryLogger } from "../util/log.ts";
 import { clearSecrets, registerSecret } from "../util/redact.ts";
-import { openJournal, readJournal } from "./journal.ts";
+import { openJournal, readJournal, type Journal, type JournalRecord } from "./journal.ts";
 import { adviceFor, describe, StepFailure, StepLog, type RotationEvent } from "./steps.ts";
 
 const SECRET = "Zk3sV9qPq0mT7yLw2xNc8rBd5hJf4gHa";
@@ -188,4 +188,89 @@ test("a StepLog without a listener journals and reports all the same", async () 
   assert.equal(await steps.run("verify", () => Promise.resolve({ value: 1, detail: "ok" })), 1);
   journal.close();
   assert.equal(readJournal(dir).length, 2);
+});
+
+/**
+ * A journal that, like a remote one, holds records in memory until `flush`: a record is on disk only
+ * once flushed. Wraps the directory journal of `dir`.
+ */
+function bufferedJournal(dir: string): Journal & { close(): void } {
+  const file = openJournal(dir);
+  let pending: (Omit<JournalRecord, "v" | "at"> & { at?: string })[] = [];
+  return {
+    path: file.path,
+    append(record) {
+      pending.push(record);
+      return { v: 1, at: new Date().toISOString(), ...record };
+    },
+    flush() {
+      for (const record of pending) file.append(record);
+      pending = [];
+      return Promise.resolve();
+    },
+    close: () => file.close(),
+  };
+}
+
+test("a step's begin is journaled and flushed to disk before its body runs", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ftr-steps-"));
+  const journal = bufferedJournal(dir);
+  const steps = new StepLog({
+    journal,
+    runId: "r1",
+    environment: "staging",
+    log: memoryLogger(),
+    now: () => new Date(),
+    newTokenId: () => undefined,
+  });
+  steps.record("start", "done", "decision due");
+  const seen: string[][] = [];
+  await steps.run(
+    "promote",
+    () => {
+      // What a crash right now would leave on disk.
+      seen.push(readJournal(dir).map((r) => `${r.step} ${r.status}`));
+      return Promise.resolve({ value: undefined, detail: "promoted" });
+    },
+    { deployedTokenId: "old1" },
+  );
+  assert.deepEqual(seen, [["start done", "promote begin"]], "start and begin are durable when the body runs");
+  await journal.flush();
+  journal.close();
+  assert.deepEqual(
+    readJournal(dir).map((r) => [r.step, r.status, r.deployedTokenId]),
+    [
+      ["start", "done", undefined],
+      ["promote", "begin", "old1"],
+      ["promote", "done", undefined],
+    ],
+  );
+});
+
+test("a step whose begin cannot be made durable never runs its body", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ftr-steps-"));
+  const file = openJournal(dir);
+  const journal: Journal = {
+    path: file.path,
+    append: (record) => file.append(record),
+    flush: () => Promise.reject(new Error("the state store refused the write")),
+  };
+  const steps = new StepLog({
+    journal,
+    runId: "r1",
+    environment: "staging",
+    log: memoryLogger(),
+    now: () => new Date(),
+    newTokenId: () => undefined,
+  });
+  let ran = false;
+  await assert.rejects(
+    steps.run("revoke", () => {
+      ran = true;
+      return Promise.resolve({ value: undefined, detail: "revoked" });
+    }),
+    /refused the write/,
+  );
+  file.close();
+  assert.equal(ran, false, "no side effect without a durable begin");
 });

@@ -10,14 +10,18 @@ import { spawn, spawnSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,
+  cpSync,
+  existsSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { createFileSecretStore } from "../../src/adapters/file-secret/index.ts";
 import {
@@ -27,7 +31,7 @@ import {
   demoSeed,
   type RunningEmulator,
 } from "../../src/emulator/index.ts";
-import { CLI_NODE_ARGS } from "../helpers/cli.ts";
+import { CLI_BIN, CLI_NODE_ARGS, TSX_LOADER } from "../helpers/cli.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
 const NEW = "QoU3neoxQQ6IPL8g7eRkkCjyWcwdNI7J";
@@ -42,12 +46,87 @@ const owner = (path: string) => {
   return { uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 };
 };
 
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+
+/** Whether `uid` (no groups) can read `path`: every directory above it must let it through. */
+function readableBy(uid: number, path: string): boolean {
+  const args = [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "test", "-r", path];
+  return spawnSync("setpriv", args).status === 0;
+}
+
+/**
+ * The packages the CLI loads from node_modules to run the commands below from source under tsx:
+ * the runtime dependencies and tsx, with everything they depend on (installed ones only). The AWS
+ * SDK and the Kubernetes client are left out: only their adapters load them, and these tests use
+ * the file store.
+ */
+function packagesToCopy(): string[] {
+  const manifest = (name: string) =>
+    JSON.parse(readFileSync(join(REPO, "node_modules", name, "package.json"), "utf8")) as {
+      dependencies?: Record<string, string>;
+      optionalDependencies?: Record<string, string>;
+    };
+  const own = manifest("..") as { dependencies: Record<string, string> };
+  const wanted = [...Object.keys(own.dependencies), "tsx"].filter(
+    (name) => !/^@aws-sdk\/|^@smithy\/|^@kubernetes\//.test(name),
+  );
+  const found = new Set<string>();
+  while (wanted.length > 0) {
+    const name = wanted.pop()!;
+    if (found.has(name) || !existsSync(join(REPO, "node_modules", name, "package.json"))) continue;
+    found.add(name);
+    const m = manifest(name);
+    wanted.push(...Object.keys({ ...m.dependencies, ...m.optionalDependencies }));
+  }
+  return [...found];
+}
+
+/**
+ * `node` arguments that run the CLI as `uid`. In place when that uid can read the checkout; from a
+ * clone under a directory it cannot enter (a 0700 home, `mktemp -d`), the sources and the packages
+ * the CLI needs are copied to a directory it can read, made once per run.
+ */
+let cliArgsFor: readonly string[] | undefined;
+let copied: string | undefined;
+after(() => {
+  if (copied) rmSync(copied, { recursive: true, force: true });
+});
+function cliArgsAs(uid: number): readonly string[] {
+  if (cliArgsFor) return cliArgsFor;
+  const loader = fileURLToPath(TSX_LOADER);
+  if (readableBy(uid, CLI_BIN) && readableBy(uid, loader)) return (cliArgsFor = CLI_NODE_ARGS);
+  const copy = mkdtempSync(join(tmpdir(), "ftr-as-other-uid-"));
+  chmodSync(copy, 0o755);
+  for (const entry of ["package.json", "tsconfig.json", "src"]) {
+    cpSync(join(REPO, entry), join(copy, entry), { recursive: true });
+  }
+  for (const name of packagesToCopy()) {
+    cpSync(join(REPO, "node_modules", name), join(copy, "node_modules", name), {
+      recursive: true,
+      dereference: true,
+    });
+  }
+  spawnSync("chmod", ["-R", "a+rX", copy]);
+  copied = copy;
+  return (cliArgsFor = [
+    "--import",
+    // node_modules may be a link to another checkout's: the loader's path from node_modules on.
+    pathToFileURL(join(copy, loader.slice(loader.lastIndexOf("/node_modules/") + 1))).href,
+    join(copy, relative(REPO, CLI_BIN)),
+  ]);
+}
+
 /** Runs `ftr args` as uid/gid 12345 with no supplementary groups. */
 function ftrAs(uid: number, args: readonly string[], env: Record<string, string>, stdin = "") {
   const child = spawn(
     "setpriv",
-    [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", process.execPath, ...CLI_NODE_ARGS, ...args],
-    { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", ...env }, stdio: "pipe" },
+    [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", process.execPath, ...cliArgsAs(uid), ...args],
+    {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1", ...env },
+      stdio: "pipe",
+      // A working directory that uid can enter (the checkout's may not be).
+      cwd: tmpdir(),
+    },
   );
   child.stdin.end(stdin);
   let stdout = "";

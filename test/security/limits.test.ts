@@ -24,14 +24,12 @@ describe("security: size limits", () => {
 
   for (const command of ["validate", "plan", "status"]) {
     it(`${command} refuses a config over 1 MiB, naming the file and its size`, async () => {
-      const started = Date.now();
       const { code, stderr } = await runCli([command, "--config", "big.yaml"], {
         cwd: dir,
         env: { FASTLY_API_TOKEN: "limits-test-token-value-00000001" },
       });
       assert.equal(code, 2, stderr);
       assert.match(stderr, /big\.yaml: the file is 1,200,011 bytes, over the 1 MiB limit/);
-      assert.ok(Date.now() - started < 5_000);
     });
   }
 
