@@ -35,6 +35,7 @@ import { silentLogger, type Logger } from "../util/log.ts";
 import { redact } from "../util/redact.ts";
 import { createMonitorMetrics, type MonitorMetrics } from "./metrics.ts";
 import { collectStatus, type StatusReport } from "./status.ts";
+import { setLongTimeout, type LongTimer } from "../util/timer.ts";
 
 /** `/healthz` answers 200 while the last successful refresh is younger than this many intervals. */
 export const HEALTHY_INTERVALS = 3;
@@ -153,7 +154,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const deployedSeries = new Map<string, { tokenId: string; value: number }>();
 
   let inFlight: Promise<RefreshResult> | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   let closed = false;
   let lastOk: boolean | undefined;
   let lastSuccessAt: number | undefined; // performance.now() of the last success
@@ -325,7 +326,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   // Scheduled refreshes start at most once per interval, counted from the previous start.
   const schedule = (delay: number): void => {
     if (closed) return;
-    timer = setTimeout(() => {
+    timer = setLongTimeout(() => {
       const started = performance.now();
       void refresh().finally(() => schedule(Math.max(0, options.intervalMs - (performance.now() - started))));
     }, delay);
@@ -387,7 +388,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       closed = true;
-      if (timer) clearTimeout(timer);
+      timer?.clear();
       await inFlight?.catch(() => undefined);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

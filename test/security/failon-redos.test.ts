@@ -18,7 +18,10 @@ const PATTERN = 'err="(\\w+\\s?)*"$';
 const VERIFIER = fileURLToPath(new URL("../../src/adapters/kubernetes-logs/index.ts", import.meta.url));
 
 /** Runs the verifier in a child process, so a backtracking pattern is killed at the bound. */
-function verifyInChild(kubeconfig: string, deployment: string): Promise<{ code: number | null; out: string }> {
+function verifyInChild(
+  kubeconfig: string,
+  deployment: string,
+): Promise<{ code: number | null; out: string }> {
   const script = `
     const { createKubernetesLogsVerifier } = await import(${JSON.stringify(VERIFIER)});
     const verifier = createKubernetesLogsVerifier({

@@ -11,6 +11,7 @@ import { pollUntil, type Probe } from "../support/poll.ts";
 import type { OptionsOf } from "../support/config.ts";
 import { rolloutState } from "../support/rollout.ts";
 import { formatDuration } from "../../util/time.ts";
+import { timeoutSignal } from "../../util/timer.ts";
 import { redact, registerSecret } from "../../util/redact.ts";
 import { USER_AGENT } from "../../version.ts";
 import {
@@ -272,7 +273,7 @@ export function createArgoCdReloader(options: ArgoCdOptions, deps: AdapterDeps =
       if (value !== undefined && value !== "") url.searchParams.set(key, value);
     }
     const label = `${call.method} ${url.pathname}`;
-    const timeout = AbortSignal.timeout(call.timeoutMs ?? REQUEST_TIMEOUT_MS);
+    const timeout = timeoutSignal(call.timeoutMs ?? REQUEST_TIMEOUT_MS);
     let response: Response;
     let text: string;
     try {

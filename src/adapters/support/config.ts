@@ -33,6 +33,11 @@ function durationText(description: string, example: string): z.ZodString {
       error: (issue) =>
         `invalid duration ${JSON.stringify(issue.input)}: ${durationProblem(String(issue.input))}`,
     })
+    // In the grammar but longer than any date or timer holds (the regex alone lets it through).
+    .refine((text) => !DURATION_RE.test(text) || durationProblem(text) === undefined, {
+      error: (issue) =>
+        `invalid duration ${JSON.stringify(issue.input)}: ${durationProblem(String(issue.input))}`,
+    })
     .meta({ description, examples: [example] });
   durationSchemas.add(schema);
   return schema;

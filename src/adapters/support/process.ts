@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { CREDENTIAL_VARIABLES } from "../../util/credential-vars.ts";
 import { onHardExit } from "../../util/interrupt.ts";
+import { setLongTimeout } from "../../util/timer.ts";
 
 /**
  * Variables never passed on to commands: the superuser's credential and password belong to this
@@ -104,7 +105,8 @@ export function runCommand(spec: CommandSpec): Promise<CommandResult> {
     };
     // If this process must exit at once (a second signal), the command's group goes with it.
     const forgetGroup = onHardExit(() => killGroup("SIGKILL"));
-    const timer = setTimeout(() => {
+    // Any length: Node's own timer would fire after 1 ms for a timeout from 24.9 days on.
+    const timer = setLongTimeout(() => {
       timedOut = true;
       terminate();
     }, spec.timeoutMs);
@@ -135,7 +137,7 @@ export function runCommand(spec: CommandSpec): Promise<CommandResult> {
       if (settled || exit === undefined) return;
       settled = true;
       forgetGroup();
-      clearTimeout(timer);
+      timer.clear();
       clearTimeout(killTimer);
       clearTimeout(pipeTimer);
       spec.signal?.removeEventListener("abort", onAbort);
@@ -149,7 +151,7 @@ export function runCommand(spec: CommandSpec): Promise<CommandResult> {
       if (settled) return;
       settled = true;
       forgetGroup();
-      clearTimeout(timer);
+      timer.clear();
       spec.signal?.removeEventListener("abort", onAbort);
       reject(new CommandStartError(program, error.code, error));
     });
