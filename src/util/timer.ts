@@ -60,7 +60,10 @@ export function setLongTimeout(
 /** Waits `ms` (any length); rejects with the signal's reason as soon as `signal` aborts. */
 export function longSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const reason = (): unknown => signal?.reason ?? new DOMException("aborted", "AbortError");
+    const reason = (): Error => {
+      const given: unknown = signal?.reason;
+      return given instanceof Error ? given : new DOMException("aborted", "AbortError");
+    };
     if (signal?.aborted) {
       reject(reason());
       return;
