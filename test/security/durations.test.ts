@@ -71,7 +71,6 @@ describe("security: durations that no timer or date can hold", () => {
 
   it("an exec reload with timeout: 25d waits for its command rather than timing out at once", async () => {
     const reloader = createExecReloader({
-      type: "exec",
       command: [process.execPath, "-e", "setTimeout(() => {}, 300)"],
       timeoutMs: 25 * DAY,
     });
