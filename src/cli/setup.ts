@@ -8,13 +8,20 @@ import { createFastlyClient, type FastlyClient } from "../fastly/index.ts";
 import { isSecureOrLoopback } from "../util/http.ts";
 import { escapeControl } from "../util/escape.ts";
 import { registerSecret } from "../util/redact.ts";
+import { captureSecretVariables, secretVariableNames } from "../util/secret-env.ts";
 import { colours, println, UsageError, type CliIO } from "./io.ts";
 
-/** Load the config named by `--config`; a missing or invalid file is a ConfigError (exit 2). */
+/**
+ * Load the config named by `--config`; a missing or invalid file is a ConfigError (exit 2). The
+ * secrets it names by environment variable (`tokenEnv`, `webhookUrlEnv`, `signingSecretEnv`,
+ * `valueFromEnv`) leave the process environment at once, before any adapter or child process runs.
+ */
 export async function loadConfigOption(io: CliIO, path: string | undefined): Promise<LoadedConfig> {
   if (!path)
     throw new UsageError("--config is required: the path of the YAML config (see docs/configuration.md)");
-  return loadConfig(path.startsWith("/") ? path : `${io.cwd}/${path}`);
+  const loaded = await loadConfig(path.startsWith("/") ? path : `${io.cwd}/${path}`);
+  captureSecretVariables(secretVariableNames(loaded.config));
+  return loaded;
 }
 
 /** The runs that have printed the plain-http note: at most one a run. */

@@ -233,9 +233,9 @@ interface Call {
  * secret so no message can carry it. Redirects are never followed.
  */
 export function createArgoCdReloader(options: ArgoCdOptions, deps: AdapterDeps = {}): Reloader {
-  const { fetch: fetchImpl, clock } = resolveDeps(deps);
+  const { fetch: fetchImpl, clock, env } = resolveDeps(deps);
   const tokenEnv = options.tokenEnv ?? "ARGOCD_AUTH_TOKEN";
-  const token = process.env[tokenEnv]?.trim() ?? "";
+  const token = env[tokenEnv]?.trim() ?? "";
   if (token === "") {
     throw new AdapterSetupError(
       `argocd reloader for app ${options.app}: ${tokenEnv} is not set; set it to an Argo CD API token (argocd account generate-token --account <account>)`,

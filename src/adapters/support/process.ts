@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { CREDENTIAL_VARIABLES } from "../../util/credential-vars.ts";
+import { withheldVariables } from "../../util/secret-env.ts";
 import { onHardExit } from "../../util/interrupt.ts";
 import { setLongTimeout } from "../../util/timer.ts";
 
@@ -58,10 +59,14 @@ const PIPE_GRACE_MS = 500;
 // Between SIGTERM and SIGKILL on timeout.
 const KILL_GRACE_MS = 2000;
 
-/** The environment a command gets: ours, minus credentials, plus `extra`. */
+/**
+ * The environment a command gets: ours, minus the Fastly credentials and every secret variable the
+ * config names (`captureSecretVariables`), plus `extra`.
+ */
 export function commandEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of WITHHELD_ENV) delete env[name];
+  for (const name of withheldVariables()) delete env[name];
   return { ...env, ...extra };
 }
 

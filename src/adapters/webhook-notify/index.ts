@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from "node:crypto";
 import type { NotificationEvent, Notifier } from "../types.ts";
 import type { OptionsOf } from "../support/config.ts";
-import { resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { resolveDeps, resolveHeaders, type AdapterDeps } from "../support/deps.ts";
 import { postNotification } from "../support/webhook-post.ts";
 import { redact, registerSecret } from "../../util/redact.ts";
 import { USER_AGENT } from "../../version.ts";
@@ -18,9 +18,6 @@ export const SIGNATURE_HEADER = "X-Ftr-Signature";
 export const EVENT_HEADER = "X-Ftr-Event";
 /** Unique per delivery, so a receiver can drop a repeat. */
 export const DELIVERY_HEADER = "X-Ftr-Delivery";
-
-/** A header whose value is probably a credential, kept out of every message. */
-const CREDENTIAL_HEADER = /auth|token|key|secret|cookie/i;
 
 /**
  * The signature of one delivery: HMAC-SHA256 with `secret` over the timestamp, the delivery id, the
@@ -53,10 +50,7 @@ export function createWebhookNotifier(options: WebhookNotifierOptions, deps: Ada
     }
     registerSecret(secret);
   }
-  const headers = options.headers ?? {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (CREDENTIAL_HEADER.test(name)) registerSecret(value);
-  }
+  const headers = resolveHeaders(options.headers, env, `webhook ${new URL(options.url).host}`);
   const host = new URL(options.url).host;
   return {
     description: `webhook ${host}`,
