@@ -92,6 +92,15 @@ export function optionalClient(io: CliIO, loaded?: LoadedConfig): FastlyClient |
   });
 }
 
+/** Warn about the config's kubeconfigs (`insecure-skip-tls-verify`), like config warnings. */
+export async function printKubeconfigWarnings(io: CliIO, loaded: LoadedConfig): Promise<void> {
+  const { kubeconfigWarnings } = await import("../adapters/support/kubernetes.ts");
+  const c = colours(io.stderr, io.env);
+  for (const w of await kubeconfigWarnings(loaded.config.environments)) {
+    println(io.stderr, `${c.yellow("warning")} ${escapeControl(`${w.path}: ${w.message}`)}`);
+  }
+}
+
 // The demo runs several commands in one process; a warning about the same config says nothing new
 // the second time.
 const warned = new Set<string>();

@@ -2,6 +2,7 @@ import { systemClock, type Clock } from "./poll.ts";
 import { CREDENTIAL_HEADER, type HeaderValue } from "./config.ts";
 import { registerSecret } from "../../util/redact.ts";
 import { capturedVariables } from "../../util/secret-env.ts";
+import { netFetch } from "../../util/net.ts";
 
 /**
  * What adapter factories take besides their options: the clock and HTTP, injected so tests can
@@ -9,7 +10,7 @@ import { capturedVariables } from "../../util/secret-env.ts";
  * `AdapterContext`.
  */
 export interface AdapterDeps {
-  /** HTTP client; defaults to the global `fetch`. */
+  /** HTTP client; defaults to `netFetch` (proxies from the environment, loopback checked). */
   readonly fetch?: typeof fetch;
   /** Time and waits; defaults to `systemClock`. */
   readonly clock?: Clock;
@@ -35,8 +36,8 @@ export interface ResolvedDeps {
 /** Fills in the defaults of `deps`. */
 export function resolveDeps(deps: AdapterDeps = {}): ResolvedDeps {
   return {
-    // Bound late so a test that replaces globalThis.fetch after construction is still honoured.
-    fetch: deps.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+    // Through the proxy the environment names, a loopback name only to loopback (src/util/net.ts).
+    fetch: deps.fetch ?? netFetch,
     clock: deps.clock ?? systemClock,
     env: deps.env ?? { ...capturedVariables(), ...process.env },
   };

@@ -30,12 +30,13 @@ import {
   type CliIO,
 } from "../io.ts";
 import { escapeControl as x } from "../../util/escape.ts";
-import { loadConfigOption, printWarnings, requireClient } from "../setup.ts";
+import { loadConfigOption, printKubeconfigWarnings, printWarnings, requireClient } from "../setup.ts";
 
 /** `ftr plan`. */
 export async function plan(io: CliIO, opts: PlanOpts): Promise<number> {
   const loaded = await loadConfigOption(io, opts.config);
   printWarnings(io, loaded);
+  await printKubeconfigWarnings(io, loaded);
   const client = requireClient(io, loaded);
   const plan = await computePlan(loaded, client, opts, io.signal);
   if (opts.json) printJson(io, plan);

@@ -2,6 +2,7 @@
 import { dirname, resolve } from "node:path";
 import { formatIssues, parseConfig, readConfigText } from "../../config/parse.ts";
 import { escapeControl } from "../../util/escape.ts";
+import { kubeconfigWarnings } from "../../adapters/support/kubernetes.ts";
 import { TooLargeError } from "../../util/limits.ts";
 import type { ValidateOpts } from "../commands/validate.ts";
 import { colours, OsError, printJson, println, UsageError, type CliIO } from "../io.ts";
@@ -18,7 +19,10 @@ export async function validate(io: CliIO, opts: ValidateOpts): Promise<number> {
     // Exit 2 like every other config problem, in the same words as the OS errors.
     throw new UsageError(os?.message ?? `cannot read the config ${opts.config}: ${String(error)}`);
   }
-  const result = parseConfig(text, { baseDir: dirname(path), sourceName: opts.config });
+  const parsed = parseConfig(text, { baseDir: dirname(path), sourceName: opts.config });
+  // What the kubeconfigs the config names do with their clusters' certificates (read, not used).
+  const kubeWarnings = parsed.config ? await kubeconfigWarnings(parsed.config.environments) : [];
+  const result = { ...parsed, warnings: [...parsed.warnings, ...kubeWarnings] };
   if (opts.json) {
     printJson(io, {
       valid: result.errors.length === 0,
