@@ -129,7 +129,7 @@ export function createNetFetch(options: NetFetchOptions = {}): typeof fetch {
     ) => Promise<Response>;
     return call(input, { ...init, dispatcher: dispatcherFor(url) });
   };
-  return netFetch as typeof fetch;
+  return netFetch;
 }
 
 /** The `fetch` every client of ftr uses unless one is injected. */
