@@ -70,7 +70,9 @@ Examples:
 Credentials: FASTLY_API_TOKEN (a superuser's user token); the sudo password from a hidden
 prompt, --password-stdin or FASTLY_SUDO_PASSWORD, never from argv. FASTLY_API_ENDPOINT
 overrides the API base URL; it must be https:// unless it is loopback, or ${INSECURE_FLAG}
-(any command) allows plain http to another host. Exit codes: 0 done, 1 failed or refused by a
+(any command) allows plain http to another host. HTTPS_PROXY, HTTP_PROXY and NO_PROXY are
+honoured; trust a private CA with NODE_EXTRA_CA_CERTS (NODE_TLS_REJECT_UNAUTHORIZED=0 is
+refused unless ${INSECURE_FLAG} is given). Exit codes: 0 done, 1 failed or refused by a
 remote, 2 bad usage or config, 130/143 interrupted by SIGINT/SIGTERM
 (docs/operations.md).`,
     );
