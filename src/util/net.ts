@@ -17,7 +17,11 @@ import type { Agent as HttpAgent } from "node:http";
 import type { LookupAddress } from "node:dns";
 import type { TcpNetConnectOpts } from "node:net";
 import { getProxyForUrl } from "proxy-from-env";
-import { Agent, fetch as undiciFetch, ProxyAgent, type Dispatcher } from "undici";
+import type * as Undici from "undici";
+import type { Agent, Dispatcher, ProxyAgent } from "undici";
+
+/** undici, loaded on the first request: commands that send none (`validate`, `--help`) skip it. */
+let undici: Promise<typeof Undici> | undefined;
 
 /** Resolves a name to every address it has, as `dns.lookup(name, { all: true })` does. */
 export type Resolver = (hostname: string) => Promise<readonly LookupAddress[]>;
@@ -110,24 +114,25 @@ export function createNetFetch(options: NetFetchOptions = {}): typeof fetch {
   };
   let direct: Agent | undefined;
   const proxies = new Map<string, ProxyAgent>();
-  const dispatcherFor = (url: URL): Dispatcher => {
+  const dispatcherFor = (lib: typeof Undici, url: URL): Dispatcher => {
     const proxy = proxyFor(url);
-    if (proxy === undefined) return (direct ??= new Agent({ connect }));
+    if (proxy === undefined) return (direct ??= new lib.Agent({ connect }));
     let agent = proxies.get(proxy);
     if (agent === undefined) {
-      agent = new ProxyAgent({ uri: proxy, connect });
+      agent = new lib.ProxyAgent({ uri: proxy, connect });
       proxies.set(proxy, agent);
     }
     return agent;
   };
-  const netFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+  const netFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = new URL(typeof input === "string" || input instanceof URL ? input : input.url);
+    const lib = await (undici ??= import("undici"));
     // undici's own Request, Response and init types are the global ones by another name.
-    const call = undiciFetch as unknown as (
+    const call = lib.fetch as unknown as (
       input: string | URL | Request,
       init: Readonly<Record<string, unknown>>,
     ) => Promise<Response>;
-    return call(input, { ...init, dispatcher: dispatcherFor(url) });
+    return call(input, { ...init, dispatcher: dispatcherFor(lib, url) });
   };
   return netFetch;
 }
