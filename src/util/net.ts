@@ -126,7 +126,10 @@ export function createNetFetch(options: NetFetchOptions = {}): typeof fetch {
   };
   const netFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = new URL(typeof input === "string" || input instanceof URL ? input : input.url);
-    const lib = await (undici ??= import("undici"));
+    const lib = await (undici ??= import("undici").then(
+      // A bundle may give a CommonJS module's exports as `default` only.
+      (mod) => ("Agent" in mod ? mod : (mod as { default: typeof Undici }).default),
+    ));
     // undici's own Request, Response and init types are the global ones by another name.
     const call = lib.fetch as unknown as (
       input: string | URL | Request,
