@@ -70,7 +70,9 @@ Examples:
 Credentials: FASTLY_API_TOKEN (a superuser's user token); the sudo password from a hidden
 prompt, --password-stdin or FASTLY_SUDO_PASSWORD, never from argv. FASTLY_API_ENDPOINT
 overrides the API base URL; it must be https:// unless it is loopback, or ${INSECURE_FLAG}
-(any command) allows plain http to another host. Exit codes: 0 done, 1 failed or refused by a
+(any command) allows plain http to another host. HTTPS_PROXY, HTTP_PROXY and NO_PROXY are
+honoured; trust a private CA with NODE_EXTRA_CA_CERTS (NODE_TLS_REJECT_UNAUTHORIZED=0 is
+refused unless ${INSECURE_FLAG} is given). Exit codes: 0 done, 1 failed or refused by a
 remote, 2 bad usage or config, 130/143 interrupted by SIGINT/SIGTERM
 (docs/operations.md).`,
     );
@@ -91,6 +93,7 @@ remote, 2 bad usage or config, 130/143 interrupted by SIGINT/SIGTERM
   // Until a command says more (a rotation names its environment and step), the command's name.
   program.hook("preAction", (_program, action) => {
     if (io.activity) io.activity.current ??= action.name();
+    checkCertificateChecks(io, action.name());
   });
 
   try {
@@ -104,6 +107,32 @@ remote, 2 bad usage or config, 130/143 interrupted by SIGINT/SIGTERM
     if (stopped) return stopped.exitCode;
     return reportError(io, error, program.opts<{ debug?: boolean }>().debug === true);
   }
+}
+
+/** Commands that send credentials over the network (the emulator and the demo stay on loopback). */
+const NETWORK_COMMANDS = new Set(["plan", "rotate", "resume", "rollback", "status", "check", "serve"]);
+
+/** The runs that have printed the certificate-checks warning: at most one a run. */
+const warnedTls = new WeakSet<CliIO>();
+
+/**
+ * `NODE_TLS_REJECT_UNAUTHORIZED=0` turns certificate checks off for every connection of the process:
+ * `Fastly-Key`, the sudo password and every other credential would go to whoever intercepts the
+ * connection, with only Node's generic warning. ftr refuses (exit 2) unless the user accepts it with
+ * `--insecure-endpoint`, and then says so once. `validate` sends nothing and only warns.
+ */
+function checkCertificateChecks(io: CliIO, command: string): void {
+  if (io.env.NODE_TLS_REJECT_UNAUTHORIZED !== "0") return;
+  const what =
+    "NODE_TLS_REJECT_UNAUTHORIZED=0 turns off certificate checks for every connection: the Fastly token, the sudo password and every other credential would go to whoever intercepts them";
+  if (NETWORK_COMMANDS.has(command) && io.insecureEndpoint !== true) {
+    throw new UsageError(
+      `${what}; unset it (for a proxy or private CA of your network, give its certificate with NODE_EXTRA_CA_CERTS=/path/to/ca.pem), or pass ${INSECURE_FLAG} to accept the risk`,
+    );
+  }
+  if (warnedTls.has(io)) return;
+  warnedTls.add(io);
+  println(io.stderr, `${colours(io.stderr, io.env).yellow("warning")} ${what} (${INSECURE_FLAG})`);
 }
 
 /**

@@ -9,13 +9,20 @@ import { isSecureOrLoopback } from "../util/http.ts";
 import { escapeControl } from "../util/escape.ts";
 import { formatDuration } from "../util/time.ts";
 import { registerSecret } from "../util/redact.ts";
+import { captureSecretVariables, secretVariableNames } from "../util/secret-env.ts";
 import { colours, println, UsageError, type CliIO } from "./io.ts";
 
-/** Load the config named by `--config`; a missing or invalid file is a ConfigError (exit 2). */
+/**
+ * Load the config named by `--config`; a missing or invalid file is a ConfigError (exit 2). The
+ * secrets it names by environment variable (`tokenEnv`, `webhookUrlEnv`, `signingSecretEnv`,
+ * `valueFromEnv`) leave the process environment at once, before any adapter or child process runs.
+ */
 export async function loadConfigOption(io: CliIO, path: string | undefined): Promise<LoadedConfig> {
   if (!path)
     throw new UsageError("--config is required: the path of the YAML config (see docs/configuration.md)");
-  return loadConfig(path.startsWith("/") ? path : `${io.cwd}/${path}`);
+  const loaded = await loadConfig(path.startsWith("/") ? path : `${io.cwd}/${path}`);
+  captureSecretVariables(secretVariableNames(loaded.config));
+  return loaded;
 }
 
 /** The runs that have printed the plain-http note: at most one a run. */
@@ -101,6 +108,15 @@ export function warnClockSkew(io: CliIO, skewMs: number): void {
     io.stderr,
     `${colours(io.stderr, io.env).yellow("warning")} the Fastly API's clock is ${formatDuration(Math.round(Math.abs(skewMs) / 60_000) * 60_000)} ${skewMs > 0 ? "ahead of" : "behind"} this machine's: expiry is judged by the API's time; check this machine's clock (NTP)`,
   );
+}
+
+/** Warn about the config's kubeconfigs (`insecure-skip-tls-verify`), like config warnings. */
+export async function printKubeconfigWarnings(io: CliIO, loaded: LoadedConfig): Promise<void> {
+  const { kubeconfigWarnings } = await import("../adapters/support/kubernetes.ts");
+  const c = colours(io.stderr, io.env);
+  for (const w of await kubeconfigWarnings(loaded.config.environments)) {
+    println(io.stderr, `${c.yellow("warning")} ${escapeControl(`${w.path}: ${w.message}`)}`);
+  }
 }
 
 // The demo runs several commands in one process; a warning about the same config says nothing new

@@ -7,7 +7,10 @@ import {
   type FastlyErrorInit,
   FastlyNetworkError,
   FastlyNotFoundError,
+  FastlyNotLoopbackError,
   FastlyRedirectError,
+  FastlyTlsError,
+  UNTRUSTED_CERTIFICATE_CODES,
   FastlyResponseError,
   FastlyUnknownOutcomeError,
 } from "./errors.ts";
@@ -26,6 +29,7 @@ import {
 } from "./schemas.ts";
 import type { CreateAutomationTokenInput, FastlyClient, RateLimitInfo } from "./types.ts";
 import { formatTime } from "../util/time.ts";
+import { createNetFetch, netFetch, NotLoopbackError, type Resolver } from "../util/net.ts";
 import {
   BodyTooLargeError,
   DEFAULT_MAX_BODY_BYTES,
@@ -62,8 +66,13 @@ export interface FastlyClientOptions {
    * network unencrypted. Default false, and `createFastlyClient` throws for such an endpoint.
    */
   readonly allowInsecure?: boolean;
-  /** Injected fetch (tests); default the global one. */
+  /**
+   * Injected fetch (tests); default `netFetch`: through the proxy HTTPS_PROXY/HTTP_PROXY/NO_PROXY
+   * name, and to a loopback name (`*.localhost`) only when all its addresses are loopback.
+   */
   readonly fetch?: typeof fetch;
+  /** How host names are resolved (tests give a DNS answer); default the system's resolver. */
+  readonly resolve?: Resolver;
   /** Appended to the tool's own User-Agent. */
   readonly userAgent?: string;
   readonly retry?: RetryOptions;
@@ -122,6 +131,8 @@ interface NoAnswer {
   readonly reason: string;
   /** False only when the request certainly never reached the server, so even a create may be sent again. */
   readonly mayHaveArrived: boolean;
+  /** Why ftr itself refused the connection (a loopback name resolving elsewhere). */
+  readonly refusal?: string;
 }
 
 /** A 3xx, never followed. */
@@ -164,6 +175,8 @@ interface ClassifyContext {
   readonly maxDelayMs: number;
   /** The token and any other secret of the request, to keep out of errors. */
   readonly secrets: readonly string[];
+  /** The endpoint's host (and port), for messages about the connection. */
+  readonly host: string;
 }
 
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
@@ -203,7 +216,8 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
   const endpoint = (options.endpoint ?? DEFAULT_ENDPOINT).replace(/\/+$/, "");
   const allowInsecure = options.allowInsecure === true;
   checkEndpoint(endpoint, allowInsecure);
-  const doFetch = options.fetch ?? globalThis.fetch;
+  const doFetch =
+    options.fetch ?? (options.resolve ? createNetFetch({ resolve: options.resolve }) : netFetch);
   const baseDelayMs = options.retry?.baseDelayMs ?? 500;
   const maxDelayMs = options.retry?.maxDelayMs ?? 60_000;
   const timeoutMs = options.retry?.timeoutMs ?? 30_000;
@@ -228,7 +242,12 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
 
   async function send(spec: RequestSpec): Promise<Answer> {
     const request = httpRequest(spec, endpoint, token, userAgent);
-    const context: ClassifyContext = { now, maxDelayMs, secrets: [token, ...(spec.secrets ?? [])] };
+    const context: ClassifyContext = {
+      now,
+      maxDelayMs,
+      secrets: [token, ...(spec.secrets ?? [])],
+      host: new URL(endpoint).host,
+    };
     return withRetry(policy, async () => {
       // A stopped run sends nothing more; whatever an aborted exchange came to, it was stopped.
       throwIfAborted(signal);
@@ -508,8 +527,15 @@ function classify(spec: RequestSpec, exchange: Exchange, context: ClassifyContex
     };
   }
   if ("noAnswer" in exchange) {
-    const { reason, mayHaveArrived } = exchange.noAnswer;
+    const { reason, mayHaveArrived, code, refusal } = exchange.noAnswer;
     const details = errorDetails(spec, 0, context.secrets);
+    // Nothing was sent, and trying again meets the same certificate or the same address.
+    if (code !== undefined && UNTRUSTED_CERTIFICATE_CODES.has(code)) {
+      return { kind: "fail", error: new FastlyTlsError({ ...details, code, host: context.host }) };
+    }
+    if (refusal !== undefined) {
+      return { kind: "fail", error: new FastlyNotLoopbackError({ ...details, reason: refusal }) };
+    }
     if (!spec.idempotent && mayHaveArrived) {
       // The cause keeps only the reason: undici's errors can carry request details.
       return {
@@ -727,7 +753,21 @@ function noAnswer(error: unknown): NoAnswer {
   const code = errorCode(error);
   const timedOut = error instanceof Error && error.name === "TimeoutError";
   const reason = timedOut ? "timed out" : (code ?? (error instanceof Error ? error.message : String(error)));
-  return { code, reason, mayHaveArrived: code === undefined || !NOT_SENT_CODES.has(code) };
+  const refused = causeOf(error, NotLoopbackError);
+  const notSent =
+    code !== undefined &&
+    (NOT_SENT_CODES.has(code) || UNTRUSTED_CERTIFICATE_CODES.has(code) || refused !== undefined);
+  return { code, reason, mayHaveArrived: !notSent, ...(refused ? { refusal: refused.message } : {}) };
+}
+
+/** The first error of class `type` on `error`'s cause chain. */
+function causeOf<T extends Error>(error: unknown, type: abstract new (...args: never[]) => T): T | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
+    if (current instanceof type) return current;
+    current = "cause" in current ? current.cause : undefined;
+  }
+  return undefined;
 }
 
 /** The first string `code` on an error or along its `cause` chain. */

@@ -133,6 +133,47 @@ export class FastlyNetworkError extends FastlyApiError {
   }
 }
 
+/** The codes of a TLS handshake that failed because the server's certificate was not trusted. */
+export const UNTRUSTED_CERTIFICATE_CODES: ReadonlySet<string> = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_UNTRUSTED",
+  "CERT_REVOKED",
+  "CERT_SIGNATURE_FAILURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/**
+ * The server's certificate was not trusted: an intercepting proxy, a private CA, or an attacker.
+ * Not retried: the next attempt meets the same certificate.
+ */
+export class FastlyTlsError extends FastlyApiError {
+  override readonly name = "FastlyTlsError";
+  /** The TLS error code, e.g. SELF_SIGNED_CERT_IN_CHAIN. */
+  readonly code: string;
+  constructor(init: Omit<FastlyErrorInit, "status"> & { code: string; host: string }) {
+    super(
+      { ...init, status: 0 },
+      `the certificate of ${init.host} is not trusted (${init.code})`,
+      "If a proxy or a private CA of your network signs it, give that CA's certificate with NODE_EXTRA_CA_CERTS=/path/to/ca.pem; otherwise the connection may be intercepted: do not send credentials through it",
+    );
+    this.code = init.code;
+  }
+}
+
+/** The endpoint's name says loopback but resolves elsewhere: refused before connecting. */
+export class FastlyNotLoopbackError extends FastlyApiError {
+  override readonly name = "FastlyNotLoopbackError";
+  constructor(init: Omit<FastlyErrorInit, "status"> & { reason: string }) {
+    super({ ...init, status: 0 }, `refused to connect: ${init.reason}`);
+  }
+}
+
 /**
  * A write that may or may not have happened: the request was sent and then the answer was lost.
  * It is never repeated blindly; the caller must look for its effect (for a create: list tokens by name).

@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { createSecretStore } from "../adapters/registry.ts";
 import { writeOnlyReason } from "../adapters/support/store.ts";
@@ -38,11 +38,46 @@ import type { UnfinishedRun } from "../plan/plan.ts";
 import { withUnfinished } from "./unfinished.ts";
 import { silentLogger, type Logger } from "../util/log.ts";
 import { redact } from "../util/redact.ts";
+import { replaceControl } from "../util/escape.ts";
 import { createMonitorMetrics, type MonitorMetrics } from "./metrics.ts";
 import { collectStatus, type StatusReport } from "./status.ts";
+import { setLongTimeout, type LongTimer } from "../util/timer.ts";
 
 /** `/healthz` answers 200 while the last successful refresh is younger than this many intervals. */
 export const HEALTHY_INTERVALS = 3;
+
+/**
+ * What one client may hold of the exporter. Scrapers and probes make a request or two at a time;
+ * these bound what anyone else can: a client that opens hundreds of connections and sends half a
+ * request on each cannot exhaust the process's file descriptors (the refresh failing with EMFILE)
+ * nor keep `/healthz` from the kubelet.
+ */
+export interface ServeLimits {
+  /** Connections held at once, all clients together; more are closed at once. */
+  readonly maxConnections: number;
+  /** Connections held at once from one remote address; more are closed at once. */
+  readonly maxConnectionsPerAddress: number;
+  /** A request's headers must have arrived within this long (ms), or the connection is closed. */
+  readonly headersTimeoutMs: number;
+  /** A whole request must have arrived within this long (ms). */
+  readonly requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long (ms). */
+  readonly keepAliveTimeoutMs: number;
+  /** Largest header section (bytes) and most header lines a request may have. */
+  readonly maxHeaderBytes: number;
+  readonly maxHeadersCount: number;
+}
+
+/** The limits `ftr serve` runs with. */
+export const DEFAULT_SERVE_LIMITS: ServeLimits = {
+  maxConnections: 256,
+  maxConnectionsPerAddress: 32,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxHeaderBytes: 8 * 1024,
+  maxHeadersCount: 50,
+};
 
 /** Thrown for a `--listen` value that is not `HOST:PORT` or `:PORT`. */
 export class ListenAddressError extends Error {
@@ -84,6 +119,8 @@ export interface ServeOptions {
   readonly allowInsecure?: boolean;
   /** Refresh failures and recoveries are logged here; default silent. */
   readonly log?: Logger;
+  /** Connection and header limits; default `DEFAULT_SERVE_LIMITS`. */
+  readonly limits?: Partial<ServeLimits>;
   /**
    * Told once per token per warning window when a managed token enters its environment's
    * `rotateBefore` window (remembered in the state directory across restarts). Default: none.
@@ -159,7 +196,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const deployedSeries = new Map<string, { tokenId: string; value: number }>();
 
   let inFlight: Promise<RefreshResult> | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   let closed = false;
   let lastOk: boolean | undefined;
   let lastSuccessAt: number | undefined; // performance.now() of the last success
@@ -234,11 +271,17 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     metrics.info.reset();
     metrics.finding.reset();
     for (const t of report.tokens) {
-      const labels = { token_id: t.id, name: t.name, environment: t.environment ?? "" };
+      // Names come from whoever may name a token: no ESC, CR, C1 or bidi control reaches /metrics.
+      const labels = {
+        token_id: replaceControl(t.id),
+        name: replaceControl(t.name),
+        environment: replaceControl(t.environment ?? ""),
+      };
       for (const f of t.findings) metrics.finding.set({ ...labels, code: f.code, severity: f.severity }, 1);
       if (t.expiresAt) metrics.expiry.set(labels, Date.parse(t.expiresAt) / 1000);
       if (t.lastUsed) metrics.lastUsed.set(labels, Date.parse(t.lastUsed.at) / 1000);
-      metrics.info.set({ ...labels, role: t.role, scopes: t.scopes.join(" ") }, 1);
+      const info = { role: replaceControl(t.role), scopes: replaceControl(t.scopes.join(" ")) };
+      metrics.info.set({ ...labels, ...info }, 1);
     }
     for (const env of report.environments) {
       const d = env.deployed;
@@ -261,7 +304,10 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     }
     metrics.deployed.reset();
     for (const [environment, s] of deployedSeries) {
-      metrics.deployed.set({ environment, token_id: s.tokenId }, s.value);
+      metrics.deployed.set(
+        { environment: replaceControl(environment), token_id: replaceControl(s.tokenId) },
+        s.value,
+      );
     }
     return problems;
   };
@@ -270,19 +316,20 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     if (journal === undefined) return [];
     metrics.lastRotation.reset();
     for (const r of lastRotationsOf(journal)) {
-      metrics.lastRotation.set({ environment: r.environment, result: r.outcome }, Date.parse(r.at) / 1000);
+      const labels = { environment: replaceControl(r.environment), result: replaceControl(r.outcome) };
+      metrics.lastRotation.set(labels, Date.parse(r.at) / 1000);
     }
     metrics.awaitingApproval.reset();
     for (const a of awaitingApprovalOf(journal)) {
-      metrics.awaitingApproval.set({ environment: a.environment }, Date.parse(a.at) / 1000);
+      metrics.awaitingApproval.set({ environment: replaceControl(a.environment) }, Date.parse(a.at) / 1000);
     }
     metrics.unfinished.reset();
     for (const run of unfinished) {
       metrics.unfinished.set(
         {
-          environment: run.environment,
-          run_id: run.runId,
-          step: run.step,
+          environment: replaceControl(run.environment),
+          run_id: replaceControl(run.runId),
+          step: replaceControl(run.step),
           running: String(run.running === true),
         },
         Date.parse(run.at) / 1000,
@@ -388,7 +435,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   // Scheduled refreshes start at most once per interval, counted from the previous start.
   const schedule = (delay: number): void => {
     if (closed) return;
-    timer = setTimeout(() => {
+    timer = setLongTimeout(() => {
       const started = performance.now();
       void refresh().finally(() => schedule(Math.max(0, options.intervalMs - (performance.now() - started))));
     }, delay);
@@ -434,7 +481,53 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   };
 
   const { host, port } = parseListen(options.listen);
-  const server = createServer(handle);
+  const limits: ServeLimits = { ...DEFAULT_SERVE_LIMITS, ...options.limits };
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      // How often the two timeouts above are checked: often enough to hold them within a second.
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    },
+    handle,
+  );
+  server.maxConnections = limits.maxConnections;
+  server.maxHeadersCount = limits.maxHeadersCount;
+  const perAddress = new Map<string, number>();
+  // Node's own headersTimeout did not close a connection holding half a header section: each
+  // connection gets a deadline for its next request's headers, cleared when they are complete.
+  const headerDeadlines = new WeakMap<Socket, NodeJS.Timeout>();
+  const awaitHeaders = (socket: Socket): void => {
+    clearTimeout(headerDeadlines.get(socket));
+    const timer = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
+    timer.unref();
+    headerDeadlines.set(socket, timer);
+  };
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    clearTimeout(headerDeadlines.get(req.socket));
+    // A kept-alive connection waits for the next request's headers under the same deadline.
+    res.once("finish", () => {
+      if (!req.socket.destroyed) awaitHeaders(req.socket);
+    });
+  });
+  server.on("connection", (socket: Socket) => {
+    const address = socket.remoteAddress ?? "";
+    const held = (perAddress.get(address) ?? 0) + 1;
+    if (held > limits.maxConnectionsPerAddress) {
+      socket.destroy();
+      return;
+    }
+    perAddress.set(address, held);
+    awaitHeaders(socket);
+    socket.once("close", () => {
+      clearTimeout(headerDeadlines.get(socket));
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) perAddress.delete(address);
+      else perAddress.set(address, left);
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -450,7 +543,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       closed = true;
-      if (timer) clearTimeout(timer);
+      timer?.clear();
       await inFlight?.catch(() => undefined);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -27,6 +27,15 @@ export function escapeControl(text: string): string {
   });
 }
 
+/**
+ * `text` with every control character (as `escapeControl` sees them) replaced by U+FFFD, the
+ * replacement character: for Prometheus label values, which the exposition format would carry
+ * raw to whoever reads `/metrics` on a terminal (`curl`), and whose escapes would change the value.
+ */
+export function replaceControl(text: string): string {
+  return text.replace(UNSAFE, "\ufffd");
+}
+
 /** `escapeControl` for each line of `text`, keeping its line breaks (messages that are several lines on purpose). */
 export function escapeControlLines(text: string): string {
   return text.split("\n").map(escapeControl).join("\n");

@@ -42,8 +42,9 @@ export interface NotifyReceiver {
 }
 
 /**
- * Verifies a delivery as a receiver should: HMAC-SHA256 of `<timestamp>.<body>` with the shared
- * secret, compared in constant time, and a timestamp no more than five minutes from now.
+ * Verifies a delivery as a receiver should: HMAC-SHA256 of `<timestamp>.<delivery>.<event>.<body>`
+ * with the shared secret, compared in constant time, and a timestamp no more than five minutes from
+ * now.
  */
 export function verifySignature(
   secret: string,
@@ -53,9 +54,13 @@ export function verifySignature(
 ): boolean {
   const timestamp = headers["x-ftr-timestamp"];
   const signature = headers["x-ftr-signature"];
+  const delivery = headers["x-ftr-delivery"];
+  const event = headers["x-ftr-event"];
   if (typeof timestamp !== "string" || typeof signature !== "string") return false;
+  if (typeof delivery !== "string" || typeof event !== "string") return false;
   if (!/^\d+$/.test(timestamp) || Math.abs(nowSeconds - Number(timestamp)) > 300) return false;
-  const expected = `sha256=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
+  const signed = `${timestamp}.${delivery}.${event}.${body}`;
+  const expected = `sha256=${createHmac("sha256", secret).update(signed).digest("hex")}`;
   const a = Buffer.from(signature);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);

@@ -11,6 +11,7 @@ import { pollUntil, type Probe } from "../support/poll.ts";
 import type { OptionsOf } from "../support/config.ts";
 import { rolloutState } from "../support/rollout.ts";
 import { formatDuration } from "../../util/time.ts";
+import { timeoutSignal } from "../../util/timer.ts";
 import { redact, registerSecret } from "../../util/redact.ts";
 import { USER_AGENT } from "../../version.ts";
 import {
@@ -232,9 +233,9 @@ interface Call {
  * secret so no message can carry it. Redirects are never followed.
  */
 export function createArgoCdReloader(options: ArgoCdOptions, deps: AdapterDeps = {}): Reloader {
-  const { fetch: fetchImpl, clock } = resolveDeps(deps);
+  const { fetch: fetchImpl, clock, env } = resolveDeps(deps);
   const tokenEnv = options.tokenEnv ?? "ARGOCD_AUTH_TOKEN";
-  const token = process.env[tokenEnv]?.trim() ?? "";
+  const token = env[tokenEnv]?.trim() ?? "";
   if (token === "") {
     throw new AdapterSetupError(
       `argocd reloader for app ${options.app}: ${tokenEnv} is not set; set it to an Argo CD API token (argocd account generate-token --account <account>)`,
@@ -272,7 +273,7 @@ export function createArgoCdReloader(options: ArgoCdOptions, deps: AdapterDeps =
       if (value !== undefined && value !== "") url.searchParams.set(key, value);
     }
     const label = `${call.method} ${url.pathname}`;
-    const timeout = AbortSignal.timeout(call.timeoutMs ?? REQUEST_TIMEOUT_MS);
+    const timeout = timeoutSignal(call.timeoutMs ?? REQUEST_TIMEOUT_MS);
     let response: Response;
     let text: string;
     try {

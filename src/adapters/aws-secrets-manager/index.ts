@@ -7,6 +7,8 @@ import {
   type SecretsManagerClientConfig,
 } from "@aws-sdk/client-secrets-manager";
 import { NodeHttpHandler, type NodeHttpHandlerOptions } from "@smithy/node-http-handler";
+import type { Agent as HttpsAgent } from "node:https";
+import { proxyAgentFor } from "../../util/net.ts";
 import { createHash } from "node:crypto";
 import { pipeline, Transform, type Readable } from "node:stream";
 import { BodyTooLargeError } from "../../util/http.ts";
@@ -72,7 +74,7 @@ type Versions = Readonly<Record<string, readonly string[]>>;
 class CappedHttpHandler extends NodeHttpHandler {
   readonly #limit: number;
 
-  constructor(options: NodeHttpHandlerOptions, limit: number) {
+  constructor(options: NodeHttpHandlerOptions | (() => Promise<NodeHttpHandlerOptions>), limit: number) {
     super(options);
     this.#limit = limit;
   }
@@ -125,10 +127,20 @@ export function createAwsSecretsManagerStore(
     ...(region ? { region } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.profile ? { profile: options.profile } : {}),
-    requestHandler: new CappedHttpHandler(
-      { connectionTimeout: 5_000, requestTimeout: 30_000 },
-      MAX_AWS_RESPONSE_BYTES,
-    ),
+    requestHandler: new CappedHttpHandler(async () => {
+      // The SDK honours no proxy variable itself: the agent does, decided as for every client.
+      const endpoint =
+        options.endpoint ??
+        `https://secretsmanager.${region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1"}.amazonaws.com`;
+      const agent = await proxyAgentFor(endpoint);
+      const agents =
+        agent === undefined
+          ? {}
+          : new URL(endpoint).protocol === "https:"
+            ? { httpsAgent: agent as HttpsAgent }
+            : { httpAgent: agent };
+      return { connectionTimeout: 5_000, requestTimeout: 30_000, ...agents };
+    }, MAX_AWS_RESPONSE_BYTES),
     ...options.clientConfig,
   });
   const secretId = options.secretId;

@@ -12,6 +12,7 @@ import {
 import type { OptionsOf } from "../support/config.ts";
 import { formatDuration } from "../../util/time.ts";
 import { redact } from "../../util/redact.ts";
+import { compileNamePattern } from "../../util/pattern.ts";
 import type { KubernetesLogsConfig } from "./schema.ts";
 
 /** Options of the `kubernetes-logs` verifier (already validated; durations in ms). */
@@ -72,7 +73,8 @@ export function createKubernetesLogsVerifier(
 ): Verifier {
   const { clock } = resolveDeps(deps);
   const interval = options.intervalMs ?? 2000;
-  const patterns = options.failOn.map((p) => ({ source: p, re: new RegExp(p) }));
+  // RE2 (linear time): a crafted log line cannot make a pattern backtrack and block the event loop.
+  const patterns = options.failOn.map((p) => ({ source: p, re: compileNamePattern(p) }));
   const target = options.deployment
     ? `deployment ${options.namespace}/${options.deployment}`
     : `pods ${options.selector ?? ""} in ${options.namespace}`;

@@ -1,5 +1,6 @@
 /** `verify: - { type: kubernetes-logs }`: the config as written, and the verifier's Options. */
 import { z } from "zod";
+import { namePatternProblem } from "../../util/pattern.ts";
 import {
   checkInterval,
   defined,
@@ -16,15 +17,6 @@ import {
  * or 403 from the real-time API (pkg/rt/subscriber.go), and the status code of any refused call.
  */
 export const FASTLY_EXPORTER_FAIL_ON = ["token may be invalid", "status_code=40[13]\\b"] as const;
-
-function regexProblem(pattern: string): string | undefined {
-  try {
-    new RegExp(pattern);
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message.replace(/^Invalid regular expression: /, "") : "invalid";
-  }
-}
 
 /** The `kubernetes-logs` verify step: the new pods log nothing alarming once Ready. */
 export function kubernetesLogsSchema(ctx: ConfigContext) {
@@ -60,18 +52,18 @@ export function kubernetesLogsSchema(ctx: ConfigContext) {
             .string()
             .min(1, { error: "an empty pattern matches every line; remove it" })
             .superRefine((p, issues) => {
-              const problem = regexProblem(p);
-              if (problem) {
+              const problem = namePatternProblem(p);
+              if (problem !== undefined) {
                 issues.addIssue({
                   code: "custom",
-                  message: `not a valid regular expression (${problem}); fix it, or escape special characters with \\`,
+                  message: `not a valid regular expression (${problem}): failOn patterns use RE2 syntax, like nameMatches, which has no backreferences or lookaround, so matching cannot hang; fix it, or escape special characters with \\`,
                 });
               }
             }),
         )
         .min(1, { error: "failOn is empty; give at least one pattern, or remove failOn for the default" })
         .meta({
-          description: `JavaScript regular expressions; a log line matching any of them fails the check. Default: fastly-exporter's authentication and permission errors (${FASTLY_EXPORTER_FAIL_ON.map((p) => `\`${p}\``).join(", ")}).`,
+          description: `Regular expressions in RE2 syntax (as nameMatches; no backreferences or lookaround); a log line matching any of them fails the check. Default: fastly-exporter's authentication and permission errors (${FASTLY_EXPORTER_FAIL_ON.map((p) => `\`${p}\``).join(", ")}).`,
           examples: [["token may be invalid", "status_code=40[13]\\b"]],
         })
         .default([...FASTLY_EXPORTER_FAIL_ON]),

@@ -1,5 +1,5 @@
 import type { Verifier, VerifyContext, VerifyResult } from "../types.ts";
-import { errorMessage, resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { errorMessage, resolveDeps, resolveHeaders, type AdapterDeps } from "../support/deps.ts";
 import { formatDuration } from "../../util/time.ts";
 import type { PrometheusConfig } from "./schema.ts";
 import type { OptionsOf } from "../support/config.ts";
@@ -139,12 +139,13 @@ export function createPrometheusVerifier(
   options: PrometheusVerifierOptions,
   deps: AdapterDeps = {},
 ): Verifier {
-  const { fetch: fetchImpl, clock } = resolveDeps(deps);
+  const { fetch: fetchImpl, clock, env } = resolveDeps(deps);
+  const headers = resolveHeaders(options.headers, env, `prometheus verifier ${options.url}`);
   const metric = options.metric ?? DEFAULT_METRIC;
   const label = options.tokenIdLabel ?? DEFAULT_LABEL;
   const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
   const requestOptions = (signal: AbortSignal | undefined) => ({
-    ...(options.headers === undefined ? {} : { headers: options.headers }),
+    headers,
     ...(signal === undefined ? {} : { signal }),
   });
 

@@ -1,7 +1,15 @@
 /** `verify: - { type: prometheus }`: the config as written, and the verifier's Options. */
 import { z } from "zod";
 import { isSecureOrLoopback } from "../../util/http.ts";
-import { checkInterval, defined, duration, intervalField, type ConfigContext } from "../support/config.ts";
+import {
+  checkInterval,
+  defined,
+  duration,
+  headerValue,
+  intervalField,
+  warnLiteralCredentials,
+  type ConfigContext,
+} from "../support/config.ts";
 
 /** Metric and label name grammars from the Prometheus data model. */
 const METRIC_NAME_PATTERN = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -45,11 +53,13 @@ export function prometheusSchema(ctx: ConfigContext) {
         })
         .default(false),
       headers: z
-        .record(z.string(), z.string())
+        .record(z.string(), headerValue)
         .meta({
           description:
-            "Extra HTTP headers for Prometheus queries, e.g. Authorization for a protected server.",
-          examples: [{ "X-Scope-OrgID": "monitoring" }],
+            "Extra HTTP headers for Prometheus queries, e.g. Authorization for a protected server: a value, or { valueFromEnv: NAME } to read it from the environment (credentials belong there).",
+          examples: [
+            { "X-Scope-OrgID": "monitoring", Authorization: { valueFromEnv: "PROMETHEUS_AUTHORIZATION" } },
+          ],
         })
         .default({}),
       timeout: duration("Give up after this long.", "2m"),
@@ -62,6 +72,7 @@ export function prometheusSchema(ctx: ConfigContext) {
     .transform(({ type, url, query, timeout, interval, ...rest }, issues) => {
       const step = { timeoutMs: timeout, intervalMs: interval };
       checkInterval(issues, step, " so the check can be retried");
+      warnLiteralCredentials(ctx, { headers: rest.headers, urls: { url } });
       // Headers are credentials (a bearer token, basic auth): say so when they would cross the network in clear.
       if (Object.keys(rest.headers ?? {}).length > 0 && !isSecureOrLoopback(url)) {
         ctx.warn(

@@ -33,6 +33,11 @@ function durationText(description: string, example: string): z.ZodString {
       error: (issue) =>
         `invalid duration ${JSON.stringify(issue.input)}: ${durationProblem(String(issue.input))}`,
     })
+    // In the grammar but longer than any date or timer holds (the regex alone lets it through).
+    .refine((text) => !DURATION_RE.test(text) || durationProblem(text) === undefined, {
+      error: (issue) =>
+        `invalid duration ${JSON.stringify(issue.input)}: ${durationProblem(String(issue.input))}`,
+    })
     .meta({ description, examples: [example] });
   durationSchemas.add(schema);
   return schema;
@@ -180,3 +185,56 @@ export function defined<T extends Record<string, unknown>>(
 export type OptionsOf<Config, K extends keyof Config = never> = Omit<Config, "type" | K> & {
   readonly [P in K]?: Config[P];
 };
+
+/** A variable name as a POSIX shell accepts it. */
+export const ENV_VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A header whose value is probably a credential. */
+export const CREDENTIAL_HEADER = /auth|token|key|secret|cookie|password/i;
+
+/** One header's value: written in the config, or `{ valueFromEnv: NAME }`, read from that variable. */
+export type HeaderValue = string | { readonly valueFromEnv: string };
+
+/** A header value as the config writes it: text, or `{ valueFromEnv: NAME }`. */
+export const headerValue = z.union([
+  z.string(),
+  z.strictObject({
+    valueFromEnv: z
+      .string()
+      .regex(ENV_VARIABLE_NAME, { error: "not an environment variable name; e.g. PROMETHEUS_TOKEN" })
+      .meta({
+        description:
+          "Read the value from this environment variable when the step is made (kept out of the config, and from every command ftr runs).",
+      }),
+  }),
+]);
+
+/**
+ * Warns about credentials written literally in the config: a header whose name says it is one
+ * (Authorization, a token, a key, a cookie) with a text value, and a URL with a password in it.
+ * Anyone who can read the config, its repository or a support bundle then has them.
+ */
+export function warnLiteralCredentials(
+  ctx: ConfigContext,
+  step: {
+    readonly headers?: Readonly<Record<string, HeaderValue>>;
+    readonly urls?: Readonly<Record<string, string>>;
+  },
+): void {
+  for (const [name, value] of Object.entries(step.headers ?? {})) {
+    if (typeof value === "string" && CREDENTIAL_HEADER.test(name) && value !== "") {
+      ctx.warn(
+        ["headers", name],
+        `a credential is written in the config; read it from the environment instead: ${name}: { valueFromEnv: <VARIABLE> }`,
+      );
+    }
+  }
+  for (const [key, url] of Object.entries(step.urls ?? {})) {
+    if (URL.canParse(url) && new URL(url).password !== "") {
+      ctx.warn(
+        [key],
+        "the URL holds a password; anyone who can read the config has it: take it out of the URL",
+      );
+    }
+  }
+}

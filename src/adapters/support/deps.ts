@@ -1,4 +1,8 @@
 import { systemClock, type Clock } from "./poll.ts";
+import { CREDENTIAL_HEADER, type HeaderValue } from "./config.ts";
+import { registerSecret } from "../../util/redact.ts";
+import { capturedVariables } from "../../util/secret-env.ts";
+import { netFetch } from "../../util/net.ts";
 
 /**
  * What adapter factories take besides their options: the clock and HTTP, injected so tests can
@@ -6,7 +10,7 @@ import { systemClock, type Clock } from "./poll.ts";
  * `AdapterContext`.
  */
 export interface AdapterDeps {
-  /** HTTP client; defaults to the global `fetch`. */
+  /** HTTP client; defaults to `netFetch` (proxies from the environment, loopback checked). */
   readonly fetch?: typeof fetch;
   /** Time and waits; defaults to `systemClock`. */
   readonly clock?: Clock;
@@ -15,7 +19,10 @@ export interface AdapterDeps {
    * as `abortSignal`; others stop waiting when it aborts).
    */
   readonly signal?: AbortSignal;
-  /** Environment variables secrets are read from (`…Env` options); defaults to `process.env`. */
+  /**
+   * Environment variables secrets are read from (`…Env` options, `valueFromEnv`); defaults to
+   * `process.env` with the variables the CLI took out of it at start (`captureSecretVariables`).
+   */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -29,10 +36,10 @@ export interface ResolvedDeps {
 /** Fills in the defaults of `deps`. */
 export function resolveDeps(deps: AdapterDeps = {}): ResolvedDeps {
   return {
-    // Bound late so a test that replaces globalThis.fetch after construction is still honoured.
-    fetch: deps.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+    // Through the proxy the environment names, a loopback name only to loopback (src/util/net.ts).
+    fetch: deps.fetch ?? netFetch,
     clock: deps.clock ?? systemClock,
-    env: deps.env ?? process.env,
+    env: deps.env ?? { ...capturedVariables(), ...process.env },
   };
 }
 
@@ -75,4 +82,33 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefine
       },
     );
   });
+}
+
+/**
+ * Header values as sent: each `{ valueFromEnv: NAME }` read from `env` (and registered as a secret),
+ * each credential-like header's written value registered too. `what` names the step in the error
+ * for a variable that is not set.
+ */
+export function resolveHeaders(
+  headers: Readonly<Record<string, HeaderValue>> | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+  what: string,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (typeof value === "string") {
+      if (CREDENTIAL_HEADER.test(name)) registerSecret(value);
+      out[name] = value;
+      continue;
+    }
+    const read = env[value.valueFromEnv];
+    if (read === undefined || read === "") {
+      throw new AdapterSetupError(
+        `${what}: header ${name} is read from ${value.valueFromEnv} (valueFromEnv), which is not set; export it, or remove the header`,
+      );
+    }
+    registerSecret(read);
+    out[name] = read;
+  }
+  return out;
 }

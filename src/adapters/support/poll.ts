@@ -4,6 +4,8 @@
  * and every wait ends early when the run's signal aborts.
  */
 
+import { setLongTimeout } from "../../util/timer.ts";
+
 /** Where time comes from. Injected wherever time passes, so tests can run it fast. */
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -12,7 +14,7 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** The machine's clock and timers. */
+/** The machine's clock and timers; a wait of any length (beyond Node's 24.9-day timers) is whole. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>
@@ -22,10 +24,10 @@ export const systemClock: Clock = {
         return;
       }
       const onAbort = (): void => {
-        clearTimeout(timer);
+        timer.clear();
         reject(abortError(signal));
       };
-      const timer = setTimeout(() => {
+      const timer = setLongTimeout(() => {
         signal?.removeEventListener("abort", onAbort);
         resolve();
       }, ms);

@@ -1,6 +1,8 @@
 import { spawn } from "node:child_process";
 import { CREDENTIAL_VARIABLES } from "../../util/credential-vars.ts";
+import { withheldVariables } from "../../util/secret-env.ts";
 import { onHardExit } from "../../util/interrupt.ts";
+import { setLongTimeout } from "../../util/timer.ts";
 
 /**
  * Variables never passed on to commands: the superuser's credential and password belong to this
@@ -57,10 +59,14 @@ const PIPE_GRACE_MS = 500;
 // Between SIGTERM and SIGKILL on timeout.
 const KILL_GRACE_MS = 2000;
 
-/** The environment a command gets: ours, minus credentials, plus `extra`. */
+/**
+ * The environment a command gets: ours, minus the Fastly credentials and every secret variable the
+ * config names (`captureSecretVariables`), plus `extra`.
+ */
 export function commandEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of WITHHELD_ENV) delete env[name];
+  for (const name of withheldVariables()) delete env[name];
   return { ...env, ...extra };
 }
 
@@ -104,7 +110,8 @@ export function runCommand(spec: CommandSpec): Promise<CommandResult> {
     };
     // If this process must exit at once (a second signal), the command's group goes with it.
     const forgetGroup = onHardExit(() => killGroup("SIGKILL"));
-    const timer = setTimeout(() => {
+    // Any length: Node's own timer would fire after 1 ms for a timeout from 24.9 days on.
+    const timer = setLongTimeout(() => {
       timedOut = true;
       terminate();
     }, spec.timeoutMs);
@@ -135,7 +142,7 @@ export function runCommand(spec: CommandSpec): Promise<CommandResult> {
       if (settled || exit === undefined) return;
       settled = true;
       forgetGroup();
-      clearTimeout(timer);
+      timer.clear();
       clearTimeout(killTimer);
       clearTimeout(pipeTimer);
       spec.signal?.removeEventListener("abort", onAbort);
@@ -149,7 +156,7 @@ export function runCommand(spec: CommandSpec): Promise<CommandResult> {
       if (settled) return;
       settled = true;
       forgetGroup();
-      clearTimeout(timer);
+      timer.clear();
       spec.signal?.removeEventListener("abort", onAbort);
       reject(new CommandStartError(program, error.code, error));
     });

@@ -5,6 +5,7 @@
  * refused except to this machine, and messages name the host, never the path or query.
  */
 import { isLoopbackUrl, isRedirect, readTextCapped, redirectHost } from "../../util/http.ts";
+import { timeoutSignal } from "../../util/timer.ts";
 
 /** A receiver's answer is only quoted in a warning: no need to read more of it. */
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -71,7 +72,7 @@ export async function postNotification(request: PostRequest): Promise<void> {
       headers: request.headers,
       body: request.body,
       redirect: "manual",
-      signal: AbortSignal.timeout(request.timeoutMs),
+      signal: timeoutSignal(request.timeoutMs),
     });
   } catch (error) {
     const timedOut = error instanceof DOMException && error.name === "TimeoutError";

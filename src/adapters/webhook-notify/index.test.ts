@@ -61,7 +61,12 @@ describe("webhook notifier", () => {
     assert.deepEqual(request.json, event);
     assert.equal(request.verified, true);
     const timestamp = String(request.headers["x-ftr-timestamp"]);
-    assert.equal(request.headers["x-ftr-signature"], signWebhook(SECRET, timestamp, request.body));
+    const signed = {
+      timestamp,
+      delivery: String(request.headers["x-ftr-delivery"]),
+      event: String(request.headers["x-ftr-event"]),
+    };
+    assert.equal(request.headers["x-ftr-signature"], signWebhook(SECRET, signed, request.body));
     // The key is a secret from now on.
     assert.equal(redact(`key ${SECRET}`), `key ${REDACTED}`);
   });

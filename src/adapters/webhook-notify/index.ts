@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from "node:crypto";
 import type { NotificationEvent, Notifier } from "../types.ts";
 import type { OptionsOf } from "../support/config.ts";
-import { resolveDeps, type AdapterDeps } from "../support/deps.ts";
+import { resolveDeps, resolveHeaders, type AdapterDeps } from "../support/deps.ts";
 import { postNotification } from "../support/webhook-post.ts";
 import { redact, registerSecret } from "../../util/redact.ts";
 import { USER_AGENT } from "../../version.ts";
@@ -12,22 +12,26 @@ export type WebhookNotifierOptions = OptionsOf<WebhookNotifyConfig, "headers" | 
 
 /** Unix seconds when the request was signed; part of the signed text. */
 export const TIMESTAMP_HEADER = "X-Ftr-Timestamp";
-/** `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. */
+/** `sha256=<hex HMAC-SHA256 of "<timestamp>.<delivery>.<event>.<body>">`. */
 export const SIGNATURE_HEADER = "X-Ftr-Signature";
 /** The event's type, so a receiver can route without parsing. */
 export const EVENT_HEADER = "X-Ftr-Event";
 /** Unique per delivery, so a receiver can drop a repeat. */
 export const DELIVERY_HEADER = "X-Ftr-Delivery";
 
-/** A header whose value is probably a credential, kept out of every message. */
-const CREDENTIAL_HEADER = /auth|token|key|secret|cookie/i;
-
 /**
- * The signature of one delivery: HMAC-SHA256 with `secret` over the timestamp, a dot and the exact
- * body bytes. Signing the timestamp too lets a receiver refuse an old request replayed.
+ * The signature of one delivery: HMAC-SHA256 with `secret` over the timestamp, the delivery id, the
+ * event type and the exact body bytes, joined by dots. Signing the timestamp lets a receiver refuse
+ * an old request replayed; signing the delivery id and event means a replay inside the window cannot
+ * pass a receiver's de-duplication with a fresh id, nor be routed as another event.
  */
-export function signWebhook(secret: string, timestamp: string, body: string): string {
-  return `sha256=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
+export function signWebhook(
+  secret: string,
+  signed: { readonly timestamp: string; readonly delivery: string; readonly event: string },
+  body: string,
+): string {
+  const text = `${signed.timestamp}.${signed.delivery}.${signed.event}.${body}`;
+  return `sha256=${createHmac("sha256", secret).update(text).digest("hex")}`;
 }
 
 /**
@@ -46,10 +50,7 @@ export function createWebhookNotifier(options: WebhookNotifierOptions, deps: Ada
     }
     registerSecret(secret);
   }
-  const headers = options.headers ?? {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (CREDENTIAL_HEADER.test(name)) registerSecret(value);
-  }
+  const headers = resolveHeaders(options.headers, env, `webhook ${new URL(options.url).host}`);
   const host = new URL(options.url).host;
   return {
     description: `webhook ${host}`,
@@ -57,6 +58,7 @@ export function createWebhookNotifier(options: WebhookNotifierOptions, deps: Ada
       // Events carry ids only; redacting the text is a second guard against a value in a message.
       const body = redact(JSON.stringify(event));
       const timestamp = String(Math.floor(clock.now() / 1000));
+      const delivery = randomUUID();
       await postNotification({
         fetch,
         url: options.url,
@@ -67,10 +69,13 @@ export function createWebhookNotifier(options: WebhookNotifierOptions, deps: Ada
           "Content-Type": "application/json",
           "User-Agent": USER_AGENT,
           [EVENT_HEADER]: event.event,
-          [DELIVERY_HEADER]: randomUUID(),
+          [DELIVERY_HEADER]: delivery,
           ...(secret === undefined
             ? {}
-            : { [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: signWebhook(secret, timestamp, body) }),
+            : {
+                [TIMESTAMP_HEADER]: timestamp,
+                [SIGNATURE_HEADER]: signWebhook(secret, { timestamp, delivery, event: event.event }, body),
+              }),
         },
       });
     },

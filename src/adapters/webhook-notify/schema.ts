@@ -1,16 +1,23 @@
 /** `notify: - { type: webhook }`: the config as written, and the notifier's Options. */
 import { z } from "zod";
-import { defined, duration, type ConfigContext } from "../support/config.ts";
+import {
+  defined,
+  duration,
+  ENV_VARIABLE_NAME,
+  headerValue,
+  warnLiteralCredentials,
+  type ConfigContext,
+} from "../support/config.ts";
 import { outboundUrlProblem } from "../support/webhook-post.ts";
 
 /** Headers the notifier sets itself. */
 const RESERVED_HEADER = /^(content-type|content-length|host|x-ftr-.*)$/i;
 
 /** A variable name as a POSIX shell accepts it. */
-export const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const ENV_VAR_NAME = ENV_VARIABLE_NAME;
 
 /** The `webhook` notifier: POST every event as JSON, signed when a secret is given. */
-export function webhookNotifySchema(_ctx: ConfigContext) {
+export function webhookNotifySchema(ctx: ConfigContext) {
   return z
     .strictObject({
       type: z.literal("webhook"),
@@ -29,11 +36,12 @@ export function webhookNotifySchema(_ctx: ConfigContext) {
           z.string().refine((name) => !RESERVED_HEADER.test(name), {
             error: (issue) => `${String(issue.input)} is set by the notifier itself; remove it from headers`,
           }),
-          z.string(),
+          headerValue,
         )
         .meta({
-          description: "Extra HTTP headers, e.g. Authorization for a receiver that asks for one.",
-          examples: [{ Authorization: "Bearer …" }],
+          description:
+            "Extra HTTP headers, e.g. Authorization for a receiver that asks for one: a value, or { valueFromEnv: NAME } to read it from the environment (credentials belong there).",
+          examples: [{ Authorization: { valueFromEnv: "FTR_WEBHOOK_AUTHORIZATION" } }],
         })
         .default({}),
       signingSecretEnv: z
@@ -48,13 +56,16 @@ export function webhookNotifySchema(_ctx: ConfigContext) {
       timeout: duration("Give up on one delivery after this long.", "10s"),
     })
     .meta({ description: "POST every event to a URL as JSON, HMAC-signed when signingSecretEnv is set." })
-    .transform(({ type, url, headers, signingSecretEnv, timeout }) => ({
-      type,
-      url,
-      headers,
-      ...defined({ signingSecretEnv }),
-      timeoutMs: timeout,
-    }));
+    .transform(({ type, url, headers, signingSecretEnv, timeout }) => {
+      warnLiteralCredentials(ctx, { headers, urls: { url } });
+      return {
+        type,
+        url,
+        headers,
+        ...defined({ signingSecretEnv }),
+        timeoutMs: timeout,
+      };
+    });
 }
 
 /** POSTs each event as JSON to `url`. */

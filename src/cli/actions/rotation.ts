@@ -35,12 +35,13 @@ import {
 } from "../io.ts";
 import { escapeControl as x } from "../../util/escape.ts";
 import { formatTime } from "../../util/time.ts";
-import { loadConfigOption, printWarnings, requireClient } from "../setup.ts";
+import { loadConfigOption, printKubeconfigWarnings, printWarnings, requireClient } from "../setup.ts";
 
 /** `ftr plan`. */
 export async function plan(io: CliIO, opts: PlanOpts): Promise<number> {
   const loaded = await loadConfigOption(io, opts.config);
   printWarnings(io, loaded);
+  await printKubeconfigWarnings(io, loaded);
   const client = requireClient(io, loaded);
   const backend = await stateBackend(loaded.config);
   const unfinished = await unfinishedIn(backend);

@@ -7,6 +7,7 @@ import type { Role } from "../../fastly/types.ts";
 import { resolveRoles } from "../../plan/plan.ts";
 import { optionalClient } from "../setup.ts";
 import { escapeControl } from "../../util/escape.ts";
+import { kubeconfigWarnings } from "../../adapters/support/kubernetes.ts";
 import { TooLargeError } from "../../util/limits.ts";
 import type { ValidateOpts } from "../commands/validate.ts";
 import { colours, OsError, printJson, println, UsageError, type CliIO } from "../io.ts";
@@ -75,7 +76,10 @@ export async function validate(io: CliIO, opts: ValidateOpts): Promise<number> {
     throw new UsageError(os?.message ?? `cannot read the config ${opts.config}: ${String(error)}`);
   }
   const parsed = parseConfig(text, { baseDir: dirname(path), sourceName: opts.config });
-  const result = await checkRolesAgainstAccount(io, parsed, path);
+  const checked = await checkRolesAgainstAccount(io, parsed, path);
+  // What the kubeconfigs the config names do with their clusters' certificates (read, not used).
+  const kubeWarnings = checked.config ? await kubeconfigWarnings(checked.config.environments) : [];
+  const result = { ...checked, warnings: [...checked.warnings, ...kubeWarnings] };
   if (opts.json) {
     printJson(io, {
       valid: result.errors.length === 0,

@@ -82,7 +82,10 @@ Examples:
       "Prometheus metrics on token expiry, deployed tokens and rotation results (/metrics, /healthz)",
     )
     .requiredOption("-c, --config <file>", "the YAML config")
-    .requiredOption("-l, --listen <addr>", "HOST:PORT, or :PORT for every interface")
+    .requiredOption(
+      "-l, --listen <addr>",
+      "HOST:PORT, or :PORT for every IPv4 interface (0.0.0.0:PORT); 127.0.0.1:PORT for this machine only",
+    )
     .option("-i, --interval <duration>", "time between refreshes of the Fastly data", "5m")
     .addHelpText(
       "after",
@@ -91,6 +94,9 @@ Each refresh makes one token listing, one service listing and at most one GET /t
 environment; scrapes never call Fastly. When a refresh fails the last good values stay and
 fastly_token_rotator_refresh_success drops to 0. /healthz answers 200 while the last refresh
 succeeded or the last success is younger than three intervals. Stops on SIGINT/SIGTERM.
+--listen :9300 binds 0.0.0.0:9300, every IPv4 interface (reachable from the network); give
+127.0.0.1:9300 for this machine only, or [::]:9300 for IPv6. A client may hold 32 connections at
+once (256 in all), and must send its headers within 10 s.
 
 Examples:
   $ FASTLY_API_TOKEN=... ftr serve --config ftr.yaml --listen :9300

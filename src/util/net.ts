@@ -1,0 +1,157 @@
+/**
+ * How ftr's own HTTP clients reach a server: the one place that decides whether a request goes
+ * through a proxy and which address a name may connect to.
+ *
+ * - Proxies: `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (either case) are read the way curl and
+ *   most tools read them (the `proxy-from-env` library), for the Fastly client, the notifiers, the
+ *   Prometheus verifier, Argo CD (through `netFetch`), the AWS SDK (`proxyAgentFor`) and the
+ *   Kubernetes client (`kubernetesProxyUrl`; a kubeconfig's own `proxy-url` comes first, as for
+ *   kubectl). Loopback is never proxied, as Go's `ProxyFromEnvironment` decides: a plain-http
+ *   request to this machine must not leave it through a proxy.
+ * - Loopback by address: a name that claims to be this machine (`localhost`, `*.localhost`) is
+ *   connected to only when every address it resolves to is loopback, and the connection goes to
+ *   the addresses that were checked (the check is the lookup the connection uses).
+ */
+import { lookup as dnsLookup } from "node:dns/promises";
+import type { Agent as HttpAgent } from "node:http";
+import type { LookupAddress } from "node:dns";
+import type { TcpNetConnectOpts } from "node:net";
+import { getProxyForUrl } from "proxy-from-env";
+import type * as Undici from "undici";
+import type { Agent, Dispatcher, ProxyAgent } from "undici";
+
+/** undici, loaded on the first request: commands that send none (`validate`, `--help`) skip it. */
+let undici: Promise<typeof Undici> | undefined;
+
+/** Resolves a name to every address it has, as `dns.lookup(name, { all: true })` does. */
+export type Resolver = (hostname: string) => Promise<readonly LookupAddress[]>;
+
+const systemResolver: Resolver = (hostname) => dnsLookup(hostname, { all: true });
+
+/** True for an address (not a name) in 127.0.0.0/8, ::1, or IPv4-mapped 127/8. */
+export function isLoopbackAddress(address: string): boolean {
+  const a = address.toLowerCase().replace(/^\[|\]$/g, "");
+  if (a === "::1" || a === "0:0:0:0:0:0:0:1") return true;
+  return /^(?:::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}
+
+/** A name that says it is this machine, which only its addresses can prove. */
+export function isLoopbackName(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/\.$/, "");
+  return host === "localhost" || host.endsWith(".localhost");
+}
+
+/** A name that says it is loopback resolved to an address that is not. */
+export class NotLoopbackError extends Error {
+  override readonly name = "NotLoopbackError";
+  readonly code = "ERR_FTR_NOT_LOOPBACK";
+  constructor(
+    readonly hostname: string,
+    readonly addresses: readonly string[],
+  ) {
+    super(
+      `${hostname} resolves to ${addresses.join(", ") || "no address"}, which is not this machine: a name counts as loopback only when every address it resolves to is loopback; use https://, or 127.0.0.1`,
+    );
+  }
+}
+
+/**
+ * The lookup a connection uses: `resolve`, then, for a loopback name, a refusal unless every
+ * address is loopback. Shaped like `dns.lookup`, as `net.connect` calls it.
+ */
+export function checkedLookup(resolve: Resolver = systemResolver) {
+  return (
+    hostname: string,
+    options: { all?: boolean },
+    callback: (error: Error | null, address?: string | LookupAddress[], family?: number) => void,
+  ): void => {
+    resolve(hostname).then(
+      (addresses) => {
+        if (isLoopbackName(hostname)) {
+          const outside = addresses.filter((a) => !isLoopbackAddress(a.address)).map((a) => a.address);
+          if (outside.length > 0 || addresses.length === 0) {
+            callback(new NotLoopbackError(hostname, outside));
+            return;
+          }
+        }
+        const [first] = addresses;
+        if (options.all) callback(null, [...addresses]);
+        else if (first === undefined)
+          callback(Object.assign(new Error(`${hostname}: no address`), { code: "ENOTFOUND" }));
+        else callback(null, first.address, first.family);
+      },
+      (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+    );
+  };
+}
+
+/**
+ * The proxy a request to `url` goes through, from HTTPS_PROXY/HTTP_PROXY/NO_PROXY; undefined for
+ * a direct connection (no proxy set, NO_PROXY names the host, or the host is loopback).
+ */
+export function proxyFor(url: string | URL): string | undefined {
+  const parsed = typeof url === "string" ? new URL(url) : url;
+  const host = parsed.hostname.replace(/^\[|\]$/g, "");
+  if (isLoopbackAddress(host) || isLoopbackName(host)) return undefined;
+  const proxy = getProxyForUrl(parsed.href);
+  return proxy === "" ? undefined : proxy;
+}
+
+/** Options of {@link createNetFetch}. */
+export interface NetFetchOptions {
+  /** How names are resolved (tests give a DNS answer); default the system's resolver. */
+  readonly resolve?: Resolver;
+}
+
+/**
+ * A `fetch` over undici that honours the proxy variables and connects a loopback name only to the
+ * loopback addresses it was checked to have. Everything else is as the global `fetch`.
+ */
+export function createNetFetch(options: NetFetchOptions = {}): typeof fetch {
+  // net.connect's `lookup`, typed there as dns.lookup's overloads.
+  const connect = {
+    lookup: checkedLookup(options.resolve) as unknown as NonNullable<TcpNetConnectOpts["lookup"]>,
+  };
+  let direct: Agent | undefined;
+  const proxies = new Map<string, ProxyAgent>();
+  const dispatcherFor = (lib: typeof Undici, url: URL): Dispatcher => {
+    const proxy = proxyFor(url);
+    if (proxy === undefined) return (direct ??= new lib.Agent({ connect }));
+    let agent = proxies.get(proxy);
+    if (agent === undefined) {
+      agent = new lib.ProxyAgent({ uri: proxy, connect });
+      proxies.set(proxy, agent);
+    }
+    return agent;
+  };
+  const netFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = new URL(typeof input === "string" || input instanceof URL ? input : input.url);
+    const lib = await (undici ??= import("undici").then(
+      // A bundle may give a CommonJS module's exports as `default` only.
+      (mod) => ("Agent" in mod ? mod : (mod as { default: typeof Undici }).default),
+    ));
+    // undici's own Request, Response and init types are the global ones by another name.
+    const call = lib.fetch as unknown as (
+      input: string | URL | Request,
+      init: Readonly<Record<string, unknown>>,
+    ) => Promise<Response>;
+    return call(input, { ...init, dispatcher: dispatcherFor(lib, url) });
+  };
+  return netFetch;
+}
+
+/** The `fetch` every client of ftr uses unless one is injected. */
+export const netFetch: typeof fetch = createNetFetch();
+
+/**
+ * An agent for Node's http(s) modules (the AWS SDK) sending requests to `url` through the proxy
+ * the variables name; undefined for a direct connection.
+ */
+export async function proxyAgentFor(url: string): Promise<HttpAgent | undefined> {
+  const proxy = proxyFor(url);
+  if (proxy === undefined) return undefined;
+  const { HttpProxyAgent, HttpsProxyAgent } = await import("hpagent");
+  return new URL(url).protocol === "https:"
+    ? new HttpsProxyAgent({ proxy, keepAlive: true })
+    : new HttpProxyAgent({ proxy, keepAlive: true });
+}
