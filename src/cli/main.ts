@@ -45,6 +45,7 @@ export async function main(argv: readonly string[], givenIO: CliIO = processIO()
   const insecureEndpoint = argv.slice(0, end).includes(INSECURE_FLAG);
   const io: CliIO = insecureEndpoint ? { ...givenIO, insecureEndpoint } : givenIO;
   const args = [...argv.slice(0, end).filter((a) => a !== INSECURE_FLAG), ...argv.slice(end)];
+  const detailed = argv.slice(0, end).includes("--detailed-exitcode");
   const program = new Command("ftr")
     .description(
       "Rotate Fastly automation tokens end to end, safely, for every environment at once, and warn well before any token expires.",
@@ -102,7 +103,9 @@ remote, 2 bad usage or config, 130/143 interrupted by SIGINT/SIGTERM
   } catch (error) {
     const stopped = interruptionOf(io.signal);
     if (stopped) return stopped.exitCode;
-    return reportError(io, error, program.opts<{ debug?: boolean }>().debug === true);
+    const code = await reportError(io, error, program.opts<{ debug?: boolean }>().debug === true);
+    // `plan --detailed-exitcode` keeps 2 for "something to rotate": every error is 1 there.
+    return detailed && code === 2 ? 1 : code;
   }
 }
 

@@ -6,6 +6,7 @@ import type { Config, EnvironmentConfig, ServiceSelector } from "../config/types
 import type { AutomationToken, Service, TokenSelf } from "../fastly/types.ts";
 import { compileNamePattern } from "../util/pattern.ts";
 import { formatTime } from "../util/time.ts";
+import { planSteps, type EnvironmentSteps } from "./steps.ts";
 
 /** What the secret store holds for one environment, and what Fastly says of it. */
 export type DeployedState =
@@ -67,8 +68,8 @@ export interface PlannedToken {
   readonly createdAt?: string;
 }
 
-/** The plan for one environment. */
-export interface EnvironmentPlan {
+/** The plan for one environment: the Fastly side, and (`EnvironmentSteps`) the store, reload, verify and revoke steps. */
+export interface EnvironmentPlan extends EnvironmentSteps {
   readonly environment: string;
   readonly decision: Decision;
   /** True when `rotate` would act on this environment. */
@@ -144,35 +145,43 @@ export function makePlan(state: LiveState, config: Config, options: PlanOptions)
     generatedAt: options.now.toISOString(),
     unfinished,
     ...(options.resumeHint ? { resumeHint: options.resumeHint } : {}),
-    environments: selected.map((env) => {
-      const planned = planEnvironment(state, env, options);
-      const run = unfinished.find((r) => r.environment === env.name);
-      if (run) {
-        return {
-          ...planned,
-          decision: "unfinished" as const,
-          rotate: false,
-          reasons: [unfinishedLine(run, options.resumeHint)],
-          revoke: [],
-        };
-      }
-      if (options.dueOnly && planned.rotate && !isDue(planned)) {
-        return {
-          ...planned,
-          rotate: false,
-          reasons: [
-            ...planned.reasons,
-            `not rotated by --due: only a deployed token within rotateBefore or refused by Fastly is; rotate it with \`ftr rotate --env ${env.name}\``,
-          ],
-        };
-      }
-      return planned;
-    }),
+    environments: selected.map((env) => withSteps(env, decide(env))),
   };
+  function decide(env: EnvironmentConfig): FastlySide {
+    const planned = planEnvironment(state, env, options);
+    const run = unfinished.find((r) => r.environment === env.name);
+    if (run) {
+      return {
+        ...planned,
+        decision: "unfinished" as const,
+        rotate: false,
+        reasons: [unfinishedLine(run, options.resumeHint)],
+        revoke: [],
+      };
+    }
+    if (options.dueOnly && planned.rotate && !isDue(planned)) {
+      return {
+        ...planned,
+        rotate: false,
+        reasons: [
+          ...planned.reasons,
+          `not rotated by --due: only a deployed token within rotateBefore or refused by Fastly is; rotate it with \`ftr rotate --env ${env.name}\``,
+        ],
+      };
+    }
+    return planned;
+  }
+}
+
+/** The plan of one environment before its steps are added. */
+type FastlySide = Omit<EnvironmentPlan, keyof EnvironmentSteps>;
+
+function withSteps(env: EnvironmentConfig, planned: FastlySide): EnvironmentPlan {
+  return { ...planned, ...planSteps(env, planned) };
 }
 
 /** True when --due rotates the environment: its token is due, or the deployed value is refused. */
-function isDue(plan: EnvironmentPlan): boolean {
+function isDue(plan: FastlySide): boolean {
   return plan.decision === "due" || (plan.decision === "missing" && plan.deployed.status === "dead");
 }
 
@@ -184,7 +193,7 @@ export function unfinishedLine(run: UnfinishedRun, resumeHint = "ftr resume"): s
     : `run ${run.runId} of ${run.environment} stopped at ${where} at ${formatTime(new Date(run.at))} and is unfinished; run \`${resumeHint}\``;
 }
 
-function planEnvironment(state: LiveState, env: EnvironmentConfig, options: PlanOptions): EnvironmentPlan {
+function planEnvironment(state: LiveState, env: EnvironmentConfig, options: PlanOptions): FastlySide {
   const { now } = options;
   const spec = env.token;
   const managed = state.automationTokens.filter((t) => t.name === spec.name);

@@ -35,6 +35,8 @@ import {
 } from "../io.ts";
 import { escapeControl as x } from "../../util/escape.ts";
 import { formatTime } from "../../util/time.ts";
+import { renderPlanText } from "../render/plan.ts";
+import { widthOf } from "../render/text.ts";
 import { loadConfigOption, printWarnings, requireClient } from "../setup.ts";
 
 /** `ftr plan`. */
@@ -46,9 +48,11 @@ export async function plan(io: CliIO, opts: PlanOpts): Promise<number> {
   const unfinished = await unfinishedIn(backend);
   const plan = await computePlan(loaded, client, opts, io.signal, { unfinished });
   if (opts.json) printJson(io, plan);
-  else renderPlan(io, plan, io.stdout);
+  else renderPlan(io, plan, io.stdout, true);
   // An unfinished run needs a person (or `rotate --due`) as much as an error does.
-  return plan.environments.some((e) => e.decision === "error" || e.decision === "unfinished") ? 1 : 0;
+  if (plan.environments.some((e) => e.decision === "error" || e.decision === "unfinished")) return 1;
+  // --detailed-exitcode, as terraform's: 2 when something would be rotated.
+  return opts.detailedExitcode === true && plan.environments.some((e) => e.rotate) ? 2 : 0;
 }
 
 /** `ftr rotate`. */
@@ -340,47 +344,9 @@ async function requireSuperuser(client: FastlyClient): Promise<void> {
   }
 }
 
-/**
- * Human rendering of a plan (`rotate` shows it on stderr, where its progress goes). Every name from
- * the account, the stores or the config goes through `x` (escapeControl), so a service named with
- * ESC, CR or a newline cannot erase or forge a line of the plan being approved.
- */
-function renderPlan(io: CliIO, plan: Plan, stream: CliIO["stdout"]): void {
-  const c = colours(stream, io.env);
-  const out = (s = "") => println(stream, s);
-  for (const run of plan.unfinished) {
-    out(`${c.red("UNFINISHED")}  ${x(unfinishedLine(run, plan.resumeHint))}`);
-  }
-  if (plan.unfinished.length > 0) out();
-  for (const env of plan.environments) {
-    const label =
-      env.decision === "error"
-        ? c.red("ERROR")
-        : env.decision === "unfinished"
-          ? c.red("UNFINISHED: resume first")
-          : env.rotate
-            ? c.yellow(`ROTATE (${env.decision})`)
-            : c.green("ok, nothing to do");
-    out(`${c.bold(x(env.environment))}  ${label}`);
-    for (const reason of env.reasons) out(`  why:      ${x(reason)}`);
-    for (const error of env.errors) out(`  ${c.red("error:")}    ${x(error)}`);
-    const d = env.deployed;
-    out(
-      `  deployed: ${x(d.status === "valid" ? `${d.tokenId}${d.managed ? "" : " (not a managed token)"}${d.expiresAt ? `, expires ${d.expiresAt.replace(/\.\d{3}Z$/, "Z")}` : ", never expires"}` : `${d.status}${d.reason ? ` (${d.reason})` : ""}`)}`,
-    );
-    out(
-      `  services: ${env.services.length > 0 ? env.services.map((s) => `${x(s.name)} (${x(s.id)})`).join(", ") : env.errors.length > 0 ? "none matched" : "all services"}`,
-    );
-    if (env.rotate) {
-      out(
-        `  create:   "${x(env.create.name)}" ${x(env.create.scope)}, role ${x(env.create.role)}, expires ${env.create.expiresAt}`,
-      );
-      out(
-        `  revoke:   ${env.revoke.length ? env.revoke.map(x).join(", ") : "nothing"} (after the new token is verified in use)`,
-      );
-    }
-    out();
-  }
+/** Human rendering of a plan (`rotate` shows it on stderr, where its progress goes), fitted to a terminal. */
+function renderPlan(io: CliIO, plan: Plan, stream: CliIO["stdout"], summary = false): void {
+  println(stream, renderPlanText(plan, colours(stream, io.env), { width: widthOf(stream), summary }));
 }
 
 /** Live progress: one line per step as it finishes, on stderr. */
