@@ -5,6 +5,7 @@
  * `--keep-old` does not keep the check failing until the old token expires.
  */
 import type { DeployedStatus, EnvironmentStatus, StatusReport, TokenStatus } from "./status.ts";
+import { environmentVerdicts, type EnvironmentVerdict } from "./verdict.ts";
 
 /** Options of {@link checkReport}. */
 export interface CheckOptions {
@@ -47,6 +48,8 @@ export interface CheckResult {
   /** The soonest expiry among the checked tokens that are fine. */
   readonly next?: { readonly tokenId: string; readonly environment?: string; readonly expiresAt: string };
   readonly scope: StatusReport["scope"];
+  /** Each environment's verdict, the one `status` and `serve` give (verdict.ts). */
+  readonly environments: readonly EnvironmentVerdict[];
 }
 
 /** Quote an argument for a POSIX shell when it needs it. */
@@ -196,5 +199,6 @@ export function checkReport(report: StatusReport, options: CheckOptions): CheckR
         }
       : {}),
     scope: report.scope,
+    environments: environmentVerdicts(report),
   };
 }

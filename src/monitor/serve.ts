@@ -37,6 +37,7 @@ import type { UnfinishedRun } from "../plan/plan.ts";
 import { withUnfinished } from "./unfinished.ts";
 import { silentLogger, type Logger } from "../util/log.ts";
 import { redact } from "../util/redact.ts";
+import { environmentVerdicts } from "./verdict.ts";
 import { createMonitorMetrics, type MonitorMetrics } from "./metrics.ts";
 import { collectStatus, type StatusReport } from "./status.ts";
 
@@ -255,6 +256,10 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     metrics.deployed.reset();
     for (const [environment, s] of deployedSeries) {
       metrics.deployed.set({ environment, token_id: s.tokenId }, s.value);
+    }
+    metrics.environmentState.reset();
+    for (const v of environmentVerdicts(report, unfinished)) {
+      metrics.environmentState.set({ environment: v.environment, state: v.state }, 1);
     }
     return problems;
   };

@@ -1,5 +1,4 @@
 /** The bodies of `plan`, `rotate`, `resume` and `rollback`, loaded when one of them runs. */
-import Table from "cli-table3";
 import { createSecretStore } from "../../adapters/registry.ts";
 import type { SecretStore } from "../../adapters/types.ts";
 import type { LoadedConfig } from "../../config/index.ts";
@@ -35,8 +34,11 @@ import {
 } from "../io.ts";
 import { escapeControl as x } from "../../util/escape.ts";
 import { formatTime } from "../../util/time.ts";
+import { describeReloader, describeVerifier } from "../../adapters/registry.ts";
 import { renderPlanText } from "../render/plan.ts";
-import { widthOf } from "../render/text.ts";
+import { progressReporter, type Progress } from "../render/progress.ts";
+import { fitTable } from "../render/table.ts";
+import { widthOf } from "../../util/fit.ts";
 import { loadConfigOption, printWarnings, requireClient } from "../setup.ts";
 
 /** `ftr plan`. */
@@ -66,6 +68,7 @@ export async function rotate(io: CliIO, opts: RotateOpts): Promise<number> {
   const runId = newRunId();
   const log = stderrLogger(io);
   const notify = await notificationsFor(loaded.config.notify, log, { env: io.env });
+  const progress = progressFor(io, loaded, opts.json === true);
   const base = {
     config: loaded.config,
     client,
@@ -73,7 +76,7 @@ export async function rotate(io: CliIO, opts: RotateOpts): Promise<number> {
     log,
     ...(io.signal ? { signal: io.signal } : {}),
     notify,
-    onEvent: progressPrinter(io, opts.json === true),
+    onEvent: (event: RotationEvent) => progress.onEvent(event),
   };
   // The lock first: the journal and the plan are read while no other run can change them.
   const session = await (
@@ -160,9 +163,11 @@ export async function rotate(io: CliIO, opts: RotateOpts): Promise<number> {
         ? {}
         : { approve: (env: string) => confirm(io, `Rotate the token of ${x(env)} now?`) }),
     });
+    progress.stop();
     report(io, result, opts.json === true, plan);
     return result.ok ? 0 : 1;
   } finally {
+    progress.stop();
     await session.release();
   }
 }
@@ -171,6 +176,7 @@ export async function rotate(io: CliIO, opts: RotateOpts): Promise<number> {
 export async function resume(io: CliIO, opts: ResumeOpts): Promise<number> {
   const loaded = await loadConfigOption(io, opts.config);
   const client = requireClient(io, loaded);
+  let progress: Progress | undefined;
   // The lock first: a live run's journal looks unfinished, and the holder is named instead.
   const session = await (await stateBackend(loaded.config)).acquire(io.signal ? { signal: io.signal } : {});
   try {
@@ -192,6 +198,7 @@ export async function resume(io: CliIO, opts: ResumeOpts): Promise<number> {
       }
     }
     const log = stderrLogger(io);
+    progress = progressFor(io, loaded, opts.json === true);
     const result = await resumeRuns({
       config: loaded.config,
       client,
@@ -199,12 +206,14 @@ export async function resume(io: CliIO, opts: ResumeOpts): Promise<number> {
       log,
       ...(io.signal ? { signal: io.signal } : {}),
       notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
-      onEvent: progressPrinter(io, opts.json === true),
+      onEvent: (event) => progress?.onEvent(event),
       state: session,
     });
+    progress.stop();
     report(io, result, opts.json === true);
     return result.ok ? 0 : 1;
   } finally {
+    progress?.stop();
     await session.release();
   }
 }
@@ -226,6 +235,7 @@ export async function rollback(io: CliIO, opts: RollbackOpts): Promise<number> {
   }
   let result: RollbackResult;
   const log = stderrLogger(io);
+  const progress = progressFor(io, loaded, opts.json === true);
   // The lock first: a live run is named, and the journal is read only while nobody can write it.
   const session = await (await stateBackend(loaded.config)).acquire(io.signal ? { signal: io.signal } : {});
   try {
@@ -243,7 +253,7 @@ export async function rollback(io: CliIO, opts: RollbackOpts): Promise<number> {
       log,
       ...(io.signal ? { signal: io.signal } : {}),
       notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
-      onEvent: progressPrinter(io, opts.json === true),
+      onEvent: (event) => progress.onEvent(event),
       state: session,
     });
   } catch (error) {
@@ -253,6 +263,7 @@ export async function rollback(io: CliIO, opts: RollbackOpts): Promise<number> {
     else println(io.stderr, x(error.message));
     return 0;
   } finally {
+    progress.stop();
     await session.release();
   }
   if (opts.json === true) {
@@ -349,31 +360,34 @@ function renderPlan(io: CliIO, plan: Plan, stream: CliIO["stdout"], summary = fa
   println(stream, renderPlanText(plan, colours(stream, io.env), { width: widthOf(stream), summary }));
 }
 
-/** Live progress: one line per step as it finishes, on stderr. */
-function progressPrinter(io: CliIO, quiet: boolean): (event: RotationEvent) => void {
-  const c = colours(io.stderr, io.env);
-  const begun = new Map<string, number>();
-  return (event) => {
-    const key = `${event.environment}/${event.step}`;
-    // Named by the `stopping: …` line if a signal comes now.
-    if (event.status === "begin" && io.activity)
-      io.activity.current = x(`${event.environment} ${event.step}`);
-    if (quiet) return;
-    if (event.status === "begin") {
-      begun.set(key, Date.parse(event.at));
-      if (io.stderr.isTTY) io.stderr.write(c.dim(`  ${x(event.environment)}: ${x(event.step)}…\r`));
-      return;
+/**
+ * Live progress on stderr (see render/progress.ts), with each step's time limit from the config:
+ * the sum of its reloaders' or verifiers' timeouts.
+ */
+function progressFor(io: CliIO, loaded: LoadedConfig, json: boolean): Progress {
+  const timeouts = new Map<string, number>();
+  for (const env of loaded.config.environments) {
+    const sum = (targets: { timeoutMs?: number }[]) =>
+      targets.reduce((total, t) => total + (t.timeoutMs ?? 0), 0) || undefined;
+    const reload = sum(env.reload.map(describeReloader));
+    const verify = sum(env.verify.map(describeVerifier));
+    for (const [step, ms] of [
+      ["reload", reload],
+      ["rollback-reload", reload],
+      ["verify", verify],
+      ["rollback-verify", verify],
+    ] as const) {
+      if (ms !== undefined) timeouts.set(`${env.name}/${step}`, ms);
     }
-    const started = begun.get(key);
-    const took =
-      started === undefined ? "" : c.dim(` (${((Date.parse(event.at) - started) / 1000).toFixed(1)}s)`);
-    const mark = event.status === "done" ? c.green("✓") : c.red("✗");
-    const clear = io.stderr.isTTY ? "\x1b[2K" : "";
-    println(
-      io.stderr,
-      `${clear}${mark} ${x(event.environment).padEnd(12)} ${x(event.step).padEnd(16)} ${x(event.detail ?? "")}${took}`,
-    );
-  };
+  }
+  return progressReporter({
+    stream: io.stderr,
+    paint: colours(io.stderr, io.env),
+    width: widthOf(io.stderr),
+    json,
+    timeoutOf: (env, step) => timeouts.get(`${env}/${step}`),
+    ...(io.activity ? { activity: io.activity } : {}),
+  });
 }
 
 /** The end-of-run summary: a table on a terminal, or the whole result as JSON. */
@@ -383,26 +397,38 @@ function report(io: CliIO, result: RotationResult, json: boolean, plan?: Plan, v
     return;
   }
   const c = colours(io.stdout, io.env);
-  const table = new Table({
-    head: ["environment", "outcome", "new token", "previous token", "revoked"],
-    style: { head: io.stdout.isTTY ? ["cyan"] : [], border: io.stdout.isTTY ? ["grey"] : [] },
-  });
-  for (const env of result.environments) {
-    const outcome =
+  const rows = result.environments.map((env) => {
+    const paint =
       env.outcome === "rotated" || env.outcome === "kept-old"
-        ? c.green(env.outcome)
+        ? c.green
         : env.outcome === "nothing-to-do" || env.outcome === "skipped"
-          ? env.outcome
-          : c.red(env.outcome);
-    table.push([
-      x(env.environment),
-      outcome,
-      x(env.newTokenId ?? "-"),
-      x(env.deployedTokenId ?? "-"),
-      x(env.revoked.join(", ")) || "-",
-    ]);
-  }
-  println(io.stdout, table.toString());
+          ? undefined
+          : c.red;
+    // "previous" when what was revoked is exactly the previous token: the common case, in 8 columns.
+    const revoked =
+      env.revoked.length === 1 && env.revoked[0] === env.deployedTokenId
+        ? "previous"
+        : env.revoked.join(", ");
+    return [
+      env.environment,
+      { text: env.outcome, paint },
+      env.newTokenId ?? "-",
+      env.deployedTokenId ?? "-",
+      revoked || "-",
+    ];
+  });
+  const lines = fitTable(
+    [
+      { head: "environment" },
+      { head: "outcome" },
+      { head: "new token" },
+      { head: "previous token", drop: 2 },
+      { head: "revoked", drop: 1, elide: true, min: 8 },
+    ],
+    rows,
+    { width: widthOf(io.stdout), head: c.bold },
+  );
+  println(io.stdout, lines.join("\n"));
   for (const env of result.environments) {
     for (const warning of env.warnings ?? []) {
       println(io.stdout, `${c.bold(x(env.environment))}: ${c.yellow("warning:")} ${x(warning)}`);

@@ -11,7 +11,7 @@ import { unfinishedLine } from "../../plan/index.ts";
 import type { Paint } from "../../monitor/render.ts";
 import { escapeControl as x } from "../../util/escape.ts";
 import { formatDuration } from "../../util/time.ts";
-import { shortTime, shortTimes, wrap } from "./text.ts";
+import { shortTime, shortTimes, wrap } from "../../util/fit.ts";
 
 /** How wide a label column is: `  deployed: `. */
 const LABEL = 12;

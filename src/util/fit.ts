@@ -32,15 +32,19 @@ export function visibleWidth(text: string): number {
  * A word longer than a whole line is the only thing broken. No `width`: the text as it is.
  */
 export function wrap(text: string, width: number | undefined, indent = 0): string {
-  if (width === undefined) return text;
-  const first = wrapAnsi(text, width, { hard: true, trim: true, wordWrap: true }).split("\n");
-  if (first.length <= 1 || indent <= 0) return first.join("\n");
-  // The rest again, narrower by the indent, so each indented line fits too.
-  const head = first[0] ?? "";
-  const rest = first.slice(1).join(" ");
-  const pad = " ".repeat(Math.min(indent, Math.max(0, width - 10)));
-  const body = wrapAnsi(rest, Math.max(10, width - pad.length), { hard: true, trim: true });
-  return [head, ...body.split("\n").map((line) => pad + line)].join("\n");
+  if (width === undefined || visibleWidth(text) <= width) return text;
+  // The leading blanks are the line's own indent: kept, and the rest wrapped beside them.
+  const lead = /^ */.exec(text)?.[0] ?? "";
+  const body = text.slice(lead.length);
+  const hang = Math.max(lead.length, Math.min(indent, width - 20));
+  const firstWidth = Math.max(10, width - lead.length);
+  const words = wrapAnsi(body, firstWidth, { hard: true, trim: true }).split("\n");
+  const head = words[0] ?? "";
+  const rest = words.slice(1).join(" ");
+  if (rest === "") return lead + head;
+  const pad = " ".repeat(hang);
+  const tail = wrapAnsi(rest, Math.max(10, width - hang), { hard: true, trim: true }).split("\n");
+  return [lead + head, ...tail.map((line) => pad + line)].join("\n");
 }
 
 /** `text` cut to `max` columns by replacing its middle with `…` (both ends stay readable). */
