@@ -35,8 +35,15 @@ describe("output fits the terminal", { skip }, () => {
       assert.equal(code, 0, output);
       assert.deepEqual(overlong(output, columns), [], output);
       const lines = terminalLines(output);
-      for (const env of h.environments) assert.ok(lines.some((l) => l.startsWith(`${env}  ROTATE`)), output);
-      assert.ok(lines.some((l) => /^\s+\d+\. reload/.test(l)), output);
+      for (const env of h.environments)
+        assert.ok(
+          lines.some((l) => l.startsWith(`${env}  ROTATE`)),
+          output,
+        );
+      assert.ok(
+        lines.some((l) => /^\s+\d+\. reload/.test(l)),
+        output,
+      );
     });
 
     it(`status at ${columns} columns: ids and environments whole`, async () => {
@@ -53,7 +60,11 @@ describe("output fits the terminal", { skip }, () => {
           `token ${token.id} (${token.name}) has a row with its whole id:\n${output}`,
         );
       }
-      for (const env of h.environments) assert.ok(lines.some((l) => l.startsWith(env)), output);
+      for (const env of h.environments)
+        assert.ok(
+          lines.some((l) => l.startsWith(env)),
+          output,
+        );
     });
   }
 
@@ -78,9 +89,6 @@ describe("output fits the terminal", { skip }, () => {
   it("piped, status keeps every character", async () => {
     const piped = await h.runCliProcess(["status", "--config", h.configPath]);
     assert.equal(piped.code, 0);
-    assert.ok(
-      piped.stdout.includes("GOV.UK prometheus-fastly-exporter token for Integration"),
-      piped.stdout,
-    );
+    assert.ok(piped.stdout.includes("GOV.UK prometheus-fastly-exporter token for Integration"), piped.stdout);
   });
 });

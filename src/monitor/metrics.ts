@@ -18,6 +18,7 @@ export const MONITOR_METRIC_NAMES = [
   "fastly_token_rotator_last_successful_refresh_timestamp_seconds",
   "fastly_token_rotator_unfinished_run_timestamp_seconds",
   "fastly_token_rotator_awaiting_approval_timestamp_seconds",
+  "fastly_token_rotator_environment_state",
 ] as const;
 
 /** Labels of the per-token series. `environment` is `""` for a token no environment manages. */

@@ -10,7 +10,8 @@ import { CLI_NODE_ARGS } from "./cli.ts";
 /** Why a pseudo-terminal cannot be had here, or undefined when it can. */
 export function ptyUnavailable(): string | undefined {
   const probe = spawnSync("script", ["--version"], { encoding: "utf8" });
-  if (probe.error || probe.status !== 0) return "util-linux `script` is not installed (apt-get install bsdutils)";
+  if (probe.error || probe.status !== 0)
+    return "util-linux `script` is not installed (apt-get install bsdutils)";
   return undefined;
 }
 
@@ -37,7 +38,13 @@ export function runOnPty(
     ...argv.map(quote),
   ].join(" ");
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, TERM: "xterm-256color" };
-  for (const name of ["FASTLY_API_TOKEN", "FASTLY_SUDO_PASSWORD", "FASTLY_API_ENDPOINT", "NO_COLOR", "COLUMNS"]) {
+  for (const name of [
+    "FASTLY_API_TOKEN",
+    "FASTLY_SUDO_PASSWORD",
+    "FASTLY_API_ENDPOINT",
+    "NO_COLOR",
+    "COLUMNS",
+  ]) {
     if (options.env?.[name] === undefined) delete env[name];
   }
   const child = spawn("script", ["-qfec", command, "/dev/null"], {
