@@ -68,6 +68,8 @@ export interface RunContext {
   readonly getPassword: () => Promise<string>;
   readonly log?: Logger;
   readonly onEvent?: (event: RotationEvent) => void;
+  /** What the running step of `environment` waits for now (an adapter's poll reason), for live progress. */
+  readonly onWaiting?: (environment: string, reason: string) => void;
   /** Time for the journal and reports; default read from `clock`. */
   readonly now?: () => Date;
   /** Time and waits (the product's pauses, the adapters' polling); default `systemClock`. */
@@ -1044,11 +1046,14 @@ export class EnvironmentRun {
   }
 
   private adapterContext() {
+    const onWaiting = this.ctx.onWaiting;
+    const environment = this.env.name;
     return {
-      environment: this.env.name,
+      environment,
       runId: this.runId,
       log: this.log,
       ...(this.ctx.signal ? { signal: this.ctx.signal } : {}),
+      ...(onWaiting ? { onWaiting: (reason: string) => onWaiting(environment, reason) } : {}),
     };
   }
 }

@@ -172,6 +172,7 @@ export function createKubernetesLogsVerifier(
             interval,
             signal: ctx.signal,
             clock,
+            onWait: ctx.onWaiting,
           },
           async (): Promise<Probe<VerifyResult>> => {
             let pods: V1Pod[];

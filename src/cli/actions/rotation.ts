@@ -77,6 +77,7 @@ export async function rotate(io: CliIO, opts: RotateOpts): Promise<number> {
     ...(io.signal ? { signal: io.signal } : {}),
     notify,
     onEvent: (event: RotationEvent) => progress.onEvent(event),
+    onWaiting: (env: string, reason: string) => progress.onWaiting(env, reason),
   };
   // The lock first: the journal and the plan are read while no other run can change them.
   const session = await (
@@ -207,6 +208,7 @@ export async function resume(io: CliIO, opts: ResumeOpts): Promise<number> {
       ...(io.signal ? { signal: io.signal } : {}),
       notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
       onEvent: (event) => progress?.onEvent(event),
+      onWaiting: (env, reason) => progress?.onWaiting(env, reason),
       state: session,
     });
     progress.stop();
@@ -254,6 +256,7 @@ export async function rollback(io: CliIO, opts: RollbackOpts): Promise<number> {
       ...(io.signal ? { signal: io.signal } : {}),
       notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
       onEvent: (event) => progress.onEvent(event),
+      onWaiting: (env, reason) => progress.onWaiting(env, reason),
       state: session,
     });
   } catch (error) {
