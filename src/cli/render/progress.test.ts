@@ -95,10 +95,9 @@ describe("live progress", () => {
     p.onEvent(event("reload", "done", 14_000, "Deployment monitoring/fastly-exporter rolled out"));
     p.stop();
     await settle();
-    // eslint-disable-next-line no-control-regex
     const frames = out
       .text()
-      .replace(/\x1b\[2K/g, "")
+      .replaceAll("\x1b[2K", "")
       .split(/\r|\n/)
       .filter((l) => l !== "");
     assert.ok(frames.includes("  staging: reload 12s / 7m…"), frames.join("\n"));
