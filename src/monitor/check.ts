@@ -139,7 +139,7 @@ export function checkReport(report: StatusReport, options: CheckOptions): CheckR
       reason: "unfinished",
       runId: run.runId,
       step: run.step,
-      message: `${run.environment}: run ${run.runId} stopped at ${run.step}${run.status === "done" ? "" : ` (${run.status === "begin" ? "begun" : "failed"})`} at ${run.at.replace(/\.\d{3}Z$/, "Z")} and is unfinished; fix: ${fix}`,
+      message: `${run.environment}: run ${run.runId} stopped at ${run.step}${run.status === "done" ? "" : ` (${run.status === "begin" ? "begun" : run.interrupted ? "interrupted" : "failed"})`} at ${run.at.replace(/\.\d{3}Z$/, "Z")} and is unfinished; fix: ${fix}`,
       fix,
     });
   }

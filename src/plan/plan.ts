@@ -43,6 +43,8 @@ export interface UnfinishedRun {
   readonly status: "begin" | "done" | "failed";
   /** When that last record was written (ISO 8601). */
   readonly at: string;
+  /** True when that step failed because the run was stopped by a signal (Ctrl-C, SIGTERM), not by an error. */
+  readonly interrupted?: boolean;
   /** True when a live run holds the lock now (it may be this very run, still going). */
   readonly running?: boolean;
   /** The token the run minted, once minted. */
@@ -187,7 +189,7 @@ function isDue(plan: FastlySide): boolean {
 
 /** One line naming an unfinished run and the command that finishes it. */
 export function unfinishedLine(run: UnfinishedRun, resumeHint = "ftr resume"): string {
-  const where = `${run.step}${run.status === "done" ? "" : ` (${run.status === "begin" ? "begun" : "failed"})`}`;
+  const where = `${run.step}${run.status === "done" ? "" : ` (${run.status === "begin" ? "begun" : run.interrupted ? "interrupted" : "failed"})`}`;
   return run.running
     ? `run ${run.runId} of ${run.environment} is in progress at ${where} (lock held); wait for it`
     : `run ${run.runId} of ${run.environment} stopped at ${where} at ${formatTime(new Date(run.at))} and is unfinished; run \`${resumeHint}\``;

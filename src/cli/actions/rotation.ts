@@ -8,6 +8,7 @@ import { parseWindow, windowState, WindowError, type Window } from "../../plan/w
 import {
   AlreadyRolledBack,
   describeUnfinished,
+  isInterrupted,
   newRunId,
   resume as resumeRuns,
   rollbackLast,
@@ -193,7 +194,7 @@ export async function resume(io: CliIO, opts: ResumeOpts): Promise<number> {
         println(
           io.stderr,
           x(
-            `resuming run ${run.runId}: ${run.environment} from ${step}${status === "done" ? "" : status === "begin" ? " (begun, not finished)" : " (stopped)"}`,
+            `resuming run ${run.runId}: ${run.environment} from ${step}${status === "done" ? "" : status === "begin" ? " (begun, not finished)" : isInterrupted(run.last) ? " (interrupted)" : " (failed)"}`,
           ),
         );
       }
