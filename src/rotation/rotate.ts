@@ -66,6 +66,11 @@ export interface RunContext {
   readonly client: FastlyClient;
   /** The sudo password, asked for only when a token is about to be minted. */
   readonly getPassword: () => Promise<string>;
+  /**
+   * Fastly refused the password: another one (a person at a terminal asked again), or undefined
+   * when there is nobody to ask or the tries are used up; the refusal then stops the run.
+   */
+  readonly passwordAgain?: () => Promise<string | undefined>;
   readonly log?: Logger;
   readonly onEvent?: (event: RotationEvent) => void;
   /** What the running step of `environment` waits for now (an adapter's poll reason), for live progress. */
@@ -389,8 +394,18 @@ function sudoKeeper(ctx: RunContext): SudoKeeper {
     async ensure() {
       // A margin covers the create request itself and clock skew between here and Fastly.
       if (expiresAt && expiresAt.getTime() - now().getTime() > 30_000) return;
-      const password = await ctx.getPassword();
-      expiresAt = (await ctx.client.sudo({ password })).expiresAt;
+      let password = await ctx.getPassword();
+      for (;;) {
+        try {
+          expiresAt = (await ctx.client.sudo({ password })).expiresAt;
+          return;
+        } catch (error) {
+          const wrong = error instanceof FastlyForbiddenError && error.reason === "wrong-password";
+          const again = wrong && ctx.passwordAgain ? await ctx.passwordAgain() : undefined;
+          if (again === undefined) throw error;
+          password = again;
+        }
+      }
     },
     invalidate() {
       expiresAt = undefined;

@@ -25,6 +25,7 @@ import type { PlanOpts, ResumeOpts, RollbackOpts, RotateOpts } from "../commands
 import {
   colours,
   confirm,
+  passwordRetry,
   passwordSource,
   printJson,
   println,
@@ -74,6 +75,7 @@ export async function rotate(io: CliIO, opts: RotateOpts): Promise<number> {
     config: loaded.config,
     client,
     getPassword: passwordSource(io, opts.passwordStdin === true),
+    passwordAgain: passwordRetry(io, opts.passwordStdin === true),
     log,
     ...(io.signal ? { signal: io.signal } : {}),
     notify,
@@ -205,6 +207,7 @@ export async function resume(io: CliIO, opts: ResumeOpts): Promise<number> {
       config: loaded.config,
       client,
       getPassword: passwordSource(io, opts.passwordStdin === true),
+      passwordAgain: passwordRetry(io, opts.passwordStdin === true),
       log,
       ...(io.signal ? { signal: io.signal } : {}),
       notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
