@@ -62,7 +62,13 @@ function environmentVerdict(
   });
   const run = unfinished.find((r) => r.environment === env.name);
   if (run && run.running !== true) {
-    return make("unfinished", "critical", `run ${run.runId} stopped at ${run.step} and is unfinished`);
+    // The line that names the fix (`ftr resume …`), as every surface words it, when the report has it.
+    const said = env.findings.find((f) => f.code === "unfinished-run")?.message;
+    return make(
+      "unfinished",
+      "critical",
+      said ?? `run ${run.runId} stopped at ${run.step} and is unfinished`,
+    );
   }
   const d = env.deployed;
   if (d.status === "dead") {
