@@ -4,6 +4,7 @@
  * managed is due at first.
  */
 import assert from "node:assert/strict";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { main } from "../src/cli/main.ts";
@@ -153,7 +154,9 @@ describe("ftr check", () => {
     assert.match(bad.err, /--within: invalid duration "30x"/);
     assert.equal((await check(["--config", "ftr.yaml", "--within", "0d"])).code, 2);
     assert.equal((await check(["--config", "missing.yaml"])).code, 2);
-    assert.equal((await check([])).code, 2);
+    // No --config and no ./ftr.yaml or FTR_CONFIG where it runs: a usage error.
+    const bare = captureIO({ env: {}, cwd: tmpdir() });
+    assert.equal(await main(["check"], bare), 2);
   });
 
   it("judges a deployed token the listing does not show (a user token) by what it says of itself", async () => {

@@ -4,6 +4,7 @@
  * secret files hold a managed token, an unmanaged one and a refused one.
  */
 import assert from "node:assert/strict";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { main } from "../src/cli/main.ts";
@@ -211,7 +212,8 @@ environments:${env("integration", "Integration")}${env("staging", "Staging")}${e
   it("exits 2 on a missing config", async () => {
     const io = cliIO({});
     assert.equal(await main(["status", "--config", join(w.dir, "nope.yaml")], io), 2);
-    assert.equal(await main(["status"], cliIO({})), 2);
+    // No --config and no ./ftr.yaml or FTR_CONFIG where it runs: a usage error.
+    assert.equal(await main(["status"], captureIO({ env: {}, cwd: tmpdir() })), 2);
   });
 
   it("draws the time-left bar over the lifetime", () => {

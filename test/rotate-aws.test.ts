@@ -131,7 +131,7 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
     });
     const failed = await h.runCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
     assert.equal(failed.code, 1, failed.stdout + failed.stderr);
-    assert.match(failed.stdout, /integration\s+│\s+rolled-back/);
+    assert.match(failed.stdout, /integration\s+rolled-back/);
     assert.match(failed.stdout, /promote failed/);
     assert.equal(current()[KEY], before, "AWSCURRENT holds the previous value again");
     assert.ok(!Object.values(w.aws.labels(SECRET)).some((stages) => stages.includes("AWSPENDING")));

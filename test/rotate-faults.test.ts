@@ -181,7 +181,7 @@ describe("rotation under API faults and failing consumers", () => {
       const { code, stdout, stderr } = await rotateIntegration();
       await armed;
       assert.equal(code, 0, stdout + stderr);
-      assert.match(stdout, /integration\s+│\s+rotated/);
+      assert.match(stdout, /integration\s+rotated/);
       assert.deepEqual((await h.admin.state()).faults, [], "every fault was met");
 
       const log = (await h.admin.requests()).slice(s.requestsFrom);
@@ -220,7 +220,7 @@ describe("rotation under API faults and failing consumers", () => {
       await h.admin.fault({ method: "POST", path: "/automation-tokens", ...kind.fault });
       const { code, stdout, stderr } = await rotateIntegration();
       assert.equal(code, 1, stdout + stderr);
-      assert.match(stdout, /integration\s+│\s+failed/);
+      assert.match(stdout, /integration\s+failed/);
       assert.match(stdout, /mint failed: .*outcome is unknown/);
       assert.match(stdout, /→ Nothing was deployed and no token was created; run the rotation again/);
       // Never sent again blindly.
@@ -255,7 +255,7 @@ describe("rotation under API faults and failing consumers", () => {
     await armed;
     await h.admin.clearFaults();
     assert.equal(code, 1, stdout + stderr);
-    assert.match(stdout, /integration\s+│\s+rolled-back/);
+    assert.match(stdout, /integration\s+rolled-back/);
     assert.match(stdout, /test failed/);
     const minted = h
       .journal()
@@ -359,7 +359,7 @@ describe("rotation under API faults and failing consumers", () => {
     const { code, stdout, stderr } = await rotateIntegration();
     await h.setReload("integration", {});
     assert.equal(code, 1, stdout + stderr);
-    assert.match(stdout, /integration\s+│\s+rolled-back/);
+    assert.match(stdout, /integration\s+rolled-back/);
     assert.match(stdout, /reload failed: reload command .* exited with code 1/);
     assert.match(stdout, /→ The previous token is back in place; fix the cause and run again/);
     // Restarted with the new token, then with the old one again.
@@ -389,10 +389,10 @@ describe("rotation under API faults and failing consumers", () => {
         "--force",
       ]);
       assert.equal(code, 1, stdout + stderr);
-      assert.match(stdout, /integration\s+│\s+rolled-back/);
+      assert.match(stdout, /integration\s+rolled-back/);
       assert.match(stdout, /verify failed: token-in-use .* not used since/);
       assert.match(stdout, /→ Check the consumer's logs and the reload commands/);
-      assert.match(stdout, /staging\s+│\s+skipped/);
+      assert.match(stdout, /staging\s+skipped/);
       assert.match(stdout, /staging: not started: an earlier environment failed/);
     } finally {
       await h.setReload("integration", {});
@@ -432,7 +432,7 @@ describe("rotation under API faults and failing consumers", () => {
     try {
       const { code, stdout, stderr } = await rotateIntegration();
       assert.equal(code, 1, stdout + stderr);
-      assert.match(stdout, /integration\s+│\s+rolled-back/);
+      assert.match(stdout, /integration\s+rolled-back/);
       assert.match(stdout, /verify failed: exec sh -c/);
     } finally {
       await h.writeConfig(original);
@@ -453,7 +453,7 @@ describe("rotation under API faults and failing consumers", () => {
       try {
         const { code, stdout, stderr } = await rotateIntegration();
         assert.equal(code, 1, stdout + stderr);
-        assert.match(stdout, /integration\s+│\s+failed/);
+        assert.match(stdout, /integration\s+failed/);
         assert.match(stdout, /the rollback then failed too/);
         advice = /→ (.*)/.exec(stdout)?.[1] ?? "";
         assert.match(advice, /ftr resume/);

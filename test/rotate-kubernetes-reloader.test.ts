@@ -124,7 +124,7 @@ describe("ftr rotate with Reloader restarting the exporter (restart: false) and 
     refuseNext = true;
     const failed = await h.runCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
     assert.equal(failed.code, 1, failed.stdout + failed.stderr);
-    assert.match(failed.stdout, /integration\s+│\s+rolled-back/);
+    assert.match(failed.stdout, /integration\s+rolled-back/);
     const text = failed.stdout + failed.stderr;
     assert.match(text, /logged a line matching \/token may be invalid\//);
     assert.match(text, /err="key \[REDACTED\] not allowed"/);
@@ -143,7 +143,7 @@ describe("ftr rotate with Reloader restarting the exporter (restart: false) and 
     try {
       const failed = await h.runCli(["rotate", "--config", h.configPath, "--yes", "--force"]);
       assert.equal(failed.code, 1, failed.stdout + failed.stderr);
-      assert.match(failed.stdout, /integration\s+│\s+rolled-back/);
+      assert.match(failed.stdout, /integration\s+rolled-back/);
       const text = failed.stdout + failed.stderr;
       assert.match(text, /did not start a rollout within 4s/);
       assert.match(text, /reloader\.stakater\.com\/auto: "true"/);

@@ -132,7 +132,7 @@ describe("notifications from rotate, rollback and a failed rotation", () => {
         env,
       );
       assert.equal(code, 1, stdout + stderr);
-      assert.match(stdout, /integration\s+│\s+rolled-back/);
+      assert.match(stdout, /integration\s+rolled-back/);
     } finally {
       await h.writeConfig(original);
     }
@@ -232,7 +232,7 @@ describe("notifications from rotate, rollback and a failed rotation", () => {
         { ...env, SLACK_WEBHOOK_URL: await refusingUrl() },
       );
       assert.equal(code, 0, stdout + stderr);
-      assert.match(stdout, /staging\s+│\s+rotated/);
+      assert.match(stdout, /staging\s+rotated/);
       const warnings = stderr.split("\n").filter((l) => l.includes("notification not delivered"));
       assert.ok(
         warnings.some((l) =>

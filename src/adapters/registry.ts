@@ -9,21 +9,22 @@ import { MAX_SECRET_VALUE_BYTES, TooLargeError } from "../util/limits.ts";
 import type { Notifier, Reloader, SecretStore, Verifier } from "./types.ts";
 import type { AdapterDeps } from "./support/deps.ts";
 import type { ConfigContext } from "./support/config.ts";
-import { awsSecretSchema } from "./aws-secrets-manager/schema.ts";
-import { execSecretSchema } from "./exec-secret/schema.ts";
-import { fileSecretSchema } from "./file-secret/schema.ts";
-import { kubernetesSecretSchema } from "./kubernetes-secret/schema.ts";
+import type { AdapterTarget } from "./support/describe.ts";
+import { describeAwsSecret, awsSecretSchema } from "./aws-secrets-manager/schema.ts";
+import { describeExecSecret, execSecretSchema } from "./exec-secret/schema.ts";
+import { describeFileSecret, fileSecretSchema } from "./file-secret/schema.ts";
+import { describeKubernetesSecret, kubernetesSecretSchema } from "./kubernetes-secret/schema.ts";
+import { describeExecReload, execReloadSchema } from "./exec-reload/schema.ts";
+import { describeExternalSecret, externalSecretSchema } from "./external-secret/schema.ts";
+import { describeKubernetesRollout, kubernetesRolloutSchema } from "./kubernetes-rollout/schema.ts";
+import { describeArgoCd, argoCdSchema } from "./argocd/schema.ts";
+import { describeExecVerify, execVerifySchema } from "./exec-verify/schema.ts";
+import { describePrometheus, prometheusSchema } from "./prometheus/schema.ts";
+import { describeTokenInUse, tokenInUseSchema } from "./token-in-use/schema.ts";
+import { describeKubernetesLogs, kubernetesLogsSchema } from "./kubernetes-logs/schema.ts";
 import { githubActionsSchema } from "./github-actions/schema.ts";
 import { vaultKvSchema } from "./vault-kv/schema.ts";
 import { hcpTerraformSchema } from "./hcp-terraform/schema.ts";
-import { execReloadSchema } from "./exec-reload/schema.ts";
-import { externalSecretSchema } from "./external-secret/schema.ts";
-import { kubernetesRolloutSchema } from "./kubernetes-rollout/schema.ts";
-import { argoCdSchema } from "./argocd/schema.ts";
-import { execVerifySchema } from "./exec-verify/schema.ts";
-import { prometheusSchema } from "./prometheus/schema.ts";
-import { tokenInUseSchema } from "./token-in-use/schema.ts";
-import { kubernetesLogsSchema } from "./kubernetes-logs/schema.ts";
 import { githubWorkflowSchema } from "./github-workflow/schema.ts";
 import { hcpTerraformRunSchema } from "./hcp-terraform-run/schema.ts";
 import { webhookNotifySchema } from "./webhook-notify/schema.ts";
@@ -31,30 +32,48 @@ import { slackNotifySchema } from "./slack-notify/schema.ts";
 
 export type { AdapterDeps } from "./support/deps.ts";
 export type { ConfigContext } from "./support/config.ts";
+export type { AdapterTarget } from "./support/describe.ts";
 
 /** An adapter's config schema: built for a context (base directory, warnings), ending in its Options. */
 type SchemaFactory = (ctx: ConfigContext) => z.core.$ZodTypeDiscriminable;
 
-/** One registered adapter: its config schema, and a factory that loads the implementation when called. */
+/**
+ * One registered adapter: its config schema, a factory that loads the implementation when called,
+ * and (optionally) what it says of its target in a plan, from the config alone.
+ */
 export interface AdapterEntry<Factory extends SchemaFactory, Made> {
   readonly schema: Factory;
   readonly create: (spec: z.output<ReturnType<Factory>>, deps: AdapterDeps) => Promise<Made>;
+  readonly describe?: (spec: z.output<ReturnType<Factory>>) => AdapterTarget;
 }
 
-/** `{ schema, create }` for the adapter whose `index.ts` `load` imports (it exports `create`). */
+/** `{ schema, create, describe }` for the adapter whose `index.ts` `load` imports (it exports `create`). */
 function entry<Factory extends SchemaFactory, Made>(
   schema: Factory,
   load: () => Promise<{ create(spec: z.output<ReturnType<Factory>>, deps: AdapterDeps): Made }>,
+  describe?: (spec: z.output<ReturnType<Factory>>) => AdapterTarget,
 ): AdapterEntry<Factory, Made> {
-  return { schema, create: async (spec, deps) => (await load()).create(spec, deps) };
+  return {
+    schema,
+    create: async (spec, deps) => (await load()).create(spec, deps),
+    ...(describe ? { describe } : {}),
+  };
 }
 
 /** Secret stores by `type`. */
 export const secretStores = {
-  file: entry(fileSecretSchema, () => import("./file-secret/index.ts")),
-  exec: entry(execSecretSchema, () => import("./exec-secret/index.ts")),
-  "aws-secrets-manager": entry(awsSecretSchema, () => import("./aws-secrets-manager/index.ts")),
-  "kubernetes-secret": entry(kubernetesSecretSchema, () => import("./kubernetes-secret/index.ts")),
+  file: entry(fileSecretSchema, () => import("./file-secret/index.ts"), describeFileSecret),
+  exec: entry(execSecretSchema, () => import("./exec-secret/index.ts"), describeExecSecret),
+  "aws-secrets-manager": entry(
+    awsSecretSchema,
+    () => import("./aws-secrets-manager/index.ts"),
+    describeAwsSecret,
+  ),
+  "kubernetes-secret": entry(
+    kubernetesSecretSchema,
+    () => import("./kubernetes-secret/index.ts"),
+    describeKubernetesSecret,
+  ),
   "github-actions": entry(githubActionsSchema, () => import("./github-actions/index.ts")),
   "vault-kv": entry(vaultKvSchema, () => import("./vault-kv/index.ts")),
   "hcp-terraform": entry(hcpTerraformSchema, () => import("./hcp-terraform/index.ts")),
@@ -62,18 +81,30 @@ export const secretStores = {
 
 /** Reloaders by `type`. */
 export const reloaders = {
-  exec: entry(execReloadSchema, () => import("./exec-reload/index.ts")),
-  "external-secret": entry(externalSecretSchema, () => import("./external-secret/index.ts")),
-  "kubernetes-rollout": entry(kubernetesRolloutSchema, () => import("./kubernetes-rollout/index.ts")),
-  argocd: entry(argoCdSchema, () => import("./argocd/index.ts")),
+  exec: entry(execReloadSchema, () => import("./exec-reload/index.ts"), describeExecReload),
+  "external-secret": entry(
+    externalSecretSchema,
+    () => import("./external-secret/index.ts"),
+    describeExternalSecret,
+  ),
+  "kubernetes-rollout": entry(
+    kubernetesRolloutSchema,
+    () => import("./kubernetes-rollout/index.ts"),
+    describeKubernetesRollout,
+  ),
+  argocd: entry(argoCdSchema, () => import("./argocd/index.ts"), describeArgoCd),
 } satisfies Record<string, { readonly create: Create<never, Reloader> }>;
 
 /** Verifiers by `type`. */
 export const verifiers = {
-  "token-in-use": entry(tokenInUseSchema, () => import("./token-in-use/index.ts")),
-  prometheus: entry(prometheusSchema, () => import("./prometheus/index.ts")),
-  exec: entry(execVerifySchema, () => import("./exec-verify/index.ts")),
-  "kubernetes-logs": entry(kubernetesLogsSchema, () => import("./kubernetes-logs/index.ts")),
+  "token-in-use": entry(tokenInUseSchema, () => import("./token-in-use/index.ts"), describeTokenInUse),
+  prometheus: entry(prometheusSchema, () => import("./prometheus/index.ts"), describePrometheus),
+  exec: entry(execVerifySchema, () => import("./exec-verify/index.ts"), describeExecVerify),
+  "kubernetes-logs": entry(
+    kubernetesLogsSchema,
+    () => import("./kubernetes-logs/index.ts"),
+    describeKubernetesLogs,
+  ),
   "github-workflow": entry(githubWorkflowSchema, () => import("./github-workflow/index.ts")),
   "hcp-terraform-run": entry(hcpTerraformRunSchema, () => import("./hcp-terraform-run/index.ts")),
 } satisfies Record<string, { readonly create: Create<never, Verifier> }>;
@@ -168,4 +199,28 @@ export function createVerifier(spec: VerifierSpec, deps: AdapterDeps = {}): Prom
 export function createNotifier(spec: NotifierSpec, deps: AdapterDeps = {}): Promise<Notifier> {
   const create = notifiers[spec.type].create as Create<NotifierSpec, Notifier>;
   return create(spec, deps);
+}
+
+/** What `spec` targets, for a plan: the adapter's own `describe`, else its type alone. */
+function describeWith<Spec extends { readonly type: string }>(
+  table: Readonly<Record<string, { readonly describe?: (spec: never) => AdapterTarget }>>,
+  spec: Spec,
+): AdapterTarget {
+  const describe = table[spec.type]?.describe as ((spec: Spec) => AdapterTarget) | undefined;
+  return describe ? describe(spec) : { type: spec.type, summary: spec.type, target: {} };
+}
+
+/** The secret store's target (file, secret id and key, Kubernetes Secret), from its config. */
+export function describeSecretStore(spec: SecretStoreSpec): AdapterTarget {
+  return describeWith(secretStores, spec);
+}
+
+/** The reloader's target and time limit, from its config. */
+export function describeReloader(spec: ReloaderSpec): AdapterTarget {
+  return describeWith(reloaders, spec);
+}
+
+/** The verifier's target and time limit, from its config. */
+export function describeVerifier(spec: VerifierSpec): AdapterTarget {
+  return describeWith(verifiers, spec);
 }

@@ -52,6 +52,8 @@ export interface AdapterContext {
   readonly log: Logger;
   /** Aborted when the run is interrupted. */
   readonly signal?: AbortSignal;
+  /** Told what the adapter waits for while it polls (`rollout 1/2 replicas updated`), for live progress. */
+  readonly onWaiting?: (reason: string) => void;
 }
 
 /** Makes the consumer pick up the current secret (sync an ExternalSecret, restart a process...). */

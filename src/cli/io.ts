@@ -163,6 +163,27 @@ export function passwordSource(io: CliIO, fromStdin: boolean): () => Promise<str
   };
 }
 
+/** How many times a person at a terminal may type the sudo password. */
+export const PASSWORD_TRIES = 3;
+
+/**
+ * After Fastly refused the password: on a terminal (where it was asked), ask again, up to
+ * {@link PASSWORD_TRIES} in all; elsewhere (stdin, FASTLY_SUDO_PASSWORD) nobody can retype it.
+ */
+export function passwordRetry(io: CliIO, fromStdin: boolean): () => Promise<string | undefined> {
+  let tries = 1;
+  return async () => {
+    if (fromStdin || io.env.FASTLY_SUDO_PASSWORD || !(io.stdin.isTTY && io.stderr.isTTY)) return undefined;
+    if (tries >= PASSWORD_TRIES) return undefined;
+    tries++;
+    println(io.stderr, `Fastly did not accept the password; try again (${tries} of ${PASSWORD_TRIES}).`);
+    const password = await hiddenPrompt(io, "Fastly password (for sudo mode): ");
+    if (!password) return undefined;
+    registerSecret(password);
+    return password;
+  };
+}
+
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   let text = "";
   for await (const chunk of stream) text += typeof chunk === "string" ? chunk : chunk.toString("utf8");
@@ -171,9 +192,11 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 
 /** Ask a question on the terminal without echoing the answer. */
 export function hiddenPrompt(io: CliIO, question: string): Promise<string> {
-  io.stderr.write(question);
   const muted = new Writable({ write: (_chunk, _enc, done) => done() });
+  // The terminal stops echoing (raw mode) before the question shows: an answer typed the moment
+  // it appears is never echoed.
   const rl = createInterface({ input: io.stdin, output: muted, terminal: true });
+  io.stderr.write(question);
   return ask(io, rl, "").finally(() => io.stderr.write("\n"));
 }
 

@@ -5,6 +5,8 @@
  * load nothing heavy. Only this entry point decides exit codes: 0 done, 1 failed or refused by a
  * remote, 2 bad usage or config, 130/143 interrupted (docs/operations.md).
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { escapeControl, escapeControlLines } from "../util/escape.ts";
 import {
@@ -18,6 +20,7 @@ import { redact } from "../util/redact.ts";
 import { VERSION } from "../version.ts";
 import type { CommandContext } from "./context.ts";
 import { colours, OsError, println, RefusedError, RunFailed, UsageError, type CliIO } from "./io.ts";
+import * as completion from "./commands/completion.ts";
 import * as demo from "./commands/demo.ts";
 import * as emulator from "./commands/emulator.ts";
 import * as monitor from "./commands/monitor.ts";
@@ -32,10 +35,13 @@ const MODULES: { register(program: Command, ctx: CommandContext): void }[] = [
   monitor,
   emulator,
   demo,
+  completion,
 ];
 
 /** Allows plain http to an API endpoint that is not loopback; see `endpointFor`. */
 const INSECURE_FLAG = "--insecure-endpoint";
+/** No colours, as `NO_COLOR=1` (any command). */
+const NO_COLOR_FLAG = "--no-color";
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: readonly string[], givenIO: CliIO = processIO()): Promise<number> {
@@ -43,8 +49,15 @@ export async function main(argv: readonly string[], givenIO: CliIO = processIO()
   // A global flag, accepted before or after the command name (but not after `--`).
   const end = argv.indexOf("--") === -1 ? argv.length : argv.indexOf("--");
   const insecureEndpoint = argv.slice(0, end).includes(INSECURE_FLAG);
-  const io: CliIO = insecureEndpoint ? { ...givenIO, insecureEndpoint } : givenIO;
-  const args = [...argv.slice(0, end).filter((a) => a !== INSECURE_FLAG), ...argv.slice(end)];
+  // --no-color, as NO_COLOR: every colour function reads the environment.
+  const noColor = argv.slice(0, end).includes(NO_COLOR_FLAG);
+  const withColor = noColor ? { ...givenIO, env: { ...givenIO.env, NO_COLOR: "1" } } : givenIO;
+  const io: CliIO = insecureEndpoint ? { ...withColor, insecureEndpoint } : withColor;
+  const args = [
+    ...argv.slice(0, end).filter((a) => a !== INSECURE_FLAG && a !== NO_COLOR_FLAG),
+    ...argv.slice(end),
+  ];
+  const detailed = argv.slice(0, end).includes("--detailed-exitcode");
   const program = new Command("ftr")
     .description(
       "Rotate Fastly automation tokens end to end, safely, for every environment at once, and warn well before any token expires.",
@@ -67,6 +80,9 @@ Examples:
   $ FASTLY_API_TOKEN=... ftr rotate --config ftr.yaml
   $ ftr check --config ftr.yaml --within 30d    exit 1 when a token expires soon (cron, CI)
 
+Config: --config, else FTR_CONFIG, else ./ftr.yaml when it exists. --no-color (any command),
+or NO_COLOR, turns colours off.
+
 Credentials: FASTLY_API_TOKEN (a superuser's user token); the sudo password from a hidden
 prompt, --password-stdin or FASTLY_SUDO_PASSWORD, never from argv. FASTLY_API_ENDPOINT
 overrides the API base URL; it must be https:// unless it is loopback, or ${INSECURE_FLAG}
@@ -85,9 +101,20 @@ remote, 2 bad usage or config, 130/143 interrupted by SIGINT/SIGTERM
     },
   };
   for (const module of MODULES) module.register(program, ctx);
+  const defaultConfig = defaultConfigPath(io);
   for (const command of program.commands) {
     command.exitOverride();
     command.configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+    // --config defaults to FTR_CONFIG, else ./ftr.yaml when it exists.
+    if (defaultConfig !== undefined && command.options.some((o) => o.attributeName() === "config")) {
+      command.setOptionValueWithSource("config", defaultConfig, "default");
+    }
+  }
+
+  // Bare `ftr`: the help on stdout, and exit 2 as for any other usage error.
+  if (args.length === 0) {
+    io.stdout.write(program.helpInformation());
+    return 2;
   }
 
   // Until a command says more (a rotation names its environment and step), the command's name.
@@ -105,7 +132,9 @@ remote, 2 bad usage or config, 130/143 interrupted by SIGINT/SIGTERM
   } catch (error) {
     const stopped = interruptionOf(io.signal);
     if (stopped) return stopped.exitCode;
-    return reportError(io, error, program.opts<{ debug?: boolean }>().debug === true);
+    const code = await reportError(io, error, program.opts<{ debug?: boolean }>().debug === true);
+    // `plan --detailed-exitcode` keeps 2 for "something to rotate": every error is 1 there.
+    return detailed && code === 2 ? 1 : code;
   }
 }
 
@@ -133,6 +162,13 @@ function checkCertificateChecks(io: CliIO, command: string): void {
   if (warnedTls.has(io)) return;
   warnedTls.add(io);
   println(io.stderr, `${colours(io.stderr, io.env).yellow("warning")} ${what} (${INSECURE_FLAG})`);
+}
+
+/** The config file `--config` defaults to: FTR_CONFIG, else `ftr.yaml` in the working directory. */
+function defaultConfigPath(io: CliIO): string | undefined {
+  const fromEnv = io.env.FTR_CONFIG;
+  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+  return existsSync(join(io.cwd, "ftr.yaml")) ? "ftr.yaml" : undefined;
 }
 
 /**

@@ -46,7 +46,8 @@ export interface DemoResult {
   readonly refused: number;
   readonly prometheus: boolean;
   readonly seconds: number;
-  readonly dir: string;
+  /** The demo's files, present only when kept (`--keep`): otherwise they are gone by now. */
+  readonly dir?: string;
 }
 
 /** A running demo world: emulator, exporter stand-ins, optional Prometheus, a config on disk. */
@@ -175,7 +176,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       refused,
       prometheus: world.prometheusUrl !== undefined,
       seconds,
-      dir: world.dir,
+      ...(options.keep ? { dir: world.dir } : {}),
     };
   } finally {
     await world.close();

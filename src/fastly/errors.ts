@@ -32,7 +32,11 @@ export class FastlyApiError extends Error {
 
   constructor(init: FastlyErrorInit, summary: string, advice?: string) {
     const secrets = init.secrets ?? [];
-    const said = [init.apiMessage, init.apiDetail].filter((s) => s !== undefined && s !== "").join(": ");
+    // Without its closing full stop: "(… not correct.). Advice" read badly.
+    const said = [init.apiMessage, init.apiDetail]
+      .filter((s) => s !== undefined && s !== "")
+      .join(": ")
+      .replace(/\.+$/, "");
     const text = `${init.method} ${stripQuery(init.path)}: ${summary}${said ? ` (${said})` : ""}${advice ? `. ${advice}` : ""}`;
     super(redact(text, secrets), init.cause === undefined ? undefined : { cause: init.cause });
     this.status = init.status;

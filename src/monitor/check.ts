@@ -6,6 +6,7 @@
  */
 import type { DeployedStatus, EnvironmentStatus, FindingCode, StatusReport, TokenStatus } from "./status.ts";
 import { HYGIENE_CODES } from "./hygiene.ts";
+import { environmentVerdicts, type EnvironmentVerdict } from "./verdict.ts";
 
 /** Options of {@link checkReport}. */
 export interface CheckOptions {
@@ -51,6 +52,8 @@ export interface CheckResult {
   /** The soonest expiry among the checked tokens that are fine. */
   readonly next?: { readonly tokenId: string; readonly environment?: string; readonly expiresAt: string };
   readonly scope: StatusReport["scope"];
+  /** Each environment's verdict, the one `status` and `serve` give (verdict.ts). */
+  readonly environments: readonly EnvironmentVerdict[];
 }
 
 /** Quote an argument for a POSIX shell when it needs it. */
@@ -141,7 +144,7 @@ export function checkReport(report: StatusReport, options: CheckOptions): CheckR
       reason: "unfinished",
       runId: run.runId,
       step: run.step,
-      message: `${run.environment}: run ${run.runId} stopped at ${run.step}${run.status === "done" ? "" : ` (${run.status === "begin" ? "begun" : "failed"})`} at ${run.at.replace(/\.\d{3}Z$/, "Z")} and is unfinished; fix: ${fix}`,
+      message: `${run.environment}: run ${run.runId} stopped at ${run.step}${run.status === "done" ? "" : ` (${run.status === "begin" ? "begun" : run.interrupted ? "interrupted" : "failed"})`} at ${run.at.replace(/\.\d{3}Z$/, "Z")} and is unfinished; fix: ${fix}`,
       fix,
     });
   }
@@ -239,5 +242,6 @@ export function checkReport(report: StatusReport, options: CheckOptions): CheckR
         }
       : {}),
     scope: report.scope,
+    environments: environmentVerdicts(report),
   };
 }

@@ -19,6 +19,7 @@ export const MONITOR_METRIC_NAMES = [
   "fastly_token_rotator_last_successful_refresh_timestamp_seconds",
   "fastly_token_rotator_unfinished_run_timestamp_seconds",
   "fastly_token_rotator_awaiting_approval_timestamp_seconds",
+  "fastly_token_rotator_environment_state",
 ] as const;
 
 /** Labels of the per-token series. `environment` is `""` for a token no environment manages. */
@@ -39,6 +40,7 @@ export interface MonitorMetrics {
   readonly lastSuccessfulRefresh: Gauge;
   readonly unfinished: Gauge<"environment" | "run_id" | "step" | "running">;
   readonly awaitingApproval: Gauge<"environment">;
+  readonly environmentState: Gauge<"environment" | "state">;
 }
 
 /** A fresh registry with every metric registered. */
@@ -115,6 +117,12 @@ export function createMonitorMetrics(): MonitorMetrics {
       name: "fastly_token_rotator_awaiting_approval_timestamp_seconds",
       help: "When an unattended run (rotate --due) last left the environment, due, for a person because it needs approval, as a Unix timestamp; no series once a run has rotated it since.",
       labelNames: ["environment"],
+      registers,
+    }),
+    environmentState: new Gauge({
+      name: "fastly_token_rotator_environment_state",
+      help: "1 for the environment's verdict, the one ftr status and ftr check give: ok, attention, running, due, unknown, expired, absent, dead or unfinished.",
+      labelNames: ["environment", "state"],
       registers,
     }),
   };

@@ -5,7 +5,9 @@
  * cell after measuring it, so widths never have to strip colour codes.
  */
 import { escapeControl } from "../util/escape.ts";
+import { elideMiddle } from "../util/fit.ts";
 import type { Finding, Severity, StatusReport, TokenStatus } from "./status.ts";
+import { environmentVerdicts } from "./verdict.ts";
 
 /** Colour functions; identity functions when the output is not a terminal. */
 export interface Paint {
@@ -82,6 +84,8 @@ interface Column {
   readonly min?: number;
   /** Left out when the rest does not fit the width even cut; lower numbers go first. */
   readonly drop?: number;
+  /** Cut in the middle (both ends of a long name stay readable) rather than at the end. */
+  readonly middle?: boolean;
 }
 
 /** Options of {@link renderStatus}. */
@@ -137,7 +141,13 @@ function columns(
       shown[i] = false;
     }
     let excess = total() - width;
-    for (let i = cols.length - 1; i >= 0 && excess > 0; i--) {
+    // Names cut in the middle give way first, then the other flexible columns from the last.
+    const order = [
+      ...cols.map((c, i) => (c.middle ? i : -1)).filter((i) => i >= 0),
+      ...cols.map((_c, i) => cols.length - 1 - i).filter((i) => !cols[i]?.middle),
+    ];
+    for (const i of order) {
+      if (excess <= 0) break;
       const col = cols[i];
       const w = widths[i] ?? 0;
       if (!col?.flexible || !shown[i]) continue;
@@ -152,7 +162,7 @@ function columns(
       if (!shown[i]) continue;
       const cell = cells[i] ?? { text: "" };
       const w = widths[i] ?? 0;
-      const text = cut(cell.text, w);
+      const text = cols[i]?.middle ? elideMiddle(cell.text, w) : cut(cell.text, w);
       // The last column is not padded: no trailing blanks.
       const padded = i === cols.length - 1 ? text : text.padEnd(w);
       parts.push(cell.paint ? cell.paint(padded) : padded);
@@ -197,15 +207,18 @@ export function renderStatus(
   const wide = options.wide === true;
   const width = wide ? undefined : options.width;
   if (report.limitation) out.push(paint.yellow(`note: ${escapeControl(report.limitation)}`));
+  // Token ids are never dropped and environment names never cut: they tell rows apart.
+  const envMin = Math.max(3, ...report.environments.map((e) => e.name.length));
   const cols: Column[] = [
-    { head: "token", flexible: true, min: 16 },
-    { head: "id", drop: 2 },
-    { head: "env", flexible: true, min: 10 },
+    { head: "token", flexible: true, min: 14, middle: true },
+    { head: "id" },
+    { head: "env", flexible: true, min: envMin + 1 },
     { head: "expires", drop: 3 },
+    { head: "", drop: 0 },
     { head: "time left" },
     { head: "last used", drop: 1 },
     ...(wide ? [{ head: "user agent" }, { head: "access" }, { head: "services" }] : []),
-    { head: "findings", flexible: true, min: 12 },
+    { head: "findings", flexible: true, min: 10 },
   ];
   const tokenRows = (tokens: readonly TokenStatus[]): Cell[][] =>
     tokens.map((t) => {
@@ -215,10 +228,8 @@ export function renderStatus(
         { text: t.id, paint: paint.dim },
         { text: envText(t) },
         { text: day(t.expiresAt) },
-        {
-          text: `${timeBar(t.msLeft, t.lifetimeMs)} ${left(t)}`,
-          paint: (s) => paintSeverity(paint, severity, s),
-        },
+        { text: timeBar(t.msLeft, t.lifetimeMs), paint: (s) => paintSeverity(paint, severity, s) },
+        { text: left(t), paint: (s) => paintSeverity(paint, severity, s) },
         { text: t.lastUsed ? day(t.lastUsed.at) : "—" },
       ];
       if (wide) {
@@ -252,18 +263,36 @@ export function renderStatus(
   }
 
   if (report.environments.length > 0) {
-    const envRows = report.environments.map((e): Cell[] => {
+    // One verdict per environment, the one `check` and `serve` give (verdict.ts).
+    const verdicts = environmentVerdicts(report);
+    const envRows = report.environments.map((e, i): Cell[] => {
       const d = e.deployed;
       const deployed =
         d.status === "valid"
           ? `${d.tokenId}${d.managed ? "" : " (not managed)"}${d.expiresAt ? `, expires ${day(d.expiresAt)}` : ""}`
           : `${d.status}${d.tokenId ? ` (${d.tokenId})` : ""}`;
-      return [{ text: e.name }, { text: deployed }, findingsCell(paint, e.findings, true)];
+      const v = verdicts[i];
+      const paintV = (s: string) => paintSeverity(paint, v?.severity, s);
+      const other = e.findings.filter((f) => v?.state !== "attention" && f.code !== "unfinished-run");
+      const why = [v && v.state !== "ok" ? v.message : "", ...other.map((f) => f.message)]
+        .filter((t) => t !== "")
+        .join("; ");
+      return [
+        { text: e.name },
+        { text: v?.state ?? "ok", paint: paintV },
+        { text: deployed },
+        { text: why || "—", paint: why ? paintV : paint.dim },
+      ];
     });
     out.push("");
     out.push(
       columns(
-        [{ head: "environment" }, { head: "deployed token" }, { head: "findings", flexible: true, min: 12 }],
+        [
+          { head: "environment" },
+          { head: "verdict" },
+          { head: "deployed token", flexible: true, min: 22 },
+          { head: "why", flexible: true, min: 12 },
+        ],
         envRows,
         paint,
         width,

@@ -39,6 +39,7 @@ import { withUnfinished } from "./unfinished.ts";
 import { silentLogger, type Logger } from "../util/log.ts";
 import { redact } from "../util/redact.ts";
 import { replaceControl } from "../util/escape.ts";
+import { environmentVerdicts } from "./verdict.ts";
 import { createMonitorMetrics, type MonitorMetrics } from "./metrics.ts";
 import { collectStatus, type StatusReport } from "./status.ts";
 import { setLongTimeout, type LongTimer } from "../util/timer.ts";
@@ -308,6 +309,10 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
         { environment: replaceControl(environment), token_id: replaceControl(s.tokenId) },
         s.value,
       );
+    }
+    metrics.environmentState.reset();
+    for (const v of environmentVerdicts(report, unfinished)) {
+      metrics.environmentState.set({ environment: v.environment, state: v.state }, 1);
     }
     return problems;
   };

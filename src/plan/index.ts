@@ -1,2 +1,3 @@
 export * from "./plan.ts";
 export * from "./gather.ts";
+export * from "./steps.ts";

@@ -1,9 +1,16 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe, it, test } from "node:test";
 import { parseConfig } from "../config/index.ts";
 import type { Config } from "../config/types.ts";
 import type { AutomationToken, Service, TokenSelf } from "../fastly/types.ts";
-import { daysLeft, makePlan, resolveServices, type DeployedState, type LiveState } from "./plan.ts";
+import {
+  daysLeft,
+  makePlan,
+  resolveServices,
+  unfinishedLine,
+  type DeployedState,
+  type LiveState,
+} from "./plan.ts";
 
 const NOW = new Date("2026-11-22T12:00:00Z");
 const DAY = 86_400_000;
@@ -306,5 +313,22 @@ describe("a store that cannot be read back", () => {
     assert.equal(none.decision, "missing");
     assert.ok(none.rotate);
     assert.equal(none.notes?.length, 1);
+  });
+});
+
+describe("unfinishedLine: an interrupt is not a failure", () => {
+  const run = {
+    runId: "r1",
+    environment: "staging",
+    step: "reload",
+    status: "failed" as const,
+    at: "2026-12-06T12:00:00.000Z",
+  };
+  it("says interrupted for a step a signal stopped, failed for one that failed", async () => {
+    const { isInterrupted } = await import("../rotation/resume.ts");
+    assert.equal(isInterrupted({ status: "failed", detail: "interrupted by SIGINT: aborted" }), true);
+    assert.equal(isInterrupted({ status: "failed", detail: "exit 1" }), false);
+    assert.match(unfinishedLine({ ...run, interrupted: true }), /stopped at reload \(interrupted\)/);
+    assert.match(unfinishedLine(run), /stopped at reload \(failed\)/);
   });
 });

@@ -6,6 +6,7 @@ import type { Config, EnvironmentConfig, ServiceSelector } from "../config/types
 import type { AutomationToken, Role, Service, TokenSelf } from "../fastly/types.ts";
 import { compileNamePattern } from "../util/pattern.ts";
 import { formatTime } from "../util/time.ts";
+import { planSteps, type EnvironmentSteps } from "./steps.ts";
 
 /** What the secret store holds for one environment, and what Fastly says of it. */
 export type DeployedState =
@@ -46,6 +47,8 @@ export interface UnfinishedRun {
   readonly status: "begin" | "done" | "failed";
   /** When that last record was written (ISO 8601). */
   readonly at: string;
+  /** True when that step failed because the run was stopped by a signal (Ctrl-C, SIGTERM), not by an error. */
+  readonly interrupted?: boolean;
   /** True when a live run holds the lock now (it may be this very run, still going). */
   readonly running?: boolean;
   /** The token the run minted, once minted. */
@@ -71,8 +74,8 @@ export interface PlannedToken {
   readonly createdAt?: string;
 }
 
-/** The plan for one environment. */
-export interface EnvironmentPlan {
+/** The plan for one environment: the Fastly side, and (`EnvironmentSteps`) the store, reload, verify and revoke steps. */
+export interface EnvironmentPlan extends EnvironmentSteps {
   readonly environment: string;
   readonly decision: Decision;
   /** True when `rotate` would act on this environment. */
@@ -161,47 +164,55 @@ export function makePlan(state: LiveState, config: Config, options: PlanOptions)
     generatedAt: options.now.toISOString(),
     unfinished,
     ...(options.resumeHint ? { resumeHint: options.resumeHint } : {}),
-    environments: selected.map((env) => {
-      const planned = planEnvironment(state, env, options);
-      const run = unfinished.find((r) => r.environment === env.name);
-      if (run) {
-        return {
-          ...planned,
-          decision: "unfinished" as const,
-          rotate: false,
-          reasons: [unfinishedLine(run, options.resumeHint)],
-          revoke: [],
-        };
-      }
-      if (options.dueOnly && planned.rotate && !isDue(planned)) {
-        return {
-          ...planned,
-          rotate: false,
-          reasons: [
-            ...planned.reasons,
-            `not rotated by --due: only a deployed token within rotateBefore or refused by Fastly is; rotate it with \`ftr rotate --env ${env.name}\``,
-          ],
-        };
-      }
-      return planned;
-    }),
+    environments: selected.map((env) => withSteps(env, decide(env))),
   };
+  function decide(env: EnvironmentConfig): FastlySide {
+    const planned = planEnvironment(state, env, options);
+    const run = unfinished.find((r) => r.environment === env.name);
+    if (run) {
+      return {
+        ...planned,
+        decision: "unfinished" as const,
+        rotate: false,
+        reasons: [unfinishedLine(run, options.resumeHint)],
+        revoke: [],
+      };
+    }
+    if (options.dueOnly && planned.rotate && !isDue(planned)) {
+      return {
+        ...planned,
+        rotate: false,
+        reasons: [
+          ...planned.reasons,
+          `not rotated by --due: only a deployed token within rotateBefore or refused by Fastly is; rotate it with \`ftr rotate --env ${env.name}\``,
+        ],
+      };
+    }
+    return planned;
+  }
+}
+
+/** The plan of one environment before its steps are added. */
+type FastlySide = Omit<EnvironmentPlan, keyof EnvironmentSteps>;
+
+function withSteps(env: EnvironmentConfig, planned: FastlySide): EnvironmentPlan {
+  return { ...planned, ...planSteps(env, planned) };
 }
 
 /** True when --due rotates the environment: its token is due, or the deployed value is refused. */
-function isDue(plan: EnvironmentPlan): boolean {
+function isDue(plan: FastlySide): boolean {
   return plan.decision === "due" || (plan.decision === "missing" && plan.deployed.status === "dead");
 }
 
 /** One line naming an unfinished run and the command that finishes it. */
 export function unfinishedLine(run: UnfinishedRun, resumeHint = "ftr resume"): string {
-  const where = `${run.step}${run.status === "done" ? "" : ` (${run.status === "begin" ? "begun" : "failed"})`}`;
+  const where = `${run.step}${run.status === "done" ? "" : ` (${run.status === "begin" ? "begun" : run.interrupted ? "interrupted" : "failed"})`}`;
   return run.running
     ? `run ${run.runId} of ${run.environment} is in progress at ${where} (lock held); wait for it`
     : `run ${run.runId} of ${run.environment} stopped at ${where} at ${formatTime(new Date(run.at))} and is unfinished; run \`${resumeHint}\``;
 }
 
-function planEnvironment(state: LiveState, env: EnvironmentConfig, options: PlanOptions): EnvironmentPlan {
+function planEnvironment(state: LiveState, env: EnvironmentConfig, options: PlanOptions): FastlySide {
   const { now } = options;
   const spec = env.token;
   const managed = state.automationTokens.filter((t) => t.name === spec.name);

@@ -304,11 +304,17 @@ export function describeUnfinished(runs: readonly RunState[], running = false): 
     step: run.last.step,
     status: run.last.status,
     at: run.last.at,
+    ...(isInterrupted(run.last) ? { interrupted: true } : {}),
     ...(running ? { running: true } : {}),
     ...(run.newTokenId ? { newTokenId: run.newTokenId } : {}),
     ...(run.deployedTokenId ? { deployedTokenId: run.deployedTokenId } : {}),
     ...optionalHolds(storeHolds(run)),
   }));
+}
+
+/** A step journaled `failed` because a signal stopped the run (its detail starts "interrupted by"). */
+export function isInterrupted(record: { readonly status: string; readonly detail?: string }): boolean {
+  return record.status === "failed" && (record.detail ?? "").startsWith("interrupted by ");
 }
 
 function optionalHolds(id: string | undefined): { storeHolds?: string } {

@@ -67,8 +67,15 @@ export interface RunContext {
   readonly client: FastlyClient;
   /** The sudo password, asked for only when a token is about to be minted. */
   readonly getPassword: () => Promise<string>;
+  /**
+   * Fastly refused the password: another one (a person at a terminal asked again), or undefined
+   * when there is nobody to ask or the tries are used up; the refusal then stops the run.
+   */
+  readonly passwordAgain?: () => Promise<string | undefined>;
   readonly log?: Logger;
   readonly onEvent?: (event: RotationEvent) => void;
+  /** What the running step of `environment` waits for now (an adapter's poll reason), for live progress. */
+  readonly onWaiting?: (environment: string, reason: string) => void;
   /** Time for the journal and reports; default read from `clock`. */
   readonly now?: () => Date;
   /** Time and waits (the product's pauses, the adapters' polling); default `systemClock`. */
@@ -388,8 +395,18 @@ function sudoKeeper(ctx: RunContext): SudoKeeper {
     async ensure() {
       // A margin covers the create request itself and clock skew between here and Fastly.
       if (expiresAt && expiresAt.getTime() - now().getTime() > 30_000) return;
-      const password = await ctx.getPassword();
-      expiresAt = (await ctx.client.sudo({ password })).expiresAt;
+      let password = await ctx.getPassword();
+      for (;;) {
+        try {
+          expiresAt = (await ctx.client.sudo({ password })).expiresAt;
+          return;
+        } catch (error) {
+          const wrong = error instanceof FastlyForbiddenError && error.reason === "wrong-password";
+          const again = wrong && ctx.passwordAgain ? await ctx.passwordAgain() : undefined;
+          if (again === undefined) throw error;
+          password = again;
+        }
+      }
     },
     invalidate() {
       expiresAt = undefined;
@@ -1086,11 +1103,14 @@ export class EnvironmentRun {
   }
 
   private adapterContext() {
+    const onWaiting = this.ctx.onWaiting;
+    const environment = this.env.name;
     return {
-      environment: this.env.name,
+      environment,
       runId: this.runId,
       log: this.log,
       ...(this.ctx.signal ? { signal: this.ctx.signal } : {}),
+      ...(onWaiting ? { onWaiting: (reason: string) => onWaiting(environment, reason) } : {}),
     };
   }
 }

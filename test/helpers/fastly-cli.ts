@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-/** The official Fastly CLI binary, from the optional dependency `@fastly/cli-linux-x64`. */
+/** The official Fastly CLI binary, from the dev dependency `@fastly/cli-linux-x64` (never installed with the package). */
 export const FASTLY_CLI = fileURLToPath(
   new URL("../../node_modules/@fastly/cli-linux-x64/fastly", import.meta.url),
 );
@@ -19,7 +19,7 @@ function whyNoFastlyCli(): string | false {
   if (process.platform !== "linux" || process.arch !== "x64") {
     return `no Fastly CLI binary for ${process.platform}/${process.arch} (@fastly/cli-linux-x64 is linux/x64 only)`;
   }
-  const reason = `no Fastly CLI at ${FASTLY_CLI} (optional dependency @fastly/cli-linux-x64 not installed)`;
+  const reason = `no Fastly CLI at ${FASTLY_CLI} (dev dependency @fastly/cli-linux-x64 not installed: npm ci)`;
   if (process.env["CI"] === "true") throw new Error(`${reason}; CI=true on linux/x64 requires it`);
   return reason;
 }

@@ -138,7 +138,10 @@ describe("approval before the password and sudo", () => {
         [
           ["Rotate the token of integration now? [y/N]", "y"],
           ["Rotate the token of staging now? [y/N]", "n"],
+          // Asked again after a refusal, three tries in all (test/password-retry.test.ts).
           ["Fastly password (for sudo mode): ", "not-the-password"],
+          ["Fastly password (for sudo mode): ", "not-the-password-2"],
+          ["Fastly password (for sudo mode): ", "not-the-password-3"],
         ],
       );
       assert.deepEqual(result.unanswered, [], result.stderr);
@@ -155,8 +158,8 @@ describe("approval before the password and sudo", () => {
       assert.notEqual(result.code, 0, result.stdout + result.stderr);
       assert.deepEqual(
         (await writes()).map((r) => `${r.method} ${r.path} ${r.status}`),
-        ["POST /sudo 403"],
-        "only the refused sudo request",
+        ["POST /sudo 403", "POST /sudo 403", "POST /sudo 403"],
+        "only the refused sudo requests",
       );
       assert.deepEqual((await h.liveTokens()).map((t) => t.id).sort(), before, "no token created or revoked");
       assert.ok(!result.stderr.includes(demoCredentials.superuser.password));

@@ -1,5 +1,6 @@
 /** `reload: - { type: argocd }`: the config as written, and the reloader's Options. */
 import { z } from "zod";
+import type { AdapterTarget } from "../support/describe.ts";
 import {
   checkInterval,
   defined,
@@ -192,3 +193,25 @@ export function argoCdSchema(ctx: ConfigContext) {
 
 /** Restarts, refreshes or syncs through Argo CD and waits for the outcome. */
 export type ArgoCdConfig = z.output<ReturnType<typeof argoCdSchema>>;
+
+/** The Argo CD application and action, and how long it may take. */
+export function describeArgoCd(spec: ArgoCdConfig): AdapterTarget {
+  const resource = spec.resource
+    ? `${spec.resource.kind} ${spec.resource.namespace}/${spec.resource.name}`
+    : undefined;
+  return {
+    type: "argocd",
+    summary: `Argo CD ${spec.action} of ${spec.app}${resource ? ` (${resource})` : ""}`,
+    target: {
+      server: spec.server,
+      app: spec.app,
+      action: spec.action,
+      ...defined({ appNamespace: spec.appNamespace, project: spec.project, resource }),
+    },
+    waitsFor:
+      spec.action === "refresh"
+        ? "the application to be refreshed"
+        : "the application to be Synced and Healthy",
+    timeoutMs: spec.timeoutMs,
+  };
+}

@@ -1,5 +1,6 @@
 /** `secret: { type: aws-secrets-manager }`: the config as written, and the store's Options. */
 import { z } from "zod";
+import type { AdapterTarget } from "../support/describe.ts";
 import { defined, type ConfigContext } from "../support/config.ts";
 
 /** The `aws-secrets-manager` secret entry. It needs nothing from the context: no paths, no defaults. */
@@ -65,3 +66,20 @@ export function awsSecretSchema(_ctx: ConfigContext) {
 
 /** A secret in AWS Secrets Manager: the whole secret string, or one key of a JSON object in it. */
 export type AwsSecretConfig = z.output<ReturnType<typeof awsSecretSchema>>;
+
+/** The secret (and key) the token is written to, staged as AWSPENDING and promoted to AWSCURRENT. */
+export function describeAwsSecret(spec: AwsSecretConfig): AdapterTarget {
+  return {
+    type: "aws-secrets-manager",
+    summary: `AWS Secrets Manager ${spec.secretId}${spec.jsonKey !== undefined ? `, key ${spec.jsonKey}` : ""}${spec.region !== undefined ? ` (${spec.region})` : ""}`,
+    target: {
+      secretId: spec.secretId,
+      ...defined({
+        jsonKey: spec.jsonKey,
+        region: spec.region,
+        endpoint: spec.endpoint,
+        profile: spec.profile,
+      }),
+    },
+  };
+}

@@ -1,6 +1,7 @@
 /** `secret: { type: exec }`: the config as written, and the store's Options it normalises to. */
 import { resolve } from "node:path";
 import { z } from "zod";
+import { commandLine, type AdapterTarget } from "../support/describe.ts";
 import { argv, cwdField, defined, duration, envField, type ConfigContext } from "../support/config.ts";
 
 /** The `exec` secret entry: commands that write (stdin) and read (stdout) the token value. */
@@ -46,3 +47,17 @@ export function execSecretSchema(ctx: ConfigContext) {
 
 /** Commands that write (value on stdin) and optionally read (value on stdout) the token value. */
 export type ExecSecretConfig = z.output<ReturnType<typeof execSecretSchema>>;
+
+/** The commands that write (and read) the token. */
+export function describeExecSecret(spec: ExecSecretConfig): AdapterTarget {
+  return {
+    type: "exec",
+    summary: `command ${commandLine(spec.write)} (value on stdin)`,
+    target: {
+      write: commandLine(spec.write),
+      ...(spec.read ? { read: commandLine(spec.read) } : {}),
+      cwd: spec.cwd,
+    },
+    timeoutMs: spec.timeoutMs,
+  };
+}

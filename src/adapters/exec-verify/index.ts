@@ -28,6 +28,7 @@ export function createExecVerifier(options: ExecVerifierOptions, deps: AdapterDe
             interval: options.intervalMs ?? 0,
             signal: ctx.signal,
             clock,
+            onWait: ctx.onWaiting,
             // Without an interval the command runs once.
             ...(options.intervalMs === undefined ? { maxAttempts: 1 } : {}),
           },

@@ -1,6 +1,7 @@
 /** `verify: - { type: exec }`: the config as written, and the verifier's Options. */
 import { resolve } from "node:path";
 import { z } from "zod";
+import { commandLine, type AdapterTarget } from "../support/describe.ts";
 import {
   argv,
   checkInterval,
@@ -34,3 +35,14 @@ export function execVerifySchema(ctx: ConfigContext) {
 
 /** Passes once a command exits 0 (retried every `intervalMs` until `timeoutMs`). */
 export type ExecVerifyConfig = z.output<ReturnType<typeof execVerifySchema>>;
+
+/** The command retried, and for how long. */
+export function describeExecVerify(spec: ExecVerifyConfig): AdapterTarget {
+  return {
+    type: "exec",
+    summary: `run ${commandLine(spec.command)} until it exits 0`,
+    target: { command: commandLine(spec.command), cwd: spec.cwd },
+    waitsFor: "the command to exit 0",
+    timeoutMs: spec.timeoutMs,
+  };
+}

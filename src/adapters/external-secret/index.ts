@@ -110,6 +110,7 @@ export function createExternalSecretReloader(
           interval: intervalMs,
           signal: ctx.signal,
           clock,
+          onWait: ctx.onWaiting,
           waitFirst: true,
           timeoutError: (reason) =>
             new KubernetesError(

@@ -1,5 +1,6 @@
 /** `reload: - { type: external-secret }`: the config as written, and the reloader's Options. */
 import { z } from "zod";
+import { kubernetesTarget, type AdapterTarget } from "../support/describe.ts";
 import {
   checkInterval,
   duration,
@@ -42,3 +43,19 @@ export function externalSecretSchema(ctx: ConfigContext) {
 
 /** Forces an External Secrets sync and waits for it. */
 export type ExternalSecretConfig = z.output<ReturnType<typeof externalSecretSchema>>;
+
+/** The ExternalSecret force-synced, and how long the sync may take. */
+export function describeExternalSecret(spec: ExternalSecretConfig): AdapterTarget {
+  return {
+    type: "external-secret",
+    summary: `force-sync ExternalSecret ${spec.namespace}/${spec.name}`,
+    target: {
+      namespace: spec.namespace,
+      name: spec.name,
+      apiVersion: spec.apiVersion,
+      ...kubernetesTarget(spec),
+    },
+    waitsFor: "the operator to sync it and report Ready",
+    timeoutMs: spec.timeoutMs,
+  };
+}

@@ -1,6 +1,7 @@
 /** `secret: { type: file }`: the config as written, and the store's Options it normalises to. */
 import { resolve } from "node:path";
 import { z } from "zod";
+import type { AdapterTarget } from "../support/describe.ts";
 import { defined, warnTilde, type ConfigContext } from "../support/config.ts";
 
 /** The `file` secret entry; paths resolve against the config file's directory. */
@@ -48,3 +49,12 @@ export function fileSecretSchema(ctx: ConfigContext) {
 
 /** A file holding the token value: the whole file, or one key of a JSON object in it. */
 export type FileSecretConfig = z.output<ReturnType<typeof fileSecretSchema>>;
+
+/** The file (and key) the token is written to. */
+export function describeFileSecret(spec: FileSecretConfig): AdapterTarget {
+  return {
+    type: "file",
+    summary: `file ${spec.path}${spec.jsonKey !== undefined ? `, key ${spec.jsonKey}` : ""}`,
+    target: { path: spec.path, ...defined({ jsonKey: spec.jsonKey }) },
+  };
+}

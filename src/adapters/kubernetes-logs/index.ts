@@ -174,6 +174,7 @@ export function createKubernetesLogsVerifier(
             interval,
             signal: ctx.signal,
             clock,
+            onWait: ctx.onWaiting,
           },
           async (): Promise<Probe<VerifyResult>> => {
             let pods: V1Pod[];

@@ -1,6 +1,7 @@
 /** `verify: - { type: kubernetes-logs }`: the config as written, and the verifier's Options. */
 import { z } from "zod";
 import { namePatternProblem } from "../../util/pattern.ts";
+import { kubernetesTarget, type AdapterTarget } from "../support/describe.ts";
 import {
   checkInterval,
   defined,
@@ -112,3 +113,22 @@ export function kubernetesLogsSchema(ctx: ConfigContext) {
 
 /** Reads the new pods' logs for authentication errors. */
 export type KubernetesLogsConfig = z.output<ReturnType<typeof kubernetesLogsSchema>>;
+
+/** The pods whose logs are read, and for how long. */
+export function describeKubernetesLogs(spec: KubernetesLogsConfig): AdapterTarget {
+  const pods =
+    spec.deployment !== undefined
+      ? `Deployment ${spec.namespace}/${spec.deployment}`
+      : `pods ${spec.namespace}/${spec.selector ?? ""}`;
+  return {
+    type: "kubernetes-logs",
+    summary: `logs of ${pods}${spec.container !== undefined ? `, container ${spec.container}` : ""}`,
+    target: {
+      namespace: spec.namespace,
+      ...defined({ deployment: spec.deployment, selector: spec.selector, container: spec.container }),
+      ...kubernetesTarget(spec),
+    },
+    waitsFor: `the new pods' logs to stay free of authentication errors for ${Math.round(spec.quietForMs / 1000)}s`,
+    timeoutMs: spec.timeoutMs,
+  };
+}

@@ -149,6 +149,7 @@ export function createKubernetesRolloutReloader(
         interval: intervalMs,
         signal: ctx.signal,
         clock,
+        onWait: ctx.onWaiting,
         waitFirst: restarts,
         timeoutError: (reason) => new KubernetesError(timeoutMessage(reason, seen)),
       },

@@ -1,5 +1,6 @@
 /** `reload: - { type: kubernetes-rollout }`: the config as written, and the reloader's Options. */
 import { z } from "zod";
+import { kubernetesTarget, type AdapterTarget } from "../support/describe.ts";
 import {
   checkInterval,
   duration,
@@ -74,3 +75,21 @@ export function kubernetesRolloutSchema(ctx: ConfigContext) {
 
 /** Restarts a Deployment, StatefulSet or DaemonSet and waits for the rollout. */
 export type KubernetesRolloutConfig = z.output<ReturnType<typeof kubernetesRolloutSchema>>;
+
+/** The workload restarted (or waited for), and how long the rollout may take. */
+export function describeKubernetesRollout(spec: KubernetesRolloutConfig): AdapterTarget {
+  const workload = `${spec.kind} ${spec.namespace}/${spec.name}`;
+  return {
+    type: "kubernetes-rollout",
+    summary: spec.restart ? `restart ${workload}` : `wait for a rollout of ${workload}`,
+    target: {
+      namespace: spec.namespace,
+      kind: spec.kind,
+      name: spec.name,
+      restart: String(spec.restart),
+      ...kubernetesTarget(spec),
+    },
+    waitsFor: "the rollout to complete (every replica updated and available)",
+    timeoutMs: spec.timeoutMs,
+  };
+}

@@ -1,5 +1,6 @@
 /** `secret: { type: kubernetes-secret }`: the config as written, and the store's Options. */
 import { z } from "zod";
+import { kubernetesTarget, type AdapterTarget } from "../support/describe.ts";
 import { k8sName, kubernetesAccess, kubernetesAccessShape, type ConfigContext } from "../support/config.ts";
 
 /** The `kubernetes-secret` secret entry: one key of a Secret, in the cluster the kubeconfig names. */
@@ -33,3 +34,12 @@ export function kubernetesSecretSchema(ctx: ConfigContext) {
 
 /** One key of a Kubernetes Secret. */
 export type KubernetesSecretConfig = z.output<ReturnType<typeof kubernetesSecretSchema>>;
+
+/** The Secret and key the token is written to. */
+export function describeKubernetesSecret(spec: KubernetesSecretConfig): AdapterTarget {
+  return {
+    type: "kubernetes-secret",
+    summary: `Kubernetes Secret ${spec.namespace}/${spec.name}, key ${spec.key}`,
+    target: { namespace: spec.namespace, name: spec.name, key: spec.key, ...kubernetesTarget(spec) },
+  };
+}

@@ -193,7 +193,13 @@ export function createPrometheusVerifier(
       };
       try {
         return await pollUntil(
-          { deadline: clock.now() + options.timeoutMs, interval, signal: ctx.signal, clock },
+          {
+            deadline: clock.now() + options.timeoutMs,
+            interval,
+            signal: ctx.signal,
+            clock,
+            onWait: ctx.onWaiting,
+          },
           look,
         );
       } catch (error) {

@@ -1,6 +1,7 @@
 /** `verify: - { type: prometheus }`: the config as written, and the verifier's Options. */
 import { z } from "zod";
 import { isSecureOrLoopback } from "../../util/http.ts";
+import type { AdapterTarget } from "../support/describe.ts";
 import {
   checkInterval,
   defined,
@@ -86,3 +87,19 @@ export function prometheusSchema(ctx: ConfigContext) {
 
 /** Passes once Prometheus shows the exporter reporting the expected token id (and `query`, if set, holds). */
 export type PrometheusConfig = z.output<ReturnType<typeof prometheusSchema>>;
+
+/** The Prometheus queried and the metric read (headers are credentials: never shown). */
+export function describePrometheus(spec: PrometheusConfig): AdapterTarget {
+  return {
+    type: "prometheus",
+    summary: `Prometheus ${spec.url}: ${spec.metric}{${spec.tokenIdLabel}=<new token>}${spec.query !== undefined ? " and the query" : ""}`,
+    target: {
+      url: spec.url,
+      metric: spec.metric,
+      tokenIdLabel: spec.tokenIdLabel,
+      ...defined({ query: spec.query }),
+    },
+    waitsFor: `${spec.metric} to carry the new token's id${spec.requireOthersAbsent ? " and not the old ones" : ""}`,
+    timeoutMs: spec.timeoutMs,
+  };
+}

@@ -5,6 +5,15 @@ import { instantClock, pollUntil, PollTimeoutError, systemClock, type Probe } fr
 const notYet = (reason: string): Extract<Probe<unknown>, { done: false }> => ({ done: false, reason });
 
 describe("pollUntil", () => {
+  it("tells onWait each look's reason while not done (live progress)", async () => {
+    const clock = instantClock(0);
+    const reasons: string[] = [];
+    await pollUntil({ deadline: 60_000, interval: 1000, clock, onWait: (r) => reasons.push(r) }, async (a) =>
+      a.attempt < 3 ? notYet(`rollout ${a.attempt}/2 replicas updated`) : { done: true, value: 1 },
+    );
+    assert.deepEqual(reasons, ["rollout 1/2 replicas updated", "rollout 2/2 replicas updated"]);
+  });
+
   it("returns the value of the first done look, pausing the interval between looks", async () => {
     const clock = instantClock(1000);
     const seen: { attempt: number; remaining: number }[] = [];

@@ -68,6 +68,8 @@ export interface PollOptions {
   readonly maxAttempts?: number;
   /** The error to reject with at the deadline, from the last reason (default a `PollTimeoutError`). */
   readonly timeoutError?: (reason: string) => Error;
+  /** Told each look's reason for not being done yet (live progress: what the step waits for). */
+  readonly onWait?: ((reason: string) => void) | undefined;
 }
 
 /** What each look is told. */
@@ -110,6 +112,7 @@ export async function pollUntil<T>(
     if (signal?.aborted) throw abortError(signal);
     const result = await probe({ attempt, remaining: Math.max(0, deadline - clock.now()) });
     if (result.done) return result.value;
+    options.onWait?.(result.reason);
     if (signal?.aborted) throw abortError(signal);
     if (clock.now() >= deadline || attempt >= (options.maxAttempts ?? Infinity)) {
       throw options.timeoutError?.(result.reason) ?? new PollTimeoutError(result.reason, attempt);

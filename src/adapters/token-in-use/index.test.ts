@@ -87,6 +87,20 @@ describe("token-in-use verifier", () => {
     assert.deepEqual(time.sleeps, [2000, 2000]);
   });
 
+  it("tells the run what it waits for while the token is not yet used", async () => {
+    const time = instantClock(since.getTime());
+    const client = scriptedClient([
+      token({ lastUsedAt: new Date("2025-03-01T11:58:01Z"), userAgent: "Fastly-Exporter (v10)" }),
+      token({ lastUsedAt: new Date("2025-03-01T12:00:09Z"), userAgent: "Fastly-Exporter (v10)" }),
+    ]);
+    const reasons: string[] = [];
+    const verifier = createTokenInUseVerifier({ timeoutMs: 60_000, intervalMs: 2000 }, { clock: time });
+    const result = await verifier.verify(ctx(client, { onWaiting: (r) => reasons.push(r) }));
+    assert.equal(result.ok, true);
+    assert.equal(reasons.length, 1);
+    assert.match(reasons[0] ?? "", /2025-03-01T11:58:01Z/);
+  });
+
   it("times out with what it last saw and a hint", async () => {
     const time = instantClock(since.getTime());
     const client = scriptedClient([

@@ -44,7 +44,13 @@ export function createTokenInUseVerifier(options: TokenInUseOptions, deps: Adapt
       let lastError: string | undefined;
       try {
         return await pollUntil(
-          { deadline: clock.now() + options.timeoutMs, interval, signal: ctx.signal, clock },
+          {
+            deadline: clock.now() + options.timeoutMs,
+            interval,
+            signal: ctx.signal,
+            clock,
+            onWait: ctx.onWaiting,
+          },
           async (): Promise<Probe<VerifyResult>> => {
             try {
               last = await ctx.client.getAutomationToken(ctx.tokenId);
@@ -55,7 +61,10 @@ export function createTokenInUseVerifier(options: TokenInUseOptions, deps: Adapt
                   value: { ok: true, detail: `token ${ctx.tokenId} used ${describeUse(last)}` },
                 };
               }
-              return { done: false, reason: "not used yet" };
+              return {
+                done: false,
+                reason: `not used since the switch-over yet (${last.lastUsedAt === undefined ? "never used" : `last used ${describeUse(last)}`})`,
+              };
             } catch (error) {
               lastError = errorMessage(error);
               return { done: false, reason: lastError };

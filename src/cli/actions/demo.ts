@@ -7,8 +7,10 @@ import { main } from "../main.ts";
 /** `ftr demo`. */
 export async function demo(io: CliIO, opts: DemoOpts): Promise<number> {
   const c = colours(io.stderr, io.env);
+  // With --json, stdout carries only the result: the commands the demo runs print to stderr.
+  const inner: CliIO = opts.json ? { ...io, stdout: io.stderr } : io;
   const result = await runDemo({
-    ftr: (argv, env) => main(argv, { ...io, env: { ...io.env, ...env } }),
+    ftr: (argv, env) => main(argv, { ...inner, env: { ...io.env, ...env } }),
     say: (line) => println(io.stderr, c.bold(line)),
     keep: opts.keep === true,
     prometheus: opts.prometheus,

@@ -4,6 +4,7 @@ import type { FastlyClient } from "../../fastly/types.ts";
 import { checkReport, shellQuote } from "../../monitor/check.ts";
 import { withUnfinished } from "../../monitor/unfinished.ts";
 import { renderStatus } from "../../monitor/render.ts";
+import { environmentVerdicts } from "../../monitor/verdict.ts";
 import { ListenAddressError, parseListen, startServe } from "../../monitor/serve.ts";
 import { collectStatus, type StatusReport } from "../../monitor/status.ts";
 import type { LoadedConfig } from "../../config/index.ts";
@@ -82,7 +83,8 @@ export async function status(io: CliIO, opts: StatusOpts): Promise<number> {
   const report = await statusNow(io, loaded, opts.config);
   if (opts.json) {
     noteLimitation(io, report.limitation);
-    printJson(io, report);
+    // With each environment's verdict, the one `check` and `serve` give.
+    printJson(io, { ...report, verdicts: environmentVerdicts(report) });
     return 0;
   }
   const tty = io.stdout.isTTY === true;

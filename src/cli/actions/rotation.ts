@@ -1,5 +1,4 @@
 /** The bodies of `plan`, `rotate`, `resume` and `rollback`, loaded when one of them runs. */
-import Table from "cli-table3";
 import { createSecretStore } from "../../adapters/registry.ts";
 import type { SecretStore } from "../../adapters/types.ts";
 import type { LoadedConfig } from "../../config/index.ts";
@@ -9,6 +8,7 @@ import { parseWindow, windowState, WindowError, type Window } from "../../plan/w
 import {
   AlreadyRolledBack,
   describeUnfinished,
+  isInterrupted,
   newRunId,
   resume as resumeRuns,
   rollbackLast,
@@ -25,6 +25,7 @@ import type { PlanOpts, ResumeOpts, RollbackOpts, RotateOpts } from "../commands
 import {
   colours,
   confirm,
+  passwordRetry,
   passwordSource,
   printJson,
   println,
@@ -35,6 +36,11 @@ import {
 } from "../io.ts";
 import { escapeControl as x } from "../../util/escape.ts";
 import { formatTime } from "../../util/time.ts";
+import { describeReloader, describeVerifier } from "../../adapters/registry.ts";
+import { renderPlanText } from "../render/plan.ts";
+import { progressReporter, type Progress } from "../render/progress.ts";
+import { fitTable } from "../render/table.ts";
+import { widthOf } from "../../util/fit.ts";
 import { loadConfigOption, printKubeconfigWarnings, printWarnings, requireClient } from "../setup.ts";
 
 /** `ftr plan`. */
@@ -47,9 +53,11 @@ export async function plan(io: CliIO, opts: PlanOpts): Promise<number> {
   const unfinished = await unfinishedIn(backend);
   const plan = await computePlan(loaded, client, opts, io.signal, { unfinished });
   if (opts.json) printJson(io, plan);
-  else renderPlan(io, plan, io.stdout);
+  else renderPlan(io, plan, io.stdout, true);
   // An unfinished run needs a person (or `rotate --due`) as much as an error does.
-  return plan.environments.some((e) => e.decision === "error" || e.decision === "unfinished") ? 1 : 0;
+  if (plan.environments.some((e) => e.decision === "error" || e.decision === "unfinished")) return 1;
+  // --detailed-exitcode, as terraform's: 2 when something would be rotated.
+  return opts.detailedExitcode === true && plan.environments.some((e) => e.rotate) ? 2 : 0;
 }
 
 /** `ftr rotate`. */
@@ -63,14 +71,17 @@ export async function rotate(io: CliIO, opts: RotateOpts): Promise<number> {
   const runId = newRunId();
   const log = stderrLogger(io);
   const notify = await notificationsFor(loaded.config.notify, log, { env: io.env });
+  const progress = progressFor(io, loaded, opts.json === true);
   const base = {
     config: loaded.config,
     client,
     getPassword: passwordSource(io, opts.passwordStdin === true),
+    passwordAgain: passwordRetry(io, opts.passwordStdin === true),
     log,
     ...(io.signal ? { signal: io.signal } : {}),
     notify,
-    onEvent: progressPrinter(io, opts.json === true),
+    onEvent: (event: RotationEvent) => progress.onEvent(event),
+    onWaiting: (env: string, reason: string) => progress.onWaiting(env, reason),
   };
   // The lock first: the journal and the plan are read while no other run can change them.
   const session = await (
@@ -157,9 +168,11 @@ export async function rotate(io: CliIO, opts: RotateOpts): Promise<number> {
         ? {}
         : { approve: (env: string) => confirm(io, `Rotate the token of ${x(env)} now?`) }),
     });
+    progress.stop();
     report(io, result, opts.json === true, plan);
     return result.ok ? 0 : 1;
   } finally {
+    progress.stop();
     await session.release();
   }
 }
@@ -168,6 +181,7 @@ export async function rotate(io: CliIO, opts: RotateOpts): Promise<number> {
 export async function resume(io: CliIO, opts: ResumeOpts): Promise<number> {
   const loaded = await loadConfigOption(io, opts.config);
   const client = requireClient(io, loaded);
+  let progress: Progress | undefined;
   // The lock first: a live run's journal looks unfinished, and the holder is named instead.
   const session = await (await stateBackend(loaded.config)).acquire(io.signal ? { signal: io.signal } : {});
   try {
@@ -183,25 +197,30 @@ export async function resume(io: CliIO, opts: ResumeOpts): Promise<number> {
         println(
           io.stderr,
           x(
-            `resuming run ${run.runId}: ${run.environment} from ${step}${status === "done" ? "" : status === "begin" ? " (begun, not finished)" : " (stopped)"}`,
+            `resuming run ${run.runId}: ${run.environment} from ${step}${status === "done" ? "" : status === "begin" ? " (begun, not finished)" : isInterrupted(run.last) ? " (interrupted)" : " (failed)"}`,
           ),
         );
       }
     }
     const log = stderrLogger(io);
+    progress = progressFor(io, loaded, opts.json === true);
     const result = await resumeRuns({
       config: loaded.config,
       client,
       getPassword: passwordSource(io, opts.passwordStdin === true),
+      passwordAgain: passwordRetry(io, opts.passwordStdin === true),
       log,
       ...(io.signal ? { signal: io.signal } : {}),
       notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
-      onEvent: progressPrinter(io, opts.json === true),
+      onEvent: (event) => progress?.onEvent(event),
+      onWaiting: (env, reason) => progress?.onWaiting(env, reason),
       state: session,
     });
+    progress.stop();
     report(io, result, opts.json === true);
     return result.ok ? 0 : 1;
   } finally {
+    progress?.stop();
     await session.release();
   }
 }
@@ -223,6 +242,7 @@ export async function rollback(io: CliIO, opts: RollbackOpts): Promise<number> {
   }
   let result: RollbackResult;
   const log = stderrLogger(io);
+  const progress = progressFor(io, loaded, opts.json === true);
   // The lock first: a live run is named, and the journal is read only while nobody can write it.
   const session = await (await stateBackend(loaded.config)).acquire(io.signal ? { signal: io.signal } : {});
   try {
@@ -240,7 +260,8 @@ export async function rollback(io: CliIO, opts: RollbackOpts): Promise<number> {
       log,
       ...(io.signal ? { signal: io.signal } : {}),
       notify: await notificationsFor(loaded.config.notify, log, { env: io.env }),
-      onEvent: progressPrinter(io, opts.json === true),
+      onEvent: (event) => progress.onEvent(event),
+      onWaiting: (env, reason) => progress.onWaiting(env, reason),
       state: session,
     });
   } catch (error) {
@@ -250,6 +271,7 @@ export async function rollback(io: CliIO, opts: RollbackOpts): Promise<number> {
     else println(io.stderr, x(error.message));
     return 0;
   } finally {
+    progress.stop();
     await session.release();
   }
   if (opts.json === true) {
@@ -342,75 +364,39 @@ async function requireSuperuser(client: FastlyClient): Promise<void> {
   }
 }
 
-/**
- * Human rendering of a plan (`rotate` shows it on stderr, where its progress goes). Every name from
- * the account, the stores or the config goes through `x` (escapeControl), so a service named with
- * ESC, CR or a newline cannot erase or forge a line of the plan being approved.
- */
-function renderPlan(io: CliIO, plan: Plan, stream: CliIO["stdout"]): void {
-  const c = colours(stream, io.env);
-  const out = (s = "") => println(stream, s);
-  for (const run of plan.unfinished) {
-    out(`${c.red("UNFINISHED")}  ${x(unfinishedLine(run, plan.resumeHint))}`);
-  }
-  if (plan.unfinished.length > 0) out();
-  for (const env of plan.environments) {
-    const label =
-      env.decision === "error"
-        ? c.red("ERROR")
-        : env.decision === "unfinished"
-          ? c.red("UNFINISHED: resume first")
-          : env.rotate
-            ? c.yellow(`ROTATE (${env.decision})`)
-            : c.green("ok, nothing to do");
-    out(`${c.bold(x(env.environment))}  ${label}`);
-    for (const reason of env.reasons) out(`  why:      ${x(reason)}`);
-    for (const error of env.errors) out(`  ${c.red("error:")}    ${x(error)}`);
-    for (const note of env.notes ?? []) out(`  ${c.yellow("note:")}     ${x(note)}`);
-    const d = env.deployed;
-    out(
-      `  deployed: ${x(d.status === "valid" ? `${d.tokenId}${d.managed ? "" : " (not a managed token)"}${d.expiresAt ? `, expires ${d.expiresAt.replace(/\.\d{3}Z$/, "Z")}` : ", never expires"}` : `${d.status}${d.reason ? ` (${d.reason})` : ""}${d.status === "write-only" && d.assumedTokenId ? `; taken to be ${d.assumedTokenId}, the newest managed token` : ""}`)}`,
-    );
-    out(
-      `  services: ${env.services.length > 0 ? env.services.map((s) => `${x(s.name)} (${x(s.id)})`).join(", ") : env.errors.length > 0 ? "none matched" : "all services"}`,
-    );
-    if (env.rotate) {
-      out(
-        `  create:   "${x(env.create.name)}" ${x(env.create.scope)}, role ${x(env.create.role)}, expires ${env.create.expiresAt}`,
-      );
-      out(
-        `  revoke:   ${env.revoke.length ? env.revoke.map(x).join(", ") : "nothing"} (after the new token is verified in use)`,
-      );
-    }
-    out();
-  }
+/** Human rendering of a plan (`rotate` shows it on stderr, where its progress goes), fitted to a terminal. */
+function renderPlan(io: CliIO, plan: Plan, stream: CliIO["stdout"], summary = false): void {
+  println(stream, renderPlanText(plan, colours(stream, io.env), { width: widthOf(stream), summary }));
 }
 
-/** Live progress: one line per step as it finishes, on stderr. */
-function progressPrinter(io: CliIO, quiet: boolean): (event: RotationEvent) => void {
-  const c = colours(io.stderr, io.env);
-  const begun = new Map<string, number>();
-  return (event) => {
-    const key = `${event.environment}/${event.step}`;
-    // Named by the `stopping: …` line if a signal comes now.
-    if (event.status === "begin" && io.activity)
-      io.activity.current = x(`${event.environment} ${event.step}`);
-    if (quiet) return;
-    if (event.status === "begin") {
-      begun.set(key, Date.parse(event.at));
-      if (io.stderr.isTTY) io.stderr.write(c.dim(`  ${x(event.environment)}: ${x(event.step)}…\r`));
-      return;
+/**
+ * Live progress on stderr (see render/progress.ts), with each step's time limit from the config:
+ * the sum of its reloaders' or verifiers' timeouts.
+ */
+function progressFor(io: CliIO, loaded: LoadedConfig, json: boolean): Progress {
+  const timeouts = new Map<string, number>();
+  for (const env of loaded.config.environments) {
+    const sum = (targets: { timeoutMs?: number }[]) =>
+      targets.reduce((total, t) => total + (t.timeoutMs ?? 0), 0) || undefined;
+    const reload = sum(env.reload.map(describeReloader));
+    const verify = sum(env.verify.map(describeVerifier));
+    for (const [step, ms] of [
+      ["reload", reload],
+      ["rollback-reload", reload],
+      ["verify", verify],
+      ["rollback-verify", verify],
+    ] as const) {
+      if (ms !== undefined) timeouts.set(`${env.name}/${step}`, ms);
     }
-    const started = begun.get(key);
-    const took =
-      started === undefined ? "" : c.dim(` (${((Date.parse(event.at) - started) / 1000).toFixed(1)}s)`);
-    const mark = event.status === "done" ? c.green("✓") : c.red("✗");
-    const clear = io.stderr.isTTY ? "\x1b[2K" : "";
-    println(
-      io.stderr,
-      `${clear}${mark} ${x(event.environment).padEnd(12)} ${x(event.step).padEnd(16)} ${x(event.detail ?? "")}${took}`,
-    );
-  };
+  }
+  return progressReporter({
+    stream: io.stderr,
+    paint: colours(io.stderr, io.env),
+    width: widthOf(io.stderr),
+    json,
+    timeoutOf: (env, step) => timeouts.get(`${env}/${step}`),
+    ...(io.activity ? { activity: io.activity } : {}),
+  });
 }
 
 /** The end-of-run summary: a table on a terminal, or the whole result as JSON. */
@@ -420,26 +406,38 @@ function report(io: CliIO, result: RotationResult, json: boolean, plan?: Plan, v
     return;
   }
   const c = colours(io.stdout, io.env);
-  const table = new Table({
-    head: ["environment", "outcome", "new token", "previous token", "revoked"],
-    style: { head: io.stdout.isTTY ? ["cyan"] : [], border: io.stdout.isTTY ? ["grey"] : [] },
-  });
-  for (const env of result.environments) {
-    const outcome =
+  const rows = result.environments.map((env) => {
+    const paint =
       env.outcome === "rotated" || env.outcome === "kept-old"
-        ? c.green(env.outcome)
+        ? c.green
         : env.outcome === "nothing-to-do" || env.outcome === "skipped"
-          ? env.outcome
-          : c.red(env.outcome);
-    table.push([
-      x(env.environment),
-      outcome,
-      x(env.newTokenId ?? "-"),
-      x(env.deployedTokenId ?? "-"),
-      x(env.revoked.join(", ")) || "-",
-    ]);
-  }
-  println(io.stdout, table.toString());
+          ? undefined
+          : c.red;
+    // "previous" when what was revoked is exactly the previous token: the common case, in 8 columns.
+    const revoked =
+      env.revoked.length === 1 && env.revoked[0] === env.deployedTokenId
+        ? "previous"
+        : env.revoked.join(", ");
+    return [
+      env.environment,
+      { text: env.outcome, paint },
+      env.newTokenId ?? "-",
+      env.deployedTokenId ?? "-",
+      revoked || "-",
+    ];
+  });
+  const lines = fitTable(
+    [
+      { head: "environment" },
+      { head: "outcome" },
+      { head: "new token" },
+      { head: "previous token", drop: 2 },
+      { head: "revoked", drop: 1, elide: true, min: 8 },
+    ],
+    rows,
+    { width: widthOf(io.stdout), head: c.bold },
+  );
+  println(io.stdout, lines.join("\n"));
   for (const env of result.environments) {
     for (const warning of env.warnings ?? []) {
       println(io.stdout, `${c.bold(x(env.environment))}: ${c.yellow("warning:")} ${x(warning)}`);

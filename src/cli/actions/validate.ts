@@ -96,7 +96,7 @@ export async function validate(io: CliIO, opts: ValidateOpts): Promise<number> {
       println(
         io.stdout,
         c.green(`${opts.config} is valid`) +
-          ` (${result.config?.environments.length ?? 0} environments${result.warnings.length ? `, ${result.warnings.length} warning(s)` : ""})`,
+          ` (${plural(result.config?.environments.length ?? 0, "environment")}${result.warnings.length ? `, ${result.warnings.length} warning(s)` : ""})`,
       );
     }
   }
@@ -109,4 +109,9 @@ export async function validate(io: CliIO, opts: ValidateOpts): Promise<number> {
     return 2;
   }
   return 0;
+}
+
+/** "1 environment", "3 environments". */
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

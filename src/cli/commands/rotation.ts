@@ -7,6 +7,7 @@ export interface PlanOpts {
   env?: string[];
   json?: boolean;
   force?: boolean;
+  detailedExitcode?: boolean;
 }
 
 /** `ftr rotate` options. */
@@ -43,13 +44,26 @@ export function register(program: Command, { io, run }: CommandContext): void {
     .requiredOption("-c, --config <file>", "the YAML config")
     .option("-e, --env <name>", "only this environment (repeatable)", collect)
     .option("--force", "plan a rotation even where nothing is due")
-    .option("--json", "print the plan as JSON")
+    .option("--json", "print the plan as JSON (schema: docs/plan.md)")
+    .option(
+      "--detailed-exitcode",
+      "exit 0 when nothing is to be rotated, 2 when something is, 1 on any error (as terraform plan)",
+    )
     .addHelpText(
       "after",
       `
+Per environment, in order: why it is (not) due, the deployed token, the services, where the
+token goes (the secret store's exact target), whether approval is needed, and each step rotate
+would take (mint, test, stage, promote, every reload and verify with its timeout, revoke, prove).
+
+Exit codes: 0, or 1 when an environment has an error or an unfinished run. With
+--detailed-exitcode: 0 nothing to rotate, 2 something to rotate, 1 any error (a usage or config
+error too), so a script can tell them apart.
+
 Examples:
   $ FASTLY_API_TOKEN=... ftr plan --config ftr.yaml
-  $ ftr plan --config ftr.yaml --env production --json`,
+  $ ftr plan --config ftr.yaml --env production --json
+  $ ftr plan --config ftr.yaml --detailed-exitcode; [ $? -eq 2 ] && echo "rotation due"`,
     )
     .action((opts: PlanOpts) => run(async () => (await import("../actions/rotation.ts")).plan(io, opts)));
 
