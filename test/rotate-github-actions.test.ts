@@ -34,6 +34,9 @@ describe("ftr rotate with a github-actions store", () => {
   let gh: RunningGitHubApi;
 
   beforeEach(async () => {
+    // An in-process command moves the variables the config names as secrets out of process.env
+    // (they are kept from child processes): each case starts with it set again.
+    process.env[TOKEN_ENV] = GH_TOKEN;
     h = await startRotationEnv({ environments: ["integration"], exporters: false, stateDir: "state" });
     gh = await startGitHubApi({ token: GH_TOKEN, fastlyEndpoint: h.emulator.url });
     gh.addRepository(REPO, ["integration"]);

@@ -31,6 +31,9 @@ describe("ftr rotate with an hcp-terraform store", () => {
   let tfe: RunningTerraformApi;
 
   beforeEach(async () => {
+    // An in-process command moves the variables the config names as secrets out of process.env
+    // (they are kept from child processes): each case starts with it set again.
+    process.env[TOKEN_ENV] = TFE_TOKEN;
     h = await startRotationEnv({ environments: ["integration"], exporters: false, stateDir: "state" });
     tfe = await startTerraformApi({ token: TFE_TOKEN, fastlyEndpoint: h.emulator.url });
     tfe.addWorkspace(ORG, WS);

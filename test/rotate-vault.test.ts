@@ -39,6 +39,9 @@ describe("ftr rotate with a vault-kv store", () => {
   let vault: RunningVault;
 
   beforeEach(async () => {
+    // An in-process command moves the variables the config names as secrets out of process.env
+    // (they are kept from child processes): each case starts with it set again.
+    process.env[TOKEN_ENV] = VAULT_TOKEN;
     vault = await startVault();
     vault.enableKv(MOUNT, NS);
     vault.addToken(VAULT_TOKEN, "read-write", NS);
