@@ -342,3 +342,35 @@ export async function unfinishedIn(backend: StateBackend): Promise<UnfinishedRun
   const holder = await backend.holder().catch(() => undefined);
   return describeUnfinished(runs, holder !== undefined);
 }
+
+/** What `abandonRun` marked finished. */
+export interface AbandonedRun {
+  readonly runId: string;
+  readonly environment: string;
+  readonly newTokenId?: string;
+  readonly oldTokenIds: readonly string[];
+}
+
+/**
+ * Journal each of `runs` as finished (outcome `failed`, abandoned) without acting: for a run ftr
+ * cannot settle by itself, once a person has. Nothing is revoked or restored. The caller holds the
+ * lock and flushes the journal.
+ */
+export function abandonRun(journal: Journal, runs: readonly RunState[]): AbandonedRun[] {
+  return runs.map((run) => {
+    journal.append({
+      runId: run.runId,
+      environment: run.environment,
+      step: "finish",
+      status: "done",
+      outcome: "failed",
+      detail: `abandoned with ftr resume --abandon at ${run.last.step} (${run.last.status}): nothing was revoked or restored`,
+    });
+    return {
+      runId: run.runId,
+      environment: run.environment,
+      ...(run.newTokenId ? { newTokenId: run.newTokenId } : {}),
+      oldTokenIds: run.oldTokenIds,
+    };
+  });
+}

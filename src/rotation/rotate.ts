@@ -1040,7 +1040,7 @@ export class EnvironmentRun {
       "failed",
       `${failedStep} failed: ${describe(cause)}`,
       writeUnknown
-        ? `The run stopped while writing the new token ${this.newTokenId ?? "?"} to ${where}, which cannot be read back, and the value was lost with the process: ftr cannot tell whether the write landed, so it revoked nothing; the old token(s) ${old} stay valid. Check ${where} (its last update time) and the consumer; if the write landed, fix the consumer and run \`${resumeHint(this.ctx.config)}\` again`
+        ? `The run stopped while writing the new token ${this.newTokenId ?? "?"} to ${where}, which cannot be read back, and the value was lost with the process: ftr cannot tell whether the write landed, so it revoked nothing; the old token(s) ${old} stay valid. Check ${where} (its last update time) and the consumer; if the write landed, fix the consumer and run \`${resumeHint(this.ctx.config)}\` again; if it did not, revoke ${this.newTokenId ?? "the new token"} in the Fastly web interface and run \`${resumeHint(this.ctx.config)} --abandon ${this.runId}\``
         : `The new token ${this.newTokenId ?? "?"} is in ${where}, which cannot be read back, so the old value cannot be put back: nothing was undone and the old token(s) ${old} stay valid. Fix the consumer, then run \`${resumeHint(this.ctx.config)}\` to verify again and revoke the old token(s)`,
     );
   }

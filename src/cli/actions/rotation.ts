@@ -6,6 +6,7 @@ import { FastlyForbiddenError, type FastlyClient } from "../../fastly/index.ts";
 import { gatherState, makePlan, unfinishedLine, type Plan, type UnfinishedRun } from "../../plan/index.ts";
 import { parseWindow, windowState, WindowError, type Window } from "../../plan/window.ts";
 import {
+  abandonRun,
   AlreadyRolledBack,
   describeUnfinished,
   isInterrupted,
@@ -183,9 +184,43 @@ export async function resume(io: CliIO, opts: ResumeOpts): Promise<number> {
   const client = requireClient(io, loaded);
   let progress: Progress | undefined;
   // The lock first: a live run's journal looks unfinished, and the holder is named instead.
+  if (opts.abandon !== undefined && opts.yes !== true) {
+    const interactive = io.stdin.isTTY === true && io.stderr.isTTY === true;
+    if (!interactive) {
+      throw new UsageError(
+        `--abandon marks run ${opts.abandon} finished without acting: add --yes, or run it on a terminal to be asked`,
+      );
+    }
+  }
   const session = await (await stateBackend(loaded.config)).acquire(io.signal ? { signal: io.signal } : {});
   try {
     const runs = unfinishedRunsOf(await session.readJournal());
+    if (opts.abandon !== undefined) {
+      const mine = runs.filter((r) => r.runId === opts.abandon);
+      if (mine.length === 0) {
+        throw new UsageError(
+          `no unfinished run ${opts.abandon} in the journal${runs.length ? `; unfinished: ${[...new Set(runs.map((r) => r.runId))].join(", ")}` : ""}`,
+        );
+      }
+      if (opts.yes !== true && !(await confirm(io, `Mark run ${x(opts.abandon)} finished without acting?`))) {
+        println(io.stderr, "Nothing done: declined.");
+        return 1;
+      }
+      const abandoned = abandonRun(session.journal, mine);
+      await session.journal.flush();
+      if (opts.json) printJson(io, { abandoned });
+      else {
+        for (const a of abandoned) {
+          println(
+            io.stdout,
+            x(
+              `${a.environment}: run ${a.runId} abandoned; nothing was revoked or restored. Tokens it named: new ${a.newTokenId ?? "(none)"}, old ${a.oldTokenIds.join(", ") || "(none)"}: check them with \`ftr status --config ${opts.config}\``,
+            ),
+          );
+        }
+      }
+      return 0;
+    }
     if (runs.length === 0) {
       if (opts.json) printJson(io, { runId: null, ok: true, environments: [] });
       else println(io.stderr, "Nothing to resume: every run in the journal finished.");

@@ -21,6 +21,8 @@ export interface RotateOpts extends PlanOpts {
 
 /** `ftr resume` options. */
 export interface ResumeOpts {
+  abandon?: string;
+  yes?: boolean;
   config: string;
   json?: boolean;
   passwordStdin?: boolean;
@@ -117,15 +119,27 @@ Examples:
     .description("finish or roll back environments whose run was interrupted (crash, kill, lost network)")
     .requiredOption("-c, --config <file>", "the YAML config")
     .option("--password-stdin", "read the sudo password from standard input")
+    .option(
+      "--abandon <run-id>",
+      "mark an unfinished run finished without acting (after a person has settled it by hand)",
+    )
+    .option("-y, --yes", "with --abandon: do not ask")
     .option("--json", "print the full result as JSON")
     .addHelpText(
       "after",
       `
-Reads the journal in the state directory and, for every unfinished environment, continues
-from its last durable step, or rolls it back when the new token's value was never stored.
+Reads the journal and, for every unfinished environment, continues from its last durable step,
+or rolls it back when the new token's value was never stored.
+
+--abandon is for a run ftr cannot settle by itself: a write to a store that cannot be read back
+(GitHub Actions, HCP Terraform) cut off by a crash, so nobody knows whether it landed. Check the
+store and the consumer, revoke what must go in the Fastly web interface, then abandon the run: it
+is journaled as finished (failed, abandoned), nothing is revoked or restored, and the tokens it
+named are listed so that \`ftr status\` can be checked against them.
 
 Examples:
-  $ ftr resume --config ftr.yaml`,
+  $ ftr resume --config ftr.yaml
+  $ ftr resume --config ftr.yaml --abandon 20261206T101500Z-1a2b3c4d --yes`,
     )
     .action((opts: ResumeOpts) => run(async () => (await import("../actions/rotation.ts")).resume(io, opts)));
 
