@@ -300,7 +300,14 @@ export function renderStatus(
     );
   }
   const { critical, warning, info } = report.summary;
-  const counts = `${report.tokens.length} token(s), ${report.environments.length} environment(s): ${critical} critical, ${warning} warning(s), ${info} note(s)${!wide && critical + warning > 0 ? " (--wide shows each fix)" : ""}`;
-  out.push(critical > 0 ? paint.red(counts) : warning > 0 ? paint.yellow(counts) : paint.green(counts));
+  const hint = !wide && critical + warning > 0 ? "(--wide shows each fix)" : "";
+  const summary = `${report.tokens.length} token(s), ${report.environments.length} environment(s): ${critical} critical, ${warning} warning(s), ${info} note(s)`;
+  // On a narrow terminal the hint goes on a line of its own rather than past the edge.
+  const lines =
+    hint !== "" && width !== undefined && summary.length + 1 + hint.length > width
+      ? [summary, hint]
+      : [hint === "" ? summary : `${summary} ${hint}`];
+  const tone = critical > 0 ? paint.red : warning > 0 ? paint.yellow : paint.green;
+  out.push(...lines.map((l) => tone(l)));
   return out.join("\n");
 }
