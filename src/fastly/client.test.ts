@@ -403,33 +403,27 @@ describe("request pipeline", () => {
     });
   });
 
-  test(
-    "a create sends roles and workspaces when given, and no limit_services for every service",
-    { skip: fixturesSkip },
-    async () => {
-      const fetch = scripted([
-        json(200, recordedBody("automation_tokens/create.yaml", "POST", "automation-tokens")),
-      ]);
-      await createFastlyClient({ token: TOKEN, fetch }).createAutomationToken({
-        name: "n",
-        role: "engineer",
-        roles: ["RoleId1", "RoleId2"],
-        workspaces: ["ws1"],
-        scope: "global:read",
-        services: [],
-      });
-      assert.deepEqual(JSON.parse(fetch.calls[0]!.init.body as string), {
-        name: "n",
-        role: "engineer",
-        roles: ["RoleId1", "RoleId2"],
-        scope: "global:read",
-        services: [],
-        workspaces: ["ws1"],
-        limit_workspaces: true,
-        tls_access: false,
-      });
-    },
-  );
+  test("a create sends roles and workspaces when given, and no limit_services for every service", async () => {
+    const fetch = scripted([json(200, CREATED_BODY)]);
+    await createFastlyClient({ token: TOKEN, fetch }).createAutomationToken({
+      name: "n",
+      role: "engineer",
+      roles: ["RoleId1", "RoleId2"],
+      workspaces: ["ws1"],
+      scope: "global:read",
+      services: [],
+    });
+    assert.deepEqual(JSON.parse(fetch.calls[0]!.init.body as string), {
+      name: "n",
+      role: "engineer",
+      roles: ["RoleId1", "RoleId2"],
+      scope: "global:read",
+      services: [],
+      workspaces: ["ws1"],
+      limit_workspaces: true,
+      tls_access: false,
+    });
+  });
 
   test("the API's clock: skew from the Date header, apiNow, and one report past five minutes", async () => {
     const ahead = (ms: number) => ({ date: new Date(Date.parse("2026-01-01T00:00:00Z") + ms).toUTCString() });
