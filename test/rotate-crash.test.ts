@@ -12,7 +12,7 @@
  * docs/testing.md, "Crash suite: what makes it fail").
  */
 import assert from "node:assert/strict";
-import { appendFileSync, existsSync, readdirSync, watch } from "node:fs";
+import { appendFileSync, existsSync, readdirSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
@@ -23,10 +23,11 @@ import type { CliProcess } from "./helpers/cli.ts";
 import {
   assertNoSecrets,
   assertSettled,
-  sleep,
+  settled,
   startRotationEnv,
   type RotationEnv,
 } from "./helpers/rotation-env.ts";
+import { whenInDir } from "./helpers/wait.ts";
 
 /** The journal records of a rotation without failures, in order. */
 const ORDER = [
@@ -135,21 +136,6 @@ function beforeExit<T>(child: CliProcess, what: string, promise: Promise<T>): Pr
   ]);
 }
 
-/** Resolves once `condition` holds, looked at on every change in `dir` and every 5 ms (a bound, not a wait). */
-function whenInDir(dir: string, condition: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const check = () => {
-      if (!condition()) return;
-      watcher.close();
-      clearInterval(timer);
-      resolve();
-    };
-    const watcher = watch(dir, check);
-    const timer = setInterval(check, 5);
-    check();
-  });
-}
-
 /**
  * Let the `after` requests through one by one, arm the kill point, and SIGKILL `child` when it is
  * reached. Every hook is armed while the run is held at the previous one, so none can be missed.
@@ -186,20 +172,6 @@ async function killAtSideEffect(h: RotationEnv, child: CliProcess, crash: CrashC
   if (held) await h.admin.releaseHook(held);
   await beforeExit(child, crash.name, reached);
   child.child.kill("SIGKILL");
-}
-
-/**
- * Wait until what a killed run left in motion has stopped: no request held by the emulator and no
- * restart script running. Conditions, not a sleep: under load a held request can take far longer
- * than its delay.
- */
-async function settled(h: RotationEnv): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  while ((await h.admin.state()).inFlight > 0) {
-    if (Date.now() > deadline) throw new Error("the emulator still holds a request after 120 s");
-    await sleep(20);
-  }
-  await h.reloadsIdle(120_000);
 }
 
 describe("ftr rotate killed with SIGKILL at each side effect, then ftr resume", () => {

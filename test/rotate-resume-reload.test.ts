@@ -9,7 +9,7 @@
  * before anything proved the consumer uses the new one.
  */
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, rmSync, watch } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
@@ -23,6 +23,7 @@ import {
   startRotationEnv,
   type RotationEnv,
 } from "./helpers/rotation-env.ts";
+import { whenInDir } from "./helpers/wait.ts";
 
 const key = (r: JournalRecord) => `${r.step} ${r.status}`;
 
@@ -34,21 +35,6 @@ function beforeExit<T>(child: CliProcess, what: string, promise: Promise<T>): Pr
       throw new Error(`the run ended (${ended.code ?? ended.signal}) before ${what}:\n${ended.stderr}`);
     }),
   ]);
-}
-
-/** Resolves once `condition` holds, looked at on every change in `dir` and every 5 ms. */
-function whenInDir(dir: string, condition: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const check = () => {
-      if (!condition()) return;
-      watcher.close();
-      clearInterval(timer);
-      resolve();
-    };
-    const watcher = watch(dir, check);
-    const timer = setInterval(check, 5);
-    check();
-  });
 }
 
 /** Pids of the restart scripts running now (their marker files, `run/reloading-<pid>`). */

@@ -5,7 +5,7 @@
  * environments to a person, aloud; `rollback` asks like `rotate` and names a live holder.
  */
 import assert from "node:assert/strict";
-import { readdirSync, watch } from "node:fs";
+import { readdirSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
@@ -15,25 +15,11 @@ import { USER_AGENT } from "../src/version.ts";
 import {
   assertNoSecrets,
   assertSettled,
-  sleep,
+  settled,
   startRotationEnv,
   type RotationEnv,
 } from "./helpers/rotation-env.ts";
-
-/** Resolves once `condition` holds, looked at on every change in `dir` and every 5 ms. */
-function whenInDir(dir: string, condition: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const check = () => {
-      if (!condition()) return;
-      watcher.close();
-      clearInterval(timer);
-      resolve();
-    };
-    const watcher = watch(dir, check);
-    const timer = setInterval(check, 5);
-    check();
-  });
-}
+import { whenInDir } from "./helpers/wait.ts";
 
 /** The samples of `metric` in a /metrics text, as label text → value. */
 function samples(text: string, metric: string): Map<string, number> {
@@ -62,16 +48,6 @@ async function scrape(h: RotationEnv): Promise<string> {
   } finally {
     await handle.close();
   }
-}
-
-/** Settled: no request held by the emulator, no restart script running. */
-async function settled(h: RotationEnv): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  while ((await h.admin.state()).inFlight > 0) {
-    if (Date.now() > deadline) throw new Error("the emulator still holds a request after 120 s");
-    await sleep(20);
-  }
-  await h.reloadsIdle(120_000);
 }
 
 describe("unattended rotation", () => {

@@ -532,3 +532,17 @@ export async function assertSettled(h: RotationEnv, env: DemoEnv): Promise<strin
   }
   return self.id!;
 }
+
+/**
+ * Resolves once what a killed run left in motion has stopped: no request held by the emulator and
+ * no restart script running. Conditions, not a sleep: under load a held request can take far longer
+ * than its delay.
+ */
+export async function settled(h: RotationEnv): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while ((await h.admin.state()).inFlight > 0) {
+    if (Date.now() > deadline) throw new Error("the emulator still holds a request after 120 s");
+    await sleep(20);
+  }
+  await h.reloadsIdle(120_000);
+}

@@ -1,4 +1,5 @@
 /** Waits on conditions, never for a fixed time. */
+import { watch } from "node:fs";
 
 /**
  * Resolves once the wall clock's second has moved past the one `since` fell in: for APIs whose
@@ -16,4 +17,19 @@ export function gate(): { readonly wait: Promise<void>; open(): void } {
   let open = (): void => undefined;
   const wait = new Promise<void>((resolve) => (open = resolve));
   return { wait, open };
+}
+
+/** Resolves once `condition` holds, looked at on every change in `dir` and every 5 ms (a bound, not a wait). */
+export function whenInDir(dir: string, condition: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (!condition()) return;
+      watcher.close();
+      clearInterval(timer);
+      resolve();
+    };
+    const watcher = watch(dir, check);
+    const timer = setInterval(check, 5);
+    check();
+  });
 }
