@@ -23,6 +23,7 @@ import { colours, OsError, println, RefusedError, RunFailed, UsageError, type Cl
 import * as completion from "./commands/completion.ts";
 import * as demo from "./commands/demo.ts";
 import * as emulator from "./commands/emulator.ts";
+import * as init from "./commands/init.ts";
 import * as monitor from "./commands/monitor.ts";
 import * as rotation from "./commands/rotation.ts";
 import * as validate from "./commands/validate.ts";
@@ -31,6 +32,7 @@ export type { CommandContext } from "./context.ts";
 
 const MODULES: { register(program: Command, ctx: CommandContext): void }[] = [
   validate,
+  init,
   rotation,
   monitor,
   emulator,

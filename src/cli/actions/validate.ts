@@ -63,6 +63,44 @@ async function checkRolesAgainstAccount(
   return { errors: [...result.errors, ...errors], warnings: result.warnings };
 }
 
+/**
+ * Everything `ftr validate` checks in a config's text: the config pipeline, its roles against the
+ * account (with FASTLY_API_TOKEN), and the kubeconfigs it names. `ftr init` checks what it wrote
+ * through this too.
+ */
+export async function checkConfigText(
+  io: CliIO,
+  text: string,
+  where: { readonly path: string; readonly sourceName: string },
+): Promise<ConfigResult> {
+  const parsed = parseConfig(text, { baseDir: dirname(where.path), sourceName: where.sourceName });
+  const checked = await checkRolesAgainstAccount(io, parsed, where.path);
+  // What the kubeconfigs the config names do with their clusters' certificates (read, not used).
+  const kubeWarnings = checked.config ? await kubeconfigWarnings(checked.config.environments) : [];
+  return { ...checked, warnings: [...checked.warnings, ...kubeWarnings] };
+}
+
+/** `ftr validate`'s lines for `result`: every issue, then `<name> is valid (…)` when it is. */
+export function printValidation(
+  io: CliIO,
+  result: ConfigResult,
+  sourceName: string,
+  stream: CliIO["stdout"] = io.stdout,
+): void {
+  const c = colours(stream, io.env);
+  for (const raw of formatIssues(result, sourceName)) {
+    const line = escapeControl(raw);
+    println(stream, line.startsWith("error") ? c.red(line) : c.yellow(line));
+  }
+  if (result.errors.length === 0) {
+    println(
+      stream,
+      c.green(`${sourceName} is valid`) +
+        ` (${plural(result.config?.environments.length ?? 0, "environment")}${result.warnings.length ? `, ${result.warnings.length} warning(s)` : ""})`,
+    );
+  }
+}
+
 /** `ftr validate`. */
 export async function validate(io: CliIO, opts: ValidateOpts): Promise<number> {
   const path = resolve(io.cwd, opts.config);
@@ -75,11 +113,7 @@ export async function validate(io: CliIO, opts: ValidateOpts): Promise<number> {
     // Exit 2 like every other config problem, in the same words as the OS errors.
     throw new UsageError(os?.message ?? `cannot read the config ${opts.config}: ${String(error)}`);
   }
-  const parsed = parseConfig(text, { baseDir: dirname(path), sourceName: opts.config });
-  const checked = await checkRolesAgainstAccount(io, parsed, path);
-  // What the kubeconfigs the config names do with their clusters' certificates (read, not used).
-  const kubeWarnings = checked.config ? await kubeconfigWarnings(checked.config.environments) : [];
-  const result = { ...checked, warnings: [...checked.warnings, ...kubeWarnings] };
+  const result = await checkConfigText(io, text, { path, sourceName: opts.config });
   if (opts.json) {
     printJson(io, {
       valid: result.errors.length === 0,
@@ -87,18 +121,7 @@ export async function validate(io: CliIO, opts: ValidateOpts): Promise<number> {
       warnings: result.warnings,
     });
   } else {
-    const c = colours(io.stdout, io.env);
-    for (const raw of formatIssues(result, opts.config)) {
-      const line = escapeControl(raw);
-      println(io.stdout, line.startsWith("error") ? c.red(line) : c.yellow(line));
-    }
-    if (result.errors.length === 0) {
-      println(
-        io.stdout,
-        c.green(`${opts.config} is valid`) +
-          ` (${plural(result.config?.environments.length ?? 0, "environment")}${result.warnings.length ? `, ${result.warnings.length} warning(s)` : ""})`,
-      );
-    }
+    printValidation(io, result, opts.config);
   }
   if (result.errors.length > 0) {
     if (!opts.json)
