@@ -76,7 +76,7 @@ export async function init(io: CliIO, opts: InitOpts): Promise<number> {
     println(
       out,
       wrap(
-        `${c.bold(env.name)}: ${escapeControl(`${JSON.stringify(env.token.name)} (${env.tokenIds.join(", ")})`)}`,
+        `${c.bold(env.name)}: ${escapeControl(`"${env.token.name}" (${env.tokenIds.join(", ")})`)}`,
         width,
         2,
       ),
@@ -176,7 +176,7 @@ function candidateLine(t: AutomationToken): string {
   const day = (d: Date | undefined) => d?.toISOString().slice(0, 10);
   return [
     t.id,
-    JSON.stringify(t.name),
+    `"${t.name}"`,
     t.expiresAt ? `expires ${day(t.expiresAt)}` : "never expires",
     t.lastUsedAt ? `last used ${day(t.lastUsedAt)}` : "never used",
   ].join("  ");
