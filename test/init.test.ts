@@ -5,13 +5,15 @@
  * no credential; no secret in any output.
  */
 import assert from "node:assert/strict";
-import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
 import { parse } from "yaml";
 import { parseConfig } from "../src/config/parse.ts";
 import { demoCredentials, demoServiceIds, demoSeed } from "../src/emulator/index.ts";
-import { runCli, runCliProcess, type CliResult } from "./helpers/cli.ts";
+import { CLI_NODE_ARGS, runCli, runCliProcess, type CliResult } from "./helpers/cli.ts";
 import { assertNoSecrets } from "./helpers/rotation-env.ts";
 import { DEMO_TOKEN_VALUES, demoSeedWith, seedToken, world, type World } from "./helpers/world.ts";
 
@@ -413,4 +415,56 @@ describe("ftr init", () => {
     assert.deepEqual(await readdir(w.dir), []);
     assertNoSecrets(outputs(none, refused), [...SECRETS, "not-a-token-of-this-account-0001"]);
   });
+});
+
+const bashMissing = spawnSync("bash", ["--version"]).status === 0 ? false : "bash is not installed";
+if (bashMissing && process.env.CI === "true") throw new Error(`CI=true: ${bashMissing}`);
+
+describe("ftr init: help and completion", () => {
+  it(
+    "--help shows examples; bash completes init, its flags and --store's values",
+    { skip: bashMissing },
+    async () => {
+      const help = await runCli(["init", "--help"]);
+      assert.equal(help.code, 0);
+      assert.match(help.stdout, /Usage: ftr init \[options\]/);
+      assert.match(help.stdout, /\$ ftr init --env staging --env production\n/);
+      const top = await runCli(["--help"]);
+      assert.match(top.stdout, /^ {2}init \[options\] +write a config for the environments you name/m);
+
+      const dir = await mkdtemp(join(tmpdir(), "ftr-init-completion-"));
+      try {
+        await mkdir(join(dir, "bin"));
+        const quote = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
+        await writeFile(
+          join(dir, "bin", "ftr"),
+          `#!/bin/sh\nexec ${[process.execPath, ...CLI_NODE_ARGS].map(quote).join(" ")} "$@"\n`,
+        );
+        await chmod(join(dir, "bin", "ftr"), 0o755);
+        const complete = (line: string[]): string[] => {
+          const words = line.map((x) => `'${x}'`).join(" ");
+          const script = `source <(ftr completion bash) && COMP_WORDS=(${words}) && COMP_CWORD=${line.length - 1} && _ftr && printf '%s\\n' "\${COMPREPLY[@]}"`;
+          const result = spawnSync("bash", ["-c", script], {
+            cwd: dir,
+            env: { PATH: `${join(dir, "bin")}:${process.env.PATH ?? ""}`, HOME: dir },
+            encoding: "utf8",
+          });
+          assert.equal(result.status, 0, result.stderr);
+          return result.stdout.split("\n").filter((l) => l !== "");
+        };
+        assert.deepEqual(complete(["ftr", "ini"]), ["init"]);
+        assert.deepEqual(complete(["ftr", "init", "--st"]), ["--store"]);
+        assert.deepEqual(complete(["ftr", "init", "--env", "staging", "--store", "k"]), [
+          "kubernetes-secret",
+        ]);
+        const fish = await runCli(["completion", "fish"]);
+        assert.match(
+          fish.stdout,
+          /__fish_seen_subcommand_from init' -l store -x -a 'file aws-secrets-manager kubernetes-secret'/,
+        );
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -4,6 +4,7 @@
  * on the line being completed, else FTR_CONFIG or ./ftr.yaml) by `ftr completion --environments`.
  */
 import type { Command } from "commander";
+import { INIT_STORES } from "../init/stores.ts";
 
 /** The shells a script is written for. */
 export const SHELLS = ["bash", "zsh", "fish"] as const;
@@ -73,6 +74,12 @@ _ftr() {
     -c|--config)
       COMPREPLY=($(compgen -f -- "$cur"))
       return ;;
+    --store)
+      COMPREPLY=($(compgen -W "${words(INIT_STORES)}" -- "$cur"))
+      return ;;
+    -o|--out)
+      COMPREPLY=($(compgen -f -- "$cur"))
+      return ;;
   esac
   if [[ -z "$cmd" ]]; then
     COMPREPLY=($(compgen -W "${words([...commands.map((c) => c.name), "--help", "--version", "--no-color"])}" -- "$cur"))
@@ -109,5 +116,6 @@ function fishScript(commands: readonly CompletedCommand[]): string {
     }
   }
   lines.push("complete -c ftr -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'");
+  lines.push(`complete -c ftr -n '__fish_seen_subcommand_from init' -l store -x -a '${words(INIT_STORES)}'`);
   return `${lines.join("\n")}\n`;
 }

@@ -13,9 +13,9 @@ import { formatDuration } from "../util/time.ts";
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 
-/** The secret stores `init` writes a placeholder for. */
-export const INIT_STORES = ["file", "aws-secrets-manager", "kubernetes-secret"] as const;
-export type InitStore = (typeof INIT_STORES)[number];
+import type { InitStore } from "./stores.ts";
+
+export { INIT_STORES, type InitStore } from "./stores.ts";
 
 /** The word every placeholder the user must replace carries. */
 export const PLACEHOLDER = "CHANGE-ME";

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { INIT_STORES } from "../../init/stores.ts";
 import type { CommandContext } from "../context.ts";
 
 /** `ftr init` options. */
@@ -26,7 +27,7 @@ export function register(program: Command, { io, run }: CommandContext): void {
     .option("--force", "overwrite the file when it exists")
     .option(
       "--store <type>",
-      "the secret store to write a placeholder for: file, aws-secrets-manager or kubernetes-secret",
+      `the secret store to write a placeholder for: ${INIT_STORES.join(", ")}`,
       "file",
     )
     .option("--json", "print what was found and the validation as JSON")
