@@ -412,8 +412,14 @@ describe("ftr init", () => {
     });
     assert.equal(refused.code, 1);
     assert.equal(refused.stderr.trimEnd().split("\n").length, 1, refused.stderr);
+    // Certificate checks turned off would hand the token to whoever intercepts it: refused, as for plan.
+    const insecure = await init(["--env", "staging"], {
+      env: { ...env(), NODE_TLS_REJECT_UNAUTHORIZED: "0" },
+    });
+    assert.equal(insecure.code, 2);
+    assert.match(insecure.stderr, /^error: NODE_TLS_REJECT_UNAUTHORIZED=0 turns off certificate checks/);
     assert.deepEqual(await readdir(w.dir), []);
-    assertNoSecrets(outputs(none, refused), [...SECRETS, "not-a-token-of-this-account-0001"]);
+    assertNoSecrets(outputs(none, refused, insecure), [...SECRETS, "not-a-token-of-this-account-0001"]);
   });
 });
 

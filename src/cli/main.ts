@@ -141,7 +141,16 @@ remote, 2 bad usage or config, 130/143 interrupted by SIGINT/SIGTERM
 }
 
 /** Commands that send credentials over the network (the emulator and the demo stay on loopback). */
-const NETWORK_COMMANDS = new Set(["plan", "rotate", "resume", "rollback", "status", "check", "serve"]);
+const NETWORK_COMMANDS = new Set([
+  "plan",
+  "rotate",
+  "resume",
+  "rollback",
+  "status",
+  "check",
+  "serve",
+  "init",
+]);
 
 /** The runs that have printed the certificate-checks warning: at most one a run. */
 const warnedTls = new WeakSet<CliIO>();
