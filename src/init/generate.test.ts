@@ -214,4 +214,30 @@ describe("renderConfig", () => {
     };
     assert.equal(one.defaults, undefined);
   });
+
+  it("ids, roles, scopes and workspaces from the account are quoted too, and read back as they are", () => {
+    const odd = { id: "odd: id \x1b[2J", name: "odd \u202e service" };
+    const services = [...SERVICES, odd];
+    const t = token("weird staging", {
+      services: [odd.id, "s-data"],
+      limitServices: true,
+      roles: [
+        { id: "r1", name: "engineer" },
+        { id: "r2", name: "role\x07 #x" },
+      ],
+      workspaces: ["ws\u2028 1", "plainWs2"],
+    });
+    const { environments } = resolveEnvironments([{ name: "staging" }], [t], services);
+    const text = renderConfig(environments, { store: "file", now: NOW });
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028-\u202e]/, text);
+    assert.match(text, /# odd \\u202e service/);
+    assert.match(text, /- plainWs2\n/);
+    const doc = parse(text) as { environments: { token: Record<string, unknown> }[] };
+    const written = doc.environments[0]!.token;
+    assert.deepEqual(written.services, { ids: ["s-data", odd.id] });
+    assert.deepEqual(written.roles, ["engineer", "role\x07 #x"]);
+    assert.deepEqual(written.workspaces, ["ws\u2028 1", "plainWs2"]);
+    assert.equal(written.scope, "global:read");
+  });
 });

@@ -461,19 +461,30 @@ export function renderConfig(environments: readonly InitEnvironment[], options: 
     quoted.push(text);
     return `ftr-init-quoted-${quoted.length - 1}-end`;
   };
+  // Ids are letters and digits; one that is not is quoted like a name.
+  const markOdd = (text: string): string => (/^[A-Za-z0-9]+$/.test(text) ? text : mark(text));
+  /** Token settings with their strings from the account quoted. */
+  const quote = (record: Record<string, unknown>): Record<string, unknown> => {
+    const out = { ...record };
+    if (Array.isArray(out.roles)) out.roles = (out.roles as string[]).map(mark);
+    if (typeof out.scope === "string") out.scope = mark(out.scope);
+    if (Array.isArray(out.workspaces)) out.workspaces = (out.workspaces as string[]).map(markOdd);
+    return out;
+  };
 
   const doc = new Document({
     version: 1,
     ...(options.endpoint === undefined ? {} : { fastly: { endpoint: options.endpoint } }),
-    ...(shared.length > 0 ? { defaults: { token: settingsRecord(environments[0]!.settings, shared) } } : {}),
+    ...(shared.length > 0
+      ? { defaults: { token: quote(settingsRecord(environments[0]!.settings, shared)) } }
+      : {}),
     environments: environments.map((e) => {
-      const own = settingsRecord(e.settings, [
-        ...SHARED_KEYS.filter((k) => !shared.includes(k)),
-        ...OWN_KEYS,
-      ]);
-      if ("roles" in own) own.roles = (own.roles as string[]).map(mark);
+      const own = quote(
+        settingsRecord(e.settings, [...SHARED_KEYS.filter((k) => !shared.includes(k)), ...OWN_KEYS]),
+      );
       const services = servicesValue(e.services);
       if ("nameMatches" in services) services.nameMatches = mark(services.nameMatches as string);
+      if ("ids" in services) services.ids = (services.ids as string[]).map(markOdd);
       return {
         name: e.name,
         token: { name: mark(e.token.name), services, ...own },
@@ -489,7 +500,7 @@ export function renderConfig(environments: readonly InitEnvironment[], options: 
     ` Written by ftr init on ${options.now.toISOString().slice(0, 10)} from the account's automation tokens:`,
     ...environments.map(
       (e) =>
-        `   ${e.name}: ${commentText(JSON.stringify(e.token.name))} (${e.tokenIds.join(", ")})${e.token.expiresAt ? `, expires ${e.token.expiresAt.toISOString().slice(0, 10)}` : ", never expires"}`,
+        `   ${e.name}: ${commentText(`${JSON.stringify(e.token.name)} (${e.tokenIds.join(", ")})`)}${e.token.expiresAt ? `, expires ${e.token.expiresAt.toISOString().slice(0, 10)}` : ", never expires"}`,
     ),
     " Before rotating: fill in each secret: (its comment says how) and add reload: steps;",
     " then ftr validate and ftr plan. Every key: docs/configuration.md.",
@@ -515,9 +526,10 @@ export function renderConfig(environments: readonly InitEnvironment[], options: 
             : " No name pattern picks exactly these services, so they are listed by id:";
     }
     if ("ids" in e.services) {
-      seqAt(services, "ids").items.forEach((item) => {
+      const ids = e.services.ids;
+      seqAt(services, "ids").items.forEach((item, at) => {
         if (!isScalar(item)) return;
-        const service = e.matchedServices.find((s) => s.id === item.value);
+        const service = e.matchedServices.find((s) => s.id === ids[at]);
         if (service) item.comment = ` ${commentText(service.name)}`;
       });
     }
