@@ -215,6 +215,15 @@ describe("ftr init", () => {
       none.stderr,
       `error: qa: no automation token's name contains "qa" (3 in the account; ftr status lists them); pass --env qa=<token id or name>\n`,
     );
+    // --json: the same problems as data on stdout, for a script.
+    const asJson = await init(["--env", "qa", "--json"]);
+    assert.equal(asJson.code, 2);
+    assert.deepEqual(
+      (
+        JSON.parse(asJson.stdout) as { written: boolean; problems: { environment: string; kind: string }[] }
+      ).problems.map((p) => [p.environment, p.kind]),
+      [["qa", "no-match"]],
+    );
     const wrongId = await init(["--env", "qa=NoSuchTokenId"]);
     assert.equal(wrongId.code, 2);
     assert.match(
