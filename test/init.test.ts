@@ -14,6 +14,7 @@ import { parse } from "yaml";
 import { parseConfig } from "../src/config/parse.ts";
 import { demoCredentials, demoServiceIds, demoSeed } from "../src/emulator/index.ts";
 import { CLI_NODE_ARGS, runCli, runCliProcess, type CliResult } from "./helpers/cli.ts";
+import { overlong, runOnPty, skipWithoutPty, terminalLines } from "./helpers/pty.ts";
 import { assertNoSecrets } from "./helpers/rotation-env.ts";
 import { DEMO_TOKEN_VALUES, demoSeedWith, seedToken, world, type World } from "./helpers/world.ts";
 
@@ -406,6 +407,24 @@ describe("ftr init", () => {
     assert.match(made.stdout, /ftr\.yaml is valid/);
     assert.doesNotMatch(made.stdout, /token\.roles was not checked/);
     assertNoSecrets(outputs(made), [...SECRETS, "init-purge-token-value-00000003"]);
+  });
+
+  it("fits a terminal 80 columns wide; piped, every line is whole", { skip: skipWithoutPty() }, async () => {
+    w = await world({ fastly: demoSeed });
+    const args = ["init", "--env", "staging", "--env", "production", "--no-color"];
+    const shown = await runOnPty([...args, "--out", "tty.yaml"], { columns: 80, cwd: w.dir, env: env() });
+    assert.equal(shown.code, 0, shown.output);
+    assert.deepEqual(overlong(shown.output, 80), [], shown.output);
+    assert.ok(
+      terminalLines(shown.output).some((l) => l.includes("tty.yaml is valid")),
+      shown.output,
+    );
+    const piped = await init([...args.slice(1), "--out", "piped.yaml"]);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.ok(
+      piped.stdout.split("\n").some((l) => l.length > 80 && l.includes("no reloaders")),
+      "piped: the warning whole on one line",
+    );
   });
 
   it("no credential, or a refused one: one line, and nothing written", async () => {

@@ -7,6 +7,7 @@ import type { Role } from "../../fastly/types.ts";
 import { resolveRoles } from "../../plan/plan.ts";
 import { optionalClient } from "../setup.ts";
 import { escapeControl } from "../../util/escape.ts";
+import { widthOf, wrap } from "../../util/fit.ts";
 import { kubeconfigWarnings } from "../../adapters/support/kubernetes.ts";
 import { TooLargeError } from "../../util/limits.ts";
 import type { ValidateOpts } from "../commands/validate.ts";
@@ -88,15 +89,21 @@ export function printValidation(
   stream: CliIO["stdout"] = io.stdout,
 ): void {
   const c = colours(stream, io.env);
+  // On a terminal, long issues wrap at word boundaries with a hanging indent; piped, lines are whole.
+  const width = widthOf(stream);
   for (const raw of formatIssues(result, sourceName)) {
     const line = escapeControl(raw);
-    println(stream, line.startsWith("error") ? c.red(line) : c.yellow(line));
+    println(stream, wrap(line.startsWith("error") ? c.red(line) : c.yellow(line), width, 4));
   }
   if (result.errors.length === 0) {
     println(
       stream,
-      c.green(`${sourceName} is valid`) +
-        ` (${plural(result.config?.environments.length ?? 0, "environment")}${result.warnings.length ? `, ${result.warnings.length} warning(s)` : ""})`,
+      wrap(
+        c.green(`${sourceName} is valid`) +
+          ` (${plural(result.config?.environments.length ?? 0, "environment")}${result.warnings.length ? `, ${result.warnings.length} warning(s)` : ""})`,
+        width,
+        4,
+      ),
     );
   }
 }
