@@ -1,6 +1,7 @@
 /**
  * fastly-token-rotator as a library: the Fastly client, the config, the plan, the rotation engine,
- * the adapters, notifications, monitoring, and the emulator. The command line is a thin layer over these.
+ * the adapters, notifications, monitoring, a config from the account (`initConfig`), and the
+ * emulator. The command line is a thin layer over these.
  */
 export * from "./fastly/index.ts";
 export * from "./config/index.ts";
@@ -9,6 +10,18 @@ export * from "./rotation/index.ts";
 export { createNotifier, createReloader, createSecretStore, createVerifier } from "./adapters/registry.ts";
 export type { NotifierSpec, ReloaderSpec, SecretStoreSpec, VerifierSpec } from "./adapters/registry.ts";
 export * from "./notify/index.ts";
+export {
+  initConfig,
+  renderConfig,
+  resolveEnvironments,
+  INIT_STORES,
+  type EnvRequest,
+  type InitEnvironment,
+  type InitOptions,
+  type InitProblem,
+  type InitResult,
+  type InitStore,
+} from "./init/index.ts";
 export type * from "./adapters/types.ts";
 export {
   createEmulator,
