@@ -240,4 +240,25 @@ describe("renderConfig", () => {
     assert.deepEqual(written.workspaces, ["ws\u2028 1", "plainWs2"]);
     assert.equal(written.scope, "global:read");
   });
+
+  it("an endpoint allowed plain http off this machine is written with allowInsecure, so the config validates", () => {
+    const { environments } = resolveEnvironments(
+      [{ name: "staging" }],
+      [token("exporter staging")],
+      SERVICES,
+    );
+    const endpoint = "http://10.1.2.3:8080";
+    const allowed = parseConfig(
+      renderConfig(environments, { store: "file", now: NOW, endpoint, allowInsecure: true }),
+      {
+        baseDir: "/tmp",
+      },
+    );
+    assert.deepEqual(allowed.errors, []);
+    assert.ok(allowed.warnings.some((w) => /allowed by fastly.allowInsecure/.test(w.message)));
+    const refused = parseConfig(renderConfig(environments, { store: "file", now: NOW, endpoint }), {
+      baseDir: "/tmp",
+    });
+    assert.equal(refused.errors.length, 1);
+  });
 });

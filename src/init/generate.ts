@@ -353,6 +353,8 @@ export interface DocumentOptions {
   readonly store: InitStore;
   /** Written as `fastly.endpoint` (FASTLY_API_ENDPOINT when it was set). */
   readonly endpoint?: string;
+  /** Written as `fastly.allowInsecure: true`: the endpoint is plain http off loopback, and the user allowed it. */
+  readonly allowInsecure?: boolean;
   /** When the account was read (the header says so). */
   readonly now: Date;
 }
@@ -474,7 +476,14 @@ export function renderConfig(environments: readonly InitEnvironment[], options: 
 
   const doc = new Document({
     version: 1,
-    ...(options.endpoint === undefined ? {} : { fastly: { endpoint: options.endpoint } }),
+    ...(options.endpoint === undefined
+      ? {}
+      : {
+          fastly: {
+            endpoint: options.endpoint,
+            ...(options.allowInsecure === true ? { allowInsecure: true } : {}),
+          },
+        }),
     ...(shared.length > 0
       ? { defaults: { token: quote(settingsRecord(environments[0]!.settings, shared)) } }
       : {}),
@@ -506,6 +515,11 @@ export function renderConfig(environments: readonly InitEnvironment[], options: 
     " then ftr validate and ftr plan. Every key: docs/configuration.md.",
   ].join("\n");
 
+  const insecure = doc.getIn(["fastly", "allowInsecure"], true);
+  if (isScalar(insecure)) {
+    insecure.commentBefore =
+      " Plain http off this machine, as --insecure-endpoint allowed: the user token and sudo password cross the network unencrypted.";
+  }
   // Small maps on one line, as the examples write them.
   const defaults = doc.getIn(["defaults", "token"], true);
   if (isMap(defaults)) defaults.flow = true;

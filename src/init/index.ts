@@ -39,6 +39,8 @@ export interface InitOptions {
   readonly store: InitStore;
   /** Written as `fastly.endpoint`. */
   readonly endpoint?: string;
+  /** Written as `fastly.allowInsecure: true`. */
+  readonly allowInsecure?: boolean;
   /** Default: the API's now. */
   readonly now?: Date;
 }
@@ -64,6 +66,7 @@ export async function initConfig(options: InitOptions): Promise<InitResult> {
     store: options.store,
     now: options.now ?? client.apiNow(),
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+    ...(options.allowInsecure === true ? { allowInsecure: true } : {}),
   });
   return { environments, problems, text, counts };
 }

@@ -16,7 +16,8 @@ import { escapeControl } from "../../util/escape.ts";
 import { widthOf, wrap } from "../../util/fit.ts";
 import type { InitOpts } from "../commands/init.ts";
 import { colours, OsError, printJson, println, UsageError, type CliIO } from "../io.ts";
-import { endpointFor, requireClient } from "../setup.ts";
+import { isSecureOrLoopback } from "../../util/http.ts";
+import { endpointFor, insecureAllowed, requireClient } from "../setup.ts";
 import { checkConfigText, printValidation } from "./validate.ts";
 
 /** `ftr init`. */
@@ -43,6 +44,10 @@ export async function init(io: CliIO, opts: InitOpts): Promise<number> {
     requests,
     store: opts.store as InitStore,
     ...(endpoint ? { endpoint } : {}),
+    // The config must say what --insecure-endpoint allowed, or it would not validate.
+    ...(endpoint !== undefined && !isSecureOrLoopback(endpoint) && insecureAllowed(io)
+      ? { allowInsecure: true }
+      : {}),
   });
   if (result.text === undefined) {
     if (opts.json) printJson(io, { written: false, problems: result.problems.map(problemJson) });
