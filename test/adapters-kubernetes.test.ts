@@ -19,7 +19,7 @@ import {
   KUBE_TEST_TOKEN,
   startKubernetesApi,
   type RunningKubernetesApi,
-} from "./helpers/kubernetes-api-server.ts";
+} from "../src/sandbox/kubernetes-api-server.ts";
 import { world, type World } from "./helpers/world.ts";
 
 let w: World<"kubernetes">;

@@ -20,7 +20,7 @@ import { after, before, describe, it } from "node:test";
 import { createKubernetesRolloutReloader, RESTARTED_AT } from "../src/adapters/kubernetes-rollout/index.ts";
 import { rolloutState } from "../src/adapters/support/rollout.ts";
 import { memoryLogger } from "../src/util/log.ts";
-import { startKubernetesApi, type RunningKubernetesApi } from "./helpers/kubernetes-api-server.ts";
+import { startKubernetesApi, type RunningKubernetesApi } from "../src/sandbox/kubernetes-api-server.ts";
 import { untilNextSecond } from "./helpers/wait.ts";
 
 const which = (command: string): string | undefined =>

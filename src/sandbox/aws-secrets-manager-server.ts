@@ -14,8 +14,6 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
-import { TSX_LOADER } from "./cli.ts";
 import { createHolds } from "./holds.ts";
 
 export const AWS_TEST_CREDENTIALS = {
@@ -602,31 +600,6 @@ export function awsStoreConfig(
   jsonKey: string,
 ): Record<string, unknown> {
   return { type: "aws-secrets-manager", secretId, jsonKey, region: AWS_TEST_REGION, endpoint: aws.url };
-}
-
-/** A reload step playing External Secrets: copies `AWSCURRENT`'s `jsonKey` into `file`. */
-export function externalSecretSyncStep(
-  aws: RunningAwsSecretsManager,
-  secretId: string,
-  jsonKey: string,
-  file: string,
-): Record<string, unknown> {
-  const script = fileURLToPath(new URL("./aws-external-secret-sync.ts", import.meta.url));
-  return {
-    type: "exec",
-    command: [
-      process.execPath,
-      "--import",
-      TSX_LOADER,
-      script,
-      aws.url,
-      AWS_TEST_REGION,
-      secretId,
-      jsonKey,
-      file,
-    ],
-    timeout: "60s",
-  };
 }
 
 /**
