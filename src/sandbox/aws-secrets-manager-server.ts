@@ -178,8 +178,10 @@ function writeOversized(res: ServerResponse, declared: boolean): Promise<Oversiz
   });
 }
 
-/** Starts the server on 127.0.0.1, port 0. */
-export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager> {
+/** Starts the server on 127.0.0.1, port `port` (default 0: any free port). */
+export async function startAwsSecretsManager(
+  options: { readonly port?: number } = {},
+): Promise<RunningAwsSecretsManager> {
   const secrets = new Map<string, Secret>();
   const requests: AwsRequestLogEntry[] = [];
   const oversizedAnswers: OversizedAnswer[] = [];
@@ -522,7 +524,10 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
         inFlight -= 1;
       });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", resolve);
+  });
   const { port } = server.address() as AddressInfo;
 
   const byName = (name: string): Secret => {
