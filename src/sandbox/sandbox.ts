@@ -296,7 +296,8 @@ function sandboxCommands(dir: string): Record<string, string> {
     breakRollout: `ftr sandbox break --dir ${d} --env staging rollout`,
     breakSync: `ftr sandbox break --dir ${d} --env staging sync`,
     stall: `ftr sandbox break --dir ${d} --env integration stall`,
-    kill: "ftr rotate --config ftr.yaml --yes --force --env integration & sleep 5; kill -9 $!",
+    kill: "ftr rotate --config ftr.yaml --yes --force --env integration &",
+    killNow: "kill -9 $!",
     repair: `ftr sandbox repair --dir ${d}`,
     resume: "ftr resume --config ftr.yaml",
     rollback: "ftr rollback --config ftr.yaml --env integration",
@@ -388,10 +389,9 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
       awsUrls[env] = aws.url;
 
       const kubePort = port(3 + 3 * i);
-      let kube: RunningKubernetesApi | undefined;
       const secretToken = (): string =>
-        kube?.secretValues(GOVUK.namespace, GOVUK.externalSecret)?.[GOVUK.jsonKey] ?? "";
-      kube = await startKubernetesApi({
+        kube.secretValues(GOVUK.namespace, GOVUK.externalSecret)?.[GOVUK.jsonKey] ?? "";
+      const kube: RunningKubernetesApi = await startKubernetesApi({
         tls,
         token: kubeToken,
         controllerDelayMs: options.controllerDelayMs ?? 500,
@@ -412,7 +412,7 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
             jsonKey: GOVUK.jsonKey,
             credentials: AWS_TEST_CREDENTIALS,
           });
-          kube?.addSecret(namespace, name, { [GOVUK.jsonKey]: value });
+          kube.addSecret(namespace, name, { [GOVUK.jsonKey]: value });
         },
         // The Deployment controller's new pod: an exporter reading the Secret's token at start.
         onRollout: async () => {
@@ -428,8 +428,7 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
           await startEnvExporter(env, secretToken());
         },
       });
-      const k = kube;
-      closers.push(() => k.close());
+      closers.push(() => kube.close());
       kube.addSecret(GOVUK.namespace, GOVUK.externalSecret, { [GOVUK.jsonKey]: token });
       kube.addExternalSecret(GOVUK.namespace, GOVUK.externalSecret, {
         secretStoreRef: { name: "aws-secretsmanager", kind: "ClusterSecretStore" },
@@ -493,7 +492,10 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
         }
         const env = SANDBOX_ENVIRONMENTS.find((e) => e === body.env);
         if (body.env !== undefined && !env) {
-          return answer(400, `no environment ${String(body.env)}; use ${SANDBOX_ENVIRONMENTS.join(", ")}`);
+          return answer(
+            400,
+            `no environment ${JSON.stringify(body.env)}; use ${SANDBOX_ENVIRONMENTS.join(", ")}`,
+          );
         }
         if (req.method === "POST" && req.url === "/repair") {
           repair(env);
@@ -618,6 +620,7 @@ export function renderSandbox(info: SandboxInfo): string {
     "Kill it mid-run, then resume or roll back:",
     line(c.stall, "integration's rollouts hang until repaired"),
     line(c.kill),
+    line(c.killNow, 'once it shows "integration: reload started"'),
     line(c.repair),
     line(c.resume),
     line(c.rollback, "instead of resume: put the old token back"),

@@ -62,7 +62,7 @@ export async function sandbox(io: CliIO, opts: SandboxOpts): Promise<number> {
 
 /** `ftr sandbox break <fault>`. */
 export async function sandboxBreak(io: CliIO, fault: string, opts: SandboxControlOpts): Promise<number> {
-  const kind = SANDBOX_FAULTS.find((f) => f === fault) as SandboxFault | undefined;
+  const kind: SandboxFault | undefined = SANDBOX_FAULTS.find((f) => f === fault);
   if (!kind) throw new UsageError(`the fault must be one of ${SANDBOX_FAULTS.join(", ")}, got "${fault}"`);
   const env = environmentOption(opts.env);
   if (!env) throw new UsageError("give the environment to break with --env");
