@@ -169,7 +169,10 @@ export async function controlSandbox(
 
 const title = (env: string): string => `${env[0]?.toUpperCase() ?? ""}${env.slice(1)}`;
 
-/** A self-signed certificate for 127.0.0.1 (the kubeconfig skips its verification). */
+/**
+ * A self-signed certificate for 127.0.0.1, its own CA: the kubeconfig names it as the clusters'
+ * certificate authority, so clients verify the connection as they would a real cluster's.
+ */
 async function loopbackCertificate(): Promise<{ key: string; cert: string }> {
   const now = Date.now();
   const pems = await generate([{ name: "commonName", value: "ftr-sandbox" }], {
@@ -263,13 +266,17 @@ export function sandboxConfig(
 }
 
 /** A kubeconfig with one context (and cluster and user) per environment. */
-function kubeconfigText(servers: Readonly<Record<SandboxEnvironment, string>>, token: string): string {
+function kubeconfigText(
+  servers: Readonly<Record<SandboxEnvironment, string>>,
+  token: string,
+  ca: string,
+): string {
   return stringify({
     apiVersion: "v1",
     kind: "Config",
     clusters: SANDBOX_ENVIRONMENTS.map((env) => ({
       name: env,
-      cluster: { server: servers[env], "insecure-skip-tls-verify": true },
+      cluster: { server: servers[env], "certificate-authority-data": Buffer.from(ca).toString("base64") },
     })),
     users: SANDBOX_ENVIRONMENTS.map((env) => ({ name: env, user: { token } })),
     contexts: SANDBOX_ENVIRONMENTS.map((env) => ({
@@ -553,7 +560,7 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
       SANDBOX_ENVIRONMENTS.map((env) => `[profile govuk-${env}]\nregion = ${GOVUK.region}\n`).join("\n"),
       { mode: 0o600 },
     );
-    await writeFile(kubeconfig, kubeconfigText(kubeUrls, kubeToken), { mode: 0o600 });
+    await writeFile(kubeconfig, kubeconfigText(kubeUrls, kubeToken, tls.cert), { mode: 0o600 });
     await writeFile(
       envFile,
       [
