@@ -1,6 +1,6 @@
 /**
  * The `aws-secrets-manager` secret store, driven through the real AWS SDK against a local server
- * speaking Secrets Manager's wire protocol (test/helpers/aws-secrets-manager-server.ts).
+ * speaking Secrets Manager's wire protocol (src/sandbox/aws-secrets-manager-server.ts).
  */
 import {
   DescribeSecretCommand,

@@ -1,7 +1,7 @@
 /**
  * The `external-secret` and `kubernetes-rollout` reloaders, driven through the real
  * `@kubernetes/client-node` against a local server speaking the Kubernetes API
- * (test/helpers/kubernetes-api-server.ts), whose controllers play the Deployment controller and
+ * (src/sandbox/kubernetes-api-server.ts), whose controllers play the Deployment controller and
  * the External Secrets operator.
  */
 import assert from "node:assert/strict";

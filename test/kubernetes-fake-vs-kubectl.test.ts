@@ -1,5 +1,5 @@
 /**
- * The Kubernetes fake (test/helpers/kubernetes-api-server.ts) checked against an independent
+ * The Kubernetes fake (src/sandbox/kubernetes-api-server.ts) checked against an independent
  * client: Debian's `kubectl`, pointed at it with a generated kubeconfig, must see and do what it
  * would against a real API server for the verbs ftr's Kubernetes adapters stand in for (`get -o
  * json`, `annotate`, `patch --type strategic|merge|json`, `rollout restart`), and kubectl's own
