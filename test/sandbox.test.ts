@@ -55,6 +55,8 @@ describe("ftr sandbox and the commands it prints", () => {
       if (/^(FASTLY_|AWS_|KUBECONFIG$|FTR_)/.test(name)) delete env[name];
     }
     env.NO_COLOR = "1";
+    // kubectl's cache, and anything else a command keeps at home, stays in the test's directory.
+    env.HOME = root;
     // `exec`: the shell becomes the command, so a signal reaches it.
     const child = spawn("sh", ["-c", `${info.commands.setup} && exec ${command}`], {
       env,
@@ -180,6 +182,18 @@ describe("ftr sandbox and the commands it prints", () => {
     ]) {
       assert.ok(config.includes(piece), `the config has ${piece}`);
     }
+  });
+
+  it("refuses a second sandbox in the same directory, and a fault it does not know, in one line with exit 2", async () => {
+    const second = await run(`ftr sandbox --dir ${dir}`);
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(
+      second.stderr,
+      /^error: a sandbox already runs in .* \(pid \d+\); stop it, or give another --dir\n$/,
+    );
+    const unknown = await run(`ftr sandbox break melt --env staging --dir ${dir}`);
+    assert.equal(unknown.code, 2, unknown.stderr);
+    assert.match(unknown.stderr, /the fault must be one of rollout, sync, stall, got "melt"/);
   });
 
   it("the printed plan and rotate commands rotate all three environments through AWS and Kubernetes", async () => {
