@@ -8,10 +8,10 @@
 import { demoCredentials } from "../src/emulator/index.ts";
 import {
   awsStoreConfig,
-  externalSecretSyncStep,
   startAwsSecretsManager,
   useAwsTestCredentials,
-} from "../test/helpers/aws-secrets-manager-server.ts";
+} from "../src/sandbox/aws-secrets-manager-server.ts";
+import { externalSecretSyncStep } from "../test/helpers/aws.ts";
 import { startRotationEnv } from "../test/helpers/rotation-env.ts";
 
 const KEY = "fastly-api-token";

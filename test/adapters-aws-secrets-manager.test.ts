@@ -1,6 +1,6 @@
 /**
  * The `aws-secrets-manager` secret store, driven through the real AWS SDK against a local server
- * speaking Secrets Manager's wire protocol (test/helpers/aws-secrets-manager-server.ts).
+ * speaking Secrets Manager's wire protocol (src/sandbox/aws-secrets-manager-server.ts).
  */
 import {
   DescribeSecretCommand,
@@ -21,7 +21,7 @@ import {
   AWS_TEST_REGION,
   startAwsSecretsManager,
   type RunningAwsSecretsManager,
-} from "./helpers/aws-secrets-manager-server.ts";
+} from "../src/sandbox/aws-secrets-manager-server.ts";
 
 const OLD = "X-srxc_zLpchro9ngNBVgyofN_jqQFJ2";
 const NEW = "QoU3neoxQQ6IPL8g7eRkkCjyWcwdNI7J";

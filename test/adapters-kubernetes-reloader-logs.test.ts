@@ -13,7 +13,7 @@ import type { AdapterContext, VerifyContext } from "../src/adapters/types.ts";
 import type { FastlyClient } from "../src/fastly/types.ts";
 import { memoryLogger } from "../src/util/log.ts";
 import { clearSecrets, registerSecret } from "../src/util/redact.ts";
-import { KUBE_TEST_TOKEN, type RunningKubernetesApi } from "./helpers/kubernetes-api-server.ts";
+import { KUBE_TEST_TOKEN, type RunningKubernetesApi } from "../src/sandbox/kubernetes-api-server.ts";
 import { untilNextSecond } from "./helpers/wait.ts";
 import { world, type World } from "./helpers/world.ts";
 

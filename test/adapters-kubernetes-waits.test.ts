@@ -12,7 +12,7 @@ import { createExternalSecretReloader } from "../src/adapters/external-secret/in
 import { createKubernetesRolloutReloader, RESTARTED_AT } from "../src/adapters/kubernetes-rollout/index.ts";
 import type { AdapterContext } from "../src/adapters/types.ts";
 import { memoryLogger } from "../src/util/log.ts";
-import { KUBE_TEST_TOKEN, type RunningKubernetesApi } from "./helpers/kubernetes-api-server.ts";
+import { KUBE_TEST_TOKEN, type RunningKubernetesApi } from "../src/sandbox/kubernetes-api-server.ts";
 import { gate } from "./helpers/wait.ts";
 import { world, type World } from "./helpers/world.ts";
 

@@ -1,7 +1,7 @@
 /**
  * The `external-secret` and `kubernetes-rollout` reloaders, driven through the real
  * `@kubernetes/client-node` against a local server speaking the Kubernetes API
- * (test/helpers/kubernetes-api-server.ts), whose controllers play the Deployment controller and
+ * (src/sandbox/kubernetes-api-server.ts), whose controllers play the Deployment controller and
  * the External Secrets operator.
  */
 import assert from "node:assert/strict";
@@ -19,7 +19,7 @@ import {
   KUBE_TEST_TOKEN,
   startKubernetesApi,
   type RunningKubernetesApi,
-} from "./helpers/kubernetes-api-server.ts";
+} from "../src/sandbox/kubernetes-api-server.ts";
 import { world, type World } from "./helpers/world.ts";
 
 let w: World<"kubernetes">;

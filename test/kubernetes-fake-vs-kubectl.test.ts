@@ -1,5 +1,5 @@
 /**
- * The Kubernetes fake (test/helpers/kubernetes-api-server.ts) checked against an independent
+ * The Kubernetes fake (src/sandbox/kubernetes-api-server.ts) checked against an independent
  * client: Debian's `kubectl`, pointed at it with a generated kubeconfig, must see and do what it
  * would against a real API server for the verbs ftr's Kubernetes adapters stand in for (`get -o
  * json`, `annotate`, `patch --type strategic|merge|json`, `rollout restart`), and kubectl's own
@@ -20,7 +20,7 @@ import { after, before, describe, it } from "node:test";
 import { createKubernetesRolloutReloader, RESTARTED_AT } from "../src/adapters/kubernetes-rollout/index.ts";
 import { rolloutState } from "../src/adapters/support/rollout.ts";
 import { memoryLogger } from "../src/util/log.ts";
-import { startKubernetesApi, type RunningKubernetesApi } from "./helpers/kubernetes-api-server.ts";
+import { startKubernetesApi, type RunningKubernetesApi } from "../src/sandbox/kubernetes-api-server.ts";
 import { untilNextSecond } from "./helpers/wait.ts";
 
 const which = (command: string): string | undefined =>

@@ -34,6 +34,7 @@ describe("the man page", () => {
       "status",
       "check",
       "serve",
+      "sandbox",
       "completion",
     ]) {
       assert.match(page, new RegExp(`^\\.SS ftr ${name}$`, "m"), name);

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { demoCredentials } from "../src/emulator/index.ts";
 import type { Plan } from "../src/plan/index.ts";
-import { awsStoreConfig, useAwsTestCredentials } from "./helpers/aws-secrets-manager-server.ts";
+import { awsStoreConfig, useAwsTestCredentials } from "../src/sandbox/aws-secrets-manager-server.ts";
 import { runCli } from "./helpers/cli.ts";
 import { world, type World } from "./helpers/world.ts";
 

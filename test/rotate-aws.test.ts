@@ -17,10 +17,10 @@ import type { RotationResult } from "../src/rotation/rotate.ts";
 import {
   awsSecrets,
   awsStoreConfig,
-  externalSecretSyncStep,
   sentValues,
   useAwsTestCredentials,
-} from "./helpers/aws-secrets-manager-server.ts";
+} from "../src/sandbox/aws-secrets-manager-server.ts";
+import { externalSecretSyncStep } from "./helpers/aws.ts";
 import { assertNoSecrets, assertSettled, type RotationEnv } from "./helpers/rotation-env.ts";
 import { world, type World } from "./helpers/world.ts";
 

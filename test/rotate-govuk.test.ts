@@ -15,8 +15,8 @@ import {
   awsStoreConfig,
   sentValues,
   useAwsTestCredentials,
-} from "./helpers/aws-secrets-manager-server.ts";
-import { KUBE_TEST_TOKEN } from "./helpers/kubernetes-api-server.ts";
+} from "../src/sandbox/aws-secrets-manager-server.ts";
+import { KUBE_TEST_TOKEN } from "../src/sandbox/kubernetes-api-server.ts";
 import { assertNoSecrets, assertSettled, type RotationEnv } from "./helpers/rotation-env.ts";
 import { world, type World } from "./helpers/world.ts";
 

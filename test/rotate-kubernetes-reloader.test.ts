@@ -10,7 +10,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { RotationResult } from "../src/rotation/rotate.ts";
 import { demoCredentials } from "../src/emulator/index.ts";
-import { KUBE_TEST_TOKEN, kubeRolloutStep, kubeSecretStoreConfig } from "./helpers/kubernetes-api-server.ts";
+import {
+  KUBE_TEST_TOKEN,
+  kubeRolloutStep,
+  kubeSecretStoreConfig,
+} from "../src/sandbox/kubernetes-api-server.ts";
 import { assertNoSecrets, assertSettled, type ConfigDoc, type RotationEnv } from "./helpers/rotation-env.ts";
 import { world, type World } from "./helpers/world.ts";
 

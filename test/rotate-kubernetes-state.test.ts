@@ -17,7 +17,7 @@ import {
   startKubernetesApi,
   writeKubeconfig,
   type RunningKubernetesApi,
-} from "./helpers/kubernetes-api-server.ts";
+} from "../src/sandbox/kubernetes-api-server.ts";
 import {
   assertNoSecrets,
   assertSettled,

@@ -31,7 +31,7 @@ import {
 import { stateBackend } from "../src/rotation/state/index.ts";
 import type { Config } from "../src/config/types.ts";
 import { clearSecrets, registerSecret } from "../src/util/redact.ts";
-import type { RunningKubernetesApi } from "./helpers/kubernetes-api-server.ts";
+import type { RunningKubernetesApi } from "../src/sandbox/kubernetes-api-server.ts";
 import { world, type World } from "./helpers/world.ts";
 
 const NS = "monitoring";

@@ -26,6 +26,7 @@ import * as emulator from "./commands/emulator.ts";
 import * as init from "./commands/init.ts";
 import * as monitor from "./commands/monitor.ts";
 import * as rotation from "./commands/rotation.ts";
+import * as sandbox from "./commands/sandbox.ts";
 import * as validate from "./commands/validate.ts";
 
 export type { CommandContext } from "./context.ts";
@@ -37,6 +38,7 @@ const MODULES: { register(program: Command, ctx: CommandContext): void }[] = [
   monitor,
   emulator,
   demo,
+  sandbox,
   completion,
 ];
 

@@ -7,7 +7,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createHolds } from "./holds.ts";
+import { createHolds } from "../../src/sandbox/holds.ts";
 
 /** One request as a route sees it. */
 export interface FakeRequest {

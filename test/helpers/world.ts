@@ -24,12 +24,15 @@ import {
   type SeedAutomationToken,
   type SeedService,
 } from "../../src/emulator/index.ts";
-import { startAwsSecretsManager, type RunningAwsSecretsManager } from "./aws-secrets-manager-server.ts";
+import {
+  startAwsSecretsManager,
+  type RunningAwsSecretsManager,
+} from "../../src/sandbox/aws-secrets-manager-server.ts";
 import {
   startKubernetesApi,
   type KubernetesApiOptions,
   type RunningKubernetesApi,
-} from "./kubernetes-api-server.ts";
+} from "../../src/sandbox/kubernetes-api-server.ts";
 import { startRotationEnv, type RotationEnv, type RotationEnvOptions } from "./rotation-env.ts";
 
 /** What {@link world} starts. Leave a part out and it is not started. */

@@ -22,8 +22,8 @@ import {
   OVERSIZED_BODY_BYTES,
   startAwsSecretsManager,
   type RunningAwsSecretsManager,
-} from "../helpers/aws-secrets-manager-server.ts";
-import { writeKubeconfig } from "../helpers/kubernetes-api-server.ts";
+} from "../../src/sandbox/aws-secrets-manager-server.ts";
+import { writeKubeconfig } from "../../src/sandbox/kubernetes-api-server.ts";
 import { startRotationEnv, type RotationEnv } from "../helpers/rotation-env.ts";
 
 const TOTAL = 64 * 1024 * 1024;

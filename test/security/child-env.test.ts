@@ -11,8 +11,8 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { demoCredentials } from "../../src/emulator/index.ts";
-import { AWS_TEST_CREDENTIALS, awsStoreConfig } from "../helpers/aws-secrets-manager-server.ts";
-import { kubeSecretStoreConfig } from "../helpers/kubernetes-api-server.ts";
+import { AWS_TEST_CREDENTIALS, awsStoreConfig } from "../../src/sandbox/aws-secrets-manager-server.ts";
+import { kubeSecretStoreConfig } from "../../src/sandbox/kubernetes-api-server.ts";
 import type { RotationEnv } from "../helpers/rotation-env.ts";
 import { world, type World } from "../helpers/world.ts";
 

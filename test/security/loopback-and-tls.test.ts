@@ -15,7 +15,7 @@ import { after, before, describe, it } from "node:test";
 import { createEmulator, demoCredentials, demoSeed, type RunningEmulator } from "../../src/emulator/index.ts";
 import { createFastlyClient, FastlyNotLoopbackError } from "../../src/fastly/index.ts";
 import { runCli } from "../helpers/cli.ts";
-import { KUBE_TEST_TOKEN } from "../helpers/kubernetes-api-server.ts";
+import { KUBE_TEST_TOKEN } from "../../src/sandbox/kubernetes-api-server.ts";
 import { demoFileEnvironment, world, type World } from "../helpers/world.ts";
 
 const { superuser } = demoCredentials;

@@ -18,9 +18,9 @@ import type { NotificationEvent } from "../../src/adapters/types.ts";
 import type { FastlyClient } from "../../src/fastly/types.ts";
 import { demoCredentials, demoSeed } from "../../src/emulator/index.ts";
 import { memoryLogger } from "../../src/util/log.ts";
-import { AWS_TEST_CREDENTIALS, AWS_TEST_REGION } from "../helpers/aws-secrets-manager-server.ts";
+import { AWS_TEST_CREDENTIALS, AWS_TEST_REGION } from "../../src/sandbox/aws-secrets-manager-server.ts";
 import { runCliProcess } from "../helpers/cli.ts";
-import { KUBE_TEST_TOKEN } from "../helpers/kubernetes-api-server.ts";
+import { KUBE_TEST_TOKEN } from "../../src/sandbox/kubernetes-api-server.ts";
 import {
   startRecordingProxy,
   startTlsFront,

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { demoCredentials } from "../../src/emulator/index.ts";
 import { redact, registerSecret } from "../../src/util/redact.ts";
-import { kubeSecretStoreConfig } from "../helpers/kubernetes-api-server.ts";
+import { kubeSecretStoreConfig } from "../../src/sandbox/kubernetes-api-server.ts";
 import type { RotationEnv } from "../helpers/rotation-env.ts";
 import { world, type World } from "../helpers/world.ts";
 

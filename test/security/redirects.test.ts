@@ -15,8 +15,8 @@ import { createGitHubActionsStore } from "../../src/adapters/github-actions/inde
 import { createHcpTerraformStore } from "../../src/adapters/hcp-terraform/index.ts";
 import { createVaultKvStore } from "../../src/adapters/vault-kv/index.ts";
 import { queryPrometheus } from "../../src/adapters/prometheus/index.ts";
-import { AWS_TEST_CREDENTIALS, AWS_TEST_REGION } from "../helpers/aws-secrets-manager-server.ts";
-import { writeKubeconfig } from "../helpers/kubernetes-api-server.ts";
+import { AWS_TEST_CREDENTIALS, AWS_TEST_REGION } from "../../src/sandbox/aws-secrets-manager-server.ts";
+import { writeKubeconfig } from "../../src/sandbox/kubernetes-api-server.ts";
 import { startRotationEnv, type RotationEnv } from "../helpers/rotation-env.ts";
 
 /** What the second host received. */

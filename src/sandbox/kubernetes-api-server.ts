@@ -140,6 +140,10 @@ export interface KubernetesApiOptions {
    * annotation `reloader.stakater.com/last-reloaded-from` with `annotations`).
    */
   readonly reloader?: "env-vars" | "annotations";
+  /** The bearer token requests must carry. Default {@link KUBE_TEST_TOKEN}. */
+  readonly token?: string;
+  /** Port on 127.0.0.1. Default 0 (any free port). */
+  readonly port?: number;
 }
 
 /** A pod as the fake's controllers made it, for tests that write its logs. */
@@ -1028,7 +1032,7 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
   };
 
   const handle = (req: IncomingMessage, body: string): Reply | WatchRequest | TextReply => {
-    if (req.headers.authorization !== `Bearer ${KUBE_TEST_TOKEN}`) {
+    if (req.headers.authorization !== `Bearer ${options.token ?? KUBE_TEST_TOKEN}`) {
       return status(401, "Unauthorized", "Unauthorized");
     }
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -1331,7 +1335,10 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
     res.end(out);
   };
   const server = options.tls ? createHttpsServer(options.tls, listener) : createServer(listener);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", resolve);
+  });
   const url = `${options.tls ? "https" : "http"}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const created = (): Json => ({
     resourceVersion: nextResourceVersion(),

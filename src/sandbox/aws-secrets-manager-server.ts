@@ -14,8 +14,6 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
-import { TSX_LOADER } from "./cli.ts";
 import { createHolds } from "./holds.ts";
 
 export const AWS_TEST_CREDENTIALS = {
@@ -180,8 +178,10 @@ function writeOversized(res: ServerResponse, declared: boolean): Promise<Oversiz
   });
 }
 
-/** Starts the server on 127.0.0.1, port 0. */
-export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager> {
+/** Starts the server on 127.0.0.1, port `port` (default 0: any free port). */
+export async function startAwsSecretsManager(
+  options: { readonly port?: number } = {},
+): Promise<RunningAwsSecretsManager> {
   const secrets = new Map<string, Secret>();
   const requests: AwsRequestLogEntry[] = [];
   const oversizedAnswers: OversizedAnswer[] = [];
@@ -524,7 +524,10 @@ export async function startAwsSecretsManager(): Promise<RunningAwsSecretsManager
         inFlight -= 1;
       });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", resolve);
+  });
   const { port } = server.address() as AddressInfo;
 
   const byName = (name: string): Secret => {
@@ -602,31 +605,6 @@ export function awsStoreConfig(
   jsonKey: string,
 ): Record<string, unknown> {
   return { type: "aws-secrets-manager", secretId, jsonKey, region: AWS_TEST_REGION, endpoint: aws.url };
-}
-
-/** A reload step playing External Secrets: copies `AWSCURRENT`'s `jsonKey` into `file`. */
-export function externalSecretSyncStep(
-  aws: RunningAwsSecretsManager,
-  secretId: string,
-  jsonKey: string,
-  file: string,
-): Record<string, unknown> {
-  const script = fileURLToPath(new URL("./aws-external-secret-sync.ts", import.meta.url));
-  return {
-    type: "exec",
-    command: [
-      process.execPath,
-      "--import",
-      TSX_LOADER,
-      script,
-      aws.url,
-      AWS_TEST_REGION,
-      secretId,
-      jsonKey,
-      file,
-    ],
-    timeout: "60s",
-  };
 }
 
 /**
