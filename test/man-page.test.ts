@@ -35,6 +35,7 @@ describe("the man page", () => {
       "check",
       "serve",
       "sandbox",
+      "init",
       "completion",
     ]) {
       assert.match(page, new RegExp(`^\\.SS ftr ${name}$`, "m"), name);
