@@ -63,7 +63,7 @@ const groups = {
   },
   "rotation-lock": {
     mutate: ["src/rotation/lock.ts"],
-    testFiles: ["test/security/lock.test.ts"],
+    testFiles: ["src/rotation/lock.test.ts", "test/security/lock.test.ts"],
   },
   "file-secret": {
     mutate: ["src/adapters/file-secret/index.ts"],
