@@ -75,7 +75,7 @@ const groups = {
   },
   "kubernetes-secret": {
     mutate: ["src/adapters/kubernetes-secret/index.ts"],
-    testFiles: ["test/adapters-kubernetes.test.ts"],
+    testFiles: ["test/adapters-kubernetes-secret.test.ts", "test/adapters-kubernetes.test.ts"],
   },
   "fastly-client": {
     mutate: ["src/fastly/client.ts"],
