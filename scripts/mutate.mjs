@@ -32,6 +32,7 @@ const groups = {
       "src/rotation/steps.test.ts",
       "src/rotation/state-dir.test.ts",
       "src/rotation/rotate.test.ts",
+      "src/rotation/resume.test.ts",
       "src/rotation/journal.test.ts",
       "test/security/symlinks.test.ts",
       "test/security/state-dir.test.ts",
