@@ -183,11 +183,17 @@ describe("kubernetes-secret store, edges", () => {
     const { companion, store } = setup({ token: OLD });
     await store.stage(NEW, RUN);
     kube.forbid("PATCH", "secrets");
+    const before = kube.requests.length;
     try {
       await assert.rejects(store.stage(NEW, OTHER), /forbidden/);
     } finally {
       kube.forbid("PATCH", "secrets", false);
     }
+    // Not taken for a missing companion: no create was tried.
+    assert.deepEqual(
+      kube.requests.slice(before).filter((r) => r.method === "POST"),
+      [],
+    );
     assert.deepEqual(kube.secretValues(NS, companion), { pending: NEW, "pending-run": RUN });
     // A refused create too.
     const fresh = setup({ token: OLD });
