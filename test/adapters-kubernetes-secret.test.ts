@@ -78,6 +78,16 @@ describe("kubernetes-secret store, edges", () => {
     assert.equal(await store.readStaged(RUN), NEW);
   });
 
+  it("a missing Secret is a 404 error keeping the API's answer as its cause", async () => {
+    const { store } = setup();
+    await assert.rejects(store.read(), (error: unknown) => {
+      assert.ok(error instanceof Error);
+      assert.equal((error as { status?: number }).status, 404);
+      assert.ok(error.cause instanceof Error, "the client's error is kept as the cause");
+      return true;
+    });
+  });
+
   it("refuses a value with a line break before writing anything", async () => {
     const { companion, store } = setup({ token: OLD });
     for (const value of [`${NEW}\n`, `${NEW}\r`, `a\r\nb`]) {
