@@ -119,6 +119,24 @@ describe("kubernetes-secret store, edges", () => {
     assert.equal(await store.read(), NEW);
   });
 
+  it("promoting over an absent key clears an earlier run's previous value", async () => {
+    const { companion, store } = setup({ other: "keep" });
+    kube.addSecret(NS, companion, { previous: "from-an-earlier-run" });
+    await store.stage(NEW, RUN);
+    await store.promote(RUN);
+    assert.equal(await store.readPrevious(), undefined);
+    assert.deepEqual(kube.secretValues(NS, companion), { "promoted-run": RUN });
+  });
+
+  it("a restore with no companion says there is no previous value", async () => {
+    const { store } = setup({ token: OLD });
+    await assert.rejects(
+      store.restorePrevious(RUN),
+      /monitoring\/token-\d+ has no previous value to restore/,
+    );
+    assert.equal(await store.read(), OLD);
+  });
+
   it("promote with nothing staged, or after another run's promote, refuses; this run's repeats", async () => {
     const { store } = setup({ token: OLD });
     await assert.rejects(
