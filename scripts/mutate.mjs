@@ -32,6 +32,7 @@ const groups = {
       "src/rotation/steps.test.ts",
       "src/rotation/state-dir.test.ts",
       "src/rotation/rotate.test.ts",
+      "src/rotation/resume.test.ts",
       "src/rotation/journal.test.ts",
       "test/security/symlinks.test.ts",
       "test/security/state-dir.test.ts",
@@ -63,7 +64,7 @@ const groups = {
   },
   "rotation-lock": {
     mutate: ["src/rotation/lock.ts"],
-    testFiles: ["test/security/lock.test.ts"],
+    testFiles: ["src/rotation/lock.test.ts", "test/security/lock.test.ts"],
   },
   "file-secret": {
     mutate: ["src/adapters/file-secret/index.ts"],
@@ -75,7 +76,7 @@ const groups = {
   },
   "kubernetes-secret": {
     mutate: ["src/adapters/kubernetes-secret/index.ts"],
-    testFiles: ["test/adapters-kubernetes.test.ts"],
+    testFiles: ["test/adapters-kubernetes-secret.test.ts", "test/adapters-kubernetes.test.ts"],
   },
   "fastly-client": {
     mutate: ["src/fastly/client.ts"],

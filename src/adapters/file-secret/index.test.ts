@@ -19,6 +19,19 @@ afterEach(async () => {
 const mode = async (path: string): Promise<number> => (await stat(path)).mode & 0o777;
 
 describe("file secret store, whole file", () => {
+  it("refuses a file larger than a secret document, naming it, without reading it whole", async () => {
+    const path = join(dir, "token");
+    await writeFile(path, "x".repeat(1024 * 1024 + 1));
+    const store = createFileSecretStore({ path });
+    await assert.rejects(store.read(), (error: unknown) => {
+      assert.ok(error instanceof FileSecretError, String(error));
+      assert.ok(error.message.includes(path), error.message);
+      assert.match(error.message, /a token or a small JSON document is expected: check the path/);
+      assert.equal((error.cause as Error | undefined)?.name, "TooLargeError");
+      return true;
+    });
+  });
+
   it("reads undefined when missing, trims one trailing newline", async () => {
     const path = join(dir, "token");
     const store = createFileSecretStore({ path });
