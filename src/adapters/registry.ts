@@ -128,13 +128,21 @@ export type VerifierSpec = SpecOf<typeof verifiers>;
 /** A notifier as configured (validated and normalised). */
 export type NotifierSpec = SpecOf<typeof notifiers>;
 
-/** The discriminated union (on `type`) of every schema in `table`, built for `ctx`. */
+/**
+ * The discriminated union (on `type`) of the schemas in `table`, built for `ctx`: every one, or
+ * with `only` those it names. Building an adapter's schema costs start-up, and a config uses a few
+ * of them; `only` must name every type the input holds (else the input's type is unknown to it).
+ */
 export function unionOf<T extends Table>(
   table: T,
   ctx: ConfigContext,
+  only?: ReadonlySet<string>,
 ): z.ZodDiscriminatedUnion<SchemaOf<T>[]> {
-  // A table always has entries, so the list is never empty, which zod's signature asks to be shown.
-  const schemas = Object.values(table).map((adapter) => adapter.schema(ctx)) as [
+  const all = Object.keys(table);
+  const names = only === undefined ? all : all.filter((name) => only.has(name));
+  // A union needs an option: with none named (the config has no entry of this kind), the first,
+  // which nothing is parsed against. A table always has entries, as zod's signature asks to be shown.
+  const schemas = (names.length > 0 ? names : all.slice(0, 1)).map((name) => table[name]!.schema(ctx)) as [
     SchemaOf<T>,
     ...SchemaOf<T>[],
   ];

@@ -170,26 +170,103 @@ const environmentTokenSchema = z
   })
   .meta({ description: "The automation token this environment's consumer holds; overrides defaults.token." });
 
+/**
+ * The adapter types a config document names, by kind, so that only their schemas are built
+ * ({@link adapterSelection}). A kind left undefined gets every type: all of its entries' types must
+ * be known for a selection, so a document with an unknown or missing type is checked against the
+ * whole union, and its message lists every type as before.
+ */
+export interface AdapterSelection {
+  readonly secret?: ReadonlySet<string>;
+  readonly reload?: ReadonlySet<string>;
+  readonly verify?: ReadonlySet<string>;
+  readonly notify?: ReadonlySet<string>;
+}
+
+function recordOf(value: unknown): Readonly<Record<string, unknown>> | undefined {
+  return value !== null && typeof value === "object" && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+/** The types `entries` name, when each is an object whose `type` is one of `table`'s; else undefined. */
+function typesNamed(table: object, entries: readonly unknown[]): ReadonlySet<string> | undefined {
+  const names = new Set<string>();
+  for (const entry of entries) {
+    const type = recordOf(entry)?.["type"];
+    if (typeof type !== "string" || !Object.hasOwn(table, type)) return undefined;
+    names.add(type);
+  }
+  return names;
+}
+
+/** The entries of a list that defaults to empty; undefined when the value is not a list. */
+function listEntries(value: unknown): readonly unknown[] | undefined {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : undefined;
+}
+
+/** The adapter types `data` (a config document as read) names: see {@link AdapterSelection}. */
+export function adapterSelection(data: unknown): AdapterSelection {
+  const doc = recordOf(data);
+  const environments = Array.isArray(doc?.["environments"]) ? (doc["environments"] as unknown[]) : [];
+  const secrets: unknown[] = [];
+  const reloads: unknown[] = [];
+  const verifies: unknown[] = [];
+  let reloadList = true;
+  let verifyList = true;
+  for (const raw of environments) {
+    const env = recordOf(raw);
+    if (env === undefined) continue;
+    secrets.push(env["secret"]);
+    const reload = listEntries(env["reload"]);
+    const verify = listEntries(env["verify"]);
+    if (reload === undefined) reloadList = false;
+    else reloads.push(...reload);
+    if (verify === undefined) verifyList = false;
+    else verifies.push(...verify);
+  }
+  const notify = listEntries(doc?.["notify"]);
+  const selection: {
+    secret?: ReadonlySet<string>;
+    reload?: ReadonlySet<string>;
+    verify?: ReadonlySet<string>;
+    notify?: ReadonlySet<string>;
+  } = {};
+  const secret = typesNamed(secretStores, secrets);
+  if (secret) selection.secret = secret;
+  const reload = reloadList ? typesNamed(reloaders, reloads) : undefined;
+  if (reload) selection.reload = reload;
+  const verify = verifyList ? typesNamed(verifiers, verifies) : undefined;
+  if (verify) selection.verify = verify;
+  const notifyTypes = notify ? typesNamed(notifiers, notify) : undefined;
+  if (notifyTypes) selection.notify = notifyTypes;
+  return selection;
+}
+
 /** The `secret`, `reload` and `verify` entries, built from the adapters' registry for `ctx`. */
-function adapterSchemas(ctx: ConfigContext) {
+function adapterSchemas(ctx: ConfigContext, only: AdapterSelection) {
   return {
-    secret: unionOf(secretStores, ctx).meta({
+    secret: unionOf(secretStores, ctx, only.secret).meta({
       description:
         "Where this environment's token value is stored: `type: file`, `type: aws-secrets-manager`, `type: kubernetes-secret` or `type: exec`.",
     }),
-    reload: unionOf(reloaders, ctx).meta({
+    reload: unionOf(reloaders, ctx, only.reload).meta({
       description:
         "A step that makes the consumer pick up the new secret: `exec`, `external-secret` or `kubernetes-rollout`.",
     }),
-    verify: unionOf(verifiers, ctx).meta({
+    verify: unionOf(verifiers, ctx, only.verify).meta({
       description: "A check that the consumer uses the new token: `token-in-use`, `prometheus` or `exec`.",
     }),
   };
 }
 
-/** One environment, built for `ctx`: its adapters' entries normalise against the config's directory. */
-function environmentSchemaFor(ctx: ConfigContext) {
-  const adapters = adapterSchemas(ctx);
+/**
+ * One environment, built for `ctx`: its adapters' entries normalise against the config's directory.
+ * `only`: the adapter types to build (default every one).
+ */
+function environmentSchemaFor(ctx: ConfigContext, only: AdapterSelection = {}) {
+  const adapters = adapterSchemas(ctx, only);
   return z
     .strictObject({
       name: z
@@ -225,9 +302,10 @@ function environmentSchemaFor(ctx: ConfigContext) {
 
 /**
  * The config document, built for `ctx`: the config file's directory and a sink for warnings, which
- * the adapters' entries use while normalising.
+ * the adapters' entries use while normalising. `only`: the adapter types to build (default every
+ * one; {@link adapterSelection} of the document to validate builds just those it names).
  */
-export function configSchemaFor(ctx: ConfigContext) {
+export function configSchemaFor(ctx: ConfigContext, only: AdapterSelection = {}) {
   return z
     .strictObject({
       version: z
@@ -372,7 +450,7 @@ export function configSchemaFor(ctx: ConfigContext) {
         .optional(),
       notify: z
         .array(
-          unionOf(notifiers, ctx).meta({
+          unionOf(notifiers, ctx, only.notify).meta({
             description: "Where to send rotation events: `type: webhook` or `type: slack`.",
           }),
         )
@@ -382,7 +460,7 @@ export function configSchemaFor(ctx: ConfigContext) {
         })
         .default([]),
       environments: z
-        .array(environmentSchemaFor(ctx))
+        .array(environmentSchemaFor(ctx, only))
         .min(1, { error: "no environments: add at least one under `environments:`" })
         .meta({ description: "The environments to manage, in rotation order." }),
     })
@@ -394,7 +472,8 @@ export function configSchemaFor(ctx: ConfigContext) {
 }
 
 /** The config document as written; describes it for the JSON Schema and messages. */
-export const configSchema = configSchemaFor(describingContext);
+// Pure: a bundle that never reads it (the command line) does not build it.
+export const configSchema = /* @__PURE__ */ configSchemaFor(describingContext);
 
 /** The config document as written (before normalisation). */
 export type ConfigInput = z.input<typeof configSchema>;

@@ -17,6 +17,7 @@ import {
   BUILTIN_POLICY,
   BUILTIN_TOKEN_DEFAULTS,
   DEFAULT_STATE_DIR,
+  adapterSelection,
   configSchemaFor,
   environmentEntrySchema,
   tokenDefaultFields,
@@ -359,8 +360,10 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
       : { baseDir, configPath: resolve(baseDir, options.configPath) };
   // Warnings are collected per adapter entry below, where their place in the document is known.
   const ctx: ConfigContext = { ...opts, warn: () => undefined };
-  const configSchema = configSchemaFor(ctx);
-  const environmentSchema = environmentEntrySchema(ctx);
+  // Only the adapters the document names are built (all of them when a type is unknown).
+  const only = adapterSelection(data);
+  const configSchema = configSchemaFor(ctx, only);
+  const environmentSchema = environmentEntrySchema(ctx, only);
 
   const whole = configSchema.safeParse(data, PARSE);
   const schemaIssues = whole.success ? [] : wordZodIssues(whole.error.issues, configSchema, data);

@@ -779,20 +779,45 @@ export const routes: readonly Route[] = [
   },
 ];
 
-/** The route for a request; HEAD is served as GET. */
-export function matchRoute(
-  method: string,
-  path: string,
-): { route: Route; params: string[] } | { route: undefined; pathKnown: boolean } {
-  const wanted = method === "HEAD" ? "GET" : method;
+type RouteMatch = { route: Route; params: string[] } | { route: undefined; pathKnown: boolean };
+
+/** The first route matching `path` and `method` in table order, and whether any route matched the path. */
+function scanRoutes(method: string, path: string): RouteMatch {
   let pathKnown = false;
   for (const route of routes) {
     const match = route.pattern.exec(path);
     if (!match) continue;
     pathKnown = true;
-    if (route.method === wanted) return { route, params: match.slice(1).map((p) => p ?? "") };
+    if (route.method === method) return { route, params: match.slice(1).map((p) => p ?? "") };
   }
   return { route: undefined, pathKnown };
+}
+
+/**
+ * The scan's answers for every path a pattern spells out literally (`/tokens/self`, `/service`),
+ * by method, worked out once: most requests are to those paths, and a map lookup costs less than
+ * testing the patterns in turn. A method no route has gets `pathKnown` (405), as the scan says.
+ */
+const literalPaths: ReadonlyMap<string, ReadonlyMap<string, RouteMatch>> = (() => {
+  const methods = [...new Set(routes.map((r) => r.method))];
+  const out = new Map<string, Map<string, RouteMatch>>();
+  for (const route of routes) {
+    const source = route.pattern.source;
+    // `^...$` with only escaped punctuation between: no groups, classes or quantifiers.
+    if (!/^\^(?:[A-Za-z0-9_\-/]|\\[./-])*\$$/.test(source)) continue;
+    const path = source.slice(1, -1).replace(/\\(.)/g, "$1");
+    if (!route.pattern.test(path) || out.has(path)) continue;
+    out.set(path, new Map(methods.map((m) => [m, scanRoutes(m, path)])));
+  }
+  return out;
+})();
+
+/** The route for a request; HEAD is served as GET. */
+export function matchRoute(method: string, path: string): RouteMatch {
+  const wanted = method === "HEAD" ? "GET" : method;
+  const literal = literalPaths.get(path);
+  if (literal !== undefined) return literal.get(wanted) ?? { route: undefined, pathKnown: true };
+  return scanRoutes(wanted, path);
 }
 
 /**
@@ -833,10 +858,16 @@ export function authenticate(
 
 /** Record a use of the token, as the API does on every authenticated request. */
 export function touch(auth: Auth, now: Date, ip: string, userAgent: string | undefined): void {
-  auth.token.lastUsedAt = wholeSecond(now);
+  auth.token.lastUsedAt = sameSecond(auth.token.lastUsedAt, now);
   auth.token.ip = ip;
   auth.token.userAgent = userAgent ?? null;
-  if (auth.token.kind === "user") auth.user.lastActiveAt = wholeSecond(now);
+  if (auth.token.kind === "user") auth.user.lastActiveAt = sameSecond(auth.user.lastActiveAt, now);
+}
+
+/** `now` to the whole second: `previous` when it is already that (most uses fall in the same second). */
+function sameSecond(previous: Date | null, now: Date): Date {
+  const ms = Math.floor(now.getTime() / 1000) * 1000;
+  return previous !== null && previous.getTime() === ms ? previous : new Date(ms);
 }
 
 /** The rate-limit identity: the user, or an automation token itself (it has no user). */

@@ -4,7 +4,24 @@
  * or not); key order follows the recordings.
  */
 import type { AccountState, RoleRecord, ServiceRecord, TokenRecord, UserRecord } from "./state.ts";
-import { formatTime } from "../util/time.ts";
+import { formatTime as formatTimeOnce } from "../util/time.ts";
+
+/**
+ * Formatted times by their milliseconds: a token's times change at most once a second, and a
+ * representation is built on every request that shows one. Bounded: emptied when it fills.
+ */
+const formatted = new Map<number, string>();
+
+function formatTime(date: Date): string {
+  const ms = date.getTime();
+  let text = formatted.get(ms);
+  if (text === undefined) {
+    text = formatTimeOnce(date);
+    if (formatted.size >= 10_000) formatted.clear();
+    formatted.set(ms, text);
+  }
+  return text;
+}
 
 const ts = (date: Date | null): string | null => (date === null ? null : formatTime(date));
 /** The 2025 create response writes unset times and strings as "". */

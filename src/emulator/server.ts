@@ -8,6 +8,7 @@ import {
   matchRoute,
   RATE_LIMITED,
   rateLimitKey,
+  type Route,
   touch,
 } from "./api.ts";
 import { demoSeed } from "./demo-account.ts";
@@ -141,6 +142,18 @@ const httpDate = (() => {
   };
 })();
 
+const statusLines = new Map<number, string>();
+
+/** `200 OK`: the `Status` header the API sends, made once a status. */
+function statusLine(status: number): string {
+  let line = statusLines.get(status);
+  if (line === undefined) {
+    line = `${status} ${STATUS_CODES[status] ?? ""}`.trim();
+    statusLines.set(status, line);
+  }
+  return line;
+}
+
 function apiHeaders(status: number, now: Date): Record<string, string> {
   return {
     "Accept-Ranges": "bytes",
@@ -148,7 +161,7 @@ function apiHeaders(status: number, now: Date): Record<string, string> {
     Date: httpDate(now),
     Pragma: "no-cache",
     Server: "fastly control-gateway",
-    Status: `${status} ${STATUS_CODES[status] ?? ""}`.trim(),
+    Status: statusLine(status),
     "Strict-Transport-Security": "max-age=31536000",
     Vary: "Accept-Encoding",
     Via: "1.1 varnish, 1.1 varnish",
@@ -178,13 +191,30 @@ function requestTarget(raw: string): { readonly path: string; readonly query: UR
   return { path: url.pathname, query: url.searchParams };
 }
 
+/** What the request path needs to know of one API request, worked out once. */
+interface ApiRequest {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  /** Emulator time when the request arrived. */
+  readonly now: Date;
+  readonly userAgent: string | undefined;
+  /** `Fastly-Key`, when given and not empty. */
+  readonly key: string | undefined;
+  /** The token `key` belongs to, revoked and expired ones too. */
+  readonly knownToken: TokenRecord | undefined;
+}
+
 /** A log entry as kept: its time as a number, formatted when the log is read. */
 interface LoggedRequest extends Omit<RequestLogEntry, "at"> {
   readonly atMs: number;
 }
 
 function clientIp(req: IncomingMessage): string {
-  return (req.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
+  const address = req.socket.remoteAddress ?? "";
+  return address.startsWith("::ffff:") ? address.slice("::ffff:".length) : address;
 }
 
 /** The emulator: state, clock, log, faults and the HTTP handler over them. */
@@ -367,7 +397,19 @@ class Emulator {
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const api = !(req.url ?? "/").startsWith("/__emulator/");
     if (api) this.inFlight += 1;
-    this.dispatch(req, res)
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.dispatch(req, res);
+    } catch {
+      // Answered below as any failure is: a 500, or a reset once the answer has begun.
+      pending = Promise.reject(new Error("the request failed"));
+    }
+    // Most requests are answered before dispatch returns: no promise to wait for.
+    if (pending === undefined) {
+      if (api) this.inFlight -= 1;
+      return;
+    }
+    pending
       .catch(() => {
         if (!res.headersSent) {
           res.writeHead(500, { "Content-Type": "application/json" });
@@ -381,19 +423,14 @@ class Emulator {
       });
   };
 
-  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /**
+   * Answer one request: synchronously when nothing holds it (no hook, no fault, a handler that
+   * does not wait), which is almost every request; otherwise returns the promise of the answer.
+   */
+  private dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
     const { path, query } = requestTarget(req.url ?? "/");
     const method = (req.method ?? "GET").toUpperCase();
-    if (path.startsWith("/__emulator/")) {
-      const reply = await this.admin(method, path.slice("/__emulator/".length), req).catch(
-        (error: unknown) => {
-          if (error instanceof ApiError) return { status: error.status, body: error.body };
-          throw error;
-        },
-      );
-      send(res, reply, { "Cache-Control": "no-store" }, method);
-      return;
-    }
+    if (path.startsWith("/__emulator/")) return this.adminRequest(method, path, req, res);
 
     const now = this.now();
     const userAgent = req.headers["user-agent"];
@@ -401,15 +438,30 @@ class Emulator {
     const key = typeof keyHeader === "string" && keyHeader !== "" ? keyHeader : undefined;
     // Looked up once: the log names it, and authentication checks it.
     const knownToken: TokenRecord | undefined = key ? this.state.tokenByValue(key) : undefined;
-    const logEntry = (status: number): void =>
-      this.record({
-        method,
-        path: this.loggablePath(path, query),
-        status,
-        tokenId: knownToken?.id ?? null,
-        userAgent: userAgent ?? null,
-        atMs: now.getTime(),
-      });
+    const request: ApiRequest = { req, res, method, path, query, now, userAgent, key, knownToken };
+    if (this.hooks.length > 0 || this.faults.length > 0) return this.dispatchHeld(request);
+
+    const match = matchRoute(method, path);
+    if (!match.route) {
+      this.answerUnrouted(request, match.pathKnown, (reply, headers) => send(res, reply, headers, method));
+      return undefined;
+    }
+    const { route, params } = match;
+    const extraHeaders: Record<string, string> = {};
+    const reply = this.runRoute(request, route, params, knownToken, extraHeaders);
+    const finish = (reply: Reply): void => {
+      send(res, reply, this.replyHeaders(route, reply, now, extraHeaders), method);
+      this.logRequest(request, reply.status);
+    };
+    if (reply instanceof Promise) return reply.then(finish);
+    finish(reply);
+    return undefined;
+  }
+
+  /** A request a hook or a fault may hold, delay, drop or spoil. */
+  private async dispatchHeld(request: ApiRequest): Promise<void> {
+    const { req, res, method, path, now, userAgent, key, knownToken } = request;
+    const logEntry = (status: number): void => this.logRequest(request, status);
 
     const hook = this.takeHook(method, path, userAgent ?? "");
     if (hook?.phase === "before" && !(await this.fire(hook, res))) {
@@ -461,11 +513,43 @@ class Emulator {
       else send(res, reply, headers, method);
     };
     const extraHeaders: Record<string, string> = {};
+    // After a fault's delay the account may have been reset: look the key up again.
+    const token = fault?.delayMs && key ? this.state.tokenByValue(key) : knownToken;
+    const reply = await this.runRoute(request, route, params, token, extraHeaders);
+    await respond(reply, this.replyHeaders(route, reply, now, extraHeaders), answer);
+  }
+
+  /** 404 for a path no route has, 405 for a method the path's routes lack; sent and logged. */
+  private answerUnrouted(
+    request: ApiRequest,
+    pathKnown: boolean,
+    deliver: (reply: Reply, headers: Record<string, string>) => void,
+  ): void {
+    const status = pathKnown ? 405 : 404;
+    const body = pathKnown ? { msg: "Method not allowed" } : { msg: "Not found" };
+    deliver({ status, body }, apiHeaders(status, request.now));
+    this.logRequest(request, status);
+  }
+
+  /**
+   * Authenticate and run the route's handler; an {@link ApiError} becomes the reply (as problem+json
+   * where the 2026 API sends that). Writes' rate-limit headers are added to `extraHeaders`.
+   */
+  private runRoute(
+    request: ApiRequest,
+    route: Route,
+    params: readonly string[],
+    token: TokenRecord | undefined,
+    extraHeaders: Record<string, string>,
+  ): Reply | Promise<Reply> {
+    const { req, method, path, query, now, userAgent, key } = request;
+    const toReply = (error: unknown): Reply => {
+      if (!(error instanceof ApiError)) throw error;
+      const reply: Reply = { status: error.status, body: error.body, headers: error.headers };
+      return route.problemJson === true && this.state.apiVersion === "2026" ? problemReply(reply) : reply;
+    };
     const write = method !== "GET" && method !== "HEAD";
-    let reply: Reply;
     try {
-      // After a fault's delay the account may have been reset: look the key up again.
-      const token = fault?.delayMs && key ? this.state.tokenByValue(key) : knownToken;
       const auth: Auth | undefined = authenticate(this.state, route, key, token, method, now, (valid) => {
         touch(valid, now, clientIp(req), userAgent);
         if (write) this.consume(rateLimitKey(valid), now, extraHeaders);
@@ -487,14 +571,46 @@ class Emulator {
         },
         sleep: this.sleep,
       };
-      reply = await route.handler(ctx, params);
+      const reply = route.handler(ctx, params);
+      return reply instanceof Promise ? reply.catch(toReply) : reply;
     } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      reply = { status: error.status, body: error.body, headers: error.headers };
-      if (route.problemJson === true && this.state.apiVersion === "2026") reply = problemReply(reply);
+      return toReply(error);
     }
+  }
+
+  /** The headers of a routed answer: the API's or the realtime channel's, then the reply's own. */
+  private replyHeaders(
+    route: Route,
+    reply: Reply,
+    now: Date,
+    extraHeaders: Record<string, string>,
+  ): Record<string, string> {
     const headers = route.realtime ? realtimeHeaders(now) : apiHeaders(reply.status, now);
-    await respond(reply, Object.assign(headers, extraHeaders, reply.headers), answer);
+    return Object.assign(headers, extraHeaders, reply.headers);
+  }
+
+  private logRequest(request: ApiRequest, status: number): void {
+    this.record({
+      method: request.method,
+      path: this.loggablePath(request.path, request.query),
+      status,
+      tokenId: request.knownToken?.id ?? null,
+      userAgent: request.userAgent ?? null,
+      atMs: request.now.getTime(),
+    });
+  }
+
+  private async adminRequest(
+    method: string,
+    path: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    const reply = await this.admin(method, path.slice("/__emulator/".length), req).catch((error: unknown) => {
+      if (error instanceof ApiError) return { status: error.status, body: error.body };
+      throw error;
+    });
+    send(res, reply, { "Cache-Control": "no-store" }, method);
   }
 
   private async admin(method: string, path: string, req: IncomingMessage): Promise<Reply> {

@@ -2,6 +2,8 @@
  * What the Kubernetes reloaders share: loading a kubeconfig (a file, `KUBECONFIG`, `~/.kube/config`
  * or the pod's service account, as kubectl does) and turning API failures into one line with a fix.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type * as KubernetesClient from "@kubernetes/client-node";
@@ -290,6 +292,23 @@ const KUBERNETES_TYPES = new Set([
   "kubernetes-logs",
 ]);
 
+/** Where the client library finds a pod's service-account token (its in-cluster config). */
+const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/**
+ * True when `access` names no kubeconfig and the client library would find none either (its
+ * `loadFromDefault` on Linux and macOS: `KUBECONFIG`, `$HOME/.kube/config`, a pod's service account),
+ * so {@link loadKubeConfig} would fail with "no Kubernetes cluster is configured". Known without
+ * loading the library, which costs about half a second of start-up.
+ */
+function noKubeconfigToLoad(access: KubernetesAccess): boolean {
+  if (access.kubeconfig || process.platform === "win32") return false;
+  if ((process.env["KUBECONFIG"] ?? "") !== "") return false;
+  const home = process.env["HOME"];
+  if (home && existsSync(join(home, ".kube", "config"))) return false;
+  return !existsSync(SERVICE_ACCOUNT_TOKEN);
+}
+
 /**
  * Warnings about the kubeconfigs a config's Kubernetes steps use: a cluster with
  * `insecure-skip-tls-verify: true` has its certificate unchecked, so the bearer token or client
@@ -329,6 +348,8 @@ export async function kubeconfigWarnings(
     const key = `${access.kubeconfig ?? ""}\n${access.context ?? ""}`;
     if (seen.has(key)) continue;
     seen.add(key);
+    // Nothing to read: loading would fail (no cluster configured), so the library is not loaded.
+    if (noKubeconfigToLoad(access)) continue;
     let cluster: KubernetesClient.Cluster | null;
     try {
       cluster = (await loadKubeConfig(access)).getCurrentCluster();

@@ -1,14 +1,16 @@
-/** The bodies of `status`, `check` and `serve`, loaded when one of them runs. */
+/**
+ * The bodies of `status`, `check` and `serve`, loaded when one of them runs. `serve` alone needs the
+ * HTTP server, the metrics (prom-client, @opentelemetry/api) and the notifiers: they are imported
+ * when it runs, so `status` and `check` start without them.
+ */
 import { DurationError, parseDuration } from "../../util/time.ts";
 import type { FastlyClient } from "../../fastly/types.ts";
 import { checkReport, shellQuote } from "../../monitor/check.ts";
 import { withUnfinished } from "../../monitor/unfinished.ts";
 import { renderStatus } from "../../monitor/render.ts";
 import { environmentVerdicts } from "../../monitor/verdict.ts";
-import { ListenAddressError, parseListen, startServe } from "../../monitor/serve.ts";
 import { collectStatus, type StatusReport } from "../../monitor/status.ts";
 import type { LoadedConfig } from "../../config/index.ts";
-import { notificationsFor } from "../../notify/dispatch.ts";
 import type { CheckOpts, ServeOpts, StatusOpts } from "../commands/monitor.ts";
 import { escapeControl as x } from "../../util/escape.ts";
 import { colours, OsError, printJson, println, stderrLogger, UsageError, type CliIO } from "../io.ts";
@@ -60,7 +62,11 @@ async function withProgress<T>(
  */
 async function statusNow(io: CliIO, loaded: LoadedConfig, configArg: string): Promise<StatusReport> {
   const client = optionalClient(io, loaded);
-  const { stateBackend, unfinishedIn } = await import("../../rotation/index.ts");
+  // The journal's reader and the state backend, not the whole rotation module.
+  const [{ stateBackend }, { unfinishedIn }] = await Promise.all([
+    import("../../rotation/state/index.ts"),
+    import("../../rotation/resume.ts"),
+  ]);
   const unfinished = await unfinishedIn(await stateBackend(loaded.config));
   const report = await withProgress(io, client, () =>
     collectStatus({
@@ -147,6 +153,10 @@ export async function check(io: CliIO, opts: CheckOpts): Promise<number> {
 /** `ftr serve`. */
 export async function serve(io: CliIO, opts: ServeOpts): Promise<number> {
   const intervalMs = durationOption("--interval", opts.interval);
+  const [{ ListenAddressError, parseListen, startServe }, { notificationsFor }] = await Promise.all([
+    import("../../monitor/serve.ts"),
+    import("../../notify/dispatch.ts"),
+  ]);
   try {
     parseListen(opts.listen);
   } catch (error) {

@@ -1,0 +1,145 @@
+/**
+ * What `ftr check`, `ftr status` and `ftr validate` load: the command line (src/ through tsx, as
+ * the bundle splits it the same way) runs with a module hook that records every module it
+ * resolves, so a static import that brings back the metrics stack or the Kubernetes client fails
+ * here rather than only in a benchmark's figures.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { after, before, describe, it } from "node:test";
+import { createEmulator, demoCredentials, type RunningEmulator } from "../src/emulator/index.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+/** Registers a resolve hook that appends each resolved URL to the file FTR_RECORD_IMPORTS names. */
+const HOOKS = `import { appendFileSync } from "node:fs";
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  appendFileSync(process.env.FTR_RECORD_IMPORTS, result.url + "\\n");
+  return result;
+}
+`;
+
+describe("modules loaded at start-up", () => {
+  let dir: string;
+  let emulator: RunningEmulator;
+  let register: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ftr-startup-imports-"));
+    emulator = await createEmulator();
+    await writeFile(join(dir, "hooks.mjs"), HOOKS);
+    register = join(dir, "register.mjs");
+    await writeFile(
+      register,
+      `import { register } from "node:module";\nregister(${JSON.stringify(pathToFileURL(join(dir, "hooks.mjs")).href)});\n`,
+    );
+    const integration = demoCredentials.exporterTokens.integration;
+    await writeFile(join(dir, "integration.txt"), `${integration.token}\n`, { mode: 0o600 });
+    await writeFile(
+      join(dir, "ftr.yaml"),
+      [
+        "version: 1",
+        `fastly: { endpoint: "${emulator.url}" }`,
+        "environments:",
+        "  - name: integration",
+        `    token: { name: "${integration.name}", services: { nameMatches: "ntegration" } }`,
+        "    secret: { type: file, path: ./integration.txt }",
+        "    reload: [{ type: exec, command: [./restart.sh] }]",
+        "    verify: [{ type: token-in-use }]",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  after(async () => {
+    await emulator.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Run `ftr args` in `cwd` with `home` as HOME and no credential; the URLs it resolved. */
+  const loaded = async (name: string, args: readonly string[], home: string): Promise<string[]> => {
+    const record = join(dir, `${name}.txt`);
+    await writeFile(record, "");
+    const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [
+          "--import",
+          import.meta.resolve("tsx"),
+          "--import",
+          pathToFileURL(register).href,
+          join(root, "src/cli/bin.ts"),
+          ...args,
+        ],
+        {
+          cwd: dir,
+          env: { PATH: process.env.PATH ?? "", HOME: home, NO_COLOR: "1", FTR_RECORD_IMPORTS: record },
+        },
+        (error, out) =>
+          resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout: out }),
+      );
+    });
+    // check exits 1 when a token is due (the demo's expire within a month); 2 would be a usage error.
+    assert.ok(code === 0 || code === 1, `ftr ${args.join(" ")} exited ${code}`);
+    assert.notEqual(stdout, "", `ftr ${args.join(" ")} printed nothing`);
+    const urls = (await readFile(record, "utf8")).split("\n").filter((line) => line !== "");
+    // The hook saw the command line's own modules: the record is not empty by accident.
+    assert.ok(
+      urls.some((url) => url.includes("/src/config/")),
+      "the hook recorded no config module",
+    );
+    return urls;
+  };
+
+  const metricsStack = /\/node_modules\/(prom-client|@opentelemetry)\//;
+  const kubernetesClient = /\/node_modules\/@kubernetes\/client-node\//;
+
+  it("check without a credential loads neither prom-client, @opentelemetry nor serve", async () => {
+    const urls = await loaded("check", ["check", "--config", "ftr.yaml"], dir);
+    assert.deepEqual(
+      urls.filter((url) => metricsStack.test(url) || url.endsWith("/src/monitor/serve.ts")),
+      [],
+    );
+    // It did ask the API: the status module ran.
+    assert.ok(urls.some((url) => url.endsWith("/src/monitor/status.ts")));
+  });
+
+  it("status loads neither prom-client nor @opentelemetry", async () => {
+    const urls = await loaded("status", ["status", "--config", "ftr.yaml"], dir);
+    assert.deepEqual(
+      urls.filter((url) => metricsStack.test(url)),
+      [],
+    );
+  });
+
+  it("validate loads the Kubernetes client only when there is a kubeconfig to read", async () => {
+    const govuk = join(root, "examples/govuk.yaml");
+    const without = await loaded("validate", ["validate", "--config", govuk], dir);
+    assert.deepEqual(
+      without.filter((url) => kubernetesClient.test(url)),
+      [],
+    );
+    // With ~/.kube/config present the client reads it, to warn about insecure clusters.
+    const home = join(dir, "home");
+    await mkdir(join(home, ".kube"), { recursive: true });
+    await writeFile(
+      join(home, ".kube", "config"),
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters: [{ name: c, cluster: { server: 'https://k8s.example.com' } }]",
+        "users: [{ name: u, user: { token: x } }]",
+        "contexts: [{ name: integration, context: { cluster: c, user: u } }]",
+        "current-context: integration",
+        "",
+      ].join("\n"),
+    );
+    const withConfig = await loaded("validate-kube", ["validate", "--config", govuk], home);
+    assert.ok(withConfig.some((url) => kubernetesClient.test(url)));
+  });
+});
