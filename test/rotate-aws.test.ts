@@ -89,12 +89,12 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
     const calls = w.aws.requests.slice(from).map((r) => {
       const { VersionStage, VersionId, VersionStages } = r.input;
       const stage = VersionStage ?? VersionStages ?? (VersionId ? "by id" : "");
-      return `${r.operation}${stage ? ` ${String(stage)}` : ""}`;
+      return `${r.operation}${stage ? ` ${typeof stage === "string" ? stage : JSON.stringify(stage)}` : ""}`;
     });
     assert.deepEqual(calls, [
       "GetSecretValue AWSCURRENT", // the plan: which token is deployed
       "GetSecretValue AWSCURRENT", // stage: the document the new value is merged into
-      "PutSecretValue AWSPENDING", // stage
+      'PutSecretValue ["AWSPENDING"]', // stage
       "DescribeSecret", // promote: where every version is
       "UpdateSecretVersionStage AWSCURRENT", // promote: one move; AWSPREVIOUS follows
       "GetSecretValue AWSCURRENT", // the reload step playing External Secrets
