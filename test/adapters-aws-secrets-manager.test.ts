@@ -850,6 +850,110 @@ describe("aws-secrets-manager store, calls per rotation", () => {
   });
 });
 
+describe("aws-secrets-manager store, what mutation testing found unproven", () => {
+  it("a label removal whose answer was lost is retried by the SDK and accepted as done", async () => {
+    const { name, store } = setup(OLD, {
+      clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 3 },
+    });
+    await store.stage(NEW, RUN);
+    aws.fail({ operation: "UpdateSecretVersionStage", afterApply: true });
+    await store.discardStaged(RUN);
+    assert.equal(aws.valueAt(name, "AWSPENDING"), undefined);
+    assert.equal(await store.read(), OLD);
+  });
+
+  it("a label removal refused as invalid, with the label still there, is an error", async () => {
+    const { name, store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    aws.fail({ operation: "UpdateSecretVersionStage", code: "InvalidParameterException" });
+    await assert.rejects(store.restorePrevious(RUN), { code: "InvalidParameterException" });
+    assert.equal(aws.valueAt(name, "AWSPENDING"), NEW);
+  });
+
+  it("a name with colons that is not an ARN, or an ARN cut short, gives no region", async () => {
+    const saved = { AWS_REGION: process.env.AWS_REGION, AWS_DEFAULT_REGION: process.env.AWS_DEFAULT_REGION };
+    delete process.env.AWS_REGION;
+    delete process.env.AWS_DEFAULT_REGION;
+    try {
+      for (const secretId of [
+        `nope:aws:secretsmanager:${AWS_TEST_REGION}:123456789012:secret:x`,
+        `arn:aws:secretsmanager:${AWS_TEST_REGION}`,
+      ]) {
+        const store = createAwsSecretsManagerStore({
+          secretId,
+          clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 1 },
+          endpoint: aws.url,
+        });
+        await assert.rejects(store.read(), /set secret.region in the config/, secretId);
+      }
+    } finally {
+      for (const [key, value] of Object.entries(saved)) if (value !== undefined) process.env[key] = value;
+    }
+  });
+
+  it("an answer streaming past the cap is abandoned with one line", async () => {
+    const { name, store } = setup(OLD);
+    aws.fail({ operation: "GetSecretValue", oversized: "chunked" });
+    await assert.rejects(store.read(), (error: Error) => {
+      assert.equal(
+        error.message,
+        `GetSecretValue on AWS Secrets Manager secret ${name} failed: the endpoint answered with more than 1 MiB, so the read was stopped (a Secrets Manager answer is a few KiB); check that secret.endpoint points at Secrets Manager`,
+      );
+      return true;
+    });
+    await aws.idle(30_000);
+  });
+
+  it("keeps every string of the document out of an error that quotes one of them, however deep", async () => {
+    const nested = "a-nested-credential-deep-in-the-document";
+    const listed = "a-credential-in-a-list-in-the-document";
+    // Null first: a walk that treats null as an object stops there, before the nested values.
+    const document = JSON.stringify({ a: null, n: 5, token: OLD, db: { password: nested }, list: [listed] });
+    // A service answering GetSecretValue with the document, and refusing PutSecretValue with a
+    // message quoting the nested values one by one (not the whole document).
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        const put = String(req.headers["x-amz-target"]).endsWith("PutSecretValue");
+        const body = JSON.stringify(
+          put
+            ? { __type: "ValidationException", message: `bad values '${nested}' and '${listed}'` }
+            : {
+                ARN: "arn",
+                Name: "n",
+                VersionId: "v-current-0000000000000000000000000",
+                SecretString: document,
+                VersionStages: ["AWSCURRENT"],
+              },
+        );
+        res.writeHead(put ? 400 : 200, {
+          "content-type": "application/x-amz-json-1.1",
+          "content-length": Buffer.byteLength(body),
+          ...(put ? { "x-amzn-errortype": "ValidationException:" } : {}),
+        });
+        res.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const store = createAwsSecretsManagerStore({
+        secretId: "govuk/elsewhere",
+        jsonKey: "token",
+        region: AWS_TEST_REGION,
+        endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 1 },
+      });
+      await assert.rejects(store.stage(NEW, RUN), (error: Error) => {
+        assert.match(error.message, /^PutSecretValue on .* failed: ValidationException: bad values/);
+        return noSecretIn(error, nested, listed);
+      });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
 describe("versionIdFor, at its bounds", () => {
   // "fastly-token-rotator-" is 21 characters: a run id of 11 to 43 fits AWS's 32 to 64.
   it("keeps a run id that fits as it is, and hashes one too short, too long or with other characters", () => {
