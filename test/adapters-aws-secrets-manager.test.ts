@@ -11,6 +11,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
 import { createServer } from "node:http";
+import { BodyTooLargeError } from "../src/util/http.ts";
 import type { AddressInfo } from "node:net";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -506,7 +507,7 @@ describe("aws-secrets-manager store, edges", () => {
     aws.fail({
       operation: "GetSecretValue",
       code: "SomethingNewException",
-      message: "first line\n   second line",
+      message: "first line\n   second line\n",
     });
     await assert.rejects(store.read(), (error: Error) => {
       assert.match(error.message, /failed: SomethingNewException: first line second line$/);
@@ -899,6 +900,7 @@ describe("aws-secrets-manager store, what mutation testing found unproven", () =
         error.message,
         `GetSecretValue on AWS Secrets Manager secret ${name} failed: the endpoint answered with more than 1 MiB, so the read was stopped (a Secrets Manager answer is a few KiB); check that secret.endpoint points at Secrets Manager`,
       );
+      assert.ok(error.cause instanceof BodyTooLargeError, "the cap's error kept as the cause");
       return true;
     });
     await aws.idle(30_000);
