@@ -4,10 +4,15 @@
  */
 import {
   DescribeSecretCommand,
+  GetSecretValueCommand,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
+import { createServer } from "node:http";
+import { BodyTooLargeError } from "../src/util/http.ts";
+import type { AddressInfo } from "node:net";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
@@ -72,6 +77,32 @@ async function putCurrent(name: string, text: string): Promise<void> {
   } finally {
     client.destroy();
   }
+}
+
+/** Runs `fn` with a client of the test's own, as another user of the secret would. */
+async function sdk<T>(fn: (client: SecretsManagerClient) => Promise<T>): Promise<T> {
+  const client = new SecretsManagerClient({
+    region: AWS_TEST_REGION,
+    endpoint: aws.url,
+    credentials: AWS_TEST_CREDENTIALS,
+    maxAttempts: 1,
+  });
+  try {
+    return await fn(client);
+  } finally {
+    client.destroy();
+  }
+}
+
+/** The operations called on secret `name` so far, in order. */
+const calls = (name: string): string[] =>
+  aws.requests.filter((r) => r.secretId === name).map((r) => r.operation);
+
+/** The operations called on secret `name` while `fn` runs, in order. */
+async function callsOf(name: string, fn: () => Promise<unknown>): Promise<string[]> {
+  const from = calls(name).length;
+  await fn();
+  return calls(name).slice(from);
 }
 
 const noSecretIn = (error: unknown, ...values: string[]): true => {
@@ -195,7 +226,11 @@ describe("aws-secrets-manager store, jsonKey", () => {
 
     const empty = setup(undefined, { jsonKey: "token" });
     await empty.store.stage(NEW, RUN);
-    await empty.store.promote(RUN);
+    // No current version: nothing to compare with, so nothing more to read.
+    assert.deepEqual(await callsOf(empty.name, () => empty.store.promote(RUN)), [
+      "DescribeSecret",
+      "UpdateSecretVersionStage",
+    ]);
     assert.deepEqual(JSON.parse(aws.valueAt(empty.name) ?? ""), { token: NEW });
   });
 
@@ -240,16 +275,53 @@ describe("aws-secrets-manager store, interrupted and repeated calls", () => {
     assert.deepEqual(aws.labels(name)[versionIdFor(RUN)], ["AWSCURRENT"]);
   });
 
-  it("a promote that failed between its two moves is restored, leaving no AWSPENDING", async () => {
+  it("AWSPENDING left on the current version, as AWS may leave it: promote is done, a rollback drops it", async () => {
     const { name, store } = setup(OLD);
     await store.stage(NEW, RUN);
-    aws.fail({ operation: "UpdateSecretVersionStage", skip: 1, code: "InternalServiceError", status: 500 });
-    await assert.rejects(store.promote(RUN), /InternalServiceError/);
-    assert.deepEqual(aws.labels(name)[versionIdFor(RUN)]?.sort(), ["AWSCURRENT", "AWSPENDING"]);
+    await store.promote(RUN);
+    const ours = versionIdFor(RUN);
+    await sdk((client) =>
+      client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: name,
+          VersionStage: "AWSPENDING",
+          MoveToVersionId: ours,
+        }),
+      ),
+    );
+    assert.deepEqual(aws.labels(name)[ours]?.sort(), ["AWSCURRENT", "AWSPENDING"]);
+    const moves = calls(name).filter((op) => op === "UpdateSecretVersionStage").length;
+    await store.promote(RUN);
+    await store.discardStaged(RUN);
+    assert.equal(calls(name).filter((op) => op === "UpdateSecretVersionStage").length, moves);
+    assert.equal(await store.read(), NEW);
     await store.restorePrevious(RUN);
     assert.equal(await store.read(), OLD);
     assert.ok(!Object.values(aws.labels(name)).some((stages) => stages.includes("AWSPENDING")));
     assert.equal(await store.readStaged(RUN), undefined);
+  });
+
+  it("the next run's stage takes AWSPENDING from the current version it was left on", async () => {
+    const { name, store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    await store.promote(RUN);
+    const ours = versionIdFor(RUN);
+    await sdk((client) =>
+      client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: name,
+          VersionStage: "AWSPENDING",
+          MoveToVersionId: ours,
+        }),
+      ),
+    );
+    const next = "20261205T041153Z-5e6f7a8b";
+    const newer = "c1d2e3f4g5h6i7j8k9l0m1n2o3p4q5r6";
+    await store.stage(newer, next);
+    assert.deepEqual(aws.labels(name)[ours], ["AWSCURRENT"]);
+    await store.promote(next);
+    assert.equal(await store.read(), newer);
+    assert.equal(await store.readPrevious(), NEW);
   });
 
   it("refuses to promote a document staged before another key changed", async () => {
@@ -435,7 +507,7 @@ describe("aws-secrets-manager store, edges", () => {
     aws.fail({
       operation: "GetSecretValue",
       code: "SomethingNewException",
-      message: "first line\n   second line",
+      message: "first line\n   second line\n",
     });
     await assert.rejects(store.read(), (error: Error) => {
       assert.match(error.message, /failed: SomethingNewException: first line second line$/);
@@ -606,6 +678,284 @@ describe("aws-secrets-manager store, more edges", () => {
   });
 });
 
+describe("aws-secrets-manager store, calls per rotation", () => {
+  const KEY = "fastly-api-token";
+  const doc = (token: string) => JSON.stringify({ [KEY]: token, other: "kept" });
+
+  it("a rotation with jsonKey costs six calls: read, merge, stage, describe, one move, previous", async () => {
+    const { name, store } = setup(doc(OLD), { jsonKey: KEY });
+    // The plan reads with a store of its own; the run builds another.
+    const planStore = createAwsSecretsManagerStore({
+      secretId: name,
+      region: AWS_TEST_REGION,
+      endpoint: aws.url,
+      clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 1 },
+      jsonKey: KEY,
+    });
+    assert.deepEqual(await callsOf(name, () => planStore.read()), ["GetSecretValue"]);
+    assert.deepEqual(await callsOf(name, () => store.stage(NEW, RUN)), ["GetSecretValue", "PutSecretValue"]);
+    assert.deepEqual(await callsOf(name, () => store.promote(RUN)), [
+      "DescribeSecret",
+      "UpdateSecretVersionStage",
+    ]);
+    assert.deepEqual(await callsOf(name, () => store.readPrevious()), ["GetSecretValue"]);
+    assert.equal(await store.readPrevious(), OLD);
+    const move = aws.requests.filter(
+      (r) => r.secretId === name && r.operation === "UpdateSecretVersionStage",
+    );
+    assert.deepEqual(
+      move.map((r) => r.input),
+      [
+        {
+          SecretId: name,
+          VersionStage: "AWSCURRENT",
+          MoveToVersionId: versionIdFor(RUN),
+          RemoveFromVersionId: Object.keys(aws.labels(name)).find((id) => id !== versionIdFor(RUN)),
+        },
+      ],
+    );
+    const ours = versionIdFor(RUN);
+    assert.deepEqual(aws.labels(name)[ours], ["AWSCURRENT"], "AWSPENDING left with the move");
+    assert.equal(aws.valueAt(name, "AWSPREVIOUS"), doc(OLD));
+    assert.equal(aws.valueAt(name), doc(NEW));
+  });
+
+  it("a whole-string rotation stages with one call", async () => {
+    const { name, store } = setup(OLD);
+    assert.deepEqual(await callsOf(name, () => store.stage(NEW, RUN)), ["PutSecretValue"]);
+    assert.deepEqual(await callsOf(name, () => store.promote(RUN)), [
+      "DescribeSecret",
+      "UpdateSecretVersionStage",
+    ]);
+  });
+
+  it("a resumed run (a store of its own) reads back what was staged, then reads the current version once", async () => {
+    const { name, store } = setup(doc(OLD), { jsonKey: KEY });
+    await store.stage(NEW, RUN);
+    const resumed = createAwsSecretsManagerStore({
+      secretId: name,
+      region: AWS_TEST_REGION,
+      endpoint: aws.url,
+      clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 1 },
+      jsonKey: KEY,
+    });
+    assert.deepEqual(await callsOf(name, () => resumed.readStaged(RUN)), ["GetSecretValue"]);
+    const promoted = aws.requests.length;
+    assert.deepEqual(await callsOf(name, () => resumed.promote(RUN)), [
+      "DescribeSecret",
+      "GetSecretValue",
+      "UpdateSecretVersionStage",
+    ]);
+    const read = aws.requests.slice(promoted).find((r) => r.operation === "GetSecretValue");
+    assert.deepEqual(read?.input, {
+      SecretId: name,
+      VersionId: Object.keys(aws.labels(name)).find((id) => id !== versionIdFor(RUN)),
+    });
+    assert.equal(await resumed.read(), NEW);
+  });
+
+  it("a resumed promote without readStaged reads both versions it compares", async () => {
+    const { name, store } = setup(doc(OLD), { jsonKey: KEY });
+    await store.stage(NEW, RUN);
+    const resumed = createAwsSecretsManagerStore({
+      secretId: name,
+      region: AWS_TEST_REGION,
+      endpoint: aws.url,
+      clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 1 },
+      jsonKey: KEY,
+    });
+    assert.deepEqual(await callsOf(name, () => resumed.promote(RUN)), [
+      "DescribeSecret",
+      "GetSecretValue",
+      "GetSecretValue",
+      "UpdateSecretVersionStage",
+    ]);
+    assert.equal(await resumed.read(), NEW);
+  });
+
+  it("a promote after another writer made a new current version reads it to compare, and refuses a change", async () => {
+    const { name, store } = setup(doc(OLD), { jsonKey: KEY });
+    await store.stage(NEW, RUN);
+    await putCurrent(name, JSON.stringify({ [KEY]: OLD, other: "changed" }));
+    assert.deepEqual(
+      await callsOf(name, () =>
+        assert.rejects(store.promote(RUN), /other keys of .* changed after run .* staged its value/),
+      ),
+      ["DescribeSecret", "GetSecretValue"],
+    );
+    assert.equal(aws.valueAt(name), JSON.stringify({ [KEY]: OLD, other: "changed" }));
+  });
+
+  it("a rollback after promote reads nothing it knows already: describe and one write", async () => {
+    const { name, store } = setup(doc(OLD), { jsonKey: KEY });
+    await store.stage(NEW, RUN);
+    await store.promote(RUN);
+    assert.deepEqual(await callsOf(name, () => store.restorePrevious(RUN)), [
+      "DescribeSecret",
+      "PutSecretValue",
+    ]);
+    assert.equal(aws.valueAt(name), doc(OLD));
+  });
+
+  it("a retried stage after another key changed checks its version from memory", async () => {
+    const { name, store } = setup(doc(OLD), { jsonKey: KEY });
+    await store.stage(NEW, RUN);
+    await putCurrent(name, JSON.stringify({ [KEY]: OLD, other: "changed" }));
+    assert.deepEqual(await callsOf(name, () => store.stage(NEW, RUN)), ["GetSecretValue", "PutSecretValue"]);
+    // Another store (a resumed run) has to read it.
+    const resumed = createAwsSecretsManagerStore({
+      secretId: name,
+      region: AWS_TEST_REGION,
+      endpoint: aws.url,
+      clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 1 },
+      jsonKey: KEY,
+    });
+    assert.deepEqual(await callsOf(name, () => resumed.stage(NEW, RUN)), [
+      "GetSecretValue",
+      "PutSecretValue",
+      "GetSecretValue",
+    ]);
+    await assert.rejects(resumed.stage("d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6", RUN), /ResourceExistsException/);
+  });
+
+  it("a PutSecretValue answered with another version id is an error: the value is not where promote looks", async () => {
+    // A server answering every call as PutSecretValue does, naming a version of its own.
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        const body = JSON.stringify({ ARN: "arn", Name: "n", VersionId: "not-the-token-we-sent" });
+        res.writeHead(200, { "content-type": "application/x-amz-json-1.1", "content-length": body.length });
+        res.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const store = createAwsSecretsManagerStore({
+        secretId: "govuk/elsewhere",
+        region: AWS_TEST_REGION,
+        endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 1 },
+      });
+      await assert.rejects(store.stage(NEW, RUN), (error: Error) => {
+        assert.ok(error instanceof AwsSecretsManagerError);
+        assert.match(
+          error.message,
+          /^PutSecretValue on AWS Secrets Manager secret govuk\/elsewhere answered with version not-the-token-we-sent, not fastly-token-rotator-20261128T041153Z-1a2b3c4d; check that secret.endpoint points at Secrets Manager$/,
+        );
+        return noSecretIn(error, NEW);
+      });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe("aws-secrets-manager store, what mutation testing found unproven", () => {
+  it("a label removal whose answer was lost is retried by the SDK and accepted as done", async () => {
+    const { name, store } = setup(OLD, {
+      clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 3 },
+    });
+    await store.stage(NEW, RUN);
+    aws.fail({ operation: "UpdateSecretVersionStage", afterApply: true });
+    await store.discardStaged(RUN);
+    assert.equal(aws.valueAt(name, "AWSPENDING"), undefined);
+    assert.equal(await store.read(), OLD);
+  });
+
+  it("a label removal refused as invalid, with the label still there, is an error", async () => {
+    const { name, store } = setup(OLD);
+    await store.stage(NEW, RUN);
+    aws.fail({ operation: "UpdateSecretVersionStage", code: "InvalidParameterException" });
+    await assert.rejects(store.restorePrevious(RUN), { code: "InvalidParameterException" });
+    assert.equal(aws.valueAt(name, "AWSPENDING"), NEW);
+  });
+
+  it("a name with colons that is not an ARN, or an ARN cut short, gives no region", async () => {
+    const saved = { AWS_REGION: process.env.AWS_REGION, AWS_DEFAULT_REGION: process.env.AWS_DEFAULT_REGION };
+    delete process.env.AWS_REGION;
+    delete process.env.AWS_DEFAULT_REGION;
+    try {
+      for (const secretId of [
+        `nope:aws:secretsmanager:${AWS_TEST_REGION}:123456789012:secret:x`,
+        `arn:aws:secretsmanager:${AWS_TEST_REGION}`,
+      ]) {
+        const store = createAwsSecretsManagerStore({
+          secretId,
+          clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 1 },
+          endpoint: aws.url,
+        });
+        await assert.rejects(store.read(), /set secret.region in the config/, secretId);
+      }
+    } finally {
+      for (const [key, value] of Object.entries(saved)) if (value !== undefined) process.env[key] = value;
+    }
+  });
+
+  it("an answer streaming past the cap is abandoned with one line", async () => {
+    const { name, store } = setup(OLD);
+    aws.fail({ operation: "GetSecretValue", oversized: "chunked" });
+    await assert.rejects(store.read(), (error: Error) => {
+      assert.equal(
+        error.message,
+        `GetSecretValue on AWS Secrets Manager secret ${name} failed: the endpoint answered with more than 1 MiB, so the read was stopped (a Secrets Manager answer is a few KiB); check that secret.endpoint points at Secrets Manager`,
+      );
+      assert.ok(error.cause instanceof BodyTooLargeError, "the cap's error kept as the cause");
+      return true;
+    });
+    await aws.idle(30_000);
+  });
+
+  it("keeps every string of the document out of an error that quotes one of them, however deep", async () => {
+    const nested = "a-nested-credential-deep-in-the-document";
+    const listed = "a-credential-in-a-list-in-the-document";
+    // Null first: a walk that treats null as an object stops there, before the nested values.
+    const document = JSON.stringify({ a: null, n: 5, token: OLD, db: { password: nested }, list: [listed] });
+    // A service answering GetSecretValue with the document, and refusing PutSecretValue with a
+    // message quoting the nested values one by one (not the whole document).
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        const put = String(req.headers["x-amz-target"]).endsWith("PutSecretValue");
+        const body = JSON.stringify(
+          put
+            ? { __type: "ValidationException", message: `bad values '${nested}' and '${listed}'` }
+            : {
+                ARN: "arn",
+                Name: "n",
+                VersionId: "v-current-0000000000000000000000000",
+                SecretString: document,
+                VersionStages: ["AWSCURRENT"],
+              },
+        );
+        res.writeHead(put ? 400 : 200, {
+          "content-type": "application/x-amz-json-1.1",
+          "content-length": Buffer.byteLength(body),
+          ...(put ? { "x-amzn-errortype": "ValidationException:" } : {}),
+        });
+        res.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const store = createAwsSecretsManagerStore({
+        secretId: "govuk/elsewhere",
+        jsonKey: "token",
+        region: AWS_TEST_REGION,
+        endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        clientConfig: { credentials: AWS_TEST_CREDENTIALS, maxAttempts: 1 },
+      });
+      await assert.rejects(store.stage(NEW, RUN), (error: Error) => {
+        assert.match(error.message, /^PutSecretValue on .* failed: ValidationException: bad values/);
+        return noSecretIn(error, nested, listed);
+      });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
 describe("versionIdFor, at its bounds", () => {
   // "fastly-token-rotator-" is 21 characters: a run id of 11 to 43 fits AWS's 32 to 64.
   it("keeps a run id that fits as it is, and hashes one too short, too long or with other characters", () => {
@@ -622,6 +972,68 @@ describe("versionIdFor, at its bounds", () => {
 });
 
 describe("the Secrets Manager fake, as AWS documents it", () => {
+  it("PutSecretValue with a known ClientRequestToken: the same version for the same value, a conflict for another", async () => {
+    const { name } = setup(OLD);
+    probedDirectly.add(name);
+    const token = versionIdFor(RUN);
+    const put = (text: string) =>
+      sdk((client) =>
+        client.send(
+          new PutSecretValueCommand({
+            SecretId: name,
+            ClientRequestToken: token,
+            SecretString: text,
+            VersionStages: ["AWSPENDING"],
+          }),
+        ),
+      );
+    assert.equal((await put(NEW)).VersionId, token);
+    assert.equal((await put(NEW)).VersionId, token);
+    assert.equal(aws.allValues(name).length, 2);
+    await assert.rejects(put(OLD), { name: "ResourceExistsException" });
+    assert.equal(aws.valueAt(name, "AWSPENDING"), NEW);
+  });
+
+  it("moving AWSCURRENT puts AWSPREVIOUS on the version it left and drops AWSPENDING from the new one", async () => {
+    const { name } = setup(OLD);
+    probedDirectly.add(name);
+    const token = versionIdFor(RUN);
+    await sdk(async (client) => {
+      await client.send(
+        new PutSecretValueCommand({
+          SecretId: name,
+          ClientRequestToken: token,
+          SecretString: NEW,
+          VersionStages: ["AWSPENDING"],
+        }),
+      );
+      const old = Object.keys(aws.labels(name)).find((id) => id !== token);
+      await assert.rejects(
+        client.send(
+          new UpdateSecretVersionStageCommand({
+            SecretId: name,
+            VersionStage: "AWSCURRENT",
+            MoveToVersionId: token,
+          }),
+        ),
+        /RemoveFromVersionId can't be empty/,
+      );
+      await client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: name,
+          VersionStage: "AWSCURRENT",
+          MoveToVersionId: token,
+          RemoveFromVersionId: old,
+        }),
+      );
+      assert.deepEqual(aws.labels(name), { [token]: ["AWSCURRENT"], [old!]: ["AWSPREVIOUS"] });
+      const previous = await client.send(
+        new GetSecretValueCommand({ SecretId: name, VersionStage: "AWSPREVIOUS" }),
+      );
+      assert.equal(previous.SecretString, OLD);
+    });
+  });
+
   it("lists unlabelled (deprecated) versions only with IncludeDeprecated; DescribeSecret never", async () => {
     const { name, store } = setup(OLD);
     probedDirectly.add(name);

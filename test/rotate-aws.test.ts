@@ -80,9 +80,27 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
     assert.equal(planned.environments[0]?.deployed.status, "valid");
     assert.equal(planned.environments[0]?.deployed.tokenId, demoCredentials.exporterTokens.integration.id);
 
+    const from = w.aws.requests.length;
     const rotated = await h.runCli(["rotate", "--config", h.configPath, "--yes", "--json"]);
     assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
     const { result } = JSON.parse(rotated.stdout) as { result: RotationResult };
+    // Six calls by the rotator, in AWS's own rotation order; the seventh is the sync step's read
+    // (External Secrets reading AWSCURRENT after the promote).
+    const calls = w.aws.requests.slice(from).map((r) => {
+      const { VersionStage, VersionId, VersionStages } = r.input;
+      const stage = VersionStage ?? VersionStages ?? (VersionId ? "by id" : "");
+      return `${r.operation}${stage ? ` ${typeof stage === "string" ? stage : JSON.stringify(stage)}` : ""}`;
+    });
+    assert.deepEqual(calls, [
+      "GetSecretValue AWSCURRENT", // the plan: which token is deployed
+      "GetSecretValue AWSCURRENT", // stage: the document the new value is merged into
+      'PutSecretValue ["AWSPENDING"]', // stage
+      "DescribeSecret", // promote: where every version is
+      "UpdateSecretVersionStage AWSCURRENT", // promote: one move; AWSPREVIOUS follows
+      "GetSecretValue AWSCURRENT", // the reload step playing External Secrets
+      "GetSecretValue AWSPREVIOUS", // prove: the old value is refused
+    ]);
+    assert.ok(w.aws.requests.slice(from).every((r) => r.status === 200));
     const deployed = await assertSettled(h, "integration");
     assert.equal(deployed, result.environments[0]?.newTokenId);
 
@@ -121,9 +139,11 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
   it("a promote that fails after AWSCURRENT moved is rolled back: the previous value is current again", async () => {
     const before = current()[KEY]!;
     const beforeId = (await h.tokenSelf(before)).id;
-    // The first label move (AWSCURRENT) succeeds; the second (dropping AWSPENDING) keeps failing.
+    // The label move is carried out but its answer is lost; the SDK's retry is refused (the label
+    // has moved), and the check of where it is now keeps failing: the promote fails, moved.
+    w.aws.fail({ operation: "UpdateSecretVersionStage", afterApply: true });
     w.aws.fail({
-      operation: "UpdateSecretVersionStage",
+      operation: "DescribeSecret",
       skip: 1,
       times: 3,
       code: "InternalServiceError",
@@ -145,6 +165,7 @@ describe("ftr rotate with an aws-secrets-manager store", () => {
   const KILLS = [
     { operation: "PutSecretValue", phase: "before" },
     { operation: "PutSecretValue", phase: "after" },
+    { operation: "DescribeSecret", phase: "before" },
     { operation: "UpdateSecretVersionStage", phase: "before" },
     { operation: "UpdateSecretVersionStage", phase: "after" },
   ] as const;

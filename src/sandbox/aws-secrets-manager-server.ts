@@ -2,7 +2,8 @@
  * A local server speaking AWS Secrets Manager's wire protocol (AWS JSON 1.1: `POST /` with
  * `X-Amz-Target: secretsmanager.<Operation>`), built from the API reference, so the real
  * `@aws-sdk/client-secrets-manager` can be driven against it. It keeps versions and staging labels
- * as the service does: one version per label, `AWSPREVIOUS` following `AWSCURRENT`, a
+ * as the service does: one version per label, `AWSPREVIOUS` following `AWSCURRENT` (and, as in moto,
+ * `AWSPENDING` leaving the version `UpdateSecretVersionStage` makes current), a
  * `ClientRequestToken` that makes `PutSecretValue` idempotent, unlabelled versions deprecated (not
  * listed by `DescribeSecret` or by `ListSecretVersionIds` without `IncludeDeprecated`, still
  * readable by id). Requests must be SigV4-signed by a known access key.
@@ -391,6 +392,8 @@ export async function startAwsSecretsManager(
           );
         }
         attach(secret, stage, target);
+        // As moto does, and as AWS's own rotation ends: the version made current is pending no more.
+        if (stage === "AWSCURRENT") target.stages.delete("AWSPENDING");
       } else if (current) {
         if (stage === "AWSCURRENT") {
           throw new AwsError(

@@ -110,9 +110,16 @@ class CappedHttpHandler extends NodeHttpHandler {
 /**
  * A secret in AWS Secrets Manager, rotated the way Secrets Manager's own rotation does it: the new
  * value is written as a version labelled `AWSPENDING` (invisible to readers of `AWSCURRENT`, such as
- * External Secrets), promoted by moving `AWSCURRENT` to it (AWS moves `AWSPREVIOUS` to the old
- * version), and restored by writing the previous value back as a new current version. Every write
- * carries a version id derived from the run id, so a retry after a crash repeats nothing.
+ * External Secrets), promoted by moving `AWSCURRENT` to it in one call (AWS moves `AWSPREVIOUS` to
+ * the old version), and restored by writing the previous value back as a new current version. Every
+ * write carries a version id derived from the run id, so a retry after a crash repeats nothing.
+ *
+ * A rotation costs six calls: GetSecretValue (the plan's read), GetSecretValue (the document the new
+ * value is merged into, with `jsonKey`), PutSecretValue, DescribeSecret, UpdateSecretVersionStage,
+ * GetSecretValue (the previous value, to prove the old token dead). A version's content never
+ * changes, so the store remembers every string it has read or written by version id and reads none
+ * twice: the promote's check that no other key changed since staging costs no call when the current
+ * version is still the one the value was merged into.
  */
 export function createAwsSecretsManagerStore(
   options: AwsSecretsManagerStoreOptions,
@@ -213,6 +220,12 @@ export function createAwsSecretsManagerStore(
     }
   };
 
+  /**
+   * Version id → secret string, of every version this store has read or written. Secrets Manager
+   * never changes a version's content (a new value is a new version), so what is here stays true.
+   */
+  const texts = new Map<string, string>();
+
   const describeVersions = async (): Promise<Versions> => {
     const out = await call("DescribeSecret", () =>
       client.send(new DescribeSecretCommand({ SecretId: secretId }), sendOptions),
@@ -237,6 +250,7 @@ export function createAwsSecretsManagerStore(
           `GetSecretValue on ${where}: the version holds binary data, not a string; store the token as SecretString`,
         );
       }
+      if (out.VersionId !== undefined) texts.set(out.VersionId, out.SecretString);
       return { text: out.SecretString, stages: out.VersionStages ?? [] };
     } catch (error) {
       if (error instanceof AwsSecretsManagerError) throw error;
@@ -248,6 +262,10 @@ export function createAwsSecretsManagerStore(
       throw explain("GetSecretValue", error);
     }
   };
+
+  /** The string of version `id`: remembered, else read; undefined when there is no such version. */
+  const textOf = async (id: string): Promise<string | undefined> =>
+    texts.get(id) ?? (await getString({ VersionId: id }))?.text;
 
   /** The token inside a secret string. */
   const extract = (text: string): string | undefined => {
@@ -321,7 +339,7 @@ export function createAwsSecretsManagerStore(
     } catch {
       // A bare token: the text itself.
     }
-    await call(
+    const out = await call(
       "PutSecretValue",
       () =>
         client.send(
@@ -335,23 +353,35 @@ export function createAwsSecretsManagerStore(
         ),
       secrets,
     );
+    // AWS names the version it wrote, or found already written with this content: ours, by the
+    // ClientRequestToken. Any other answer means the value is not where later steps will look.
+    if (out.VersionId !== versionId) {
+      throw new AwsSecretsManagerError(
+        `PutSecretValue on ${where} answered with version ${out.VersionId ?? "(none)"}, not ${versionId}; check that secret.endpoint points at Secrets Manager`,
+      );
+    }
+    texts.set(versionId, text);
   };
 
   /**
    * Refuses to promote a JSON document staged before another of its keys changed: making it
    * current would silently put the other key's old value back.
    */
-  const checkOtherKeys = async (ours: string, runId: string): Promise<void> => {
+  const checkOtherKeys = async (
+    ours: string,
+    currentId: string | undefined,
+    runId: string,
+  ): Promise<void> => {
     const key = options.jsonKey as string;
     const [staged, current] = await Promise.all([
-      getString({ VersionId: ours }),
-      getString({ VersionStage: CURRENT }),
+      textOf(ours),
+      currentId === undefined ? undefined : textOf(currentId),
     ]);
     const others = (text: string | undefined): string => {
       const { [key]: _, ...rest } = parseObject(text ?? "", "read");
       return JSON.stringify(Object.entries(rest).sort(([a], [b]) => a.localeCompare(b)));
     };
-    if (others(staged?.text) !== others(current?.text)) {
+    if (others(staged) !== others(current)) {
       throw new AwsSecretsManagerError(
         `other keys of ${where} changed after run ${runId} staged its value; nothing was switched, run the rotation again`,
       );
@@ -383,8 +413,8 @@ export function createAwsSecretsManagerStore(
         // The same version id with other content: a retry after other keys changed. Fine if it
         // holds this value already.
         if (error instanceof AwsSecretsManagerError && error.code === "ResourceExistsException") {
-          const existing = await getString({ VersionId: versionId });
-          if (existing !== undefined && extract(existing.text) === value) return;
+          const existing = await textOf(versionId);
+          if (existing !== undefined && extract(existing) === value) return;
         }
         throw error;
       }
@@ -398,23 +428,27 @@ export function createAwsSecretsManagerStore(
 
     async promote(runId) {
       const ours = versionIdFor(runId);
+      // Where every labelled version is, in one call: a resumed run finds what it staged here.
       const versions = await describeVersions();
       // DescribeSecret lists labelled versions only; an unlabelled one was staged and then dropped.
       const stages = versions[ours] ?? [];
-      if (!stages.includes(CURRENT)) {
-        if (!stages.includes(PENDING)) {
-          if ((await getString({ VersionId: ours })) === undefined) {
-            throw new AwsSecretsManagerError(`nothing staged for run ${runId} in ${where}`);
-          }
-          const pending = versionWith(versions, PENDING);
-          throw new AwsSecretsManagerError(
-            `run ${runId}'s version of ${where} is no longer pending${pending ? ` (AWSPENDING is on ${pending})` : ""}; another rotation has run, so this one stops`,
-          );
+      // Promoted already. AWSPENDING may stay on the current version, as at the end of AWS's own
+      // rotation: harmless, and the next stage moves it.
+      if (stages.includes(CURRENT)) return;
+      if (!stages.includes(PENDING)) {
+        if ((await textOf(ours)) === undefined) {
+          throw new AwsSecretsManagerError(`nothing staged for run ${runId} in ${where}`);
         }
-        if (options.jsonKey !== undefined) await checkOtherKeys(ours, runId);
-        await moveLabel(CURRENT, ours, versionWith(versions, CURRENT));
+        const pending = versionWith(versions, PENDING);
+        throw new AwsSecretsManagerError(
+          `run ${runId}'s version of ${where} is no longer pending${pending ? ` (AWSPENDING is on ${pending})` : ""}; another rotation has run, so this one stops`,
+        );
       }
-      if (stages.includes(PENDING)) await moveLabel(PENDING, undefined, ours);
+      const currentId = versionWith(versions, CURRENT);
+      if (options.jsonKey !== undefined) await checkOtherKeys(ours, currentId, runId);
+      // One move: AWS puts AWSPREVIOUS on the version AWSCURRENT leaves, and AWSCURRENT moves only
+      // from `currentId`, so a change since DescribeSecret is refused rather than overwritten.
+      await moveLabel(CURRENT, ours, currentId);
     },
 
     async readPrevious() {
@@ -433,7 +467,7 @@ export function createAwsSecretsManagerStore(
       if (ours !== undefined && !ours.includes(CURRENT)) return; // never promoted: nothing to undo
       if (ours === undefined) {
         // An unlabelled version of this run: staged, never promoted, its AWSPENDING dropped already.
-        if ((await getString({ VersionId: oursId })) !== undefined) return;
+        if ((await textOf(oursId)) !== undefined) return;
         // A rollback of an earlier run (`ftr rollback`): refuse to undo a rollback.
         const currentId = versionWith(versions, CURRENT);
         if (currentId?.startsWith(RESTORE_PREFIX)) {
@@ -446,12 +480,12 @@ export function createAwsSecretsManagerStore(
       if (previousId === undefined) {
         throw new AwsSecretsManagerError(`${where} has no previous version (AWSPREVIOUS) to restore`);
       }
-      const previous = await getString({ VersionId: previousId });
+      const previous = await textOf(previousId);
       if (previous === undefined) {
         throw new AwsSecretsManagerError(`${where}: the previous version ${previousId} is gone`);
       }
       // A new version with the old content, rather than moving labels back: a retry finds it by id.
-      await put(restoreId, previous.text, [CURRENT]);
+      await put(restoreId, previous, [CURRENT]);
     },
 
     async discardStaged(runId) {
