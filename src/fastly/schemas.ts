@@ -411,7 +411,7 @@ function fastAutomationToken(raw: unknown): AutomationToken | undefined {
     role,
     scope,
     scopes,
-    services: (services as string[] | null | undefined) ?? [],
+    services: (services) ?? [],
     expires_at: expires,
     last_used_at: lastUsed,
     created_at: created,
@@ -420,10 +420,10 @@ function fastAutomationToken(raw: unknown): AutomationToken | undefined {
     customer_id: customerId,
     creator_id: creatorId,
     user_id: userId,
-    tls_access: tls as boolean | null | undefined,
+    tls_access: tls,
     roles,
-    limit_services: (limit as boolean | null | undefined) ?? undefined,
-    workspaces: (workspaces as string[] | null | undefined) ?? undefined,
+    limit_services: (limit) ?? undefined,
+    workspaces: (workspaces) ?? undefined,
   });
 }
 
