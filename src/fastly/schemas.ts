@@ -411,7 +411,7 @@ function fastAutomationToken(raw: unknown): AutomationToken | undefined {
     role,
     scope,
     scopes,
-    services: (services) ?? [],
+    services: services ?? [],
     expires_at: expires,
     last_used_at: lastUsed,
     created_at: created,
@@ -422,8 +422,8 @@ function fastAutomationToken(raw: unknown): AutomationToken | undefined {
     user_id: userId,
     tls_access: tls,
     roles,
-    limit_services: (limit) ?? undefined,
-    workspaces: (workspaces) ?? undefined,
+    limit_services: limit ?? undefined,
+    workspaces: workspaces ?? undefined,
   });
 }
 
