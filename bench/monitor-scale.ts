@@ -3,44 +3,63 @@
  * with 2,000 automation tokens / 10,000 services and with 10,000 / 50,000, three configured
  * environments. The emulator runs as its own process (`ftr emulator --seed <file>`), so the figures
  * are the ftr process's alone: wall and CPU time and peak RSS from wait4 (bench/lib/process.ts),
- * the bytes printed (stdout is a pipe, as in `ftr status | less`), and the cost per token. Then `serve` refreshes and a
- * /metrics scrape in this process at the first size. Uses bin/ftr.js, which imports dist/: run
- * `npm run build` first. Loopback only.
+ * the bytes printed (stdout is a pipe, as in `ftr status | less`), and the cost per token.
  *
- *   npm run build && node --import tsx bench/monitor-scale.ts [--sizes 2000x10000,10000x50000] [--runs 3]
+ * Each `ftr status` run is paired with a run of bench/floor-status.mjs, a plain Node script that
+ * fetches the same pages (same endpoints, page sizes, 4 at a time) and only JSON-parses them; the
+ * two alternate, and the goal is the median of the pairs' CPU ratios.
+ *
+ * Then `serve` in this process at the largest size: the CPU of each refresh, the heap and RSS after a
+ * full GC at refresh 10 and at the last (default 100), and /metrics scrapes driven by autocannon (a
+ * child process) against a static node:http server in this process serving the same bytes, the two
+ * alternating. Uses bin/ftr.js, which imports dist/: run `npm run build` first. Loopback only.
+ *
+ *   npm run build && node --import tsx bench/monitor-scale.ts [--sizes 2000x10000,10000x50000] [--runs 5] [--refreshes 100]
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import Table from "cli-table3";
 import { loadConfig } from "../src/config/index.ts";
 import { createEmulatorAdmin, demoCredentials, generateSeed } from "../src/emulator/index.ts";
 import { createFastlyClient } from "../src/fastly/index.ts";
 import { startServe } from "../src/monitor/index.ts";
+import { reportGoal } from "./lib/goals.ts";
 import { median, timeProcess } from "./lib/process.ts";
 
 const { values } = parseArgs({
   options: {
     sizes: { type: "string", default: "2000x10000,10000x50000" },
-    runs: { type: "string", default: "3" },
+    runs: { type: "string", default: "5" },
+    refreshes: { type: "string", default: "100" },
   },
 });
 const runs = Number(values.runs);
+const refreshes = Math.max(10, Number(values.refreshes));
 const sizes = values.sizes.split(",").map((s) => {
   const [tokens = 0, services = 0] = s.split("x").map(Number);
   return { tokens, services };
 });
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = `${root}bin/ftr.js`;
+const floor = `${root}bench/floor-status.mjs`;
+const autocannonBin = `${root}node_modules/autocannon/autocannon.js`;
 if (!existsSync(`${root}dist/ftr/cli/bin.js`)) {
   console.error("dist/ is missing: run `npm run build` first (bin/ftr.js imports dist/)");
   process.exit(2);
 }
+// A full collection before each memory reading (the bench runs without --expose-gc).
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
 
 /** `ftr emulator --seed file` as a child process; resolves with its URL once it listens. */
 async function startEmulator(seedFile: string): Promise<{ url: string; stop: () => Promise<void> }> {
@@ -63,6 +82,26 @@ async function startEmulator(seedFile: string): Promise<{ url: string; stop: () 
   };
 }
 
+/** autocannon as a child process against `url`; its requests a second and mean latency. */
+async function autocannon(url: string, seconds: number): Promise<{ rps: number; latencyMs: number }> {
+  const child = spawn(process.execPath, [autocannonBin, "--json", "-c", "4", "-d", String(seconds), url], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout.setEncoding("utf8").on("data", (s: string) => (out += s));
+  const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+  if (code !== 0) throw new Error(`autocannon exited ${code}`);
+  const result = JSON.parse(out) as {
+    requests: { average: number };
+    latency: { average: number };
+    non2xx: number;
+    errors: number;
+  };
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`autocannon: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { rps: result.requests.average, latencyMs: result.latency.average };
+}
+
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 const statusTable = new Table({
   head: [
@@ -74,11 +113,14 @@ const statusTable = new Table({
     "µs a token (wall)",
     "µs a token (cpu)",
     "output KiB",
+    "cpu / floor",
   ],
   style: { head: [], border: [] },
 });
 const perToken = new Map<string, number[]>();
 const serveRows: (string | number)[][] = [];
+const serveGoals: Parameters<typeof reportGoal>[0][] = [];
+const statusGoals: Parameters<typeof reportGoal>[0][] = [];
 
 for (const [n, size] of sizes.entries()) {
   const dir = await mkdtemp(join(tmpdir(), "ftr-bench-monitor-"));
@@ -92,28 +134,39 @@ for (const [n, size] of sizes.entries()) {
     try {
       // Three environments deployed with bench tokens 0, 1 and 2 (values as generateSeed documents).
       let yaml = `version: 1\nfastly: { endpoint: "${emulator.url}" }\nstate: { dir: ./state }\nenvironments:`;
-      for (const [i, name] of ["integration", "staging", "production"].entries()) {
+      const envNames = ["integration", "staging", "production"];
+      for (const [i, name] of envNames.entries()) {
         await writeFile(join(dir, `${name}.txt`), `bench-token-${i}`.padEnd(32, "x"), { mode: 0o600 });
         yaml += `\n  - name: ${name}\n    token: { name: "bench token ${i}", services: { all: true } }\n    secret: { type: file, path: ./${name}.txt }\n    verify: [{ type: token-in-use }]`;
       }
       await writeFile(join(dir, "ftr.yaml"), yaml + "\n");
       const env = { PATH: process.env.PATH ?? "", FASTLY_API_TOKEN: demoCredentials.superuser.token };
+      const floorArgs = [floor, emulator.url, ...envNames.map((name) => `${name}.txt`)];
 
+      const floorCpu: number[] = [];
+      const floorPeak: number[] = [];
       for (const extra of [[], ["--json"]]) {
         const label = `ftr status${extra.length ? " " + extra.join(" ") : ""}`;
         const wall: number[] = [];
         const cpu: number[] = [];
         const peak: number[] = [];
+        const ratios: number[] = [];
         let bytes = 0;
+        // ftr status and the floor alternate, so each pair meets the same load.
         for (let i = 0; i < runs; i++) {
           const r = await timeProcess(process.execPath, [bin, "status", "--config", "ftr.yaml", ...extra], {
             cwd: dir,
             env,
           });
           if (r.code !== 0) throw new Error(`${label} exited ${r.code}: ${r.stderr}`);
+          const f = await timeProcess(process.execPath, floorArgs, { cwd: dir, env });
+          if (f.code !== 0) throw new Error(`bench/floor-status.mjs exited ${f.code}: ${f.stderr}`);
           wall.push(r.wallMs);
           cpu.push(r.cpuMs);
           peak.push(r.peakMiB);
+          ratios.push(r.cpuMs / f.cpuMs);
+          floorCpu.push(f.cpuMs);
+          floorPeak.push(f.peakMiB);
           bytes = r.stdoutBytes;
         }
         const us = (median(wall) * 1000) / size.tokens;
@@ -128,43 +181,40 @@ for (const [n, size] of sizes.entries()) {
           Math.round(us),
           Math.round(usCpu),
           Math.round(bytes / 1024),
+          median(ratios).toFixed(2),
         ]);
-      }
-
-      if (n === 0) {
-        const admin = createEmulatorAdmin(emulator.url);
-        const { config } = await loadConfig(join(dir, "ftr.yaml"));
-        const client = createFastlyClient({ token: demoCredentials.superuser.token, endpoint: emulator.url });
-        const handle = await startServe({ config, client, listen: "127.0.0.1:0", intervalMs: 3_600_000 });
-        try {
-          for (const what of ["serve refresh (first)", "serve refresh (next)"]) {
-            await admin.clearRequests();
-            const before = client.requestCount;
-            const started = performance.now();
-            const result = await handle.refresh();
-            const ms = performance.now() - started;
-            if (!result.ok) throw new Error(`serve refresh failed: ${result.errors.join("; ")}`);
-            serveRows.push([
-              what,
-              client.requestCount - before,
-              (await admin.requests()).length,
-              Math.round(ms),
-              mb(process.memoryUsage().rss),
-            ]);
-          }
-          const started = performance.now();
-          const text = await (await fetch(`${handle.url}/metrics`)).text();
-          serveRows.push([
-            `scrape /metrics (${Math.round(text.length / 1024)} KiB)`,
-            0,
-            0,
-            Math.round(performance.now() - started),
-            mb(process.memoryUsage().rss),
-          ]);
-        } finally {
-          await handle.close();
+        statusGoals.push({
+          name: `${label} at ${size.tokens} tokens / ${size.services} services, CPU`,
+          value: median(ratios),
+          op: "<=",
+          goal: 1.5,
+          unit: "×",
+          peer: "bench/floor-status.mjs (same pages, only JSON.parse), alternating",
+        });
+        if (n === sizes.length - 1) {
+          statusGoals.push({
+            name: `${label} at ${size.tokens} tokens, peak RSS`,
+            value: median(peak),
+            op: "<=",
+            goal: 150,
+            unit: " MiB",
+            peer: `none (the floor's own: ${median(floorPeak).toFixed(0)} MiB)`,
+          });
         }
       }
+      statusTable.push([
+        `${size.tokens} / ${size.services}`,
+        "bench/floor-status.mjs",
+        "",
+        Math.round(median(floorCpu)),
+        median(floorPeak).toFixed(1),
+        "",
+        "",
+        "",
+        "1",
+      ]);
+
+      if (n === sizes.length - 1) await benchServe(dir, emulator.url, size);
     } finally {
       await emulator.stop();
     }
@@ -173,8 +223,127 @@ for (const [n, size] of sizes.entries()) {
   }
 }
 
+/**
+ * `serve` in this process: refreshes (CPU each; heap and RSS after a full GC at refresh 10 and at
+ * the last), then /metrics scrapes against a static server with the same bytes, alternating.
+ */
+async function benchServe(dir: string, endpoint: string, size: { tokens: number; services: number }) {
+  const admin = createEmulatorAdmin(endpoint);
+  const { config } = await loadConfig(join(dir, "ftr.yaml"));
+  const client = createFastlyClient({ token: demoCredentials.superuser.token, endpoint });
+  const handle = await startServe({ config, client, listen: "127.0.0.1:0", intervalMs: 3_600_000 });
+  const staticServer = createServer();
+  try {
+    const cpu: number[] = [];
+    const memory: { at: number; heap: number; rss: number }[] = [];
+    for (let i = 1; i <= refreshes; i++) {
+      // The admin calls are asked again once: a kept-alive socket the emulator closed under load.
+      if (i <= 2) await admin.clearRequests().catch(() => admin.clearRequests());
+      const before = client.requestCount;
+      const started = performance.now();
+      const usage = process.cpuUsage();
+      const result = await handle.refresh();
+      const used = process.cpuUsage(usage);
+      const ms = performance.now() - started;
+      if (!result.ok) throw new Error(`serve refresh failed: ${result.errors.join("; ")}`);
+      cpu.push((used.user + used.system) / 1000);
+      if (i <= 2) {
+        serveRows.push([
+          i === 1 ? "serve refresh (first)" : "serve refresh (next)",
+          client.requestCount - before,
+          (await admin.requests().catch(() => admin.requests())).length,
+          Math.round(ms),
+          Math.round(cpu.at(-1) ?? 0),
+          mb(process.memoryUsage().rss),
+        ]);
+      }
+      if (i === 10 || i === refreshes) {
+        gc();
+        const m = process.memoryUsage();
+        memory.push({ at: i, heap: m.heapUsed, rss: m.rss });
+      }
+    }
+    const steady = cpu.slice(1);
+    serveRows.push([
+      `serve refresh, median of ${steady.length} after the first`,
+      "",
+      "",
+      "",
+      Math.round(median(steady)),
+      "",
+    ]);
+    for (const m of memory) {
+      serveRows.push([`after refresh ${m.at}, full GC: heap ${mb(m.heap)} MiB`, "", "", "", "", mb(m.rss)]);
+    }
+    serveGoals.push({
+      name: `serve refresh at ${size.tokens} tokens, CPU (median after the first)`,
+      value: median(steady) / 1000,
+      op: "<=",
+      goal: 1,
+      unit: " s",
+      peer: "none",
+    });
+    const [at10, atLast] = [memory[0], memory.at(-1)];
+    if (at10 && atLast) {
+      serveGoals.push({
+        name: `serve heap after full GC, refresh ${atLast.at} / refresh ${at10.at}`,
+        value: atLast.heap / at10.heap,
+        op: "<=",
+        goal: 1.1,
+        unit: "×",
+        peer: `heap at refresh ${at10.at}`,
+      });
+      serveGoals.push({
+        name: `serve RSS after full GC, refresh ${atLast.at} / refresh ${at10.at}`,
+        value: atLast.rss / at10.rss,
+        op: "<=",
+        goal: 1.1,
+        unit: "×",
+        peer: `RSS at refresh ${at10.at}`,
+      });
+    }
+
+    // The same bytes and content type, from a node:http server that only writes them.
+    const response = await fetch(`${handle.url}/metrics`);
+    const contentType = response.headers.get("content-type") ?? "text/plain";
+    const text = await response.text();
+    staticServer.on("request", (_req, res) => res.writeHead(200, { "Content-Type": contentType }).end(text));
+    await new Promise<void>((resolve) => staticServer.listen(0, "127.0.0.1", resolve));
+    const staticUrl = `http://127.0.0.1:${(staticServer.address() as AddressInfo).port}/metrics`;
+    const ratios: number[] = [];
+    const serveRps: number[] = [];
+    const staticRps: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const served = await autocannon(`${handle.url}/metrics`, 4);
+      const plain = await autocannon(staticUrl, 4);
+      serveRps.push(served.rps);
+      staticRps.push(plain.rps);
+      ratios.push(plain.rps / served.rps);
+    }
+    serveRows.push([
+      `scrape /metrics (${Math.round(text.length / 1024)} KiB), autocannon -c 4, req/s`,
+      "",
+      "",
+      "",
+      "",
+      `${median(serveRps).toFixed(0)} (static ${median(staticRps).toFixed(0)})`,
+    ]);
+    serveGoals.push({
+      name: `a /metrics scrape at ${size.tokens} tokens (time a scrape, ${Math.round(text.length / 1024)} KiB)`,
+      value: median(ratios),
+      op: "<=",
+      goal: 2,
+      unit: "×",
+      peer: "node:http serving the same bytes (autocannon -c 4 -d 4, alternating)",
+    });
+  } finally {
+    staticServer.close();
+    await handle.close();
+  }
+}
+
 console.log(
-  `ftr status as a process (emulator in another), 3 environments, median of ${runs} runs; stdout a pipe`,
+  `ftr status as a process (emulator in another), 3 environments, median of ${runs} runs; stdout a pipe; each run paired with bench/floor-status.mjs`,
 );
 console.log(statusTable.toString());
 if (sizes.length > 1) {
@@ -188,10 +357,18 @@ if (sizes.length > 1) {
 }
 if (serveRows.length > 0) {
   const table = new Table({
-    head: ["serve, in this process", "client requests", "emulator requests", "wall ms", "RSS MiB after"],
+    head: [
+      "serve, in this process",
+      "client requests",
+      "emulator requests",
+      "wall ms",
+      "cpu ms",
+      "RSS MiB after",
+    ],
     style: { head: [], border: [] },
   });
   for (const row of serveRows) table.push(row);
-  console.log(`at ${sizes[0]?.tokens ?? 0} tokens / ${sizes[0]?.services ?? 0} services:`);
+  console.log(`at ${sizes.at(-1)?.tokens ?? 0} tokens / ${sizes.at(-1)?.services ?? 0} services:`);
   console.log(table.toString());
 }
+for (const goal of [...statusGoals, ...serveGoals]) reportGoal(goal);

@@ -230,6 +230,67 @@ describe("ftr serve", () => {
     await assert.rejects(fetch(`${handle.url}/metrics`));
   });
 
+  it("renders /metrics once per refresh: scrapes in between get that text, the next refresh the new state", async () => {
+    await w.admin.reset();
+    offsetMs = 0;
+    const handle = await startServe({
+      config,
+      client: client(),
+      listen: "127.0.0.1:0",
+      intervalMs: 60_000,
+      now,
+    });
+    const scrape = async () => {
+      const response = await fetch(`${handle.url}/metrics`);
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+      return response.text();
+    };
+    try {
+      assert.ok((await handle.refresh()).ok);
+      const first = await scrape();
+      assert.match(first, /^fastly_token_rotator_refresh_success 1$/m);
+      // A change to the registry between refreshes is not rendered: scrapes serve the refresh's text.
+      handle.metrics.apiErrors.inc({ kind: "other" });
+      const second = await scrape();
+      assert.equal(second, first);
+      assert.doesNotMatch(second, /kind="other"/);
+      // HEAD answers like GET, without the body.
+      const head = await fetch(`${handle.url}/metrics`, { method: "HEAD" });
+      assert.equal(head.status, 200);
+      assert.equal(await head.text(), "");
+
+      // A rotation journaled since: the next refresh reads it and renders it, with the counter above.
+      const journal = openJournal(config.stateDir);
+      journal.append({
+        runId: "r-render",
+        environment: "edge",
+        step: "finish",
+        status: "done",
+        outcome: "rotated",
+        at: "2025-03-04T05:06:07.000Z",
+      });
+      journal.close();
+      assert.doesNotMatch(await scrape(), /environment="edge",result="rotated"/);
+      assert.ok((await handle.refresh()).ok);
+      const third = await scrape();
+      assert.notEqual(third, first);
+      assert.equal(
+        sample(
+          third,
+          "fastly_token_rotator_last_rotation_timestamp_seconds",
+          `environment="edge",result="rotated"`,
+        ),
+        Date.parse("2025-03-04T05:06:07.000Z") / 1000,
+      );
+      assert.match(third, /^fastly_token_rotator_api_errors_total\{kind="other"\} 1$/m);
+      assert.equal(await scrape(), third);
+      assertNoSecrets(first + third);
+    } finally {
+      await handle.close();
+    }
+  });
+
   it("/healthz turns 503 when refreshes keep failing past three intervals", async () => {
     await w.admin.reset();
     offsetMs = 0;

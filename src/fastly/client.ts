@@ -18,6 +18,8 @@ import {
   apiErrorSchema,
   automationTokenPageSchema,
   automationTokenSchema,
+  fastAutomationTokenPage,
+  fastServiceList,
   createdAutomationTokenSchema,
   currentUserSchema,
   serviceListSchema,
@@ -292,11 +294,15 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
     throw new FastlyResponseError({ ...errorDetails(spec, 200, [token]), problem });
   }
 
-  /** One page of a list: by number (page 1 is the first request), or a Link the API gave. */
+  /**
+   * One page of a list: by number (page 1 is the first request), or a Link the API gave. `fast`
+   * reads the usual shape of a page without the schema; when it gives undefined, the schema decides.
+   */
   async function listPage<S extends z.ZodType>(
     at: PageRef,
     first: Omit<RequestSpec, "method" | "idempotent">,
     schema: S,
+    fast?: (body: unknown) => z.output<S> | undefined,
   ): Promise<{ readonly body: z.output<S>; readonly links: ReadonlyMap<string, string> }> {
     const spec: RequestSpec =
       "link" in at
@@ -304,7 +310,7 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
         : { ...first, method: "GET", query: { page: String(at.page), ...first.query }, idempotent: true };
     const response = await send(spec);
     return {
-      body: parse(spec, schema, response.body),
+      body: fast?.(response.body) ?? parse(spec, schema, response.body),
       links: linkRelations(response.headers.get("link"), endpoint),
     };
   }
@@ -347,7 +353,12 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
     listAutomationTokens: ({ perPage = 100 } = {}) =>
       paginate(async (at) => {
         const query = { per_page: String(perPage) };
-        const { body } = await listPage(at, { path: "/automation-tokens", query }, automationTokenPageSchema);
+        const { body } = await listPage(
+          at,
+          { path: "/automation-tokens", query },
+          automationTokenPageSchema,
+          fastAutomationTokenPage,
+        );
         return { items: body.data, totalPages: body.meta?.total_pages ?? 1 };
       }),
 
@@ -424,7 +435,12 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
     listServices: ({ perPage = 1000 } = {}) =>
       paginate(async (at) => {
         const query = { per_page: String(perPage), "filter[include_versions]": "false" };
-        const { body, links } = await listPage(at, { path: "/service", query }, serviceListSchema);
+        const { body, links } = await listPage(
+          at,
+          { path: "/service", query },
+          serviceListSchema,
+          fastServiceList,
+        );
         const next = links.get("next");
         const rest = "page" in at && at.page === 1 ? numberedPages(next, links.get("last")) : undefined;
         return { items: body, next, ...(rest ? { rest } : {}) };

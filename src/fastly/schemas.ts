@@ -98,26 +98,30 @@ type AutomationTokenFields = z.output<typeof automationTokenFields>;
 
 function toAutomationToken(raw: AutomationTokenFields): AutomationToken {
   // `scopes` wins where both appear: the list endpoint sends only `scopes`, the others only `scope`.
-  const scopes = splitScopes(raw.scopes ?? raw.scope);
-  return withoutUndefined({
+  // Built field by field (no intermediate object): a listing makes one for each of thousands.
+  const token: Mutable<AutomationToken> = {
     id: raw.id,
     name: raw.name,
     role: raw.role ?? raw.roles?.[0]?.name ?? "",
-    roles: raw.roles,
-    limitServices: raw.limit_services,
-    workspaces: raw.workspaces,
-    scopes,
+    scopes: splitScopes(raw.scopes ?? raw.scope),
     services: raw.services,
-    expiresAt: raw.expires_at,
-    lastUsedAt: raw.last_used_at,
-    createdAt: raw.created_at,
-    ip: raw.ip,
-    userAgent: raw.user_agent,
-    customerId: raw.customer_id,
-    creatorId: raw.creator_id ?? raw.user_id,
-    tlsAccess: raw.tls_access ?? undefined,
-  });
+  };
+  if (raw.roles !== undefined) token.roles = raw.roles;
+  if (raw.limit_services !== undefined) token.limitServices = raw.limit_services;
+  if (raw.workspaces !== undefined) token.workspaces = raw.workspaces;
+  if (raw.expires_at !== undefined) token.expiresAt = raw.expires_at;
+  if (raw.last_used_at !== undefined) token.lastUsedAt = raw.last_used_at;
+  if (raw.created_at !== undefined) token.createdAt = raw.created_at;
+  if (raw.ip !== undefined) token.ip = raw.ip;
+  if (raw.user_agent !== undefined) token.userAgent = raw.user_agent;
+  if (raw.customer_id !== undefined) token.customerId = raw.customer_id;
+  const creatorId = raw.creator_id ?? raw.user_id;
+  if (creatorId !== undefined) token.creatorId = creatorId;
+  if (raw.tls_access !== undefined && raw.tls_access !== null) token.tlsAccess = raw.tls_access;
+  return token;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** `GET /automation-tokens/{id}` and one item of the list. */
 export const automationTokenSchema = automationTokenFields.transform(toAutomationToken);
@@ -225,15 +229,21 @@ export const serviceSchema = z
     customer_id: text,
     version: z.union([z.number(), z.null()]).optional(),
   })
-  .transform((raw): Service =>
-    withoutUndefined({
-      id: raw.id,
-      name: raw.name,
-      type: raw.type,
-      customerId: raw.customer_id,
-      version: raw.version ?? undefined,
-    }),
-  );
+  .transform(toService);
+
+function toService(raw: {
+  id: string;
+  name: string;
+  type: string | undefined;
+  customer_id: string | undefined;
+  version?: number | null | undefined;
+}): Service {
+  const service: Mutable<Service> = { id: raw.id, name: raw.name };
+  if (raw.type !== undefined) service.type = raw.type;
+  if (raw.customer_id !== undefined) service.customerId = raw.customer_id;
+  if (raw.version !== undefined && raw.version !== null) service.version = raw.version;
+  return service;
+}
 
 /** `GET /service`: a bare array. */
 export const serviceListSchema = z.array(serviceSchema);
@@ -295,4 +305,168 @@ export const sudoSchema = z.object({ expiry_time: time }).transform((raw, ctx): 
  */
 function withoutUndefined<T extends object>(value: { [K in keyof T]: T[K] | undefined }): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/*
+ * Fast paths for the list pages, which a status at scale reads by the thousand. Each checks the
+ * shape the API sends (every field the schema reads, with the same rules) and builds the same
+ * output as the schema, without zod's per-field machinery. Anything else, even a shape the schema
+ * would accept, gives undefined: the caller then parses with the schema, which accepts it or says
+ * what is wrong, so results and error messages are the schema's own.
+ */
+
+/** The same as `text`, or FAIL. */
+function fastText(value: unknown): string | undefined | typeof FAIL {
+  if (value === undefined || value === null || value === "") return undefined;
+  return typeof value === "string" ? value : FAIL;
+}
+
+/** The same as `time`, or FAIL (an unreadable timestamp is the schema's to report). */
+function fastTime(value: unknown): Date | undefined | typeof FAIL {
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value !== "string") return FAIL;
+  if (value.startsWith("0001-01-01")) return undefined;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? FAIL : date;
+}
+
+function isStringArray(value: unknown): value is string[] {
+  if (!Array.isArray(value)) return false;
+  for (const item of value) if (typeof item !== "string") return false;
+  return true;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Marks a field the fast path does not accept. */
+const FAIL: unique symbol = Symbol("fail");
+
+/** The same as `scopeValue`, or FAIL. */
+function fastScope(value: unknown): string | string[] | null | undefined | typeof FAIL {
+  return value === undefined || value === null || typeof value === "string" || isStringArray(value)
+    ? value
+    : FAIL;
+}
+
+/** The same as `rolesValue` for `[{id, name}]`, `null` or absent; or FAIL. */
+function fastRoles(value: unknown): Role[] | undefined | typeof FAIL {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) return FAIL;
+  const roles: Role[] = [];
+  for (const r of value) {
+    if (!isRecord(r) || typeof r["id"] !== "string") return FAIL;
+    const name = r["name"];
+    if (name !== undefined && name !== null && typeof name !== "string") return FAIL;
+    roles.push({ id: r["id"], name: name ?? "" });
+  }
+  return roles;
+}
+
+/** One automation token as `automationTokenSchema` reads it, or undefined. */
+function fastAutomationToken(raw: unknown): AutomationToken | undefined {
+  if (!isRecord(raw)) return undefined;
+  const { id, name } = raw;
+  if (typeof id !== "string" || id === "" || typeof name !== "string") return undefined;
+  const role = fastText(raw["role"]);
+  const scope = fastScope(raw["scope"]);
+  const scopes = fastScope(raw["scopes"]);
+  const services = raw["services"];
+  const expires = fastTime(raw["expires_at"]);
+  const lastUsed = fastTime(raw["last_used_at"]);
+  const created = fastTime(raw["created_at"]);
+  const ip = fastText(raw["ip"]);
+  const userAgent = fastText(raw["user_agent"]);
+  const customerId = fastText(raw["customer_id"]);
+  const creatorId = fastText(raw["creator_id"]);
+  const userId = fastText(raw["user_id"]);
+  const tls = raw["tls_access"];
+  const roles = fastRoles(raw["roles"]);
+  const limit = raw["limit_services"];
+  const workspaces = raw["workspaces"];
+  if (
+    role === FAIL ||
+    scope === FAIL ||
+    scopes === FAIL ||
+    (services !== undefined && services !== null && !isStringArray(services)) ||
+    expires === FAIL ||
+    lastUsed === FAIL ||
+    created === FAIL ||
+    ip === FAIL ||
+    userAgent === FAIL ||
+    customerId === FAIL ||
+    creatorId === FAIL ||
+    userId === FAIL ||
+    (tls !== undefined && tls !== null && typeof tls !== "boolean") ||
+    roles === FAIL ||
+    (limit !== undefined && limit !== null && typeof limit !== "boolean") ||
+    (workspaces !== undefined && workspaces !== null && !isStringArray(workspaces))
+  ) {
+    return undefined;
+  }
+  return toAutomationToken({
+    id,
+    name,
+    role,
+    scope,
+    scopes,
+    services: services ?? [],
+    expires_at: expires,
+    last_used_at: lastUsed,
+    created_at: created,
+    ip,
+    user_agent: userAgent,
+    customer_id: customerId,
+    creator_id: creatorId,
+    user_id: userId,
+    tls_access: tls,
+    roles,
+    limit_services: limit ?? undefined,
+    workspaces: workspaces ?? undefined,
+  });
+}
+
+/** A `GET /automation-tokens` page as `automationTokenPageSchema` reads it, or undefined. */
+export function fastAutomationTokenPage(
+  body: unknown,
+): z.output<typeof automationTokenPageSchema> | undefined {
+  if (!isRecord(body) || !Array.isArray(body["data"])) return undefined;
+  const meta = body["meta"];
+  let readMeta: Mutable<NonNullable<z.output<typeof automationTokenPageSchema>["meta"]>> | undefined;
+  if (meta !== undefined) {
+    if (!isRecord(meta)) return undefined;
+    readMeta = {};
+    for (const field of ["total_pages", "current_page", "per_page", "record_count"] as const) {
+      const value = meta[field];
+      if (value === undefined) continue;
+      if (typeof value !== "number" || !Number.isSafeInteger(value)) return undefined;
+      readMeta[field] = value;
+    }
+    if ((readMeta.total_pages ?? 0) < 0) return undefined;
+  }
+  const data: AutomationToken[] = [];
+  for (const item of body["data"] as unknown[]) {
+    const token = fastAutomationToken(item);
+    if (token === undefined) return undefined;
+    data.push(token);
+  }
+  return readMeta === undefined ? { data } : { data, meta: readMeta };
+}
+
+/** A `GET /service` page as `serviceListSchema` reads it, or undefined. */
+export function fastServiceList(body: unknown): Service[] | undefined {
+  if (!Array.isArray(body)) return undefined;
+  const out: Service[] = [];
+  for (const raw of body as unknown[]) {
+    if (!isRecord(raw)) return undefined;
+    const { id, name, version } = raw;
+    if (typeof id !== "string" || id === "" || typeof name !== "string") return undefined;
+    const type = fastText(raw["type"]);
+    const customerId = fastText(raw["customer_id"]);
+    if (type === FAIL || customerId === FAIL) return undefined;
+    if (version !== undefined && version !== null && typeof version !== "number") return undefined;
+    out.push(toService({ id, name, type, customer_id: customerId, version }));
+  }
+  return out;
 }

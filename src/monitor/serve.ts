@@ -419,6 +419,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     }
     lastOk = ok;
     lastError = ok ? undefined : errors.join("; ");
+    await render();
     if (report)
       report = withUnfinished(
         report,
@@ -428,6 +429,15 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     if (report) await notifyExpiring(report);
     await notifyUnfinished();
     return { ok, errors, durationMs, ...(report ? { report } : {}) };
+  };
+
+  // The metrics change only in a refresh: each renders the text once and every scrape until the
+  // next is served from it (at 10,000 tokens the text is megabytes, and rendering it takes longer
+  // than sending it). Before the first refresh ends, a scrape renders what there is.
+  let rendered: string | undefined;
+  const render = async (): Promise<void> => {
+    // A failure here leaves scrapes to render for themselves, and say what went wrong.
+    rendered = await metrics.registry.metrics().catch(() => undefined);
   };
 
   const refresh = (): Promise<RefreshResult> => {
@@ -458,8 +468,13 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       return;
     }
     if (path === "/metrics") {
+      const contentType = metrics.registry.contentType;
+      if (rendered !== undefined) {
+        res.writeHead(200, { "Content-Type": contentType }).end(rendered);
+        return;
+      }
       metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { "Content-Type": metrics.registry.contentType }).end(text),
+        (text) => res.writeHead(200, { "Content-Type": contentType }).end(text),
         (error: unknown) => res.writeHead(500, { "Content-Type": "text/plain" }).end(message(error)),
       );
       return;

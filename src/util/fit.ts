@@ -12,6 +12,8 @@ export interface MaybeTerminal {
   readonly columns?: number;
 }
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** Terminals narrower than this get shorter timestamps. */
 export const NARROW_COLUMNS = 100;
 
@@ -24,7 +26,8 @@ export function widthOf(stream: MaybeTerminal): number | undefined {
 
 /** Columns `text` takes on a terminal (colour codes take none, wide characters two). */
 export function visibleWidth(text: string): number {
-  return stringWidth(text);
+  // Printable ASCII is one column a character: the common case, without string-width's passes.
+  return PRINTABLE_ASCII.test(text) ? text.length : stringWidth(text);
 }
 
 /**
