@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { companionName, createKubernetesSecretStore } from "../src/adapters/kubernetes-secret/index.ts";
-import type { RunningKubernetesApi } from "./helpers/kubernetes-api-server.ts";
+import type { RunningKubernetesApi } from "../src/sandbox/kubernetes-api-server.ts";
 import { world, type World } from "./helpers/world.ts";
 
 const NS = "monitoring";

@@ -99,10 +99,16 @@ describe("modules loaded at start-up", () => {
   const metricsStack = /\/node_modules\/(prom-client|@opentelemetry)\//;
   const kubernetesClient = /\/node_modules\/@kubernetes\/client-node\//;
 
-  it("check without a credential loads neither prom-client, @opentelemetry nor serve", async () => {
+  it("check without a credential loads neither prom-client, @opentelemetry, serve nor undici", async () => {
     const urls = await loaded("check", ["check", "--config", "ftr.yaml"], dir);
     assert.deepEqual(
       urls.filter((url) => metricsStack.test(url) || url.endsWith("/src/monitor/serve.ts")),
+      [],
+    );
+    // A direct request to an address (no proxy, no name to resolve) goes through Node's own fetch:
+    // the undici package (about 700 KB of JavaScript and a WebAssembly parser) stays unloaded.
+    assert.deepEqual(
+      urls.filter((url) => /\/node_modules\/undici\//.test(url)),
       [],
     );
     // It did ask the API: the status module ran.
