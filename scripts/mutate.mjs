@@ -128,7 +128,9 @@ const groups = {
       "src/adapters/webhook-notify/index.ts",
     ],
     testFiles: [
+      "src/notify/events.test.ts",
       "src/notify/expiring.test.ts",
+      "src/notify/dispatch.test.ts",
       "src/adapters/webhook-notify/index.test.ts",
       "src/adapters/slack-notify/index.test.ts",
       "test/monitor-serve-notify.test.ts",

@@ -88,7 +88,9 @@ describe("notification sink", () => {
       assert.equal(line.level, "warn");
       assert.match(
         line.message,
-        new RegExp(`^notification not delivered: run-started to webhook ${new URL(bad.url).host}: .*answered 500`),
+        new RegExp(
+          `^notification not delivered: run-started to webhook ${new URL(bad.url).host}: .*answered 500`,
+        ),
       );
       assert.equal(line.message.includes(SECRET), false);
       assert.ok(line.message.includes(REDACTED));
@@ -101,6 +103,7 @@ describe("notification sink", () => {
       [
         {
           description: "odd",
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a notifier that rejects with a string
           send: () => Promise.reject(`plain text with ${SECRET}`),
         },
       ],
@@ -109,7 +112,10 @@ describe("notification sink", () => {
     assert.equal(await sink.emit(event(6)), 0);
     assert.equal(await sink.flush(), false);
     assert.deepEqual(log.lines, [
-      { level: "warn", message: `notification not delivered: run-started to odd: plain text with ${REDACTED}` },
+      {
+        level: "warn",
+        message: `notification not delivered: run-started to odd: plain text with ${REDACTED}`,
+      },
     ]);
   });
 

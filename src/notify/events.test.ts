@@ -35,14 +35,20 @@ describe("runStartedEvent", () => {
     });
   });
   it("says so when there are no environments", () => {
-    assert.equal(runStartedEvent("resume", RUN, AT, []).summary, `ftr resume started run ${RUN}: no environments`);
+    assert.equal(
+      runStartedEvent("resume", RUN, AT, []).summary,
+      `ftr resume started run ${RUN}: no environments`,
+    );
   });
 });
 
 describe("environmentEvent", () => {
   it("a skipped environment or one with nothing to do sends nothing", () => {
     assert.equal(environmentEvent(result({ outcome: "skipped" }), { source: "rotate", at: AT }), undefined);
-    assert.equal(environmentEvent(result({ outcome: "nothing-to-do" }), { source: "rotate", at: AT }), undefined);
+    assert.equal(
+      environmentEvent(result({ outcome: "nothing-to-do" }), { source: "rotate", at: AT }),
+      undefined,
+    );
   });
 
   it("rotated: the new and previous token, expiry, revoked ids; no error, the advice as next step", () => {
@@ -91,13 +97,22 @@ describe("environmentEvent", () => {
 
   it("kept-old: a rotation whose next step is the rollback command with the config path", () => {
     const event = environmentEvent(
-      result({ outcome: "kept-old", deployedTokenId: "OLD", newTokenId: "NEW", error: "x", advice: "ignored" }),
+      result({
+        outcome: "kept-old",
+        deployedTokenId: "OLD",
+        newTokenId: "NEW",
+        error: "x",
+        advice: "ignored",
+      }),
       { source: "rotate", at: AT, configPath: "/etc/ftr.yaml" },
     );
     assert.equal(event?.event, "environment-rotated");
     assert.equal(event?.outcome, "kept-old");
     assert.equal(event?.error, undefined);
-    assert.equal(event?.summary, "staging: rotated to token NEW; the old token OLD is still valid (--keep-old)");
+    assert.equal(
+      event?.summary,
+      "staging: rotated to token NEW; the old token OLD is still valid (--keep-old)",
+    );
     assert.equal(
       event?.nextStep,
       "ftr rollback --config /etc/ftr.yaml --env staging undoes the rotation while the old token lives",
@@ -158,8 +173,8 @@ describe("environmentEvent", () => {
     assert.equal(event?.summary, "staging: rolled back to token OLD; NEW revoked");
     assert.equal(event?.error, undefined);
     assert.equal(event?.nextStep, undefined);
-    assert.equal("error" in event!, false);
-    assert.equal("nextStep" in event!, false);
+    assert.equal("error" in event, false);
+    assert.equal("nextStep" in event, false);
     assert.equal(
       environmentEvent(result({ outcome: "rolled-back" }), { source: "rollback", at: AT })?.summary,
       "staging: rolled back to token ?; the new token revoked",
@@ -175,12 +190,15 @@ describe("environmentEvent", () => {
     assert.equal(event?.summary, "staging: rotation failed");
     assert.equal(event?.error, "mint failed: 403");
     assert.equal(event?.nextStep, "check the key");
-    const rollback = environmentEvent(result({ outcome: "failed", error: "e" }), { source: "rollback", at: AT });
+    const rollback = environmentEvent(result({ outcome: "failed", error: "e" }), {
+      source: "rollback",
+      at: AT,
+    });
     assert.equal(rollback?.summary, "staging: rollback failed");
-    assert.equal("nextStep" in rollback!, false);
+    assert.equal("nextStep" in rollback, false);
     const interrupted = environmentEvent(result({ outcome: "interrupted" }), { source: "rotate", at: AT });
     assert.equal(interrupted?.event, "environment-failed");
-    assert.equal("error" in interrupted!, false);
+    assert.equal("error" in interrupted, false);
   });
 
   it("no token value goes in, whatever the result carries beside the ids", () => {
@@ -275,7 +293,10 @@ describe("serve's and rotate --due's events", () => {
       nextStep: "ftr rotate --config /etc/ftr.yaml --env production",
     });
     const soon = tokenExpiringEvent({ ...token, msLeft: 86_399_999 }, AT, undefined);
-    assert.equal(soon.summary, "production: token T1 expires within a day (2026-12-05T00:00:00.000Z); rotate it");
+    assert.equal(
+      soon.summary,
+      "production: token T1 expires within a day (2026-12-05T00:00:00.000Z); rotate it",
+    );
     assert.equal(soon.daysLeft, 0);
     assert.equal(soon.nextStep, "ftr rotate --config <config file> --env production");
     assert.equal(
@@ -293,7 +314,13 @@ describe("serve's and rotate --due's events", () => {
   });
 
   it("run-unfinished: where the run stopped and the resume command", () => {
-    const run = { runId: RUN, environment: "staging", step: "promote", status: "started", at: "2026-11-29T11:00:00Z" };
+    const run = {
+      runId: RUN,
+      environment: "staging",
+      step: "promote",
+      status: "started",
+      at: "2026-11-29T11:00:00Z",
+    };
     assert.deepEqual(runUnfinishedEvent(run, AT, "/etc/ftr.yaml"), {
       version: 1,
       event: "run-unfinished",

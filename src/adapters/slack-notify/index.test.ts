@@ -74,4 +74,79 @@ describe("slack notifier", () => {
     );
     receiver.setMode({ kind: "ok" });
   });
+  it("the facts line lists every id and expiry the event has, and nothing when it has none", () => {
+    const full = slackPayload({
+      ...event,
+      newTokenExpiresAt: "2027-01-01T00:00:00.000Z",
+      tokenId: "TOK",
+      expiresAt: "2026-12-31T00:00:00.000Z",
+    });
+    assert.deepEqual(full.blocks.at(-1), {
+      type: "context",
+      elements: [
+        {
+          type: "mrkdwn",
+          text: [
+            "*environment* staging",
+            "*run* `20261129T120000Z-abcdef01`",
+            "*previous token* `OLD`",
+            "*new token* `NEW`",
+            "*expires* 2027-01-01T00:00:00.000Z",
+            "*token* `TOK`",
+            "*expires* 2026-12-31T00:00:00.000Z",
+          ].join("  ·  "),
+        },
+      ],
+    });
+    assert.deepEqual(full.blocks[2], {
+      type: "section",
+      text: { type: "mrkdwn", text: `*next step* ${event.nextStep}` },
+    });
+    assert.deepEqual(full.blocks[1], {
+      type: "section",
+      text: {
+        type: "mrkdwn",
+        text: "*error* verify failed: exec ./check &lt;staging&gt; exited with code 1",
+      },
+    });
+    const bare = slackPayload({
+      version: 1,
+      event: "run-started",
+      at: "2026-11-29T12:00:00.000Z",
+      source: "rotate",
+      summary: "a & b <c>",
+    });
+    assert.deepEqual(bare, {
+      text: ":arrows_counterclockwise: a & b <c>",
+      blocks: [
+        { type: "section", text: { type: "mrkdwn", text: ":arrows_counterclockwise: a &amp; b &lt;c&gt;" } },
+      ],
+    });
+  });
+
+  it("the URL is a secret: a payload that would name it is redacted", async () => {
+    const url = `${receiver.url}/services/T000/B000/ZZZZZZZZZZZZZZZZ`;
+    const from = receiver.requests.length;
+    await createSlackNotifier({ webhookUrlEnv: "U" }, { env: { U: url } }).send({
+      ...event,
+      error: `posting to ${url} failed`,
+    });
+    const body = receiver.requests[from]!.body;
+    assert.equal(body.includes("ZZZZZZZZ"), false);
+    assert.ok(body.includes(REDACTED));
+  });
+
+  it("an empty variable is refused; the timeout is the configured one", async () => {
+    assert.throws(
+      () => createSlackNotifier({ webhookUrlEnv: "SLACK_URL" }, { env: { SLACK_URL: "" } }),
+      /SLACK_URL \(webhookUrlEnv\) is not set/,
+    );
+    receiver.setMode({ kind: "hang" });
+    const url = `${receiver.url}/services/T000/B000/HHHHHHHHHHHHHHHH`;
+    await assert.rejects(
+      createSlackNotifier({ webhookUrlEnv: "U", timeoutMs: 1 }, { env: { U: url } }).send(event),
+      /did not answer within 1 ms/,
+    );
+    receiver.setMode({ kind: "ok" });
+  });
 });

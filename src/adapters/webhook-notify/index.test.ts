@@ -80,6 +80,10 @@ describe("webhook notifier", () => {
       () => createWebhookNotifier({ url: receiver.url, signingSecretEnv: "NOPE" }, { env: {} }),
       /NOPE \(signingSecretEnv\) is not set/,
     );
+    assert.throws(
+      () => createWebhookNotifier({ url: receiver.url, signingSecretEnv: "EMPTY" }, { env: { EMPTY: "" } }),
+      /EMPTY \(signingSecretEnv\) is not set/,
+    );
   });
 
   it("rejects a 500 with the status and the receiver's words, never the URL's path", async () => {
