@@ -4,6 +4,8 @@
  * arrived.
  */
 import assert from "node:assert/strict";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { startNotifyReceiver, type NotifyReceiver } from "../../test/helpers/notify-receiver.ts";
 import { createWebhookNotifier } from "../adapters/webhook-notify/index.ts";
@@ -144,5 +146,44 @@ describe("notification sink", () => {
       ["/made"],
     );
     assert.equal(await notificationsFor([], log), noNotifications);
+  });
+  it("one notifier's events go one at a time: the next waits until the one before ended", async () => {
+    // The receiver holds the first request until a second arrives. Sent one at a time, the first
+    // can only end by the notifier's timeout, and the second arrives after it.
+    const held: ServerResponse[] = [];
+    const arrived: string[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        arrived.push((JSON.parse(Buffer.concat(chunks).toString("utf8")) as { runId: string }).runId);
+        if (arrived.length === 1) {
+          held.push(res);
+          return;
+        }
+        for (const r of held.splice(0)) r.end("late");
+        res.end("ok");
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/serial`;
+    try {
+      const log = memoryLogger();
+      const sink = notificationSink([createWebhookNotifier({ url, timeoutMs: 1_000 }, { env: {} })], log);
+      const first = sink.emit(event(8));
+      const second = sink.emit(event(9));
+      assert.deepEqual(await Promise.all([first, second]), [0, 1]);
+      assert.equal(await sink.flush(), false);
+      assert.deepEqual(arrived, ["run-8", "run-9"]);
+      assert.equal(log.lines.length, 1);
+      assert.match(
+        log.lines[0]!.message,
+        /^notification not delivered: run-started to webhook .* did not answer within 1000 ms$/,
+      );
+    } finally {
+      for (const r of held.splice(0)) r.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
