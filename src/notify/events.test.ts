@@ -190,12 +190,16 @@ describe("environmentEvent", () => {
     assert.equal(event?.summary, "staging: rotation failed");
     assert.equal(event?.error, "mint failed: 403");
     assert.equal(event?.nextStep, "check the key");
-    const rollback = environmentEvent(result({ outcome: "failed", error: "e" }), {
-      source: "rollback",
-      at: AT,
-    });
+    const rollback = environmentEvent(
+      result({ outcome: "failed", error: "e", advice: "retry the rollback" }),
+      {
+        source: "rollback",
+        at: AT,
+      },
+    );
     assert.equal(rollback?.summary, "staging: rollback failed");
-    assert.equal("nextStep" in rollback, false);
+    assert.equal(rollback?.error, "e", "a failed rollback carries its error");
+    assert.equal(rollback?.nextStep, "retry the rollback", "and its advice");
     const interrupted = environmentEvent(result({ outcome: "interrupted" }), { source: "rotate", at: AT });
     assert.equal(interrupted?.event, "environment-failed");
     assert.equal("error" in interrupted, false);

@@ -59,6 +59,10 @@ test("a file with entries of the wrong shape keeps only the well-formed ones", (
   const at = (tokenId: string): ExpiringToken => ({ ...token(good.expiresAt), tokenId });
   const all = ["tok1", "tok2", "tok3", "tok4", "tok5", "tok6"].map(at);
   assert.deepEqual(notices.pending(all), all.slice(1));
+  // Written again, the file keeps only the well-formed notices.
+  notices.remember(at("tok1"), new Date("2026-12-01T00:00:00Z"));
+  const file = JSON.parse(readFileSync(join(dir, NOTICES_FILE), "utf8")) as { tokenExpiring: object };
+  assert.deepEqual(Object.keys(file.tokenExpiring), ["tok1"]);
   assert.deepEqual(log.lines, []);
 });
 
