@@ -33,3 +33,22 @@ export function whenInDir(dir: string, condition: () => boolean): Promise<void> 
     check();
   });
 }
+
+/**
+ * `work`'s outcome, which must come before a timer of `ms` set first would fire: a wait of `ms` in
+ * `work` that should have been cut short (by an abort, a kill, a timeout) fails the test at the
+ * moment that wait would have ended, with `what`, rather than by a budget on elapsed time. Node
+ * fires timers of one length in the order they were set, so the order holds however busy the
+ * machine is.
+ */
+export async function beforeTimer<T>(ms: number, what: string, work: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const lapsed = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: the ${ms} ms wait was not cut short`)), ms);
+  });
+  try {
+    return await Promise.race([work(), lapsed]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -12,8 +12,9 @@ import { runCli, TSX_LOADER } from "../helpers/cli.ts";
 import { world, type World } from "../helpers/world.ts";
 
 const NS = "monitoring";
-// Generous so a busy machine does not fail it; with RE2 the verify takes well under a second.
-const BOUND_MS = 30_000;
+// Not a budget: a backtracking engine would never finish, so this only stops a hang (with RE2 the
+// verify takes well under a second; the time is printed).
+const BOUND_MS = 300_000;
 const PATTERN = 'err="(\\w+\\s?)*"$';
 const VERIFIER = fileURLToPath(new URL("../../src/adapters/kubernetes-logs/index.ts", import.meta.url));
 

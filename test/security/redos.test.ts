@@ -12,8 +12,9 @@ import { demoFileEnvironment, demoSeedWith, fileConfig, world, type World } from
 
 const { superuser, exporterTokens } = demoCredentials;
 const SERVICES = 10_000;
-// Generous so a busy machine does not fail it; the goal (≤ 2 s) is measured and printed.
-const BOUND_MS = 30_000;
+// Not a budget: a backtracking engine would never finish, so this only stops a hang; how long the
+// plan takes is printed, and measured in bench/.
+const BOUND_MS = 300_000;
 
 const config = (endpoint: string, nameMatches: string) =>
   fileConfig(endpoint, [
@@ -51,7 +52,7 @@ describe("security: ReDoS in nameMatches", () => {
     const result = await child.done.finally(() => clearTimeout(timer));
     const took = Date.now() - started;
     process.stdout.write(`# plan over ${SERVICES} services took ${took} ms\n`);
-    assert.ok(took < BOUND_MS, `plan ran for ${took} ms`);
+    assert.equal(result.signal, null, `plan was killed after ${took} ms: it did not finish`);
     assert.equal(result.code, 0, result.stderr);
     const plan = JSON.parse(result.stdout) as { environments: { services: { name: string }[] }[] };
     // Every name but the one ending in "!" matches.
