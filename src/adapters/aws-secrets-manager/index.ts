@@ -28,6 +28,8 @@ export type AwsSecretsManagerStoreOptions = OptionsOf<AwsSecretConfig> & {
 const CURRENT = "AWSCURRENT";
 const PENDING = "AWSPENDING";
 const PREVIOUS = "AWSPREVIOUS";
+// Version texts a store keeps in memory (a rotation needs four at most).
+const REMEMBERED_VERSIONS = 8;
 
 /** The permissions a rotation needs on the secret, for the hint on AccessDenied. */
 const PERMISSIONS =
@@ -221,10 +223,17 @@ export function createAwsSecretsManagerStore(
   };
 
   /**
-   * Version id → secret string, of every version this store has read or written. Secrets Manager
+   * Version id → secret string, of the versions this store read or wrote last. Secrets Manager
    * never changes a version's content (a new value is a new version), so what is here stays true.
+   * A rotation touches at most four versions (current, previous, pending, one rolled back to); the
+   * oldest is forgotten beyond that, so a store kept for a long time holds few secrets in memory.
    */
   const texts = new Map<string, string>();
+  const remember = (id: string, text: string): void => {
+    texts.delete(id);
+    texts.set(id, text);
+    if (texts.size > REMEMBERED_VERSIONS) texts.delete(texts.keys().next().value as string);
+  };
 
   const describeVersions = async (): Promise<Versions> => {
     const out = await call("DescribeSecret", () =>
@@ -250,7 +259,7 @@ export function createAwsSecretsManagerStore(
           `GetSecretValue on ${where}: the version holds binary data, not a string; store the token as SecretString`,
         );
       }
-      if (out.VersionId !== undefined) texts.set(out.VersionId, out.SecretString);
+      if (out.VersionId !== undefined) remember(out.VersionId, out.SecretString);
       return { text: out.SecretString, stages: out.VersionStages ?? [] };
     } catch (error) {
       if (error instanceof AwsSecretsManagerError) throw error;
@@ -360,7 +369,7 @@ export function createAwsSecretsManagerStore(
         `PutSecretValue on ${where} answered with version ${out.VersionId ?? "(none)"}, not ${versionId}; check that secret.endpoint points at Secrets Manager`,
       );
     }
-    texts.set(versionId, text);
+    remember(versionId, text);
   };
 
   /**
