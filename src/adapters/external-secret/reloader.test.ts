@@ -67,7 +67,7 @@ function hookedClock(onSleep: (n: number) => void | Promise<void>): Clock & { sl
   let n = 0;
   return {
     sleeps: clock.sleeps,
-    now: clock.now,
+    now: () => clock.now(),
     sleep: async (ms, signal) => {
       n += 1;
       await onSleep(n);
