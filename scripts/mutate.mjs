@@ -102,7 +102,11 @@ const groups = {
   },
   "kubernetes-logs": {
     mutate: ["src/adapters/kubernetes-logs/index.ts"],
-    testFiles: ["test/adapters-kubernetes-reloader-logs.test.ts", "test/adapters-kubernetes.test.ts"],
+    testFiles: [
+      "src/adapters/kubernetes-logs/index.test.ts",
+      "test/adapters-kubernetes-reloader-logs.test.ts",
+      "test/adapters-kubernetes.test.ts",
+    ],
   },
   monitor: {
     mutate: [
