@@ -86,6 +86,7 @@ const groups = {
     mutate: ["src/adapters/kubernetes-rollout/index.ts", "src/adapters/support/rollout.ts"],
     testFiles: [
       "src/adapters/support/rollout.test.ts",
+      "src/adapters/kubernetes-rollout/index.test.ts",
       "test/adapters-kubernetes-waits.test.ts",
       "test/adapters-kubernetes.test.ts",
       "test/adapters-kubernetes-reloader-logs.test.ts",

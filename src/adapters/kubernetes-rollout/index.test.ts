@@ -119,7 +119,10 @@ describe("kubernetes-rollout: restart", () => {
     await r.run(context);
     const d = dep("restarted");
     assert.equal(d.spec.template.metadata.annotations?.[RESTARTED_AT], "2026-11-28T04:11:53Z");
-    assert.deepEqual([d.metadata.generation, d.status.observedGeneration, d.status.updatedReplicas], [2, 2, 2]);
+    assert.deepEqual(
+      [d.metadata.generation, d.status.observedGeneration, d.status.updatedReplicas],
+      [2, 2, 2],
+    );
     const methods = calls(from, "restarted");
     assert.deepEqual(methods.slice(0, 2), ["GET", "PATCH"]);
     const sent = kube.requests.slice(from).find((x) => x.method === "PATCH");
@@ -132,7 +135,9 @@ describe("kubernetes-rollout: restart", () => {
       restartedAt: "2026-11-28T04:11:53Z",
       generation: 2,
     });
-    assert.ok(log.lines.some((l) => l.level === "info" && l.message === `deployment ${NS}/restarted rolled out`));
+    assert.ok(
+      log.lines.some((l) => l.level === "info" && l.message === `deployment ${NS}/restarted rolled out`),
+    );
   });
 
   it("a restart within the same second waits for the next one, so the annotation changes", async () => {
@@ -195,7 +200,9 @@ describe("kubernetes-rollout: restart", () => {
       ),
     );
     await assert.rejects(
-      reloader({ name: "on-delete", kind: "StatefulSet", restart: false }, hookedClock(START)).run(ctx().context),
+      reloader({ name: "on-delete", kind: "StatefulSet", restart: false }, hookedClock(START)).run(
+        ctx().context,
+      ),
       /uses the OnDelete update strategy: a changed pod template never rolls out;/,
     );
     assert.ok(!kube.requests.slice(from).some((r) => r.method === "PATCH"), "nothing restarted");
@@ -225,14 +232,17 @@ describe("kubernetes-rollout: restart", () => {
     );
     const { log, waits, context } = ctx();
     try {
-      await assert.rejects(reloader({ name: "stuck", timeoutMs: 30_000 }, clock).run(context), (error: Error) => {
-        assert.equal(error.name, "KubernetesError");
-        assert.equal(
-          error.message,
-          `deployment ${NS}/stuck did not finish rolling out within 30s (1 old replicas pending termination); see kubectl -n ${NS} rollout status deployment/stuck`,
-        );
-        return true;
-      });
+      await assert.rejects(
+        reloader({ name: "stuck", timeoutMs: 30_000 }, clock).run(context),
+        (error: Error) => {
+          assert.equal(error.name, "KubernetesError");
+          assert.equal(
+            error.message,
+            `deployment ${NS}/stuck did not finish rolling out within 30s (1 old replicas pending termination); see kubectl -n ${NS} rollout status deployment/stuck`,
+          );
+          return true;
+        },
+      );
     } finally {
       step();
     }
@@ -314,8 +324,13 @@ describe("kubernetes-rollout: restart", () => {
 describe("kubernetes-rollout: restart: false (waits for Reloader)", () => {
   /** Changes a Secret's value through the API, as a secret store's promote does. */
   const setSecret = (name: string, value: string) =>
-    patch(`/api/v1/namespaces/${NS}/secrets/${name}`, { data: { token: Buffer.from(value).toString("base64") } });
-  const watched = (name: string, annotations: Record<string, string> = { "reloader.stakater.com/auto": "true" }) => {
+    patch(`/api/v1/namespaces/${NS}/secrets/${name}`, {
+      data: { token: Buffer.from(value).toString("base64") },
+    });
+  const watched = (
+    name: string,
+    annotations: Record<string, string> = { "reloader.stakater.com/auto": "true" },
+  ) => {
     kube.addSecret(NS, `token-${name}`, { token: "old" });
     kube.addDeployment(NS, name, 1, { secret: `token-${name}`, annotations });
   };
@@ -412,12 +427,17 @@ describe("kubernetes-rollout: restart: false (waits for Reloader)", () => {
           assert.equal(error.name, "KubernetesError");
           assert.match(
             error.message,
-            new RegExp(`^deployment ${NS}/${name} did not start a rollout within 5s: its pod template did not change`),
+            new RegExp(
+              `^deployment ${NS}/${name} did not start a rollout within 5s: its pod template did not change`,
+            ),
           );
           assert.equal(/\(it has neither\)/.test(error.message), neither, error.message);
           return true;
         });
-        assert.equal(clock.sleeps.reduce((a, b) => a + b, 0), 5_000);
+        assert.equal(
+          clock.sleeps.reduce((a, b) => a + b, 0),
+          5_000,
+        );
         assert.equal(clock.sleeps[0], 1_000);
         // The restore: the template is still the one from before, so its pods run the old value.
         const restore = ctx();
@@ -457,7 +477,9 @@ describe("kubernetes-rollout: restart: false (waits for Reloader)", () => {
     watched("half");
     rolloutOutcome.set("half", () => new Promise<void>(() => undefined));
     const clock = hookedClock(START, (n) =>
-      n === 1 ? until(() => dep("half").status.observedGeneration === 2, "Reloader's rollout observed") : undefined,
+      n === 1
+        ? until(() => dep("half").status.observedGeneration === 2, "Reloader's rollout observed")
+        : undefined,
     );
     const r = reloader({ name: "half", restart: false, timeoutMs: 10_000 }, clock);
     const { context } = ctx();
