@@ -143,9 +143,17 @@ describe("kubernetes-logs verifier, in-process", () => {
   it("pauses 2 s between looks without an interval", async () => {
     kube.addDeployment(NS, "default-interval", 1);
     const clock = hookedClock(Date.now());
-    const result = await verifier({ deployment: "default-interval", intervalMs: undefined }, clock).verify(
-      verifyCtx(new Date()).context,
-    );
+    const result = await createKubernetesLogsVerifier(
+      {
+        namespace: NS,
+        deployment: "default-interval",
+        failOn: [...FASTLY_EXPORTER_FAIL_ON],
+        quietForMs: 10_000,
+        timeoutMs: 60_000,
+        kubeconfig,
+      },
+      { clock },
+    ).verify(verifyCtx(new Date()).context);
     assert.equal(result.ok, true, result.detail);
     assert.match(result.detail, /^1 pod of the current ReplicaSet Ready/);
     assert.deepEqual(clock.sleeps, Array(5).fill(2_000));

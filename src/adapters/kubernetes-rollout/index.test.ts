@@ -309,15 +309,22 @@ describe("kubernetes-rollout: restart", () => {
     const clock = hookedClock(START, (n) => {
       if (n === 3) controller.abort(new Error("interrupted by SIGTERM"));
     });
+    const aborted = ctx(controller.signal);
     try {
       await assert.rejects(
-        reloader({ name: "aborted" }, clock).run(ctx(controller.signal).context),
+        reloader({ name: "aborted" }, clock).run(aborted.context),
         /^Error: interrupted by SIGTERM$/,
       );
     } finally {
       kube.pause("deployments", false);
     }
     assert.equal(clock.sleeps.length, 2);
+    assert.deepEqual(aborted.waits, Array(2).fill("waiting for the spec update to be observed"));
+    assert.deepEqual(
+      aborted.log.lines.filter((l) => l.level === "debug"),
+      [],
+      "the state it starts from is not logged as news",
+    );
   });
 });
 
@@ -358,6 +365,10 @@ describe("kubernetes-rollout: restart: false (waits for Reloader)", () => {
       ),
     );
     assert.ok(!log.lines.some((l) => l.level === "warn"), JSON.stringify(log.lines));
+    // The template noted is used once: a run without prepare does not know what came before.
+    const again = ctx();
+    await r.run(again.context);
+    assert.ok(again.log.lines.some((l) => l.level === "warn" && /is not known/.test(l.message)));
   });
 
   it("a rollout already finished when the step begins is done without a pause", async () => {
@@ -446,6 +457,11 @@ describe("kubernetes-rollout: restart: false (waits for Reloader)", () => {
         await r.run(restore.context);
         assert.deepEqual(calls(from, name), [], "nothing read, nothing waited for");
         assert.ok(restore.log.lines.some((l) => /nothing to wait for/.test(l.message)));
+        // Once only: a run without prepare after it is a resumed one.
+        const resumed = ctx();
+        await r.run(resumed.context);
+        assert.ok(!resumed.log.lines.some((l) => /nothing to wait for/.test(l.message)));
+        assert.ok(resumed.log.lines.some((l) => l.level === "warn" && /is not known/.test(l.message)));
         // And the next change is waited for again.
         const next = ctx();
         await r.prepare!(next.context);
@@ -455,6 +471,34 @@ describe("kubernetes-rollout: restart: false (waits for Reloader)", () => {
     } finally {
       kube.setReloader("env-vars");
     }
+  });
+
+  it("after a timeout, a restore whose template changed meanwhile (Reloader late) waits for its rollout", async () => {
+    watched("late");
+    kube.setReloader(undefined);
+    const r = reloader({ name: "late", restart: false, timeoutMs: 3_000 }, hookedClock(START));
+    try {
+      const { context } = ctx();
+      await r.prepare!(context);
+      await setSecret("token-late", "new");
+      await assert.rejects(r.run(context), /did not start a rollout within 3s/);
+    } finally {
+      kube.setReloader("env-vars");
+    }
+    // Reloader's late rollout of the change, before the restore.
+    await patch(
+      path("late"),
+      { spec: { template: { metadata: { annotations: { late: "rollout" } } } } },
+      "application/strategic-merge-patch+json",
+    );
+    await until(() => dep("late").metadata.generation === 2, "the late rollout");
+    const restore = ctx();
+    await r.prepare!(restore.context);
+    await setSecret("token-late", "old");
+    await r.run(restore.context);
+    assert.ok(!restore.log.lines.some((l) => /nothing to wait for/.test(l.message)));
+    const d = dep("late");
+    assert.deepEqual([d.metadata.generation, d.status.observedGeneration], [3, 3], "the restore's rollout");
   });
 
   it("the secret annotation names the Secret for Reloader as well as auto", async () => {
