@@ -209,6 +209,39 @@ describe("kubernetes-logs verifier, in-process", () => {
     assert.equal(waits.at(-1), "1 pod of the current ReplicaSet Ready, quiet for 9s of 10s");
   });
 
+  it("pods that stop being Ready (a new rollout) start quietFor again once Ready", async () => {
+    kube.addDeployment(NS, "requiet", 1);
+    const [old] = kube.currentPods(NS, "requiet");
+    let started = (): void => undefined;
+    rolloutOutcome.set("requiet", () => new Promise<void>((resolve) => (started = resolve)));
+    const clock = hookedClock(Date.now(), async (n) => {
+      if (n === 3) {
+        await restart("requiet");
+        await until(() => kube.currentPods(NS, "requiet")[0]?.name !== old!.name, "the new pod");
+      }
+      if (n === 6) started();
+    });
+    const { context, waits } = verifyCtx(new Date(Date.now() - 1_000));
+    const result = await verifier({ deployment: "requiet", timeoutMs: 3_600_000 }, clock).verify(context);
+    assert.equal(result.ok, true, result.detail);
+    assert.deepEqual(
+      waits.slice(0, 3),
+      [0, 1, 2].map(
+        (s) => `1 pod of the current ReplicaSet Ready, quiet for ${s === 0 ? "0ms" : `${s}s`} of 10s`,
+      ),
+    );
+    const readyAgain = waits.lastIndexOf("0 of 1 pod of the current ReplicaSet Ready") + 1;
+    assert.ok(readyAgain >= 4, waits.join("; "));
+    assert.deepEqual(
+      waits.slice(readyAgain),
+      Array.from(
+        { length: 10 },
+        (_, s) => `1 pod of the current ReplicaSet Ready, quiet for ${s === 0 ? "0ms" : `${s}s`} of 10s`,
+      ),
+      "quiet counted from Ready again",
+    );
+  });
+
   it("a container that has not started is not read; the pods not Ready time out saying so", async () => {
     kube.addDeployment(NS, "crashing", 1);
     const [old] = kube.currentPods(NS, "crashing");
