@@ -86,6 +86,7 @@ const groups = {
     mutate: ["src/adapters/kubernetes-rollout/index.ts", "src/adapters/support/rollout.ts"],
     testFiles: [
       "src/adapters/support/rollout.test.ts",
+      "src/adapters/kubernetes-rollout/index.test.ts",
       "test/adapters-kubernetes-waits.test.ts",
       "test/adapters-kubernetes.test.ts",
       "test/adapters-kubernetes-reloader-logs.test.ts",
@@ -94,6 +95,7 @@ const groups = {
   "external-secret": {
     mutate: ["src/adapters/external-secret/index.ts"],
     testFiles: [
+      "src/adapters/external-secret/reloader.test.ts",
       "src/adapters/external-secret/index.test.ts",
       "test/adapters-kubernetes-waits.test.ts",
       "test/adapters-kubernetes.test.ts",
@@ -101,7 +103,11 @@ const groups = {
   },
   "kubernetes-logs": {
     mutate: ["src/adapters/kubernetes-logs/index.ts"],
-    testFiles: ["test/adapters-kubernetes-reloader-logs.test.ts", "test/adapters-kubernetes.test.ts"],
+    testFiles: [
+      "src/adapters/kubernetes-logs/index.test.ts",
+      "test/adapters-kubernetes-reloader-logs.test.ts",
+      "test/adapters-kubernetes.test.ts",
+    ],
   },
   monitor: {
     mutate: [

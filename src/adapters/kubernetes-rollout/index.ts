@@ -77,13 +77,9 @@ function canonical(value: unknown): string {
 /** What a workload looked like before the secret changed: a new pod template is a new rollout. */
 interface Before {
   readonly template: string;
-  readonly generation: number;
 }
 
-const before = (object: Workload): Before => ({
-  template: canonical(object.spec?.template ?? {}),
-  generation: object.metadata?.generation ?? 0,
-});
+const before = (object: Workload): Before => ({ template: canonical(object.spec?.template ?? {}) });
 
 /**
  * Restarts a Deployment, StatefulSet or DaemonSet the way `kubectl rollout restart` does (a new
