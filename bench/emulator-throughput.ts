@@ -18,7 +18,7 @@
  * the rate one core of it could drive (its ceiling): where that is below a server's, the measure is
  * the client's, not the server's.
  *
- *   node --import tsx bench/emulator-throughput.ts [--connections 32] [--duration 3] [--rounds 9]
+ *   node --import tsx bench/emulator-throughput.ts [--connections 32] [--duration 2] [--rounds 15]
  *     [--logged 200000] [--large]
  *
  * `--large` serves a generated account (10,000 services, 2,000 automation tokens) instead of the demo.
@@ -43,9 +43,9 @@ import { median } from "./lib/process.ts";
 const { values } = parseArgs({
   options: {
     connections: { type: "string", default: "32" },
-    duration: { type: "string", default: "3" },
+    duration: { type: "string", default: "2" },
     logged: { type: "string", default: "200000" },
-    rounds: { type: "string", default: "9" },
+    rounds: { type: "string", default: "15" },
     large: { type: "boolean", default: false },
     // Internal: run as the child process that only serves ("emulator", or "trivial" with --body).
     serve: { type: "string" },
