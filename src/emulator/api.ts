@@ -100,6 +100,7 @@ export function isExpired(token: TokenRecord, now: Date): boolean {
 
 /** True when the scope string allows reads / writes. */
 export function scopeAllows(scope: string, write: boolean): boolean {
+  if (scope === "global") return true;
   const scopes = scope.split(" ");
   return write ? scopes.includes("global") : scopes.includes("global") || scopes.includes("global:read");
 }
@@ -335,7 +336,8 @@ function getTokens(ctx: ApiContext): Reply {
 }
 
 function getTokenSelf(ctx: ApiContext): Reply {
-  return ok(rep.tokenSelf(requireAuth(ctx).token, ctx.state));
+  // Serialised once per state of the token: most callers ask this over and over.
+  return ok(rep.tokenSelfJson(requireAuth(ctx).token, ctx.state));
 }
 
 function deleteTokenSelf(ctx: ApiContext): Reply {
@@ -821,9 +823,10 @@ export function matchRoute(method: string, path: string): RouteMatch {
 }
 
 /**
- * Authentication and scope rules common to every route. Returns the caller (or undefined for public
- * routes and optional auth without a key); throws the error reply otherwise. `onValid` runs once the
- * key is known to be valid, before the scope check, because a refused request still uses the token.
+ * Authentication common to every route. Returns the caller (or undefined for public routes and
+ * optional auth without a key); throws the error reply for a missing, unknown, revoked or expired
+ * key. The caller records the use of a valid key and then checks its scope ({@link checkScope}):
+ * a request refused for its scope still uses the token.
  */
 export function authenticate(
   state: AccountState,
@@ -831,29 +834,30 @@ export function authenticate(
   key: string | undefined,
   /** The token `key` belongs to (`state.tokenByValue(key)`), looked up once by the caller. */
   token: TokenRecord | undefined,
-  method: string,
   now: Date,
-  onValid: (auth: Auth) => void,
 ): Auth | undefined {
   if (route.auth === "none" || (route.auth === "optional" && !key)) return undefined;
-  const invalid = (): ApiError =>
-    route.realtime ? rtError(403, "unauthorized") : apiError(401, INVALID_CREDENTIALS);
-  if (!token || token.revokedAt !== null) throw invalid();
+  if (!token || token.revokedAt !== null) throw invalidKey(route);
   if (isExpired(token, now)) {
     const message = `Token ${token.id} expired at ${formatTime(token.expiresAt ?? now)}`;
     throw route.realtime ? rtError(401, message) : apiError(401, message);
   }
   const user = state.users.get(token.userId);
   // A user who left the account takes their user tokens along; automation tokens they made stay.
-  if (!user || (token.kind === "user" && user.deletedAt !== null)) throw invalid();
-  const auth = { token, user };
-  onValid(auth);
-  const write = method !== "GET" && method !== "HEAD";
-  if (!(route.anyScope ?? false) && !scopeAllows(token.scope, write)) {
-    const message = `A token with scope '${token.scope}' cannot ${write ? "make write requests" : "read this"}`;
+  if (!user || (token.kind === "user" && user.deletedAt !== null)) throw invalidKey(route);
+  return { token, user };
+}
+
+function invalidKey(route: Route): ApiError {
+  return route.realtime ? rtError(403, "unauthorized") : apiError(401, INVALID_CREDENTIALS);
+}
+
+/** Throws the 403 when the caller's scope does not allow the request (`write`: not GET or HEAD). */
+export function checkScope(route: Route, auth: Auth, write: boolean): void {
+  if (!(route.anyScope ?? false) && !scopeAllows(auth.token.scope, write)) {
+    const message = `A token with scope '${auth.token.scope}' cannot ${write ? "make write requests" : "read this"}`;
     throw route.realtime ? rtError(403, message) : apiError(403, "Forbidden", message);
   }
-  return auth;
 }
 
 /** Record a use of the token, as the API does on every authenticated request. */

@@ -123,6 +123,73 @@ export function tokenSelf(token: TokenRecord, state: AccountState) {
   return { ...base, role: token.role, roles, limit_services };
 }
 
+/**
+ * The fields of a token that change after it is made (`touch`, sudo, revocation). The type is
+ * every writable field of {@link TokenRecord}: a new one fails to compile here until the cache
+ * below compares it too.
+ */
+type WritableKeys<T> = {
+  [K in keyof T]-?: (<U>() => U extends { [Q in K]: T[K] } ? 1 : 2) extends <U>() => U extends {
+    -readonly [Q in K]: T[K];
+  }
+    ? 1
+    : 2
+    ? K
+    : never;
+}[keyof T];
+export const TOKEN_FIELDS_THAT_CHANGE: Readonly<Record<WritableKeys<TokenRecord>, true>> = {
+  lastUsedAt: true,
+  ip: true,
+  userAgent: true,
+  sudoExpiresAt: true,
+  revokedAt: true,
+};
+
+/** A `GET /tokens/self` body as sent, and what it was made from. */
+interface SelfBody {
+  readonly state: AccountState;
+  readonly lastUsedAt: number | null;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+  readonly sudoExpiresAt: number | null;
+  readonly revokedAt: number | null;
+  readonly json: string;
+}
+
+const selfBodies = new WeakMap<TokenRecord, SelfBody>();
+const msOf = (date: Date | null): number | null => (date === null ? null : date.getTime());
+
+/**
+ * {@link tokenSelf} serialised, made again only when a field of the token that can change has
+ * changed (or the account was reset): a token used over and over within the same second, from the
+ * same address and agent, is answered with the same text.
+ */
+export function tokenSelfJson(token: TokenRecord, state: AccountState): string {
+  const kept = selfBodies.get(token);
+  if (
+    kept !== undefined &&
+    kept.state === state &&
+    kept.lastUsedAt === msOf(token.lastUsedAt) &&
+    kept.ip === token.ip &&
+    kept.userAgent === token.userAgent &&
+    kept.sudoExpiresAt === msOf(token.sudoExpiresAt) &&
+    kept.revokedAt === msOf(token.revokedAt)
+  ) {
+    return kept.json;
+  }
+  const json = JSON.stringify(tokenSelf(token, state));
+  selfBodies.set(token, {
+    state,
+    lastUsedAt: msOf(token.lastUsedAt),
+    ip: token.ip,
+    userAgent: token.userAgent,
+    sudoExpiresAt: msOf(token.sudoExpiresAt),
+    revokedAt: msOf(token.revokedAt),
+    json,
+  });
+  return json;
+}
+
 /** An item of `GET /roles` (IAM roles; the shape of fastly-api's `IamRole`). */
 export function role(record: RoleRecord) {
   return {

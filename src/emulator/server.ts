@@ -5,6 +5,7 @@ import {
   type ApiContext,
   authenticate,
   type Auth,
+  checkScope,
   matchRoute,
   RATE_LIMITED,
   rateLimitKey,
@@ -18,14 +19,13 @@ import { type ParsedSeed, parseSeed, type Seed } from "./seed.ts";
 import { AccountState, type ApiVersion, type TokenRecord } from "./state.ts";
 import { type Clock, nextUtcHour, parseOffset, systemClock } from "./time.ts";
 import { formatTime } from "../util/time.ts";
-import { Ring } from "./ring.ts";
+import { RequestLog } from "./request-log.ts";
 import type {
   EmulatorStateSnapshot,
   EmulatorTokenSnapshot,
   FaultSpec,
   HookSpec,
   HookState,
-  RequestLogEntry,
 } from "./types.ts";
 
 /** Options of {@link createEmulator}. */
@@ -154,20 +154,64 @@ function statusLine(status: number): string {
   return line;
 }
 
+/** The headers of every API answer, as name/value pairs in the order sent. */
+function apiHeaderPairs(status: number, now: Date): string[] {
+  return [
+    "Accept-Ranges",
+    "bytes",
+    "Cache-Control",
+    "no-store",
+    "Date",
+    httpDate(now),
+    "Pragma",
+    "no-cache",
+    "Server",
+    "fastly control-gateway",
+    "Status",
+    statusLine(status),
+    "Strict-Transport-Security",
+    "max-age=31536000",
+    "Vary",
+    "Accept-Encoding",
+    "Via",
+    "1.1 varnish, 1.1 varnish",
+    "X-Cache",
+    "MISS, MISS",
+    "X-Cache-Hits",
+    "0, 0",
+  ];
+}
+
+/** {@link apiHeaderPairs} as an object, for answers that add headers of their own. */
 function apiHeaders(status: number, now: Date): Record<string, string> {
-  return {
-    "Accept-Ranges": "bytes",
-    "Cache-Control": "no-store",
-    Date: httpDate(now),
-    Pragma: "no-cache",
-    Server: "fastly control-gateway",
-    Status: statusLine(status),
-    "Strict-Transport-Security": "max-age=31536000",
-    Vary: "Accept-Encoding",
-    Via: "1.1 varnish, 1.1 varnish",
-    "X-Cache": "MISS, MISS",
-    "X-Cache-Hits": "0, 0",
-  };
+  const pairs = apiHeaderPairs(status, now);
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < pairs.length; i += 2) headers[pairs[i]!] = pairs[i + 1]!;
+  return headers;
+}
+
+/** The header list last made for a status: kept while the second and the body's length stay. */
+interface HeaderList {
+  readonly second: number;
+  readonly length: number;
+  readonly list: string[];
+}
+
+const headerLists = new Map<number, HeaderList>();
+
+/**
+ * {@link apiHeaderPairs} with a JSON body's `Content-Type` and `Content-Length`, as the flat
+ * name/value list `writeHead` takes (and does not change). Most answers in a second have the same
+ * status and length, and get the same list: nothing is built for them.
+ */
+function apiHeaderList(status: number, now: Date, length: number): string[] {
+  const second = Math.floor(now.getTime() / 1000);
+  const kept = headerLists.get(status);
+  if (kept !== undefined && kept.second === second && kept.length === length) return kept.list;
+  const list = apiHeaderPairs(status, now);
+  list.push("Content-Type", "application/json", "Content-Length", String(length));
+  headerLists.set(status, { second, length, list });
+  return list;
 }
 
 function realtimeHeaders(now: Date): Record<string, string> {
@@ -184,12 +228,20 @@ function realtimeHeaders(now: Date): Record<string, string> {
 /** A path a URL parser gives back unchanged, with no query: most requests' (`/tokens/self`). */
 const PLAIN_PATH = /^\/(?!\/)[A-Za-z0-9_\-/]*$/;
 
-/** The request's path and query, as a URL parser reads them; plain paths are not parsed. */
-function requestTarget(raw: string): { readonly path: string; readonly query: URLSearchParams } {
-  if (PLAIN_PATH.test(raw)) return { path: raw, query: new URLSearchParams() };
-  const url = new URL(raw, "http://emulator.invalid");
-  return { path: url.pathname, query: url.searchParams };
+/** The query of every request without one: shared, so it refuses to change. */
+class NoQuery extends URLSearchParams {
+  override append(): never {
+    throw new TypeError("the empty query is shared by every request without one: copy it to change it");
+  }
+  override delete(): never {
+    return this.append();
+  }
+  override set(): never {
+    return this.append();
+  }
+  override sort(): void {}
 }
+const NO_QUERY: URLSearchParams = new NoQuery();
 
 /** What the request path needs to know of one API request, worked out once. */
 interface ApiRequest {
@@ -207,11 +259,6 @@ interface ApiRequest {
   readonly knownToken: TokenRecord | undefined;
 }
 
-/** A log entry as kept: its time as a number, formatted when the log is read. */
-interface LoggedRequest extends Omit<RequestLogEntry, "at"> {
-  readonly atMs: number;
-}
-
 function clientIp(req: IncomingMessage): string {
   const address = req.socket.remoteAddress ?? "";
   return address.startsWith("::ffff:") ? address.slice("::ffff:".length) : address;
@@ -221,7 +268,7 @@ function clientIp(req: IncomingMessage): string {
 class Emulator {
   state: AccountState;
   private offsetMs = 0;
-  private readonly log = new Ring<LoggedRequest>(MAX_LOG);
+  private readonly log = new RequestLog(MAX_LOG);
   private faults: ActiveFault[] = [];
   private hooks: ActiveHook[] = [];
   private hookIds = 0;
@@ -317,8 +364,9 @@ class Emulator {
     for (const wake of this.sleepers) wake();
   }
 
-  private sleep = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
+  /** Resolves after `ms`, or early when the emulator closes or its clock moves. */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
         this.sleepers.delete(done);
@@ -328,9 +376,10 @@ class Emulator {
       timer.unref();
       this.sleepers.add(done);
     });
+  }
 
-  /** Count a non-GET request; returns the headers to send, or throws the 429. */
-  private consume(key: string, now: Date, headers: Record<string, string>): void {
+  /** Count a non-GET request against `key`'s hour: adds its headers to `headers`, or throws the 429. */
+  consume(key: string, now: Date, headers: Record<string, string>): void {
     let window = this.rateWindows.get(key);
     if (!window || now.getTime() >= window.resetsAt.getTime()) {
       window = { resetsAt: nextUtcHour(now), used: 0 };
@@ -349,18 +398,9 @@ class Emulator {
     headers["Fastly-RateLimit-Reset"] = reset;
   }
 
-  private record(entry: LoggedRequest): void {
-    this.log.push(entry);
-  }
-
-  /** The log as the admin API shows it. */
-  private logEntries(): RequestLogEntry[] {
-    return this.log.toArray().map(({ atMs, ...entry }) => ({ ...entry, at: formatTime(new Date(atMs)) }));
-  }
-
   /** Path and query with anything that could be a secret replaced. */
   private loggablePath(path: string, query: URLSearchParams): string {
-    if (query.size === 0 && !LONG_SEGMENT.test(path)) return path;
+    if ((query === NO_QUERY || query.size === 0) && !LONG_SEGMENT.test(path)) return path;
     const segments = path.split("/").map((segment) => {
       if (segment.length < 8) return segment;
       let decoded = segment;
@@ -389,7 +429,7 @@ class Emulator {
     return fault.spec;
   }
 
-  private baseFor(req: IncomingMessage): string {
+  baseFor(req: IncomingMessage): string {
     // Listening on every interface, the client's Host says which address reached us.
     return this.wildcardHost && req.headers.host ? `http://${req.headers.host}` : this.baseUrl;
   }
@@ -428,7 +468,15 @@ class Emulator {
    * does not wait), which is almost every request; otherwise returns the promise of the answer.
    */
   private dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
-    const { path, query } = requestTarget(req.url ?? "/");
+    const raw = req.url ?? "/";
+    let path = raw;
+    let query = NO_QUERY;
+    // Plain paths are not parsed: a URL parser gives them back unchanged.
+    if (!PLAIN_PATH.test(raw)) {
+      const url = new URL(raw, "http://emulator.invalid");
+      path = url.pathname;
+      query = url.searchParams;
+    }
     const method = (req.method ?? "GET").toUpperCase();
     if (path.startsWith("/__emulator/")) return this.adminRequest(method, path, req, res);
 
@@ -449,13 +497,25 @@ class Emulator {
     const { route, params } = match;
     const extraHeaders: Record<string, string> = {};
     const reply = this.runRoute(request, route, params, knownToken, extraHeaders);
-    const finish = (reply: Reply): void => {
-      send(res, reply, this.replyHeaders(route, reply, now, extraHeaders), method);
-      this.logRequest(request, reply.status);
-    };
-    if (reply instanceof Promise) return reply.then(finish);
-    finish(reply);
+    if (reply instanceof Promise) return reply.then((r) => this.finish(request, route, r, extraHeaders));
+    this.finish(request, route, reply, extraHeaders);
     return undefined;
+  }
+
+  /** Send a routed answer and log it. */
+  private finish(
+    request: ApiRequest,
+    route: Route,
+    reply: Reply,
+    extraHeaders: Record<string, string>,
+  ): void {
+    const { res, method, now } = request;
+    if (route.realtime !== true && reply.headers === undefined && isEmpty(extraHeaders)) {
+      sendApiJson(res, reply, now, method);
+    } else {
+      send(res, reply, this.replyHeaders(route, reply, now, extraHeaders), method);
+    }
+    this.logRequest(request, reply.status);
   }
 
   /** A request a hook or a fault may hold, delay, drop or spoil. */
@@ -542,40 +602,30 @@ class Emulator {
     token: TokenRecord | undefined,
     extraHeaders: Record<string, string>,
   ): Reply | Promise<Reply> {
-    const { req, method, path, query, now, userAgent, key } = request;
-    const toReply = (error: unknown): Reply => {
-      if (!(error instanceof ApiError)) throw error;
-      const reply: Reply = { status: error.status, body: error.body, headers: error.headers };
-      return route.problemJson === true && this.state.apiVersion === "2026" ? problemReply(reply) : reply;
-    };
+    const { req, method, now, userAgent, key } = request;
     const write = method !== "GET" && method !== "HEAD";
     try {
-      const auth: Auth | undefined = authenticate(this.state, route, key, token, method, now, (valid) => {
-        touch(valid, now, clientIp(req), userAgent);
-        if (write) this.consume(rateLimitKey(valid), now, extraHeaders);
-      });
-      let fields: Promise<Fields> | undefined;
-      const ctx: ApiContext = {
-        state: this.state,
-        method,
-        path,
-        query,
-        headers: req.headers,
-        now,
-        clockNow: () => this.now(),
-        baseUrl: this.baseFor(req),
-        auth,
-        body: () => (fields ??= readBody(req).then((text) => parseFields(text, req.headers["content-type"]))),
-        consumeRateLimit: (rateKey) => {
-          if (write) this.consume(rateKey, now, extraHeaders);
-        },
-        sleep: this.sleep,
-      };
-      const reply = route.handler(ctx, params);
-      return reply instanceof Promise ? reply.catch(toReply) : reply;
+      const auth = authenticate(this.state, route, key, token, now);
+      if (auth !== undefined) {
+        // A valid key is used, and counted, even when its scope then refuses the request.
+        touch(auth, now, clientIp(req), userAgent);
+        if (write) this.consume(rateLimitKey(auth), now, extraHeaders);
+        checkScope(route, auth, write);
+      }
+      const reply = route.handler(new RequestContext(this, request, auth, write, extraHeaders), params);
+      return reply instanceof Promise
+        ? reply.catch((error: unknown) => this.errorReply(route, error))
+        : reply;
     } catch (error) {
-      return toReply(error);
+      return this.errorReply(route, error);
     }
+  }
+
+  /** An {@link ApiError} as the reply (problem+json where the 2026 API sends that); others rethrown. */
+  private errorReply(route: Route, error: unknown): Reply {
+    if (!(error instanceof ApiError)) throw error;
+    const reply: Reply = { status: error.status, body: error.body, headers: error.headers };
+    return route.problemJson === true && this.state.apiVersion === "2026" ? problemReply(reply) : reply;
   }
 
   /** The headers of a routed answer: the API's or the realtime channel's, then the reply's own. */
@@ -590,14 +640,14 @@ class Emulator {
   }
 
   private logRequest(request: ApiRequest, status: number): void {
-    this.record({
-      method: request.method,
-      path: this.loggablePath(request.path, request.query),
+    this.log.push(
+      request.method,
+      this.loggablePath(request.path, request.query),
       status,
-      tokenId: request.knownToken?.id ?? null,
-      userAgent: request.userAgent ?? null,
-      atMs: request.now.getTime(),
-    });
+      request.knownToken?.id ?? null,
+      request.userAgent ?? null,
+      request.now.getTime(),
+    );
   }
 
   private async adminRequest(
@@ -630,7 +680,7 @@ class Emulator {
     const route = `${method} ${path}`;
     switch (route) {
       case "GET requests":
-        return { status: 200, body: this.logEntries() };
+        return { status: 200, body: this.log.entries() };
       case "DELETE requests":
         this.log.clear();
         return { status: 204 };
@@ -811,6 +861,77 @@ class Emulator {
       inFlight: this.inFlight,
     };
   }
+}
+
+/** What a handler is given: the request, the caller, and the emulator's services. */
+class RequestContext implements ApiContext {
+  readonly state: AccountState;
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly now: Date;
+  private fields: Promise<Fields> | undefined;
+
+  constructor(
+    private readonly emulator: Emulator,
+    private readonly request: ApiRequest,
+    readonly auth: Auth | undefined,
+    /** Not GET or HEAD: counted against the rate limit. */
+    private readonly write: boolean,
+    /** The rate-limit headers are added here. */
+    private readonly extraHeaders: Record<string, string>,
+  ) {
+    this.state = emulator.state;
+    this.method = request.method;
+    this.path = request.path;
+    this.query = request.query;
+    this.now = request.now;
+  }
+
+  get headers(): IncomingMessage["headers"] {
+    return this.request.req.headers;
+  }
+
+  get baseUrl(): string {
+    return this.emulator.baseFor(this.request.req);
+  }
+
+  clockNow(): Date {
+    return this.emulator.now();
+  }
+
+  body(): Promise<Fields> {
+    const { req } = this.request;
+    return (this.fields ??= readBody(req).then((text) => parseFields(text, req.headers["content-type"])));
+  }
+
+  consumeRateLimit(key: string): void {
+    if (this.write) this.emulator.consume(key, this.now, this.extraHeaders);
+  }
+
+  sleep(ms: number): Promise<void> {
+    return this.emulator.sleep(ms);
+  }
+}
+
+function isEmpty(record: Record<string, string>): boolean {
+  for (const _ in record) return false;
+  return true;
+}
+
+/**
+ * Answer with `reply` and the API's headers only (no rate-limit or reply headers): the body as
+ * JSON, with the header list {@link apiHeaderList} keeps.
+ */
+function sendApiJson(res: ServerResponse, reply: Reply, now: Date, method: string): void {
+  if (reply.body === undefined || reply.status === 204 || reply.status === 304) {
+    res.writeHead(reply.status, apiHeaders(reply.status, now));
+    res.end();
+    return;
+  }
+  const payload = typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body);
+  res.writeHead(reply.status, apiHeaderList(reply.status, now, Buffer.byteLength(payload)));
+  res.end(method === "HEAD" ? undefined : payload);
 }
 
 /** The spec without its undefined fields, so it reads back as it was given. */
