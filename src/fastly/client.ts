@@ -31,7 +31,7 @@ import {
 } from "./schemas.ts";
 import type { CreateAutomationTokenInput, FastlyClient, RateLimitInfo } from "./types.ts";
 import { formatTime } from "../util/time.ts";
-import { createNetFetch, netFetch, NotLoopbackError, type Resolver } from "../util/net.ts";
+import { createNetFetch, netFetchOverNodeHttp, NotLoopbackError, type Resolver } from "../util/net.ts";
 import {
   BodyTooLargeError,
   DEFAULT_MAX_BODY_BYTES,
@@ -222,7 +222,7 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
   const allowInsecure = options.allowInsecure === true;
   checkEndpoint(endpoint, allowInsecure);
   const doFetch =
-    options.fetch ?? (options.resolve ? createNetFetch({ resolve: options.resolve }) : netFetch);
+    options.fetch ?? (options.resolve ? createNetFetch({ resolve: options.resolve }) : netFetchOverNodeHttp);
   const baseDelayMs = options.retry?.baseDelayMs ?? 500;
   const maxDelayMs = options.retry?.maxDelayMs ?? 60_000;
   const timeoutMs = options.retry?.timeoutMs ?? 30_000;
