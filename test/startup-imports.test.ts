@@ -45,6 +45,9 @@ describe("modules loaded at start-up", () => {
         // CommonJS modules loaded with require() (re2js is) do not pass the resolve hook.
         `const cache = createRequire(import.meta.url).cache;`,
         `process.on("exit", () => appendFileSync(process.env.FTR_RECORD_IMPORTS, Object.keys(cache).map((f) => pathToFileURL(f).href + "\\n").join("")));`,
+        // Node's own fetch (its bundled undici) is not a module either: record its use.
+        `const globalFetch = globalThis.fetch;`,
+        `globalThis.fetch = (...args) => (appendFileSync(process.env.FTR_RECORD_IMPORTS, "node:fetch\\n"), globalFetch(...args));`,
         "",
       ].join("\n"),
     );
@@ -115,12 +118,15 @@ describe("modules loaded at start-up", () => {
       urls.filter((url) => metricsStack.test(url) || url.endsWith("/src/monitor/serve.ts")),
       [],
     );
-    // A direct request to an address (no proxy, no name to resolve) goes through Node's own fetch:
+    // A direct request to an address (no proxy, no name to resolve) goes over Node's http module:
     // the undici package (about 700 KB of JavaScript and a WebAssembly parser) stays unloaded.
     assert.deepEqual(
       urls.filter((url) => /\/node_modules\/undici\//.test(url)),
       [],
     );
+    // So does Node's own fetch (its bundled undici: about 2x a bare node start-up in CPU).
+    assert.ok(!urls.includes("node:fetch"), "check called Node's fetch");
+    assert.ok(urls.includes("node:http"), "check did not load node:http");
     // It did ask the API: the status module ran.
     assert.ok(urls.some((url) => url.endsWith("/src/monitor/status.ts")));
   });

@@ -69,8 +69,9 @@ export interface FastlyClientOptions {
    */
   readonly allowInsecure?: boolean;
   /**
-   * Injected fetch (tests); default `netFetch`: through the proxy HTTPS_PROXY/HTTP_PROXY/NO_PROXY
-   * name, and to a loopback name (`*.localhost`) only when all its addresses are loopback.
+   * Injected fetch (tests); default `netFetchOverNodeHttp`: through the proxy HTTPS_PROXY/HTTP_PROXY/
+   * NO_PROXY name, to a loopback name (`*.localhost`) only when all its addresses are loopback, and
+   * a direct request over Node's http/https modules.
    */
   readonly fetch?: typeof fetch;
   /** How host names are resolved (tests give a DNS answer); default the system's resolver. */

@@ -51,6 +51,10 @@ describe("fetchOverNodeHttp", () => {
             res.writeHead(204);
             res.end();
             return;
+          case "/port":
+            res.writeHead(200, { "content-type": "text/plain" });
+            res.end(String(req.socket.remotePort));
+            return;
           case "/echo":
             res.writeHead(201, { "content-type": "application/json" });
             res.end(
@@ -175,6 +179,16 @@ describe("fetchOverNodeHttp", () => {
     const response = await fetchOverNodeHttp(url, manual);
     await assert.rejects(response.text());
     await assert.rejects((await fetch(url, manual)).text());
+  });
+
+  it("reuses a kept-alive connection for reads, never for writes", async () => {
+    const url = new URL(`${base}/port`);
+    const port = async (method: string) => (await fetchOverNodeHttp(url, { ...manual, method })).text();
+    const [read1, read2] = [await port("GET"), await port("GET")];
+    assert.equal(read1, read2, "the second read reused the first's connection");
+    const [write1, write2] = [await port("POST"), await port("POST")];
+    assert.notEqual(write1, write2, "each write had a connection of its own");
+    assert.notEqual(write1, read1);
   });
 
   it("leaves a request it cannot send as fetch would (redirects followed) to fetch", async () => {
