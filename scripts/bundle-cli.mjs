@@ -7,7 +7,7 @@
 // - Each command's body and each adapter stays a separate chunk, loaded on first use, as in the
 //   source: `import()` becomes a chunk boundary (splitting).
 // - The heavy dependencies that only some commands need (AWS SDK, Kubernetes client, Octokit,
-//   libsodium, prom-client, cli-table3, selfsigned for the sandbox) stay in node_modules and are loaded from there when a
+//   libsodium, prom-client, cli-table3, selfsigned for the sandbox, re2js) stay in node_modules and are loaded from there when a
 //   command asks for them.
 // - zod's 60-odd locale modules are left out: every zod entry point re-exports them as `locales`,
 //   the tool never reads that namespace, and its messages are English (zod's default, `en`, is
@@ -31,6 +31,9 @@ export const EXTERNAL = [
   "prom-client",
   "cli-table3",
   "selfsigned",
+  // Required on first use by util/pattern.ts (synchronously, its CommonJS build): a config whose
+  // patterns are literals never loads it.
+  "re2js",
 ];
 
 /** Replaces zod's locale index (`export * as locales from "../locales/index.js"`) with an empty module. */

@@ -1,8 +1,9 @@
 /**
  * What `ftr check`, `ftr status` and `ftr validate` load: the command line (src/ through tsx, as
  * the bundle splits it the same way) runs with a module hook that records every module it
- * resolves, so a static import that brings back the metrics stack or the Kubernetes client fails
- * here rather than only in a benchmark's figures.
+ * resolves (and, at exit, every CommonJS module required), so a static import that brings back the
+ * metrics stack, the Kubernetes client, the rotation protocol or re2js fails here rather than only
+ * in a benchmark's figures.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -36,7 +37,19 @@ describe("modules loaded at start-up", () => {
     register = join(dir, "register.mjs");
     await writeFile(
       register,
-      `import { register } from "node:module";\nregister(${JSON.stringify(pathToFileURL(join(dir, "hooks.mjs")).href)});\n`,
+      [
+        `import { appendFileSync } from "node:fs";`,
+        `import { createRequire, register } from "node:module";`,
+        `import { pathToFileURL } from "node:url";`,
+        `register(${JSON.stringify(pathToFileURL(join(dir, "hooks.mjs")).href)});`,
+        // CommonJS modules loaded with require() (re2js is) do not pass the resolve hook.
+        `const cache = createRequire(import.meta.url).cache;`,
+        `process.on("exit", () => appendFileSync(process.env.FTR_RECORD_IMPORTS, Object.keys(cache).map((f) => pathToFileURL(f).href + "\\n").join("")));`,
+        // Node's own fetch (its bundled undici) is not a module either: record its use.
+        `const globalFetch = globalThis.fetch;`,
+        `globalThis.fetch = (...args) => (appendFileSync(process.env.FTR_RECORD_IMPORTS, "node:fetch\\n"), globalFetch(...args));`,
+        "",
+      ].join("\n"),
     );
     const integration = demoCredentials.exporterTokens.integration;
     await writeFile(join(dir, "integration.txt"), `${integration.token}\n`, { mode: 0o600 });
@@ -105,14 +118,32 @@ describe("modules loaded at start-up", () => {
       urls.filter((url) => metricsStack.test(url) || url.endsWith("/src/monitor/serve.ts")),
       [],
     );
-    // A direct request to an address (no proxy, no name to resolve) goes through Node's own fetch:
+    // A direct request to an address (no proxy, no name to resolve) goes over Node's http module:
     // the undici package (about 700 KB of JavaScript and a WebAssembly parser) stays unloaded.
     assert.deepEqual(
       urls.filter((url) => /\/node_modules\/undici\//.test(url)),
       [],
     );
+    // So does Node's own fetch (its bundled undici: about 2x a bare node start-up in CPU).
+    assert.ok(!urls.includes("node:fetch"), "check called Node's fetch");
+    assert.ok(urls.includes("node:http"), "check did not load node:http");
     // It did ask the API: the status module ran.
     assert.ok(urls.some((url) => url.endsWith("/src/monitor/status.ts")));
+  });
+
+  it("check reads the journal without the rotation protocol, draws no table, and answers literal patterns without re2js", async () => {
+    const urls = await loaded("check-lean", ["check", "--config", "ftr.yaml"], dir);
+    assert.ok(urls.some((url) => url.endsWith("/src/rotation/unfinished.ts")));
+    assert.deepEqual(
+      urls.filter(
+        (url) =>
+          /\/src\/rotation\/(rotate|resume|steps)\.ts$/.test(url) ||
+          url.endsWith("/src/monitor/render.ts") ||
+          url.endsWith("/src/util/fit.ts") ||
+          /\/node_modules\/(string-width|wrap-ansi|emoji-regex|re2js)\//.test(url),
+      ),
+      [],
+    );
   });
 
   it("status loads neither prom-client nor @opentelemetry", async () => {
@@ -121,6 +152,8 @@ describe("modules loaded at start-up", () => {
       urls.filter((url) => metricsStack.test(url)),
       [],
     );
+    // It draws its table: the renderer is loaded when it is used.
+    assert.ok(urls.some((url) => url.endsWith("/src/monitor/render.ts")));
   });
 
   it("validate loads the Kubernetes client only when there is a kubeconfig to read", async () => {
@@ -130,6 +163,9 @@ describe("modules loaded at start-up", () => {
       without.filter((url) => kubernetesClient.test(url)),
       [],
     );
+    // govuk.yaml's patterns are character classes: RE2 is loaded to check them (with require(): this
+    // also shows the record holds CommonJS modules, which check's test looks for in vain).
+    assert.ok(without.some((url) => /\/node_modules\/re2js\//.test(url)));
     // With ~/.kube/config present the client reads it, to warn about insecure clusters.
     const home = join(dir, "home");
     await mkdir(join(home, ".kube"), { recursive: true });

@@ -31,7 +31,7 @@ import {
 } from "./schemas.ts";
 import type { CreateAutomationTokenInput, FastlyClient, RateLimitInfo } from "./types.ts";
 import { formatTime } from "../util/time.ts";
-import { createNetFetch, netFetch, NotLoopbackError, type Resolver } from "../util/net.ts";
+import { createNetFetch, netFetchOverNodeHttp, NotLoopbackError, type Resolver } from "../util/net.ts";
 import {
   BodyTooLargeError,
   DEFAULT_MAX_BODY_BYTES,
@@ -69,8 +69,9 @@ export interface FastlyClientOptions {
    */
   readonly allowInsecure?: boolean;
   /**
-   * Injected fetch (tests); default `netFetch`: through the proxy HTTPS_PROXY/HTTP_PROXY/NO_PROXY
-   * name, and to a loopback name (`*.localhost`) only when all its addresses are loopback.
+   * Injected fetch (tests); default `netFetchOverNodeHttp`: through the proxy HTTPS_PROXY/HTTP_PROXY/
+   * NO_PROXY name, to a loopback name (`*.localhost`) only when all its addresses are loopback, and
+   * a direct request over Node's http/https modules.
    */
   readonly fetch?: typeof fetch;
   /** How host names are resolved (tests give a DNS answer); default the system's resolver. */
@@ -183,6 +184,9 @@ interface ClassifyContext {
 
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
+/** zod's parse options for an answer: the schema's checks, without a generated fast path. */
+const JITLESS = { jitless: true } as const;
+
 /** Network error codes that mean the request never reached the server (nothing to be unsure about). */
 const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN"]);
 
@@ -219,7 +223,7 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
   const allowInsecure = options.allowInsecure === true;
   checkEndpoint(endpoint, allowInsecure);
   const doFetch =
-    options.fetch ?? (options.resolve ? createNetFetch({ resolve: options.resolve }) : netFetch);
+    options.fetch ?? (options.resolve ? createNetFetch({ resolve: options.resolve }) : netFetchOverNodeHttp);
   const baseDelayMs = options.retry?.baseDelayMs ?? 500;
   const maxDelayMs = options.retry?.maxDelayMs ?? 60_000;
   const timeoutMs = options.retry?.timeoutMs ?? 30_000;
@@ -280,7 +284,9 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
   }
 
   function parse<S extends z.ZodType>(spec: RequestSpec, schema: S, body: unknown): z.output<S> {
-    const result = schema.safeParse(body);
+    // Without zod's generated fast path: compiling it costs more than it saves on one answer (the
+    // list pages, read by the hundred, have their own fast path).
+    const result = schema.safeParse(body, JITLESS);
     if (result.success) return result.data;
     const problem = result.error.issues
       .slice(0, 3)
@@ -605,7 +611,7 @@ function errorDetails(
   secrets: readonly string[],
   body?: unknown,
 ): FastlyErrorInit {
-  const said = body === undefined ? {} : apiErrorSchema.parse(body);
+  const said = body === undefined ? {} : apiErrorSchema.parse(body, JITLESS);
   return { status, method: spec.method, path: spec.path, secrets, ...said };
 }
 

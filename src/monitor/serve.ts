@@ -32,7 +32,7 @@ import type { NotificationSink } from "../notify/dispatch.ts";
 import { runUnfinishedEvent, tokenExpiringEvent, type ExpiringToken } from "../notify/events.ts";
 import { ExpiryNotices } from "../notify/expiring.ts";
 import { awaitingApprovalOf, lastRotationsOf, type JournalRecord } from "../rotation/journal.ts";
-import { describeUnfinished, unfinishedRunsOf } from "../rotation/resume.ts";
+import { describeUnfinished, unfinishedRunsOf } from "../rotation/unfinished.ts";
 import { stateBackend } from "../rotation/state/index.ts";
 import type { UnfinishedRun } from "../plan/plan.ts";
 import { withUnfinished } from "./unfinished.ts";

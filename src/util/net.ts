@@ -11,9 +11,13 @@
  * - Loopback by address: a name that claims to be this machine (`localhost`, `*.localhost`) is
  *   connected to only when every address it resolves to is loopback, and the connection goes to
  *   the addresses that were checked (the check is the lookup the connection uses).
+ * - The Fastly client's direct requests (no proxy, a name that does not claim loopback, the
+ *   system's resolver) go over Node's http/https modules, answered as `fetch` answers
+ *   (`fetchOverNodeHttp`): Node's `fetch` costs about twice a bare `node` start-up in CPU on its
+ *   first request, most of a short command such as `ftr check`.
  */
 import { lookup as dnsLookup } from "node:dns/promises";
-import type { Agent as HttpAgent } from "node:http";
+import type { Agent as HttpAgent, IncomingMessage } from "node:http";
 import type { LookupAddress } from "node:dns";
 import type { TcpNetConnectOpts } from "node:net";
 import { getProxyForUrl } from "proxy-from-env";
@@ -101,6 +105,12 @@ export function proxyFor(url: string | URL): string | undefined {
 export interface NetFetchOptions {
   /** How names are resolved (tests give a DNS answer); default the system's resolver. */
   readonly resolve?: Resolver;
+  /**
+   * Send a direct request that does not follow redirects (`redirect: "manual"`, a string body or
+   * none) with Node's http/https modules ({@link fetchOverNodeHttp}) rather than Node's `fetch`,
+   * whose first request costs about twice a bare `node` process's start-up in CPU (the Fastly client).
+   */
+  readonly overNodeHttp?: boolean;
 }
 
 /**
@@ -130,6 +140,9 @@ export function createNetFetch(options: NetFetchOptions = {}): typeof fetch {
     // by the system: Node's own fetch, without loading undici from node_modules (about a tenth of
     // a short command's CPU).
     if (options.resolve === undefined && !isLoopbackName(url.hostname) && proxyFor(url) === undefined) {
+      if (options.overNodeHttp === true && !(input instanceof Request) && nodeHttpCan(url, init)) {
+        return fetchOverNodeHttp(url, init);
+      }
       return fetch(input, init);
     }
     const lib = await (undici ??= import("undici").then(
@@ -148,6 +161,103 @@ export function createNetFetch(options: NetFetchOptions = {}): typeof fetch {
 
 /** The `fetch` every client of ftr uses unless one is injected. */
 export const netFetch: typeof fetch = createNetFetch();
+
+/** The Fastly client's: the same, with direct requests over Node's http/https modules. */
+export const netFetchOverNodeHttp: typeof fetch = createNetFetch({ overNodeHttp: true });
+
+/** Whether {@link fetchOverNodeHttp} can send this request as `fetch` would. */
+function nodeHttpCan(url: URL, init: RequestInit | undefined): boolean {
+  return (
+    (url.protocol === "http:" || url.protocol === "https:") &&
+    init?.redirect === "manual" &&
+    (init.body === undefined || init.body === null || typeof init.body === "string")
+  );
+}
+
+const agents: { http?: HttpAgent; https?: HttpAgent } = {};
+
+/**
+ * The agent reads share: connections kept alive 4 s at most (or less when the server's Keep-Alive
+ * hint says so), a second before a server with the common 5 s closes them, as undici's default.
+ */
+async function keptAlive(https: boolean): Promise<HttpAgent> {
+  const options = { keepAlive: true, timeout: 4_000, scheduling: "lifo" } as const;
+  if (https) return (agents.https ??= new (await import("node:https")).Agent(options));
+  return (agents.http ??= new (await import("node:http")).Agent(options));
+}
+
+/** Statuses whose answer has no body (a Response refuses one). */
+const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
+
+/**
+ * One request, as `fetch(url, init)` with `redirect: "manual"` answers it (a Response of any status,
+ * a redirect included, its body streamed), sent with Node's http or https module: the connection,
+ * TLS and its certificate checks are Node's, as under `fetch`. A failure before the answer rejects
+ * like `fetch`: a `TypeError("fetch failed")` whose cause is the socket's error (with its `code`),
+ * or the signal's reason once it aborts, which also ends a body being read. Default headers as
+ * `fetch` sends them, except `accept-encoding` (the body is never compressed, so nothing to undo).
+ */
+export async function fetchOverNodeHttp(url: URL, init: RequestInit = {}): Promise<Response> {
+  const signal = init.signal ?? undefined;
+  signal?.throwIfAborted();
+  const https = url.protocol === "https:";
+  const { request } = https ? await import("node:https") : await import("node:http");
+  const method = init.method ?? "GET";
+  // A read may reuse a kept-alive connection (a stale one fails before anything is read, and reads
+  // are retried); a write always gets a fresh one, so a server closing an idle connection as the
+  // write is sent never makes its outcome unknown.
+  const agent = method === "GET" || method === "HEAD" ? await keptAlive(https) : false;
+  const { Readable } = await import("node:stream");
+  const headers = new Headers(init.headers);
+  const body = typeof init.body === "string" ? init.body : undefined;
+  if (body !== undefined && !headers.has("content-type"))
+    headers.set("content-type", "text/plain;charset=UTF-8");
+  if (!headers.has("accept")) headers.set("accept", "*/*");
+  if (!headers.has("accept-language")) headers.set("accept-language", "*");
+  if (!headers.has("user-agent")) headers.set("user-agent", "node");
+  signal?.throwIfAborted();
+  return new Promise<Response>((resolve, reject) => {
+    let answer: IncomingMessage | undefined;
+    const req = request(url, { method, headers: Object.fromEntries(headers), agent });
+    // The signal ends the exchange, the body included (a deadline covers the body too).
+    const onAbort = (): void => {
+      const reason = signal?.reason as Error;
+      req.destroy(reason);
+      answer?.destroy(reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const done = (): void => signal?.removeEventListener("abort", onAbort);
+    req.on("error", (error) => {
+      if (answer !== undefined) return;
+      done();
+      reject(
+        signal?.aborted && error === signal.reason ? error : new TypeError("fetch failed", { cause: error }),
+      );
+    });
+    req.on("response", (res) => {
+      answer = res;
+      res.on("close", done);
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status > 599) {
+        res.destroy();
+        reject(new TypeError("fetch failed", { cause: new Error(`invalid status ${status}`) }));
+        return;
+      }
+      const received = new Headers();
+      for (let i = 0; i + 1 < res.rawHeaders.length; i += 2)
+        received.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
+      const meta = { status, statusText: res.statusMessage ?? "", headers: received };
+      if (NULL_BODY_STATUS.has(status) || method === "HEAD") {
+        res.resume();
+        resolve(new Response(null, meta));
+        return;
+      }
+      // A body cut short errors the stream with the socket's error (ECONNRESET), as under fetch.
+      resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, meta));
+    });
+    req.end(body);
+  });
+}
 
 /**
  * An agent for Node's http(s) modules (the AWS SDK) sending requests to `url` through the proxy

@@ -1,13 +1,12 @@
 /**
  * The bodies of `status`, `check` and `serve`, loaded when one of them runs. `serve` alone needs the
  * HTTP server, the metrics (prom-client, @opentelemetry/api) and the notifiers: they are imported
- * when it runs, so `status` and `check` start without them.
+ * when it runs, so `status` and `check` start without them; `status` alone draws a table.
  */
 import { DurationError, parseDuration } from "../../util/time.ts";
 import type { FastlyClient } from "../../fastly/types.ts";
 import { checkReport, shellQuote } from "../../monitor/check.ts";
 import { withUnfinished } from "../../monitor/unfinished.ts";
-import { renderStatus } from "../../monitor/render.ts";
 import { environmentVerdicts } from "../../monitor/verdict.ts";
 import { collectStatus, type StatusReport } from "../../monitor/status.ts";
 import type { LoadedConfig } from "../../config/index.ts";
@@ -62,10 +61,10 @@ async function withProgress<T>(
  */
 async function statusNow(io: CliIO, loaded: LoadedConfig, configArg: string): Promise<StatusReport> {
   const client = optionalClient(io, loaded);
-  // The journal's reader and the state backend, not the whole rotation module.
+  // The journal's reader and the state backend, not the rotation protocol (rotate.ts, resume.ts).
   const [{ stateBackend }, { unfinishedIn }] = await Promise.all([
     import("../../rotation/state/index.ts"),
-    import("../../rotation/resume.ts"),
+    import("../../rotation/unfinished.ts"),
   ]);
   const unfinished = await unfinishedIn(await stateBackend(loaded.config));
   const report = await withProgress(io, client, () =>
@@ -95,6 +94,8 @@ export async function status(io: CliIO, opts: StatusOpts): Promise<number> {
   }
   const tty = io.stdout.isTTY === true;
   const columns = (io.stdout as { columns?: number }).columns;
+  // The table's renderer (and string-width, wrap-ansi) is loaded here: `check` has no use for it.
+  const { renderStatus } = await import("../../monitor/render.ts");
   println(
     io.stdout,
     renderStatus(report, colours(io.stdout, io.env), {
