@@ -498,7 +498,7 @@ describe("the rotation protocol, in process", () => {
     assert.deepEqual(trail(c.journal(), "staging"), []);
     assert.equal(c.secret("integration"), exporterTokens.integration.token);
     assert.equal(await works(exporterTokens.integration.token), true);
-    assert.notEqual((await c.token(integration!.newTokenId!))?.revokedAt ?? null, null);
+    assert.notEqual((await c.token(integration.newTokenId!))?.revokedAt ?? null, null);
     assert.deepEqual(integration?.revoked, [integration?.newTokenId]);
     assert.equal(c.secret("staging"), exporterTokens.staging.token);
   });
