@@ -62,6 +62,7 @@ const groups = {
       "test/rotate-protocol-fast.test.ts",
       "test/rotate-protocol-resume.test.ts",
       "test/rotate-protocol-rollback.test.ts",
+      "test/rotate-protocol-edges.test.ts",
     ],
   },
   "rotation-lock": {
