@@ -24,6 +24,7 @@ import {
   type RotationEvent,
 } from "../src/rotation/index.ts";
 import { Interrupted } from "../src/util/interrupt.ts";
+import { USER_AGENT } from "../src/version.ts";
 import {
   admin,
   clock,
@@ -247,6 +248,47 @@ describe("the protocol's edges", () => {
     assert.equal(resumed.environments[0]?.outcome, "rolled-back", JSON.stringify(resumed));
     assert.notEqual((await c.token(newId))?.revokedAt ?? null, null);
     assert.equal(c.secret("integration"), exporterTokens.integration.token);
+  });
+
+  it("a resumed promote that fails is rolled back with a restore, and says when that fails too", async () => {
+    c = await setup();
+    const stopped = await c.run(stopAt((e) => e.step === "stage" && e.status === "done"));
+    const newId = stopped.environments[0]!.newTokenId!;
+    // Someone removed the secret and its pending version: promote cannot write, and was not refused.
+    rmSync(join(c.dir, "integration.txt.pending"));
+    rmSync(join(c.dir, "integration.txt"));
+    const resumed = await resume(c.context());
+    const r = resumed.environments[0]!;
+    assert.equal(r.outcome, "failed", JSON.stringify(r));
+    assert.match(r.error ?? "", /^promote failed \(.*nothing staged.*\); the rollback then failed too \(/);
+    assert.equal(
+      (await c.token(newId))?.revokedAt ?? null,
+      null,
+      "left valid: the consumer's state is unknown",
+    );
+  });
+
+  it("a resume that cannot reach Fastly throws, after waiting for what it said", async () => {
+    c = await setup();
+    const hook = await admin.hook({
+      method: "POST",
+      path: "/automation-tokens",
+      phase: "after",
+      userAgent: `${USER_AGENT.split(" ")[0]}*`,
+      action: "hold",
+    });
+    const controller = new AbortController();
+    const run = c.run({ signal: controller.signal });
+    await admin.waitForHook(hook.id);
+    controller.abort(new Interrupted("SIGTERM"));
+    assert.equal((await run).environments[0]?.outcome, "interrupted");
+    await admin.releaseHook(hook.id);
+    await admin.fault({ method: "GET", path: "/automation-tokens", status: 503, count: 50 });
+    const sink = recordingSink();
+    await assert.rejects(resume(c.context({ notify: sink })), (e: unknown) => e instanceof FastlyApiError);
+    assert.deepEqual(kinds(sink), ["run-started"]);
+    assert.equal(sink.flushes, 1);
+    assert.ok(!c.journal().some((r) => r.step === "finish"), "still unfinished");
   });
 
   it("an `ftr rollback` stopped before it restored anything: resume restores and revokes", async () => {
