@@ -90,6 +90,11 @@ describe("the protocol's edges", () => {
     const undone = recordingSink();
     const back = await rollbackLast({ ...c.context(), environment: "integration", notify: undone });
     assert.equal(back.ok, true);
+    // Only integration's rotation is undone, although staging's was the same run.
+    assert.equal(c.secret("integration"), exporterTokens.integration.token);
+    assert.notEqual(c.secret("staging"), exporterTokens.staging.token);
+    assert.equal(await works(c.secret("staging")), true);
+    assert.deepEqual(back.environments[0]?.revoked, [kept.environments[0]?.newTokenId]);
     assert.deepEqual(kinds(undone), ["run-started", "environment-rolled-back integration", "run-finished"]);
     assert.equal(undone.flushes, 1);
 
@@ -266,6 +271,36 @@ describe("the protocol's edges", () => {
       null,
       "left valid: the consumer's state is unknown",
     );
+  });
+
+  it("a create stopped before its answer is found by the name it was minted with, after the config renamed it", async () => {
+    c = await setup();
+    const hook = await admin.hook({
+      method: "POST",
+      path: "/automation-tokens",
+      phase: "after",
+      userAgent: `${USER_AGENT.split(" ")[0]}*`,
+      action: "hold",
+    });
+    const controller = new AbortController();
+    const run = c.run({ signal: controller.signal });
+    await admin.waitForHook(hook.id);
+    controller.abort(new Interrupted("SIGTERM"));
+    assert.equal((await run).environments[0]?.outcome, "interrupted");
+    await admin.releaseHook(hook.id);
+    const orphan = (await admin.state()).automationTokens.find(
+      (t) => t.name === exporterTokens.integration.name && t.id !== exporterTokens.integration.id,
+    )!;
+    const renamed = {
+      ...c.config,
+      environments: c.config.environments.map((e) => ({
+        ...e,
+        token: { ...e.token, name: "renamed token" },
+      })),
+    };
+    const resumed = await resume(c.context({ config: renamed }));
+    assert.equal(resumed.environments[0]?.outcome, "rolled-back", JSON.stringify(resumed));
+    assert.notEqual((await c.token(orphan.id))?.revokedAt ?? null, null);
   });
 
   it("a resume that cannot reach Fastly throws, after waiting for what it said", async () => {
