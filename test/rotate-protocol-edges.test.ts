@@ -303,6 +303,38 @@ describe("the protocol's edges", () => {
     assert.notEqual((await c.token(orphan.id))?.revokedAt ?? null, null);
   });
 
+  it("a run resume cannot take up is reported whole: nothing revoked, no steps, what to do", async () => {
+    c = await setup();
+    const stopped = await c.run(stopAt((e) => e.step === "reload"));
+    const runId = stopped.runId;
+    const controller = new AbortController();
+    controller.abort(new Interrupted("SIGINT"));
+    const notResumed = await resume(c.context({ signal: controller.signal }));
+    assert.deepEqual(notResumed.environments, [
+      {
+        environment: "integration",
+        outcome: "interrupted",
+        runId,
+        revoked: [],
+        steps: [],
+        error: "not resumed: interrupted by SIGINT",
+        advice: "Run `ftr resume` again",
+      },
+    ]);
+    const gone = await resume(c.context({ config: { ...c.config, environments: [] } }));
+    assert.deepEqual(gone.environments, [
+      {
+        environment: "integration",
+        outcome: "failed",
+        runId,
+        revoked: [],
+        steps: [],
+        error: `run ${runId} of environment "integration" is unfinished, but the config no longer has that environment`,
+        advice: "Restore the environment in the config and run `ftr resume` again",
+      },
+    ]);
+  });
+
   it("a resume that cannot reach Fastly throws, after waiting for what it said", async () => {
     c = await setup();
     const hook = await admin.hook({
