@@ -335,6 +335,23 @@ describe("the protocol's edges", () => {
     ]);
   });
 
+  it("a rollback stopped before promote never restores: an older rotation's previous value stays put", async () => {
+    c = await setup();
+    assert.equal((await c.run()).ok, true, "a first rotation leaves a previous value, since revoked");
+    const deployed = c.secret("integration");
+    // The second rotation's test step fails, and its rollback is stopped as it begins.
+    const plan = await c.plan();
+    await admin.fault({ method: "GET", path: "/tokens/self", status: 200, body: { id: "someone-else" } });
+    const stop = stopAt((e) => e.step === "rollback" && e.status === "begin");
+    const stopped = await c.run({ plan, signal: stop.signal, onEvent: stop.onEvent });
+    assert.equal(stopped.environments[0]?.outcome, "interrupted", JSON.stringify(stopped.environments[0]));
+    const resumed = await resume(c.context());
+    assert.equal(resumed.environments[0]?.outcome, "rolled-back", JSON.stringify(resumed));
+    assert.equal(c.secret("integration"), deployed, "the current value kept");
+    assert.equal(await works(deployed), true);
+    assert.notEqual((await c.token(stopped.environments[0].newTokenId!))?.revokedAt ?? null, null);
+  });
+
   it("a resume that cannot reach Fastly throws, after waiting for what it said", async () => {
     c = await setup();
     const hook = await admin.hook({
