@@ -103,21 +103,23 @@ const groups = {
     mutate: ["src/adapters/kubernetes-logs/index.ts"],
     testFiles: ["test/adapters-kubernetes-reloader-logs.test.ts", "test/adapters-kubernetes.test.ts"],
   },
-  monitor: {
-    mutate: [
-      "src/monitor/check.ts",
-      "src/monitor/render.ts",
-      "src/monitor/status.ts",
-      "src/monitor/unfinished.ts",
-      "src/monitor/serve.ts",
-    ],
-    testFiles: [
-      "src/monitor/render.test.ts",
-      "test/monitor-check.test.ts",
-      "test/monitor-status.test.ts",
-      "test/monitor-serve-notify.test.ts",
-      "test/monitor-serve.test.ts",
-    ],
+  // The monitor, one group per file: each measured and reported on its own, its fast in-process
+  // tests (pure functions, library calls against the emulator) first, the CLI's end-to-end after.
+  "monitor-render": {
+    mutate: ["src/monitor/render.ts"],
+    testFiles: ["src/monitor/render-lines.test.ts", "src/monitor/render.test.ts"],
+  },
+  "monitor-check": {
+    mutate: ["src/monitor/check.ts", "src/monitor/unfinished.ts"],
+    testFiles: ["src/monitor/check.test.ts", "src/monitor/unfinished.test.ts", "test/monitor-check.test.ts"],
+  },
+  "monitor-status": {
+    mutate: ["src/monitor/status.ts"],
+    testFiles: ["src/monitor/status.test.ts", "test/monitor-status.test.ts"],
+  },
+  "monitor-serve": {
+    mutate: ["src/monitor/serve.ts"],
+    testFiles: ["test/monitor-serve-notify.test.ts", "test/monitor-serve.test.ts"],
   },
   notify: {
     mutate: [

@@ -1,0 +1,349 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { renderStatus, timeBar, type Paint } from "./render.ts";
+import type { Finding, StatusReport, TokenStatus } from "./status.ts";
+
+// Every cell and line of the rendering, with a paint that shows which colour each cell got.
+const DAY = 86_400_000;
+const tag = (t: string) => (s: string) => `<${t}>${s}</${t}>`;
+const paint: Paint = { red: tag("r"), yellow: tag("y"), green: tag("g"), dim: tag("d"), bold: tag("b") };
+const f = (severity: Finding["severity"], message: string, fix?: string): Finding => ({
+  code: "unused",
+  severity,
+  message,
+  ...(fix ? { fix } : {}),
+});
+function token(id: string, over: Partial<TokenStatus> = {}): TokenStatus {
+  return {
+    id,
+    name: `${id} name`,
+    role: "engineer",
+    scopes: ["global:read"],
+    services: [],
+    allServices: false,
+    expiresAt: "2027-01-10T00:00:00.000Z",
+    msLeft: 40 * DAY,
+    daysLeft: 40,
+    managed: true,
+    deployedIn: [],
+    rotateBeforeMs: 30 * DAY,
+    lifetimeMs: 100 * DAY,
+    findings: [],
+    ...over,
+  };
+}
+const envStatus = (
+  name: string,
+  deployed: StatusReport["environments"][number]["deployed"],
+  findings: Finding[] = [],
+): StatusReport["environments"][number] => ({
+  name,
+  tokenName: name,
+  rotateBeforeMs: 30 * DAY,
+  managedTokenIds: [],
+  deployed,
+  findings,
+});
+const report: StatusReport = {
+  generatedAt: "2026-12-01T00:00:00.000Z",
+  scope: "account",
+  limitation: "listing\nrefused",
+  tokens: [
+    token("EXP", {
+      name: "ci\x1b[2J",
+      msLeft: -2.5 * DAY,
+      daysLeft: -3,
+      expiresAt: "2026-11-28T12:00:00.000Z",
+      environment: "prod",
+      deployedIn: ["prod"],
+      lastUsed: { at: "2026-11-20T05:00:00.000Z", userAgent: "curl/8" },
+      findings: [
+        f("critical", "expired 2 days ago", "ftr rotate --env prod"),
+        f("info", "a note", "ignored fix"),
+      ],
+    }),
+    token("SOON", {
+      msLeft: 3_600_000,
+      daysLeft: 0,
+      environment: "stage",
+      deployedIn: ["prod"],
+      roles: ["engineer", "billing"],
+      scopes: [],
+      services: [{ id: "s1", name: "www" }, { id: "s2" }, { id: "s3", name: "api" }],
+      findings: [f("warning", "due soon", "ftr rotate --env stage"), f("info", "and a note")],
+    }),
+    token("MID", {
+      msLeft: 40 * DAY,
+      roles: [],
+      role: "",
+      scopes: [],
+      environment: "prod",
+      services: [
+        { id: "s1", name: "www" },
+        { id: "s2" },
+        { id: "s3", name: "api" },
+        { id: "s4", name: "cdn" },
+      ],
+      findings: [f("info", "only a note")],
+    }),
+    token("NEVER", {
+      msLeft: undefined,
+      daysLeft: undefined,
+      expiresAt: undefined,
+      managed: false,
+      allServices: true,
+      deployedIn: ["stage", "qa"],
+    }),
+    token("GONE", { msLeft: 0, daysLeft: 0, managed: false, findings: [] }),
+  ],
+  environments: [
+    envStatus("prod", {
+      status: "valid",
+      tokenId: "EXP",
+      tokenName: "p",
+      managed: true,
+      expiresAt: "2026-11-28T12:00:00.000Z",
+    }),
+    envStatus("stage", { status: "valid", tokenId: "X", tokenName: "x", managed: false }, [
+      { code: "deployed-unmanaged", severity: "warning", message: "not named s" },
+    ]),
+    envStatus("qa", { status: "dead", reason: "401", tokenId: "D" }, [
+      { code: "leftover", severity: "warning", message: "2 leftovers" },
+    ]),
+    envStatus("dev", { status: "absent" }),
+    envStatus("ok", {
+      status: "valid",
+      tokenId: "OK",
+      tokenName: "o",
+      managed: true,
+      expiresAt: "2027-06-01T00:00:00.000Z",
+    }),
+  ],
+  summary: { critical: 2, warning: 1, info: 3 },
+};
+/** The first three tokens, one with a long name, no environments. */
+const narrow: StatusReport = {
+  generatedAt: report.generatedAt,
+  scope: "account",
+  tokens: report.tokens
+    .slice(0, 3)
+    .map((t, i) => (i === 1 ? { ...t, name: "a-very-long-token-name-for-the-staging-exporter" } : t)),
+  environments: [],
+  summary: report.summary,
+};
+
+const plain = [
+  "<y>note: listing\\nrefused</y>",
+  "<b>token    </b>  <b>id  </b>  <b>env            </b>  <b>expires   </b>  <b>          </b>  <b>time left     </b>  <b>last used </b>  <b>findings</b>",
+  "ci\\x1b[2J  <d>EXP </d>  prod (deployed)  2026-11-28  <r>░░░░░░░░░░</r>  <r>expired 3d ago</r>  2026-11-20  <r>expired 2 days ago; a note</r>",
+  "SOON name  <d>SOON</d>  stage            2027-01-10  <y>█░░░░░░░░░</y>  <y>< 1 day       </y>  —           <y>due soon; and a note</y>",
+  "MID name   <d>MID </d>  prod             2027-01-10  <d>████░░░░░░</d>  <d>40 days       </d>  —           <d>only a note</d>",
+  "",
+  "<b>tokens no environment manages (2):</b>",
+  "<b>token     </b>  <b>id   </b>  <b>env                      </b>  <b>expires   </b>  <b>          </b>  <b>time left     </b>  <b>last used</b>  <b>findings</b>",
+  "NEVER name  <d>NEVER</d>  — (deployed in stage, qa)  —           <g>∞         </g>  <g>never         </g>  —          <g>ok</g>",
+  "GONE name   <d>GONE </d>  —                          2027-01-10  <g>░░░░░░░░░░</g>  <g>expired 0d ago</g>  —          <g>ok</g>",
+  "",
+  "<b>environment</b>  <b>verdict  </b>  <b>deployed token         </b>  <b>why</b>",
+  "prod         <r>expired  </r>  EXP, expires 2026-11-28  <r>the deployed token EXP has expired</r>",
+  "stage        <y>attention</y>  X (not managed)          <y>not named s</y>",
+  "qa           <r>dead     </r>  dead (D)                 <r>the deployed token is refused by Fastly (401); 2 leftovers</r>",
+  "dev          <r>absent   </r>  absent                   <r>the secret store holds no token</r>",
+  "ok           <g>ok       </g>  OK, expires 2027-06-01   <d>—</d>",
+  "<r>5 token(s), 5 environment(s): 2 critical, 1 warning(s), 3 note(s) (--wide shows each fix)</r>",
+];
+
+const wide = [
+  "<y>note: listing\\nrefused</y>",
+  "<b>token    </b>  <b>id  </b>  <b>env            </b>  <b>expires   </b>  <b>          </b>  <b>time left     </b>  <b>last used </b>  <b>user agent</b>  <b>access               </b>  <b>services       </b>  <b>findings</b>",
+  "ci\\x1b[2J  <d>EXP </d>  prod (deployed)  2026-11-28  <r>░░░░░░░░░░</r>  <r>expired 3d ago</r>  2026-11-20  <d>curl/8    </d>  engineer, global:read                   <r>expired 2 days ago; a note</r>",
+  "SOON name  <d>SOON</d>  stage            2027-01-10  <y>█░░░░░░░░░</y>  <y>< 1 day       </y>  —           <d>—         </d>  engineer+billing       www, s2, api     <y>due soon; and a note</y>",
+  "MID name   <d>MID </d>  prod             2027-01-10  <d>████░░░░░░</d>  <d>40 days       </d>  —           <d>—         </d>  —                      www, s2 +2 more  <d>only a note</d>",
+  "",
+  "<b>tokens no environment manages (2):</b>",
+  "<b>token     </b>  <b>id   </b>  <b>env                      </b>  <b>expires   </b>  <b>          </b>  <b>time left     </b>  <b>last used</b>  <b>user agent</b>  <b>access               </b>  <b>services    </b>  <b>findings</b>",
+  "NEVER name  <d>NEVER</d>  — (deployed in stage, qa)  —           <g>∞         </g>  <g>never         </g>  —          <d>—         </d>  engineer, global:read  all services  <g>ok</g>",
+  "GONE name   <d>GONE </d>  —                          2027-01-10  <g>░░░░░░░░░░</g>  <g>expired 0d ago</g>  —          <d>—         </d>  engineer, global:read                <g>ok</g>",
+  "",
+  "<b>fixes:</b>",
+  "  ci\\x1b[2J (EXP): expired 2 days ago; fix: ftr rotate --env prod",
+  "  SOON name (SOON): due soon; fix: ftr rotate --env stage",
+  "",
+  "<b>environment</b>  <b>verdict  </b>  <b>deployed token         </b>  <b>why</b>",
+  "prod         <r>expired  </r>  EXP, expires 2026-11-28  <r>the deployed token EXP has expired</r>",
+  "stage        <y>attention</y>  X (not managed)          <y>not named s</y>",
+  "qa           <r>dead     </r>  dead (D)                 <r>the deployed token is refused by Fastly (401); 2 leftovers</r>",
+  "dev          <r>absent   </r>  absent                   <r>the secret store holds no token</r>",
+  "ok           <g>ok       </g>  OK, expires 2027-06-01   <d>—</d>",
+  "<r>5 token(s), 5 environment(s): 2 critical, 1 warning(s), 3 note(s)</r>",
+];
+
+const w90 = [
+  "note: listing\\nrefused",
+  "token      id    env        expires                 time left       last used   findings",
+  "ci\\x1b[2J  EXP   prod (de…  2026-11-28  ░░░░░░░░░░  expired 3d ago  2026-11-20  expired 2…",
+  "SOON name  SOON  stage      2027-01-10  █░░░░░░░░░  < 1 day         —           due soon …",
+  "MID name   MID   prod       2027-01-10  ████░░░░░░  40 days         —           only a no…",
+  "",
+  "tokens no environment manages (2):",
+  "token       id     env         expires                 time left       last used  findings",
+  "NEVER name  NEVER  — (deploy…  —           ∞           never           —          ok",
+  "GONE name   GONE   —           2027-01-10  ░░░░░░░░░░  expired 0d ago  —          ok",
+  "",
+  "environment  verdict    deployed token           why",
+  "prod         expired    EXP, expires 2026-11-28  the deployed token EXP has expired",
+  "stage        attention  X (not managed)          not named s",
+  "qa           dead       dead (D)                 the deployed token is refused by Fastly …",
+  "dev          absent     absent                   the secret store holds no token",
+  "ok           ok         OK, expires 2027-06-01   —",
+  "5 token(s), 5 environment(s): 2 critical, 1 warning(s), 3 note(s) (--wide shows each fix)",
+];
+
+const w60 = [
+  "note: listing\\nrefused",
+  "token      id    env              time left       findings",
+  "ci\\x1b[2J  EXP   prod (deployed)  expired 3d ago  expired 2…",
+  "SOON name  SOON  stage            < 1 day         due soon …",
+  "MID name   MID   prod             40 days         only a no…",
+  "",
+  "tokens no environment manages (2):",
+  "token       id     env              time left       findings",
+  "NEVER name  NEVER  — (deployed in…  never           ok",
+  "GONE name   GONE   —                expired 0d ago  ok",
+  "",
+  "environment  verdict    deployed token          why",
+  "prod         expired    EXP, expires 2026-11-…  the deploye…",
+  "stage        attention  X (not managed)         not named s",
+  "qa           dead       dead (D)                the deploye…",
+  "dev          absent     absent                  the secret …",
+  "ok           ok         OK, expires 2027-06-01  —",
+  "5 token(s), 5 environment(s): 2 critical, 1 warning(s), 3 note(s)",
+  "(--wide shows each fix)",
+];
+
+const n110 = [
+  "token           id    env              expires                 time left       last used   findings",
+  "ci\\x1b[2J       EXP   prod (deployed)  2026-11-28  ░░░░░░░░░░  expired 3d ago  2026-11-20  expired 2 days ago…",
+  "a-very-…porter  SOON  stage            2027-01-10  █░░░░░░░░░  < 1 day         —           due soon (+1 more)",
+  "MID name        MID   prod             2027-01-10  ████░░░░░░  40 days         —           only a note",
+  "3 token(s), 0 environment(s): 2 critical, 1 warning(s), 3 note(s) (--wide shows each fix)",
+];
+
+const n85 = [
+  "token           id    env          expires     time left       last used   findings",
+  "ci\\x1b[2J       EXP   prod (depl…  2026-11-28  expired 3d ago  2026-11-20  expired 2…",
+  "a-very-…porter  SOON  stage        2027-01-10  < 1 day         —           due soon …",
+  "MID name        MID   prod         2027-01-10  40 days         —           only a no…",
+  "3 token(s), 0 environment(s): 2 critical, 1 warning(s), 3 note(s)",
+  "(--wide shows each fix)",
+];
+
+const n76 = [
+  "token           id    env             expires     time left       findings",
+  "ci\\x1b[2J       EXP   prod (deploye…  2026-11-28  expired 3d ago  expired 2…",
+  "a-very-…porter  SOON  stage           2027-01-10  < 1 day         due soon …",
+  "MID name        MID   prod            2027-01-10  40 days         only a no…",
+  "3 token(s), 0 environment(s): 2 critical, 1 warning(s), 3 note(s)",
+  "(--wide shows each fix)",
+];
+
+const n70 = [
+  "token           id    env       expires     time left       findings",
+  "ci\\x1b[2J       EXP   prod (d…  2026-11-28  expired 3d ago  expired 2…",
+  "a-very-…porter  SOON  stage     2027-01-10  < 1 day         due soon …",
+  "MID name        MID   prod      2027-01-10  40 days         only a no…",
+  "3 token(s), 0 environment(s): 2 critical, 1 warning(s), 3 note(s)",
+  "(--wide shows each fix)",
+];
+
+const n66 = [
+  "token           id    env   expires     time left       findings",
+  "ci\\x1b[2J       EXP   pro…  2026-11-28  expired 3d ago  expired 2…",
+  "a-very-…porter  SOON  sta…  2027-01-10  < 1 day         due soon …",
+  "MID name        MID   prod  2027-01-10  40 days         only a no…",
+  "3 token(s), 0 environment(s): 2 critical, 1 warning(s), 3 note(s)",
+  "(--wide shows each fix)",
+];
+
+describe("renderStatus, line by line", () => {
+  it("paints each cell by its row's worst finding, with every finding when nothing is cut", () => {
+    assert.deepEqual(renderStatus(report, paint).split("\n"), plain);
+  });
+
+  it("--wide adds user agent, access, services and the fixes of what needs action, cutting nothing", () => {
+    assert.deepEqual(renderStatus(report, paint, { wide: true, width: 40 }).split("\n"), wide);
+  });
+
+  it("cuts to a terminal's width, dropping the bar, then last use, then the expiry", () => {
+    assert.deepEqual(renderStatus(report, undefined, { width: 90 }).split("\n"), w90);
+    assert.deepEqual(renderStatus(report, undefined, { width: 60 }).split("\n"), w60);
+    for (const [width, want] of [
+      [110, n110],
+      [85, n85],
+      [76, n76],
+      [70, n70],
+      [66, n66],
+    ] as const) {
+      assert.deepEqual(renderStatus(narrow, undefined, { width }).split("\n"), want, `width ${width}`);
+    }
+  });
+
+  it("says when there are no tokens, and keeps the summary green", () => {
+    const empty: StatusReport = { ...narrow, tokens: [], summary: { critical: 0, warning: 0, info: 1 } };
+    assert.deepEqual(renderStatus(empty, paint).split("\n"), [
+      "<d>no automation tokens</d>",
+      "<g>0 token(s), 0 environment(s): 0 critical, 0 warning(s), 1 note(s)</g>",
+    ]);
+  });
+
+  it("lists only unmanaged tokens without a blank line first, and a warning summary in yellow", () => {
+    const only: StatusReport = {
+      ...narrow,
+      tokens: [token("U", { managed: false })],
+      summary: { critical: 0, warning: 1, info: 0 },
+    };
+    const lines = renderStatus(only, paint, { width: 200 }).split("\n");
+    assert.equal(lines[0], "<b>tokens no environment manages (1):</b>");
+    assert.equal(
+      lines.at(-1),
+      "<y>1 token(s), 0 environment(s): 0 critical, 1 warning(s), 0 note(s) (--wide shows each fix)</y>",
+    );
+  });
+
+  it("keeps the hint on the summary's line when it fits exactly", () => {
+    const summary = "3 token(s), 0 environment(s): 2 critical, 1 warning(s), 3 note(s)";
+    const hint = "(--wide shows each fix)";
+    const exact = summary.length + 1 + hint.length;
+    assert.equal(
+      renderStatus(narrow, undefined, { width: exact + 40 })
+        .split("\n")
+        .at(-1),
+      `${summary} ${hint}`,
+    );
+    const lines = renderStatus({ ...narrow, tokens: [] }, undefined, { width: exact });
+    assert.equal(lines.split("\n").at(-1), `${summary.replace("3 token", "0 token")} ${hint}`);
+    const under = renderStatus({ ...narrow, tokens: [] }, undefined, { width: exact - 1 }).split("\n");
+    assert.deepEqual(under.slice(-2), [summary.replace("3 token", "0 token"), hint]);
+  });
+
+  it("keeps a deployed environment name whole however narrow, and cuts the rest to at least one …", () => {
+    const lines = renderStatus(report, undefined, { width: 20 }).split("\n");
+    assert.ok(lines.some((l) => l.startsWith("stage ")));
+    assert.ok(lines.some((l) => l.includes("…")));
+  });
+});
+
+describe("timeBar", () => {
+  it("fills by the fraction left, rounding up, and never overflows", () => {
+    assert.equal(timeBar(100, 100), "██████████");
+    assert.equal(timeBar(200, 100), "██████████");
+    assert.equal(timeBar(50, 100), "█████░░░░░");
+    assert.equal(timeBar(41, 100), "█████░░░░░");
+    assert.equal(timeBar(1, 100), "█░░░░░░░░░");
+    assert.equal(timeBar(0, 100), "░░░░░░░░░░");
+    assert.equal(timeBar(-5, 100), "░░░░░░░░░░");
+    assert.equal(timeBar(undefined, 100), "∞         ");
+    assert.equal(timeBar(3, 4, 4), "███░");
+    assert.equal(timeBar(undefined, 4, 3), "∞  ");
+  });
+});
