@@ -8,9 +8,13 @@ const DAY = 86_400_000;
 const NOW = "2026-12-01T00:00:00.000Z";
 const at = (days: number) => new Date(Date.parse(NOW) + days * DAY).toISOString();
 
-function token(id: string, over: Partial<TokenStatus> = {}): TokenStatus {
+/** Partial, a field given as undefined left out (never expires, never used). */
+type Loose<T> = { [K in keyof T]?: T[K] | undefined };
+const defined = <T>(o: object): T =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+function token(id: string, over: Loose<TokenStatus> = {}): TokenStatus {
   const daysLeft = 100;
-  return {
+  return defined<TokenStatus>({
     id,
     name: `${id} name`,
     role: "engineer",
@@ -26,7 +30,7 @@ function token(id: string, over: Partial<TokenStatus> = {}): TokenStatus {
     lifetimeMs: 365 * DAY,
     findings: [],
     ...over,
-  };
+  });
 }
 
 /** A token expiring in `days` (negative: expired). */
@@ -316,7 +320,7 @@ describe("checkReport: stores that do not say", () => {
       r.findings[2]?.message,
       "c: the secret store holds no token; fix: ftr rotate --config ftr.yaml --env c",
     );
-    assert.ok(!("tokenId" in r.findings[1]!));
+    assert.ok(!("tokenId" in r.findings[1]));
     assert.equal(r.checkedTokens, 0);
   });
 
@@ -479,8 +483,8 @@ describe("checkReport --all", () => {
       r.findings[0]?.message,
       `unmanaged: token U expires ${at(5).slice(0, 10)} (in 5 days), within 30 days; "stray" is not in the config: rotate it by hand or add an environment for it`,
     );
-    assert.ok(!("environment" in r.findings[0]!));
-    assert.ok(!("fix" in r.findings[0]!));
+    assert.ok(!("environment" in r.findings[0]));
+    assert.ok(!("fix" in r.findings[0]));
     assert.deepEqual(r.next, { tokenId: "F", expiresAt: at(50) });
     // Without --all, tokens no environment deploys are not looked at.
     assert.equal(checkReport(report({ tokens: [expiring("U", 5)] }), opts).ok, true);
@@ -513,7 +517,7 @@ describe("checkReport --all", () => {
     );
     assert.equal(r.findings[0]?.message, `prod: token H ("H name") unused says; fix: revoke it`);
     assert.equal(r.findings[1]?.message, `prod: token H ("H name") creator-gone says`);
-    assert.ok(!("fix" in r.findings[1]!));
+    assert.ok(!("fix" in r.findings[1]));
     // A hygiene finding does not stop the token being the next expiry.
     assert.equal(r.next?.tokenId, "H");
     const unmanaged = checkReport(
@@ -525,8 +529,8 @@ describe("checkReport --all", () => {
       { ...opts, all: true },
     );
     assert.equal(unmanaged.findings[0]?.message, `unmanaged: token X ("X name") unused says`);
-    assert.ok(!("environment" in unmanaged.findings[0]!));
-    assert.ok(!("expiresAt" in unmanaged.findings[0]!));
+    assert.ok(!("environment" in unmanaged.findings[0]));
+    assert.ok(!("expiresAt" in unmanaged.findings[0]));
   });
 
   it("names the soonest fine token as next, skipping the failing ones", () => {

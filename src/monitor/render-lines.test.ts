@@ -13,8 +13,13 @@ const f = (severity: Finding["severity"], message: string, fix?: string): Findin
   message,
   ...(fix ? { fix } : {}),
 });
-function token(id: string, over: Partial<TokenStatus> = {}): TokenStatus {
-  return {
+
+/** Partial, a field given as undefined left out (never expires, never used). */
+type Loose<T> = { [K in keyof T]?: T[K] | undefined };
+const defined = <T>(o: object): T =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+function token(id: string, over: Loose<TokenStatus> = {}): TokenStatus {
+  return defined<TokenStatus>({
     id,
     name: `${id} name`,
     role: "engineer",
@@ -30,7 +35,7 @@ function token(id: string, over: Partial<TokenStatus> = {}): TokenStatus {
     lifetimeMs: 100 * DAY,
     findings: [],
     ...over,
-  };
+  });
 }
 const envStatus = (
   name: string,

@@ -37,16 +37,19 @@ const base: StatusReport = {
   summary: { critical: 5, warning: 7, info: 11 },
 };
 
-const run = (over: Partial<UnfinishedRun> = {}): UnfinishedRun => ({
-  runId: "r1",
-  environment: "prod",
-  step: "promote",
-  status: "begin",
-  at: "2026-11-30T10:00:00.000Z",
-  newTokenId: "NEW",
-  deployedTokenId: "OLD",
-  ...over,
-});
+const run = (over: { [K in keyof UnfinishedRun]?: UnfinishedRun[K] | undefined } = {}): UnfinishedRun =>
+  Object.fromEntries(
+    Object.entries({
+      runId: "r1",
+      environment: "prod",
+      step: "promote",
+      status: "begin",
+      at: "2026-11-30T10:00:00.000Z",
+      newTokenId: "NEW",
+      deployedTokenId: "OLD",
+      ...over,
+    }).filter(([, v]) => v !== undefined),
+  ) as unknown as UnfinishedRun;
 
 describe("withUnfinished", () => {
   it("without runs, says so and changes nothing else", () => {
