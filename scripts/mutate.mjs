@@ -62,9 +62,12 @@ const groups = {
       "test/rotate-crash.test.ts",
     ],
   },
+  // test/security/lock.test.ts (processes racing over 40 trials, half a minute a run) is left out:
+  // run for every mutant the in-process tests let live, it took hours; docs/testing.md names the
+  // mutants only it kills, each applied by hand.
   "rotation-lock": {
     mutate: ["src/rotation/lock.ts"],
-    testFiles: ["src/rotation/lock.test.ts", "test/security/lock.test.ts"],
+    testFiles: ["src/rotation/lock.test.ts"],
   },
   "file-secret": {
     mutate: ["src/adapters/file-secret/index.ts"],
@@ -119,7 +122,7 @@ const groups = {
   },
   "monitor-serve": {
     mutate: ["src/monitor/serve.ts"],
-    testFiles: ["test/monitor-serve-notify.test.ts", "test/monitor-serve.test.ts"],
+    testFiles: ["src/monitor/serve.test.ts", "test/monitor-serve-notify.test.ts", "test/monitor-serve.test.ts"],
   },
   notify: {
     mutate: [
