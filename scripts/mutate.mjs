@@ -122,7 +122,11 @@ const groups = {
   },
   "monitor-serve": {
     mutate: ["src/monitor/serve.ts"],
-    testFiles: ["src/monitor/serve.test.ts", "test/monitor-serve-notify.test.ts", "test/monitor-serve.test.ts"],
+    testFiles: [
+      "src/monitor/serve.test.ts",
+      "test/monitor-serve-notify.test.ts",
+      "test/monitor-serve.test.ts",
+    ],
   },
   notify: {
     mutate: [
