@@ -118,7 +118,11 @@ const groups = {
   },
   "monitor-status": {
     mutate: ["src/monitor/status.ts"],
-    testFiles: ["src/monitor/status.test.ts", "test/monitor-status.test.ts"],
+    testFiles: [
+      "src/monitor/status.test.ts",
+      "src/monitor/collect-status.test.ts",
+      "test/monitor-status.test.ts",
+    ],
   },
   "monitor-serve": {
     mutate: ["src/monitor/serve.ts"],
