@@ -67,7 +67,7 @@ const groups = {
   // mutants only it kills, each applied by hand.
   "rotation-lock": {
     mutate: ["src/rotation/lock.ts"],
-    testFiles: ["src/rotation/lock.test.ts"],
+    testFiles: ["src/rotation/lock.test.ts", "src/rotation/lock-holder.test.ts"],
   },
   "file-secret": {
     mutate: ["src/adapters/file-secret/index.ts"],
