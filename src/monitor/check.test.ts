@@ -543,4 +543,31 @@ describe("checkReport --all", () => {
     assert.equal(r.next?.tokenId, "soon");
     assert.equal(r.findings.length, 1);
   });
+
+  it("names as next an expiring token before one that never expires", () => {
+    const r = checkReport(
+      report({ tokens: [token("N", { msLeft: undefined, expiresAt: undefined }), expiring("E", 70)] }),
+      { ...opts, all: true },
+    );
+    assert.equal(r.next?.tokenId, "E");
+  });
+});
+
+describe("checkReport: a write-only store of three tokens", () => {
+  it("judges the newest, the last of the managed ids", () => {
+    const r = checkReport(
+      report({
+        tokens: [expiring("A", 90), expiring("B", 2), expiring("C", 80)],
+        environments: [
+          env("gh", {
+            managedTokenIds: ["A", "B", "C"],
+            deployed: { status: "write-only", reason: "a GitHub secret" },
+          }),
+        ],
+      }),
+      opts,
+    );
+    assert.equal(r.ok, true);
+    assert.equal(r.next?.tokenId, "C");
+  });
 });
