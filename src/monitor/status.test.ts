@@ -231,6 +231,8 @@ describe("buildStatus: tokens", () => {
           token("S", { name: "s", expiresAt: at(35) }),
           token("X", { name: "x", expiresAt: at(-1) }),
           token("W", { name: "w", expiresAt: at(-5) }),
+          token("B", { name: "b2", expiresAt: at(45) }),
+          token("C", { name: "b1", expiresAt: at(45) }),
         ],
       }),
       cfg,
@@ -238,7 +240,7 @@ describe("buildStatus: tokens", () => {
     );
     assert.deepEqual(
       r.tokens.map((t) => t.id),
-      ["W", "X", "S", "Y", "Z1", "Z2", "N"],
+      ["W", "X", "S", "Y", "Z1", "Z2", "C", "B", "N"],
     );
   });
 
@@ -404,6 +406,7 @@ describe("buildStatus without a listing", () => {
           stage: valid(p),
           other: valid(u),
           dead: { status: "dead", reason: "x" },
+          twin: valid(token("P9", { name: "prod token" })),
         },
       },
       {
@@ -413,6 +416,7 @@ describe("buildStatus without a listing", () => {
           cfg.environments[1]!,
           { ...cfg.environments[1]!, name: "other" },
           { ...cfg.environments[1]!, name: "dead" },
+          { ...cfg.environments[1]!, name: "twin" },
         ],
       },
       NOW,
@@ -424,6 +428,7 @@ describe("buildStatus without a listing", () => {
       r.tokens.map((t) => [t.id, t.role, t.deployedIn, t.expiresAt, t.createdAt]),
       [
         ["P1", "", ["prod", "stage"], at(10).toISOString(), at(-5).toISOString()],
+        ["P9", "", ["twin"], at(50).toISOString(), at(-10).toISOString()],
         ["U1", "", ["other"], undefined, undefined],
       ],
     );
