@@ -64,7 +64,7 @@ const groups = {
   },
   // test/security/lock.test.ts (processes racing over 40 trials, half a minute a run) is left out:
   // run for every mutant the in-process tests let live, it took hours; docs/testing.md names the
-  // mutants only it kills, each applied by hand.
+  // mutants only racing processes reach.
   "rotation-lock": {
     mutate: ["src/rotation/lock.ts"],
     testFiles: ["src/rotation/lock.test.ts", "src/rotation/lock-holder.test.ts"],
