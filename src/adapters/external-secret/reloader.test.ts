@@ -87,7 +87,7 @@ describe("external-secret reloader, in-process", () => {
     kube.addExternalSecret(NS, "ok");
     const clock = instantClock(START);
     const reloader = createExternalSecretReloader(
-      { namespace: NS, name: "ok", kubeconfig, timeoutMs: 3_600_000, intervalMs: 1_000 },
+      { namespace: NS, name: "ok", kubeconfig, timeoutMs: 600_000, intervalMs: 1_000 },
       { clock },
     );
     const { log, context } = ctx();
@@ -121,7 +121,7 @@ describe("external-secret reloader, in-process", () => {
         namespace: NS,
         name: "default-interval",
         kubeconfig,
-        timeoutMs: 3_600_000,
+        timeoutMs: 600_000,
         apiVersion: "external-secrets.io/v1",
       },
       { clock },
@@ -190,7 +190,7 @@ describe("external-secret reloader, in-process", () => {
     const clock = instantClock(START);
     await assert.rejects(
       createExternalSecretReloader(
-        { namespace: NS, name: "turns-false", kubeconfig, timeoutMs: 3_600_000, intervalMs: 1_000 },
+        { namespace: NS, name: "turns-false", kubeconfig, timeoutMs: 600_000, intervalMs: 1_000 },
         { clock },
       ).run(ctx().context),
       (error: Error) => {
@@ -202,7 +202,7 @@ describe("external-secret reloader, in-process", () => {
         return true;
       },
     );
-    assert.ok(clock.sleeps.length < 3_600, "it did not wait for the deadline");
+    assert.ok(clock.sleeps.length < 600, "it did not wait for the deadline");
   });
 
   it("failing before with the same error is no new failure: it waits, and says why at the deadline", async () => {
@@ -242,7 +242,7 @@ describe("external-secret reloader, in-process", () => {
     syncOutcome.set("fails-otherwise", () => Promise.reject(new Error("ResourceNotFoundException")));
     await assert.rejects(
       createExternalSecretReloader(
-        { namespace: NS, name: "fails-otherwise", kubeconfig, timeoutMs: 3_600_000, intervalMs: 1_000 },
+        { namespace: NS, name: "fails-otherwise", kubeconfig, timeoutMs: 600_000, intervalMs: 1_000 },
         { clock: instantClock(START) },
       ).run(ctx().context),
       /failed to sync: SecretSyncedError: could not get secret data from provider: ResourceNotFoundException;/,
@@ -252,7 +252,7 @@ describe("external-secret reloader, in-process", () => {
   it("failing before, a successful sync ends the wait", async () => {
     kube.addExternalSecret(NS, "recovers", {}, "AccessDeniedException");
     await createExternalSecretReloader(
-      { namespace: NS, name: "recovers", kubeconfig, timeoutMs: 3_600_000, intervalMs: 1_000 },
+      { namespace: NS, name: "recovers", kubeconfig, timeoutMs: 600_000, intervalMs: 1_000 },
       { clock: instantClock(START) },
     ).run(ctx().context);
   });
@@ -265,7 +265,7 @@ describe("external-secret reloader, in-process", () => {
     });
     const { context, waits } = ctx();
     await createExternalSecretReloader(
-      { namespace: NS, name: "throttled", kubeconfig, timeoutMs: 3_600_000, intervalMs: 1_000 },
+      { namespace: NS, name: "throttled", kubeconfig, timeoutMs: 600_000, intervalMs: 1_000 },
       { clock },
     ).run(context);
     assert.equal(clock.sleeps[0], 1_000);
@@ -282,7 +282,7 @@ describe("external-secret reloader, in-process", () => {
     try {
       await assert.rejects(
         createExternalSecretReloader(
-          { namespace: NS, name: "forbidden", kubeconfig, timeoutMs: 3_600_000, intervalMs: 1_000 },
+          { namespace: NS, name: "forbidden", kubeconfig, timeoutMs: 600_000, intervalMs: 1_000 },
           { clock },
         ).run(ctx().context),
         /^KubernetesError: reading externalsecret monitoring\/forbidden failed: .*grant the permission/,
@@ -301,7 +301,7 @@ describe("external-secret reloader, in-process", () => {
     try {
       await assert.rejects(
         createExternalSecretReloader(
-          { namespace: NS, name: "no-patch", kubeconfig, timeoutMs: 3_600_000, intervalMs: 1_000 },
+          { namespace: NS, name: "no-patch", kubeconfig, timeoutMs: 600_000, intervalMs: 1_000 },
           { clock },
         ).run(ctx().context),
         /^KubernetesError: annotating externalsecret monitoring\/no-patch failed: /,
@@ -332,7 +332,7 @@ describe("external-secret reloader, in-process", () => {
     try {
       await assert.rejects(
         createExternalSecretReloader(
-          { namespace: NS, name: "aborted", kubeconfig, timeoutMs: 3_600_000, intervalMs: 1_000 },
+          { namespace: NS, name: "aborted", kubeconfig, timeoutMs: 600_000, intervalMs: 1_000 },
           { clock },
         ).run(ctx({ signal: controller.signal }).context),
         /^Error: interrupted by SIGTERM$/,

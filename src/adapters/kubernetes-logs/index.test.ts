@@ -203,7 +203,7 @@ describe("kubernetes-logs verifier, in-process", () => {
       if (n === 3) started();
     });
     const { context, waits } = verifyCtx(new Date(Date.now() - 1_000));
-    const result = await verifier({ deployment: "rolling", timeoutMs: 3_600_000 }, clock).verify(context);
+    const result = await verifier({ deployment: "rolling", timeoutMs: 600_000 }, clock).verify(context);
     assert.equal(result.ok, true, result.detail);
     assert.equal(waits[0], "0 of 1 pod of the current ReplicaSet Ready");
     assert.equal(waits.at(-1), "1 pod of the current ReplicaSet Ready, quiet for 9s of 10s");
@@ -222,7 +222,7 @@ describe("kubernetes-logs verifier, in-process", () => {
       if (n === 6) started();
     });
     const { context, waits } = verifyCtx(new Date(Date.now() - 1_000));
-    const result = await verifier({ deployment: "requiet", timeoutMs: 3_600_000 }, clock).verify(context);
+    const result = await verifier({ deployment: "requiet", timeoutMs: 600_000 }, clock).verify(context);
     assert.equal(result.ok, true, result.detail);
     assert.deepEqual(
       waits.slice(0, 3),

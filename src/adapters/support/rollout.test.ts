@@ -220,3 +220,24 @@ describe("rolloutState of another kind", () => {
     );
   });
 });
+
+describe("rolloutState of a workload missing fields (a manifest as Argo CD holds it)", () => {
+  it("takes one replica and no partition when the spec, its update strategy or rolling update is absent", () => {
+    const observed = { observedGeneration: 2 };
+    assert.equal(rolloutState("Deployment", { status: observed }, 2).waiting, "0 of 1 new replicas updated");
+    assert.equal(
+      rolloutState("StatefulSet", { status: { ...observed, readyReplicas: 1 } }, 2).waiting,
+      "0 of 1 pods updated",
+    );
+    for (const spec of [{ replicas: 2 }, { replicas: 2, updateStrategy: {} }]) {
+      assert.equal(
+        rolloutState(
+          "StatefulSet",
+          { spec, status: { ...observed, readyReplicas: 2, updatedReplicas: 1 } },
+          2,
+        ).waiting,
+        "1 of 2 pods updated",
+      );
+    }
+  });
+});
