@@ -29,8 +29,8 @@ describe("jsonPieces", () => {
       // A hole in an array.
       // eslint-disable-next-line no-sparse-arrays
       [1, , 3],
-      { text: "line\nbreak\r\u2028\u2029 \"quoted\" \\ \u0000 \ud800 é 漢 😀" },
-      { "key\nwith \"quotes\"": { "": [""] }, __proto__key: 1 },
+      { text: 'line\nbreak\r\u2028\u2029 "quoted" \\ \u0000 \ud800 é 漢 😀' },
+      { 'key\nwith "quotes"': { "": [""] }, __proto__key: 1 },
       { n: [0, -0, 1.5, NaN, Infinity, -Infinity, 1e21, Number.MAX_SAFE_INTEGER] },
       { at: new Date("2026-12-01T00:00:00Z"), list: [new Date(0)] },
       { boxed: [new String("s"), new Number(2), new Boolean(false)], top: new String("t") },
