@@ -8,7 +8,7 @@ import { Writable } from "node:stream";
 import pc from "picocolors";
 import type { Logger, LogFields } from "../util/log.ts";
 import { escapeControl } from "../util/escape.ts";
-import { redact, registerSecret } from "../util/redact.ts";
+import { redact, registerSecret, secretSpansLines } from "../util/redact.ts";
 
 /** The process surface a command uses. */
 export interface CliIO {
@@ -109,6 +109,56 @@ export function println(stream: NodeJS.WritableStream, text = ""): void {
 /** Print `value` as JSON on stdout (dates as ISO strings), secrets removed. */
 export function printJson(io: CliIO, value: unknown): void {
   println(io.stdout, JSON.stringify(value, null, 2));
+}
+
+/** About how much text {@link printPieces} writes at once. */
+const CHUNK_CHARS = 64 * 1024;
+
+/**
+ * `println` of the text `pieces` make when joined, written a chunk of whole lines at a time, each
+ * redacted, waiting whenever the stream asks to drain: a large report (`ftr status` at thousands of
+ * tokens) is never one string in memory, and a slow reader does not make the output pile up. The
+ * bytes written are println's. Secrets are found within a line (a chunk ends at a line break); a
+ * registered secret that holds a line break makes the text redacted whole, as println does.
+ */
+export async function printPieces(stream: NodeJS.WritableStream, pieces: Iterable<string>): Promise<void> {
+  const whole = secretSpansLines();
+  let pending = "";
+  for (const piece of pieces) {
+    pending += piece;
+    if (whole || pending.length < CHUNK_CHARS) continue;
+    const end = pending.lastIndexOf("\n") + 1;
+    if (end === 0) continue;
+    const wait = writeDrained(stream, redact(pending.slice(0, end)));
+    pending = pending.slice(end);
+    if (wait) await wait;
+  }
+  await writeDrained(stream, redact(pending) + "\n");
+}
+
+/** Write `text`; when the stream's buffer is full, a promise of it draining (or closing). */
+function writeDrained(stream: NodeJS.WritableStream, text: string): Promise<void> | undefined {
+  if (stream.write(text)) return undefined;
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off("drain", done);
+      stream.off("close", done);
+      stream.off("error", done);
+      resolve();
+    };
+    stream.on("drain", done);
+    stream.on("close", done);
+    stream.on("error", done);
+  });
+}
+
+/** The pieces of `lines` joined with line breaks. */
+export function* joinLines(lines: Iterable<string>): Generator<string, void, undefined> {
+  let first = true;
+  for (const line of lines) {
+    yield first ? line : `\n${line}`;
+    first = false;
+  }
 }
 
 /** A logger writing `level message key=value` lines to stderr; debug only with FTR_DEBUG. */

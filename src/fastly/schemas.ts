@@ -364,8 +364,55 @@ function fastTime(value: unknown): Date | undefined | typeof FAIL {
   if (value === undefined || value === null || value === "") return undefined;
   if (typeof value !== "string") return FAIL;
   if (value.startsWith("0001-01-01")) return undefined;
+  const ms = apiTimeMs(value);
+  if (!Number.isNaN(ms)) return new Date(ms);
   const date = new Date(value);
   return Number.isNaN(date.getTime()) ? FAIL : date;
+}
+
+/** The digit at `i` of `text` as a number; NaN for any other character. */
+function digit(text: string, i: number): number {
+  const d = text.charCodeAt(i) - 48;
+  return d >= 0 && d <= 9 ? d : Number.NaN;
+}
+
+/**
+ * The instant of a time in the form the API writes (`2026-12-24T11:06:15Z`), read by hand: what
+ * `new Date(text)` gives for it, at a fraction of the cost of parsing a date string (three a token,
+ * by the ten thousand). NaN for any other form, and for a year before 100 (which `Date.UTC` would
+ * take for 19xx), so the caller parses those as before.
+ */
+export function apiTimeMs(text: string): number {
+  if (
+    text.length !== 20 ||
+    text.charCodeAt(4) !== 45 || // -
+    text.charCodeAt(7) !== 45 ||
+    text.charCodeAt(10) !== 84 || // T
+    text.charCodeAt(13) !== 58 || // :
+    text.charCodeAt(16) !== 58 ||
+    text.charCodeAt(19) !== 90 // Z
+  ) {
+    return Number.NaN;
+  }
+  const year = digit(text, 0) * 1000 + digit(text, 1) * 100 + digit(text, 2) * 10 + digit(text, 3);
+  const month = digit(text, 5) * 10 + digit(text, 6);
+  const day = digit(text, 8) * 10 + digit(text, 9);
+  const hour = digit(text, 11) * 10 + digit(text, 12);
+  const minute = digit(text, 14) * 10 + digit(text, 15);
+  const second = digit(text, 17) * 10 + digit(text, 18);
+  // Within these ranges new Date(text) is Date.UTC of the fields (a 31st of a shorter month rolls
+  // over alike); NaN (a character that is not a digit) fails every comparison.
+  if (
+    !(year >= 100) ||
+    !(month >= 1 && month <= 12) ||
+    !(day >= 1 && day <= 31) ||
+    !(hour <= 23) ||
+    !(minute <= 59) ||
+    !(second <= 59)
+  ) {
+    return Number.NaN;
+  }
+  return Date.UTC(year, month - 1, day, hour, minute, second);
 }
 
 function isStringArray(value: unknown): value is string[] {
@@ -402,7 +449,21 @@ function fastRoles(value: unknown): Role[] | undefined | typeof FAIL {
   return roles;
 }
 
-/** One automation token as `automationTokenSchema` reads it, or undefined. */
+/** The same as `services` (and `workspaces`): a list of strings, or null or absent; else FAIL. */
+function fastStrings(value: unknown): string[] | null | undefined | typeof FAIL {
+  return value === undefined || value === null || isStringArray(value) ? value : FAIL;
+}
+
+/** The same as `splitScopes`: a single scope (no space) needs no splitting. */
+function fastSplitScopes(value: string | string[] | null | undefined): string[] {
+  if (typeof value === "string" && value !== "" && !value.includes(" ")) return [value];
+  return splitScopes(value);
+}
+
+/**
+ * One automation token as `automationTokenSchema` reads it, or undefined. Built directly, field by
+ * field in `toAutomationToken`'s order, without the intermediate object the schema makes.
+ */
 function fastAutomationToken(raw: unknown): AutomationToken | undefined {
   if (!isRecord(raw)) return undefined;
   const { id, name } = raw;
@@ -410,7 +471,7 @@ function fastAutomationToken(raw: unknown): AutomationToken | undefined {
   const role = fastText(raw["role"]);
   const scope = fastScope(raw["scope"]);
   const scopes = fastScope(raw["scopes"]);
-  const services = raw["services"];
+  const services = fastStrings(raw["services"]);
   const expires = fastTime(raw["expires_at"]);
   const lastUsed = fastTime(raw["last_used_at"]);
   const created = fastTime(raw["created_at"]);
@@ -422,12 +483,12 @@ function fastAutomationToken(raw: unknown): AutomationToken | undefined {
   const tls = raw["tls_access"];
   const roles = fastRoles(raw["roles"]);
   const limit = raw["limit_services"];
-  const workspaces = raw["workspaces"];
+  const workspaces = fastStrings(raw["workspaces"]);
   if (
     role === FAIL ||
     scope === FAIL ||
     scopes === FAIL ||
-    (services !== undefined && services !== null && !isStringArray(services)) ||
+    services === FAIL ||
     expires === FAIL ||
     lastUsed === FAIL ||
     created === FAIL ||
@@ -439,30 +500,31 @@ function fastAutomationToken(raw: unknown): AutomationToken | undefined {
     (tls !== undefined && tls !== null && typeof tls !== "boolean") ||
     roles === FAIL ||
     (limit !== undefined && limit !== null && typeof limit !== "boolean") ||
-    (workspaces !== undefined && workspaces !== null && !isStringArray(workspaces))
+    workspaces === FAIL
   ) {
     return undefined;
   }
-  return toAutomationToken({
+  // As toAutomationToken: `scopes` wins where both appear.
+  const token: Mutable<AutomationToken> = {
     id,
     name,
-    role,
-    scope,
-    scopes,
+    role: role ?? roles?.[0]?.name ?? "",
+    scopes: fastSplitScopes(scopes ?? scope),
     services: services ?? [],
-    expires_at: expires,
-    last_used_at: lastUsed,
-    created_at: created,
-    ip,
-    user_agent: userAgent,
-    customer_id: customerId,
-    creator_id: creatorId,
-    user_id: userId,
-    tls_access: tls,
-    roles,
-    limit_services: limit ?? undefined,
-    workspaces: workspaces ?? undefined,
-  });
+  };
+  if (roles !== undefined) token.roles = roles;
+  if (limit !== undefined && limit !== null) token.limitServices = limit;
+  if (workspaces !== undefined && workspaces !== null) token.workspaces = workspaces;
+  if (expires !== undefined) token.expiresAt = expires;
+  if (lastUsed !== undefined) token.lastUsedAt = lastUsed;
+  if (created !== undefined) token.createdAt = created;
+  if (ip !== undefined) token.ip = ip;
+  if (userAgent !== undefined) token.userAgent = userAgent;
+  if (customerId !== undefined) token.customerId = customerId;
+  const creator = creatorId ?? userId;
+  if (creator !== undefined) token.creatorId = creator;
+  if (tls !== undefined && tls !== null) token.tlsAccess = tls;
+  return token;
 }
 
 /** A `GET /automation-tokens` page as `automationTokenPageSchema` reads it, or undefined. */

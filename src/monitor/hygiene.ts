@@ -80,9 +80,10 @@ export function hygieneFindings(
   // Last use and creators only mean something in the account's listing: the deployed-only report
   // learns of a token through a request made with it.
   if (ctx.account) {
-    const unusedFix = rotate
-      ? `its consumer does not use it: check the consumer, or remove the environment and revoke the token`
-      : `revoke it if nothing needs it (Fastly: Account > API tokens, or DELETE /tokens/${t.id})`;
+    const unusedFix = (): string =>
+      rotate
+        ? `its consumer does not use it: check the consumer, or remove the environment and revoke the token`
+        : `revoke it if nothing needs it (Fastly: Account > API tokens, or DELETE /tokens/${t.id})`;
     if (t.lastUsedAt) {
       const idle = now - t.lastUsedAt.getTime();
       if (idle > ctx.policy.unusedAfterMs) {
@@ -90,7 +91,7 @@ export function hygieneFindings(
           code: "unused",
           severity: "warning",
           message: `unused for ${days(idle)} (policy.unusedAfter ${days(ctx.policy.unusedAfterMs)})`,
-          fix: unusedFix,
+          fix: unusedFix(),
         });
       }
     } else if (t.createdAt && now - t.createdAt.getTime() > ctx.policy.unusedAfterMs) {
@@ -98,7 +99,7 @@ export function hygieneFindings(
         code: "unused",
         severity: "warning",
         message: `never used in the ${days(now - t.createdAt.getTime())} since it was created (policy.unusedAfter ${days(ctx.policy.unusedAfterMs)})`,
-        fix: unusedFix,
+        fix: unusedFix(),
       });
     } else {
       findings.push({ code: "never-used", severity: "info", message: "never used" });
@@ -116,7 +117,7 @@ export function hygieneFindings(
   }
 
   if (env) {
-    const broader = broaderThanConfig(t, env, ctx.services);
+    const broader = broaderThanConfig(t, env, ctx);
     if (broader.length > 0) {
       findings.push({
         code: "broader-than-config",
@@ -154,19 +155,34 @@ export function hygieneFindings(
   return findings;
 }
 
+/**
+ * The ids of the services `env`'s selector picks from the context's services, undefined when it
+ * cannot be resolved; worked out once an environment and context (every token an environment
+ * names is judged against the same selection, and a listing can hold tens of thousands of services).
+ */
+function wantedServices(env: EnvironmentConfig, ctx: HygieneContext): Set<string> | undefined {
+  let byEnv = wantedCache.get(ctx);
+  if (byEnv === undefined) {
+    byEnv = new Map();
+    wantedCache.set(ctx, byEnv);
+  }
+  if (byEnv.has(env)) return byEnv.get(env);
+  const wanted = resolveServices(env.token.services, ctx.services);
+  const want = wanted.error ? undefined : new Set(wanted.matched.map((s) => s.id));
+  byEnv.set(env, want);
+  return want;
+}
+
+const wantedCache = new WeakMap<HygieneContext, Map<EnvironmentConfig, Set<string> | undefined>>();
+
 /** How a managed token reaches further than its environment asks: services, scope, roles. */
-function broaderThanConfig(
-  t: AutomationToken,
-  env: EnvironmentConfig,
-  services: readonly Service[],
-): string[] {
+function broaderThanConfig(t: AutomationToken, env: EnvironmentConfig, ctx: HygieneContext): string[] {
   const spec = env.token;
   const out: string[] = [];
   if (spec.services.kind !== "all") {
-    const wanted = resolveServices(spec.services, services);
+    const want = wantedServices(env, ctx);
     // An unresolvable selector is the plan's error to report, not a measure of breadth.
-    if (!wanted.error) {
-      const want = new Set(wanted.matched.map((s) => s.id));
+    if (want !== undefined) {
       if (reachesAllServices(t)) {
         out.push(`reaches every service, the config asks for ${want.size}`);
       } else {

@@ -47,13 +47,6 @@ function worst(findings: readonly Finding[]): Severity | undefined {
   return findings.length > 0 ? "info" : undefined;
 }
 
-function paintSeverity(paint: Paint, severity: Severity | undefined, text: string): string {
-  if (severity === "critical") return paint.red(text);
-  if (severity === "warning") return paint.yellow(text);
-  if (severity === "info") return paint.dim(text);
-  return paint.green(text);
-}
-
 function day(iso: string | undefined): string {
   return iso ? iso.slice(0, 10) : "—";
 }
@@ -70,11 +63,8 @@ function servicesText(t: TokenStatus): string {
   return names.length <= 3 ? names.join(", ") : `${names.slice(0, 2).join(", ")} +${names.length - 2} more`;
 }
 
-/** One cell: its text, measured and cut as plain text, and the paint applied after. */
-interface Cell {
-  readonly text: string;
-  readonly paint?: (s: string) => string;
-}
+/** What a cell is painted with after it is cut and padded; undefined: left as it is. */
+type Painter = ((s: string) => string) | undefined;
 
 /** A column: its heading, and whether it may be cut (with …) to fit the width. */
 interface Column {
@@ -86,6 +76,17 @@ interface Column {
   readonly drop?: number;
   /** Cut in the middle (both ends of a long name stay readable) rather than at the end. */
   readonly middle?: boolean;
+}
+
+/**
+ * The rows of a table: every cell's text, row after row (`texts[row * columns + column]`), and how
+ * each cell is painted. Flat, so a table of thousands of tokens is one array of strings rather
+ * than an object (and a closure) a cell.
+ */
+interface Grid {
+  readonly rows: number;
+  readonly texts: readonly string[];
+  readonly paintOf: (row: number, column: number) => Painter;
 }
 
 /** Options of {@link renderStatus}. */
@@ -105,22 +106,22 @@ function cut(text: string, width: number): string {
 }
 
 /**
- * Rows as aligned columns, one line per row. Widths come from one pass over the rows; with a
- * `width`, flexible columns give up space, the last first, down to their minimum.
+ * Rows as aligned columns, one line per row, each yielded as it is made. Widths come from
+ * one pass over the rows; with a `width`, flexible columns give up space, the last first, down to
+ * their minimum. The grid's texts must already be escaped (`escapeControl`).
  */
-function columns(
+function* columns(
   cols: readonly Column[],
-  rows: readonly (readonly Cell[])[],
+  grid: Grid,
   paint: Paint,
-  width?: number,
-): string {
-  // Names, findings and user agents come from the account: control characters are made visible
-  // (and measured as shown) so a name cannot move the cursor or forge a row.
-  rows = rows.map((row) => row.map((cell) => ({ ...cell, text: escapeControl(cell.text) })));
+  width: number | undefined,
+): Generator<string, void, undefined> {
+  const n = cols.length;
+  const { rows, texts } = grid;
   const widths = cols.map((c) => c.head.length);
-  for (const row of rows) {
-    for (let i = 0; i < cols.length; i++) {
-      const len = row[i]?.text.length ?? 0;
+  for (let r = 0, at = 0; r < rows; r++) {
+    for (let i = 0; i < n; i++, at++) {
+      const len = texts[at]?.length ?? 0;
       if (len > (widths[i] ?? 0)) widths[i] = len;
     }
   }
@@ -156,31 +157,62 @@ function columns(
       excess -= give;
     }
   }
-  const line = (cells: readonly Cell[]): string => {
-    const parts: string[] = [];
-    for (let i = 0; i < cols.length; i++) {
+  // One line: each shown cell cut (or elided) to its width, padded but the last, then painted.
+  const line = (row: number, text: (i: number) => string, painter: (row: number, i: number) => Painter) => {
+    let out = "";
+    let first = true;
+    for (let i = 0; i < n; i++) {
       if (!shown[i]) continue;
-      const cell = cells[i] ?? { text: "" };
       const w = widths[i] ?? 0;
-      const text = cols[i]?.middle ? elideMiddle(cell.text, w) : cut(cell.text, w);
+      const t = text(i);
+      const fitted = cols[i]?.middle ? elideMiddle(t, w) : cut(t, w);
       // The last column is not padded: no trailing blanks.
-      const padded = i === cols.length - 1 ? text : text.padEnd(w);
-      parts.push(cell.paint ? cell.paint(padded) : padded);
+      const padded = i === n - 1 ? fitted : fitted.padEnd(w);
+      const p = painter(row, i);
+      const painted = p ? p(padded) : padded;
+      out = first ? painted : out + GAP + painted;
+      first = false;
     }
-    return parts.join(GAP).trimEnd();
+    return out.trimEnd();
   };
-  const lines = [line(cols.map((c) => ({ text: c.head, paint: paint.bold })))];
-  for (const row of rows) lines.push(line(row));
-  return lines.join("\n");
+  yield line(
+    -1,
+    (i) => cols[i]?.head ?? "",
+    () => paint.bold,
+  );
+  let base = 0;
+  const cell = (i: number) => texts[base + i] ?? "";
+  for (let r = 0; r < rows; r++, base += n) yield line(r, cell, grid.paintOf);
 }
 
-function findingsCell(paint: Paint, findings: readonly Finding[], all: boolean): Cell {
-  if (findings.length === 0) return { text: "ok", paint: paint.green };
-  const severity = worst(findings);
-  const text = all
+/** Rows given as cells of text and paint (the few environments): the texts escaped here. */
+function gridOf(rows: readonly (readonly { readonly text: string; readonly paint?: Painter }[])[]): Grid {
+  const n = rows[0]?.length ?? 0;
+  const texts: string[] = [];
+  const paints: Painter[] = [];
+  for (const row of rows) {
+    for (let i = 0; i < n; i++) {
+      texts.push(escapeControl(row[i]?.text ?? ""));
+      paints.push(row[i]?.paint);
+    }
+  }
+  return { rows: rows.length, texts, paintOf: (r, i) => paints[r * n + i] };
+}
+
+/** The findings cell's text: every message, or the first and how many more. */
+function findingsText(findings: readonly Finding[], all: boolean): string {
+  if (findings.length === 0) return "ok";
+  return all
     ? findings.map((f) => f.message).join("; ")
     : `${findings[0]?.message ?? ""}${findings.length > 1 ? ` (+${findings.length - 1} more)` : ""}`;
-  return { text, paint: (s) => paintSeverity(paint, severity, s) };
+}
+
+/** The paint of a severity: red, yellow, dim; green for none. */
+function severityPainter(paint: Paint, severity: Severity | undefined): (s: string) => string {
+  if (severity === "critical") return paint.red;
+  if (severity === "warning") return paint.yellow;
+  if (severity === "info") return paint.dim;
+  return paint.green;
 }
 
 function accessText(t: TokenStatus): string {
@@ -203,10 +235,22 @@ export function renderStatus(
   paint: Paint = plainPaint,
   options: RenderOptions = {},
 ): string {
-  const out: string[] = [];
+  return [...statusLines(report, paint, options)].join("\n");
+}
+
+/**
+ * {@link renderStatus} a line at a time: each line (without its line break) is yielded as soon as
+ * it is made, so a report of thousands of tokens is written out without its text ever being whole
+ * in memory. The lines joined with line breaks are exactly what `renderStatus` returns.
+ */
+export function* statusLines(
+  report: StatusReport,
+  paint: Paint = plainPaint,
+  options: RenderOptions = {},
+): Generator<string, void, undefined> {
   const wide = options.wide === true;
   const width = wide ? undefined : options.width;
-  if (report.limitation) out.push(paint.yellow(`note: ${escapeControl(report.limitation)}`));
+  if (report.limitation) yield paint.yellow(`note: ${escapeControl(report.limitation)}`);
   // Token ids are never dropped and environment names never cut: they tell rows apart.
   const envMin = Math.max(3, ...report.environments.map((e) => e.name.length));
   const cols: Column[] = [
@@ -220,59 +264,89 @@ export function renderStatus(
     ...(wide ? [{ head: "user agent" }, { head: "access" }, { head: "services" }] : []),
     { head: "findings", flexible: true, min: 10 },
   ];
-  const tokenRows = (tokens: readonly TokenStatus[]): Cell[][] =>
-    tokens.map((t) => {
-      const severity = worst(t.findings);
-      const row: Cell[] = [
-        { text: t.name },
-        { text: t.id, paint: paint.dim },
-        { text: envText(t) },
-        { text: day(t.expiresAt) },
-        { text: timeBar(t.msLeft, t.lifetimeMs), paint: (s) => paintSeverity(paint, severity, s) },
-        { text: left(t), paint: (s) => paintSeverity(paint, severity, s) },
-        { text: t.lastUsed ? day(t.lastUsed.at) : "—" },
-      ];
+  const n = cols.length;
+  const allFindings = wide || width === undefined;
+  // How each column is painted: the id and user agent dim; the bar, the time left and the findings
+  // by the token's worst finding; the rest not at all.
+  const painted: ("dim" | "severity" | undefined)[] = [
+    undefined,
+    "dim",
+    undefined,
+    undefined,
+    "severity",
+    "severity",
+    undefined,
+  ];
+  if (wide) painted.push("dim", undefined, undefined);
+  painted.push("severity");
+  const tokenGrid = (tokens: readonly TokenStatus[]): Grid => {
+    const texts = new Array<string>(tokens.length * n);
+    const bySeverity = new Array<(s: string) => string>(tokens.length);
+    let at = 0;
+    for (const [r, t] of tokens.entries()) {
+      bySeverity[r] = severityPainter(paint, worst(t.findings));
+      // Names, findings and user agents come from the account: control characters are made visible
+      // (and measured as shown) so a name cannot move the cursor or forge a row.
+      texts[at++] = escapeControl(t.name);
+      texts[at++] = escapeControl(t.id);
+      texts[at++] = escapeControl(envText(t));
+      texts[at++] = escapeControl(day(t.expiresAt));
+      texts[at++] = escapeControl(timeBar(t.msLeft, t.lifetimeMs));
+      texts[at++] = escapeControl(left(t));
+      texts[at++] = escapeControl(t.lastUsed ? day(t.lastUsed.at) : "—");
       if (wide) {
-        row.push(
-          { text: t.lastUsed?.userAgent ?? "—", paint: paint.dim },
-          { text: accessText(t) },
-          { text: servicesText(t) },
-        );
+        texts[at++] = escapeControl(t.lastUsed?.userAgent ?? "—");
+        texts[at++] = escapeControl(accessText(t));
+        texts[at++] = escapeControl(servicesText(t));
       }
-      row.push(findingsCell(paint, t.findings, wide || width === undefined));
-      return row;
-    });
+      texts[at++] = escapeControl(findingsText(t.findings, allFindings));
+    }
+    return {
+      rows: tokens.length,
+      texts,
+      paintOf: (r, i) => {
+        const how = painted[i];
+        return how === "severity" ? bySeverity[r] : how === "dim" ? paint.dim : undefined;
+      },
+    };
+  };
   // Tokens no environment names are listed apart, after the managed ones.
   const managed = report.tokens.filter((t) => t.managed !== false);
   const unmanaged = report.tokens.filter((t) => t.managed === false);
-  if (report.tokens.length === 0) out.push(paint.dim("no automation tokens"));
-  if (managed.length > 0) out.push(columns(cols, tokenRows(managed), paint, width));
+  if (report.tokens.length === 0) yield paint.dim("no automation tokens");
+  if (managed.length > 0) yield* columns(cols, tokenGrid(managed), paint, width);
   if (unmanaged.length > 0) {
-    if (managed.length > 0) out.push("");
-    out.push(paint.bold(`tokens no environment manages (${unmanaged.length}):`));
-    out.push(columns(cols, tokenRows(unmanaged), paint, width));
+    if (managed.length > 0) yield "";
+    yield paint.bold(`tokens no environment manages (${unmanaged.length}):`);
+    yield* columns(cols, tokenGrid(unmanaged), paint, width);
   }
   if (wide) {
     // Each finding that needs action, with its fix.
-    const fixes = report.tokens.flatMap((t) =>
-      t.findings
-        .filter((f) => f.fix !== undefined && f.severity !== "info")
-        .map((f) => `  ${t.name} (${t.id}): ${f.message}; fix: ${f.fix ?? ""}`),
-    );
-    if (fixes.length > 0) out.push("", paint.bold("fixes:"), ...fixes.map((f) => escapeControl(f)));
+    let first = true;
+    for (const t of report.tokens) {
+      for (const f of t.findings) {
+        if (f.fix === undefined || f.severity === "info") continue;
+        if (first) {
+          yield "";
+          yield paint.bold("fixes:");
+          first = false;
+        }
+        yield escapeControl(`  ${t.name} (${t.id}): ${f.message}; fix: ${f.fix}`);
+      }
+    }
   }
 
   if (report.environments.length > 0) {
     // One verdict per environment, the one `check` and `serve` give (verdict.ts).
     const verdicts = environmentVerdicts(report);
-    const envRows = report.environments.map((e, i): Cell[] => {
+    const envRows = report.environments.map((e, i) => {
       const d = e.deployed;
       const deployed =
         d.status === "valid"
           ? `${d.tokenId}${d.managed ? "" : " (not managed)"}${d.expiresAt ? `, expires ${day(d.expiresAt)}` : ""}`
           : `${d.status}${d.tokenId ? ` (${d.tokenId})` : ""}`;
       const v = verdicts[i];
-      const paintV = (s: string) => paintSeverity(paint, v?.severity, s);
+      const paintV = severityPainter(paint, v?.severity);
       const other = e.findings.filter((f) => v?.state !== "attention" && f.code !== "unfinished-run");
       const why = [v && v.state !== "ok" ? v.message : "", ...other.map((f) => f.message)]
         .filter((t) => t !== "")
@@ -284,19 +358,17 @@ export function renderStatus(
         { text: why || "—", paint: why ? paintV : paint.dim },
       ];
     });
-    out.push("");
-    out.push(
-      columns(
-        [
-          { head: "environment" },
-          { head: "verdict" },
-          { head: "deployed token", flexible: true, min: 22 },
-          { head: "why", flexible: true, min: 12 },
-        ],
-        envRows,
-        paint,
-        width,
-      ),
+    yield "";
+    yield* columns(
+      [
+        { head: "environment" },
+        { head: "verdict" },
+        { head: "deployed token", flexible: true, min: 22 },
+        { head: "why", flexible: true, min: 12 },
+      ],
+      gridOf(envRows),
+      paint,
+      width,
     );
   }
   const { critical, warning, info } = report.summary;
@@ -308,6 +380,5 @@ export function renderStatus(
       ? [summary, hint]
       : [hint === "" ? summary : `${summary} ${hint}`];
   const tone = critical > 0 ? paint.red : warning > 0 ? paint.yellow : paint.green;
-  out.push(...lines.map((l) => tone(l)));
-  return out.join("\n");
+  for (const l of lines) yield tone(l);
 }

@@ -281,13 +281,17 @@ async function accountUsers(
 /** Judge the facts. Pure: same inputs, same report. */
 export function buildStatus(facts: StatusFacts, config: Config, now: Date): StatusReport {
   const account = facts.automationTokens !== undefined;
-  const serviceNames = new Map((facts.services ?? []).map((s) => [s.id, s.name]));
   const envByTokenName = new Map(config.environments.map((env) => [env.token.name, env]));
 
   // Without a listing, the deployed tokens (as `/tokens/self` describes them) are all there is.
-  const tokens: AutomationToken[] = account
-    ? [...(facts.automationTokens ?? [])]
+  const tokens: readonly AutomationToken[] = account
+    ? (facts.automationTokens ?? [])
     : deployedTokensAsListed(facts.deployed);
+  // The names of the services the tokens are limited to: a listing may hold tens of thousands of
+  // services, and only those are looked up.
+  const serviceNames = new Map<string, string | undefined>();
+  for (const t of tokens) for (const id of t.services) serviceNames.set(id, undefined);
+  for (const s of facts.services ?? []) if (serviceNames.has(s.id)) serviceNames.set(s.id, s.name);
 
   const deployedIn = new Map<string, string[]>();
   for (const env of config.environments) {
@@ -360,11 +364,10 @@ export function buildStatus(facts: StatusFacts, config: Config, now: Date): Stat
       status.daysLeft = Math.floor(msLeft / DAY_MS);
     }
     if (account && t.lastUsedAt) {
-      status.lastUsed = {
-        at: t.lastUsedAt.toISOString(),
-        ...(t.userAgent ? { userAgent: t.userAgent } : {}),
-        ...(t.ip ? { ip: t.ip } : {}),
-      };
+      const lastUsed: Mutable<NonNullable<TokenStatus["lastUsed"]>> = { at: t.lastUsedAt.toISOString() };
+      if (t.userAgent) lastUsed.userAgent = t.userAgent;
+      if (t.ip) lastUsed.ip = t.ip;
+      status.lastUsed = lastUsed;
     }
     if (env) status.environment = env.name;
     status.managed = env !== undefined;
@@ -379,20 +382,17 @@ export function buildStatus(facts: StatusFacts, config: Config, now: Date): Stat
     environmentStatus(env, tokens, facts.deployed[env.name], account),
   );
 
-  tokenStatuses.sort(byUrgency);
-  const all = [...tokenStatuses.flatMap((t) => t.findings), ...environments.flatMap((e) => e.findings)];
+  const summary = { critical: 0, warning: 0, info: 0 };
+  for (const t of tokenStatuses) for (const f of t.findings) summary[f.severity]++;
+  for (const e of environments) for (const f of e.findings) summary[f.severity]++;
   return {
     generatedAt: now.toISOString(),
     scope: account ? "account" : "deployed-only",
     ...(facts.limitation ? { limitation: facts.limitation } : {}),
     ...(facts.credentialRefused === undefined ? {} : { credentialRefused: facts.credentialRefused }),
-    tokens: tokenStatuses,
+    tokens: byUrgency(tokenStatuses),
     environments,
-    summary: {
-      critical: all.filter((f) => f.severity === "critical").length,
-      warning: all.filter((f) => f.severity === "warning").length,
-      info: all.filter((f) => f.severity === "info").length,
-    },
+    summary,
   };
 }
 
@@ -521,14 +521,20 @@ function critical(t: TokenStatus): number {
   return 1;
 }
 
-/** Expired (or deployed and dead) first, then by time left; never-expiring last; then by name. */
-function byUrgency(a: TokenStatus, b: TokenStatus): number {
-  return (
-    critical(a) - critical(b) ||
-    (a.msLeft ?? Number.POSITIVE_INFINITY) - (b.msLeft ?? Number.POSITIVE_INFINITY) ||
-    a.name.localeCompare(b.name) ||
-    a.id.localeCompare(b.id)
+/**
+ * `tokens` sorted most urgent first: expired (or deployed and dead) first, then by time left;
+ * never-expiring last; then by name and id as `localeCompare` orders them. Each token's keys are
+ * worked out once, not at every comparison.
+ */
+function byUrgency(tokens: readonly TokenStatus[]): TokenStatus[] {
+  // The collator localeCompare makes for each call, made once.
+  const collate = new Intl.Collator().compare;
+  const keyed = tokens.map((t) => ({ t, critical: critical(t), left: t.msLeft ?? Number.POSITIVE_INFINITY }));
+  keyed.sort(
+    (a, b) =>
+      a.critical - b.critical || a.left - b.left || collate(a.t.name, b.t.name) || collate(a.t.id, b.t.id),
   );
+  return keyed.map((k) => k.t);
 }
 
 /** "6 days", "3 hours", "12 minutes": the largest whole unit. */

@@ -19,19 +19,59 @@ const MIN_LENGTH = 6;
 /** Remember `value` (and its encoded forms) as a secret; short values are ignored. */
 export function registerSecret(value: string | undefined): void {
   if (value === undefined || value.length < MIN_LENGTH) return;
-  for (const form of encodedForms(value)) if (form.length >= MIN_LENGTH) secrets.add(form);
+  for (const form of encodedForms(value)) {
+    if (form.length >= MIN_LENGTH && !secrets.has(form)) {
+      secrets.add(form);
+      lookup = undefined;
+    }
+  }
 }
 
 /** Forget every registered secret (tests only). */
 export function clearSecrets(): void {
   secrets.clear();
+  lookup = undefined;
+}
+
+/**
+ * The registered secrets in the order `redact` replaces them (longest first), and one expression
+ * that finds any of them: most text holds none, and is then scanned once rather than once a
+ * secret. Made again when a secret is registered.
+ */
+let lookup: { readonly ordered: readonly string[]; readonly any: RegExp } | undefined;
+
+function registered(): { readonly ordered: readonly string[]; readonly any: RegExp } {
+  if (lookup === undefined) {
+    const ordered = [...secrets].sort((a, b) => b.length - a.length);
+    const any = new RegExp(ordered.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"));
+    lookup = { ordered, any };
+  }
+  return lookup;
+}
+
+/** True when a registered secret holds a line break, so text redacted a line at a time could miss it. */
+export function secretSpansLines(): boolean {
+  for (const secret of secrets) if (secret.includes("\n")) return true;
+  return false;
 }
 
 /** `text` with every registered secret, and any `extra` ones (and their forms), replaced by `[REDACTED]`. */
 export function redact(text: string, extra: readonly (string | undefined)[] = []): string {
   const extraForms = extra.flatMap((s) => (s !== undefined && s.length >= MIN_LENGTH ? encodedForms(s) : []));
+  if (extraForms.length === 0) {
+    if (secrets.size === 0) return text;
+    const { ordered, any } = registered();
+    return any.test(text) ? replaceEach(text, ordered) : text;
+  }
   // Longest first, so a form containing another is replaced whole.
-  const all = [...new Set([...secrets, ...extraForms])].sort((a, b) => b.length - a.length);
+  return replaceEach(
+    text,
+    [...new Set([...secrets, ...extraForms])].sort((a, b) => b.length - a.length),
+  );
+}
+
+/** `text` with each of `all`, in order, replaced by `[REDACTED]`. */
+function replaceEach(text: string, all: readonly string[]): string {
   let out = text;
   for (const secret of all) {
     if (secret.length >= MIN_LENGTH && out.includes(secret)) out = out.split(secret).join(REDACTED);

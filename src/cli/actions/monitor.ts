@@ -7,12 +7,26 @@ import { DurationError, parseDuration } from "../../util/time.ts";
 import type { FastlyClient } from "../../fastly/types.ts";
 import { checkReport, shellQuote } from "../../monitor/check.ts";
 import { withUnfinished } from "../../monitor/unfinished.ts";
+
+
+import { statusLines } from "../../monitor/render.ts";
 import { environmentVerdicts } from "../../monitor/verdict.ts";
 import { collectStatus, type StatusReport } from "../../monitor/status.ts";
 import type { LoadedConfig } from "../../config/index.ts";
 import type { CheckOpts, ServeOpts, StatusOpts } from "../commands/monitor.ts";
 import { escapeControl as x } from "../../util/escape.ts";
-import { colours, OsError, printJson, println, stderrLogger, UsageError, type CliIO } from "../io.ts";
+import {
+  colours,
+  joinLines,
+  OsError,
+  printJson,
+  printPieces,
+  println,
+  stderrLogger,
+  UsageError,
+  type CliIO,
+} from "../io.ts";
+import { jsonPieces } from "../../util/json-pieces.ts";
 import { endpointFor, insecureAllowed, loadConfigOption, optionalClient, printWarnings } from "../setup.ts";
 
 function durationOption(flag: string, text: string): number {
@@ -86,10 +100,11 @@ export async function status(io: CliIO, opts: StatusOpts): Promise<number> {
   const loaded = await loadConfigOption(io, opts.config);
   printWarnings(io, loaded);
   const report = await statusNow(io, loaded, opts.config);
+  // Thousands of tokens are written a chunk at a time, not made into one text first.
   if (opts.json) {
     noteLimitation(io, report.limitation);
     // With each environment's verdict, the one `check` and `serve` give.
-    printJson(io, { ...report, verdicts: environmentVerdicts(report) });
+    await printPieces(io.stdout, jsonPieces({ ...report, verdicts: environmentVerdicts(report) }));
     return 0;
   }
   const tty = io.stdout.isTTY === true;
@@ -104,6 +119,13 @@ export async function status(io: CliIO, opts: StatusOpts): Promise<number> {
       ...(tty && columns !== undefined && columns > 0 ? { width: columns } : {}),
     }),
   );
+
+  const lines = statusLines(report, colours(io.stdout, io.env), {
+    wide: opts.wide === true,
+    // Only a terminal has a width; a file or a pipe gets every character.
+    ...(tty && columns !== undefined && columns > 0 ? { width: columns } : {}),
+  });
+  await printPieces(io.stdout, joinLines(lines));
   return 0;
 }
 
