@@ -7,9 +7,6 @@ import { DurationError, parseDuration } from "../../util/time.ts";
 import type { FastlyClient } from "../../fastly/types.ts";
 import { checkReport, shellQuote } from "../../monitor/check.ts";
 import { withUnfinished } from "../../monitor/unfinished.ts";
-
-
-import { statusLines } from "../../monitor/render.ts";
 import { environmentVerdicts } from "../../monitor/verdict.ts";
 import { collectStatus, type StatusReport } from "../../monitor/status.ts";
 import type { LoadedConfig } from "../../config/index.ts";
@@ -110,16 +107,7 @@ export async function status(io: CliIO, opts: StatusOpts): Promise<number> {
   const tty = io.stdout.isTTY === true;
   const columns = (io.stdout as { columns?: number }).columns;
   // The table's renderer (and string-width, wrap-ansi) is loaded here: `check` has no use for it.
-  const { renderStatus } = await import("../../monitor/render.ts");
-  println(
-    io.stdout,
-    renderStatus(report, colours(io.stdout, io.env), {
-      wide: opts.wide === true,
-      // Only a terminal has a width; a file or a pipe gets every character.
-      ...(tty && columns !== undefined && columns > 0 ? { width: columns } : {}),
-    }),
-  );
-
+  const { statusLines } = await import("../../monitor/render.ts");
   const lines = statusLines(report, colours(io.stdout, io.env), {
     wide: opts.wide === true,
     // Only a terminal has a width; a file or a pipe gets every character.
