@@ -26,7 +26,10 @@ const groups = {
       "src/rotation/state-dir.ts",
       "src/rotation/steps.ts",
       { file: "src/rotation/rotate.ts", functions: ["finishResult", "newRunId", "resumeHint", "runClock"] },
-      { file: "src/rotation/unfinished.ts", functions: ["unfinishedRunsOf", "describeUnfinished", "storeHolds"] },
+      {
+        file: "src/rotation/unfinished.ts",
+        functions: ["unfinishedRunsOf", "describeUnfinished", "storeHolds"],
+      },
     ],
     testFiles: [
       "src/rotation/steps.test.ts",
