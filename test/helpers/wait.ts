@@ -1,5 +1,7 @@
 /** Waits on conditions, never for a fixed time. */
+import assert from "node:assert/strict";
 import { watch } from "node:fs";
+import { instantClock, type Clock } from "../../src/adapters/support/poll.ts";
 
 /**
  * Resolves once the wall clock's second has moved past the one `since` fell in: for APIs whose
@@ -51,4 +53,28 @@ export async function beforeTimer<T>(ms: number, what: string, work: () => Promi
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Resolves once `condition` holds, looked at every few ms (a bound on a hang, not a wait). */
+export async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 12_000 && !condition(); i += 1) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(condition(), `timed out waiting for ${what}`);
+}
+
+/** An instant clock (starting at `start`) that runs and awaits `onSleep(n)` at its n-th pause. */
+export function hookedClock(
+  start: number,
+  onSleep: (n: number) => void | Promise<void> = () => undefined,
+): Clock & { sleeps: number[] } {
+  const clock = instantClock(start);
+  let n = 0;
+  return {
+    sleeps: clock.sleeps,
+    now: () => clock.now(),
+    sleep: async (ms, signal) => {
+      n += 1;
+      await onSleep(n);
+      return clock.sleep(ms, signal);
+    },
+  };
 }

@@ -7,8 +7,9 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { hookedClock, until } from "../../../test/helpers/wait.ts";
 import { after, before, describe, it } from "node:test";
-import { instantClock, type Clock } from "../support/poll.ts";
+import { instantClock } from "../support/poll.ts";
 import type { AdapterContext } from "../types.ts";
 import { memoryLogger } from "../../util/log.ts";
 import { startKubernetesApi, type RunningKubernetesApi } from "../../sandbox/kubernetes-api-server.ts";
@@ -59,27 +60,6 @@ const requestsTo = (from: number, name: string) =>
 interface Es {
   metadata: { annotations?: Record<string, string> };
   status: { syncedResourceVersion: string; refreshTime: string };
-}
-
-/** An instant clock that runs (and awaits) `onSleep(n)` at its n-th pause (1-based) before pausing. */
-function hookedClock(onSleep: (n: number) => void | Promise<void>): Clock & { sleeps: number[] } {
-  const clock = instantClock(START);
-  let n = 0;
-  return {
-    sleeps: clock.sleeps,
-    now: () => clock.now(),
-    sleep: async (ms, signal) => {
-      n += 1;
-      await onSleep(n);
-      return clock.sleep(ms, signal);
-    },
-  };
-}
-
-/** Resolves once `condition` holds, looked at every few ms (a bound on a hang, not a wait). */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 12_000 && !condition(); i += 1) await new Promise((r) => setTimeout(r, 5));
-  assert.ok(condition(), `timed out waiting for ${what}`);
 }
 
 describe("external-secret reloader, in-process", () => {
@@ -210,7 +190,7 @@ describe("external-secret reloader, in-process", () => {
     syncOutcome.set("still-failing", () => Promise.reject(new Error("AccessDeniedException")));
     const synced = kube.history("externalsecrets", NS, "still-failing").length;
     // After its first look, the reloader's clock stands still until the operator has failed again.
-    const clock = hookedClock((n) =>
+    const clock = hookedClock(START, (n) =>
       n === 2
         ? until(() => kube.history("externalsecrets", NS, "still-failing").length > synced, "the failed sync")
         : undefined,
@@ -260,7 +240,7 @@ describe("external-secret reloader, in-process", () => {
   it("a 429 while waiting pauses as long as Retry-After asks, then goes on", async () => {
     kube.addExternalSecret(NS, "throttled");
     // Once annotated (the first pause), the next read is shed.
-    const clock = hookedClock((n) => {
+    const clock = hookedClock(START, (n) => {
       if (n === 1) kube.throttle("GET", "externalsecrets", 1, 7);
     });
     const { context, waits } = ctx();
@@ -276,7 +256,7 @@ describe("external-secret reloader, in-process", () => {
   it("another error while waiting fails at once, saying what it was reading", async () => {
     kube.addExternalSecret(NS, "forbidden");
     kube.pause("externalsecrets");
-    const clock = hookedClock((n) => {
+    const clock = hookedClock(START, (n) => {
       if (n === 1) kube.forbid("GET", "externalsecrets");
     });
     try {
@@ -326,7 +306,7 @@ describe("external-secret reloader, in-process", () => {
     kube.addExternalSecret(NS, "aborted");
     kube.pause("externalsecrets");
     const controller = new AbortController();
-    const clock = hookedClock((n) => {
+    const clock = hookedClock(START, (n) => {
       if (n === 3) controller.abort(new Error("interrupted by SIGTERM"));
     });
     try {

@@ -8,8 +8,9 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { hookedClock, until } from "../../../test/helpers/wait.ts";
 import { after, before, describe, it } from "node:test";
-import { instantClock, type Clock } from "../support/poll.ts";
+import { type Clock } from "../support/poll.ts";
 import type { VerifyContext } from "../types.ts";
 import type { FastlyClient } from "../../fastly/types.ts";
 import { memoryLogger } from "../../util/log.ts";
@@ -45,30 +46,6 @@ after(async () => {
   await kube.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-/** An instant clock (starting at `start`) that runs and awaits `onSleep(n)` at its n-th pause. */
-function hookedClock(
-  start: number,
-  onSleep: (n: number) => void | Promise<void> = () => undefined,
-): Clock & { sleeps: number[] } {
-  const clock = instantClock(start);
-  let n = 0;
-  return {
-    sleeps: clock.sleeps,
-    now: () => clock.now(),
-    sleep: async (ms, signal) => {
-      n += 1;
-      await onSleep(n);
-      return clock.sleep(ms, signal);
-    },
-  };
-}
-
-/** Resolves once `condition` holds, looked at every few ms (a bound on a hang, not a wait). */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 12_000 && !condition(); i += 1) await new Promise((r) => setTimeout(r, 5));
-  assert.ok(condition(), `timed out waiting for ${what}`);
-}
 
 const verifyCtx = (since: Date, signal?: AbortSignal) => {
   const waits: string[] = [];
