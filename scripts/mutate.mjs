@@ -42,7 +42,7 @@ const groups = {
       "test/monitor-status.test.ts",
     ],
   },
-  // The protocol itself, driven through the library against the emulator on a manual clock, in three
+  // The protocol itself, driven through the library against the emulator on a manual clock, in four
   // files so that a mutant runs only those that reach it (resume's code is not run by the first).
   // The end-to-end suites (rotate-negative-proofs, -resume-reload, -faults, -crash) cover it too,
   // but take minutes per mutant: they are left out, so a survivor costs seconds, not hours.
@@ -59,13 +59,23 @@ const groups = {
           "EnvironmentRun",
         ],
       },
-      { file: "src/rotation/resume.ts", functions: ["resumeHeld", "continueRun", "rollbackHeld"] },
     ],
     testFiles: [
       "test/rotate-protocol-fast.test.ts",
       "test/rotate-protocol-resume.test.ts",
       "test/rotate-protocol-rollback.test.ts",
       "test/rotate-protocol-edges.test.ts",
+    ],
+  },
+  // Resume and rollback, their own group so that each run is short enough to finish (and be kept
+  // by the incremental cache) on a busy machine.
+  "rotation-resume": {
+    mutate: [{ file: "src/rotation/resume.ts", functions: ["resumeHeld", "continueRun", "rollbackHeld"] }],
+    testFiles: [
+      "test/rotate-protocol-resume.test.ts",
+      "test/rotate-protocol-rollback.test.ts",
+      "test/rotate-protocol-edges.test.ts",
+      "test/rotate-protocol-fast.test.ts",
     ],
   },
   // test/security/lock.test.ts (processes racing over 40 trials, half a minute a run) is left out:
