@@ -283,6 +283,35 @@ describe("kubernetes-logs verifier, in-process", () => {
       ok: false,
       detail: `pod ${pod!.name} (container proxy) logged a line matching /token may be invalid/: "${ERROR}"`,
     });
+    // The configured container itself is read: its own error line fails it.
+    kube.appendLog(NS, pod!.name, ERROR, "sidecar");
+    const own = await verifier({ deployment: "sidecar", container: "sidecar" }, clock()).verify(
+      verifyCtx(since).context,
+    );
+    assert.deepEqual(own, {
+      ok: false,
+      detail: `pod ${pod!.name} logged a line matching /token may be invalid/: "${ERROR}"`,
+    });
+  });
+
+  it("with a selector, only the pods it selects are read, not the namespace's others", async () => {
+    const since = new Date(Math.floor(Date.now() / 1000) * 1000);
+    kube.addDeployment(NS, "picked", 1);
+    kube.addDeployment(NS, "unpicked", 1);
+    const [picked] = kube.currentPods(NS, "picked");
+    const [unpicked] = kube.currentPods(NS, "unpicked");
+    kube.appendLog(NS, unpicked!.name, ERROR);
+    const from = kube.requests.length;
+    const result = await verifier({ selector: "app=picked" }, hookedClock(Date.now())).verify(
+      verifyCtx(since).context,
+    );
+    assert.deepEqual(result, {
+      ok: true,
+      detail:
+        "1 pod of the selector created since the reload Ready and quiet for 10s (no line matching failOn)",
+    });
+    const read = new Set(logReads(from).map((r) => r.path.split("/")[6]));
+    assert.deepEqual([...read], [picked!.name]);
   });
 
   it("matches the first 4096 characters of a line and quotes at most 300, escaped", async () => {
@@ -344,6 +373,16 @@ describe("kubernetes-logs verifier, in-process", () => {
     );
   });
 
+  it("says why it waits while there are no pods yet, at every look", async () => {
+    kube.addDeployment(NS, "none-yet", 0);
+    const { context, waits } = verifyCtx(new Date());
+    await verifier({ deployment: "none-yet", timeoutMs: 3_000 }, hookedClock(Date.now())).verify(context);
+    assert.deepEqual(
+      waits,
+      Array(4).fill(`no pods of the current ReplicaSet of deployment ${NS}/none-yet yet`),
+    );
+  });
+
   it("a 429 pauses as long as Retry-After asks; other API errors fail at once, explained", async () => {
     kube.addDeployment(NS, "shed", 1);
     const clock = hookedClock(Date.now(), (n) => {
@@ -376,6 +415,17 @@ describe("kubernetes-logs verifier, in-process", () => {
       );
     } finally {
       kube.forbid("GET", "pods/log", false);
+    }
+
+    kube.forbid("GET", "pods");
+    try {
+      const bySelector = verifier({ selector: "app=shed" }, hookedClock(Date.now()));
+      assert.equal(bySelector.description, "kubernetes-logs pods app=shed in monitoring");
+      const refused = await bySelector.verify(verifyCtx(new Date()).context);
+      assert.equal(refused.ok, false);
+      assert.match(refused.detail, /^listing pods app=shed in monitoring failed: .*grant the permission/);
+    } finally {
+      kube.forbid("GET", "pods", false);
     }
   });
 
