@@ -104,6 +104,7 @@ const groups = {
   "external-secret": {
     mutate: ["src/adapters/external-secret/index.ts"],
     testFiles: [
+      "src/adapters/external-secret/reloader-status.test.ts",
       "src/adapters/external-secret/reloader.test.ts",
       "src/adapters/external-secret/index.test.ts",
       "test/adapters-kubernetes-waits.test.ts",
