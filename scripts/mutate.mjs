@@ -73,7 +73,11 @@ const groups = {
   // mutants only racing processes reach.
   "rotation-lock": {
     mutate: ["src/rotation/lock.ts"],
-    testFiles: ["src/rotation/lock.test.ts", "src/rotation/lock-holder.test.ts"],
+    testFiles: [
+      "src/rotation/lock-attempts.test.ts",
+      "src/rotation/lock.test.ts",
+      "src/rotation/lock-holder.test.ts",
+    ],
   },
   "file-secret": {
     mutate: ["src/adapters/file-secret/index.ts"],
