@@ -4,7 +4,7 @@
  * can be driven against it: Deployments, StatefulSets, DaemonSets (`apps/v1`), Secrets and ConfigMaps
  * (`v1`), Leases (`coordination.k8s.io/v1`) and ExternalSecrets (`external-secrets.io/v1`); GET,
  * list, watch, PUT, PATCH (merge, strategic merge with merge keys, JSON patch), POST (Secrets,
- * ConfigMaps, Leases; 409 AlreadyExists) and DELETE (the same); one resourceVersion counter with 409
+ * ConfigMaps, Leases, ExternalSecrets; 409 AlreadyExists) and DELETE (the same); one resourceVersion counter with 409
  * Conflict on a stale one (PUT and PATCH alike); `metadata.generation` bumped on spec changes; `Status` bodies for errors; bearer-token
  * authentication; discovery; 403 and 429 faults on request. Small controllers play the cluster,
  * one step per configurable delay: a Deployment controller that rolls a new generation as the real

@@ -63,6 +63,8 @@ const create = (name: string) =>
         secretStoreRef: { name: "aws-secretsmanager", kind: "ClusterSecretStore" },
         target: { name, creationPolicy: "Owner" },
       },
+      // A manifest exported with its status (`kubectl get -o yaml`): the API server drops it.
+      status: { refreshTime: "2020-01-01T00:00:00Z", conditions: [{ type: "Ready", status: "True" }] },
     },
   });
 
@@ -112,6 +114,10 @@ describe("external-secret reloader: statuses around the force-sync", () => {
     syncOutcome.set("fresh", () => first.wait);
     await create("fresh");
     assert.equal(statusOf("fresh"), undefined, "a new object has no status, as from a real API server");
+    assert.equal(
+      (kube.externalSecret(NS, "fresh") as { metadata: { generation: number } }).metadata.generation,
+      1,
+    );
     const clock = hookedClock(START, async (n) => {
       if (n !== 2) return;
       first.open();
@@ -134,15 +140,18 @@ describe("external-secret reloader: statuses around the force-sync", () => {
 
   it("deleted and created again while waiting (Argo CD replacing it): waits without a Ready condition, then takes its first sync", async () => {
     kube.addExternalSecret(NS, "replaced");
-    const first = gate();
+    const uid = (o: unknown) => (o as { metadata: { uid: string } }).metadata.uid;
+    const old = uid(kube.externalSecret(NS, "replaced"));
+    // The operator's syncs (the force-sync's, then the new object's) end only when the test says.
+    const syncs = gate();
+    syncOutcome.set("replaced", () => syncs.wait);
     const clock = hookedClock(START, async (n) => {
       if (n === 1) {
-        syncOutcome.set("replaced", () => first.wait);
         await api.deleteNamespacedCustomObject(ref("replaced"));
         await create("replaced");
       }
       if (n === 2) {
-        first.open();
+        syncs.open();
         await until(() => statusOf("replaced")?.syncedResourceVersion !== undefined, "the new object's sync");
       }
     });
@@ -150,6 +159,11 @@ describe("external-secret reloader: statuses around the force-sync", () => {
     await done;
     assert.deepEqual(waits, ["no Ready condition"]);
     assert.equal(clock.sleeps.length, 2);
+    // The force-sync's sync ended after its object was deleted: nothing of it was written.
+    const uids = kube.history("externalsecrets", NS, "replaced").map(uid);
+    const created = uid(kube.externalSecret(NS, "replaced"));
+    assert.notEqual(created, old);
+    assert.ok(uids.lastIndexOf(old) < uids.indexOf(created), uids.join(" "));
   });
 
   it("another condition listed before Ready is not taken for it: a sync ends the wait", async () => {
