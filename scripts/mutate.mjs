@@ -83,7 +83,11 @@ const groups = {
   // mutants only racing processes reach.
   "rotation-lock": {
     mutate: ["src/rotation/lock.ts"],
-    testFiles: ["src/rotation/lock.test.ts", "src/rotation/lock-holder.test.ts"],
+    testFiles: [
+      "src/rotation/lock-attempts.test.ts",
+      "src/rotation/lock.test.ts",
+      "src/rotation/lock-holder.test.ts",
+    ],
   },
   "file-secret": {
     mutate: ["src/adapters/file-secret/index.ts"],
@@ -114,6 +118,7 @@ const groups = {
   "external-secret": {
     mutate: ["src/adapters/external-secret/index.ts"],
     testFiles: [
+      "src/adapters/external-secret/reloader-status.test.ts",
       "src/adapters/external-secret/reloader.test.ts",
       "src/adapters/external-secret/index.test.ts",
       "test/adapters-kubernetes-waits.test.ts",

@@ -82,6 +82,11 @@ export class LockedError extends Error {
 export interface LockOptions {
   /** Recorded in the lock, for the person who finds it. */
   readonly runId?: string;
+  /**
+   * Waits `ms` between two attempts on a lock another process may be breaking. Default: blocks the
+   * thread that long (acquisition is synchronous).
+   */
+  readonly pause?: (ms: number) => void;
 }
 
 const ATTEMPTS = 50;
@@ -106,6 +111,7 @@ export function acquireLock(stateDir: string, options: LockOptions = {}): () => 
     ...optional("runId", options.runId),
   };
   const temp = join(stateDir, `.lock.${record.id}.tmp`);
+  const pause = options.pause ?? sleepSync;
   writeNew(temp, `${JSON.stringify(record)}\n`);
   try {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -125,7 +131,7 @@ export function acquireLock(stateDir: string, options: LockOptions = {}): () => 
       if (refusal) throw refusal;
       breakStale(path, holder, temp);
       // Another process may be breaking the same lock: let it finish before trying again.
-      if (attempt > 0) sleepSync(5 + Math.random() * 20);
+      if (attempt > 0) pause(5 + Math.random() * 20);
     }
   } finally {
     unlinkQuietly(temp);

@@ -4,7 +4,7 @@
  * can be driven against it: Deployments, StatefulSets, DaemonSets (`apps/v1`), Secrets and ConfigMaps
  * (`v1`), Leases (`coordination.k8s.io/v1`) and ExternalSecrets (`external-secrets.io/v1`); GET,
  * list, watch, PUT, PATCH (merge, strategic merge with merge keys, JSON patch), POST (Secrets,
- * ConfigMaps, Leases; 409 AlreadyExists) and DELETE (the same); one resourceVersion counter with 409
+ * ConfigMaps, Leases, ExternalSecrets; 409 AlreadyExists) and DELETE (the same); one resourceVersion counter with 409
  * Conflict on a stale one (PUT and PATCH alike); `metadata.generation` bumped on spec changes; `Status` bodies for errors; bearer-token
  * authentication; discovery; 403 and 429 faults on request. Small controllers play the cluster,
  * one step per configurable delay: a Deployment controller that rolls a new generation as the real
@@ -40,7 +40,12 @@ const RESOURCES = {
 export type Resource = keyof typeof RESOURCES;
 
 /** What POST may create and DELETE remove (the others are made by `add…` and the controllers). */
-const CREATABLE: ReadonlySet<Resource> = new Set<Resource>(["secrets", "configmaps", "leases"]);
+const CREATABLE: ReadonlySet<Resource> = new Set<Resource>([
+  "secrets",
+  "configmaps",
+  "leases",
+  "externalsecrets",
+]);
 /** Objects without `metadata.generation` (no spec, or a spec the API does not count: a Lease's). */
 const UNGENERATED: ReadonlySet<Resource> = new Set<Resource>(["secrets", "configmaps", "leases"]);
 
@@ -185,6 +190,12 @@ export interface RunningKubernetesApi {
   daemonSet(namespace: string, name: string): Json | undefined;
   /** With `failing`, its Ready condition is already False with that message. */
   addExternalSecret(namespace: string, name: string, spec?: Json, failing?: string): void;
+  /**
+   * Write an ExternalSecret's whole `status` as an operator does through the status subresource (a
+   * new resourceVersion, a MODIFIED event): conditions no operator of the fake writes. `undefined`
+   * removes it.
+   */
+  writeExternalSecretStatus(namespace: string, name: string, status: Json | undefined): void;
   /** A Secret with these (plain) values; stored base64-encoded as the API does. */
   addSecret(namespace: string, name: string, values: Record<string, string>): void;
   /** A Secret's decoded values, or undefined when it does not exist. */
@@ -783,6 +794,9 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
     later(() => {
       if (paused.has("externalsecrets")) return;
       const meta = es.metadata as Json;
+      // Its status patch on an object deleted meanwhile would be NotFound: nothing is written.
+      const current = (): boolean =>
+        externalSecrets.get(key(String(meta.namespace), String(meta.name))) === es;
       const hash = createHash("sha256")
         .update(JSON.stringify([meta.labels ?? {}, meta.annotations ?? {}]))
         .digest("hex")
@@ -791,7 +805,8 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
       const hook = options.onSync?.(meta.namespace as string, meta.name as string) ?? Promise.resolve();
       hook.then(
         () => {
-          const previous = es.status as Json;
+          if (!current()) return;
+          const previous = (es.status ?? {}) as Json;
           es.status = {
             ...previous,
             refreshTime: seconds(),
@@ -807,7 +822,8 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
           written("externalsecrets", es);
         },
         (error: unknown) => {
-          const previous = es.status as Json;
+          if (!current()) return;
+          const previous = (es.status ?? {}) as Json;
           es.status = {
             ...previous,
             conditions: withCondition(previous.conditions, {
@@ -1087,7 +1103,7 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
     const apiVersion = group ? `${group}/v1` : "v1";
 
     if (name === undefined) {
-      // The collection: list (by name only), watch, and create (Secrets, ConfigMaps, Leases).
+      // The collection: list (by name only), watch, and create (Secrets, ConfigMaps, Leases, ExternalSecrets).
       if (method === "GET") {
         const selector = url.searchParams.get("fieldSelector") ?? "";
         const only = /^metadata\.name=(.+)$/.exec(selector)?.[1];
@@ -1151,15 +1167,25 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
             kind: resource,
           });
         }
+        // The status subresource's: a status sent with a create is dropped, as the API server does.
+        const { status: _status, ...fields } = object;
         const stored: Json = {
-          ...object,
+          ...fields,
           apiVersion,
           kind,
-          metadata: { ...meta, namespace: ns, uid: randomUUID(), creationTimestamp: seconds() },
+          metadata: {
+            ...meta,
+            namespace: ns,
+            uid: randomUUID(),
+            creationTimestamp: seconds(),
+            ...(UNGENERATED.has(resource) ? {} : { generation: 1 }),
+          },
         };
         if (resource === "secrets" && stored.type === undefined) stored.type = "Opaque";
         store.set(key(ns, objectName), stored);
         written(resource, stored, "ADDED");
+        // The operator reconciles a new ExternalSecret at once.
+        if (resource === "externalsecrets") sync(stored);
         return [201, clone(stored)];
       }
       return status(
@@ -1442,6 +1468,7 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
                   type: "Ready",
                   status: "True",
                   reason: "SecretSynced",
+                  message: "secret synced",
                   lastTransitionTime: "2026-01-01T00:00:00Z",
                 },
           ],
@@ -1526,6 +1553,13 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
           numberReady: nodes,
         },
       });
+    },
+    writeExternalSecretStatus(namespace, name, status) {
+      const es = externalSecrets.get(key(namespace, name));
+      if (!es) throw new Error(`no ExternalSecret ${namespace}/${name}`);
+      if (status === undefined) delete es.status;
+      else es.status = clone(status);
+      written("externalsecrets", es);
     },
     statefulSet: (namespace, name) => clone(statefulSets.get(key(namespace, name))),
     daemonSet: (namespace, name) => clone(daemonSets.get(key(namespace, name))),
