@@ -45,6 +45,8 @@ describe("modules loaded at start-up", () => {
         // CommonJS modules loaded with require() (re2js is) do not pass the resolve hook.
         `const cache = createRequire(import.meta.url).cache;`,
         `process.on("exit", () => appendFileSync(process.env.FTR_RECORD_IMPORTS, Object.keys(cache).map((f) => pathToFileURL(f).href + "\\n").join("")));`,
+        // Node's bundled undici (behind fetch, Response and Headers) is an internal module: record it.
+        `process.on("exit", () => { if (process.moduleLoadList.includes("NativeModule internal/deps/undici/undici")) appendFileSync(process.env.FTR_RECORD_IMPORTS, "node:internal/deps/undici\\n"); });`,
         // Node's own fetch (its bundled undici) is not a module either: record its use.
         `const globalFetch = globalThis.fetch;`,
         `globalThis.fetch = (...args) => (appendFileSync(process.env.FTR_RECORD_IMPORTS, "node:fetch\\n"), globalFetch(...args));`,
@@ -126,9 +128,27 @@ describe("modules loaded at start-up", () => {
     );
     // So does Node's own fetch (its bundled undici: about 2x a bare node start-up in CPU).
     assert.ok(!urls.includes("node:fetch"), "check called Node's fetch");
+    // And Node's bundled undici itself: touching Response or Headers loads it (about half a bare
+    // node start-up), so the client's answers are its own small type.
+    assert.ok(!urls.includes("node:internal/deps/undici"), "check loaded Node's bundled undici");
     assert.ok(urls.includes("node:http"), "check did not load node:http");
     // It did ask the API: the status module ran.
     assert.ok(urls.some((url) => url.endsWith("/src/monitor/status.ts")));
+  });
+
+  it("the record notes Node's bundled undici when Headers is touched", async () => {
+    const record = join(dir, "headers.txt");
+    await writeFile(record, "");
+    const failed = await new Promise<Error | null>((resolve) => {
+      execFile(
+        process.execPath,
+        ["--import", pathToFileURL(register).href, "-e", "new Headers()"],
+        { env: { PATH: process.env.PATH ?? "", FTR_RECORD_IMPORTS: record } },
+        (error) => resolve(error),
+      );
+    });
+    assert.equal(failed, null);
+    assert.ok((await readFile(record, "utf8")).split("\n").includes("node:internal/deps/undici"));
   });
 
   it("check reads the journal without the rotation protocol, draws no table, and answers literal patterns without re2js", async () => {

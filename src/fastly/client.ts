@@ -31,14 +31,21 @@ import {
 } from "./schemas.ts";
 import type { CreateAutomationTokenInput, FastlyClient, RateLimitInfo } from "./types.ts";
 import { formatTime } from "../util/time.ts";
-import { createNetFetch, netFetchOverNodeHttp, NotLoopbackError, type Resolver } from "../util/net.ts";
+import {
+  createNetExchange,
+  exchangeOverFetch,
+  type HeaderLookup,
+  type HttpExchange,
+  netExchange,
+  NotLoopbackError,
+  type Resolver,
+} from "../util/net.ts";
 import {
   BodyTooLargeError,
   DEFAULT_MAX_BODY_BYTES,
   formatBytes,
   isRedirect,
   isSecureOrLoopback,
-  readTextCapped,
   redirectHost,
 } from "../util/http.ts";
 
@@ -69,9 +76,9 @@ export interface FastlyClientOptions {
    */
   readonly allowInsecure?: boolean;
   /**
-   * Injected fetch (tests); default `netFetchOverNodeHttp`: through the proxy HTTPS_PROXY/HTTP_PROXY/
-   * NO_PROXY name, to a loopback name (`*.localhost`) only when all its addresses are loopback, and
-   * a direct request over Node's http/https modules.
+   * Injected fetch (tests), called with `redirect: "manual"`; default `netExchange`: through the
+   * proxy HTTPS_PROXY/HTTP_PROXY/NO_PROXY name, to a loopback name (`*.localhost`) only when all its
+   * addresses are loopback, and a direct request over Node's http/https modules.
    */
   readonly fetch?: typeof fetch;
   /** How host names are resolved (tests give a DNS answer); default the system's resolver. */
@@ -122,7 +129,7 @@ interface HttpRequest {
 /** An HTTP answer, any status, with its body read (JSON, or the start of the text). */
 interface Answer {
   readonly status: number;
-  readonly headers: Headers;
+  readonly headers: HeaderLookup;
   readonly body: unknown;
 }
 
@@ -222,8 +229,11 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
   const endpoint = (options.endpoint ?? DEFAULT_ENDPOINT).replace(/\/+$/, "");
   const allowInsecure = options.allowInsecure === true;
   checkEndpoint(endpoint, allowInsecure);
-  const doFetch =
-    options.fetch ?? (options.resolve ? createNetFetch({ resolve: options.resolve }) : netFetchOverNodeHttp);
+  const exchange: HttpExchange = options.fetch
+    ? exchangeOverFetch(options.fetch)
+    : options.resolve
+      ? createNetExchange({ resolve: options.resolve })
+      : netExchange;
   const baseDelayMs = options.retry?.baseDelayMs ?? 500;
   const maxDelayMs = options.retry?.maxDelayMs ?? 60_000;
   const timeoutMs = options.retry?.timeoutMs ?? 30_000;
@@ -259,13 +269,13 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
       throwIfAborted(signal);
       requestCount++;
       if (spec.method !== "GET") writeRequestCount++;
-      const exchange = await attempt(doFetch, request, limits, signal);
+      const outcome = await attempt(exchange, request, limits, signal);
       throwIfAborted(signal);
-      if ("answer" in exchange && spec.method !== "GET") {
-        rateLimit = readRateLimit(exchange.answer.headers, rateLimit);
+      if ("answer" in outcome && spec.method !== "GET") {
+        rateLimit = readRateLimit(outcome.answer.headers, rateLimit);
       }
-      if ("answer" in exchange) {
-        const skew = readClockSkew(exchange.answer.headers, now());
+      if ("answer" in outcome) {
+        const skew = readClockSkew(outcome.answer.headers, now());
         if (skew !== undefined) {
           clockSkewMs = skew;
           if (!skewReported && Math.abs(skew) > CLOCK_SKEW_WARN_MS && options.onClockSkew) {
@@ -274,7 +284,7 @@ export function createFastlyClient(options: FastlyClientOptions): FastlyClient {
           }
         }
       }
-      return classify(spec, exchange, context);
+      return classify(spec, outcome, context);
     });
   }
 
@@ -488,14 +498,15 @@ interface WireLimits {
 }
 
 /**
- * One HTTP exchange, the only place the client calls fetch: an answer of any status with its body
- * read, or the failure that left it without one. What the wire may do is decided here: redirects
- * are never followed (the request's `Fastly-Key`, password or body would go to the Location's
- * host); the deadline covers the body too, so a body cut short or stalled is a failure classified
- * like a lost connection, not an exception from somewhere else; a body past the cap is abandoned.
+ * One HTTP exchange, the only place the client sends a request: an answer of any status with its
+ * body read, or the failure that left it without one. What the wire may do is decided here:
+ * redirects are never followed (the request's `Fastly-Key`, password or body would go to the
+ * Location's host); the deadline covers the body too, so a body cut short or stalled is a failure
+ * classified like a lost connection, not an exception from somewhere else; a body past the cap is
+ * abandoned.
  */
 async function attempt(
-  doFetch: typeof fetch,
+  exchange: HttpExchange,
   request: HttpRequest,
   limits: WireLimits,
   stop: AbortSignal | undefined,
@@ -503,21 +514,20 @@ async function attempt(
   let status = 0;
   const timeout = AbortSignal.timeout(limits.timeoutMs);
   try {
-    const response = await doFetch(request.url, {
+    const response = await exchange(request.url, {
       method: request.method,
       headers: request.headers,
-      ...(request.body === undefined ? {} : { body: request.body }),
-      redirect: "manual",
+      body: request.body,
       // The run's signal ends the exchange too, body included.
       signal: stop ? AbortSignal.any([stop, timeout]) : timeout,
     });
     status = response.status;
     if (isRedirect(response.status)) {
-      await response.body?.cancel().catch(() => {});
+      await response.discard();
       const host = redirectHost(response.headers.get("location"), request.url);
       return { redirected: { status: response.status, host } };
     }
-    const body = await readBody(response, limits.maxBodyBytes);
+    const body = parseBody(await response.text(limits.maxBodyBytes));
     return { answer: { status: response.status, headers: response.headers, body } };
   } catch (error) {
     if (error instanceof BodyTooLargeError) return { oversized: { status, limit: error.limit } };
@@ -708,7 +718,7 @@ export const CLOCK_SKEW_WARN_MS = 5 * 60_000;
  * The API's clock minus ours from a `Date` header (RFC 7231, whole seconds). Differences within
  * two seconds are the header's rounding and the answer's travel time, not skew: they count as 0.
  */
-export function readClockSkew(headers: Headers, localNow: Date): number | undefined {
+export function readClockSkew(headers: HeaderLookup, localNow: Date): number | undefined {
   const text = headers.get("date");
   if (text === null) return undefined;
   const at = Date.parse(text);
@@ -717,7 +727,7 @@ export function readClockSkew(headers: Headers, localNow: Date): number | undefi
   return Math.abs(skew) <= 2000 ? 0 : skew;
 }
 
-function readRateLimit(headers: Headers, previous: RateLimitInfo): RateLimitInfo {
+function readRateLimit(headers: HeaderLookup, previous: RateLimitInfo): RateLimitInfo {
   const remaining = headers.get("fastly-ratelimit-remaining");
   const reset = rateLimitReset(headers);
   if (remaining === null && reset === undefined) return previous;
@@ -728,15 +738,15 @@ function readRateLimit(headers: Headers, previous: RateLimitInfo): RateLimitInfo
   };
 }
 
-function rateLimitReset(headers: Headers): Date | undefined {
+function rateLimitReset(headers: HeaderLookup): Date | undefined {
   const reset = headers.get("fastly-ratelimit-reset");
   if (reset === null) return undefined;
   const seconds = Number(reset);
   return Number.isFinite(seconds) && seconds > 0 ? new Date(seconds * 1000) : undefined;
 }
 
-async function readBody(response: Response, maxBytes: number): Promise<unknown> {
-  const text = await readTextCapped(response, maxBytes);
+/** An answer's body: its JSON, undefined when empty, or the start of a text that is not JSON. */
+function parseBody(text: string): unknown {
   if (text === "") return undefined;
   try {
     return JSON.parse(text) as unknown;

@@ -12,9 +12,11 @@
  *   connected to only when every address it resolves to is loopback, and the connection goes to
  *   the addresses that were checked (the check is the lookup the connection uses).
  * - The Fastly client's direct requests (no proxy, a name that does not claim loopback, the
- *   system's resolver) go over Node's http/https modules, answered as `fetch` answers
- *   (`fetchOverNodeHttp`): Node's `fetch` costs about twice a bare `node` start-up in CPU on its
- *   first request, most of a short command such as `ftr check`.
+ *   system's resolver) go over Node's http/https modules (`requestOverNodeHttp`), answered as
+ *   `fetch` answers but as an `HttpAnswer` (status, header lookup, body text) rather than a
+ *   `Response`: Node's `fetch` costs about twice a bare `node` start-up in CPU on its first request,
+ *   and merely touching `Response` or `Headers` about half of one (Node loads its bundled undici to
+ *   give them), most of a short command such as `ftr check`.
  */
 import { lookup as dnsLookup } from "node:dns/promises";
 import type { Agent as HttpAgent, IncomingMessage } from "node:http";
@@ -23,6 +25,7 @@ import type { TcpNetConnectOpts } from "node:net";
 import { getProxyForUrl } from "proxy-from-env";
 import type * as Undici from "undici";
 import type { Agent, Dispatcher, ProxyAgent } from "undici";
+import { BodyTooLargeError, readTextCapped } from "./http.ts";
 
 /** undici, loaded on the first request: commands that send none (`validate`, `--help`) skip it. */
 let undici: Promise<typeof Undici> | undefined;
@@ -105,12 +108,6 @@ export function proxyFor(url: string | URL): string | undefined {
 export interface NetFetchOptions {
   /** How names are resolved (tests give a DNS answer); default the system's resolver. */
   readonly resolve?: Resolver;
-  /**
-   * Send a direct request that does not follow redirects (`redirect: "manual"`, a string body or
-   * none) with Node's http/https modules ({@link fetchOverNodeHttp}) rather than Node's `fetch`,
-   * whose first request costs about twice a bare `node` process's start-up in CPU (the Fastly client).
-   */
-  readonly overNodeHttp?: boolean;
 }
 
 /**
@@ -139,12 +136,7 @@ export function createNetFetch(options: NetFetchOptions = {}): typeof fetch {
     // Nothing to add for a direct connection to a name that does not claim to be loopback, resolved
     // by the system: Node's own fetch, without loading undici from node_modules (about a tenth of
     // a short command's CPU).
-    if (options.resolve === undefined && !isLoopbackName(url.hostname) && proxyFor(url) === undefined) {
-      if (options.overNodeHttp === true && !(input instanceof Request) && nodeHttpCan(url, init)) {
-        return fetchOverNodeHttp(url, init);
-      }
-      return fetch(input, init);
-    }
+    if (isDirect(url, options.resolve)) return fetch(input, init);
     const lib = await (undici ??= import("undici").then(
       // A bundle may give a CommonJS module's exports as `default` only.
       (mod) => ("Agent" in mod ? mod : (mod as { default: typeof Undici }).default),
@@ -162,17 +154,92 @@ export function createNetFetch(options: NetFetchOptions = {}): typeof fetch {
 /** The `fetch` every client of ftr uses unless one is injected. */
 export const netFetch: typeof fetch = createNetFetch();
 
-/** The Fastly client's: the same, with direct requests over Node's http/https modules. */
-export const netFetchOverNodeHttp: typeof fetch = createNetFetch({ overNodeHttp: true });
-
-/** Whether {@link fetchOverNodeHttp} can send this request as `fetch` would. */
-function nodeHttpCan(url: URL, init: RequestInit | undefined): boolean {
-  return (
-    (url.protocol === "http:" || url.protocol === "https:") &&
-    init?.redirect === "manual" &&
-    (init.body === undefined || init.body === null || typeof init.body === "string")
-  );
+/**
+ * A connection with nothing for ftr to add: the system's resolver, a name that does not claim to
+ * be loopback, no proxy.
+ */
+function isDirect(url: URL, resolve: Resolver | undefined): boolean {
+  return resolve === undefined && !isLoopbackName(url.hostname) && proxyFor(url) === undefined;
 }
+
+/** A header lookup as `Headers.get` answers: any case, repeated fields joined by ", ", null when absent. */
+export interface HeaderLookup {
+  get(name: string): string | null;
+}
+
+/**
+ * An HTTP answer as the Fastly client reads it: its status, its headers and its body as text. It
+ * is not a `Response`: Node gives that class (and `Headers`) by loading its bundled undici, about
+ * half a bare `node` start-up in CPU, which a short command such as `ftr check` need not pay.
+ */
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: HeaderLookup;
+  /**
+   * The body as UTF-8 text, read until it ends or passes `limit` bytes: then (or at once, when the
+   * Content-Length says more) the read is abandoned with a {@link BodyTooLargeError}. A body cut
+   * short rejects with the socket's error; an aborted signal with its reason.
+   */
+  text(limit: number): Promise<string>;
+  /** Drops the body unread (a redirect's). */
+  discard(): Promise<void>;
+}
+
+/** One request: a method (default GET), headers, a string body, a signal that ends it, body included. */
+export interface HttpRequestInit {
+  readonly method?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Sends one request and answers it, a redirect as it is (never followed). */
+export type HttpExchange = (url: URL, init: HttpRequestInit) => Promise<HttpAnswer>;
+
+/** A `Response` read as an {@link HttpAnswer}. */
+export function answerOfResponse(response: Response): HttpAnswer {
+  return {
+    status: response.status,
+    headers: response.headers,
+    text: (limit) => readTextCapped(response, limit),
+    discard: async () => {
+      await response.body?.cancel().catch(() => {});
+    },
+  };
+}
+
+/** Requests sent with `fetchImpl` (`redirect: "manual"`), answered as {@link HttpAnswer}s. */
+export function exchangeOverFetch(fetchImpl: typeof fetch): HttpExchange {
+  return async (url, init) => {
+    const response = await fetchImpl(url, {
+      method: init.method ?? "GET",
+      ...(init.headers === undefined ? {} : { headers: init.headers }),
+      ...(init.body === undefined ? {} : { body: init.body }),
+      redirect: "manual",
+      ...(init.signal === undefined ? {} : { signal: init.signal }),
+    });
+    return answerOfResponse(response);
+  };
+}
+
+/**
+ * The Fastly client's requests: a direct one ({@link isDirect}) over Node's http/https modules
+ * ({@link requestOverNodeHttp}); through a proxy, to a loopback name or with an injected resolver,
+ * {@link createNetFetch}'s `fetch`.
+ */
+export function createNetExchange(options: NetFetchOptions = {}): HttpExchange {
+  let overFetch: HttpExchange | undefined;
+  return (url, init) => {
+    if (isDirect(url, options.resolve) && (url.protocol === "http:" || url.protocol === "https:")) {
+      return requestOverNodeHttp(url, init);
+    }
+    overFetch ??= exchangeOverFetch(createNetFetch(options));
+    return overFetch(url, init);
+  };
+}
+
+/** The Fastly client's default {@link HttpExchange}. */
+export const netExchange: HttpExchange = createNetExchange();
 
 const agents: { http?: HttpAgent; https?: HttpAgent } = {};
 
@@ -186,19 +253,52 @@ async function keptAlive(https: boolean): Promise<HttpAgent> {
   return (agents.http ??= new (await import("node:http")).Agent(options));
 }
 
-/** Statuses whose answer has no body (a Response refuses one). */
+/** Statuses whose answer has no body. */
 const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
 
+/** An answer's headers from its raw list, as `Headers` keeps them: names in lower case, repeats joined. */
+function headerLookup(raw: readonly string[]): HeaderLookup {
+  const fields = new Map<string, string>();
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!.trim();
+    const before = fields.get(name);
+    fields.set(name, before === undefined ? value : `${before}, ${value}`);
+  }
+  return { get: (name) => fields.get(name.toLowerCase()) ?? null };
+}
+
+/** The body of `res` as text, abandoned past `limit` bytes (or at once when Content-Length says so). */
+async function readCapped(res: IncomingMessage, limit: number): Promise<string> {
+  const declared = Number(res.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit) {
+    res.destroy();
+    throw new BodyTooLargeError(limit);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    total += chunk.byteLength;
+    if (total > limit) {
+      res.destroy();
+      throw new BodyTooLargeError(limit);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 /**
- * One request, as `fetch(url, init)` with `redirect: "manual"` answers it (a Response of any status,
- * a redirect included, its body streamed), sent with Node's http or https module: the connection,
- * TLS and its certificate checks are Node's, as under `fetch`. A failure before the answer rejects
- * like `fetch`: a `TypeError("fetch failed")` whose cause is the socket's error (with its `code`),
- * or the signal's reason once it aborts, which also ends a body being read. Default headers as
- * `fetch` sends them, except `accept-encoding` (the body is never compressed, so nothing to undo).
+ * One request sent with Node's http or https module, answered as `fetch(url, { redirect: "manual" })`
+ * answers it (any status, a redirect included), without `Response`, `Headers` or web streams: the
+ * connection, TLS and its certificate checks are Node's, as under `fetch`. A failure before the
+ * answer rejects like `fetch`: a `TypeError("fetch failed")` whose cause is the socket's error
+ * (with its `code`), or the signal's reason once it aborts, which also ends a body being read.
+ * Default headers as `fetch` sends them, except `accept-encoding` (the body is never compressed,
+ * so nothing to undo) and the browser's `sec-fetch-mode`.
  */
-export async function fetchOverNodeHttp(url: URL, init: RequestInit = {}): Promise<Response> {
-  const signal = init.signal ?? undefined;
+export async function requestOverNodeHttp(url: URL, init: HttpRequestInit = {}): Promise<HttpAnswer> {
+  const signal = init.signal;
   signal?.throwIfAborted();
   const https = url.protocol === "https:";
   const { request } = https ? await import("node:https") : await import("node:http");
@@ -207,18 +307,17 @@ export async function fetchOverNodeHttp(url: URL, init: RequestInit = {}): Promi
   // are retried); a write always gets a fresh one, so a server closing an idle connection as the
   // write is sent never makes its outcome unknown.
   const agent = method === "GET" || method === "HEAD" ? await keptAlive(https) : false;
-  const { Readable } = await import("node:stream");
-  const headers = new Headers(init.headers);
-  const body = typeof init.body === "string" ? init.body : undefined;
-  if (body !== undefined && !headers.has("content-type"))
-    headers.set("content-type", "text/plain;charset=UTF-8");
-  if (!headers.has("accept")) headers.set("accept", "*/*");
-  if (!headers.has("accept-language")) headers.set("accept-language", "*");
-  if (!headers.has("user-agent")) headers.set("user-agent", "node");
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(init.headers ?? {})) headers[name.toLowerCase()] = value;
+  const body = init.body;
+  if (body !== undefined) headers["content-type"] ??= "text/plain;charset=UTF-8";
+  headers.accept ??= "*/*";
+  headers["accept-language"] ??= "*";
+  headers["user-agent"] ??= "node";
   signal?.throwIfAborted();
-  return new Promise<Response>((resolve, reject) => {
+  return new Promise<HttpAnswer>((resolve, reject) => {
     let answer: IncomingMessage | undefined;
-    const req = request(url, { method, headers: Object.fromEntries(headers), agent });
+    const req = request(url, { method, headers, agent });
     // The signal ends the exchange, the body included (a deadline covers the body too).
     const onAbort = (): void => {
       const reason = signal?.reason as Error;
@@ -237,23 +336,26 @@ export async function fetchOverNodeHttp(url: URL, init: RequestInit = {}): Promi
     req.on("response", (res) => {
       answer = res;
       res.on("close", done);
+      // An error before the body is read is kept on the stream, and the read rejects with it.
+      res.on("error", () => {});
       const status = res.statusCode ?? 0;
       if (status < 200 || status > 599) {
         res.destroy();
         reject(new TypeError("fetch failed", { cause: new Error(`invalid status ${status}`) }));
         return;
       }
-      const received = new Headers();
-      for (let i = 0; i + 1 < res.rawHeaders.length; i += 2)
-        received.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
-      const meta = { status, statusText: res.statusMessage ?? "", headers: received };
-      if (NULL_BODY_STATUS.has(status) || method === "HEAD") {
-        res.resume();
-        resolve(new Response(null, meta));
-        return;
-      }
-      // A body cut short errors the stream with the socket's error (ECONNRESET), as under fetch.
-      resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, meta));
+      const empty = NULL_BODY_STATUS.has(status) || method === "HEAD";
+      if (empty) res.resume();
+      resolve({
+        status,
+        headers: headerLookup(res.rawHeaders),
+        // A body cut short rejects with the socket's error (ECONNRESET), as under fetch.
+        text: (limit) => (empty ? Promise.resolve("") : readCapped(res, limit)),
+        discard: () => {
+          res.destroy();
+          return Promise.resolve();
+        },
+      });
     });
     req.end(body);
   });
