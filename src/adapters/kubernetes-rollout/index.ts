@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import type { AppsV1Api, V1DaemonSet, V1Deployment, V1StatefulSet } from "@kubernetes/client-node";
 import type { AdapterContext, Reloader } from "../types.ts";
 import { resolveDeps, untilAborted, type AdapterDeps } from "../support/deps.ts";
@@ -62,24 +63,12 @@ export const RELOADER_ANNOTATIONS = {
   secret: "secret.reloader.stakater.com/reload",
 } as const;
 
-/** `value` as JSON with object keys sorted: equal texts mean equal values. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
-}
-
-/** What a workload looked like before the secret changed: a new pod template is a new rollout. */
+/** What a workload looked like before the secret changed: a pod template unequal to it (compared by value) is a new rollout. */
 interface Before {
-  readonly template: string;
+  readonly template: unknown;
 }
 
-const before = (object: Workload): Before => ({ template: canonical(object.spec?.template ?? {}) });
+const before = (object: Workload): Before => ({ template: object.spec?.template ?? {} });
 
 /**
  * Restarts a Deployment, StatefulSet or DaemonSet the way `kubectl rollout restart` does (a new
@@ -208,7 +197,7 @@ export function createKubernetesRolloutReloader(
           noted = before(await read(ctx.signal));
           // No rollout followed the previous change (it timed out), and the template is still the
           // one from before it: the pods still run what this change (a restore) puts back.
-          nothingToWaitFor = unstarted !== undefined && unstarted.template === noted.template;
+          nothingToWaitFor = unstarted !== undefined && isDeepStrictEqual(unstarted.template, noted.template);
           unstarted = undefined;
         } catch (error) {
           noted = undefined;
@@ -246,7 +235,7 @@ export function createKubernetesRolloutReloader(
         await waitFor(
           ctx,
           (object) =>
-            from === undefined || before(object).template !== from.template
+            from === undefined || !isDeepStrictEqual(before(object).template, from.template)
               ? (object.metadata?.generation ?? 0)
               : undefined,
           (reason, object) => {
