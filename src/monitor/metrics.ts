@@ -3,7 +3,7 @@
  * library user's process metrics and ours never collide). Names follow Prometheus conventions: base
  * units, `_timestamp_seconds` for instants, `_total` for counters.
  */
-import { Counter, Gauge, Registry, type GaugeConfiguration } from "prom-client";
+import { Counter, Gauge, Registry, type GaugeConfiguration, type RegistryContentType } from "prom-client";
 
 /** Every metric name `serve` exports; the dashboard and alert tests check their queries against it. */
 export const MONITOR_METRIC_NAMES = [
@@ -69,7 +69,12 @@ export class SeriesGauge<T extends string = string> extends Gauge<T> {
   private readonly header: string;
   private readonly exposedName: string;
 
+  /** The values of the series in `text`, in its order (the text writes -0 as 0). */
+  private values: number[] = [];
+
+  /** @throws RangeError without label names (such a gauge has one series: use `Gauge`). */
   constructor(configuration: GaugeConfiguration<T>) {
+    if (!configuration.labelNames?.length) throw new RangeError("a SeriesGauge needs label names");
     super(configuration);
     this.exposedName = escapeText(configuration.name);
     this.header = `# HELP ${this.exposedName} ${escapeText(configuration.help)}\n# TYPE ${this.exposedName} gauge`;
@@ -96,17 +101,21 @@ export class SeriesGauge<T extends string = string> extends Gauge<T> {
       from = kept;
     }
     const lines = [this.header];
+    const kept: number[] = [];
     for (const i of from) {
       const value = values[i];
       if (typeof value !== "number") throw new TypeError(`Value is not a valid number: ${String(value)}`);
       lines.push(`${this.exposedName}${labels[i] === "" ? "" : `{${labels[i]}}`} ${sampleText(value)}`);
+      kept.push(value);
     }
     super.reset();
     this.text = lines.join("\n");
+    this.values = kept;
   }
 
   override reset(): void {
     this.text = undefined;
+    this.values = [];
     super.reset();
   }
 
@@ -114,15 +123,12 @@ export class SeriesGauge<T extends string = string> extends Gauge<T> {
     const own = await super.get();
     if (this.text === undefined) return own;
     const values: { labels: Partial<Record<T, string>>; value: number }[] = [];
-    for (const line of this.text.split("\n").slice(2)) {
+    for (const [i, line] of this.text.split("\n").slice(2).entries()) {
       const open = line.indexOf("{");
-      const space = line.lastIndexOf(" ");
       const labels = (open < 0 ? {} : parseLabels(line.slice(open + 1, line.lastIndexOf("}")))) as Partial<
         Record<T, string>
       >;
-      const text = line.slice(space + 1);
-      const value = text === "+Inf" ? Infinity : text === "-Inf" ? -Infinity : Number(text); // "Nan" too
-      values.push({ labels, value });
+      values.push({ labels, value: this.values[i] ?? NaN });
     }
     return { ...own, values: [...values, ...own.values] };
   }
@@ -143,7 +149,7 @@ export class SeriesGauge<T extends string = string> extends Gauge<T> {
  * default labels), with each {@link SeriesGauge}'s text kept from one call to the next while its
  * series do not change.
  */
-export async function renderMetrics(registry: Registry): Promise<string> {
+export async function renderMetrics(registry: Registry<RegistryContentType>): Promise<string> {
   if (registry.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) return registry.metrics();
   const parts = await Promise.all(
     registry.getMetricsAsArray().map(async (metric) => {
