@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Counter, Gauge, Registry, type RegistryContentType } from "prom-client";
-import { createMonitorMetrics, labelPair, renderMetrics, SeriesGauge } from "./metrics.ts";
+import { createMonitorMetrics, labelPair, renderMetricParts, renderMetrics, SeriesGauge } from "./metrics.ts";
 
 type Row = { labels: Record<string, string>; value: number };
 
@@ -158,6 +158,21 @@ describe("renderMetrics", () => {
       text.indexOf("c_total") < text.indexOf("# HELP s") &&
         text.indexOf("# HELP s") < text.indexOf("# HELP g"),
     );
+  });
+
+  it("gives the text in pieces, each SeriesGauge's text one of them", async () => {
+    const registry = new Registry();
+    const counter = new Counter({ name: "c_total", help: "c", registers: [registry] });
+    const series = new SeriesGauge({ name: "s", help: "s", labelNames: ["id"], registers: [registry] });
+    series.replace(['id="1"', 'id="2"'], [10, 20]);
+    const first = await renderMetricParts(registry);
+    assert.equal(first.join(""), await registry.metrics());
+    assert.ok(first.includes((await series.exposition()) ?? ""), "the family is a piece of its own");
+    assert.ok(first.every((part) => part !== ""));
+    counter.inc();
+    const second = await renderMetricParts(registry);
+    assert.equal(second.join(""), await registry.metrics());
+    assert.ok(second.includes(first.find((part) => part.startsWith("# HELP s ")) ?? "-"));
   });
 
   it("leaves an OpenMetrics registry to prom-client", async () => {

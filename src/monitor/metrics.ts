@@ -146,18 +146,27 @@ export class SeriesGauge<T extends string = string> extends Gauge<T> {
 
 /**
  * The registry's exposition text, as `registry.metrics()` writes it (Prometheus text format, no
- * default labels), with each {@link SeriesGauge}'s text kept from one call to the next while its
- * series do not change.
+ * default labels), in pieces whose concatenation is that text: each {@link SeriesGauge}'s text is
+ * one piece, kept from one call to the next while its series do not change, so a caller writing
+ * the pieces in turn never copies megabytes into one string.
  */
-export async function renderMetrics(registry: Registry<RegistryContentType>): Promise<string> {
-  if (registry.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) return registry.metrics();
-  const parts = await Promise.all(
+export async function renderMetricParts(registry: Registry<RegistryContentType>): Promise<string[]> {
+  if (registry.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) return [await registry.metrics()];
+  const families = await Promise.all(
     registry.getMetricsAsArray().map(async (metric) => {
       const kept = metric instanceof SeriesGauge ? await metric.exposition() : undefined;
       return kept ?? registry.getSingleMetricAsString(metric.name);
     }),
   );
-  return `${parts.join("\n\n")}\n`;
+  const parts: string[] = [];
+  for (const [i, family] of families.entries()) parts.push(i === 0 ? "" : "\n\n", family);
+  parts.push("\n");
+  return parts.filter((part) => part !== "");
+}
+
+/** The registry's exposition text, as `registry.metrics()` writes it: {@link renderMetricParts} joined. */
+export async function renderMetrics(registry: Registry<RegistryContentType>): Promise<string> {
+  return (await renderMetricParts(registry)).join("");
 }
 
 /** Labels of the per-token series. `environment` is `""` for a token no environment manages. */

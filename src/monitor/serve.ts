@@ -40,7 +40,13 @@ import { silentLogger, type Logger } from "../util/log.ts";
 import { redact } from "../util/redact.ts";
 import { replaceControl } from "../util/escape.ts";
 import { environmentVerdicts } from "./verdict.ts";
-import { createMonitorMetrics, labelPair, renderMetrics, type MonitorMetrics } from "./metrics.ts";
+import {
+  createMonitorMetrics,
+  labelPair,
+  renderMetricParts,
+  renderMetrics,
+  type MonitorMetrics,
+} from "./metrics.ts";
 import { collectStatus, type StatusReport } from "./status.ts";
 import { setLongTimeout, type LongTimer } from "../util/timer.ts";
 
@@ -455,10 +461,13 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   // The metrics change only in a refresh: each renders the text once and every scrape until the
   // next is served from it (at 10,000 tokens the text is megabytes, and rendering it takes longer
   // than sending it). Before the first refresh ends, a scrape renders what there is.
-  let rendered: string | undefined;
+  let rendered: { readonly parts: readonly string[]; readonly bytes: number } | undefined;
   const render = async (): Promise<void> => {
     // A failure here leaves scrapes to render for themselves, and say what went wrong.
-    rendered = await renderMetrics(metrics.registry).catch(() => undefined);
+    rendered = await renderMetricParts(metrics.registry).then(
+      (parts) => ({ parts, bytes: parts.reduce((n, part) => n + Buffer.byteLength(part), 0) }),
+      () => undefined,
+    );
   };
 
   const refresh = (): Promise<RefreshResult> => {
@@ -491,7 +500,10 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     if (path === "/metrics") {
       const contentType = metrics.registry.contentType;
       if (rendered !== undefined) {
-        res.writeHead(200, { "Content-Type": contentType }).end(rendered);
+        // The pieces in turn (the per-token families are megabytes each), as one response.
+        res.writeHead(200, { "Content-Type": contentType, "Content-Length": rendered.bytes });
+        for (const part of rendered.parts) res.write(part);
+        res.end();
         return;
       }
       renderMetrics(metrics.registry).then(
