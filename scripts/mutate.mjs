@@ -152,8 +152,10 @@ const groups = {
     ],
   },
   "monitor-serve": {
-    mutate: ["src/monitor/serve.ts"],
+    mutate: ["src/monitor/serve.ts", "src/monitor/metrics.ts"],
     testFiles: [
+      "src/monitor/metrics.test.ts",
+      "src/monitor/serve-series.test.ts",
       "src/monitor/serve.test.ts",
       "test/monitor-serve-notify.test.ts",
       "test/monitor-serve.test.ts",

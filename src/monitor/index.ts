@@ -24,7 +24,11 @@ export { checkReport, shellQuote } from "./check.ts";
 export type { CheckFinding, CheckOptions, CheckReason, CheckResult } from "./check.ts";
 export {
   createMonitorMetrics,
+  labelPair,
   MONITOR_METRIC_NAMES,
+  renderMetricParts,
+  renderMetrics,
+  SeriesGauge,
   type MonitorMetrics,
   type TokenLabels,
 } from "./metrics.ts";

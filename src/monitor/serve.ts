@@ -40,7 +40,13 @@ import { silentLogger, type Logger } from "../util/log.ts";
 import { redact } from "../util/redact.ts";
 import { replaceControl } from "../util/escape.ts";
 import { environmentVerdicts } from "./verdict.ts";
-import { createMonitorMetrics, type MonitorMetrics } from "./metrics.ts";
+import {
+  createMonitorMetrics,
+  labelPair,
+  renderMetricParts,
+  renderMetrics,
+  type MonitorMetrics,
+} from "./metrics.ts";
 import { collectStatus, type StatusReport } from "./status.ts";
 import { setLongTimeout, type LongTimer } from "../util/timer.ts";
 
@@ -267,23 +273,44 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
 
   const apply = (report: StatusReport): string[] => {
     const problems: string[] = [];
-    metrics.expiry.reset();
-    metrics.lastUsed.reset();
-    metrics.info.reset();
-    metrics.finding.reset();
+    // Each per-token family is replaced whole, its series in the report's order: a token's labels
+    // are written once and shared by its series in every family.
+    const findings: [string[], number[]] = [[], []];
+    const expiry: [string[], number[]] = [[], []];
+    const lastUsed: [string[], number[]] = [[], []];
+    const info: [string[], number[]] = [[], []];
+    // Distinct token ids make every family's label sets distinct (and a token's findings, when
+    // their code and severity differ), which spares comparing them.
+    const ids = new Set<string>();
+    let unique = true;
     for (const t of report.tokens) {
       // Names come from whoever may name a token: no ESC, CR, C1 or bidi control reaches /metrics.
-      const labels = {
-        token_id: replaceControl(t.id),
-        name: replaceControl(t.name),
-        environment: replaceControl(t.environment ?? ""),
-      };
-      for (const f of t.findings) metrics.finding.set({ ...labels, code: f.code, severity: f.severity }, 1);
-      if (t.expiresAt) metrics.expiry.set(labels, Date.parse(t.expiresAt) / 1000);
-      if (t.lastUsed) metrics.lastUsed.set(labels, Date.parse(t.lastUsed.at) / 1000);
-      const info = { role: replaceControl(t.role), scopes: replaceControl(t.scopes.join(" ")) };
-      metrics.info.set({ ...labels, ...info }, 1);
+      const id = replaceControl(t.id);
+      if (unique) unique = ids.size < ids.add(id).size;
+      const labels = `${labelPair("token_id", id)},${labelPair("name", replaceControl(t.name))},${labelPair("environment", replaceControl(t.environment ?? ""))}`;
+      for (const [i, f] of t.findings.entries()) {
+        findings[0].push(`${labels},${labelPair("code", f.code)},${labelPair("severity", f.severity)}`);
+        findings[1].push(1);
+        if (unique && t.findings.findIndex((g) => g.code === f.code && g.severity === f.severity) !== i)
+          unique = false;
+      }
+      if (t.expiresAt) {
+        expiry[0].push(labels);
+        expiry[1].push(Date.parse(t.expiresAt) / 1000);
+      }
+      if (t.lastUsed) {
+        lastUsed[0].push(labels);
+        lastUsed[1].push(Date.parse(t.lastUsed.at) / 1000);
+      }
+      info[0].push(
+        `${labels},${labelPair("role", replaceControl(t.role))},${labelPair("scopes", replaceControl(t.scopes.join(" ")))}`,
+      );
+      info[1].push(1);
     }
+    metrics.finding.replace(...findings, unique);
+    metrics.expiry.replace(...expiry, unique);
+    metrics.lastUsed.replace(...lastUsed, unique);
+    metrics.info.replace(...info, unique);
     for (const env of report.environments) {
       const d = env.deployed;
       if (d.status === "valid") deployedSeries.set(env.name, { tokenId: d.tokenId, value: 1 });
@@ -434,10 +461,13 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   // The metrics change only in a refresh: each renders the text once and every scrape until the
   // next is served from it (at 10,000 tokens the text is megabytes, and rendering it takes longer
   // than sending it). Before the first refresh ends, a scrape renders what there is.
-  let rendered: string | undefined;
+  let rendered: { readonly parts: readonly string[]; readonly bytes: number } | undefined;
   const render = async (): Promise<void> => {
     // A failure here leaves scrapes to render for themselves, and say what went wrong.
-    rendered = await metrics.registry.metrics().catch(() => undefined);
+    rendered = await renderMetricParts(metrics.registry).then(
+      (parts) => ({ parts, bytes: parts.reduce((n, part) => n + Buffer.byteLength(part), 0) }),
+      () => undefined,
+    );
   };
 
   const refresh = (): Promise<RefreshResult> => {
@@ -470,10 +500,13 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     if (path === "/metrics") {
       const contentType = metrics.registry.contentType;
       if (rendered !== undefined) {
-        res.writeHead(200, { "Content-Type": contentType }).end(rendered);
+        // The pieces in turn (the per-token families are megabytes each), as one response.
+        res.writeHead(200, { "Content-Type": contentType, "Content-Length": rendered.bytes });
+        for (const part of rendered.parts) res.write(part);
+        res.end();
         return;
       }
-      metrics.registry.metrics().then(
+      renderMetrics(metrics.registry).then(
         (text) => res.writeHead(200, { "Content-Type": contentType }).end(text),
         (error: unknown) => res.writeHead(500, { "Content-Type": "text/plain" }).end(message(error)),
       );
