@@ -9,6 +9,8 @@ import { afterEach, describe, it } from "node:test";
 import type { Config } from "../src/config/index.ts";
 import { demoCredentials } from "../src/emulator/index.ts";
 import { resume, type JournalRecord, type RotationEvent } from "../src/rotation/index.ts";
+import type { NotificationSink } from "../src/notify/index.ts";
+import type { NotificationEvent } from "../src/adapters/types.ts";
 import { Interrupted } from "../src/util/interrupt.ts";
 import { USER_AGENT } from "../src/version.ts";
 import {
@@ -180,6 +182,24 @@ describe("resume picks a stopped run up where it stopped", () => {
     assert.equal(resumed.environments[0]?.outcome, "rotated");
     assert.deepEqual(steps(records), FORWARD.slice(FORWARD.indexOf("reload begin")));
     assert.equal(await works(exporterTokens.integration.token), false);
+  });
+
+  it("resume's notifications name the environments it continues", async () => {
+    c = await setup();
+    const stopped = await c.run(stopAt((e) => e.step === "promote" && e.status === "done"));
+    assert.equal(stopped.environments[0]?.outcome, "interrupted");
+    const events: NotificationEvent[] = [];
+    const notify: NotificationSink = {
+      emit: (e) => (events.push(e), Promise.resolve(1)),
+      flush: () => Promise.resolve(true),
+    };
+    const resumed = await resume({ ...c.context(), notify });
+    assert.equal(resumed.ok, true, JSON.stringify(resumed));
+    const started = events.find((e) => e.event === "run-started");
+    assert.deepEqual(started && { source: started.source, environments: started.environments }, {
+      source: "resume",
+      environments: ["integration"],
+    });
   });
 
   it("stopped at reload: resume reloads again", async () => {

@@ -7,6 +7,8 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { demoCredentials } from "../src/emulator/index.ts";
+import type { NotificationSink } from "../src/notify/index.ts";
+import type { NotificationEvent } from "../src/adapters/types.ts";
 import {
   AlreadyRolledBack,
   resume,
@@ -89,6 +91,28 @@ describe("rollback", () => {
     await assert.rejects(
       rollbackLast({ ...c.context(), environment: "integration" }),
       (e: unknown) => e instanceof AlreadyRolledBack && /already undone by run /.test(e.message),
+    );
+  });
+
+  it("a rollback's notifications name its environment, from start to finish", async () => {
+    c = await setup();
+    const kept = await c.run({ keepOld: true });
+    assert.equal(kept.environments[0]?.outcome, "kept-old");
+    const events: NotificationEvent[] = [];
+    const notify: NotificationSink = {
+      emit: (e) => (events.push(e), Promise.resolve(1)),
+      flush: () => Promise.resolve(true),
+    };
+    const undone = await rollbackLast({ ...c.context(), notify, environment: "integration" });
+    assert.equal(undone.ok, true, JSON.stringify(undone));
+    const started = events.find((e) => e.event === "run-started");
+    assert.deepEqual(
+      started && { source: started.source, runId: started.runId, environments: started.environments },
+      { source: "rollback", runId: undone.runId, environments: ["integration"] },
+    );
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ["run-started", "environment-rolled-back", "run-finished"],
     );
   });
 
