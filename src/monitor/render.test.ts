@@ -66,17 +66,14 @@ describe("renderStatus", () => {
     assert.match(text, /www/);
   });
 
-  it("takes time linear in the tokens", () => {
-    const time = (n: number) => {
-      const r = report(n);
-      const started = performance.now();
-      renderStatus(r, undefined, { width: 120 });
-      return performance.now() - started;
-    };
-    time(2_000); // warm up
-    const small = time(2_000);
-    const large = time(20_000);
-    // Ten times the tokens: a quadratic layout would take a hundred times as long.
-    assert.ok(large < small * 30, `2,000 tokens ${small.toFixed(1)} ms, 20,000 ${large.toFixed(1)} ms`);
+  // How its time grows with the tokens (linear: "CPU a token, 10,000 / 2,000") is measured in
+  // bench/monitor-scale.ts, not timed here: a timed ratio fails on a loaded machine.
+  it("renders 20,000 tokens, a line each, in order, cut to the width", () => {
+    const lines = renderStatus(report(20_000), undefined, { width: 120 }).split("\n");
+    assert.equal(lines.length, 1 + 20_000 + 1);
+    assert.ok(lines.every((l) => l.length <= 120));
+    for (const i of [0, 9_999, 19_999]) {
+      assert.match(lines[1 + i] ?? "", new RegExp(`TokenId0*${i}\\b`));
+    }
   });
 });
