@@ -9,8 +9,6 @@ import { afterEach, describe, it } from "node:test";
 import type { Config } from "../src/config/index.ts";
 import { demoCredentials } from "../src/emulator/index.ts";
 import { resume, type JournalRecord, type RotationEvent } from "../src/rotation/index.ts";
-import type { NotificationSink } from "../src/notify/index.ts";
-import type { NotificationEvent } from "../src/adapters/types.ts";
 import { Interrupted } from "../src/util/interrupt.ts";
 import { USER_AGENT } from "../src/version.ts";
 import {
@@ -25,6 +23,7 @@ import {
   works,
   type Case,
   type CaseOptions,
+  collectNotifications,
 } from "./helpers/protocol.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
@@ -188,11 +187,7 @@ describe("resume picks a stopped run up where it stopped", () => {
     c = await setup();
     const stopped = await c.run(stopAt((e) => e.step === "promote" && e.status === "done"));
     assert.equal(stopped.environments[0]?.outcome, "interrupted");
-    const events: NotificationEvent[] = [];
-    const notify: NotificationSink = {
-      emit: (e) => (events.push(e), Promise.resolve(1)),
-      flush: () => Promise.resolve(true),
-    };
+    const { notify, events } = collectNotifications();
     const resumed = await resume({ ...c.context(), notify });
     assert.equal(resumed.ok, true, JSON.stringify(resumed));
     const started = events.find((e) => e.event === "run-started");

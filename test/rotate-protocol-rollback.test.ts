@@ -7,8 +7,6 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { demoCredentials } from "../src/emulator/index.ts";
-import type { NotificationSink } from "../src/notify/index.ts";
-import type { NotificationEvent } from "../src/adapters/types.ts";
 import {
   AlreadyRolledBack,
   resume,
@@ -27,6 +25,7 @@ import {
   useProtocolEmulator,
   works,
   type Case,
+  collectNotifications,
 } from "./helpers/protocol.ts";
 
 const { exporterTokens } = demoCredentials;
@@ -98,11 +97,7 @@ describe("rollback", () => {
     c = await setup();
     const kept = await c.run({ keepOld: true });
     assert.equal(kept.environments[0]?.outcome, "kept-old");
-    const events: NotificationEvent[] = [];
-    const notify: NotificationSink = {
-      emit: (e) => (events.push(e), Promise.resolve(1)),
-      flush: () => Promise.resolve(true),
-    };
+    const { notify, events } = collectNotifications();
     const undone = await rollbackLast({ ...c.context(), notify, environment: "integration" });
     assert.equal(undone.ok, true, JSON.stringify(undone));
     const started = events.find((e) => e.event === "run-started");

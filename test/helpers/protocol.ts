@@ -37,6 +37,8 @@ import {
   type RunContext,
 } from "../../src/rotation/index.ts";
 import { Interrupted } from "../../src/util/interrupt.ts";
+import type { NotificationSink } from "../../src/notify/index.ts";
+import type { NotificationEvent } from "../../src/adapters/types.ts";
 import { USER_AGENT } from "../../src/version.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
@@ -267,5 +269,14 @@ export function stopAt(when: (e: RotationEvent) => boolean): {
     onEvent: (e) => {
       if (!controller.signal.aborted && when(e)) controller.abort(new Interrupted("SIGTERM"));
     },
+  };
+}
+
+/** A notification sink that keeps every event emitted to it, in order. */
+export function collectNotifications(): { notify: NotificationSink; events: NotificationEvent[] } {
+  const events: NotificationEvent[] = [];
+  return {
+    events,
+    notify: { emit: (e) => (events.push(e), Promise.resolve(1)), flush: () => Promise.resolve(true) },
   };
 }
