@@ -12,10 +12,13 @@
 // - zod's 60-odd locale modules are left out: every zod entry point re-exports them as `locales`,
 //   the tool never reads that namespace, and its messages are English (zod's default, `en`, is
 //   imported separately by zod itself and is kept).
+// - commander's `require('node:child_process')`, run when it loads, becomes a lookup on first use:
+//   only executable subcommands (which ftr has none of) spawn, and child_process brings net, dgram
+//   and the stream machinery with it.
 // - A linked source map (without sources) lets `node --enable-source-maps` show src/ positions.
 //
 // Usage: node scripts/bundle-cli.mjs [outdir]   (default dist/ftr)
-import { rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
@@ -49,6 +52,32 @@ const withoutZodLocales = {
   },
 };
 
+/** The statement in commander's lib/command.js that loads child_process when commander loads. */
+const COMMANDER_CHILD_PROCESS = "const childProcess = require('node:child_process');";
+
+/** Makes commander load child_process on first use (`childProcess.spawn`) instead of at start. */
+const lazyCommanderChildProcess = {
+  name: "lazy-commander-child-process",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]commander[\\/]lib[\\/]command\.js$/ }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      // A commander that changed this line would be bundled as it is: fail loudly instead.
+      if (!source.includes(COMMANDER_CHILD_PROCESS)) {
+        throw new Error(
+          `${args.path} no longer has ${COMMANDER_CHILD_PROCESS}: update scripts/bundle-cli.mjs`,
+        );
+      }
+      return {
+        contents: source.replace(
+          COMMANDER_CHILD_PROCESS,
+          "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };",
+        ),
+        loader: "js",
+      };
+    });
+  },
+};
+
 /**
  * Bundle src/cli/bin.ts into `outdir` (entry `cli/bin.js`, shared code in `chunks/`: both one
  * level below `outdir`, so `new URL("../cli/bin.js", import.meta.url)` finds the entry from either).
@@ -69,7 +98,7 @@ export async function bundleCli(outdir = `${root}dist/ftr`) {
     platform: "node",
     target: "node20",
     external: EXTERNAL,
-    plugins: [withoutZodLocales],
+    plugins: [withoutZodLocales, lazyCommanderChildProcess],
     // Bundled CommonJS (commander) calls require() for Node's built-ins; give it the real one.
     banner: {
       js: 'import { createRequire as __ftrCreateRequire } from "node:module";\nconst require = __ftrCreateRequire(import.meta.url);',

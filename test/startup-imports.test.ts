@@ -183,9 +183,19 @@ describe("modules loaded at start-up", () => {
       without.filter((url) => kubernetesClient.test(url)),
       [],
     );
-    // govuk.yaml's patterns are character classes: RE2 is loaded to check them (with require(): this
-    // also shows the record holds CommonJS modules, which check's test looks for in vain).
-    assert.ok(without.some((url) => /\/node_modules\/re2js\//.test(url)));
+    // Nor, piped, the terminal fitting; nor the Fastly client (no token.roles to look up); nor
+    // RE2: govuk.yaml's patterns are simple character classes, run as RegExps.
+    assert.deepEqual(
+      without.filter(
+        (url) =>
+          url.endsWith("/src/util/fit.ts") ||
+          url.endsWith("/src/fastly/client.ts") ||
+          url.endsWith("/src/adapters/support/kubernetes.ts") ||
+          /\/node_modules\/(string-width|wrap-ansi|re2js)\//.test(url),
+      ),
+      [],
+    );
+    assert.ok(without.some((url) => url.endsWith("/src/adapters/support/kubeconfig-warnings.ts")));
     // With ~/.kube/config present the client reads it, to warn about insecure clusters.
     const home = join(dir, "home");
     await mkdir(join(home, ".kube"), { recursive: true });
@@ -203,5 +213,19 @@ describe("modules loaded at start-up", () => {
     );
     const withConfig = await loaded("validate-kube", ["validate", "--config", govuk], home);
     assert.ok(withConfig.some((url) => kubernetesClient.test(url)));
+  });
+
+  it("validate loads RE2 for a pattern with repetition", async () => {
+    await writeFile(
+      join(dir, "repeat.yaml"),
+      (await readFile(join(dir, "ftr.yaml"), "utf8")).replace(
+        'nameMatches: "ntegration"',
+        'nameMatches: "^integ.*n$"',
+      ),
+    );
+    const urls = await loaded("validate-re2", ["validate", "--config", "repeat.yaml"], dir);
+    // Loaded with require(): this also shows the record holds CommonJS modules, which the other
+    // tests look for in vain.
+    assert.ok(urls.some((url) => /\/node_modules\/re2js\//.test(url)));
   });
 });

@@ -3,8 +3,7 @@
  * command shares: usage errors, colours only on a TTY, JSON output, the sudo password. Kept free of
  * the config and Fastly modules so that `--help` loads nothing heavy (those helpers are in setup.ts).
  */
-import { createInterface } from "node:readline";
-import { Writable } from "node:stream";
+import type { Interface as ReadlineInterface } from "node:readline";
 import pc from "picocolors";
 import type { Logger, LogFields } from "../util/log.ts";
 import { escapeControl } from "../util/escape.ts";
@@ -240,8 +239,15 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return text;
 }
 
-/** Ask a question on the terminal without echoing the answer. */
-export function hiddenPrompt(io: CliIO, question: string): Promise<string> {
+/**
+ * Ask a question on the terminal without echoing the answer. node:readline and node:stream are
+ * loaded here, on the first question: most commands never ask one.
+ */
+export async function hiddenPrompt(io: CliIO, question: string): Promise<string> {
+  const [{ createInterface }, { Writable }] = await Promise.all([
+    import("node:readline"),
+    import("node:stream"),
+  ]);
   const muted = new Writable({ write: (_chunk, _enc, done) => done() });
   // The terminal stops echoing (raw mode) before the question shows: an answer typed the moment
   // it appears is never echoed.
@@ -252,6 +258,7 @@ export function hiddenPrompt(io: CliIO, question: string): Promise<string> {
 
 /** Ask a yes/no question on the terminal; anything but y/yes is no. */
 export async function confirm(io: CliIO, question: string): Promise<boolean> {
+  const { createInterface } = await import("node:readline");
   const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: true });
   const answer = await ask(io, rl, `${question} [y/N] `);
   return /^y(es)?$/i.test(answer.trim());
@@ -262,7 +269,7 @@ export async function confirm(io: CliIO, question: string): Promise<boolean> {
  * reason. A terminal in raw mode turns Ctrl-C into a keypress, not a signal: it is passed on as the
  * SIGINT it stands for.
  */
-function ask(io: CliIO, rl: ReturnType<typeof createInterface>, prompt: string): Promise<string> {
+function ask(io: CliIO, rl: ReadlineInterface, prompt: string): Promise<string> {
   const signal = io.signal;
   return new Promise<string>((resolve, reject) => {
     const onAbort = (): void => {

@@ -112,7 +112,7 @@ export function warnClockSkew(io: CliIO, skewMs: number): void {
 
 /** Warn about the config's kubeconfigs (`insecure-skip-tls-verify`), like config warnings. */
 export async function printKubeconfigWarnings(io: CliIO, loaded: LoadedConfig): Promise<void> {
-  const { kubeconfigWarnings } = await import("../adapters/support/kubernetes.ts");
+  const { kubeconfigWarnings } = await import("../adapters/support/kubeconfig-warnings.ts");
   const c = colours(io.stderr, io.env);
   for (const w of await kubeconfigWarnings(loaded.config.environments)) {
     println(io.stderr, `${c.yellow("warning")} ${escapeControl(`${w.path}: ${w.message}`)}`);

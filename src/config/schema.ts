@@ -304,8 +304,13 @@ function environmentSchemaFor(ctx: ConfigContext, only: AdapterSelection = {}) {
  * The config document, built for `ctx`: the config file's directory and a sink for warnings, which
  * the adapters' entries use while normalising. `only`: the adapter types to build (default every
  * one; {@link adapterSelection} of the document to validate builds just those it names).
+ * `environment`: the schema of one environment, when the caller has built it already.
  */
-export function configSchemaFor(ctx: ConfigContext, only: AdapterSelection = {}) {
+export function configSchemaFor(
+  ctx: ConfigContext,
+  only: AdapterSelection = {},
+  environment: ReturnType<typeof environmentSchemaFor> = environmentSchemaFor(ctx, only),
+) {
   return z
     .strictObject({
       version: z
@@ -460,7 +465,7 @@ export function configSchemaFor(ctx: ConfigContext, only: AdapterSelection = {})
         })
         .default([]),
       environments: z
-        .array(environmentSchemaFor(ctx, only))
+        .array(environment)
         .min(1, { error: "no environments: add at least one under `environments:`" })
         .meta({ description: "The environments to manage, in rotation order." }),
     })

@@ -186,21 +186,34 @@ type SchemaFactory = (ctx: ConfigContext) => z.ZodType;
 const PARSE = { error: () => UNWORDED, jitless: true } as const;
 
 /**
- * Runs an adapter entry's schema again, alone, so the warnings it reports (with paths relative to
- * the entry) can be placed at `path`; the environment's schema has already normalised it.
+ * Runs adapter entries' schemas again, each alone, so the warnings they report (with paths relative
+ * to the entry) can be placed where the entry is; the environment's schema has already normalised
+ * them. Each adapter's schema is built once per document: its context's `warn` goes to the entry
+ * being parsed (parsing is synchronous, so one entry at a time).
  */
-function adapterWarnings(
-  c: Collector,
-  schema: SchemaFactory,
-  raw: unknown,
-  path: IssuePath,
-  options: ValidateOptions,
-): void {
-  const ctx: ConfigContext = {
-    ...options,
-    warn: (relative, message) => c.warn([...path, ...relative], message),
-  };
-  schema(ctx).safeParse(raw, PARSE);
+class AdapterWarnings {
+  readonly #built = new Map<SchemaFactory, z.ZodType>();
+  readonly #ctx: ConfigContext;
+  #warn: ConfigContext["warn"] = () => undefined;
+
+  constructor(options: ValidateOptions) {
+    this.#ctx = { ...options, warn: (relative, message) => this.#warn(relative, message) };
+  }
+
+  /** Parse `raw` with `schema`, its warnings reported to `c` at `path`. */
+  check(c: Collector, schema: SchemaFactory, raw: unknown, path: IssuePath): void {
+    let built = this.#built.get(schema);
+    if (built === undefined) {
+      built = schema(this.#ctx);
+      this.#built.set(schema, built);
+    }
+    this.#warn = (relative, message) => c.warn([...path, ...relative], message);
+    try {
+      built.safeParse(raw, PARSE);
+    } finally {
+      this.#warn = () => undefined;
+    }
+  }
 }
 
 function normaliseEnvironment(
@@ -209,17 +222,17 @@ function normaliseEnvironment(
   env: ParsedEnvironment,
   index: number,
   defaults: ParsedTokenDefaults,
-  options: ValidateOptions,
+  warnings: AdapterWarnings,
 ): EnvironmentConfig {
   const at = (...rest: PropertyKey[]): IssuePath => ["environments", index, ...rest];
   const token = normaliseToken(c, env, index, defaults);
   const { secret, reload, verify, approval } = env;
-  adapterWarnings(c, secretStores[secret.type].schema, valueAt(raw, ["secret"]), at("secret"), options);
+  warnings.check(c, secretStores[secret.type].schema, valueAt(raw, ["secret"]), at("secret"));
   reload.forEach((step, i) => {
-    adapterWarnings(c, reloaders[step.type].schema, valueAt(raw, ["reload", i]), at("reload", i), options);
+    warnings.check(c, reloaders[step.type].schema, valueAt(raw, ["reload", i]), at("reload", i));
   });
   verify.forEach((step, i) => {
-    adapterWarnings(c, verifiers[step.type].schema, valueAt(raw, ["verify", i]), at("verify", i), options);
+    warnings.check(c, verifiers[step.type].schema, valueAt(raw, ["verify", i]), at("verify", i));
   });
 
   if (verify.length === 0) {
@@ -362,8 +375,9 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
   const ctx: ConfigContext = { ...opts, warn: () => undefined };
   // Only the adapters the document names are built (all of them when a type is unknown).
   const only = adapterSelection(data);
-  const configSchema = configSchemaFor(ctx, only);
   const environmentSchema = environmentEntrySchema(ctx, only);
+  const configSchema = configSchemaFor(ctx, only, environmentSchema);
+  const warnings = new AdapterWarnings(opts);
 
   const whole = configSchema.safeParse(data, PARSE);
   const schemaIssues = whole.success ? [] : wordZodIssues(whole.error.issues, configSchema, data);
@@ -375,7 +389,7 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
   if (Array.isArray(rawEnvironments)) {
     rawEnvironments.forEach((raw, index) => {
       const env = parseWithSchema(environmentSchema, raw);
-      if (env !== undefined) environments.push(normaliseEnvironment(c, raw, env, index, defaults, opts));
+      if (env !== undefined) environments.push(normaliseEnvironment(c, raw, env, index, defaults, warnings));
     });
   }
   checkAcrossEnvironments(c, Array.isArray(rawEnvironments) ? rawEnvironments : [], environments);
@@ -408,7 +422,7 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
 
   if (whole.success) {
     whole.data.notify.forEach((spec, i) => {
-      adapterWarnings(c, notifiers[spec.type].schema, valueAt(data, ["notify", i]), ["notify", i], opts);
+      warnings.check(c, notifiers[spec.type].schema, valueAt(data, ["notify", i]), ["notify", i]);
     });
   }
 

@@ -5,24 +5,11 @@
  */
 import stringWidth from "string-width";
 import wrapAnsi from "wrap-ansi";
+import { NARROW_COLUMNS } from "./width.ts";
 
-/** A stream that may be a terminal. */
-export interface MaybeTerminal {
-  readonly isTTY?: boolean;
-  readonly columns?: number;
-}
+export { NARROW_COLUMNS, widthOf, type MaybeTerminal } from "./width.ts";
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
-
-/** Terminals narrower than this get shorter timestamps. */
-export const NARROW_COLUMNS = 100;
-
-/** The width to fit on `stream`: its columns when it is a terminal, else undefined (nothing is cut). */
-export function widthOf(stream: MaybeTerminal): number | undefined {
-  if (stream.isTTY !== true) return undefined;
-  const columns = stream.columns;
-  return columns !== undefined && Number.isFinite(columns) && columns > 0 ? columns : undefined;
-}
 
 /** Columns `text` takes on a terminal (colour codes take none, wide characters two). */
 export function visibleWidth(text: string): number {

@@ -89,7 +89,7 @@ export async function init(io: CliIO, opts: InitOpts): Promise<number> {
     say(`  ${servicesLine(env)}; ${settingsLine(env)}`, 4);
     for (const warning of env.warnings) say(`  ${c.yellow("note")} ${warning}`, 4);
   }
-  printValidation(io, validation, sourceName, out);
+  await printValidation(io, validation, sourceName, out);
   if (!valid) {
     println(
       io.stderr,

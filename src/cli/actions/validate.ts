@@ -2,13 +2,10 @@
 import { dirname, resolve } from "node:path";
 import { formatIssues, parseConfig, readConfigText } from "../../config/parse.ts";
 import type { ConfigIssue, ConfigResult } from "../../config/types.ts";
-import { FastlyApiError } from "../../fastly/errors.ts";
 import type { Role } from "../../fastly/types.ts";
-import { resolveRoles } from "../../plan/plan.ts";
-import { optionalClient } from "../setup.ts";
 import { escapeControl } from "../../util/escape.ts";
-import { widthOf, wrap } from "../../util/fit.ts";
-import { kubeconfigWarnings } from "../../adapters/support/kubernetes.ts";
+import { widthOf } from "../../util/width.ts";
+import { kubeconfigWarnings } from "../../adapters/support/kubeconfig-warnings.ts";
 import { TooLargeError } from "../../util/limits.ts";
 import type { ValidateOpts } from "../commands/validate.ts";
 import { colours, OsError, printJson, println, UsageError, type CliIO } from "../io.ts";
@@ -16,7 +13,8 @@ import { colours, OsError, printJson, println, UsageError, type CliIO } from "..
 /**
  * `token.roles` names exist only in the account: with FASTLY_API_TOKEN they are looked up through
  * `GET /roles` (an unknown name is an error listing the roles there are); without it, a warning
- * says they were not checked (`ftr plan` checks them).
+ * says they were not checked (`ftr plan` checks them). The Fastly client and the planner are loaded
+ * only then: a config without `token.roles` is validated without them.
  */
 async function checkRolesAgainstAccount(
   io: CliIO,
@@ -27,6 +25,11 @@ async function checkRolesAgainstAccount(
   if (!config) return result;
   const withRoles = config.environments.filter((env) => env.token.roles !== undefined);
   if (withRoles.length === 0) return result;
+  const [{ optionalClient }, { FastlyApiError }, { resolveRoles }] = await Promise.all([
+    import("../setup.ts"),
+    import("../../fastly/errors.ts"),
+    import("../../plan/plan.ts"),
+  ]);
   const client = optionalClient(io, { config, warnings: result.warnings, path });
   if (!client) {
     return {
@@ -81,16 +84,21 @@ export async function checkConfigText(
   return { ...checked, warnings: [...checked.warnings, ...kubeWarnings] };
 }
 
-/** `ftr validate`'s lines for `result`: every issue, then `<name> is valid (…)` when it is. */
-export function printValidation(
+/**
+ * `ftr validate`'s lines for `result`: every issue, then `<name> is valid (…)` when it is. On a
+ * terminal, long lines wrap at word boundaries with a hanging indent (util/fit.ts, loaded only
+ * then); to a file or a pipe, lines are whole.
+ */
+export async function printValidation(
   io: CliIO,
   result: ConfigResult,
   sourceName: string,
   stream: CliIO["stdout"] = io.stdout,
-): void {
+): Promise<void> {
   const c = colours(stream, io.env);
-  // On a terminal, long issues wrap at word boundaries with a hanging indent; piped, lines are whole.
   const width = widthOf(stream);
+  const wrap =
+    width === undefined ? (text: string): string => text : (await import("../../util/fit.ts")).wrap;
   for (const raw of formatIssues(result, sourceName)) {
     const line = escapeControl(raw);
     println(stream, wrap(line.startsWith("error") ? c.red(line) : c.yellow(line), width, 4));
@@ -128,7 +136,7 @@ export async function validate(io: CliIO, opts: ValidateOpts): Promise<number> {
       warnings: result.warnings,
     });
   } else {
-    printValidation(io, result, opts.config);
+    await printValidation(io, result, opts.config);
   }
   if (result.errors.length > 0) {
     if (!opts.json)
