@@ -388,7 +388,8 @@ export function validateConfig(data: unknown, options: ValidateOptions): ConfigR
   const environments: EnvironmentConfig[] = [];
   if (Array.isArray(rawEnvironments)) {
     rawEnvironments.forEach((raw, index) => {
-      const env = parseWithSchema(environmentSchema, raw);
+      // The whole document parsed: its environments are these, parsed by the same schema already.
+      const env = whole.success ? whole.data.environments[index] : parseWithSchema(environmentSchema, raw);
       if (env !== undefined) environments.push(normaliseEnvironment(c, raw, env, index, defaults, warnings));
     });
   }
