@@ -8,10 +8,13 @@ import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { demoCredentials } from "../src/emulator/index.ts";
 import {
+  abandonRun,
   AlreadyRolledBack,
+  openJournal,
   resume,
   rollbackLast,
   RollbackError,
+  runStates,
   type RotationEvent,
 } from "../src/rotation/index.ts";
 import {
@@ -160,6 +163,41 @@ describe("rollback", () => {
     assert.equal(resumed.environments[0]?.outcome, "rolled-back");
     assert.notEqual((await c.token(newId))?.revokedAt ?? null, null);
     assert.equal(c.secret("integration"), exporterTokens.integration.token);
+  });
+
+  it("a failed rollback, abandoned, is not taken for one that undid the rotation: rollback runs again", async () => {
+    c = await setup();
+    const kept = await c.run({ keepOld: true });
+    const newId = kept.environments[0]!.newTokenId!;
+    await c.touch("fail-reload-integration");
+    const failed = await rollbackLast({ ...c.context(), environment: "integration" });
+    assert.equal(failed.environments[0]?.outcome, "failed");
+    // A person settles the failed rollback by hand (ftr resume --abandon): finished, not undone.
+    const journal = openJournal(c.stateDir);
+    const abandoned = abandonRun(
+      journal,
+      runStates(c.journal()).filter((r) => r.runId === failed.runId),
+    );
+    await journal.flush();
+    assert.deepEqual(
+      abandoned.map((a) => a.runId),
+      [failed.runId],
+    );
+    assert.equal(c.journal().at(-1)?.outcome, "failed");
+    await c.remove("fail-reload-integration");
+    // The rotation was never undone: rolling it back is still possible, and does it.
+    const again = await rollbackLast({ ...c.context(), environment: "integration" });
+    assert.equal(again.ok, true, JSON.stringify(again));
+    assert.equal(again.rollbackOf, kept.runId);
+    assert.equal(again.environments[0]?.outcome, "rolled-back");
+    assert.notEqual((await c.token(newId))?.revokedAt ?? null, null);
+    assert.equal(c.secret("integration"), exporterTokens.integration.token);
+    // Now it is undone: a third rollback is refused as such.
+    await assert.rejects(
+      rollbackLast({ ...c.context(), environment: "integration" }),
+      (e: unknown) =>
+        e instanceof AlreadyRolledBack && new RegExp(`already undone by run ${again.runId}`).test(e.message),
+    );
   });
 
   it("a failed reload rolls back: the old secret restored, reloaded and verified, then the new token revoked", async () => {

@@ -247,7 +247,9 @@ async function rollbackHeld(
       tokens: {
         newTokenId: last.newTokenId,
         deployedTokenId: last.deployedTokenId,
-        oldTokenIds: [last.newTokenId],
+        // A rollback revokes no old token: the token it takes out of use is the new one, which
+        // its own steps name (rollback-verify, revoke-new).
+        oldTokenIds: [],
         tokenName: last.tokenName ?? env.token.name,
       },
     });

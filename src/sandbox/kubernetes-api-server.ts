@@ -170,13 +170,20 @@ export interface RunningKubernetesApi {
   readonly requests: RequestLogEntry[];
   /**
    * A Deployment, rolled out (revision 1: a ReplicaSet and its Ready pods). `secret` mounts that
-   * Secret in the pod template; `annotations` go on the Deployment (Reloader's, say).
+   * Secret in the pod template; `annotations` go on the Deployment (Reloader's, say); `labels` are
+   * its selector's and its pods' (default `app: <name>`: two Deployments given the same labels
+   * select each other's pods, as Kubernetes allows).
    */
   addDeployment(
     namespace: string,
     name: string,
     replicas?: number,
-    extra?: { paused?: boolean; secret?: string; annotations?: Record<string, string> },
+    extra?: {
+      paused?: boolean;
+      secret?: string;
+      annotations?: Record<string, string>;
+      labels?: Record<string, string>;
+    },
   ): void;
   /** The pods of the Deployment's current ReplicaSet (the newest rollout), oldest first. */
   currentPods(namespace: string, deployment: string): FakePod[];
@@ -1395,9 +1402,9 @@ export async function startKubernetesApi(options: KubernetesApiOptions = {}): Pr
         spec: {
           replicas,
           ...(extra.paused ? { paused: true } : {}),
-          selector: { matchLabels: { app: name } },
+          selector: { matchLabels: { ...(extra.labels ?? { app: name }) } },
           template: {
-            metadata: { labels: { app: name } },
+            metadata: { labels: { ...(extra.labels ?? { app: name }) } },
             spec: podSpec,
           },
         },

@@ -314,6 +314,30 @@ describe("kubernetes-logs verifier, in-process", () => {
     assert.deepEqual([...read], [picked!.name]);
   });
 
+  it("reads its own Deployment's pods when another Deployment's selector overlaps it, at the same revision", async () => {
+    // Both select app=overlap, both at revision 1: the ReplicaSets listed by the selector are both
+    // Deployments'; only the one the Deployment owns is its current one. The other, listed first,
+    // logs an error line; then the Deployment's own pod does.
+    kube.addDeployment(NS, "overlap-other", 1, { labels: { app: "overlap" } });
+    kube.addDeployment(NS, "overlap-main", 1, { labels: { app: "overlap" } });
+    const [other] = kube.currentPods(NS, "overlap-other");
+    const [main] = kube.currentPods(NS, "overlap-main");
+    assert.notEqual(other!.podTemplateHash, main!.podTemplateHash);
+    kube.appendLog(NS, other!.name, ERROR);
+    const from = kube.requests.length;
+    const result = await verifier({ deployment: "overlap-main" }, hookedClock(Date.now())).verify(
+      verifyCtx(new Date(Date.now() - 1_000)).context,
+    );
+    assert.equal(result.ok, true, result.detail);
+    assert.deepEqual([...new Set(logReads(from).map((r) => r.path.split("/")[6]))], [main!.name]);
+    kube.appendLog(NS, main!.name, ERROR);
+    const failed = await verifier({ deployment: "overlap-main" }, hookedClock(Date.now())).verify(
+      verifyCtx(new Date(Date.now() - 1_000)).context,
+    );
+    assert.equal(failed.ok, false);
+    assert.match(failed.detail, new RegExp(main!.name));
+  });
+
   it("matches the first 4096 characters of a line and quotes at most 300, escaped", async () => {
     kube.addDeployment(NS, "long-lines", 1);
     const [pod] = kube.currentPods(NS, "long-lines");
