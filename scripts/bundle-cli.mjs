@@ -12,6 +12,10 @@
 // - zod's 60-odd locale modules are left out: every zod entry point re-exports them as `locales`,
 //   the tool never reads that namespace, and its messages are English (zod's default, `en`, is
 //   imported separately by zod itself and is kept).
+// - zod's modules the command line never calls (its schema compiler, JSON Schema to zod, the JSON
+//   Schema generator class; about 130 KB of source, compiled at every start) become stubs with the
+//   same exports, each throwing if called. Every zod entry point re-exports them, so they cannot be
+//   shaken out. The build fails if one of them exports anything else (a new zod).
 // - commander's `require('node:child_process')`, run when it loads, becomes a lookup on first use:
 //   only executable subcommands (which ftr has none of) spawn, and child_process brings net, dgram
 //   and the stream machinery with it.
@@ -49,6 +53,59 @@ const withoutZodLocales = {
         : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: "ftr-empty" }, () => ({ contents: "export {};", loader: "js" }));
+  },
+};
+
+/** zod's modules left out of the command line (path under node_modules/zod/v4/) and their exports. */
+export const ZOD_STUBBED = {
+  "core/compile.js": [
+    "INVALID",
+    "ZodCompileAsyncError",
+    "ZodCompileUnsupportedError",
+    "compile",
+    "withParser",
+    "compileFn",
+  ],
+  "classic/from-json-schema.js": ["fromJSONSchema"],
+  "core/json-schema-generator.js": ["JSONSchemaGenerator"],
+};
+
+/** The names a module exports, from its `export` declarations; throws on a form it does not read. */
+function exportedNames(source, path) {
+  const names = [];
+  for (const line of source.split("\n")) {
+    if (!line.startsWith("export ")) continue;
+    const declared = /^export (?:async )?(?:function\*?|const|let|var|class) ([A-Za-z_$][\w$]*)/.exec(line);
+    if (!declared)
+      throw new Error(
+        `${path}: cannot read the export in ${JSON.stringify(line)}: update scripts/bundle-cli.mjs`,
+      );
+    names.push(declared[1]);
+  }
+  return names.sort();
+}
+
+/** Replaces the modules of {@link ZOD_STUBBED} with stubs exporting the same names. */
+const zodStubs = {
+  name: "zod-stubs",
+  setup(b) {
+    b.onLoad(
+      { filter: /[\\/]node_modules[\\/]zod[\\/]v4[\\/](core|classic)[\\/][a-z-]+\.js$/ },
+      async (args) => {
+        const relative = args.path.replace(/\\/g, "/").replace(/^.*\/node_modules\/zod\/v4\//, "");
+        const expected = ZOD_STUBBED[relative];
+        if (expected === undefined) return undefined;
+        const actual = exportedNames(await readFile(args.path, "utf8"), args.path);
+        if (actual.join(",") !== [...expected].sort().join(",")) {
+          throw new Error(
+            `${args.path} exports ${actual.join(", ")}, not ${expected.join(", ")}: update ZOD_STUBBED in scripts/bundle-cli.mjs`,
+          );
+        }
+        const stub = (name) =>
+          `export function ${name}() { throw new Error("zod's ${name} is not part of the ftr command line"); }`;
+        return { contents: expected.map(stub).join("\n"), loader: "js" };
+      },
+    );
   },
 };
 
@@ -98,7 +155,7 @@ export async function bundleCli(outdir = `${root}dist/ftr`) {
     platform: "node",
     target: "node20",
     external: EXTERNAL,
-    plugins: [withoutZodLocales, lazyCommanderChildProcess],
+    plugins: [withoutZodLocales, zodStubs, lazyCommanderChildProcess],
     // Bundled CommonJS (commander) calls require() for Node's built-ins; give it the real one.
     banner: {
       js: 'import { createRequire as __ftrCreateRequire } from "node:module";\nconst require = __ftrCreateRequire(import.meta.url);',

@@ -1,12 +1,12 @@
 /**
  * The bundled command line (scripts/bundle-cli.mjs → dist/ftr/, what bin/ftr.js runs), built afresh
  * into a temporary directory: the other suites run src/ through tsx, so this one proves the shipped
- * form works: every chunk loads, the heavy dependencies come from node_modules, zod's locales are
- * left out, and the commands (validate, status, the whole demo with its exporter children) run.
+ * form works: every chunk loads, the heavy dependencies come from node_modules, zod's locales and
+ * the zod modules it never calls are left out, and the commands (validate, status, the whole demo with its exporter children) run.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, rm, symlink } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -20,9 +20,12 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 interface Metafile {
   readonly inputs: Readonly<Record<string, unknown>>;
 }
-const { bundleCli, EXTERNAL } = (await import(pathToFileURL(join(root, "scripts/bundle-cli.mjs")).href)) as {
+const { bundleCli, EXTERNAL, ZOD_STUBBED } = (await import(
+  pathToFileURL(join(root, "scripts/bundle-cli.mjs")).href
+)) as {
   bundleCli: (outdir: string) => Promise<Metafile>;
   EXTERNAL: readonly string[];
+  ZOD_STUBBED: Readonly<Record<string, readonly string[]>>;
 };
 
 interface Run {
@@ -75,6 +78,25 @@ describe("the bundled CLI (dist/ftr)", () => {
     const locales = inputs.filter((input) => input.includes("node_modules/zod/v4/locales/"));
     assert.deepEqual(locales, ["node_modules/zod/v4/locales/en.js"]);
     assert.ok(inputs.includes("src/cli/bin.ts"));
+  });
+
+  it("leaves out zod's schema compiler and JSON Schema reader: stubs that throw, with the same exports", async () => {
+    const chunks = (await readdir(join(dir, "ftr/chunks"))).filter((name) => name.endsWith(".js"));
+    const text = (
+      await Promise.all(chunks.map((name) => readFile(join(dir, "ftr/chunks", name), "utf8")))
+    ).join("\n");
+    // A message of each module left out (core/compile.js, classic/from-json-schema.js).
+    assert.doesNotMatch(text, /a schema whose subtree contains a reference cycle/);
+    assert.doesNotMatch(text, /never equal to anything/);
+    assert.match(text, /zod's fromJSONSchema is not part of the ftr command line/);
+    // The stubs list what each module exports today: a zod that exports more fails the build.
+    for (const [path, names] of Object.entries(ZOD_STUBBED)) {
+      const source = await readFile(join(root, "node_modules/zod/v4", path), "utf8");
+      const exported = [
+        ...source.matchAll(/^export (?:async )?(?:function\*?|const|let|var|class) ([\w$]+)/gm),
+      ].map((m) => m[1]);
+      assert.deepEqual(exported.sort(), [...names].sort(), path);
+    }
   });
 
   it("loads every chunk, each dependency resolving from node_modules", async () => {
