@@ -877,7 +877,11 @@ describe("retries and their limits", () => {
       });
     }) as typeof globalThis.fetch;
     const inFlight = createFastlyClient({ token: TOKEN, fetch: hang, signal: during.signal, sleep: noSleep });
-    await assert.rejects(inFlight.getTokenSelf(), (e: unknown) => e === stopped);
+    // Ended by the stop reaching the request, not by the request failing on its own and the stop
+    // being noticed before a retry.
+    await beforeTimer(25_000, "the request in flight", () =>
+      assert.rejects(inFlight.getTokenSelf(), (e: unknown) => e === stopped),
+    );
   });
 
   test("a 4xx is not repeated", async () => {
@@ -1107,6 +1111,51 @@ describe("what the client sends and counts", () => {
     ]);
     const headers = fetch.calls[0]!.init.headers as Record<string, string>;
     assert.equal(headers["Content-Type"], "application/x-www-form-urlencoded");
+  });
+
+  test("listUsers asks for the customer's users by encoded id, and is retried like every read", async () => {
+    const fetch = scripted([
+      json(503, {}),
+      json(200, [
+        { id: "u1", login: "ops@example.com", role: "superuser", name: "Ops" },
+        { id: "u2", login: "dev@example.com", role: "engineer" },
+      ]),
+    ]);
+    const users = await createFastlyClient({ token: TOKEN, fetch, sleep: noSleep }).listUsers("c/1 x");
+    assert.deepEqual(users, [
+      { id: "u1", login: "ops@example.com", role: "superuser" },
+      { id: "u2", login: "dev@example.com", role: "engineer" },
+    ]);
+    assert.deepEqual(
+      fetch.calls.map((c) => `${c.init.method} ${c.url}`),
+      [
+        "GET https://api.fastly.com/customer/c%2F1%20x/users",
+        "GET https://api.fastly.com/customer/c%2F1%20x/users",
+      ],
+    );
+  });
+
+  test("searchService is retried like every read", async () => {
+    const fetch = scripted([json(503, {}), json(200, service("my svc"))]);
+    const client = createFastlyClient({ token: TOKEN, fetch, sleep: noSleep });
+    assert.equal((await client.searchService("my svc")).id, "my svc");
+    assert.equal(fetch.calls.length, 2);
+  });
+
+  test("a create sends roles and workspaces only when there are some", async () => {
+    const fetch = scripted([json(200, created), json(200, created)]);
+    const client = createFastlyClient({ token: TOKEN, fetch });
+    await client.createAutomationToken({ ...createInput, roles: [], workspaces: [] });
+    await client.createAutomationToken({ ...createInput, roles: ["engineer"], workspaces: ["w1"] });
+    const [none, some] = fetch.calls.map((c) => JSON.parse(String(c.init.body)) as Record<string, unknown>);
+    assert.deepEqual(
+      ["roles", "workspaces", "limit_workspaces"].filter((key) => key in none!),
+      [],
+    );
+    assert.deepEqual(
+      { roles: some!["roles"], workspaces: some!["workspaces"], limit: some!["limit_workspaces"] },
+      { roles: ["engineer"], workspaces: ["w1"], limit: true },
+    );
   });
 
   test("getService and searchService encode the id and the name", async () => {
