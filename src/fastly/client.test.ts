@@ -430,6 +430,7 @@ describe("request pipeline", () => {
     const ahead = (ms: number) => ({ date: new Date(Date.parse("2026-01-01T00:00:00Z") + ms).toUTCString() });
     const fetch = scripted([
       json(200, { data: [], meta: { total_pages: 1 } }, ahead(1000)),
+      json(200, { data: [], meta: { total_pages: 1 } }, ahead(3 * 60_000)),
       json(200, { data: [], meta: { total_pages: 1 } }, ahead(10 * 60_000)),
       json(200, { data: [], meta: { total_pages: 1 } }, ahead(20 * 60_000)),
     ]);
@@ -444,6 +445,10 @@ describe("request pipeline", () => {
     await client.listRoles();
     // Within two seconds is the header's rounding, not skew.
     assert.equal(client.clockSkewMs, 0);
+    // Three minutes is skew, but within the five that are worth a warning.
+    await client.listRoles();
+    assert.equal(client.clockSkewMs, 3 * 60_000);
+    assert.deepEqual(reported, []);
     await client.listRoles();
     assert.equal(client.clockSkewMs, 10 * 60_000);
     assert.equal(client.apiNow().toISOString(), "2026-01-01T00:10:00.000Z");
