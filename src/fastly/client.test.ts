@@ -457,6 +457,18 @@ describe("request pipeline", () => {
     assert.deepEqual(reported, [10 * 60_000], "reported once");
   });
 
+  test("a Date header that is not a date leaves the API's clock as it was", async () => {
+    const fetch = scripted([
+      json(200, { data: [], meta: { total_pages: 1 } }, { date: "not a date" }),
+      json(200, { data: [], meta: { total_pages: 1 } }, { date: "" }),
+    ]);
+    const client = createFastlyClient({ token: TOKEN, fetch, now: () => new Date("2026-01-01T00:00:00Z") });
+    await client.listRoles();
+    await client.listRoles();
+    assert.equal(client.clockSkewMs, 0);
+    assert.equal(client.apiNow().toISOString(), "2026-01-01T00:00:00.000Z");
+  });
+
   test("errors are typed by status and 403 reasons are told apart", async () => {
     const cases: [unknown, string][] = [
       [{ msg: "You must POST /sudo to access this endpoint" }, "sudo-required"],
