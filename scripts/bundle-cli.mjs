@@ -68,13 +68,75 @@ export const ZOD_STUBBED = {
   ],
   "classic/from-json-schema.js": ["fromJSONSchema"],
   "core/json-schema-generator.js": ["JSONSchemaGenerator"],
+  // zod's JSON Schema output: every schema holds closures that call into these, run only when a
+  // JSON Schema is written (scripts/write-schema.ts, with the real zod) or a derived property such
+  // as `minLength` is read, which the command line never does.
+  "core/to-json-schema.js": [
+    "initializeContext",
+    "handleUnrepresentable",
+    "processSchema",
+    "process",
+    "extractDefs",
+    "finalize",
+    "createToJSONSchemaMethod",
+    "createStandardJSONSchemaMethod",
+  ],
+  "core/json-schema-processors.js": [
+    "aggregateChecks",
+    "allProcessors",
+    "anyProcessor",
+    "arrayProcessor",
+    "bigintProcessor",
+    "booleanProcessor",
+    "catchProcessor",
+    "customProcessor",
+    "dateProcessor",
+    "defaultProcessor",
+    "enumProcessor",
+    "fileProcessor",
+    "functionProcessor",
+    "intersectionProcessor",
+    "lazyProcessor",
+    "literalProcessor",
+    "mapProcessor",
+    "nanProcessor",
+    "neverProcessor",
+    "nonoptionalProcessor",
+    "nullProcessor",
+    "nullableProcessor",
+    "numberProcessor",
+    "objectProcessor",
+    "optionalProcessor",
+    "pipeProcessor",
+    "prefaultProcessor",
+    "promiseProcessor",
+    "readonlyProcessor",
+    "recordProcessor",
+    "setProcessor",
+    "stringProcessor",
+    "successProcessor",
+    "symbolProcessor",
+    "templateLiteralProcessor",
+    "toJSONSchema",
+    "transformProcessor",
+    "tupleProcessor",
+    "undefinedProcessor",
+    "unionProcessor",
+    "unknownProcessor",
+    "voidProcessor",
+  ],
 };
 
 /** The names a module exports, from its `export` declarations; throws on a form it does not read. */
-function exportedNames(source, path) {
+export function exportedNames(source, path) {
   const names = [];
   for (const line of source.split("\n")) {
     if (!line.startsWith("export ")) continue;
+    const renamed = /^export \{ ([A-Za-z_$][\w$]*) as ([A-Za-z_$][\w$]*) \};$/.exec(line);
+    if (renamed) {
+      names.push(renamed[2]);
+      continue;
+    }
     const declared = /^export (?:async )?(?:function\*?|const|let|var|class) ([A-Za-z_$][\w$]*)/.exec(line);
     if (!declared)
       throw new Error(

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, symlink } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -20,11 +20,12 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 interface Metafile {
   readonly inputs: Readonly<Record<string, unknown>>;
 }
-const { bundleCli, EXTERNAL, ZOD_STUBBED } = (await import(
+const { bundleCli, EXTERNAL, exportedNames, ZOD_STUBBED } = (await import(
   pathToFileURL(join(root, "scripts/bundle-cli.mjs")).href
 )) as {
   bundleCli: (outdir: string) => Promise<Metafile>;
   EXTERNAL: readonly string[];
+  exportedNames: (source: string, path: string) => string[];
   ZOD_STUBBED: Readonly<Record<string, readonly string[]>>;
 };
 
@@ -80,21 +81,21 @@ describe("the bundled CLI (dist/ftr)", () => {
     assert.ok(inputs.includes("src/cli/bin.ts"));
   });
 
-  it("leaves out zod's schema compiler and JSON Schema reader: stubs that throw, with the same exports", async () => {
+  it("leaves out zod's schema compiler and its JSON Schema code: stubs that throw, with the same exports", async () => {
     const chunks = (await readdir(join(dir, "ftr/chunks"))).filter((name) => name.endsWith(".js"));
     const text = (
       await Promise.all(chunks.map((name) => readFile(join(dir, "ftr/chunks", name), "utf8")))
     ).join("\n");
-    // A message of each module left out (core/compile.js, classic/from-json-schema.js).
+    // A message of some modules left out (core/compile.js, classic/from-json-schema.js,
+    // core/json-schema-processors.js).
     assert.doesNotMatch(text, /a schema whose subtree contains a reference cycle/);
     assert.doesNotMatch(text, /never equal to anything/);
+    assert.doesNotMatch(text, /Symbols cannot be represented in JSON Schema/);
     assert.match(text, /zod's fromJSONSchema is not part of the ftr command line/);
     // The stubs list what each module exports today: a zod that exports more fails the build.
     for (const [path, names] of Object.entries(ZOD_STUBBED)) {
       const source = await readFile(join(root, "node_modules/zod/v4", path), "utf8");
-      const exported = [
-        ...source.matchAll(/^export (?:async )?(?:function\*?|const|let|var|class) ([\w$]+)/gm),
-      ].map((m) => m[1]);
+      const exported = exportedNames(source, path);
       assert.deepEqual(exported.sort(), [...names].sort(), path);
     }
   });
@@ -121,6 +122,33 @@ describe("the bundled CLI (dist/ftr)", () => {
     assert.equal(result.stderr, "");
     assert.equal(result.code, 0);
     assert.match(result.stdout, /is valid \(3 environments\)/);
+  });
+
+  it("words a broken config's schema errors, with the fields' descriptions, as the source does", async () => {
+    const config = join(dir, "broken.yaml");
+    await writeFile(
+      config,
+      [
+        "version: 1",
+        "environments:",
+        "  - name: Bad_Name",
+        '    token: { name: "x", services: { nameMatches: "(a" } }',
+        "    secret: { type: aws-secrets-manager, secretId: s, region: 5 }",
+        "    verify: [{ type: prometheus, url: http://127.0.0.1:9090, timeout: 0s }, { type: nope }]",
+        "",
+      ].join("\n"),
+    );
+    const result = await run([bin, "validate", "--config", config], dir);
+    assert.equal(result.code, 2, result.stderr);
+    for (const line of [
+      /environments\[0\]\.name: invalid environment name "Bad_Name"/,
+      /nameMatches: not a valid regular expression \(missing closing \)/,
+      /region: expected a string, got the number 5: quote it, e\.g\. "5"\. AWS region\./,
+      /verify\[0\]\.timeout: must be longer than zero/,
+      /verify\[1\]\.type: unknown type "nope"/,
+    ]) {
+      assert.match(result.stdout, line);
+    }
   });
 
   it("reports a config error in one line with exit 2", async () => {
