@@ -1164,7 +1164,7 @@ describe("what the client sends and counts", () => {
     const client = createFastlyClient({ token: TOKEN, fetch });
     await client.createAutomationToken({ ...createInput, roles: [], workspaces: [] });
     await client.createAutomationToken({ ...createInput, roles: ["engineer"], workspaces: ["w1"] });
-    const [none, some] = fetch.calls.map((c) => JSON.parse(String(c.init.body)) as Record<string, unknown>);
+    const [none, some] = fetch.calls.map((c) => JSON.parse(c.init.body as string) as Record<string, unknown>);
     assert.deepEqual(
       ["roles", "workspaces", "limit_workspaces"].filter((key) => key in none!),
       [],
