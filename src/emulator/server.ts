@@ -259,6 +259,23 @@ interface ApiRequest {
   readonly knownToken: TokenRecord | undefined;
 }
 
+/**
+ * `User-Agent` and `Fastly-Key` read from the raw header list as `req.headers` gives them (the first
+ * `User-Agent`, repeated `Fastly-Key`s joined with ", "), without building `req.headers`: most
+ * requests need nothing else from it, and the object costs more than the request's own work.
+ */
+function keyAndAgent(raw: readonly string[]): { userAgent: string | undefined; key: string | undefined } {
+  let userAgent: string | undefined;
+  let key: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 10 && name.toLowerCase() === "user-agent") userAgent ??= raw[i + 1]!;
+    else if (name.length === 10 && name.toLowerCase() === "fastly-key")
+      key = key === undefined ? raw[i + 1]! : `${key}, ${raw[i + 1]!}`;
+  }
+  return { userAgent, key };
+}
+
 function clientIp(req: IncomingMessage): string {
   const address = req.socket.remoteAddress ?? "";
   return address.startsWith("::ffff:") ? address.slice("::ffff:".length) : address;
@@ -481,9 +498,8 @@ class Emulator {
     if (path.startsWith("/__emulator/")) return this.adminRequest(method, path, req, res);
 
     const now = this.now();
-    const userAgent = req.headers["user-agent"];
-    const keyHeader = req.headers["fastly-key"];
-    const key = typeof keyHeader === "string" && keyHeader !== "" ? keyHeader : undefined;
+    const { userAgent, key: keyHeader } = keyAndAgent(req.rawHeaders);
+    const key = keyHeader !== undefined && keyHeader !== "" ? keyHeader : undefined;
     // Looked up once: the log names it, and authentication checks it.
     const knownToken: TokenRecord | undefined = key ? this.state.tokenByValue(key) : undefined;
     const request: ApiRequest = { req, res, method, path, query, now, userAgent, key, knownToken };
