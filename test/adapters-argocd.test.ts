@@ -294,9 +294,16 @@ describe("argocd reloader: refresh and sync", () => {
 
   it("says so when another operation is running", async () => {
     const sync = gate();
-    const api = await start({ onSync: () => sync.wait });
+    const running = gate();
+    const api = await start({
+      onSync: () => {
+        running.open();
+        return sync.wait;
+      },
+    });
     const first = reloader(api, { action: "sync" }).run(ctx());
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The first sync's operation is running on the server (its hook was reached) before the second.
+    await running.wait;
     await rejectsWith(
       reloader(api, { action: "sync" }).run(ctx()),
       "rejected",
