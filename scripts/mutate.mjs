@@ -61,6 +61,7 @@ const groups = {
       },
     ],
     testFiles: [
+      "test/rotate-protocol-mutants.test.ts",
       "test/rotate-protocol-fast.test.ts",
       "test/rotate-protocol-resume.test.ts",
       "test/rotate-protocol-rollback.test.ts",
