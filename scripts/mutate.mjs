@@ -63,6 +63,7 @@ const groups = {
     testFiles: [
       "test/rotate-protocol-mutants.test.ts",
       "test/rotate-protocol-mutants2.test.ts",
+      "test/rotate-protocol-mutants3.test.ts",
       "test/rotate-protocol-fast.test.ts",
       "test/rotate-protocol-resume.test.ts",
       "test/rotate-protocol-rollback.test.ts",

@@ -161,6 +161,7 @@ export async function withState<T>(
     (await (
       await stateBackend(ctx.config, { clock: runClock(ctx).clock })
     ).acquire({
+      // Stryker disable next-line ConditionalExpression: both backends read a runId of undefined as none
       ...(runId === undefined ? {} : { runId }),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     }));
@@ -262,6 +263,7 @@ async function rotateHeld(
         sudo,
         adapters: await adaptersFor(options, env),
         tokens: {
+          // Stryker disable next-line ConditionalExpression: only a valid deployed state has a tokenId
           ...(envPlan.deployed.status === "valid" ? { deployedTokenId: envPlan.deployed.tokenId } : {}),
           oldTokenIds: envPlan.revoke,
           tokenName: env.token.name,
