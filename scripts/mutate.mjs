@@ -65,6 +65,7 @@ const groups = {
       "test/rotate-protocol-mutants2.test.ts",
       "test/rotate-protocol-mutants3.test.ts",
       "test/rotate-protocol-mutants4.test.ts",
+      "test/rotate-protocol-mutants5.test.ts",
       "test/rotate-protocol-fast.test.ts",
       "test/rotate-protocol-resume.test.ts",
       "test/rotate-protocol-rollback.test.ts",
