@@ -42,8 +42,9 @@ const groups = {
       "test/monitor-status.test.ts",
     ],
   },
-  // The protocol itself, driven through the library against the emulator on a manual clock, in four
-  // files so that a mutant runs only those that reach it (resume's code is not run by the first).
+  // The protocol itself, driven through the library against the emulator on a manual clock, in
+  // several files so that a mutant runs only those that reach it (resume's code is not run by the
+  // first); the `mutants` files check what the others leave unchecked, and are fast.
   // The end-to-end suites (rotate-negative-proofs, -resume-reload, -faults, -crash) cover it too,
   // but take minutes per mutant: they are left out, so a survivor costs seconds, not hours.
   "rotation-protocol": {
@@ -61,6 +62,11 @@ const groups = {
       },
     ],
     testFiles: [
+      "test/rotate-protocol-mutants.test.ts",
+      "test/rotate-protocol-mutants2.test.ts",
+      "test/rotate-protocol-mutants3.test.ts",
+      "test/rotate-protocol-mutants4.test.ts",
+      "test/rotate-protocol-mutants5.test.ts",
       "test/rotate-protocol-fast.test.ts",
       "test/rotate-protocol-resume.test.ts",
       "test/rotate-protocol-rollback.test.ts",
