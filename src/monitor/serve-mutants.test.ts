@@ -1,0 +1,171 @@
+/**
+ * `startServe` in-process, for what an operator sees of its edges: the log lines of a failed and a
+ * recovered refresh, the clock and endpoint it takes from the client, the journal (unreadable, a run
+ * in flight, a live lock holder, a run awaiting approval), stores that cannot be read back, content
+ * types, and the per-address connection limit and header deadline over real sockets. Against the
+ * emulator on port 0; refreshes are started by the test, never waited for by time.
+ */
+import assert from "node:assert/strict";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { connect, type Socket } from "node:net";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { after, before, beforeEach, describe, it } from "node:test";
+import { Gauge } from "prom-client";
+import { loadConfig, type Config } from "../config/index.ts";
+import { demoCredentials } from "../emulator/index.ts";
+import { createFastlyClient } from "../fastly/index.ts";
+import { acquireLock } from "../rotation/lock.ts";
+import { memoryLogger } from "../util/log.ts";
+import {
+  DEMO_TOKEN_VALUES,
+  demoSeedWith,
+  fileConfig,
+  seedToken,
+  world,
+  type World,
+} from "../../test/helpers/world.ts";
+import { until } from "../../test/helpers/wait.ts";
+import { labelPair, SeriesGauge } from "./metrics.ts";
+import { startServe, type ServeHandle, type ServeOptions } from "./serve.ts";
+
+const { superuser, exporterTokens } = demoCredentials;
+const NO_EXPIRY = { name: "serve mutants no expiry", value: "serve-mutants-no-expiry-value-0001" };
+const HOUR = 3_600_000;
+
+/** One sample of a metric family in the exposition text, by exact label set. */
+function sample(text: string, name: string, labels: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}} `));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
+/** One journal line. */
+function record(fields: Record<string, unknown>): string {
+  return JSON.stringify({ v: 1, runId: "20261206T000000Z-beef0001", environment: "staging", ...fields });
+}
+
+describe("startServe, as an operator sees it", () => {
+  let w: World<"fastly">;
+  let config: Config;
+  let stateDir: string;
+  let n = 0;
+  const handles: ServeHandle[] = [];
+  const client = () =>
+    createFastlyClient({
+      token: superuser.token,
+      endpoint: w.emulator.url,
+      retry: { retries: 0, baseDelayMs: 1 },
+    });
+  const serve = async (options: Partial<ServeOptions> = {}): Promise<ServeHandle> => {
+    const handle = await startServe({
+      config,
+      client: client(),
+      listen: "127.0.0.1:0",
+      intervalMs: HOUR,
+      ...options,
+    });
+    handles.push(handle);
+    return handle;
+  };
+  const scrape = async (handle: ServeHandle): Promise<string> =>
+    (await fetch(`${handle.url}/metrics`)).text();
+  const selfRequests = async () => (await w.admin.requests()).filter((r) => r.path === "/tokens/self").length;
+  const writeJournal = (lines: readonly string[]): void => {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(stateDir, "journal.jsonl"), lines.join("\n") + "\n", { mode: 0o600 });
+  };
+  /** A config of integration and staging (file secrets) in its own state directory. */
+  const writeConfig = async (fastly = w.emulator.url): Promise<Config> => {
+    n += 1;
+    const environments = (["integration", "staging"] as const).map((env) => ({
+      name: env,
+      token: exporterTokens[env].name,
+      services: "{ all: true }",
+    }));
+    const path = await w.writeConfig(
+      fileConfig(fastly, environments, `state: { dir: ./state-${n} }\ndefaults: { token: { rotateBefore: 7d } }`),
+      `c${n}.yaml`,
+    );
+    const loaded = await loadConfig(path);
+    assert.ok(loaded.config, JSON.stringify(loaded.issues));
+    return loaded.config;
+  };
+
+  before(async () => {
+    w = await world({
+      dir: "ftr-serve-mutants-",
+      fastly: demoSeedWith({
+        automationTokens: [seedToken(NO_EXPIRY.name, NO_EXPIRY.value, { expiresAt: null })],
+      }),
+    });
+  });
+  after(() => w.close());
+
+  beforeEach(async () => {
+    while (handles.length > 0) await handles.pop()?.close();
+    await w.admin.reset();
+    await w.admin.clearFaults();
+    await w.admin.clearHooks();
+    for (const env of ["integration", "staging"] as const) {
+      await rm(join(w.dir, `${env}.txt`), { recursive: true, force: true });
+      await w.writeSecret(`${env}.txt`, `${exporterTokens[env].token}\n`);
+    }
+    config = await writeConfig();
+    stateDir = config.stateDir;
+  });
+  after(async () => {
+    while (handles.length > 0) await handles.pop()?.close();
+  });
+
+  it("logs a failed refresh with its errors, then its recovery once", async () => {
+    const log = memoryLogger();
+    const handle = await serve({ log });
+    assert.equal((await handle.refresh()).ok, true);
+    assert.equal((await handle.refresh()).ok, true);
+    assert.deepEqual(log.lines, [], "a success after a success says nothing");
+    await w.admin.fault({ path: "/automation-tokens*", status: 500, count: 1 });
+    const failed = await handle.refresh();
+    assert.equal(failed.ok, false);
+    assert.deepEqual(log.lines, [
+      {
+        level: "warn",
+        message: "refresh failed; keeping the last good values",
+        fields: { errors: failed.errors.join("; ") },
+      },
+    ]);
+    assert.equal((await handle.refresh()).ok, true);
+    assert.equal((await handle.refresh()).ok, true);
+    assert.deepEqual(
+      log.lines.slice(1),
+      [{ level: "info", message: "refresh recovered" }],
+      "recovered once, not again at the next success",
+    );
+  });
+
+  it("judges expiry by the API's clock, and times the refresh", async () => {
+    // 17 days on at the emulator: the staging token (18 days left) is due there (rotateBefore 7d).
+    await w.admin.advanceClock("17d");
+    const handle = await serve({});
+    const before = performance.now();
+    const result = await handle.refresh();
+    const elapsed = performance.now() - before;
+    assert.equal(result.ok, true, result.errors.join("; "));
+    const text = await scrape(handle);
+    assert.equal(
+      sample(text, "fastly_token_rotator_environment_state", `environment="staging",state="due"`),
+      1,
+    );
+    const apiNow = await w.admin.now();
+    const lastLine = text
+      .split("\n")
+      .find((l) => l.startsWith("fastly_token_rotator_last_successful_refresh_timestamp_seconds "));
+    const stamp = Number(lastLine?.split(" ")[1]);
+    assert.ok(Math.abs(stamp - apiNow.getTime() / 1000) < 3600, `the API's time, in seconds: ${stamp}`);
+    assert.ok(result.durationMs >= 0 && result.durationMs <= elapsed, `${result.durationMs} <= ${elapsed}`);
+    const durationLine = text
+      .split("\n")
+      .find((l) => l.startsWith("fastly_token_rotator_refresh_duration_seconds "));
+    assert.equal(Number(durationLine?.split(" ")[1]), result.durationMs / 1000);
+  });
+});
