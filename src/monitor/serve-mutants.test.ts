@@ -84,7 +84,11 @@ describe("startServe, as an operator sees it", () => {
       services: "{ all: true }",
     }));
     const path = await w.writeConfig(
-      fileConfig(fastly, environments, `state: { dir: ./state-${n} }\ndefaults: { token: { rotateBefore: 7d } }`),
+      fileConfig(
+        fastly,
+        environments,
+        `state: { dir: ./state-${n} }\ndefaults: { token: { rotateBefore: 7d } }`,
+      ),
       `c${n}.yaml`,
     );
     const loaded = await loadConfig(path);
@@ -167,5 +171,127 @@ describe("startServe, as an operator sees it", () => {
       .split("\n")
       .find((l) => l.startsWith("fastly_token_rotator_refresh_duration_seconds "));
     assert.equal(Number(durationLine?.split(" ")[1]), result.durationMs / 1000);
+  });
+  it("says in one line that the journal cannot be read, and exports no run from it", async () => {
+    mkdirSync(join(stateDir, "journal.jsonl"), { recursive: true });
+    const handle = await serve();
+    const result = await handle.refresh();
+    assert.equal(result.ok, false);
+    assert.equal(result.errors.length, 1, result.errors.join("; "));
+    assert.match(result.errors[0] ?? "", /^journal: /);
+    assert.deepEqual(result.report?.unfinished, []);
+    const text = await scrape(handle);
+    assert.equal(sample(text, "fastly_token_rotator_api_errors_total", `kind="journal"`), 1);
+    assert.match(text, /^fastly_token_rotator_refresh_success 0$/m);
+    // The account is still exported.
+    assert.equal(
+      sample(
+        text,
+        "fastly_automation_token_deployed",
+        `environment="staging",token_id="${exporterTokens.staging.id}"`,
+      ),
+      1,
+    );
+  });
+
+  it("while a run switches an environment over, exports what the journal says its store holds, without asking Fastly", async () => {
+    const handle = await serve();
+    assert.equal((await handle.refresh()).ok, true);
+    const at = "2026-12-06T10:00:00.000Z";
+    const newId = exporterTokens.integration.id;
+    writeJournal([
+      record({ step: "start", status: "done", at, deployedTokenId: exporterTokens.staging.id }),
+      record({ step: "mint", status: "begin", at }),
+      record({ step: "mint", status: "done", at, newTokenId: newId }),
+      record({ step: "promote", status: "begin", at }),
+      record({ step: "promote", status: "done", at }),
+      record({ step: "reload", status: "begin", at: "2026-12-06T10:00:07.000Z" }),
+    ]);
+    // The store now holds another value: a verifier may be watching for its use.
+    await writeFile(join(w.dir, "staging.txt"), `${exporterTokens.integration.token}\n`);
+    await w.admin.clearRequests();
+    const result = await handle.refresh();
+    assert.equal(result.ok, true, result.errors.join("; "));
+    assert.equal(await selfRequests(), 0, "no request with the value being switched to");
+    const text = await scrape(handle);
+    assert.equal(
+      sample(text, "fastly_automation_token_deployed", `environment="staging",token_id="${newId}"`),
+      1,
+    );
+    assert.equal(
+      sample(
+        text,
+        "fastly_automation_token_deployed",
+        `environment="staging",token_id="${exporterTokens.staging.id}"`,
+      ),
+      undefined,
+    );
+    assert.equal(
+      sample(
+        text,
+        "fastly_token_rotator_unfinished_run_timestamp_seconds",
+        `environment="staging",run_id="20261206T000000Z-beef0001",step="reload",running="false"`,
+      ),
+      Date.parse("2026-12-06T10:00:07.000Z") / 1000,
+    );
+    assert.equal(result.report?.unfinished.length, 1);
+    const finding = result.report?.environments
+      .find((e) => e.name === "staging")
+      ?.findings.find((f) => f.code === "unfinished-run");
+    assert.ok(finding?.message.includes(`ftr resume --config ${config.configPath}`), finding?.message);
+    // The run ends: the value is asked about.
+    writeJournal([]);
+    await w.admin.clearRequests();
+    assert.equal((await handle.refresh()).ok, true);
+    assert.equal(await selfRequests(), 1);
+  });
+
+  it("marks a run a live process holds as running", async () => {
+    const at = "2026-12-06T11:00:00.000Z";
+    writeJournal([
+      record({ step: "start", status: "done", at, deployedTokenId: exporterTokens.staging.id }),
+      record({ step: "mint", status: "begin", at }),
+    ]);
+    const release = acquireLock(stateDir);
+    try {
+      const handle = await serve();
+      const result = await handle.refresh();
+      assert.equal(result.ok, true, result.errors.join("; "));
+      const text = await scrape(handle);
+      assert.equal(
+        sample(
+          text,
+          "fastly_token_rotator_unfinished_run_timestamp_seconds",
+          `environment="staging",run_id="20261206T000000Z-beef0001",step="mint",running="true"`,
+        ),
+        Date.parse(at) / 1000,
+      );
+      // Still the token the store held before the run.
+      assert.equal(
+        sample(
+          text,
+          "fastly_automation_token_deployed",
+          `environment="staging",token_id="${exporterTokens.staging.id}"`,
+        ),
+        1,
+      );
+    } finally {
+      release();
+    }
+  });
+
+  it("exports when an environment was left awaiting approval", async () => {
+    const at = "2026-12-06T12:00:00.000Z";
+    writeJournal([
+      record({ step: "start", status: "done", at }),
+      record({ step: "finish", status: "done", at, outcome: "awaiting-approval" }),
+    ]);
+    const handle = await serve();
+    assert.equal((await handle.refresh()).ok, true);
+    const text = await scrape(handle);
+    assert.equal(
+      sample(text, "fastly_token_rotator_awaiting_approval_timestamp_seconds", `environment="staging"`),
+      Date.parse(at) / 1000,
+    );
   });
 });
