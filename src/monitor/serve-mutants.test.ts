@@ -294,4 +294,155 @@ describe("startServe, as an operator sees it", () => {
       Date.parse(at) / 1000,
     );
   });
+  it("without a client, exports the deployed tokens alone from the config's endpoint, asking each refresh", async () => {
+    const handle = await serve({ client: undefined });
+    await w.admin.clearRequests();
+    const first = await handle.refresh();
+    assert.equal(first.ok, true, first.errors.join("; "));
+    assert.equal(await selfRequests(), 2);
+    const second = await handle.refresh();
+    assert.equal(second.ok, true, second.errors.join("; "));
+    assert.equal(await selfRequests(), 4, "no listing says the values are still alive");
+    const text = await scrape(handle);
+    assert.equal(
+      sample(
+        text,
+        "fastly_automation_token_deployed",
+        `environment="staging",token_id="${exporterTokens.staging.id}"`,
+      ),
+      1,
+    );
+  });
+
+  it("asks with the deployed values where the client is, not where the config says, through the injected fetch", async () => {
+    config = await writeConfig("http://127.0.0.1:9");
+    let fetched = 0;
+    const counting: typeof fetch = (input, init) => {
+      fetched += 1;
+      return fetch(input, init);
+    };
+    const handle = await serve({ fetch: counting });
+    const result = await handle.refresh();
+    assert.equal(result.ok, true, result.errors.join("; "));
+    assert.equal(fetched, 2, "one GET /tokens/self per environment, through the injected fetch");
+    const text = await scrape(handle);
+    assert.equal(
+      sample(
+        text,
+        "fastly_automation_token_deployed",
+        `environment="integration",token_id="${exporterTokens.integration.id}"`,
+      ),
+      1,
+    );
+  });
+
+  it("exports a missing secret as absent, and a refused value as dead without the token the store held before", async () => {
+    await writeFile(join(w.dir, "integration.txt"), "serve-mutants-refused-value-00001\n");
+    const handle = await serve();
+    const first = await handle.refresh();
+    assert.equal(first.ok, true, first.errors.join("; "));
+    let text = await scrape(handle);
+    assert.equal(
+      sample(text, "fastly_automation_token_deployed", `environment="integration",token_id=""`),
+      0,
+    );
+    assert.equal(
+      sample(text, "fastly_token_rotator_environment_state", `environment="integration",state="dead"`),
+      1,
+    );
+    // Staging's value (valid, remembered) is replaced by one Fastly refuses.
+    await writeFile(join(w.dir, "staging.txt"), "serve-mutants-refused-value-00002\n");
+    assert.equal((await handle.refresh()).ok, true);
+    text = await scrape(handle);
+    assert.equal(sample(text, "fastly_automation_token_deployed", `environment="staging",token_id=""`), 0);
+    assert.equal(
+      sample(
+        text,
+        "fastly_automation_token_deployed",
+        `environment="staging",token_id="${exporterTokens.staging.id}"`,
+      ),
+      undefined,
+    );
+    await rm(join(w.dir, "staging.txt"));
+    const absent = await handle.refresh();
+    assert.equal(absent.ok, true, absent.errors.join("; "));
+    text = await scrape(handle);
+    assert.equal(
+      sample(text, "fastly_token_rotator_environment_state", `environment="staging",state="absent"`),
+      1,
+    );
+  });
+
+  it("counts a value it could not check as a deployed error, says why, and asks again next time", async () => {
+    const handle = await serve();
+    assert.equal((await handle.refresh()).ok, true);
+    await writeFile(join(w.dir, "staging.txt"), `${exporterTokens.integration.token}\n`);
+    await w.admin.fault({ path: "/tokens/self", status: 503, count: 3 });
+    const failed = await handle.refresh();
+    assert.equal(failed.ok, false);
+    assert.equal(failed.errors.length, 1, failed.errors.join("; "));
+    assert.match(failed.errors[0] ?? "", /^staging: .*503/);
+    let text = await scrape(handle);
+    assert.equal(sample(text, "fastly_token_rotator_api_errors_total", `kind="deployed"`), 1);
+    assert.equal(sample(text, "fastly_token_rotator_api_errors_total", `kind="secret-store"`), undefined);
+    await w.admin.clearRequests();
+    const again = await handle.refresh();
+    assert.equal(again.ok, true, again.errors.join("; "));
+    assert.equal(await selfRequests(), 1);
+    text = await scrape(handle);
+    assert.equal(
+      sample(
+        text,
+        "fastly_automation_token_deployed",
+        `environment="staging",token_id="${exporterTokens.integration.id}"`,
+      ),
+      1,
+    );
+  });
+
+  it("asks again about a value whose token the listing shows expired", async () => {
+    const handle = await serve();
+    assert.equal((await handle.refresh()).ok, true);
+    const listed = (await handle.refresh()).report?.tokens.find(
+      (t) => t.id === exporterTokens.integration.id,
+    );
+    assert.ok(listed?.expiresAt);
+    // At the listed expiry to the millisecond, the token is expired.
+    const expiry = new Date(listed.expiresAt);
+    const at = await serve({ now: () => expiry });
+    await at.refresh();
+    await w.admin.clearRequests();
+    await at.refresh();
+    assert.equal(await selfRequests(), 1, "integration's value, listed as expired, is asked about");
+  });
+
+  it("exports no expiry for a token that never expires, and nothing for a store it cannot read back", async () => {
+    n += 1;
+    const yaml = [
+      fileConfig(w.emulator.url, [
+        { name: "staging", token: exporterTokens.staging.name, services: "{ all: true }" },
+      ]),
+      `  - name: production`,
+      `    token: { name: "${exporterTokens.production.name}", services: { all: true } }`,
+      `    secret: { type: github-actions, repository: o/r, name: FASTLY_TOKEN }`,
+    ].join("\n");
+    const loaded = await loadConfig(
+      await w.writeConfig(
+        yaml.replace("version: 1", `version: 1\nstate: { dir: ./state-${n} }`),
+        `c${n}.yaml`,
+      ),
+    );
+    assert.ok(loaded.config, JSON.stringify(loaded.issues));
+    const handle = await serve({ config: loaded.config });
+    const result = await handle.refresh();
+    assert.equal(result.ok, true, result.errors.join("; "));
+    const never = result.report?.tokens.find((t) => t.name === NO_EXPIRY.name);
+    assert.ok(never);
+    const text = await scrape(handle);
+    assert.ok(!text.includes(`fastly_automation_token_expiry_timestamp_seconds{token_id="${never.id}"`));
+    assert.match(text, new RegExp(`^fastly_automation_token_info\\{token_id="${never.id}",`, "m"));
+    assert.ok(!/fastly_automation_token_deployed\{environment="production"/.test(text));
+    assert.equal(sample(text, "fastly_token_rotator_api_errors_total", `kind="deployed"`), undefined);
+    for (const secret of [...DEMO_TOKEN_VALUES, NO_EXPIRY.value]) assert.ok(!text.includes(secret));
+  });
 });

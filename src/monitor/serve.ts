@@ -244,12 +244,11 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     const digest = createHash("sha256").update(value).digest("hex");
     const cached = cache.get(env.name);
     if (cached && cached.digest === digest) {
-      if (cached.state.status === "dead") return cached.state;
+      // The cache holds valid and dead values only: a refused value stays refused.
       const state = cached.state;
-      if (state.status === "valid" && listed) {
-        const t = listed.find((x) => x.id === state.token.id);
-        if (t && (!t.expiresAt || t.expiresAt.getTime() > now().getTime())) return state;
-      }
+      if (state.status !== "valid") return state;
+      const t = listed?.find((x) => x.id === state.token.id);
+      if (t && (!t.expiresAt || t.expiresAt.getTime() > now().getTime())) return state;
     } else if (cached && rotationInFlight(env.name)) {
       // A rotation is switching this environment over and may be verifying that the consumer uses
       // the new token; a request of ours with it would count as such a use. Ask after the run.
