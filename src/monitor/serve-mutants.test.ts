@@ -40,6 +40,46 @@ function sample(text: string, name: string, labels: string): number | undefined 
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
 }
 
+/** A connection to `url`'s host and port, from `localAddress` when given (closed at once when refused). */
+function open(url: string, localAddress?: string): Promise<Socket> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(
+      { host: hostname, port: Number(port), ...(localAddress ? { localAddress } : {}) },
+      () => resolve(socket),
+    );
+    socket.on("error", () => resolve(socket));
+  });
+}
+
+/** `HEAD /healthz` on `socket`: the response's status, or undefined when the connection closed instead. */
+function ask(socket: Socket): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    let data = "";
+    const done = (status: number | undefined) => {
+      socket.off("data", onData);
+      socket.off("close", onClose);
+      resolve(status);
+    };
+    const onData = (chunk: Buffer) => {
+      data += chunk.toString("latin1");
+      if (data.includes("\r\n\r\n")) done(Number(/^HTTP\/1\.1 (\d{3}) /.exec(data)?.[1]));
+    };
+    const onClose = () => done(undefined);
+    if (socket.destroyed) return done(undefined);
+    socket.on("data", onData);
+    socket.once("close", onClose);
+    socket.write("HEAD /healthz HTTP/1.1\r\nHost: exporter\r\n\r\n");
+  });
+}
+
+/** Resolves once `socket` is closed. */
+function closed(socket: Socket): Promise<void> {
+  return socket.destroyed
+    ? Promise.resolve()
+    : new Promise((resolve) => socket.once("close", () => resolve()));
+}
+
 /** One journal line. */
 function record(fields: Record<string, unknown>): string {
   return JSON.stringify({ v: 1, runId: "20261206T000000Z-beef0001", environment: "staging", ...fields });
@@ -444,5 +484,89 @@ describe("startServe, as an operator sees it", () => {
     assert.ok(!/fastly_automation_token_deployed\{environment="production"/.test(text));
     assert.equal(sample(text, "fastly_token_rotator_api_errors_total", `kind="deployed"`), undefined);
     for (const secret of [...DEMO_TOKEN_VALUES, NO_EXPIRY.value]) assert.ok(!text.includes(secret));
+  });
+  it("answers each path with its content type, a scrape before the first refresh too", async () => {
+    const hook = await w.admin.hook({ path: "/automation-tokens*", action: "hold" });
+    const handle = await serve();
+    try {
+      await w.admin.waitForHook(hook.id);
+      const early = await fetch(`${handle.url}/metrics`);
+      assert.equal(early.status, 200);
+      assert.equal(early.headers.get("content-type"), handle.metrics.registry.contentType);
+      assert.match(await early.text(), /^# HELP fastly_token_rotator_refresh_success /m);
+    } finally {
+      await w.admin.releaseHook(hook.id);
+    }
+    const root = await fetch(`${handle.url}/`);
+    assert.equal(root.headers.get("content-type"), "text/plain; charset=utf-8");
+    await root.text();
+    const missing = await fetch(`${handle.url}/metrics/x`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers.get("content-type"), "text/plain");
+    await missing.text();
+  });
+
+  it("answers 500 with what went wrong when the metrics cannot be rendered", async () => {
+    const handle = await serve();
+    assert.equal((await handle.refresh()).ok, true);
+    new Gauge({
+      name: "serve_mutants_broken",
+      help: "a collector that fails",
+      registers: [handle.metrics.registry],
+      collect() {
+        throw new Error("the broken collector failed");
+      },
+    });
+    assert.equal((await handle.refresh()).ok, true);
+    const response = await fetch(`${handle.url}/metrics`);
+    assert.equal(response.status, 500);
+    assert.equal(response.headers.get("content-type"), "text/plain");
+    assert.equal(await response.text(), "the broken collector failed");
+  });
+
+  it("refreshes once on start, then not again within the interval", async () => {
+    const handle = await serve();
+    const healthy = async () => (await fetch(`${handle.url}/healthz`)).status === 200;
+    let ok = false;
+    for (let i = 0; i < 12_000 && !(ok = await healthy()); i += 1) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(ok, "the first refresh ended");
+    assert.equal((await handle.refresh()).ok, true);
+    const listings = (await w.admin.requests()).filter((r) => r.path.startsWith("/automation-tokens"));
+    assert.equal(listings.length, 2, "the one on start and the one asked for");
+  });
+
+  it("leaves nothing scheduled when closed during a scheduled refresh", async () => {
+    const hook = await w.admin.hook({ path: "/automation-tokens*", action: "hold" });
+    const handle = await serve();
+    await w.admin.waitForHook(hook.id);
+    const closing = handle.close();
+    assert.equal(await w.admin.releaseHook(hook.id), 1);
+    await closing;
+    // A timer left behind would hold this process open for the interval (an hour).
+    assert.equal((await w.admin.requests()).filter((r) => r.path.startsWith("/automation-tokens")).length, 1);
+  });
+
+  it("holds each address to its own connection limit, counting closed connections out", async () => {
+    const handle = await serve({ limits: { maxConnectionsPerAddress: 2 } });
+    const a = await open(handle.url);
+    const b = await open(handle.url);
+    assert.ok((await ask(a)) !== undefined, "the first connection is served");
+    assert.ok((await ask(b)) !== undefined, "the second connection is served");
+    const c = await open(handle.url);
+    assert.equal(await ask(c), undefined, "a third connection from the same address is closed");
+    const other = await open(handle.url, "127.0.0.2");
+    assert.ok((await ask(other)) !== undefined, "another address has its own limit");
+    a.destroy();
+    await closed(a);
+    // Once the server has seen `a` close, one more connection is served, and no more.
+    let d: Socket | undefined;
+    for (let i = 0; i < 2000 && d === undefined; i += 1) {
+      const next = await open(handle.url);
+      if ((await ask(next)) !== undefined) d = next;
+    }
+    assert.ok(d, "a connection is served once one of the two closed");
+    const e = await open(handle.url);
+    assert.equal(await ask(e), undefined, "still two at most");
+    for (const socket of [b, c, d, e, other]) socket.destroy();
   });
 });
