@@ -16,6 +16,7 @@ import { Gauge } from "prom-client";
 import { loadConfig, type Config } from "../config/index.ts";
 import { demoCredentials } from "../emulator/index.ts";
 import { createFastlyClient } from "../fastly/index.ts";
+import { notificationsFor } from "../notify/dispatch.ts";
 import { acquireLock } from "../rotation/lock.ts";
 import { memoryLogger } from "../util/log.ts";
 import {
@@ -26,7 +27,8 @@ import {
   world,
   type World,
 } from "../../test/helpers/world.ts";
-import { until } from "../../test/helpers/wait.ts";
+import { startNotifyReceiver, type NotifyReceiver } from "../../test/helpers/notify-receiver.ts";
+import { beforeTimer } from "../../test/helpers/wait.ts";
 import { labelPair, SeriesGauge } from "./metrics.ts";
 import { startServe, type ServeHandle, type ServeOptions } from "./serve.ts";
 
@@ -140,7 +142,10 @@ describe("startServe, as an operator sees it", () => {
     w = await world({
       dir: "ftr-serve-mutants-",
       fastly: demoSeedWith({
-        automationTokens: [seedToken(NO_EXPIRY.name, NO_EXPIRY.value, { expiresAt: null })],
+        automationTokens: [
+          seedToken(NO_EXPIRY.name, NO_EXPIRY.value, { expiresAt: null }),
+          seedToken("serve mutants unmanaged", "serve-mutants-unmanaged-value-001"),
+        ],
       }),
     });
   });
@@ -568,5 +573,122 @@ describe("startServe, as an operator sees it", () => {
     const e = await open(handle.url);
     assert.equal(await ask(e), undefined, "still two at most");
     for (const socket of [b, c, d, e, other]) socket.destroy();
+  });
+  it("closes a connection whose headers do not come in time, after a request too, and keeps one that is busy", async () => {
+    const headersTimeoutMs = 1_000;
+    const handle = await serve({ limits: { headersTimeoutMs } });
+    // Half a header section on a new connection.
+    const fresh = await open(handle.url);
+    fresh.write("GET /healthz HTTP/1.1\r\nHost: exporter\r\n");
+    await beforeTimer(30_000, "a new connection holding half its headers is closed", () => closed(fresh));
+    // Half a header section after a whole request on a kept-alive connection.
+    const kept = await open(handle.url);
+    assert.ok((await ask(kept)) !== undefined);
+    kept.write("GET /healthz HTTP/1.1\r\nHost: exporter\r\n");
+    await beforeTimer(30_000, "a kept-alive connection holding half its next headers is closed", () =>
+      closed(kept),
+    );
+    // Whole requests, one after another, for longer than the deadline: each one's headers came in time.
+    const busy = await open(handle.url);
+    const start = performance.now();
+    let served = 0;
+    while (performance.now() - start < 2.5 * headersTimeoutMs) {
+      assert.ok((await ask(busy)) !== undefined, `request ${served + 1} on a busy connection is served`);
+      served += 1;
+    }
+    busy.destroy();
+  });
+
+  it("refuses a header section larger than its limit", async () => {
+    const handle = await serve({ limits: { maxHeaderBytes: 4 * 1024 } });
+    const response = await fetch(`${handle.url}/healthz`, { headers: { "X-Padding": "x".repeat(6 * 1024) } });
+    assert.equal(response.status, 431);
+    await response.text();
+  });
+  describe("notifications", () => {
+    let receiver: NotifyReceiver;
+    before(async () => {
+      receiver = w.adopt(await startNotifyReceiver());
+    });
+    beforeEach(() => receiver.setMode({ kind: "ok" }));
+
+    /** A config notifying the receiver, with a third environment whose token never expires. */
+    const notifyingConfig = async (): Promise<Config> => {
+      n += 1;
+      const head = [
+        `state: { dir: ./state-${n} }`,
+        "defaults: { token: { rotateBefore: 7d } }",
+        "notify:",
+        `  - { type: webhook, url: "${receiver.url}/n${n}", timeout: 5s }`,
+      ].join("\n");
+      const environments = [
+        ...(["integration", "staging"] as const).map((env) => ({
+          name: env,
+          token: exporterTokens[env].name,
+          services: "{ all: true }",
+        })),
+        { name: "never", token: NO_EXPIRY.name, services: "{ all: true }", value: NO_EXPIRY.value },
+      ];
+      await w.writeSecret("never.txt", NO_EXPIRY.value);
+      const loaded = await loadConfig(
+        await w.writeConfig(fileConfig(w.emulator.url, environments, head), `c${n}.yaml`),
+      );
+      assert.ok(loaded.config, JSON.stringify(loaded.issues));
+      return loaded.config;
+    };
+    const events = (from: number) =>
+      receiver.requests.slice(from).map((r) => r.json as Record<string, unknown>);
+
+    it("tells of a token in use entering its window, not of one replaced, unmanaged or never expiring", async () => {
+      const listing = await client().listAutomationTokens();
+      const staging = listing.find((t) => t.id === exporterTokens.staging.id);
+      assert.ok(staging?.expiresAt);
+      // The staging token has exactly rotateBefore left.
+      const now = new Date(staging.expiresAt.getTime() - 7 * 86_400_000);
+      // Integration's token (expired by then) has been replaced: its store holds staging's value.
+      await writeFile(join(w.dir, "integration.txt"), `${exporterTokens.staging.token}\n`);
+      const notifying = await notifyingConfig();
+      const from = receiver.requests.length;
+      const handle = await serve({
+        config: notifying,
+        now: () => now,
+        notify: await notificationsFor(notifying.notify, memoryLogger()),
+      });
+      const result = await handle.refresh();
+      assert.equal(result.ok, true, result.errors.join("; "));
+      const told = events(from);
+      assert.deepEqual(
+        told.map((e) => [e.event, e.environment, e.tokenId]),
+        [["token-expiring", "staging", exporterTokens.staging.id]],
+        JSON.stringify(told),
+      );
+    });
+
+    it("tells of an unfinished run again when no receiver took it, and keeps refreshing when the listing fails", async () => {
+      const notifying = await notifyingConfig();
+      stateDir = notifying.stateDir;
+      writeJournal([
+        record({ step: "start", status: "done", at: "2026-12-06T13:00:00.000Z" }),
+        record({ step: "mint", status: "begin", at: "2026-12-06T13:00:00.000Z" }),
+      ]);
+      receiver.setMode({ kind: "status", status: 400 });
+      const from = receiver.requests.length;
+      const handle = await serve({
+        config: notifying,
+        notify: await notificationsFor(notifying.notify, memoryLogger()),
+      });
+      await handle.refresh();
+      const refused = events(from).filter((e) => e.event === "run-unfinished");
+      assert.equal(refused.length, 1);
+      receiver.setMode({ kind: "ok" });
+      await w.admin.fault({ path: "/automation-tokens*", status: 500, count: 1 });
+      const failed = await handle.refresh();
+      assert.equal(failed.ok, false);
+      assert.equal(failed.report, undefined);
+      await handle.refresh();
+      const unfinished = events(from).filter((e) => e.event === "run-unfinished");
+      assert.equal(unfinished.length, 2, "told again once a receiver took it, then not again");
+      assert.equal(unfinished[1]?.environment, "staging");
+    });
   });
 });
