@@ -6,8 +6,8 @@
  * emulator on port 0; refreshes are started by the test, never waited for by time.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { rm, writeFile } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -134,7 +134,7 @@ describe("startServe, as an operator sees it", () => {
       `c${n}.yaml`,
     );
     const loaded = await loadConfig(path);
-    assert.ok(loaded.config, JSON.stringify(loaded.issues));
+    assert.ok(loaded.config);
     return loaded.config;
   };
 
@@ -279,7 +279,7 @@ describe("startServe, as an operator sees it", () => {
       ),
       Date.parse("2026-12-06T10:00:07.000Z") / 1000,
     );
-    assert.equal(result.report?.unfinished.length, 1);
+    assert.equal(result.report?.unfinished?.length, 1);
     const finding = result.report?.environments
       .find((e) => e.name === "staging")
       ?.findings.find((f) => f.code === "unfinished-run");
@@ -325,15 +325,39 @@ describe("startServe, as an operator sees it", () => {
     }
   });
 
-  it("exports when an environment was left awaiting approval", async () => {
+  it("exports when an environment was last rotated, and when one was left awaiting approval", async () => {
     const at = "2026-12-06T12:00:00.000Z";
+    const rotatedAt = "2026-12-05T09:30:00.000Z";
     writeJournal([
       record({ step: "start", status: "done", at }),
       record({ step: "finish", status: "done", at, outcome: "awaiting-approval" }),
+      record({
+        runId: "20261205T000000Z-beef0002",
+        environment: "integration",
+        step: "start",
+        status: "done",
+        at: rotatedAt,
+      }),
+      record({
+        runId: "20261205T000000Z-beef0002",
+        environment: "integration",
+        step: "finish",
+        status: "done",
+        at: rotatedAt,
+        outcome: "rotated",
+      }),
     ]);
     const handle = await serve();
     assert.equal((await handle.refresh()).ok, true);
     const text = await scrape(handle);
+    assert.equal(
+      sample(
+        text,
+        "fastly_token_rotator_last_rotation_timestamp_seconds",
+        `environment="integration",result="rotated"`,
+      ),
+      Date.parse(rotatedAt) / 1000,
+    );
     assert.equal(
       sample(text, "fastly_token_rotator_awaiting_approval_timestamp_seconds", `environment="staging"`),
       Date.parse(at) / 1000,
@@ -477,7 +501,7 @@ describe("startServe, as an operator sees it", () => {
         `c${n}.yaml`,
       ),
     );
-    assert.ok(loaded.config, JSON.stringify(loaded.issues));
+    assert.ok(loaded.config);
     const handle = await serve({ config: loaded.config });
     const result = await handle.refresh();
     assert.equal(result.ok, true, result.errors.join("; "));
@@ -633,7 +657,7 @@ describe("startServe, as an operator sees it", () => {
       const loaded = await loadConfig(
         await w.writeConfig(fileConfig(w.emulator.url, environments, head), `c${n}.yaml`),
       );
-      assert.ok(loaded.config, JSON.stringify(loaded.issues));
+      assert.ok(loaded.config);
       return loaded.config;
     };
     const events = (from: number) =>
@@ -690,5 +714,31 @@ describe("startServe, as an operator sees it", () => {
       assert.equal(unfinished.length, 2, "told again once a receiver took it, then not again");
       assert.equal(unfinished[1]?.environment, "staging");
     });
+  });
+});
+
+describe("SeriesGauge and labelPair, called as a library", () => {
+  it("escapes a label value made only of characters that need it", () => {
+    assert.equal(labelPair("x", '"'), 'x="\\""');
+    assert.equal(labelPair("x", "\\"), 'x="\\\\"');
+    assert.equal(labelPair("x", "\n"), 'x="\\n"');
+    assert.equal(labelPair("x", "plain"), 'x="plain"');
+  });
+
+  it("keeps one series per label set when not told they are distinct", async () => {
+    const gauge = new SeriesGauge({
+      name: "serve_mutants_series",
+      help: "h",
+      labelNames: ["a"],
+      registers: [],
+    });
+    gauge.replace(['a="1"', 'a="2"', 'a="1"'], [1, 2, 3]);
+    assert.deepEqual(
+      (await gauge.get()).values.map((v) => [v.labels.a, v.value]),
+      [
+        ["1", 3],
+        ["2", 2],
+      ],
+    );
   });
 });
