@@ -160,6 +160,8 @@ const groups = {
   "monitor-serve": {
     mutate: ["src/monitor/serve.ts", "src/monitor/metrics.ts"],
     testFiles: [
+      "src/monitor/serve-mutants.test.ts",
+      "src/monitor/serve-edges.test.ts",
       "src/monitor/metrics.test.ts",
       "src/monitor/serve-series.test.ts",
       "src/monitor/serve.test.ts",

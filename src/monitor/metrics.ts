@@ -25,7 +25,7 @@ export const MONITOR_METRIC_NAMES = [
 /** prom-client's text for a sample value (`getValueAsString`): NaN as `Nan`, infinities as `±Inf`. */
 function sampleText(value: number): string {
   if (Number.isNaN(value)) return "Nan";
-  if (!Number.isFinite(value)) return value < 0 ? "-Inf" : "+Inf";
+  if (!Number.isFinite(value)) return value === -Infinity ? "-Inf" : "+Inf";
   return `${value}`;
 }
 
@@ -70,6 +70,7 @@ export class SeriesGauge<T extends string = string> extends Gauge<T> {
   private readonly exposedName: string;
 
   /** The values of the series in `text`, in its order (the text writes -0 as 0). */
+  // Stryker disable next-line ArrayDeclaration: read only while `text` is set, and `replace` sets both
   private values: number[] = [];
 
   /** @throws RangeError without label names (such a gauge has one series: use `Gauge`). */
@@ -90,6 +91,7 @@ export class SeriesGauge<T extends string = string> extends Gauge<T> {
     if (labels.length !== values.length) throw new RangeError("replace: as many values as label sets");
     // Which entry each series is written from: the last of its label set, in the first's place.
     let from: Iterable<number> = labels.keys();
+    // Stryker disable next-line ConditionalExpression: de-duplicating distinct label sets changes only the time taken
     if (!unique) {
       const slot = new Map<string, number>();
       const kept: number[] = [];
@@ -115,6 +117,7 @@ export class SeriesGauge<T extends string = string> extends Gauge<T> {
 
   override reset(): void {
     this.text = undefined;
+    // Stryker disable next-line ArrayDeclaration: read only while `text` is set, and `replace` sets both
     this.values = [];
     super.reset();
   }

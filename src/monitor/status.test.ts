@@ -436,3 +436,54 @@ describe("buildStatus without a listing", () => {
     assert.ok(r.environments.every((e) => !e.findings.some((f) => f.code === "leftover")));
   });
 });
+
+describe("a token's findings", () => {
+  // `ftr serve` writes one `ftr_token_finding` series a finding, labelled by token and code: two
+  // findings of one code on a token would be two series with the same labels, which Prometheus
+  // refuses. Every combination of what status and hygiene judge gives each code at most once.
+  it("have distinct codes, for every combination of expiry, use, creator, scope, services and name", () => {
+    const expiries = [undefined, at(-1), at(0), at(5), at(25), at(50), at(400), at(5000)];
+    const lastUses = [undefined, at(-1), at(-100), at(-400)];
+    const creations = [undefined, at(-1), at(-100), at(-1000)];
+    const creators = [undefined, "u1", "gone"];
+    const scopes = [["global:read"], ["global"], ["global", "purge_all"]];
+    const services = [[], ["s1"], ["s1", "s2"]];
+    const names = ["prod token", "stage token", "someone else's"];
+    let tokens = 0;
+    for (const name of names) {
+      const listed: AutomationToken[] = [];
+      let n = 0;
+      for (const expiresAt of expiries)
+        for (const lastUsedAt of lastUses)
+          for (const createdAt of creations)
+            for (const creatorId of creators)
+              for (const sc of scopes)
+                for (const sv of services)
+                  listed.push(
+                    token(`${name.slice(0, 4)}${n++}`, {
+                      name,
+                      expiresAt,
+                      lastUsedAt,
+                      createdAt,
+                      creatorId,
+                      scopes: sc,
+                      services: sv,
+                      limitServices: sv.length > 0,
+                    }),
+                  );
+      for (const deployed of [
+        {},
+        { prod: valid(listed[0]!) },
+        { prod: { status: "dead" } as DeployedState },
+      ]) {
+        const report = buildStatus(facts({ automationTokens: listed, deployed }), cfg, NOW);
+        for (const t of report.tokens) {
+          const seen = t.findings.map((f) => f.code);
+          assert.equal(new Set(seen).size, seen.length, `${t.id}: ${seen.join(", ")}`);
+          tokens += 1;
+        }
+      }
+    }
+    assert.ok(tokens > 10_000, `${tokens} tokens judged`);
+  });
+});
