@@ -161,6 +161,7 @@ const groups = {
     mutate: ["src/monitor/serve.ts", "src/monitor/metrics.ts"],
     testFiles: [
       "src/monitor/serve-mutants.test.ts",
+      "src/monitor/serve-deadlines.test.ts",
       "src/monitor/serve-edges.test.ts",
       "src/monitor/metrics.test.ts",
       "src/monitor/serve-series.test.ts",

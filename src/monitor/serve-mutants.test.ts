@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { after, before, beforeEach, describe, it } from "node:test";
@@ -28,7 +28,7 @@ import {
   type World,
 } from "../../test/helpers/world.ts";
 import { startNotifyReceiver, type NotifyReceiver } from "../../test/helpers/notify-receiver.ts";
-import { beforeTimer } from "../../test/helpers/wait.ts";
+import { ask, closed, open } from "../../test/helpers/sockets.ts";
 import { labelPair, SeriesGauge } from "./metrics.ts";
 import { startServe, type ServeHandle, type ServeOptions } from "./serve.ts";
 
@@ -40,46 +40,6 @@ const HOUR = 3_600_000;
 function sample(text: string, name: string, labels: string): number | undefined {
   const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}} `));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
-}
-
-/** A connection to `url`'s host and port, from `localAddress` when given (closed at once when refused). */
-function open(url: string, localAddress?: string): Promise<Socket> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect(
-      { host: hostname, port: Number(port), ...(localAddress ? { localAddress } : {}) },
-      () => resolve(socket),
-    );
-    socket.on("error", () => resolve(socket));
-  });
-}
-
-/** `HEAD /healthz` on `socket`: the response's status, or undefined when the connection closed instead. */
-function ask(socket: Socket): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    let data = "";
-    const done = (status: number | undefined) => {
-      socket.off("data", onData);
-      socket.off("close", onClose);
-      resolve(status);
-    };
-    const onData = (chunk: Buffer) => {
-      data += chunk.toString("latin1");
-      if (data.includes("\r\n\r\n")) done(Number(/^HTTP\/1\.1 (\d{3}) /.exec(data)?.[1]));
-    };
-    const onClose = () => done(undefined);
-    if (socket.destroyed) return done(undefined);
-    socket.on("data", onData);
-    socket.once("close", onClose);
-    socket.write("HEAD /healthz HTTP/1.1\r\nHost: exporter\r\n\r\n");
-  });
-}
-
-/** Resolves once `socket` is closed. */
-function closed(socket: Socket): Promise<void> {
-  return socket.destroyed
-    ? Promise.resolve()
-    : new Promise((resolve) => socket.once("close", () => resolve()));
 }
 
 /** One journal line. */
@@ -598,37 +558,6 @@ describe("startServe, as an operator sees it", () => {
     assert.equal(await ask(e), undefined, "still two at most");
     for (const socket of [b, c, d, e, other]) socket.destroy();
   });
-  it("closes a connection whose headers do not come in time, after a request too, and keeps one that is busy", async () => {
-    const headersTimeoutMs = 1_000;
-    const handle = await serve({ limits: { headersTimeoutMs } });
-    // Half a header section on a new connection.
-    const fresh = await open(handle.url);
-    fresh.write("GET /healthz HTTP/1.1\r\nHost: exporter\r\n");
-    await beforeTimer(30_000, "a new connection holding half its headers is closed", () => closed(fresh));
-    // Half a header section after a whole request on a kept-alive connection.
-    const kept = await open(handle.url);
-    assert.ok((await ask(kept)) !== undefined);
-    kept.write("GET /healthz HTTP/1.1\r\nHost: exporter\r\n");
-    await beforeTimer(30_000, "a kept-alive connection holding half its next headers is closed", () =>
-      closed(kept),
-    );
-    // Whole requests, one after another, for longer than the deadline: each one's headers came in time.
-    const busy = await open(handle.url);
-    const start = performance.now();
-    let served = 0;
-    while (performance.now() - start < 2.5 * headersTimeoutMs) {
-      assert.ok((await ask(busy)) !== undefined, `request ${served + 1} on a busy connection is served`);
-      served += 1;
-    }
-    busy.destroy();
-  });
-
-  it("refuses a header section larger than its limit", async () => {
-    const handle = await serve({ limits: { maxHeaderBytes: 4 * 1024 } });
-    const response = await fetch(`${handle.url}/healthz`, { headers: { "X-Padding": "x".repeat(6 * 1024) } });
-    assert.equal(response.status, 431);
-    await response.text();
-  });
   describe("notifications", () => {
     let receiver: NotifyReceiver;
     before(async () => {
@@ -686,6 +615,38 @@ describe("startServe, as an operator sees it", () => {
         [["token-expiring", "staging", exporterTokens.staging.id]],
         JSON.stringify(told),
       );
+    });
+
+    it("tells of an expiring token whose environment's deployed value cannot be read", async () => {
+      const listing = await client().listAutomationTokens();
+      const staging = listing.find((t) => t.id === exporterTokens.staging.id);
+      assert.ok(staging?.expiresAt);
+      const now = new Date(staging.expiresAt.getTime() - 7 * 86_400_000);
+      const notifying = await notifyingConfig();
+      // Nothing is deployed for staging: no token has replaced its own, which still needs rotating.
+      const secret = join(w.dir, "staging.txt");
+      await rm(secret);
+      try {
+        const from = receiver.requests.length;
+        const handle = await serve({
+          config: notifying,
+          now: () => now,
+          notify: await notificationsFor(notifying.notify, memoryLogger()),
+        });
+        const result = await handle.refresh();
+        assert.equal(
+          result.report?.environments.find((e) => e.name === "staging")?.deployed.status,
+          "absent",
+        );
+        const told = events(from).filter((e) => e.event === "token-expiring" && e.environment === "staging");
+        assert.deepEqual(
+          told.map((e) => e.tokenId),
+          [exporterTokens.staging.id],
+          JSON.stringify(told),
+        );
+      } finally {
+        await writeFile(secret, `${exporterTokens.staging.token}\n`);
+      }
     });
 
     it("tells of an unfinished run again when no receiver took it, and keeps refreshing when the listing fails", async () => {
