@@ -26,6 +26,8 @@ import {
   useProtocolEmulator,
   works,
   type Case,
+  createdToken,
+  selfAnswerFor,
 } from "./helpers/protocol.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
@@ -174,21 +176,8 @@ describe("the test step checks the new token against what was asked", () => {
     });
     const run = c.run();
     await admin.waitForHook(hook.id);
-    const created = (await admin.state()).automationTokens.find(
-      (t) => t.name === exporterTokens.integration.name && t.id !== exporterTokens.integration.id,
-    )!;
-    const wire = (iso: string) => iso.replace(/\.\d{3}Z$/, "Z");
-    const self: Record<string, unknown> = {
-      ...template,
-      id: created.id,
-      name: created.name,
-      scope: created.scope,
-      ...("scopes" in template ? { scopes: created.scope } : {}),
-      services: [...created.services],
-      ...("limit_services" in template ? { limit_services: created.limitServices } : {}),
-      created_at: wire(created.createdAt),
-      expires_at: created.expiresAt === null ? null : wire(created.expiresAt),
-    };
+    const created = await createdToken(exporterTokens.integration.name, exporterTokens.integration.id);
+    const self = selfAnswerFor(template, created, (iso) => iso.replace(/\.\d{3}Z$/, "Z"));
     change(self, created.id);
     await admin.fault({ method: "GET", path: "/tokens/self", status: 200, body: self });
     await admin.releaseHook(hook.id);

@@ -33,6 +33,8 @@ import {
   useProtocolEmulator,
   works,
   type Case,
+  createdToken,
+  selfAnswerFor,
 } from "./helpers/protocol.ts";
 
 const { exporterTokens } = demoCredentials;
@@ -312,20 +314,7 @@ describe("the test step's tolerances", () => {
     });
     const run = rotate({ ...c.context(), plan, keepOld: true });
     await admin.waitForHook(hook.id);
-    const created = (await admin.state()).automationTokens.find(
-      (t) => t.name === OLD.name && t.id !== OLD.id,
-    )!;
-    const self: Record<string, unknown> = {
-      ...template,
-      id: created.id,
-      name: created.name,
-      scope: created.scope,
-      ...("scopes" in template ? { scopes: created.scope } : {}),
-      services: [...created.services],
-      ...("limit_services" in template ? { limit_services: created.limitServices } : {}),
-      created_at: created.createdAt,
-      expires_at: created.expiresAt,
-    };
+    const self = selfAnswerFor(template, await createdToken(OLD.name, OLD.id));
     change(self, asked);
     await admin.fault({ method: "GET", path: "/tokens/self", status: 200, body: self });
     await admin.releaseHook(hook.id);

@@ -13,7 +13,15 @@ import { demoCredentials } from "../src/emulator/index.ts";
 import type { Plan } from "../src/plan/index.ts";
 import { rotate, type RotationEvent } from "../src/rotation/index.ts";
 import { USER_AGENT } from "../src/version.ts";
-import { admin, setup, trail, useProtocolEmulator, works, type Case } from "./helpers/protocol.ts";
+import {
+  admin,
+  setup,
+  trail,
+  useProtocolEmulator,
+  works,
+  type Case,
+  createdToken,
+} from "./helpers/protocol.ts";
 
 const { exporterTokens, superuser } = demoCredentials;
 const OLD = exporterTokens.integration;
@@ -54,9 +62,7 @@ describe("rollback at its edges", () => {
     });
     const run = rotate({ ...c.context(), plan, onEvent });
     await admin.waitForHook(hook.id);
-    const created = (await admin.state()).automationTokens.find(
-      (t) => t.name === OLD.name && t.id !== OLD.id,
-    )!;
+    const created = await createdToken(OLD.name, OLD.id);
     await c.client.sudo({ password: superuser.password });
     await c.client.revokeToken(created.id);
     await admin.releaseHook(hook.id);

@@ -19,6 +19,7 @@ import {
   demoCredentials,
   demoSeed,
   type EmulatorAdmin,
+  type EmulatorTokenSnapshot,
   type RequestLogEntry,
   type RunningEmulator,
 } from "../../src/emulator/index.ts";
@@ -278,5 +279,34 @@ export function collectNotifications(): { notify: NotificationSink; events: Noti
   return {
     events,
     notify: { emit: (e) => (events.push(e), Promise.resolve(1)), flush: () => Promise.resolve(true) },
+  };
+}
+
+/** The token a run's create made: named `name` in the account, and not `oldId`. */
+export async function createdToken(name: string, oldId: string): Promise<EmulatorTokenSnapshot> {
+  const created = (await admin.state()).automationTokens.find((t) => t.name === name && t.id !== oldId);
+  if (!created) throw new Error(`no token named ${JSON.stringify(name)} was created`);
+  return created;
+}
+
+/**
+ * `GET /tokens/self`'s answer for `created`, in the shape of `template` (an answer of the same API,
+ * so fields only one API version sends stay as it has them), its times written by `time`.
+ */
+export function selfAnswerFor(
+  template: Record<string, unknown>,
+  created: EmulatorTokenSnapshot,
+  time: (iso: string) => string = (iso) => iso,
+): Record<string, unknown> {
+  return {
+    ...template,
+    id: created.id,
+    name: created.name,
+    scope: created.scope,
+    ...("scopes" in template ? { scopes: created.scope } : {}),
+    services: [...created.services],
+    ...("limit_services" in template ? { limit_services: created.limitServices } : {}),
+    created_at: time(created.createdAt),
+    expires_at: created.expiresAt === null ? null : time(created.expiresAt),
   };
 }
