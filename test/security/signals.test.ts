@@ -21,8 +21,9 @@ const BLOCKER = `#!/bin/sh
 if [ -e block ]; then
   if [ "$(cat block)" = ignore ]; then trap '' TERM; fi
   sleep 600 &
-  # Written once blocking (and ignoring SIGTERM where asked): the test signals after this.
-  echo $$ > reload.pid
+  # Written once blocking (and ignoring SIGTERM where asked): the test signals after this. Renamed
+  # into place, so the file never exists empty (a reader between create and write would see no pid).
+  echo $$ > reload.pid.partial && mv reload.pid.partial reload.pid
   wait
 fi
 exit 0
@@ -111,6 +112,8 @@ describe("signals", () => {
     );
     assert.ok(existsSync(pidFile()), `the run ended before its reload:\n${child.output().stderr}`);
     const pgid = Number(readFileSync(pidFile(), "utf8"));
+    // A pid of 0 would match every process whose group lies outside this pid namespace.
+    assert.ok(Number.isSafeInteger(pgid) && pgid > 1, `reload.pid holds a pid: ${pgid}`);
     // The command runs in its own process group: its pid is the group's id.
     assert.deepEqual(liveInGroup(pgid).length > 0, true, "the reload command's group is running");
     assert.ok(existsSync(lockFile()), "the run holds the lock");
