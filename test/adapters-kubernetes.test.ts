@@ -20,6 +20,7 @@ import {
   startKubernetesApi,
   type RunningKubernetesApi,
 } from "../src/sandbox/kubernetes-api-server.ts";
+import { until } from "./helpers/wait.ts";
 import { world, type World } from "./helpers/world.ts";
 
 let w: World<"kubernetes">;
@@ -80,15 +81,6 @@ function abortableClock() {
       }),
   };
   return { clock, state };
-}
-
-/** Resolves once `condition` holds; a minute bounds a hang and says what hung. */
-async function eventually(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!condition()) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const ctx = (): AdapterContext & { log: ReturnType<typeof memoryLogger> } => ({
@@ -230,7 +222,7 @@ describe("kubernetes-rollout reloader", () => {
       );
       const controller = new AbortController();
       const run = reloader.run({ ...ctx(), signal: controller.signal });
-      await eventually(() => state.pausing > 0, "the reloader to pause between looks");
+      await until(() => state.pausing > 0, "the reloader to pause between looks");
       controller.abort(new Error("interrupted by SIGINT"));
       await assert.rejects(run, /^Error: interrupted by SIGINT$/);
       assert.equal(state.ranOut, 0, "the pause was cut short by the abort");
@@ -524,7 +516,7 @@ describe("external-secret reloader", () => {
       );
       const controller = new AbortController();
       const run = reloader.run({ ...ctx(), signal: controller.signal });
-      await eventually(() => state.pausing > 0, "the reloader to pause between looks");
+      await until(() => state.pausing > 0, "the reloader to pause between looks");
       controller.abort(new Error("interrupted by SIGTERM"));
       await assert.rejects(run, /^Error: interrupted by SIGTERM$/);
       assert.equal(state.ranOut, 0, "the pause was cut short by the abort");

@@ -9,19 +9,11 @@ import { loadConfig, type Config } from "../config/index.ts";
 import { demoCredentials } from "../emulator/index.ts";
 import { createFastlyClient } from "../fastly/index.ts";
 import { demoSeedWith, fileConfig, seedToken, world, type World } from "../../test/helpers/world.ts";
+import { until } from "../../test/helpers/wait.ts";
 import { startServe } from "./serve.ts";
 
 const { superuser, exporterTokens } = demoCredentials;
 const TWIN = "serve edges twin";
-
-/** Resolves once `probe` holds, asked every 5 ms (a bound on a hang, not a wait). */
-async function eventually(what: string, probe: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 12_000; i += 1) {
-    if (await probe()) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 describe("startServe at its edges", () => {
   let w: World<"fastly">;
@@ -105,15 +97,15 @@ describe("startServe at its edges", () => {
       return { status: response.status, body: (await response.json()) as Record<string, unknown> };
     };
     try {
-      await eventually("a healthy exporter", async () => (await health()).status === 200);
+      await until(async () => (await health()).status === 200, "a healthy exporter");
       await w.admin.fault({ path: "/automation-tokens*", status: 503, count: 1_000_000 });
-      await eventually("an unhealthy exporter", async () => (await health()).status === 503);
+      await until(async () => (await health()).status === 503, "an unhealthy exporter");
       const failing = await health();
       assert.equal(failing.body.status, "failing");
       assert.equal(failing.body.lastRefreshOk, false);
       assert.match(String(failing.body.lastError), /503/);
       await w.admin.clearFaults();
-      await eventually("recovery", async () => (await health()).status === 200);
+      await until(async () => (await health()).status === 200, "recovery");
     } finally {
       await handle.close();
     }

@@ -42,6 +42,15 @@ function sample(text: string, name: string, labels: string): number | undefined 
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
 }
 
+/** The `fastly_automation_token_deployed` sample of one environment and token id. */
+function deployed(text: string, environment: string, tokenId: string): number | undefined {
+  return sample(
+    text,
+    "fastly_automation_token_deployed",
+    `environment="${environment}",token_id="${tokenId}"`,
+  );
+}
+
 /** One journal line. */
 function record(fields: Record<string, unknown>): string {
   return JSON.stringify({ v: 1, runId: "20261206T000000Z-beef0001", environment: "staging", ...fields });
@@ -189,14 +198,7 @@ describe("startServe, as an operator sees it", () => {
     assert.equal(sample(text, "fastly_token_rotator_api_errors_total", `kind="journal"`), 1);
     assert.match(text, /^fastly_token_rotator_refresh_success 0$/m);
     // The account is still exported.
-    assert.equal(
-      sample(
-        text,
-        "fastly_automation_token_deployed",
-        `environment="staging",token_id="${exporterTokens.staging.id}"`,
-      ),
-      1,
-    );
+    assert.equal(deployed(text, "staging", exporterTokens.staging.id), 1);
   });
 
   it("while a run switches an environment over, exports what the journal says its store holds, without asking Fastly", async () => {
@@ -219,18 +221,8 @@ describe("startServe, as an operator sees it", () => {
     assert.equal(result.ok, true, result.errors.join("; "));
     assert.equal(await selfRequests(), 0, "no request with the value being switched to");
     const text = await scrape(handle);
-    assert.equal(
-      sample(text, "fastly_automation_token_deployed", `environment="staging",token_id="${newId}"`),
-      1,
-    );
-    assert.equal(
-      sample(
-        text,
-        "fastly_automation_token_deployed",
-        `environment="staging",token_id="${exporterTokens.staging.id}"`,
-      ),
-      undefined,
-    );
+    assert.equal(deployed(text, "staging", newId), 1);
+    assert.equal(deployed(text, "staging", exporterTokens.staging.id), undefined);
     assert.equal(
       sample(
         text,
@@ -272,14 +264,7 @@ describe("startServe, as an operator sees it", () => {
         Date.parse(at) / 1000,
       );
       // Still the token the store held before the run.
-      assert.equal(
-        sample(
-          text,
-          "fastly_automation_token_deployed",
-          `environment="staging",token_id="${exporterTokens.staging.id}"`,
-        ),
-        1,
-      );
+      assert.equal(deployed(text, "staging", exporterTokens.staging.id), 1);
     } finally {
       release();
     }
@@ -333,14 +318,7 @@ describe("startServe, as an operator sees it", () => {
     assert.equal(second.ok, true, second.errors.join("; "));
     assert.equal(await selfRequests(), 4, "no listing says the values are still alive");
     const text = await scrape(handle);
-    assert.equal(
-      sample(
-        text,
-        "fastly_automation_token_deployed",
-        `environment="staging",token_id="${exporterTokens.staging.id}"`,
-      ),
-      1,
-    );
+    assert.equal(deployed(text, "staging", exporterTokens.staging.id), 1);
   });
 
   it("asks with the deployed values where the client is, not where the config says, through the injected fetch", async () => {
@@ -355,14 +333,7 @@ describe("startServe, as an operator sees it", () => {
     assert.equal(result.ok, true, result.errors.join("; "));
     assert.equal(fetched, 2, "one GET /tokens/self per environment, through the injected fetch");
     const text = await scrape(handle);
-    assert.equal(
-      sample(
-        text,
-        "fastly_automation_token_deployed",
-        `environment="integration",token_id="${exporterTokens.integration.id}"`,
-      ),
-      1,
-    );
+    assert.equal(deployed(text, "integration", exporterTokens.integration.id), 1);
   });
 
   it("exports a missing secret as absent, and a refused value as dead without the token the store held before", async () => {
@@ -371,10 +342,7 @@ describe("startServe, as an operator sees it", () => {
     const first = await handle.refresh();
     assert.equal(first.ok, true, first.errors.join("; "));
     let text = await scrape(handle);
-    assert.equal(
-      sample(text, "fastly_automation_token_deployed", `environment="integration",token_id=""`),
-      0,
-    );
+    assert.equal(deployed(text, "integration", ""), 0);
     assert.equal(
       sample(text, "fastly_token_rotator_environment_state", `environment="integration",state="dead"`),
       1,
@@ -383,15 +351,8 @@ describe("startServe, as an operator sees it", () => {
     await writeFile(join(w.dir, "staging.txt"), "serve-mutants-refused-value-00002\n");
     assert.equal((await handle.refresh()).ok, true);
     text = await scrape(handle);
-    assert.equal(sample(text, "fastly_automation_token_deployed", `environment="staging",token_id=""`), 0);
-    assert.equal(
-      sample(
-        text,
-        "fastly_automation_token_deployed",
-        `environment="staging",token_id="${exporterTokens.staging.id}"`,
-      ),
-      undefined,
-    );
+    assert.equal(deployed(text, "staging", ""), 0);
+    assert.equal(deployed(text, "staging", exporterTokens.staging.id), undefined);
     await rm(join(w.dir, "staging.txt"));
     const absent = await handle.refresh();
     assert.equal(absent.ok, true, absent.errors.join("; "));
@@ -419,14 +380,7 @@ describe("startServe, as an operator sees it", () => {
     assert.equal(again.ok, true, again.errors.join("; "));
     assert.equal(await selfRequests(), 1);
     text = await scrape(handle);
-    assert.equal(
-      sample(
-        text,
-        "fastly_automation_token_deployed",
-        `environment="staging",token_id="${exporterTokens.integration.id}"`,
-      ),
-      1,
-    );
+    assert.equal(deployed(text, "staging", exporterTokens.integration.id), 1);
   });
 
   it("asks again about a value whose token the listing shows expired", async () => {
@@ -589,24 +543,30 @@ describe("startServe, as an operator sees it", () => {
       assert.ok(loaded.config);
       return loaded.config;
     };
+    /** A serve notifying the receivers of `config`, at `now` when given. */
+    const serveNotifying = async (config: Config, now?: Date) =>
+      serve({
+        config,
+        ...(now ? { now: () => now } : {}),
+        notify: await notificationsFor(config.notify, memoryLogger()),
+      });
+    /** The instant staging's token has exactly `rotateBefore` (7 days) left. */
+    const stagingWindowOpens = async (): Promise<Date> => {
+      const listing = await client().listAutomationTokens();
+      const staging = listing.find((t) => t.id === exporterTokens.staging.id);
+      assert.ok(staging?.expiresAt);
+      return new Date(staging.expiresAt.getTime() - 7 * 86_400_000);
+    };
     const events = (from: number) =>
       receiver.requests.slice(from).map((r) => r.json as Record<string, unknown>);
 
     it("tells of a token in use entering its window, not of one replaced, unmanaged or never expiring", async () => {
-      const listing = await client().listAutomationTokens();
-      const staging = listing.find((t) => t.id === exporterTokens.staging.id);
-      assert.ok(staging?.expiresAt);
-      // The staging token has exactly rotateBefore left.
-      const now = new Date(staging.expiresAt.getTime() - 7 * 86_400_000);
+      const now = await stagingWindowOpens();
       // Integration's token (expired by then) has been replaced: its store holds staging's value.
       await writeFile(join(w.dir, "integration.txt"), `${exporterTokens.staging.token}\n`);
       const notifying = await notifyingConfig();
       const from = receiver.requests.length;
-      const handle = await serve({
-        config: notifying,
-        now: () => now,
-        notify: await notificationsFor(notifying.notify, memoryLogger()),
-      });
+      const handle = await serveNotifying(notifying, now);
       const result = await handle.refresh();
       assert.equal(result.ok, true, result.errors.join("; "));
       const told = events(from);
@@ -618,21 +578,14 @@ describe("startServe, as an operator sees it", () => {
     });
 
     it("tells of an expiring token whose environment's deployed value cannot be read", async () => {
-      const listing = await client().listAutomationTokens();
-      const staging = listing.find((t) => t.id === exporterTokens.staging.id);
-      assert.ok(staging?.expiresAt);
-      const now = new Date(staging.expiresAt.getTime() - 7 * 86_400_000);
+      const now = await stagingWindowOpens();
       const notifying = await notifyingConfig();
       // Nothing is deployed for staging: no token has replaced its own, which still needs rotating.
       const secret = join(w.dir, "staging.txt");
       await rm(secret);
       try {
         const from = receiver.requests.length;
-        const handle = await serve({
-          config: notifying,
-          now: () => now,
-          notify: await notificationsFor(notifying.notify, memoryLogger()),
-        });
+        const handle = await serveNotifying(notifying, now);
         const result = await handle.refresh();
         assert.equal(
           result.report?.environments.find((e) => e.name === "staging")?.deployed.status,
@@ -658,10 +611,7 @@ describe("startServe, as an operator sees it", () => {
       ]);
       receiver.setMode({ kind: "status", status: 400 });
       const from = receiver.requests.length;
-      const handle = await serve({
-        config: notifying,
-        notify: await notificationsFor(notifying.notify, memoryLogger()),
-      });
+      const handle = await serveNotifying(notifying);
       await handle.refresh();
       const refused = events(from).filter((e) => e.event === "run-unfinished");
       assert.equal(refused.length, 1);

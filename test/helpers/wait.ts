@@ -55,10 +55,16 @@ export async function beforeTimer<T>(ms: number, what: string, work: () => Promi
   }
 }
 
-/** Resolves once `condition` holds, looked at every few ms (a bound on a hang, not a wait). */
-export async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 12_000 && !condition(); i += 1) await new Promise((r) => setTimeout(r, 5));
-  assert.ok(condition(), `timed out waiting for ${what}`);
+/**
+ * Resolves once `condition` holds (it may be asked asynchronously: a request, a file), looked at
+ * every few ms (a bound on a hang, not a wait).
+ */
+export async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 12_000; i += 1) {
+    if (await condition()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.fail(`timed out waiting for ${what}`);
 }
 
 /** An instant clock (starting at `start`) that runs and awaits `onSleep(n)` at its n-th pause. */
