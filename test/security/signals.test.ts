@@ -20,7 +20,8 @@ import { assertSettled, sleep, startRotationEnv, type RotationEnv } from "../hel
 const BLOCKER = `#!/bin/sh
 if [ -e block ]; then
   if [ "$(cat block)" = ignore ]; then trap '' TERM; fi
-  sleep 600 &
+  # Blocks until killed (the run's stop kills the whole process group).
+  tail -f /dev/null &
   # Written once blocking (and ignoring SIGTERM where asked): the test signals after this. Renamed
   # into place, so the file never exists empty (a reader between create and write would see no pid).
   echo $$ > reload.pid.partial && mv reload.pid.partial reload.pid
@@ -154,7 +155,7 @@ describe("signals", () => {
       const { child, pgid, from, caseStart, previous } = await rotateUntilBlocked("");
       const sent = Date.now();
       child.child.kill("SIGTERM");
-      // The reload command blocks for ten minutes: a run that waited for it would not exit.
+      // The reload command blocks until killed: a run that waited for it would not exit.
       const ended = await exitsWhileHeld(child, "the reload command");
       t.diagnostic(`exited ${Date.now() - sent} ms after SIGTERM`);
       assert.equal(ended.code, 143, ended.stderr);
