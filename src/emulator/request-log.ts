@@ -23,6 +23,9 @@ export class RequestLog {
   private start = 0;
   private count = 0;
   private readonly shared = new Map<string, string>();
+  /** The two texts shared last (a request's path and agent). */
+  private lastShared = "";
+  private lastSharedOther = "";
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1)
@@ -88,12 +91,25 @@ export class RequestLog {
     this.tokenIds.fill(null);
     this.userAgents.fill(null);
     this.shared.clear();
+    this.lastShared = "";
+    this.lastSharedOther = "";
     this.start = 0;
     this.count = 0;
   }
 
   /** The copy of `text` already kept, or `text` kept from now on. */
   private share(text: string): string {
+    // Most requests repeat the last path or agent: comparing costs less than hashing the text.
+    if (text === this.lastShared) return this.lastShared;
+    if (text === this.lastSharedOther) return this.lastSharedOther;
+    const kept = this.lastLookup(text);
+    this.lastSharedOther = this.lastShared;
+    this.lastShared = kept;
+    return kept;
+  }
+
+  /** The table's copy of `text`, kept from now on if there is none. */
+  private lastLookup(text: string): string {
     const kept = this.shared.get(text);
     if (kept !== undefined) return kept;
     if (this.shared.size >= SHARED_STRINGS) this.shared.clear();

@@ -1,5 +1,5 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { z } from "zod";
 import {
   type ApiContext,
@@ -269,12 +269,34 @@ function keyAndAgent(raw: readonly string[]): { userAgent: string | undefined; k
   let key: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 10 && name.toLowerCase() === "user-agent") userAgent ??= raw[i + 1]!;
-    else if (name.length === 10 && name.toLowerCase() === "fastly-key")
-      key = key === undefined ? raw[i + 1]! : `${key}, ${raw[i + 1]!}`;
+    if (name.length !== 10) continue;
+    // Most clients spell the names one of these two ways; the others are lower-cased to compare.
+    const lower =
+      name === "User-Agent" || name === "user-agent"
+        ? "user-agent"
+        : name === "Fastly-Key" || name === "fastly-key"
+          ? "fastly-key"
+          : name.toLowerCase();
+    if (lower === "user-agent") userAgent ??= raw[i + 1]!;
+    else if (lower === "fastly-key") key = key === undefined ? raw[i + 1]! : `${key}, ${raw[i + 1]!}`;
   }
   return { userAgent, key };
 }
+
+/**
+ * The last `Fastly-Key` a connection sent and the token it belongs to (or none), kept on the socket:
+ * a keep-alive client sends the same key with every request, and digesting it is the largest cost
+ * of most requests. Current while the account (`state`) is: within one, a value's token never
+ * changes (seed values are distinct, and every later token's value is new and random). Gone with
+ * the connection, so the value is held no longer than the client keeps the connection open.
+ */
+interface KeyMemo {
+  readonly key: string;
+  readonly state: AccountState;
+  readonly token: TokenRecord | undefined;
+}
+const KEY_MEMO = Symbol("emulator.keyMemo");
+type MemoSocket = Socket & { [KEY_MEMO]?: KeyMemo };
 
 function clientIp(req: IncomingMessage): string {
   const address = req.socket.remoteAddress ?? "";
@@ -308,7 +330,8 @@ class Emulator {
   }
 
   now(): Date {
-    return new Date(this.clock.now().getTime() + this.offsetMs);
+    const now = this.clock.now();
+    return this.offsetMs === 0 ? now : new Date(now.getTime() + this.offsetMs);
   }
 
   reset(): void {
@@ -501,7 +524,7 @@ class Emulator {
     const { userAgent, key: keyHeader } = keyAndAgent(req.rawHeaders);
     const key = keyHeader !== undefined && keyHeader !== "" ? keyHeader : undefined;
     // Looked up once: the log names it, and authentication checks it.
-    const knownToken: TokenRecord | undefined = key ? this.state.tokenByValue(key) : undefined;
+    const knownToken: TokenRecord | undefined = key ? this.tokenForKey(req.socket, key) : undefined;
     const request: ApiRequest = { req, res, method, path, query, now, userAgent, key, knownToken };
     if (this.hooks.length > 0 || this.faults.length > 0) return this.dispatchHeld(request);
 
@@ -516,6 +539,15 @@ class Emulator {
     if (reply instanceof Promise) return reply.then((r) => this.finish(request, route, r, extraHeaders));
     this.finish(request, route, reply, extraHeaders);
     return undefined;
+  }
+
+  /** `state.tokenByValue(key)`, remembered for the connection's next request (see {@link KeyMemo}). */
+  private tokenForKey(socket: MemoSocket, key: string): TokenRecord | undefined {
+    const memo = socket[KEY_MEMO];
+    if (memo?.key === key && memo.state === this.state) return memo.token;
+    const token = this.state.tokenByValue(key);
+    socket[KEY_MEMO] = { key, state: this.state, token };
+    return token;
   }
 
   /** Send a routed answer and log it. */
