@@ -23,14 +23,18 @@
  * the rate one core of it could drive (its ceiling): where that is below a server's, the measure is
  * the client's, not the server's.
  *
+ * autocannon runs on the first processor and the servers on the last (see PIN; `--unpinned` leaves
+ * them to the scheduler).
+ *
  *   node --import tsx bench/emulator-throughput.ts [--connections 32] [--duration 2] [--rounds 15]
- *     [--logged 200000] [--large]
+ *     [--logged 200000] [--large] [--unpinned]
  *
  * `--large` serves a generated account (10,000 services, 2,000 automation tokens) instead of the demo.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { availableParallelism } from "node:os";
 import { createInterface, type Interface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -52,6 +56,7 @@ const { values } = parseArgs({
     logged: { type: "string", default: "200000" },
     rounds: { type: "string", default: "15" },
     large: { type: "boolean", default: false },
+    unpinned: { type: "boolean", default: false },
     // Internal: run as the child process that only serves ("emulator", or "trivial" with --body).
     serve: { type: "string" },
     body: { type: "string", default: "{}" },
@@ -109,6 +114,24 @@ async function serve(kind: string): Promise<void> {
   input.on("close", () => void close());
 }
 
+/**
+ * Unless `--unpinned`, the load generator runs on the first processor and every server on the last
+ * (with `taskset`, where it is on the PATH and there are two processors or more): otherwise the
+ * scheduler can put a server on the client's processor for a while, halving its rate for rounds on
+ * end while the other servers' rounds are spared.
+ */
+const PIN: { server: number } | string = (() => {
+  if (values.serve !== undefined) return "a server: pinned by its parent";
+  if (values.unpinned) return "not pinned (--unpinned)";
+  const cpus = availableParallelism();
+  if (cpus < 2) return `not pinned (${cpus} processor)`;
+  const pinned = spawnSync("taskset", ["--all-tasks", "--cpu-list", "--pid", "0", String(process.pid)], {
+    stdio: "ignore",
+  });
+  if (pinned.status !== 0) return "not pinned (taskset, from util-linux, did not run)";
+  return { server: cpus - 1 };
+})();
+
 /** A server in a child process, so neither shares an event loop with the load generator. */
 interface Server {
   kind: string;
@@ -125,7 +148,13 @@ async function startServer(
   const args = ["--import", "tsx", fileURLToPath(import.meta.url), "--serve", kind];
   if (values.large) args.push("--large");
   if (answer !== undefined) args.push("--body", answer.body, "--headers", JSON.stringify(answer.headers));
-  const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "inherit"] });
+  // Pinned (see PIN): the server on the last processor, this process (autocannon) on the first.
+  const child =
+    typeof PIN === "object"
+      ? spawn("taskset", ["--cpu-list", String(PIN.server), process.execPath, ...args], {
+          stdio: ["pipe", "pipe", "inherit"],
+        })
+      : spawn(process.execPath, args, { stdio: ["pipe", "pipe", "inherit"] });
   const lines: Interface = createInterface({ input: child.stdout });
   const nextLine = (): Promise<string> =>
     new Promise((resolve, reject) => {
@@ -302,7 +331,8 @@ async function benchmark(): Promise<void> {
     for (const server of [trivial, bare, emulator]) await load(server, { duration: 2 });
     console.log(
       `emulator GET /tokens/self, autocannon ${connections} connections, ${duration} s a measure, ` +
-        `${values.large ? "large" : "demo"} seed, ${rounds} rounds`,
+        `${values.large ? "large" : "demo"} seed, ${rounds} rounds, ` +
+        (typeof PIN === "object" ? `autocannon on processor 0, the servers on ${PIN.server}` : PIN),
     );
     // Fresh: the log emptied before each round.
     const fresh = summary("fresh", await measureRounds("fresh", () => admin.clearRequests()));
