@@ -27,11 +27,13 @@ interface Answer {
 }
 
 /** One connection, kept open, that every request of a test goes over. */
-function connection(base: string): {
+interface Connection {
   call(method: string, path: string, key?: string, form?: Record<string, string>): Promise<Answer>;
-  ports: Set<number>;
+  readonly ports: Set<number>;
   close(): void;
-} {
+}
+
+function connection(base: string): Connection {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const ports = new Set<number>();
   return {
@@ -69,18 +71,30 @@ describe("the key remembered for a connection", () => {
   });
   after(() => emu.close());
 
-  test("keys taken in turn over one connection are each their own token", async () => {
+  /** Runs `body` over one new connection, checks no request took another, then resets the account. */
+  async function overOneConnection(body: (conn: Connection) => Promise<void>): Promise<void> {
     const conn = connection(emu.url);
     try {
-      const seen: [number, string | null][] = [];
-      for (const key of [
+      await body(conn);
+      assert.equal(conn.ports.size, 1, "every request went over one connection");
+    } finally {
+      conn.close();
+      await admin.reset();
+    }
+  }
+
+  test("keys taken in turn over one connection are each their own token", () =>
+    overOneConnection(async (conn) => {
+      const keys = [
         superuser.token,
         engineer.token,
         "not-a-token",
         undefined,
         superuser.token,
         "not-a-token",
-      ]) {
+      ];
+      const seen: [number, string | null][] = [];
+      for (const key of keys) {
         const answer = await conn.call("GET", "/tokens/self", key);
         seen.push([answer.status, answer.body?.id ?? null]);
       }
@@ -92,31 +106,19 @@ describe("the key remembered for a connection", () => {
         [200, superuser.tokenId],
         [401, null],
       ]);
-      assert.equal(conn.ports.size, 1, "every request went over one connection");
       const logged = (await admin.requests()).slice(-6).map((entry) => entry.tokenId);
       assert.deepEqual(logged, [superuser.tokenId, engineer.tokenId, null, null, superuser.tokenId, null]);
-    } finally {
-      conn.close();
-      await admin.reset();
-    }
-  });
+    }));
 
-  test("a token revoked is refused on the connection that has just used it", async () => {
-    const conn = connection(emu.url);
-    try {
+  test("a token revoked is refused on the connection that has just used it", () =>
+    overOneConnection(async (conn) => {
       assert.equal((await conn.call("GET", "/tokens/self", engineer.token)).status, 200);
       assert.equal((await conn.call("DELETE", "/tokens/self", engineer.token)).status, 204);
       assert.equal((await conn.call("GET", "/tokens/self", engineer.token)).status, 401);
-      assert.equal(conn.ports.size, 1, "every request went over one connection");
-    } finally {
-      conn.close();
-      await admin.reset();
-    }
-  });
+    }));
 
-  test("after a reset, the connection's key is looked up in the new account", async () => {
-    const conn = connection(emu.url);
-    try {
+  test("after a reset, the connection's key is looked up in the new account", () =>
+    overOneConnection(async (conn) => {
       const created = await conn.call("POST", "/tokens", undefined, {
         name: "made before the reset",
         password: superuser.password,
@@ -133,10 +135,5 @@ describe("the key remembered for a connection", () => {
       assert.equal((await conn.call("GET", "/tokens/self", value)).status, 401);
       const seeded = await conn.call("GET", "/tokens/self", superuser.token);
       assert.deepEqual([seeded.status, seeded.body.id], [200, superuser.tokenId]);
-      assert.equal(conn.ports.size, 1, "every request went over one connection");
-    } finally {
-      conn.close();
-      await admin.reset();
-    }
-  });
+    }));
 });
