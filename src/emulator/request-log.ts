@@ -102,14 +102,14 @@ export class RequestLog {
     // Most requests repeat the last path or agent: comparing costs less than hashing the text.
     if (text === this.lastShared) return this.lastShared;
     if (text === this.lastSharedOther) return this.lastSharedOther;
-    const kept = this.lastLookup(text);
+    const kept = this.lookUp(text);
     this.lastSharedOther = this.lastShared;
     this.lastShared = kept;
     return kept;
   }
 
   /** The table's copy of `text`, kept from now on if there is none. */
-  private lastLookup(text: string): string {
+  private lookUp(text: string): string {
     const kept = this.shared.get(text);
     if (kept !== undefined) return kept;
     if (this.shared.size >= SHARED_STRINGS) this.shared.clear();
