@@ -125,10 +125,17 @@ describe("kubernetes-rollout reloader", () => {
 
   it("a second restart within the same second still rolls out (kubectl's annotation has whole seconds)", async () => {
     kube.addDeployment("monitoring", "twice");
-    // Each run's clock starts at the same whole second, so both would write the same restartedAt.
+    // Each run's clock starts at the same whole second, so both would write the same restartedAt;
+    // its time moves only by its own pauses (however long the run takes to reach its restart).
     const from = (start: number): Clock => {
-      const real = Date.now();
-      return { now: () => start + Date.now() - real, sleep: (ms, signal) => systemClock.sleep(ms, signal) };
+      let now = start;
+      return {
+        now: () => now,
+        sleep: async (ms, signal) => {
+          await systemClock.sleep(Math.min(ms, 50), signal);
+          now += ms;
+        },
+      };
     };
     const second = Date.UTC(2026, 0, 1, 12, 0, 0);
     const run = () =>
@@ -148,6 +155,64 @@ describe("kubernetes-rollout reloader", () => {
     assert.equal(dep.metadata.generation, 3);
     assert.equal(dep.status.observedGeneration, 3);
     assert.equal(dep.spec.template.metadata.annotations[RESTARTED_AT], "2026-01-01T12:00:01Z");
+  });
+
+  it("a second restart still rolls out when the timer ends before the wall clock's second does", async () => {
+    kube.addDeployment("monitoring", "early");
+    // Time moves only by the clock's own pauses, and each pause ends 1 ms short of what was asked
+    // (a timer can fire before the wall clock reaches its end): the first wait for the next second
+    // ends at .999, still the second whose restartedAt the deployment already has.
+    const early = (start: number): Clock => {
+      let now = start;
+      return {
+        now: () => now,
+        sleep: async (ms, signal) => {
+          await systemClock.sleep(Math.min(ms, 50), signal);
+          now += ms > 1 ? ms - 1 : ms;
+        },
+      };
+    };
+    const second = Date.UTC(2026, 0, 1, 12, 0, 0);
+    const run = () =>
+      createKubernetesRolloutReloader(
+        { namespace: "monitoring", name: "early", kubeconfig, timeoutMs: 10_000, intervalMs: 50 },
+        { clock: early(second) },
+      ).run(ctx());
+    const before = rollouts.length;
+    await run();
+    await run();
+    const dep = kube.deployment("monitoring", "early") as {
+      metadata: { generation: number };
+      spec: { template: { metadata: { annotations: Record<string, string> } } };
+    };
+    assert.deepEqual(
+      {
+        rollouts: rollouts.length - before,
+        generation: dep.metadata.generation,
+        restartedAt: dep.spec.template.metadata.annotations[RESTARTED_AT],
+      },
+      { rollouts: 2, generation: 3, restartedAt: "2026-01-01T12:00:01Z" },
+    );
+  });
+
+  it("says so when a restart cannot change the pod template, rather than wait on the old rollout", async () => {
+    kube.addDeployment("monitoring", "stuck");
+    // A clock that never moves: every restart writes the same whole second.
+    const frozen: Clock = {
+      now: () => Date.UTC(2026, 0, 1, 12, 0, 0),
+      sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 20), signal),
+    };
+    const reloader = createKubernetesRolloutReloader(
+      { namespace: "monitoring", name: "stuck", kubeconfig, timeoutMs: 10_000, intervalMs: 50 },
+      { clock: frozen },
+    );
+    await reloader.run(ctx());
+    const before = rollouts.length;
+    await assert.rejects(
+      reloader.run(ctx()),
+      /restarting deployment monitoring\/stuck did not change its pod template \(kubectl\.kubernetes\.io\/restartedAt stayed 2026-01-01T12:00:00Z\)/,
+    );
+    assert.equal(rollouts.length, before, "no rollout");
   });
 
   it("refuses a paused deployment without touching it", async () => {

@@ -279,12 +279,21 @@ export function createKubernetesRolloutReloader(
           throw explainKubernetesError(`restarting ${target}`, error);
         }
       };
+      const unchanged = (patched: Workload): boolean =>
+        (patched.metadata?.generation ?? 0) <= (current.metadata?.generation ?? 0);
       let [restartedAt, patched] = await restart();
-      if ((patched.metadata?.generation ?? 0) <= (current.metadata?.generation ?? 0)) {
-        // Restarted before within this same second: the annotation (whole seconds, as kubectl
-        // writes it) kept its value, so nothing rolls. Once the second is over, a new value does.
+      // Restarted before within this same second: the annotation (whole seconds, as kubectl writes
+      // it) kept its value, so nothing rolls. Once the second is over, a new value does. A timer can
+      // end a little before the wall clock says the second is over: then the value is still the
+      // same, and the rest of the second is waited out again.
+      for (let tries = 0; unchanged(patched) && tries < 3; tries++) {
         await clock.sleep(1000 - (clock.now() % 1000), ctx.signal);
         [restartedAt, patched] = await restart();
+      }
+      if (unchanged(patched)) {
+        throw new KubernetesError(
+          `restarting ${target} did not change its pod template (${RESTARTED_AT} stayed ${restartedAt}), so nothing rolls out; see ${describe}`,
+        );
       }
       const generation = patched.metadata?.generation ?? 0;
       ctx.log.info(`restarted ${target}`, { environment: ctx.environment, restartedAt, generation });
