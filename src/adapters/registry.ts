@@ -4,7 +4,7 @@
  * use, so reading a config (or `--help`) never loads an SDK. Adding an adapter is one folder
  * (`schema.ts`, `index.ts` exporting `create`, tests) and one line here.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { MAX_SECRET_VALUE_BYTES, TooLargeError } from "../util/limits.ts";
 import type { Notifier, Reloader, SecretStore, Verifier } from "./types.ts";
 import type { AdapterDeps } from "./support/deps.ts";

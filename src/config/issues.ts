@@ -3,7 +3,7 @@
  * fix it. Field descriptions and examples come from the schema's metadata, so the message, the JSON
  * Schema and the docs say the same thing.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { DURATION_HINT } from "../util/time.ts";
 import { durationSchemas } from "../adapters/support/config.ts";
 import type { ConfigIssue } from "./types.ts";

@@ -3,7 +3,7 @@
  * cannot disagree. `scripts/write-schema.ts` writes it to `schema/config.schema.json`, and a test
  * fails when the committed file is stale.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { configSchema } from "./schema.ts";
 
 /** The schema's `$id`; a URN because the schema ships inside the package rather than at a URL. */

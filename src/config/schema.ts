@@ -4,7 +4,7 @@
  * field descriptions and examples from its metadata. Objects are strict so a misspelt key is an error
  * rather than a silently ignored setting.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { notifiers, reloaders, secretStores, unionOf, verifiers } from "../adapters/registry.ts";
 import { namePatternProblem } from "../util/pattern.ts";
 import { describingContext, durationWithoutDefault, type ConfigContext } from "../adapters/support/config.ts";

@@ -6,7 +6,7 @@
  * the others: all errors are reported at once.
  */
 import { resolve } from "node:path";
-import type { z } from "zod";
+import type * as z from "zod";
 import { notifiers, reloaders, secretStores, verifiers } from "../adapters/registry.ts";
 import type { ConfigContext } from "../adapters/support/config.ts";
 import { parseDuration, formatDuration } from "../util/time.ts";

@@ -10,7 +10,7 @@ import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse }
 import type { AddressInfo } from "node:net";
 import { readFile } from "node:fs/promises";
 import { Counter, Gauge, Registry } from "prom-client";
-import { z } from "zod";
+import * as z from "zod";
 import { tokenSelfSchema } from "../fastly/schemas.ts";
 
 /** Options of {@link startExporter}. */

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { z } from "zod";
+import * as z from "zod";
 import { digest } from "./ids.ts";
 import { parseOffset } from "./time.ts";
 

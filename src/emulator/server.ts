@@ -1,6 +1,6 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { z } from "zod";
+import * as z from "zod";
 import {
   type ApiContext,
   authenticate,

@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod";
 import { USER_AGENT } from "../version.ts";
 import { registerSecret } from "../util/redact.ts";
 import {

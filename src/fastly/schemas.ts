@@ -4,7 +4,7 @@
  * and `scopes` (string or array) both become `scopes: string[]`; `services: null` becomes `[]`.
  * Each schema is built the first time it parses (`z.lazy`), so a command builds only those it uses.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type {
   AccountUser,
   AutomationToken,

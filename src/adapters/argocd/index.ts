@@ -4,7 +4,7 @@
  * grpc-gateway JSON of `server/application/application.proto`), and wait until Argo CD shows the
  * change done and healthy.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { AdapterContext, Reloader } from "../types.ts";
 import { AdapterSetupError, errorMessage, resolveDeps, type AdapterDeps } from "../support/deps.ts";
 import { pollUntil, type Probe } from "../support/poll.ts";

@@ -1,5 +1,5 @@
 /** `reload: - { type: argocd }`: the config as written, and the reloader's Options. */
-import { z } from "zod";
+import * as z from "zod";
 import type { AdapterTarget } from "../support/describe.ts";
 import {
   checkInterval,

@@ -1,5 +1,5 @@
 /** `secret: { type: aws-secrets-manager }`: the config as written, and the store's Options. */
-import { z } from "zod";
+import * as z from "zod";
 import type { AdapterTarget } from "../support/describe.ts";
 import { defined, type ConfigContext } from "../support/config.ts";
 

@@ -1,6 +1,6 @@
 /** `reload: - { type: exec }`: the config as written, and the reloader's Options. */
 import { resolve } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { commandLine, type AdapterTarget } from "../support/describe.ts";
 import { argv, cwdField, duration, envField, type ConfigContext } from "../support/config.ts";
 

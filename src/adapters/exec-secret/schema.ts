@@ -1,6 +1,6 @@
 /** `secret: { type: exec }`: the config as written, and the store's Options it normalises to. */
 import { resolve } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { commandLine, type AdapterTarget } from "../support/describe.ts";
 import { argv, cwdField, defined, duration, envField, type ConfigContext } from "../support/config.ts";
 

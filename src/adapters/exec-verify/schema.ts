@@ -1,6 +1,6 @@
 /** `verify: - { type: exec }`: the config as written, and the verifier's Options. */
 import { resolve } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { commandLine, type AdapterTarget } from "../support/describe.ts";
 import {
   argv,

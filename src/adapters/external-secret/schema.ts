@@ -1,5 +1,5 @@
 /** `reload: - { type: external-secret }`: the config as written, and the reloader's Options. */
-import { z } from "zod";
+import * as z from "zod";
 import { kubernetesTarget, type AdapterTarget } from "../support/describe.ts";
 import {
   checkInterval,

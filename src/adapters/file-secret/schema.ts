@@ -1,6 +1,6 @@
 /** `secret: { type: file }`: the config as written, and the store's Options it normalises to. */
 import { resolve } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import type { AdapterTarget } from "../support/describe.ts";
 import { defined, warnTilde, type ConfigContext } from "../support/config.ts";
 

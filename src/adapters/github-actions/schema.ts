@@ -1,5 +1,5 @@
 /** `secret: { type: github-actions }`: the config as written, and the store's Options. */
-import { z } from "zod";
+import * as z from "zod";
 import { defined, type ConfigContext } from "../support/config.ts";
 import { githubApiUrlField, githubTokenEnvField, repositoryField } from "../support/github-config.ts";
 

@@ -1,5 +1,5 @@
 /** `verify: - { type: github-workflow }`: the config as written, and the verifier's Options. */
-import { z } from "zod";
+import * as z from "zod";
 import { checkInterval, defined, duration, type ConfigContext } from "../support/config.ts";
 import { githubApiUrlField, githubTokenEnvField, repositoryField } from "../support/github-config.ts";
 

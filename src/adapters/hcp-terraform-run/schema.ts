@@ -1,5 +1,5 @@
 /** `verify: - { type: hcp-terraform-run }`: the config as written, and the verifier's Options. */
-import { z } from "zod";
+import * as z from "zod";
 import { checkInterval, duration, type ConfigContext } from "../support/config.ts";
 import { terraformAddressField, terraformName, terraformTokenEnvField } from "../support/terraform-config.ts";
 

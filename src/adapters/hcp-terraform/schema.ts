@@ -1,5 +1,5 @@
 /** `secret: { type: hcp-terraform }`: the config as written, and the store's Options. */
-import { z } from "zod";
+import * as z from "zod";
 import { defined, type ConfigContext } from "../support/config.ts";
 import { terraformAddressField, terraformName, terraformTokenEnvField } from "../support/terraform-config.ts";
 

@@ -1,5 +1,5 @@
 /** `verify: - { type: kubernetes-logs }`: the config as written, and the verifier's Options. */
-import { z } from "zod";
+import * as z from "zod";
 import { namePatternProblem } from "../../util/pattern.ts";
 import { kubernetesTarget, type AdapterTarget } from "../support/describe.ts";
 import {

@@ -1,5 +1,5 @@
 /** `reload: - { type: kubernetes-rollout }`: the config as written, and the reloader's Options. */
-import { z } from "zod";
+import * as z from "zod";
 import { kubernetesTarget, type AdapterTarget } from "../support/describe.ts";
 import {
   checkInterval,

@@ -1,5 +1,5 @@
 /** `secret: { type: kubernetes-secret }`: the config as written, and the store's Options. */
-import { z } from "zod";
+import * as z from "zod";
 import { kubernetesTarget, type AdapterTarget } from "../support/describe.ts";
 import { k8sName, kubernetesAccess, kubernetesAccessShape, type ConfigContext } from "../support/config.ts";
 

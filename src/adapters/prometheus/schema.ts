@@ -1,5 +1,5 @@
 /** `verify: - { type: prometheus }`: the config as written, and the verifier's Options. */
-import { z } from "zod";
+import * as z from "zod";
 import { isSecureOrLoopback } from "../../util/http.ts";
 import type { AdapterTarget } from "../support/describe.ts";
 import {

@@ -1,5 +1,5 @@
 /** `notify: - { type: slack }`: the config as written, and the notifier's Options. */
-import { z } from "zod";
+import * as z from "zod";
 import { duration, type ConfigContext } from "../support/config.ts";
 
 const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -5,7 +5,7 @@
  * load an SDK for it.
  */
 import { resolve } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { DURATION_PATTERN, durationProblem, formatDuration, parseDuration } from "../../util/time.ts";
 
 /** What an adapter's schema needs to turn config as written into its Options. */

@@ -1,5 +1,5 @@
 /** Config fields the GitHub adapters share (zod only: read when any config is parsed). */
-import { z } from "zod";
+import * as z from "zod";
 
 /** `owner/repo`. */
 export const repositoryField = z

@@ -1,5 +1,5 @@
 /** Config fields the HCP Terraform adapters share (zod only: read when any config is parsed). */
-import { z } from "zod";
+import * as z from "zod";
 
 /** An organization or workspace name as HCP Terraform allows them. */
 export const terraformName = (what: string, example: string) =>

@@ -1,5 +1,5 @@
 /** `verify: - { type: token-in-use }`: the config as written, and the verifier's Options. */
-import { z } from "zod";
+import * as z from "zod";
 import type { AdapterTarget } from "../support/describe.ts";
 import { checkInterval, duration, intervalField, type ConfigContext } from "../support/config.ts";
 

@@ -1,5 +1,5 @@
 /** `secret: { type: vault-kv }`: the config as written, and the store's Options. */
-import { z } from "zod";
+import * as z from "zod";
 import { defined, duration, type ConfigContext } from "../support/config.ts";
 
 const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -1,5 +1,5 @@
 /** `notify: - { type: webhook }`: the config as written, and the notifier's Options. */
-import { z } from "zod";
+import * as z from "zod";
 import {
   defined,
   duration,
