@@ -44,6 +44,12 @@ export default tseslint.config(
         "error",
         { selector: "TSEnumDeclaration", message: "Use a union of string literals instead of an enum." },
         { selector: "TSModuleDeclaration[kind='namespace']", message: "No namespaces." },
+        {
+          // zod's named `z` is its whole namespace as one object, which keeps all of zod in the
+          // bundle; a namespace import lets the bundler keep only what is used.
+          selector: "ImportDeclaration[source.value='zod'] > ImportSpecifier[imported.name='z']",
+          message: 'Use `import * as z from "zod"`: the named `z` keeps all of zod in the bundle.',
+        },
       ],
     },
   },
