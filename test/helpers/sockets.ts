@@ -34,9 +34,15 @@ export function ask(socket: Socket): Promise<number | undefined> {
   });
 }
 
-/** Resolves once `socket` is closed. */
+/**
+ * Resolves once `socket` is closed. What the server sends before it closes is read and dropped: a
+ * server may answer before closing (node:http's own header deadline sends a 408), and a socket
+ * nobody reads from keeps those bytes waiting and never sees the close behind them.
+ */
 export function closed(socket: Socket): Promise<void> {
-  return socket.destroyed
-    ? Promise.resolve()
-    : new Promise((resolve) => socket.once("close", () => resolve()));
+  if (socket.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    socket.once("close", () => resolve());
+    socket.resume();
+  });
 }
