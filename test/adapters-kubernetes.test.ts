@@ -52,6 +52,21 @@ before(async () => {
 after(() => w.close());
 
 /**
+ * A clock starting at `start` whose time moves only by its own pauses (however long a run takes to
+ * reach its restart), each `shortBy` ms less than asked; a pause takes at most 50 ms of real time.
+ */
+function pausedClock(start: number, shortBy = 0): Clock {
+  let now = start;
+  return {
+    now: () => now,
+    sleep: async (ms, signal) => {
+      await systemClock.sleep(Math.min(ms, 50), signal);
+      now += ms > shortBy ? ms - shortBy : ms;
+    },
+  };
+}
+
+/**
  * A clock whose pauses end when the run is aborted, as the system clock's do, or else only after a
  * real minute, which it notes (`ranOut`): a wait not cut short by the abort. `pausing` counts the
  * pauses under way, so a test aborts once the reloader is inside one.
@@ -125,23 +140,12 @@ describe("kubernetes-rollout reloader", () => {
 
   it("a second restart within the same second still rolls out (kubectl's annotation has whole seconds)", async () => {
     kube.addDeployment("monitoring", "twice");
-    // Each run's clock starts at the same whole second, so both would write the same restartedAt;
-    // its time moves only by its own pauses (however long the run takes to reach its restart).
-    const from = (start: number): Clock => {
-      let now = start;
-      return {
-        now: () => now,
-        sleep: async (ms, signal) => {
-          await systemClock.sleep(Math.min(ms, 50), signal);
-          now += ms;
-        },
-      };
-    };
+    // Each run's clock starts at the same whole second, so both would write the same restartedAt.
     const second = Date.UTC(2026, 0, 1, 12, 0, 0);
     const run = () =>
       createKubernetesRolloutReloader(
         { namespace: "monitoring", name: "twice", kubeconfig, timeoutMs: 10_000, intervalMs: 50 },
-        { clock: from(second) },
+        { clock: pausedClock(second) },
       ).run(ctx());
     const before = rollouts.length;
     await run();
@@ -159,24 +163,14 @@ describe("kubernetes-rollout reloader", () => {
 
   it("a second restart still rolls out when the timer ends before the wall clock's second does", async () => {
     kube.addDeployment("monitoring", "early");
-    // Time moves only by the clock's own pauses, and each pause ends 1 ms short of what was asked
-    // (a timer can fire before the wall clock reaches its end): the first wait for the next second
-    // ends at .999, still the second whose restartedAt the deployment already has.
-    const early = (start: number): Clock => {
-      let now = start;
-      return {
-        now: () => now,
-        sleep: async (ms, signal) => {
-          await systemClock.sleep(Math.min(ms, 50), signal);
-          now += ms > 1 ? ms - 1 : ms;
-        },
-      };
-    };
+    // Each pause ends 1 ms short of what was asked (a timer can fire before the wall clock reaches
+    // its end): the first wait for the next second ends at .999, still the second whose
+    // restartedAt the deployment already has.
     const second = Date.UTC(2026, 0, 1, 12, 0, 0);
     const run = () =>
       createKubernetesRolloutReloader(
         { namespace: "monitoring", name: "early", kubeconfig, timeoutMs: 10_000, intervalMs: 50 },
-        { clock: early(second) },
+        { clock: pausedClock(second, 1) },
       ).run(ctx());
     const before = rollouts.length;
     await run();
