@@ -91,7 +91,9 @@ describe("the bundled CLI (dist/ftr)", () => {
     assert.doesNotMatch(text, /a schema whose subtree contains a reference cycle/);
     assert.doesNotMatch(text, /never equal to anything/);
     assert.doesNotMatch(text, /Symbols cannot be represented in JSON Schema/);
-    assert.match(text, /zod's fromJSONSchema is not part of the ftr command line/);
+    // The stubs the schemas still reach (zod's JSON Schema output, held by every schema); the ones
+    // nothing reaches, such as fromJSONSchema, are left out whole.
+    assert.match(text, /zod's createToJSONSchemaMethod is not part of the ftr command line/);
     // The stubs list what each module exports today: a zod that exports more fails the build.
     for (const [path, names] of Object.entries(ZOD_STUBBED)) {
       const source = await readFile(join(root, "node_modules/zod/v4", path), "utf8");
