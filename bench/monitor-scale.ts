@@ -12,8 +12,9 @@
  * Then `serve` in this process at the largest size: the CPU of each refresh, the heap and RSS after a
  * full GC at refresh 10 and at the last (default 100), the peak RSS (after each refresh) and peak
  * heap after a full GC (every fifth) over refreshes 11-55 and over 56-100, and /metrics scrapes
- * driven by autocannon (a child process) against a static node:http server in this process serving the same bytes, the two
- * alternating. Uses bin/ftr.js, which imports dist/: run `npm run build` first. Loopback only.
+ * driven by autocannon (a child process) against a static node:http server in this process
+ * serving the same bytes, the two alternating. Uses bin/ftr.js, which imports dist/: run
+ * `npm run build` first. Loopback only.
  *
  *   npm run build && node --import tsx bench/monitor-scale.ts [--sizes 2000x10000,10000x50000] [--runs 5] [--refreshes 100]
  */
@@ -227,8 +228,9 @@ for (const [n, size] of sizes.entries()) {
 }
 
 /**
- * `serve` in this process: refreshes (CPU each; memory in two halves after refresh 10; heap and RSS after a full GC at refresh 10 and at
- * the last), then /metrics scrapes against a static server with the same bytes, alternating.
+ * `serve` in this process: refreshes (CPU each; memory in two halves after refresh 10; heap and
+ * RSS after a full GC at refresh 10 and at the last), then /metrics scrapes against a static
+ * server with the same bytes, alternating.
  */
 async function benchServe(dir: string, endpoint: string, size: { tokens: number; services: number }) {
   const admin = createEmulatorAdmin(endpoint);
@@ -267,20 +269,20 @@ async function benchServe(dir: string, endpoint: string, size: { tokens: number;
       // The first half after refresh 10 and the second: after each refresh the RSS as it is (a
       // half's peak is what the process needs), and after every fifth the heap after a full
       // collection (its peak is what stays live). Compared half to half they show growth through
-      // V8's swings.
+      // V8's swings. Refresh 10 and the last are also read after a full collection, one each.
+      const rss = process.memoryUsage().rss;
+      const atEnds = i === 10 || i === refreshes;
+      let collected: NodeJS.MemoryUsage | undefined;
+      if (atEnds || (i > 10 && i % 5 === 0)) {
+        gc();
+        collected = process.memoryUsage();
+      }
       if (i > 10) {
         const half = i <= HALF ? halves.first : halves.second;
-        half.rss.push(process.memoryUsage().rss);
-        if (i % 5 === 0) {
-          gc();
-          half.heap.push(process.memoryUsage().heapUsed);
-        }
+        half.rss.push(rss);
+        if (collected && i % 5 === 0) half.heap.push(collected.heapUsed);
       }
-      if (i === 10 || i === refreshes) {
-        gc();
-        const m = process.memoryUsage();
-        memory.push({ at: i, heap: m.heapUsed, rss: m.rss });
-      }
+      if (collected && atEnds) memory.push({ at: i, heap: collected.heapUsed, rss: collected.rss });
     }
     const steady = cpu.slice(1);
     serveRows.push([
