@@ -138,55 +138,49 @@ describe("kubernetes-rollout reloader", () => {
     assert.ok(c.log.lines.some((l) => l.message.includes("rolled out")));
   });
 
-  it("a second restart within the same second still rolls out (kubectl's annotation has whole seconds)", async () => {
-    kube.addDeployment("monitoring", "twice");
-    // Each run's clock starts at the same whole second, so both would write the same restartedAt.
+  /**
+   * Two restarts of a new deployment `name`, each run's clock starting at the same whole second (so
+   * both would write the same restartedAt), its pauses `shortBy` ms short: what they left.
+   */
+  async function twoRestartsInOneSecond(name: string, shortBy: number) {
+    kube.addDeployment("monitoring", name);
     const second = Date.UTC(2026, 0, 1, 12, 0, 0);
     const run = () =>
       createKubernetesRolloutReloader(
-        { namespace: "monitoring", name: "twice", kubeconfig, timeoutMs: 10_000, intervalMs: 50 },
-        { clock: pausedClock(second) },
+        { namespace: "monitoring", name, kubeconfig, timeoutMs: 10_000, intervalMs: 50 },
+        { clock: pausedClock(second, shortBy) },
       ).run(ctx());
     const before = rollouts.length;
     await run();
     await run();
-    assert.equal(rollouts.length, before + 2, "two rollouts");
-    const dep = kube.deployment("monitoring", "twice") as {
+    const dep = kube.deployment("monitoring", name) as {
       metadata: { generation: number };
       status: { observedGeneration: number };
       spec: { template: { metadata: { annotations: Record<string, string> } } };
     };
-    assert.equal(dep.metadata.generation, 3);
-    assert.equal(dep.status.observedGeneration, 3);
-    assert.equal(dep.spec.template.metadata.annotations[RESTARTED_AT], "2026-01-01T12:00:01Z");
+    return {
+      rollouts: rollouts.length - before,
+      generation: dep.metadata.generation,
+      observedGeneration: dep.status.observedGeneration,
+      restartedAt: dep.spec.template.metadata.annotations[RESTARTED_AT],
+    };
+  }
+  const rolledTwice = {
+    rollouts: 2,
+    generation: 3,
+    observedGeneration: 3,
+    restartedAt: "2026-01-01T12:00:01Z",
+  };
+
+  it("a second restart within the same second still rolls out (kubectl's annotation has whole seconds)", async () => {
+    assert.deepEqual(await twoRestartsInOneSecond("twice", 0), rolledTwice);
   });
 
   it("a second restart still rolls out when the timer ends before the wall clock's second does", async () => {
-    kube.addDeployment("monitoring", "early");
     // Each pause ends 1 ms short of what was asked (a timer can fire before the wall clock reaches
     // its end): the first wait for the next second ends at .999, still the second whose
     // restartedAt the deployment already has.
-    const second = Date.UTC(2026, 0, 1, 12, 0, 0);
-    const run = () =>
-      createKubernetesRolloutReloader(
-        { namespace: "monitoring", name: "early", kubeconfig, timeoutMs: 10_000, intervalMs: 50 },
-        { clock: pausedClock(second, 1) },
-      ).run(ctx());
-    const before = rollouts.length;
-    await run();
-    await run();
-    const dep = kube.deployment("monitoring", "early") as {
-      metadata: { generation: number };
-      spec: { template: { metadata: { annotations: Record<string, string> } } };
-    };
-    assert.deepEqual(
-      {
-        rollouts: rollouts.length - before,
-        generation: dep.metadata.generation,
-        restartedAt: dep.spec.template.metadata.annotations[RESTARTED_AT],
-      },
-      { rollouts: 2, generation: 3, restartedAt: "2026-01-01T12:00:01Z" },
-    );
+    assert.deepEqual(await twoRestartsInOneSecond("early", 1), rolledTwice);
   });
 
   it("says so when a restart cannot change the pod template, rather than wait on the old rollout", async () => {
