@@ -279,8 +279,9 @@ export function createKubernetesRolloutReloader(
           throw explainKubernetesError(`restarting ${target}`, error);
         }
       };
-      const unchanged = (patched: Workload): boolean =>
-        (patched.metadata?.generation ?? 0) <= (current.metadata?.generation ?? 0);
+      /** The restart left the generation where it was: the pod template did not change. */
+      const unchanged = (after: Workload): boolean =>
+        (after.metadata?.generation ?? 0) <= (current.metadata?.generation ?? 0);
       let [restartedAt, patched] = await restart();
       // Restarted before within this same second: the annotation (whole seconds, as kubectl writes
       // it) kept its value, so nothing rolls. Once the second is over, a new value does. A timer can
