@@ -9,7 +9,7 @@ import type { AdapterContext, Reloader } from "../types.ts";
 import { AdapterSetupError, errorMessage, resolveDeps, type AdapterDeps } from "../support/deps.ts";
 import { pollUntil, type Probe } from "../support/poll.ts";
 import type { OptionsOf } from "../support/config.ts";
-import { rolloutState } from "../support/rollout.ts";
+import { restartInNewSecond, rolloutState } from "../support/rollout.ts";
 import { formatDuration } from "../../util/time.ts";
 import { timeoutSignal } from "../../util/timer.ts";
 import { redact, registerSecret } from "../../util/redact.ts";
@@ -539,20 +539,22 @@ export function createArgoCdReloader(options: ArgoCdOptions, deps: AdapterDeps =
       );
     }
     const previous = before.metadata?.generation ?? 0;
-    await runRestartAction(signal);
-    let generation = (await getResource(signal)).metadata?.generation ?? 0;
+    // The action's timestamp has whole seconds: a restart within the same second as the last one
+    // changes nothing until the second is over.
+    const generation = await restartInNewSecond(
+      clock,
+      signal,
+      async () => {
+        await runRestartAction(signal);
+        return (await getResource(signal)).metadata?.generation ?? 0;
+      },
+      (after) => after > previous,
+    );
     if (generation <= previous) {
-      // Restarted before within this same second: the action's timestamp (whole seconds) kept its
-      // value, so nothing changed. Once the second is over, a new value does.
-      await clock.sleep(1000 - (clock.now() % 1000), signal);
-      await runRestartAction(signal);
-      generation = (await getResource(signal)).metadata?.generation ?? 0;
-      if (generation <= previous) {
-        throw new ArgoCdError(
-          `the restart action left ${target} at generation ${generation}: it changed nothing to roll out; see argocd app actions list ${app} --kind ${resource.kind}`,
-          "failed",
-        );
-      }
+      throw new ArgoCdError(
+        `the restart action left ${target} at generation ${generation}: it changed nothing to roll out; see argocd app actions list ${app} --kind ${resource.kind}`,
+        "failed",
+      );
     }
     ctx.log.info(`restarted ${target} through Argo CD`, { environment: ctx.environment, generation });
     let last = "";

@@ -11,7 +11,7 @@ import {
   retryAfterMs,
   makeApiClient,
 } from "../support/kubernetes.ts";
-import { OBSERVING, rolloutState, type RolloutState } from "../support/rollout.ts";
+import { OBSERVING, restartInNewSecond, rolloutState, type RolloutState } from "../support/rollout.ts";
 import type { KubernetesRolloutConfig } from "./schema.ts";
 import type { OptionsOf } from "../support/config.ts";
 
@@ -279,19 +279,13 @@ export function createKubernetesRolloutReloader(
           throw explainKubernetesError(`restarting ${target}`, error);
         }
       };
-      /** The restart left the generation where it was: the pod template did not change. */
-      const unchanged = (after: Workload): boolean =>
-        (after.metadata?.generation ?? 0) <= (current.metadata?.generation ?? 0);
-      let [restartedAt, patched] = await restart();
-      // Restarted before within this same second: the annotation (whole seconds, as kubectl writes
-      // it) kept its value, so nothing rolls. Once the second is over, a new value does. A timer can
-      // end a little before the wall clock says the second is over: then the value is still the
-      // same, and the rest of the second is waited out again.
-      for (let tries = 0; unchanged(patched) && tries < 3; tries++) {
-        await clock.sleep(1000 - (clock.now() % 1000), ctx.signal);
-        [restartedAt, patched] = await restart();
-      }
-      if (unchanged(patched)) {
+      /** The restart moved the generation on: the pod template changed, and rolls out. */
+      const rolls = (after: Workload): boolean =>
+        (after.metadata?.generation ?? 0) > (current.metadata?.generation ?? 0);
+      const [restartedAt, patched] = await restartInNewSecond(clock, ctx.signal, restart, ([, after]) =>
+        rolls(after),
+      );
+      if (!rolls(patched)) {
         throw new KubernetesError(
           `restarting ${target} did not change its pod template (${RESTARTED_AT} stayed ${restartedAt}), so nothing rolls out; see ${describe}`,
         );

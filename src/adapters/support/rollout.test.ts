@@ -8,7 +8,8 @@ import type {
   V1StatefulSet,
   V1StatefulSetStatus,
 } from "@kubernetes/client-node";
-import { OBSERVING, rolloutState } from "./rollout.ts";
+import { instantClock, type Clock } from "./poll.ts";
+import { OBSERVING, restartInNewSecond, rolloutState } from "./rollout.ts";
 
 // Fixtures typed as the Kubernetes client's objects: they reach rolloutState without a cast.
 /** A Deployment at generation 3; `replicas: null` leaves spec.replicas unset. */
@@ -239,5 +240,62 @@ describe("rolloutState of a workload missing fields (a manifest as Argo CD holds
         "1 of 2 pods updated",
       );
     }
+  });
+});
+
+describe("restartInNewSecond", () => {
+  const start = Date.UTC(2026, 0, 1, 12, 0, 0, 250);
+
+  it("restarts once when the first restart changes the workload", async () => {
+    const clock = instantClock(start);
+    let calls = 0;
+    const result = await restartInNewSecond(
+      clock,
+      undefined,
+      async () => ++calls,
+      () => true,
+    );
+    assert.deepEqual([result, calls, clock.sleeps], [1, 1, []]);
+  });
+
+  it("waits out the rest of the second and restarts again when the first changed nothing", async () => {
+    const clock = instantClock(start);
+    const seconds: number[] = [];
+    const result = await restartInNewSecond(
+      clock,
+      undefined,
+      async () => seconds.push(Math.floor(clock.now() / 1000)),
+      (n) => n > 1,
+    );
+    assert.deepEqual([result, clock.sleeps], [2, [750]]);
+    assert.equal(seconds[1], seconds[0]! + 1, "the second restart falls in the next second");
+  });
+
+  it("waits again when a pause ends before the second does, three times at most", async () => {
+    const clock = instantClock(start);
+    let calls = 0;
+    const stamp = () => Math.floor(clock.now() / 1000);
+    const first = stamp();
+    // Each pause ends 1 ms short, so the first lands on .999 of the same second.
+    const early: Clock = { now: () => clock.now(), sleep: async (ms) => clock.sleep(Math.max(1, ms - 1)) };
+    const changed = await restartInNewSecond(
+      early,
+      undefined,
+      async () => {
+        calls += 1;
+        return stamp();
+      },
+      (second) => second > first,
+    );
+    assert.deepEqual([changed - first, calls], [1, 3]);
+    // Never changing: the first restart and three more, and the last result answered.
+    let tries = 0;
+    const unchanged = await restartInNewSecond(
+      clock,
+      undefined,
+      async () => ++tries,
+      () => false,
+    );
+    assert.deepEqual([unchanged, tries], [4, 4]);
   });
 });

@@ -5,6 +5,33 @@
  * manifest parsed from Argo CD all fit `RolloutWorkload` as they are.
  */
 
+import type { Clock } from "./poll.ts";
+
+/** How many times a restart is made again after one that changed nothing (see {@link restartInNewSecond}). */
+const SAME_SECOND_RETRIES = 3;
+
+/**
+ * A restart stamped in whole seconds (kubectl's `kubectl.kubernetes.io/restartedAt`, Argo CD's
+ * restart action) changes nothing within the second of the previous one. `restart` makes one and
+ * answers what it left; while `changed` says it left the workload as it was, the rest of the second
+ * is waited out and the restart made again. Again up to three times: a timer can end a moment
+ * before the wall clock's second does, and then the stamp is still the same. Answers the last
+ * restart's result, changed or not: the caller says what a restart that changed nothing means.
+ */
+export async function restartInNewSecond<T>(
+  clock: Clock,
+  signal: AbortSignal | undefined,
+  restart: () => Promise<T>,
+  changed: (result: T) => boolean,
+): Promise<T> {
+  let result = await restart();
+  for (let tries = 0; !changed(result) && tries < SAME_SECOND_RETRIES; tries++) {
+    await clock.sleep(1000 - (clock.now() % 1000), signal);
+    result = await restart();
+  }
+  return result;
+}
+
 /** Where a rollout stands: done, still going (with what it waits for), or failed. */
 export interface RolloutState {
   readonly done: boolean;
